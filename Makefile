@@ -1,0 +1,70 @@
+# lab: every target that needs the tools depends on `setup`, so a fresh machine needs only `make demo`
+# and `make test`. `setup` is idempotent: on a set-up machine it checks and returns in seconds.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LABCMD := $(BIN)/lab
+# Debian packages the lab runs for real: capture, tracing, netns/bridges/qdiscs, and the real clients
+# (curl, nc, dig) that the labs trace.
+DEB_PACKAGES := tshark tcpdump strace iproute2 nftables ethtool procps curl netcat-openbsd dnsutils \
+                iputils-ping wireshark-common
+
+.PHONY: setup demo test lint lab labs analyze clean bench help
+
+help:
+	@echo "make demo           set up, then run the default lab (tcp-echo) end to end and print its ladder"
+	@echo "make test           set up, then run the whole test suite (unit + integration, needs root)"
+	@echo "make lab LAB=NAME   run one lab of the catalogue (lab labs lists them)"
+	@echo "make labs           run every lab and write an index of results"
+	@echo "make analyze PCAP=F analyze any capture file"
+	@echo "make bench          benchmarks against peers measured in the same run"
+	@echo "make clean          remove every leftover lab resource (namespaces, links, captures processes)"
+
+setup: $(VENV)/.installed .deb-installed
+
+.deb-installed: Makefile
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "setup: missing Debian packages:$$missing (run make setup as root)"; exit 1; fi; \
+	  echo "setup: installing$$missing"; \
+	  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@touch $@
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); }
+	@$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+demo: setup
+	$(LABCMD) run tcp-echo
+
+test: setup lint
+	$(BIN)/pytest -q -rs
+
+lint: setup
+	$(BIN)/ruff check lab tests bench
+
+lab: setup
+	@test -n "$(LAB)" || { echo "usage: make lab LAB=name"; exit 2; }
+	$(BIN)/lab run $(LAB)
+
+labs: setup
+	$(BIN)/lab labs run-all
+
+analyze: setup
+	@test -n "$(PCAP)" || { echo "usage: make analyze PCAP=file"; exit 2; }
+	$(BIN)/lab analyze "$(PCAP)"
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean: setup
+	$(BIN)/lab clean

@@ -1,0 +1,1 @@
+"""(stage package; see lab/__init__.py)."""

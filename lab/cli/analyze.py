@@ -1,0 +1,3 @@
+"""CLI verbs (placeholder until the owning stage lands)."""
+
+COMMANDS: list = []

@@ -1,0 +1,75 @@
+"""RunPaths: the one owner of where a run's artifacts live.
+
+Every stage writes into a run directory (``captures/<name>-<UTC timestamp>/`` by default); naming the
+files in one place keeps the CLI, the runner, the analyzer and the tests agreeing on them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from pathlib import Path
+
+CAPTURES_DIR = Path("captures")
+
+
+def utc_stamp() -> str:
+    """A filesystem-safe UTC timestamp, sortable, e.g. ``20261125T203955Z``."""
+    return _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def default_out_dir(name: str, base: Path = CAPTURES_DIR) -> Path:
+    """``captures/<name>-<UTC timestamp>``; a numeric suffix keeps two runs in one second apart."""
+    out = base / f"{name}-{utc_stamp()}"
+    n = 1
+    candidate = out
+    while candidate.exists():
+        n += 1
+        candidate = out.with_name(f"{out.name}-{n}")
+    return candidate
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    root: Path
+
+    @property
+    def capture(self) -> Path:
+        """The raw capture, exactly as dumpcap wrote it (merged across capture points)."""
+        return self.root / "capture.pcapng"
+
+    @property
+    def annotated(self) -> Path:
+        """Same packets and timestamps as ``capture``, each with a packet comment."""
+        return self.root / "annotated.pcapng"
+
+    @property
+    def calls(self) -> Path:
+        return self.root / "calls.jsonl"
+
+    @property
+    def packets(self) -> Path:
+        return self.root / "packets.jsonl"
+
+    @property
+    def ladder(self) -> Path:
+        return self.root / "ladder.txt"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.json"
+
+    @property
+    def traces_dir(self) -> Path:
+        """Per-process raw call logs (tracer and strace) before they are merged into ``calls.jsonl``."""
+        return self.root / "traces"
+
+    @property
+    def logs_dir(self) -> Path:
+        """stdout/stderr of every program the lab ran."""
+        return self.root / "logs"
+
+    def make(self) -> RunPaths:
+        for d in (self.root, self.traces_dir, self.logs_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        return self
