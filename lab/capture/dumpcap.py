@@ -1,0 +1,242 @@
+"""One dumpcap per namespace, confirmed by probes, merged into one pcapng with meaningful interface names.
+
+Why dumpcap: it lost nothing at 480k packets/s here, where scapy's sniffer tops out near 8k/s. Why one
+process per namespace: an interface can only be opened from inside its namespace. Why the IDB rename: the
+interfaces inside different namespaces may share a name (``eth0``); after merging, each interface block
+carries the capture point's label (``h1-eth0``) so a packet's interface says which node saw it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from lab.capture.idb import rename_interfaces
+from lab.errors import CaptureError, ToolMissingError
+
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class CaptureTarget:
+    """Where to capture: an interface in a namespace (None = the current one) and its display label."""
+
+    namespace: str | None
+    ifname: str
+    label: str
+    bpf: str | None = None
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """A capture must not outlive the run that started it, even when that run is SIGKILLed."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _in_namespace(namespace: str | None, argv: list[str]) -> list[str]:
+    return ["ip", "netns", "exec", namespace, *argv] if namespace else argv
+
+
+@dataclass
+class _Group:
+    """The interfaces of one namespace, captured by one dumpcap into one file."""
+
+    namespace: str | None
+    targets: list[CaptureTarget]
+    file: Path
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+    offset: int = 0
+    tail: bytes = b""
+
+    def seen(self, needles: set[bytes]) -> set[bytes]:
+        """Which needles appeared in the file since the last look (files are only appended to)."""
+        try:
+            with self.file.open("rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except FileNotFoundError:
+            return set()
+        self.offset += len(data)
+        window = self.tail + data
+        self.tail = window[-128:]
+        return {n for n in needles if n in window}
+
+
+class Capture:
+    """Capture the given targets into ``out_file``; use as a context manager around the traffic.
+
+    The capture is merged and written even when the body raises, so an error never loses packets.
+    """
+
+    def __init__(
+        self,
+        targets: Iterable[CaptureTarget],
+        out_file: Path,
+        work_dir: Path,
+        *,
+        python: str = sys.executable,
+        ready_timeout: float = 10.0,
+    ) -> None:
+        self.targets = list(targets)
+        if not self.targets:
+            raise CaptureError("nothing to capture: no capture points")
+        self.out_file = out_file
+        self.work_dir = work_dir
+        self.python = python
+        self.ready_timeout = ready_timeout
+        self._groups: list[_Group] = []
+        self._probe_seq = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    def __enter__(self) -> Capture:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop(drain=exc_type is None)
+
+    def start(self) -> None:
+        dumpcap = shutil.which("dumpcap")
+        if dumpcap is None:
+            raise ToolMissingError("dumpcap", "to capture packets")
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        by_ns: dict[str | None, list[CaptureTarget]] = {}
+        for target in self.targets:
+            by_ns.setdefault(target.namespace, []).append(target)
+        try:
+            for n, (namespace, targets) in enumerate(by_ns.items()):
+                group = _Group(namespace, targets, self.work_dir / f"cap-{n}.pcapng",
+                               self.work_dir / f"dumpcap-{n}.log")
+                argv = [dumpcap, "-q"]
+                for target in targets:
+                    argv += ["-i", target.ifname]
+                    if target.bpf:
+                        # probes must pass any capture filter, or readiness could never be confirmed
+                        argv += ["-f", f"({target.bpf}) or ether proto 0x88b5"]
+                argv += ["-w", str(group.file)]
+                with group.log.open("wb") as log:
+                    group.proc = subprocess.Popen(
+                        _in_namespace(namespace, argv), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                        preexec_fn=_die_with_parent, start_new_session=True,
+                    )
+                self._groups.append(group)
+            self._confirm("start", self.ready_timeout)
+        except BaseException:
+            self._terminate()
+            raise
+
+    def stop(self, *, drain: bool = True) -> Path:
+        """Confirm everything sent so far is on disk (a last probe), stop dumpcap, merge, name interfaces."""
+        if not self._groups:
+            return self.out_file
+        try:
+            if drain:
+                self._confirm("stop", 5.0)
+        finally:
+            self._terminate()
+        self._merge()
+        self._groups = []
+        return self.out_file
+
+    # -- internals ---------------------------------------------------------------------------------------
+    def _confirm(self, phase: str, timeout: float) -> None:
+        """Send probes until each interface's probe is in its file: proof that dumpcap is really capturing."""
+        self._probe_seq += 1
+        token = f"{phase}-{os.getpid()}-{self._probe_seq}".encode()
+        pending = {id(g): {token + b" " + t.ifname.encode() for t in g.targets} for g in self._groups}
+        deadline = time.monotonic() + timeout
+        next_send = 0.0
+        while True:
+            for group in self._groups:
+                if group.proc is not None and group.proc.poll() is not None:
+                    raise CaptureError(f"dumpcap stopped on {self._where(group)}: {self._log_tail(group)}")
+                pending[id(group)] -= group.seen(pending[id(group)])
+            waiting = [g for g in self._groups if pending[id(g)]]
+            if not waiting:
+                return
+            now = time.monotonic()
+            if now > deadline:
+                where = ", ".join(self._where(g) for g in waiting)
+                raise CaptureError(f"capture not confirmed on {where} within {timeout:.0f}s ({phase} probe "
+                                   f"never seen); dumpcap said: {self._log_tail(waiting[0])}")
+            if now >= next_send:
+                for group in waiting:
+                    self._send_probe(group, token)
+                next_send = now + 0.25
+            time.sleep(0.01)
+
+    def _send_probe(self, group: _Group, token: bytes) -> None:
+        ifnames = [t.ifname for t in group.targets]
+        if group.namespace is None:
+            from lab.capture.probe import send_probes
+
+            send_probes(ifnames, token)
+            return
+        probe = [self.python, "-m", "lab.capture.probe", token.decode(), *ifnames]
+        argv = _in_namespace(group.namespace, probe)
+        done = subprocess.run(argv, capture_output=True, timeout=10, check=False)
+        if done.returncode != 0:
+            raise CaptureError(f"could not send a capture probe in {group.namespace}: "
+                               f"{done.stderr.decode(errors='replace').strip()[-200:]}")
+
+    def _terminate(self) -> None:
+        for group in self._groups:
+            proc = group.proc
+            if proc is None or proc.poll() is not None:
+                continue
+            proc.send_signal(signal.SIGINT)  # dumpcap finishes the file (interface statistics) on SIGINT
+        for group in self._groups:
+            proc = group.proc
+            if proc is None:
+                continue
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+    def _merge(self) -> None:
+        files = [g.file for g in self._groups if g.file.exists() and g.file.stat().st_size > 0]
+        if not files:
+            raise CaptureError("dumpcap wrote no capture file")
+        labels = [t.label for g in self._groups if g.file in files for t in g.targets]
+        tmp = self.out_file.with_suffix(".merging")
+        if len(files) == 1:
+            shutil.copyfile(files[0], tmp)
+        else:
+            mergecap = shutil.which("mergecap")
+            if mergecap is None:
+                raise ToolMissingError("mergecap", "to merge captures of several namespaces")
+            # -I none keeps every interface block, in input order, so labels can be applied by position
+            done = subprocess.run([mergecap, "-I", "none", "-w", str(tmp), *map(str, files)],
+                                  capture_output=True, text=True, timeout=120, check=False)
+            if done.returncode != 0:
+                raise CaptureError(f"mergecap failed: {done.stderr.strip()[-300:]} (raw files kept in "
+                                   f"{self.work_dir})")
+        rename_interfaces(tmp, labels)
+        tmp.replace(self.out_file)
+
+    def _where(self, group: _Group) -> str:
+        ifnames = ",".join(t.ifname for t in group.targets)
+        return f"{ifnames} in {group.namespace}" if group.namespace else ifnames
+
+    @staticmethod
+    def _log_tail(group: _Group) -> str:
+        try:
+            lines = group.log.read_text(errors="replace").strip().splitlines()
+        except FileNotFoundError:
+            return "(no output)"
+        useful = [ln for ln in lines if not ln.startswith(("Capturing on", "File:"))]
+        return (useful or lines or ["(no output)"])[-1]
