@@ -117,8 +117,9 @@ class Capture:
             by_ns.setdefault(target.namespace, []).append(target)
         try:
             for n, (namespace, targets) in enumerate(by_ns.items()):
-                group = _Group(namespace, targets, self.work_dir / f"cap-{n}.pcapng",
-                               self.work_dir / f"dumpcap-{n}.log")
+                group = _Group(
+                    namespace, targets, self.work_dir / f"cap-{n}.pcapng", self.work_dir / f"dumpcap-{n}.log"
+                )
                 argv = [dumpcap, "-q"]
                 for target in targets:
                     argv += ["-i", target.ifname]
@@ -128,8 +129,12 @@ class Capture:
                 argv += ["-w", str(group.file)]
                 with group.log.open("wb") as log:
                     group.proc = subprocess.Popen(
-                        _in_namespace(namespace, argv), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                        preexec_fn=_die_with_parent, start_new_session=True,
+                        _in_namespace(namespace, argv),
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=log,
+                        preexec_fn=_die_with_parent,
+                        start_new_session=True,
                     )
                 self._groups.append(group)
             self._confirm("start", self.ready_timeout)
@@ -169,8 +174,10 @@ class Capture:
             now = time.monotonic()
             if now > deadline:
                 where = ", ".join(self._where(g) for g in waiting)
-                raise CaptureError(f"capture not confirmed on {where} within {timeout:.0f}s ({phase} probe "
-                                   f"never seen); dumpcap said: {self._log_tail(waiting[0])}")
+                raise CaptureError(
+                    f"capture not confirmed on {where} within {timeout:.0f}s ({phase} probe "
+                    f"never seen); dumpcap said: {self._log_tail(waiting[0])}"
+                )
             if now >= next_send:
                 for group in waiting:
                     self._send_probe(group, token)
@@ -188,8 +195,10 @@ class Capture:
         argv = _in_namespace(group.namespace, probe)
         done = subprocess.run(argv, capture_output=True, timeout=10, check=False)
         if done.returncode != 0:
-            raise CaptureError(f"could not send a capture probe in {group.namespace}: "
-                               f"{done.stderr.decode(errors='replace').strip()[-200:]}")
+            raise CaptureError(
+                f"could not send a capture probe in {group.namespace}: "
+                f"{done.stderr.decode(errors='replace').strip()[-200:]}"
+            )
 
     def _terminate(self) -> None:
         for group in self._groups:
@@ -220,11 +229,17 @@ class Capture:
             if mergecap is None:
                 raise ToolMissingError("mergecap", "to merge captures of several namespaces")
             # -I none keeps every interface block, in input order, so labels can be applied by position
-            done = subprocess.run([mergecap, "-I", "none", "-w", str(tmp), *map(str, files)],
-                                  capture_output=True, text=True, timeout=120, check=False)
+            done = subprocess.run(
+                [mergecap, "-I", "none", "-w", str(tmp), *map(str, files)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
             if done.returncode != 0:
-                raise CaptureError(f"mergecap failed: {done.stderr.strip()[-300:]} (raw files kept in "
-                                   f"{self.work_dir})")
+                raise CaptureError(
+                    f"mergecap failed: {done.stderr.strip()[-300:]} (raw files kept in {self.work_dir})"
+                )
         rename_interfaces(tmp, labels)
         tmp.replace(self.out_file)
 
