@@ -1,3 +1,67 @@
-"""CLI verbs (placeholder until the owning stage lands)."""
+"""``lab run`` (a lab end to end) and ``lab show`` (redraw a finished run)."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from lab.errors import LabRunError, UsageError
+from lab.paths import RunPaths
+
+
+def _outputs(paths: RunPaths) -> str:
+    names = [paths.capture, paths.annotated, paths.calls, paths.packets, paths.ladder, paths.report]
+    return "\n".join(f"  {p}" for p in names if p.exists())
+
+
+@click.command("run")
+@click.argument("lab_name", metavar="NAME|FILE")
+@click.option("--out", "out", type=click.Path(path_type=Path), help="Output directory "
+              "(default captures/<lab>-<UTC timestamp>/).")
+@click.option("--loopback", is_flag=True, help="Loopback topology: 127.x addresses, no root.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON instead of the ladder.")
+@click.option("-q", "--quiet", is_flag=True, help="Do not print progress.")
+def run_cmd(lab_name: str, out: Path | None, loopback: bool, as_json: bool, quiet: bool) -> None:
+    """Run a lab: build its network, capture, run its programs traced, explain every packet.
+
+    Writes capture.pcapng, annotated.pcapng (a comment on every packet), calls.jsonl, packets.jsonl,
+    ladder.txt, story.md and report.json, then prints the ladder. `lab labs` lists the catalogue.
+    """
+    from lab.runner import run_lab
+
+    result = run_lab(lab_name, out, loopback=loopback, log=None if quiet or as_json else sys.stderr)
+    report = result.report
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+    else:
+        click.echo(result.ladder)
+        cov = report["coverage"]
+        click.echo(f"packets: {report['packets']}  calls: {report['calls']}  explained: "
+                   f"{cov['explained']}/{cov['total']}")
+        for obs in report["observations"]:
+            click.echo(f"  [{'ok' if obs['ok'] else 'FAILED'}] {obs['check']}: {obs['detail']}")
+        click.echo(f"outputs in {result.out}/:\n{_outputs(result.paths)}")
+    if result.failures:
+        raise LabRunError(f"lab '{report['lab']}' failed: {result.failures[0]}"
+                          + (f" (+{len(result.failures) - 1} more)" if len(result.failures) > 1 else "")
+                          + f"; outputs in {result.out}")
+
+
+@click.command("show")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the run's report.json.")
+def show_cmd(run_dir: Path, as_json: bool) -> None:
+    """Print the ladder of a finished run (its directory under captures/)."""
+    paths = RunPaths(run_dir)
+    if not paths.root.is_dir():
+        raise UsageError(f"no run directory at {run_dir}")
+    target = paths.report if as_json else paths.ladder
+    if not target.exists():
+        raise UsageError(f"{run_dir} has no {target.name}: not a finished lab run")
+    click.echo(target.read_text().rstrip("\n"))
+
+
+COMMANDS = [run_cmd, show_cmd]

@@ -1,1 +1,1 @@
-"""(stage package; see lab/__init__.py)."""
+"""Renderers of a run: ladder diagrams (text), reports."""

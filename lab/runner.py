@@ -1,0 +1,345 @@
+"""Run a lab end to end: realize its topology, capture, run its traced programs, explain every packet.
+
+The order matters and is the point of this module:
+1. the network is up (``lab.emulation.Network``) before anything runs, and is torn down whatever happens;
+2. the capture is confirmed live by probes before the first program starts, and drained by a final probe
+   after the last one ends, so no packet of the lab is missed;
+3. background servers are awaited by checking that their socket listens (never by sleeping);
+4. the capture and the call logs are analyzed even when a step failed, so a failure never loses evidence;
+   the failure is raised afterwards, with the outputs already on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from lab.analysis.attribution import coverage
+from lab.analysis.pipeline import analyze_capture
+from lab.capture import Capture, CaptureTarget
+from lab.emulation import Network
+from lab.errors import LabRunError, PrivilegeError, ToolMissingError
+from lab.labs.evaluate import evaluate
+from lab.labs.spec import PROGRAMS_DIR, LabSpec, Step, load_lab
+from lab.paths import RunPaths, default_out_dir
+from lab.report.ladder import Lane, render_ladder
+from lab.topology import load_topology
+from lab.tracing import merge_traces, wrap_command
+
+READY_POLL_S = 0.02
+
+
+@dataclass
+class StepResult:
+    name: str
+    node: str | None
+    argv: list[str]
+    exit_code: int | None = None
+    terminated: bool = False
+    error: str | None = None
+    started_ns: int = 0
+    ended_ns: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "node": self.node,
+            "argv": self.argv,
+            "exit_code": self.exit_code,
+            "terminated_by_lab": self.terminated,
+            "error": self.error,
+            "started_ns": self.started_ns,
+            "ended_ns": self.ended_ns,
+        }
+
+
+@dataclass
+class RunResult:
+    """What a run left: its directory and the report (also written as ``report.json``)."""
+
+    out: Path
+    report: dict[str, Any]
+    ladder: str = ""
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def paths(self) -> RunPaths:
+        return RunPaths(self.out)
+
+
+def preflight(spec: LabSpec, loopback: bool) -> None:
+    """Check privileges and tools once, at the edge, with messages that say what to do."""
+    if not loopback and os.geteuid() != 0:
+        hint = (
+            f"; or run the loopback variant without root: lab run {spec.name} --loopback"
+            if spec.loopback
+            else "; this lab has no loopback variant"
+        )
+        raise PrivilegeError(f"lab '{spec.name}' needs root to create network namespaces{hint}")
+    for tool, why in (("dumpcap", "to capture packets"), ("ip", "to run programs inside namespaces")):
+        if shutil.which(tool) is None:
+            raise ToolMissingError(tool, why)
+    if (
+        any(s.run and s.trace and not _is_python(s.run) for s in spec.steps)
+        and shutil.which("strace") is None
+    ):
+        raise ToolMissingError("strace", "to trace the lab's non-Python programs")
+
+
+def _is_python(argv: tuple[str, ...] | list[str]) -> bool:
+    return Path(argv[0]).name.startswith("python") if argv else False
+
+
+def run_lab(
+    lab: LabSpec | str | Path,
+    out_dir: Path | None = None,
+    *,
+    loopback: bool = False,
+    python: str = sys.executable,
+    log: TextIO | None = None,
+) -> RunResult:
+    """Run one lab and write its outputs into ``out_dir`` (default ``captures/<lab>-<UTC stamp>/``).
+
+    Raises:
+        LabRunError: a program failed or an expected observation did not hold (outputs are written first).
+    """
+    spec = lab if isinstance(lab, LabSpec) else load_lab(lab)
+    preflight(spec, loopback)
+    paths = RunPaths(out_dir or default_out_dir(spec.name)).make()
+    shutil.copyfile(spec.source, paths.root / "lab.yaml")
+    say = (lambda msg: print(msg, file=log, flush=True)) if log else (lambda msg: None)
+    topo = load_topology(spec.topology_ref)
+    steps: list[StepResult] = []
+    failures: list[str] = []
+    with Network(topo, loopback=loopback) as net:
+        say(f"network {net.run_id} up: " + ", ".join(f"{n}={net.ip(n)}" for n in net.hosts))
+        points = net.capture_points()
+        targets = [CaptureTarget(p.namespace, p.ifname, p.label, p.bpf) for p in points]
+        iface_nodes = {p.label: p.node for p in points}
+        nodes_info = _nodes_info(net)
+        conditions = list(getattr(net, "conditions_report", []) or [])
+        with Capture(targets, paths.capture, paths.root / "work", python=python):
+            say(f"capturing on {', '.join(t.label for t in targets)} (confirmed by probe)")
+            failures += _run_steps(spec, net, paths, python, steps, say)
+        run_id = net.run_id
+    say(f"network {run_id} down; analyzing")
+    calls = merge_traces(paths.traces_dir, paths.calls)
+    result = analyze_capture(paths.capture, paths.root, calls=calls, iface_nodes=iface_nodes, progress=False)
+    packets = _read_jsonl(paths.packets)
+    evaluation = evaluate(spec, packets, calls)
+    cov = coverage(p.get("cause") or {} for p in packets if (p.get("role") or {}).get("code") != "lab-probe")
+    failures += [
+        f"expected observation failed: {o['check']}: {o['detail']}"
+        for o in evaluation["observations"]
+        if not o["ok"]
+    ]
+    if cov["explained"] != cov["total"]:
+        unexplained = [
+            p["number"]
+            for p in packets
+            if (p.get("cause") or {}).get("source") not in ("call", "kernel", "lab")
+        ]
+        failures.append(
+            f"{cov['total'] - cov['explained']} packet(s) not explained: frames {unexplained[:10]}"
+        )
+    lanes = [Lane(n, nodes_info[n]["kind"]) for n in nodes_info if nodes_info[n]["kind"] != "switch"]
+    ladder = render_ladder(packets, calls, lanes, _mac_nodes(nodes_info), title=f"{spec.name}: {spec.title}")
+    paths.ladder.write_text(ladder)
+    (paths.root / "story.md").write_text(evaluation.get("story", "") + "\n")
+    report = {
+        "lab": spec.name,
+        "title": spec.title,
+        "run_id": run_id,
+        "out": str(paths.root),
+        "topology": str(spec.topology),
+        "loopback": loopback,
+        "nodes": nodes_info,
+        "conditions": conditions,
+        "steps": [s.as_dict() for s in steps],
+        "packets": result.packet_count,
+        "calls": len(calls),
+        "coverage": cov,
+        "summary": result.summary,
+        "analysis_errors": list(result.errors),
+        "observations": evaluation["observations"],
+        "answers": evaluation["answers"],
+        "questions": [{"id": q.id, "text": q.text} for q in spec.questions],
+        "failures": failures,
+        "ok": not failures,
+    }
+    paths.report.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    return RunResult(paths.root, report, ladder, failures)
+
+
+def _run_steps(
+    spec: LabSpec, net: Network, paths: RunPaths, python: str, results: list[StepResult], say: Any
+) -> list[str]:
+    """Run the steps in order; returns failures (the capture goes on being drained by the caller)."""
+    context = _placeholders(spec, net, paths, python)
+    background: dict[str, tuple[subprocess.Popen[bytes], StepResult]] = {}
+    failures: list[str] = []
+    try:
+        for step in spec.steps:
+            if step.is_wait:
+                proc, res = background.pop(step.wait or "")
+                _wait(proc, res, step.timeout)
+                _judge(spec.steps, res, failures)
+                say(
+                    f"  {res.name} ended: exit {res.exit_code}"
+                    + (" (stopped by the lab)" if res.terminated else "")
+                )
+                continue
+            argv = [arg.format_map(context) for arg in step.run]
+            if _is_python(argv):
+                argv[0] = python
+            res = StepResult(step.name, step.node, argv)
+            results.append(res)
+            proc = _start(step, argv, net, paths, python, res)
+            if step.background:
+                background[step.name] = (proc, res)
+                if step.ready:
+                    _await_ready(net, step, proc, paths)
+                say(
+                    f"  {step.node}: {step.name} started"
+                    + (f", {step.ready.proto}/{step.ready.port} ready" if step.ready else "")
+                )
+                continue
+            _wait(proc, res, step.timeout)
+            say(f"  {step.node}: {step.name} exit {res.exit_code}")
+            problem = _judge(spec.steps, res, failures)
+            if problem:
+                break
+    except LabRunError as err:
+        failures.append(str(err))
+    finally:
+        for proc, res in background.values():
+            _wait(proc, res, 0.0)  # servers still running when the lab ends are stopped, and that is recorded
+    return failures
+
+
+def _placeholders(spec: LabSpec, net: Network, paths: RunPaths, python: str) -> dict[str, Any]:
+    ips = {n: net.ip(n, 4) for n in net.nodes if net.kind(n) != "switch"}
+    ip6: dict[str, str] = {}
+    for n in ips:
+        try:
+            ip6[n] = net.ip(n, 6)
+        except Exception:  # noqa: BLE001 - loopback topologies have no IPv6 per host
+            continue
+    return {
+        "programs": str(PROGRAMS_DIR),
+        "python": python,
+        "ip": ips,
+        "ip6": ip6,
+        "out": str(paths.root),
+        "labdir": str(spec.labdir),
+    }
+
+
+def _start(
+    step: Step, argv: list[str], net: Network, paths: RunPaths, python: str, res: StepResult
+) -> subprocess.Popen[bytes]:
+    env: dict[str, str] = {}
+    if step.trace:
+        argv, env = wrap_command(argv, paths.traces_dir, step.node or "local", python=python)
+    out = (paths.logs_dir / f"{step.name}.out").open("wb")
+    err = (paths.logs_dir / f"{step.name}.err").open("wb")
+    res.started_ns = time.time_ns()
+    try:
+        return net.popen(step.node, argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+    finally:
+        out.close()
+        err.close()
+
+
+def _wait(proc: subprocess.Popen[bytes], res: StepResult, timeout: float) -> None:
+    try:
+        res.exit_code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        res.terminated = True
+        proc.send_signal(signal.SIGTERM)
+        try:
+            res.exit_code = proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            res.exit_code = proc.wait(timeout=3)
+        if timeout > 0:
+            res.error = f"did not finish within {timeout:g}s; stopped by the lab"
+    res.ended_ns = time.time_ns()
+
+
+def _judge(steps: tuple[Step, ...], res: StepResult, failures: list[str]) -> str | None:
+    step = next(s for s in steps if s.name == res.name)
+    problem = None
+    if res.error and not step.background:
+        problem = f"step '{res.name}' on {res.node}: {res.error}"
+    elif (
+        step.expect_exit is not None
+        and res.exit_code != step.expect_exit
+        and not (res.terminated and step.background)
+    ):
+        problem = f"step '{res.name}' on {res.node} exited {res.exit_code}, expected {step.expect_exit}"
+    if problem:
+        failures.append(problem)
+    return problem
+
+
+def _await_ready(net: Network, step: Step, proc: subprocess.Popen[bytes], paths: RunPaths) -> None:
+    """Poll the node's sockets until the server listens (TCP) or is bound (UDP): checked, not slept for."""
+    assert step.ready is not None
+    flag = "-Hltn" if step.ready.proto == "tcp" else "-Hlun"
+    argv = ["ss", flag, f"sport = :{step.ready.port}"]
+    deadline = time.monotonic() + step.timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = (paths.logs_dir / f"{step.name}.err").read_text(errors="replace").strip().splitlines()[-1:]
+            raise LabRunError(
+                f"step '{step.name}' on {step.node} exited {proc.returncode} before it was ready"
+                + (f": {tail[0]}" if tail else "")
+            )
+        done = net.run(step.node, argv, timeout=10, check=False)
+        if done.stdout.strip():
+            return
+        time.sleep(READY_POLL_S)
+    raise LabRunError(
+        f"step '{step.name}' on {step.node}: {step.ready.proto} port {step.ready.port} not ready "
+        f"after {step.timeout:g}s"
+    )
+
+
+def _nodes_info(net: Network) -> dict[str, dict[str, Any]]:
+    info: dict[str, dict[str, Any]] = {}
+    for node in net.nodes:
+        ifaces = [
+            {
+                "name": i.name,
+                "ipv4": getattr(i, "ipv4", None),
+                "ipv6": getattr(i, "ipv6", None),
+                "mac": getattr(i, "mac", None),
+                "peer": getattr(i, "peer_node", None),
+            }
+            for i in net.interfaces(node)
+        ]
+        info[node] = {"kind": net.kind(node), "namespace": net.namespace(node), "interfaces": ifaces}
+    return info
+
+
+def _mac_nodes(nodes_info: dict[str, dict[str, Any]]) -> dict[str, str]:
+    return {
+        i["mac"].lower(): node
+        for node, info in nodes_info.items()
+        for i in info["interfaces"]
+        if i.get("mac")
+    }
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open() as fh:
+        return [json.loads(line) for line in fh if line.strip()]
