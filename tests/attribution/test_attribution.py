@@ -1,0 +1,276 @@
+"""Attribution rules on a hand-built TCP echo and UDP exchange (records shaped like the real logs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lab.analysis.attribution import Attributor, coverage
+
+C, S = ("198.18.0.1", 40000), ("198.18.0.2", 5000)
+ISN_C, ISN_S = 1000, 5000
+
+
+def call(i: int, node: str, sock: str, name: str, t: int, **kw: Any) -> dict[str, Any]:
+    rec = {
+        "id": i,
+        "node": node,
+        "pid": 1 if node == "h1" else 2,
+        "sock": sock,
+        "fd": 3,
+        "call": name,
+        "args": {},
+        "ret": 0,
+        "error": None,
+        "t_start_ns": t,
+        "t_end_ns": t + 1000,
+        "family": "AF_INET",
+        "type": "SOCK_STREAM",
+        "local": None,
+        "peer": None,
+        "nbytes": None,
+        "sent_before": 0,
+        "sent_after": 0,
+        "recv_before": 0,
+        "recv_after": 0,
+        "dgram": None,
+    }
+    rec.update(kw)
+    return rec
+
+
+def tcp(
+    n: int, t: int, src, dst, flags: str, seq: int, ack: int, length: int = 0, **kw: Any
+) -> dict[str, Any]:
+    bits = {"FIN": 1, "SYN": 2, "RST": 4, "PSH": 8, "ACK": 16}
+    fi = sum(bits[f] for f in flags.split(",") if f)
+    code = {"SYN": "syn", "SYN,ACK": "syn-ack"}.get(flags, "data" if length else "ack")
+    if fi & 1:
+        code = "fin"
+    if fi & 4:
+        code = "rst"
+    return {
+        "number": n,
+        "ts_ns": t,
+        "role": {"code": code, "text": code},
+        "analysis": kw.pop("analysis", []),
+        "ip": {"version": 4, "src": src[0], "dst": dst[0], "proto": 6},
+        "tcp": {
+            "sport": src[1],
+            "dport": dst[1],
+            "flags": flags,
+            "flags_int": fi,
+            "seq_raw": seq,
+            "ack_raw": ack,
+            "len": length,
+            "win": kw.pop("win", 500),
+        },
+    }
+
+
+def echo_calls() -> list[dict[str, Any]]:
+    lp = {"local": ["0.0.0.0", 5000]}
+    cs = {"local": list(C), "peer": list(S)}
+    ss = {"local": list(S), "peer": list(C)}
+    return [
+        call(1, "h2", "2:3:1", "bind", 10, **lp),
+        call(2, "h2", "2:3:1", "listen", 20, args={"backlog": 5}, **lp),
+        call(
+            3,
+            "h2",
+            "2:3:1",
+            "accept",
+            30,
+            t_end_ns=400,
+            ret={"fd": 4, "sock": "2:4:1", "peer": list(C)},
+            **lp,
+        ),
+        call(4, "h1", "1:3:1", "connect", 100, t_end_ns=350, **cs),
+        call(5, "h1", "1:3:1", "sendall", 500, nbytes=6, sent_after=6, **cs),
+        call(6, "h1", "1:3:1", "sendall", 510, nbytes=4, sent_before=6, sent_after=10, **cs),
+        call(7, "h2", "2:4:1", "recv", 505, t_end_ns=700, nbytes=10, recv_after=10, **ss),
+        call(8, "h2", "2:4:1", "sendall", 800, nbytes=10, sent_after=10, **ss),
+        call(
+            9,
+            "h1",
+            "1:3:1",
+            "recv",
+            520,
+            t_end_ns=900,
+            nbytes=10,
+            sent_before=10,
+            sent_after=10,
+            recv_after=10,
+            **cs,
+        ),
+        call(
+            10,
+            "h1",
+            "1:3:1",
+            "close",
+            1000,
+            sent_before=10,
+            sent_after=10,
+            recv_before=10,
+            recv_after=10,
+            **cs,
+        ),
+        call(
+            11,
+            "h2",
+            "2:4:1",
+            "close",
+            1200,
+            sent_before=10,
+            sent_after=10,
+            recv_before=10,
+            recv_after=10,
+            **ss,
+        ),
+    ]
+
+
+def test_tcp_echo_every_packet_has_its_call_or_kernel_duty() -> None:
+    att = Attributor(echo_calls())
+    pkts = [
+        tcp(1, 200, C, S, "SYN", ISN_C, 0),
+        tcp(2, 210, S, C, "SYN,ACK", ISN_S, ISN_C + 1),
+        tcp(3, 220, C, S, "ACK", ISN_C + 1, ISN_S + 1),
+        tcp(4, 600, C, S, "PSH,ACK", ISN_C + 1, ISN_S + 1, 8),  # bytes 0-7: both sendall() calls
+        tcp(5, 610, C, S, "PSH,ACK", ISN_C + 9, ISN_S + 1, 2),  # bytes 8-9: the second only
+        tcp(6, 650, S, C, "ACK", ISN_S + 1, ISN_C + 11),
+        tcp(7, 810, S, C, "PSH,ACK", ISN_S + 1, ISN_C + 11, 10),
+        tcp(8, 1001, C, S, "FIN,ACK", ISN_C + 11, ISN_S + 11),
+        tcp(9, 1201, S, C, "FIN,ACK", ISN_S + 11, ISN_C + 12),
+        tcp(10, 1202, C, S, "ACK", ISN_C + 12, ISN_S + 12),
+    ]
+    causes = [att.cause(p) for p in pkts]
+    assert causes[0]["rule"] == "syn-connect" and causes[0]["calls"] == [4]
+    assert causes[1]["rule"] == "syn-ack" and causes[1]["calls"] == [2] and causes[1]["answers"] == 1
+    assert "accept() takes no part" in causes[1]["text"]
+    assert causes[2]["rule"] == "handshake-ack" and causes[2]["calls"] == [4] and causes[2]["answers"] == 2
+    assert causes[3]["calls"] == [5, 6] and causes[3]["consumed_by"] == [7]  # coalesced: two sendall()
+    assert causes[4]["calls"] == [6] and "bytes 8-9" in causes[4]["text"]
+    assert causes[5]["source"] == "kernel" and causes[5]["answers"] == 5
+    assert "inside h2 recv() #7" in causes[5]["text"]
+    assert causes[6]["calls"] == [8] and causes[6]["consumed_by"] == [9]
+    assert causes[7]["rule"] == "fin-close" and causes[7]["calls"] == [10]
+    assert causes[8]["rule"] == "fin-close" and causes[8]["calls"] == [11]
+    assert causes[9]["rule"] == "ack-fin" and causes[9]["answers"] == 9
+    cov = coverage(causes)
+    assert cov["explained"] == cov["total"] == 10
+
+
+def test_retransmitted_segment_names_the_original_frame() -> None:
+    att = Attributor(echo_calls())
+    for p in (
+        tcp(1, 200, C, S, "SYN", ISN_C, 0),
+        tcp(2, 210, S, C, "SYN,ACK", ISN_S, ISN_C + 1),
+        tcp(3, 220, C, S, "ACK", ISN_C + 1, ISN_S + 1),
+        tcp(4, 600, C, S, "PSH,ACK", ISN_C + 1, ISN_S + 1, 6),
+    ):
+        att.cause(p)
+    again = att.cause(tcp(5, 900, C, S, "PSH,ACK", ISN_C + 1, ISN_S + 1, 6, analysis=["retransmission"]))
+    assert again["rule"] == "tcp-retransmit" and again["answers"] == 4 and again["calls"] == [5]
+
+
+def test_refused_connect_is_the_kernels_rst_answering_the_syn() -> None:
+    calls = [
+        call(
+            1,
+            "h1",
+            "1:3:1",
+            "connect_ex",
+            100,
+            t_end_ns=300,
+            ret=111,
+            error="ECONNREFUSED",
+            local=list(C),
+            peer=list(S),
+        )
+    ]
+    att = Attributor(calls)
+    assert att.cause(tcp(1, 150, C, S, "SYN", ISN_C, 0))["calls"] == [1]
+    rst = att.cause(tcp(2, 160, S, C, "RST,ACK", 0, ISN_C + 1))
+    assert rst["rule"] == "rst-refused" and rst["answers"] == 1 and rst["calls"] == [1]
+    assert "ECONNREFUSED" in rst["text"]
+
+
+def test_close_with_unread_data_is_blamed_for_the_rst() -> None:
+    calls = echo_calls()
+    calls[-1] = call(
+        11, "h2", "2:4:1", "close", 1200, recv_before=4, recv_after=4, local=list(S), peer=list(C)
+    )
+    att = Attributor(calls)
+    for p in (
+        tcp(1, 200, C, S, "SYN", ISN_C, 0),
+        tcp(2, 210, S, C, "SYN,ACK", ISN_S, ISN_C + 1),
+        tcp(3, 220, C, S, "ACK", ISN_C + 1, ISN_S + 1),
+    ):
+        att.cause(p)
+    rst = att.cause(tcp(4, 1201, S, C, "RST,ACK", ISN_S + 1, ISN_C + 11))
+    assert rst["rule"] == "rst-unread" and rst["calls"] == [11] and "6 unread bytes" in rst["text"]
+
+
+def test_udp_datagrams_match_sendto_and_recvfrom_by_tuple_length_and_hash() -> None:
+    a, b = ("198.18.0.1", 33000), ("198.18.0.2", 9999)
+    dg = {"type": "SOCK_DGRAM"}
+    calls = [
+        call(
+            1,
+            "h2",
+            "2:3:1",
+            "recvfrom",
+            10,
+            t_end_ns=300,
+            nbytes=5,
+            local=list(b),
+            recv_after=5,
+            dgram={"peer": list(a), "len": 5, "sha1": "bbbb"},
+            **dg,
+        ),
+        call(
+            2,
+            "h1",
+            "1:3:1",
+            "sendto",
+            100,
+            nbytes=5,
+            local=list(a),
+            sent_after=5,
+            dgram={"peer": list(b), "len": 5, "sha1": "aaaa"},
+            **dg,
+        ),
+        call(
+            3,
+            "h1",
+            "1:3:1",
+            "sendto",
+            110,
+            nbytes=5,
+            local=list(a),
+            sent_before=5,
+            sent_after=10,
+            dgram={"peer": list(b), "len": 5, "sha1": "bbbb"},
+            **dg,
+        ),
+    ]
+    att = Attributor(calls)
+
+    def udp(n: int, t: int, sha: str) -> dict[str, Any]:
+        return {
+            "number": n,
+            "ts_ns": t,
+            "role": {"code": "udp"},
+            "ip": {"version": 4, "src": a[0], "dst": b[0], "proto": 17, "frag": None},
+            "udp": {"sport": a[1], "dport": b[1], "length": 13, "sha1": sha},
+        }
+
+    first, second = att.cause(udp(1, 105, "aaaa")), att.cause(udp(2, 115, "bbbb"))
+    assert first["calls"] == [2] and "consumed_by" not in first  # hash differs from what recvfrom got
+    assert second["calls"] == [3] and second["consumed_by"] == [1]
+
+
+def test_unknown_packets_are_reported_unexplained_not_hidden() -> None:
+    cause = Attributor([]).cause({"number": 1, "ts_ns": 1, "role": {"code": "other"}})
+    assert cause["source"] == "unexplained"
+    assert coverage([cause])["explained"] == 0
