@@ -1,0 +1,227 @@
+"""The first lab end to end on real namespaces: issue 2's definition of done, checked on a real run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, require_tool
+
+pytestmark = pytest.mark.root
+LAB = [sys.executable, "-m", "lab"]
+
+
+def _netns() -> set[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def _links() -> set[str]:
+    out = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True, check=True).stdout
+    return {line.split()[0].split("@")[0] for line in out.splitlines() if line.strip()}
+
+
+@pytest.fixture(scope="module")
+def echo_run(tmp_path_factory: pytest.TempPathFactory):
+    require_tool("dumpcap")
+    require_tool("tshark")
+    from lab.runner import run_lab
+
+    before_ns, before_links = _netns(), _links()
+    out = tmp_path_factory.mktemp("tcp-echo")
+    result = run_lab("tcp-echo", out)
+    mine_ns = {ns for ns in _netns() - before_ns if result.report["run_id"] in ns}
+    mine_links = {ln for ln in _links() - before_links if result.report["run_id"] in ln}
+    return result, mine_ns, mine_links
+
+
+def _packets(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "packets.jsonl").read_text().splitlines()]
+
+
+def _calls(out: Path) -> dict[int, dict]:
+    return {c["id"]: c for c in map(json.loads, (out / "calls.jsonl").read_text().splitlines())}
+
+
+def test_outputs_exist_and_the_run_is_clean(echo_run) -> None:
+    result, leftover_ns, leftover_links = echo_run
+    for name in (
+        "capture.pcapng",
+        "annotated.pcapng",
+        "calls.jsonl",
+        "packets.jsonl",
+        "ladder.txt",
+        "report.json",
+    ):
+        assert (result.out / name).stat().st_size > 0, name
+    assert result.report["ok"], result.failures
+    assert not leftover_ns and not leftover_links
+
+
+def test_every_packet_of_the_annotated_capture_carries_a_comment(echo_run) -> None:
+    result, *_ = echo_run
+    fields = subprocess.run(
+        [
+            "tshark",
+            "-r",
+            str(result.out / "annotated.pcapng"),
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "frame.comment",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    raw = subprocess.run(
+        ["tshark", "-r", str(result.out / "capture.pcapng"), "-T", "fields", "-e", "frame.time_epoch"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    annotated_times = subprocess.run(
+        ["tshark", "-r", str(result.out / "annotated.pcapng"), "-T", "fields", "-e", "frame.time_epoch"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert len(fields) == len(raw) > 0 and annotated_times == raw  # same packets, same timestamps
+    assert all(len(line.split("\t")) == 2 and line.split("\t")[1].strip() for line in fields)
+
+
+def test_handshake_roles_and_causes(echo_run) -> None:
+    result, *_ = echo_run
+    pkts = [p for p in _packets(result.out) if p.get("tcp")]
+    calls = _calls(result.out)
+    syn, synack, ack = pkts[0], pkts[1], pkts[2]
+    assert [p["role"]["code"] for p in (syn, synack, ack)] == ["syn", "syn-ack", "handshake-ack"]
+    assert syn["cause"]["source"] == "call"
+    assert [calls[i]["call"] for i in syn["cause"]["calls"]] == ["connect"]
+    assert calls[syn["cause"]["calls"][0]]["node"] == "h1"
+    assert synack["cause"]["source"] == "kernel" and synack["cause"]["answers"] == syn["number"]
+    assert [calls[i]["call"] for i in synack["cause"]["calls"]] == ["listen"]
+    assert ack["cause"]["source"] == "kernel" and ack["cause"]["answers"] == synack["number"]
+    assert [calls[i]["call"] for i in ack["cause"]["calls"]] == ["connect"]
+    accept = next(c for c in calls.values() if c["call"] == "accept")
+    assert accept["t_end_ns"] >= ack["ts_ns"], "accept() cannot return before the handshake completed"
+
+
+def test_each_data_segment_is_caused_by_the_sendall_whose_bytes_it_carries(echo_run) -> None:
+    result, *_ = echo_run
+    calls = _calls(result.out)
+    data = [p for p in _packets(result.out) if p.get("tcp") and p["tcp"]["len"] > 0]
+    assert data, "the echo exchanged no data"
+    isn: dict[tuple, int] = {}
+    for p in _packets(result.out):
+        t = p.get("tcp")
+        if t and "SYN" in t["flags"]:
+            isn[(p["ip"]["src"], t["sport"])] = t["seq_raw"]
+    for p in data:
+        t = p["tcp"]
+        start = (t["seq_raw"] - isn[(p["ip"]["src"], t["sport"])] - 1) % 2**32
+        senders = [calls[i] for i in p["cause"]["calls"]]
+        assert senders and all(c["call"] == "sendall" for c in senders), p["cause"]
+        assert senders[0]["sent_before"] <= start < senders[-1]["sent_after"]
+        assert start + t["len"] <= senders[-1]["sent_after"]
+        assert senders[0]["local"][1] == t["sport"]
+
+
+def test_coverage_is_complete_and_the_ladder_names_both_hosts(echo_run) -> None:
+    result, *_ = echo_run
+    cov = result.report["coverage"]
+    assert cov["explained"] == cov["total"] > 0
+    assert "h1" in result.ladder.splitlines()[2] and "h2" in result.ladder.splitlines()[2]
+    assert "connect(" in result.ladder and "SYN" in result.ladder
+
+
+def test_cli_run_and_show(tmp_path: Path) -> None:
+    require_tool("dumpcap")
+    done = subprocess.run(
+        [*LAB, "run", "tcp-echo", "--out", str(tmp_path / "run"), "-q"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "explained:" in done.stdout and "annotated.pcapng" in done.stdout
+    shown = subprocess.run([*LAB, "show", str(tmp_path / "run")], capture_output=True, text=True, timeout=30)
+    assert shown.returncode == 0 and "SYN" in shown.stdout
+
+
+def test_without_root_one_line_error_points_at_loopback(tmp_path: Path) -> None:
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv not installed")
+    env = {**os.environ, "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [
+            setpriv,
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            *LAB,
+            "run",
+            "tcp-echo",
+            "--out",
+            str(tmp_path / "x"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 4, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "root" in lines[0] and "--loopback" in lines[0]
+
+
+def test_missing_dumpcap_points_at_make_setup(tmp_path: Path) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in ("ip", "strace"):
+        if shutil.which(tool):
+            (bindir / tool).symlink_to(shutil.which(tool))
+    done = subprocess.run(
+        [*LAB, "run", "tcp-echo", "--out", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": str(bindir)},
+        timeout=60,
+    )
+    assert done.returncode == 5
+    assert (
+        done.stderr.strip() == "lab: dumpcap is not installed (needed to capture packets); run `make setup`"
+    )
+    assert "Traceback" not in done.stderr
+
+
+def test_a_failing_program_keeps_the_capture_and_leaves_nothing(tmp_path: Path) -> None:
+    require_tool("dumpcap")
+    spec = tmp_path / "broken.yaml"
+    spec.write_text(
+        "name: broken\ntopology: two-hosts\nsteps:\n"
+        "  - {name: client, node: h1, run: [python3, -c, 'import sys; sys.exit(3)']}\n"
+    )
+    before = _netns()
+    done = subprocess.run(
+        [*LAB, "run", str(spec), "--out", str(tmp_path / "out"), "-q"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 10, done.stderr
+    assert "exited 3, expected 0" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "out" / "capture.pcapng").stat().st_size > 0
+    assert _netns() <= before
