@@ -1,3 +1,82 @@
-"""CLI verbs (placeholder until the owning stage lands)."""
+"""``lab analyze FILE``: explain any capture, layer by layer, and write the same outputs as a lab run."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lab.errors import TraceError, UsageError
+from lab.paths import default_out_dir
+
+
+def _load_calls(path: Path) -> list[dict[str, Any]]:
+    calls = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for i, line in enumerate(fh, 1):
+                if line.strip():
+                    try:
+                        calls.append(json.loads(line))
+                    except json.JSONDecodeError as err:
+                        raise TraceError(f"{path}: line {i}: not JSON ({err.msg})") from err
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read the call log: {err.strerror}") from err
+    return calls
+
+
+def render_summary(summary: dict[str, Any]) -> str:
+    """The terminal summary: what was read, conversations, handshakes, layers seen, coverage."""
+    hs = summary["handshakes"]
+    td = summary["teardowns"]
+    conv = summary["conversations"]
+    lines = [
+        f"{summary['file']}: {summary['packets']} packets ({summary['format']})",
+        f"conversations: {conv['tcp']} TCP, {conv['udp']} UDP "
+        f"({summary['udp_request_response_pairs']} UDP request/response pairs)",
+        f"handshakes:    {hs['complete']} complete of {hs['tcp_streams']} TCP streams; "
+        f"teardowns: {td['fin']} by FIN, {td['rst']} by RST",
+        "layers seen:   " + ", ".join(f"{k} {v}" for k, v in summary["layers_seen"].items()),
+    ]
+    if summary["apps"]:
+        lines.append("applications:  " + ", ".join(f"{k} {v}" for k, v in summary["apps"].items()))
+    lines.append("roles:         " + ", ".join(f"{k} {v}" for k, v in summary["roles"].items()))
+    lines.append("causes:        " + ", ".join(f"{k} {v}" for k, v in summary["cause_sources"].items())
+                 + f"  (coverage {summary['coverage']:.1%})")
+    for err in summary["errors"]:
+        lines.append(f"warning: {err}")
+    out = summary["outputs"]
+    lines.append(f"wrote {out['annotated']}, {out['packets']}, {out['conversations']}")
+    return "\n".join(lines)
+
+
+@click.command("analyze")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--out", "out", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Output directory (default captures/analyze-<UTC time>).")
+@click.option("--calls", "calls_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="calls.jsonl recorded elsewhere: exact attribution instead of inference.")
+@click.option("--deep", is_flag=True, help="Also let tshark dissect every protocol Wireshark knows (slow).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def analyze_cmd(file: Path, out: Path | None, calls_path: Path | None, deep: bool, as_json: bool) -> None:
+    """Explain every packet of a capture (pcap/pcapng, gzip or not): layers, roles, flows.
+
+    Writes annotated.pcapng (one comment per packet), packets.jsonl, conversations.jsonl and
+    summary.json.
+    """
+    from lab.analysis.pipeline import analyze_capture
+
+    if not file.is_file():
+        raise UsageError(f"{file}: no such capture file")
+    calls = _load_calls(calls_path) if calls_path is not None else None
+    out_dir = out if out is not None else default_out_dir("analyze")
+    result = analyze_capture(file, out_dir, calls=calls, deep=deep)
+    if as_json:
+        click.echo(json.dumps(result.summary, indent=2))
+    else:
+        click.echo(render_summary(result.summary))
+
+
+COMMANDS = [analyze_cmd]

@@ -1,0 +1,447 @@
+"""Conversations: TCP streams and UDP exchanges, with per-direction sequence state (scapy's TCPSession idea).
+
+``FlowTable.tcp(pkt, number, ts)`` and ``FlowTable.udp(...)`` are called once per packet in capture order.
+They return what the packet record needs (stream id, direction, relative seq/ack, analysis flags, role) and
+keep just enough per-stream state to answer that. Streams that are closed (FIN both ways or RST) and quiet
+for a while, and any stream idle for long, are evicted and handed to ``on_done`` with their summary, so
+memory stays flat however many connections a capture holds.
+
+Analysis flags follow tshark's meanings in a simplified form (documented in tests where they differ):
+retransmission (data already sent in this direction), fast_retransmission (after >= 2 duplicate ACKs),
+out_of_order (fills a gap left by a lost_segment), lost_segment (a gap: previous segment not captured),
+duplicate_ack, zero_window, window_update, keep_alive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lab.analysis.catalogue import TCP_PORTS, UDP_PORTS
+
+FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 1, 2, 4, 8, 16, 32, 64, 128
+M32 = 0xFFFFFFFF
+HALF = 0x80000000
+FLAG_NAMES = ((FIN, "FIN"), (SYN, "SYN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"), (URG, "URG"),
+              (ECE, "ECE"), (CWR, "CWR"), (0x100, "AE"))
+_FLAG_STR: dict[int, str] = {}
+SIDE = ("client", "server")
+
+
+def flag_str(fl: int) -> str:
+    """``"SYN,ACK"`` for 0x012, cached (a capture has few distinct flag sets)."""
+    s = _FLAG_STR.get(fl)
+    if s is None:
+        s = _FLAG_STR[fl] = ",".join(n for bit, n in FLAG_NAMES if fl & bit)
+    return s
+
+
+def _ge(a: int, b: int) -> bool:
+    """a >= b in 32-bit sequence space."""
+    return ((a - b) & M32) < HALF
+
+
+def _well_known(port: int) -> bool:
+    return port < 1024 or port in TCP_PORTS or port in UDP_PORTS
+
+
+class TcpStream:
+    __slots__ = ("id", "client", "server", "client_by", "isn", "nxt", "lastack", "lastwin", "dupacks",
+                 "gaps", "syn_frame", "syn_seq", "synack_frame", "synack_seq", "synack_ack", "hsack_frame",
+                 "fin_from", "fin_frames", "rst_from", "rst_frames", "packets", "payload", "first_frame",
+                 "last_frame", "last_ts", "closed", "app", "data_seen", "analysis", "first_ts")
+
+    def __init__(self, sid: int, client: tuple, server: tuple, client_by: str, number: int, ts: int | None):
+        self.id = sid
+        self.client = client
+        self.server = server
+        self.client_by = client_by
+        self.isn: list[int | None] = [None, None]
+        self.nxt: list[int | None] = [None, None]
+        self.lastack: list[int | None] = [None, None]
+        self.lastwin: list[int | None] = [None, None]
+        self.dupacks = [0, 0]
+        self.gaps: list[list[tuple[int, int]]] = [[], []]
+        self.syn_frame = self.syn_seq = self.synack_frame = self.synack_seq = self.synack_ack = None
+        self.hsack_frame = None
+        self.fin_from: list[str] = []
+        self.fin_frames: list[int] = []
+        self.rst_from: list[str] = []
+        self.rst_frames: list[int] = []
+        self.packets = [0, 0]
+        self.payload = [0, 0]
+        self.first_frame = self.last_frame = number
+        self.first_ts = self.last_ts = ts
+        self.closed = False
+        self.app: str | None = None
+        self.data_seen = [False, False]
+        self.analysis: dict[str, int] = {}
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "proto": "tcp", "stream": self.id,
+            "client": {"addr": self.client[0], "port": self.client[1]},
+            "server": {"addr": self.server[0], "port": self.server[1]},
+            "client_determined_by": self.client_by, "app": self.app,
+            "packets_c2s": self.packets[0], "packets_s2c": self.packets[1],
+            "payload_bytes_c2s": self.payload[0], "payload_bytes_s2c": self.payload[1],
+            "first_frame": self.first_frame, "last_frame": self.last_frame,
+            "syn_frame": self.syn_frame, "syn_ack_frame": self.synack_frame,
+            "handshake_ack_frame": self.hsack_frame, "handshake_complete": self.hsack_frame is not None,
+            "fin_from": list(self.fin_from), "fin_frames": list(self.fin_frames),
+            "rst_from": list(self.rst_from), "rst_frames": list(self.rst_frames),
+            "teardown": ("rst" if self.rst_from else
+                         f"fin ({self.fin_from[0]} first)" if self.fin_from else None),
+            "analysis_counts": dict(sorted(self.analysis.items())),
+        }
+
+
+class UdpConv:
+    __slots__ = ("id", "a", "b", "packets", "last_frame_dir", "first_frame", "last_frame", "last_ts", "app",
+                 "answered")
+
+    def __init__(self, cid: int, a: tuple, b: tuple, number: int, ts: int | None) -> None:
+        self.id = cid
+        self.a = a
+        self.b = b
+        self.packets = [0, 0]
+        self.last_frame_dir: list[int | None] = [None, None]
+        self.first_frame = self.last_frame = number
+        self.last_ts = ts
+        self.app: str | None = None
+        self.answered = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "proto": "udp", "stream": self.id, "app": self.app,
+            "first_sender": {"addr": self.a[0], "port": self.a[1]},
+            "first_receiver": {"addr": self.b[0], "port": self.b[1]},
+            "packets_from_first_sender": self.packets[0], "packets_other_direction": self.packets[1],
+            "responses": self.answered, "first_frame": self.first_frame, "last_frame": self.last_frame,
+        }
+
+
+class TcpInfo:
+    """What one TCP segment's record needs from the flow table."""
+
+    __slots__ = ("stream", "from_client", "rel_seq", "rel_ack", "analysis", "role", "text", "first_data",
+                 "answers", "st")
+
+    def __init__(self) -> None:
+        self.analysis: list[str] = []
+        self.first_data = False
+        self.answers: int | None = None
+
+
+class FlowTable:
+    """Per-capture conversation state; see the module docstring."""
+
+    CLOSED_KEEP_NS = 10 * 1_000_000_000
+    IDLE_NS = 300 * 1_000_000_000
+    MAX_CLOSED = 20_000
+    MAX_LIVE = 100_000
+
+    def __init__(self, on_done: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self._tcp: dict[tuple, tuple[TcpStream, int]] = {}
+        self._udp: dict[tuple, tuple[UdpConv, int]] = {}
+        self._closed: list[TcpStream] = []
+        self.on_done = on_done
+        self.tcp_count = 0
+        self.udp_count = 0
+        self.handshakes = 0
+        self.teardown_fin = 0
+        self.teardown_rst = 0
+        self.udp_pairs = 0
+        self._tick = 0
+        self.ftp_expect: dict[tuple, int] = {}  # (addr, port) announced on an FTP control channel
+        self.tftp_expect: set[tuple] = set()  # (client addr, client port) of a TFTP request
+
+    # -- TCP ------------------------------------------------------------------------------------------
+    def tcp(self, src: str, sport: int, dst: str, dport: int, fl: int, seq: int, ack: int, win: int,
+            tlen: int, number: int, ts: int | None) -> TcpInfo:
+        key = (src, sport, dst, dport)
+        ent = self._tcp.get(key)
+        syn_only = fl & (SYN | ACK) == SYN
+        if ent is not None and syn_only:
+            st0 = ent[0]
+            if st0.closed or (st0.syn_seq is not None and st0.syn_seq != seq) or (
+                    st0.syn_seq is None and st0.packets[0] + st0.packets[1] > 1):
+                self._finish(st0)
+                ent = None
+        if ent is None:
+            if syn_only:
+                client, server, by = (src, sport), (dst, dport), "syn"
+            elif fl & (SYN | ACK) == SYN | ACK:
+                client, server, by = (dst, dport), (src, sport), "syn-ack"
+            elif _well_known(sport) and not _well_known(dport) or (
+                    _well_known(sport) == _well_known(dport) and sport < dport):
+                client, server, by = (dst, dport), (src, sport), "port-heuristic"
+            else:
+                client, server, by = (src, sport), (dst, dport), "port-heuristic"
+            st = TcpStream(self.tcp_count, client, server, by, number, ts)
+            self.tcp_count += 1
+            if client == (src, sport):
+                self._tcp[key] = ent = (st, 0)
+                self._tcp[(dst, dport, src, sport)] = (st, 1)
+            else:
+                self._tcp[key] = ent = (st, 1)
+                self._tcp[(dst, dport, src, sport)] = (st, 0)
+            self._tick += 1
+            if self._tick >= 2048:
+                self._tick = 0
+                self._evict(ts)
+        st, d = ent
+        o = 1 - d
+        st.packets[d] += 1
+        st.payload[d] += tlen
+        st.last_frame = number
+        st.last_ts = ts
+        info = TcpInfo()
+        info.stream = st.id
+        info.st = st
+        info.from_client = d == 0
+        an = info.analysis
+        side = SIDE[d]
+        arrow = "client -> server" if d == 0 else "server -> client"
+
+        # handshake bookkeeping (frame numbers, flag-derived as in the corpus truth)
+        role = None
+        if syn_only:
+            if st.isn[d] is None or st.syn_frame is None:
+                st.isn[d] = seq
+            if st.syn_frame is None:
+                st.syn_frame, st.syn_seq = number, seq
+                if st.synack_frame is not None and st.synack_ack != (seq + 1) & M32:
+                    st.synack_frame = None
+                role, text = "syn", "handshake 1/3: SYN"
+            else:
+                role, text = "syn", "handshake 1/3: SYN (again)"
+        elif fl & (SYN | ACK) == SYN | ACK:
+            st.isn[d] = seq
+            if st.synack_frame is None and d == 1 and (st.syn_seq is None or ack == (st.syn_seq + 1) & M32):
+                st.synack_frame, st.synack_seq, st.synack_ack = number, seq, ack
+                if st.syn_frame is not None:
+                    info.answers = st.syn_frame
+            role, text = "syn-ack", "handshake 2/3: SYN-ACK"
+        elif (st.hsack_frame is None and d == 0 and st.synack_frame is not None
+              and fl & (SYN | RST | ACK) == ACK and ack == (st.synack_seq + 1) & M32):
+            if st.syn_frame is not None:
+                st.hsack_frame = number
+                self.handshakes += 1
+            if tlen == 0 and not fl & FIN:
+                role, text = "handshake-ack", "handshake 3/3: ACK"
+                info.answers = st.synack_frame
+
+        # relative sequence numbers (ISN = SYN's seq; without a SYN, first seq - 1)
+        isn = st.isn[d]
+        if isn is None:
+            isn = st.isn[d] = (seq - 1) & M32
+        info.rel_seq = (seq - isn) & M32
+        oisn = st.isn[o]
+        if fl & ACK:
+            if oisn is None:
+                oisn = st.isn[o] = (ack - 1) & M32
+            info.rel_ack = (ack - oisn) & M32
+        else:
+            info.rel_ack = 0
+
+        # analysis
+        seglen = tlen + (1 if fl & SYN else 0) + (1 if fl & FIN else 0)
+        nxt = st.nxt[d]
+        if not fl & RST:
+            if win == 0 and not fl & (SYN | FIN):
+                an.append("zero_window")
+            if nxt is not None:
+                if seglen and tlen <= 1 and not fl & (SYN | FIN) and seq == (nxt - 1) & M32:
+                    an.append("keep_alive")
+                elif seglen and seq != nxt and (_ge(nxt, (seq + seglen) & M32) or not _ge(seq, nxt)):
+                    an.append(self._retrans_kind(st, d, seq, seglen))
+                elif seglen and seq != nxt and _ge(seq, nxt):
+                    an.append("lost_segment")
+                    gl = st.gaps[d]
+                    gl.append((nxt, seq))
+                    if len(gl) > 16:
+                        del gl[0]
+            if nxt is None or _ge((seq + seglen) & M32, nxt):
+                st.nxt[d] = (seq + seglen) & M32
+            if fl & ACK and not seglen:
+                la = st.lastack[d]
+                if la == ack and not fl & (SYN | FIN):
+                    if st.lastwin[d] == win:
+                        if st.nxt[o] is not None or st.data_seen[o]:
+                            an.append("duplicate_ack")
+                            st.dupacks[d] += 1
+                    elif win > (st.lastwin[d] or 0):
+                        an.append("window_update")
+                elif la != ack:
+                    st.dupacks[d] = 0
+            elif fl & ACK:
+                st.dupacks[d] = 0
+            if fl & ACK:
+                st.lastack[d] = ack
+                st.lastwin[d] = win
+        for a in an:
+            st.analysis[a] = st.analysis.get(a, 0) + 1
+        retrans = "retransmission" in an or "fast_retransmission" in an
+
+        if fl & RST:
+            if side not in st.rst_from:
+                st.rst_from.append(side)
+                if not st.closed:
+                    self.teardown_rst += 1
+            st.rst_frames.append(number)
+            st.closed = True
+            self._closed.append(st)
+            if role is None:
+                if st.synack_frame is None and st.syn_frame is not None and d == 1:
+                    role, text = "rst", "RST from server: connection refused (SYN answered by RST)"
+                    info.answers = st.syn_frame
+                else:
+                    role, text = "rst", f"RST from {side}: connection aborted"
+                if tlen:
+                    text += f" (RST with data, {tlen} bytes)"
+        if fl & FIN:
+            if side not in st.fin_from:
+                st.fin_from.append(side)
+                if len(st.fin_from) == 1 and not st.rst_from:
+                    self.teardown_fin += 1
+                first = len(st.fin_from) == 1
+            else:
+                first = None
+            st.fin_frames.append(number)
+            if role is None:
+                if first is None:
+                    why = "again"
+                else:
+                    why = "closes first" if first else "answers the other side's FIN"
+                text = f"FIN from {side} ({why})"
+                if tlen:
+                    text = f"FIN with data from {side}: {tlen} bytes ({why})"
+                role = "fin"
+            if "fin" in st.fin_from and len(st.fin_from) >= 2:
+                pass
+            if len(st.fin_from) >= 2 and not st.closed:
+                st.closed = True
+                self._closed.append(st)
+        if role is None:
+            if tlen:
+                role = "data"
+                if not st.data_seen[d]:
+                    st.data_seen[d] = True
+                    info.first_data = True
+                text = f"data: {tlen} bytes {arrow}"
+            else:
+                role = "ack"
+                if "window_update" in an:
+                    text = f"window update {arrow} (win={win})"
+                elif "zero_window" in an:
+                    text = f"zero-window ACK {arrow}: receiver buffer full"
+                elif "duplicate_ack" in an:
+                    text = f"duplicate ACK {arrow} (#{st.dupacks[d]})"
+                elif "keep_alive" in an:
+                    text = f"keep-alive {arrow}"
+                else:
+                    text = f"pure ACK {arrow}"
+        elif role in ("fin", "rst") and tlen and not st.data_seen[d]:
+            st.data_seen[d] = True
+            info.first_data = True
+        if retrans:
+            text += " (retransmission)"
+        info.role = role
+        info.text = text
+        return info
+
+    def _retrans_kind(self, st: TcpStream, d: int, seq: int, seglen: int) -> str:
+        gl = st.gaps[d]
+        for i, (a, b) in enumerate(gl):
+            if _ge(seq, a) and not _ge(seq, b):
+                del gl[i]
+                return "out_of_order"
+        o = 1 - d
+        if st.dupacks[o] >= 2 and st.lastack[o] == seq:
+            return "fast_retransmission"
+        return "retransmission"
+
+    def tcp_stream_app(self, src: str, sport: int, dst: str, dport: int) -> TcpStream | None:
+        ent = self._tcp.get((src, sport, dst, dport))
+        return ent[0] if ent else None
+
+    # -- UDP ------------------------------------------------------------------------------------------
+    def udp(self, src: str, sport: int, dst: str, dport: int, number: int, ts: int | None
+            ) -> tuple[UdpConv, int, int | None]:
+        """Return (conversation, direction 0 = from the first sender, frame this one answers)."""
+        key = (src, sport, dst, dport)
+        ent = self._udp.get(key)
+        if ent is None:
+            conv = UdpConv(self.udp_count, (src, sport), (dst, dport), number, ts)
+            self.udp_count += 1
+            self._udp[key] = ent = (conv, 0)
+            if key != (dst, dport, src, sport):
+                self._udp[(dst, dport, src, sport)] = (conv, 1)
+            self._tick += 1
+            if self._tick >= 2048:
+                self._tick = 0
+                self._evict(ts)
+        conv, d = ent
+        conv.packets[d] += 1
+        conv.last_frame = number
+        conv.last_ts = ts
+        answers = conv.last_frame_dir[1 - d]
+        if answers is not None:
+            conv.answered += 1
+            if d == 1:
+                self.udp_pairs += 1
+            conv.last_frame_dir[1 - d] = None
+        conv.last_frame_dir[d] = number
+        return conv, d, answers
+
+    # -- eviction -------------------------------------------------------------------------------------
+    def _finish(self, st: TcpStream) -> None:
+        for key in ((st.client[0], st.client[1], st.server[0], st.server[1]),
+                    (st.server[0], st.server[1], st.client[0], st.client[1])):
+            ent = self._tcp.get(key)
+            if ent is not None and ent[0] is st:
+                del self._tcp[key]
+        if self.on_done is not None:
+            self.on_done(st.summary())
+
+    def _evict(self, now: int | None) -> None:
+        if now is None:
+            return
+        keep: list[TcpStream] = []
+        limit = now - self.CLOSED_KEEP_NS
+        over = len(self._closed) - self.MAX_CLOSED
+        for i, st in enumerate(self._closed):
+            ent = self._tcp.get((st.client[0], st.client[1], st.server[0], st.server[1]))
+            if ent is None or ent[0] is not st:
+                continue  # already finished (port reuse)
+            if i < over or (st.last_ts is not None and st.last_ts < limit):
+                self._finish(st)
+            else:
+                keep.append(st)
+        self._closed = keep
+        if len(self._tcp) > 2 * self.MAX_LIVE:
+            idle = now - self.IDLE_NS
+            for st in {e[0] for e in self._tcp.values() if e[0].last_ts is not None and e[0].last_ts < idle}:
+                self._finish(st)
+        if len(self._udp) > 2 * self.MAX_LIVE or self.udp_count % 8192 == 0:
+            idle = now - 60 * 1_000_000_000
+            for key in [k for k, e in self._udp.items() if e[0].last_ts is not None and e[0].last_ts < idle]:
+                conv, d = self._udp.pop(key)
+                if d == 0 and self.on_done is not None:
+                    self.on_done(conv.summary())
+
+    def close(self) -> None:
+        """Finish every stream still open (end of capture)."""
+        seen: set[int] = set()
+        for st, _d in list(self._tcp.values()):
+            if id(st) not in seen:
+                seen.add(id(st))
+                self._finish(st)
+        done: set[int] = set()
+        for conv, _d in list(self._udp.values()):
+            if id(conv) not in done:
+                done.add(id(conv))
+                if self.on_done is not None:
+                    self.on_done(conv.summary())
+        self._udp.clear()

@@ -1,0 +1,412 @@
+"""The analysis pipeline shared by ``lab analyze`` and ``lab run``: capture in, explained packets out.
+
+One pass over the capture, in order: read a record (``reader``), decode it (``decode``), put it in its
+conversation (``flows``), give it a role and a cause (``roles``, or the lead's ``Attributor`` when a call
+log exists), then write its packets.jsonl line and its annotated pcapng block (``writer``). Nothing is kept
+per packet after it is written, so memory depends on the number of live conversations, not on the file.
+
+    from lab.analysis.pipeline import analyze_capture
+    result = analyze_capture(Path("capture.pcapng"), Path("out"))
+    result.packet_count, result.summary["coverage"], result.errors
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from lab.analysis.catalogue import layer_dict
+from lab.analysis.decode import Decoder, Pkt
+from lab.analysis.flows import FlowTable, flag_str
+from lab.analysis.reader import CaptureReader
+from lab.analysis.roles import cause_tcp, ep, role_other
+from lab.analysis.writer import AnnotatedWriter
+from lab.errors import PcapFormatError
+
+try:  # orjson is ~10x faster than the stdlib encoder; the stdlib one gives the same bytes for our data
+    import orjson
+
+    _enc = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+    def _dumps(obj: Any) -> bytes:
+        try:
+            return orjson.dumps(obj)
+        except TypeError:  # a corrupt timestamp beyond 64 bits: the stdlib encoder takes any int
+            return _enc(obj).encode("utf-8")
+except ImportError:  # pragma: no cover - depends on the environment
+    _enc = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+    def _dumps(obj: Any) -> bytes:
+        return _enc(obj).encode("utf-8")
+
+
+FLUSH_AT = 1 << 20
+PROGRESS_EVERY = 16384
+_FTP_PASV = re.compile(rb"^227 .*?\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)")
+_FTP_PORT = re.compile(rb"^PORT (\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
+_FTP_EPSV = re.compile(rb"^229 .*?\(\|\|\|(\d+)\|\)")
+_FTP_EPRT = re.compile(rb"^EPRT \|(\d)\|([^|]+)\|(\d+)\|")
+
+
+class CauseSource(Protocol):
+    def cause(self, rec: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@dataclass
+class AnalysisResult:
+    """What one analysis produced: counts and summary, partial-read problems, and where the files are."""
+
+    packet_count: int
+    summary: dict[str, Any]
+    errors: list[str] = field(default_factory=list)
+    packets_path: Path | None = None
+    annotated_path: Path | None = None
+    conversations_path: Path | None = None
+    summary_path: Path | None = None
+
+
+class _Lines:
+    """A buffered binary line writer (one write per megabyte)."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self._buf: list[bytes] = []
+        self._size = 0
+
+    def add(self, line: bytes) -> None:
+        self._buf.append(line)
+        self._size += len(line)
+        if self._size >= FLUSH_AT:
+            self._fh.write(b"\n".join(self._buf) + b"\n")
+            self._buf.clear()
+            self._size = 0
+
+    def close(self) -> None:
+        if self._buf:
+            self._fh.write(b"\n".join(self._buf) + b"\n")
+        self._fh.close()
+
+
+def _ftp_expect(payload: bytes, src: str, dst: str) -> tuple[str, int] | None:
+    """The data-channel endpoint an FTP control message announces (PASV/PORT/EPSV/EPRT), if any."""
+    m = _FTP_PASV.match(payload) or _FTP_PORT.match(payload)
+    if m:
+        g = [int(x) for x in m.groups()]
+        return f"{g[0]}.{g[1]}.{g[2]}.{g[3]}", g[4] * 256 + g[5]
+    m = _FTP_EPSV.match(payload)
+    if m:
+        return src, int(m.group(1))
+    m = _FTP_EPRT.match(payload)
+    if m:
+        return m.group(2).decode("ascii", "replace"), int(m.group(3))
+    return None
+
+
+def _progress_printer(reader: CaptureReader) -> Callable[[int], None]:
+    start = time.monotonic()
+
+    def show(n: int) -> None:
+        size = reader.file_size or 1
+        pct = min(100.0, 100.0 * reader.bytes_read / size) if not reader.info.gzip else 0.0
+        rate = n / max(time.monotonic() - start, 1e-6)
+        sys.stderr.write(f"\ranalyze: {n:,} packets  {pct:5.1f}%  {rate:,.0f} pkt/s ")
+        sys.stderr.flush()
+
+    return show
+
+
+def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = None,
+                    iface_nodes: dict[str, str] | None = None, deep: bool = False,
+                    progress: bool | None = None, attributor: CauseSource | None = None) -> AnalysisResult:
+    """Analyze one capture file; write ``packets.jsonl``, ``annotated.pcapng``, ``conversations.jsonl`` and
+    ``summary.json`` into ``out_dir``.
+
+    Args:
+        pcap: a pcap or pcapng file, gzip-compressed or not.
+        out_dir: created if missing.
+        calls: calls.jsonl records of a lab run; when given, each packet's cause comes from the lead's
+            ``Attributor`` (exact attribution) instead of inference.
+        iface_nodes: pcapng interface name -> lab node name, fills ``node``.
+        deep: also run tshark over the file and attach its full protocol chain per packet.
+        progress: show a progress line on stderr; default: only when stderr is a terminal.
+        attributor: any object with ``cause(rec) -> dict`` (tests inject a fake one); wins over ``calls``.
+
+    Returns:
+        An ``AnalysisResult``; ``errors`` lists partial-read problems (the file was cut short, ...).
+
+    Raises:
+        PcapFormatError: the file is not a capture at all, or its only link type is unsupported.
+    """
+    pcap = Path(pcap)
+    out_dir = Path(out_dir)
+    if not pcap.is_file():
+        raise PcapFormatError(f"{pcap}: no such capture file")
+    if attributor is None and calls is not None:
+        from lab.analysis.attribution import Attributor
+
+        attributor = Attributor(calls)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    reader = CaptureReader(pcap)
+    records = reader.records()
+    first = next(records, None)  # raises PcapFormatError before any output exists
+    deep_rows = _deep_protocols(pcap) if deep else None
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    packets_path = out_dir / "packets.jsonl"
+    annotated_path = out_dir / "annotated.pcapng"
+    conv_path = out_dir / "conversations.jsonl"
+    summary_path = out_dir / "summary.json"
+    lines = _Lines(packets_path)
+    conv_lines = _Lines(conv_path)
+    writer: AnnotatedWriter | None = None
+    flows = FlowTable(on_done=lambda s: conv_lines.add(_dumps(s)))
+    decoder = Decoder()
+    decode = decoder.decode
+    shapes: Counter[tuple[str, ...]] = Counter()
+    roles: Counter[str] = Counter()
+    sources: Counter[str] = Counter()
+    apps: Counter[str] = Counter()
+    recent: dict[tuple, int] = {}  # (src, dst, proto, sport, dport) -> last frame, for ICMP errors
+    show = _progress_printer(reader) if progress else None
+    t0: int | None = None
+    n = 0
+    try:
+        for item in itertools.chain((first,) if first is not None else (), records):
+            if type(item) is bytes:
+                if writer is None:
+                    writer = AnnotatedWriter(annotated_path, reader.info)
+                writer.block(item)
+                continue
+            if writer is None:
+                writer = AnnotatedWriter(annotated_path, reader.info)
+            n += 1
+            iface = item.iface
+            ts = item.ts_ns
+            if t0 is None and ts is not None:
+                t0 = ts
+            p = decode(iface.linktype, item.data)
+            rec = _record(p, n, ts, t0, iface, item, iface_nodes, flows, recent)
+            if deep_rows is not None:
+                _attach_deep(rec, deep_rows.get(n))
+            inferred = rec.pop("_cause")
+            cause = attributor.cause(rec) if attributor is not None else inferred
+            rec["cause"] = cause
+            role = rec["role"]
+            names = tuple(ly["name"] for ly in rec["layers"])
+            shapes[names] += 1
+            roles[role["code"]] += 1
+            sources[cause["source"]] += 1
+            if rec["app"]:
+                apps[rec["app"]] += 1
+            lines.add(_dumps(rec))
+            comment = f"{role['text']} | {cause['text']} | {'/'.join(names) or 'no decodable header'}"
+            writer.packet(item, comment)
+            if show is not None and n % PROGRESS_EVERY == 0:
+                show(n)
+    finally:
+        flows.close()
+        lines.close()
+        conv_lines.close()
+        if writer is None:
+            writer = AnnotatedWriter(annotated_path, reader.info)
+        writer.close()
+        if show is not None:
+            show(n)
+            sys.stderr.write("\n")
+
+    layers_seen: Counter[str] = Counter()
+    for names, c in shapes.items():
+        for name in set(names):
+            layers_seen[name] += c
+    explained = n - sources.get("unexplained", 0)
+    summary = {
+        "file": str(pcap),
+        "format": reader.info.format + (" (gzip)" if reader.info.gzip else ""),
+        "interfaces": [{"index": i.index, "name": i.name, "linktype": i.linktype}
+                       for i in reader.info.interfaces],
+        "packets": n,
+        "conversations": {"tcp": flows.tcp_count, "udp": flows.udp_count},
+        "handshakes": {"complete": flows.handshakes, "tcp_streams": flows.tcp_count},
+        "teardowns": {"fin": flows.teardown_fin, "rst": flows.teardown_rst},
+        "udp_request_response_pairs": flows.udp_pairs,
+        "layers_seen": dict(layers_seen.most_common()),
+        "apps": dict(apps.most_common()),
+        "roles": dict(roles.most_common()),
+        "cause_sources": dict(sources.most_common()),
+        "coverage": round(explained / n, 4) if n else 1.0,
+        "errors": list(reader.errors),
+        "outputs": {"packets": str(packets_path), "annotated": str(annotated_path),
+                    "conversations": str(conv_path)},
+    }
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    return AnalysisResult(n, summary, list(reader.errors), packets_path, annotated_path, conv_path,
+                          summary_path)
+
+
+def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: Any,
+            iface_nodes: dict[str, str] | None, flows: FlowTable, recent: dict[tuple, int]) -> dict[str, Any]:
+    """Build one packets.jsonl record (with the inferred cause under ``_cause``)."""
+    l4 = p.l4
+    src, dst = p.src, p.dst
+    analysis: list[str] = []
+    tcp = udp = icmp = arp = None
+    answers = None
+    app = p.app
+    layers = p.layers
+    if l4 == "tcp" and p.flags is not None and src is not None:
+        fl = p.flags
+        tlen = p.tcplen or 0
+        info = flows.tcp(src, p.sport, dst, p.dport, fl, p.seq, p.ack, p.win, tlen, n, ts)
+        st = info.st
+        if st.first_frame == n and st.app is None and flows.ftp_expect:
+            for k in ((dst, p.dport), (src, p.sport)):
+                if k in flows.ftp_expect:
+                    st.app = "FTP-DATA"
+                    del flows.ftp_expect[k]
+                    break
+        if p.payload:
+            if st.app == "FTP-DATA":
+                app = "FTP-DATA"
+            elif app == "FTP":
+                exp = _ftp_expect(p.payload, src, dst)
+                if exp is not None:
+                    flows.ftp_expect[exp] = n
+                    if len(flows.ftp_expect) > 1000:
+                        flows.ftp_expect.pop(next(iter(flows.ftp_expect)))
+            if app is not None and st.app is None:
+                st.app = app
+            if app != p.app:
+                last = layers[-1]
+                layers[-1] = (app,) + last[1:]
+        analysis = info.analysis
+        tcp = {"sport": p.sport, "dport": p.dport, "flags": flag_str(fl), "flags_int": fl, "seq_raw": p.seq,
+               "ack_raw": p.ack, "seq": info.rel_seq, "ack": info.rel_ack, "len": p.tcplen, "win": p.win,
+               "mss": p.mss, "stream": info.stream, "from_client": info.from_client}
+        role_code, role_text = info.role, info.text
+        cause = cause_tcp(p, info)
+        ack_s = f" ack={info.rel_ack}" if fl & 16 else ""
+        summary = (f"{ep(src, p.sport)} -> {ep(dst, p.dport)} TCP [{tcp['flags']}] seq={info.rel_seq}{ack_s} "
+                   f"win={p.win} len={p.tcplen}")
+        if app:
+            summary += f" {app}"
+        recent[(src, dst, 6, p.sport, p.dport)] = n
+    else:
+        if l4 == "udp" and p.udplen is not None and src is not None:
+            conv, _d, answers = flows.udp(src, p.sport, dst, p.dport, n, ts)
+            if app is None and flows.tftp_expect and (
+                    (src, p.sport) in flows.tftp_expect or (dst, p.dport) in flows.tftp_expect):
+                app = "TFTP"
+                if p.payload:
+                    layers[-1] = ("TFTP",) + layers[-1][1:]
+            elif app == "TFTP" and p.dport == 69 and p.payload[:2] in (b"\0\1", b"\0\2"):
+                flows.tftp_expect.add((src, p.sport))
+                if len(flows.tftp_expect) > 1000:
+                    flows.tftp_expect.pop()
+            if app and conv.app is None:
+                conv.app = app
+            udp = {"sport": p.sport, "dport": p.dport, "length": p.udplen, "stream": conv.id,
+                   "sha1": hashlib.sha1(p.payload).hexdigest()[:16]}
+            recent[(src, dst, 17, p.sport, p.dport)] = n
+            summary = f"{ep(src, p.sport)} -> {ep(dst, p.dport)} UDP len={max(p.udplen - 8, 0)}"
+            if app:
+                summary += f" {app}"
+        elif l4 == "tcp" and p.sport is not None:
+            tcp = {"sport": p.sport, "dport": p.dport, "flags": None, "flags_int": None, "seq_raw": None,
+                   "ack_raw": None, "seq": None, "ack": None, "len": None, "win": None, "mss": None,
+                   "stream": None, "from_client": None}
+            summary = f"{ep(src, p.sport)} -> {ep(dst, p.dport)} TCP (header cut short)"
+        elif l4 == "icmp" or l4 == "icmpv6":
+            quoted_frame = None
+            q = p.quoted
+            if q is not None:
+                quoted_frame = recent.get((q["src"], q["dst"], q["proto"], q["sport"], q["dport"]))
+            elif p.icmp_type in (0, 129):
+                answers = recent.get((dst, src, l4, p.icmp_type))
+            elif p.icmp_type in (8, 128):
+                recent[(src, dst, l4, 0 if p.icmp_type == 8 else 129)] = n
+            icmp = {"version": 4 if l4 == "icmp" else 6, "type": p.icmp_type, "code": p.icmp_code,
+                    "name": p.icmp_name, "quoted": q}
+            summary = f"{src} -> {dst} {'ICMP' if l4 == 'icmp' else 'ICMPv6'} {p.icmp_name}"
+            if len(recent) > 200_000:
+                recent.clear()
+            code, text, cause = role_other(p, answers, quoted_frame)
+            return _finish_rec(p, n, ts, t0, iface, item, iface_nodes, layers, summary, tcp, udp, icmp, arp,
+                               app, code, text, analysis, cause)
+        elif l4 == "arp" and p.arp is not None:
+            op, sha, spa, tha, tpa = p.arp
+            arp = {"op": op, "sender_ip": spa, "target_ip": tpa, "sender_mac": sha, "target_mac": tha}
+            if op == 1:
+                recent[("arp", spa, tpa)] = n
+                summary = f"ARP who-has {tpa} tell {spa}"
+            else:
+                answers = recent.get(("arp", tpa, spa))
+                summary = f"ARP {spa} is-at {sha}"
+        elif src is not None:
+            summary = f"{src} -> {dst} " + "/".join(x[0] for x in layers[-2:])
+        else:
+            summary = "/".join(x[0] for x in layers) or "undecodable frame"
+        if len(recent) > 200_000:
+            recent.clear()
+        role_code, role_text, cause = role_other(p, answers, None)
+    return _finish_rec(p, n, ts, t0, iface, item, iface_nodes, layers, summary, tcp, udp, icmp, arp, app,
+                       role_code, role_text, analysis, cause)
+
+
+def _finish_rec(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: Any,
+                iface_nodes: dict[str, str] | None, layers: list, summary: str, tcp: Any, udp: Any, icmp: Any,
+                arp: Any, app: str | None, role_code: str, role_text: str, analysis: list[str],
+                cause: dict[str, Any]) -> dict[str, Any]:
+    ip = None
+    if p.ipv:
+        fr = p.frag
+        ip = {"version": p.ipv, "src": p.src, "dst": p.dst, "ttl": p.ttl, "id": p.ipid, "proto": p.proto,
+              "frag": {"offset": fr[0], "mf": fr[1], "id": fr[2]} if fr else None}
+    rec = {
+        "number": n, "ts_ns": ts,
+        "t": round((ts - t0) / 1e9, 9) if ts is not None and t0 is not None else None,
+        "interface": iface.label, "node": iface_nodes.get(iface.name or "") if iface_nodes else None,
+        "len": item.wirelen, "caplen": item.caplen,
+        "layers": [layer_dict(*ly) for ly in layers],
+        "summary": summary,
+        "eth": {"src": p.eth_src, "dst": p.eth_dst} if p.eth_src is not None else None,
+        "ip": ip, "tcp": tcp, "udp": udp, "icmp": icmp, "arp": arp, "app": app,
+        "role": {"code": role_code, "text": role_text},
+        "analysis": analysis,
+        "_cause": cause,
+    }
+    if item.comments:
+        rec["comments"] = list(item.comments)
+    if p.malformed:
+        rec["malformed"] = p.malformed
+    return rec
+
+
+def _deep_protocols(pcap: Path) -> dict[int, tuple[str, str]]:
+    """tshark's full protocol chain and Info column per frame (``--deep``: everything Wireshark knows)."""
+    from lab.analysis.deep import tshark_protocols
+
+    return tshark_protocols(pcap)
+
+
+def _attach_deep(rec: dict[str, Any], row: tuple[str, str] | None) -> None:
+    if row is None:
+        rec["deep"] = None
+        return
+    protocols, info = row
+    rec["deep"] = {"protocols": protocols, "info": info}
+    if rec["app"] is None and protocols:
+        chain = protocols.split(":")
+        for i, name in enumerate(chain):
+            if name in ("tcp", "udp") and i + 1 < len(chain) and chain[i + 1] != "data":
+                rec["app"] = chain[i + 1].upper()
+                break

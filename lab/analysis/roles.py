@@ -1,0 +1,151 @@
+"""Roles and inferred causes: what a packet is for, and which socket call (or kernel) most likely sent it.
+
+Rules are a table keyed by role (and for TCP by the flow's view of the segment), each a small function of
+the packet; the texts follow the packets.jsonl contract. When a real call log exists the pipeline uses
+the lead's ``Attributor`` instead of ``cause_tcp``/``cause_other`` here; these are the fallback that marks
+its guesses ``"source": "inferred"`` (a user program's call implied by the packet) or ``"kernel"``
+(the kernel sends it on its own: SYN-ACK, ACKs, ARP, NDP, ICMP errors, retransmissions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lab.analysis.decode import Pkt
+from lab.analysis.flows import TcpInfo
+
+
+def _cause(source: str, rule: str, text: str, answers: int | None = None) -> dict[str, Any]:
+    return {"source": source, "rule": rule, "text": text, "calls": [], "answers": answers}
+
+
+def ep(addr: str | None, port: int | None) -> str:
+    if addr is not None and ":" in addr:
+        return f"[{addr}]:{port}"
+    return f"{addr}:{port}"
+
+
+def cause_tcp(p: Pkt, info: TcpInfo) -> dict[str, Any]:
+    """Inferred cause of a TCP segment from its role in the stream."""
+    role = info.role
+    who = "client" if info.from_client else "server"
+    me = ep(p.src, p.sport)
+    an = info.analysis
+    if an and ("retransmission" in an or "fast_retransmission" in an):
+        return _cause("kernel", "tcp-retransmission",
+                      f"kernel of {who} {me} retransmits data not yet acknowledged")
+    if role == "syn":
+        return _cause("inferred", "tcp-syn-connect", f"connect() by client {me}")
+    if role == "syn-ack":
+        return _cause("kernel", "tcp-synack-listen",
+                      f"kernel of listening server {me} answers the SYN "
+                      f"(listen() socket; accept() returns later)",
+                      info.answers)
+    if role == "handshake-ack":
+        return _cause("kernel", "tcp-handshake-ack",
+                      f"kernel of client {me} completes the handshake; connect() returns", info.answers)
+    if role == "data":
+        if info.first_data:
+            return _cause("inferred", "tcp-first-data",
+                          f"send() by {who} {me} (first data on this connection)")
+        return _cause("inferred", "tcp-data", f"send()/write() by {who} {me}")
+    if role == "fin":
+        return _cause("inferred", "tcp-fin-close", f"close()/shutdown(SHUT_WR) by {who} {me}")
+    if role == "rst":
+        if info.answers is not None:
+            return _cause("kernel", "tcp-rst-refused",
+                          f"kernel of {me}: no socket listening on port {p.sport}, "
+                          f"connect() fails ECONNREFUSED",
+                          info.answers)
+        return _cause("kernel", "tcp-rst-abort",
+                      f"kernel of {who} {me} aborts the connection (close() with unread data, SO_LINGER 0, "
+                      f"or a segment for a closed socket)")
+    if an and "keep_alive" in an:
+        return _cause("kernel", "tcp-keepalive", f"kernel of {who} {me}: keep-alive probe (SO_KEEPALIVE)")
+    if an and "window_update" in an:
+        return _cause("kernel", "tcp-window-update",
+                      f"kernel of {who} {me} announces a larger window (the application read with recv())")
+    return _cause("kernel", "tcp-ack", f"kernel of {who} {me} acknowledges received data")
+
+
+NDP_ROLES = {133: ("ndp-rs", "NDP router solicitation"), 134: ("ndp-ra", "NDP router advertisement"),
+             135: ("ndp-ns", "NDP neighbor solicitation"), 136: ("ndp-na", "NDP neighbor advertisement")}
+PPP_CONTROL = frozenset({"LCP", "IPCP", "IPv6CP", "PAP", "CHAP", "PPPoE Discovery"})
+
+
+def role_other(p: Pkt, answers: int | None, quoted_frame: int | None) -> tuple[str, str, dict[str, Any]]:
+    """Role code, role text and inferred cause of a packet that is not a TCP segment."""
+    l4 = p.l4
+    src = p.src
+    if p.probe:
+        return "lab-probe", "lab capture probe", _cause("lab", "lab-probe",
+                                                        "lab capture stage: readiness probe frame")
+    if l4 == "udp":
+        me = ep(src, p.sport)
+        app = f" {p.app}" if p.app else ""
+        ln = len(p.payload) if p.udplen is None else max(p.udplen - 8, 0)
+        if p.frag_done:
+            text = f"UDP datagram{app}, {ln} bytes, reassembled from {len(p.frag_done)} fragments"
+        else:
+            text = f"UDP datagram{app}, {ln} bytes"
+        if answers is not None:
+            text += f" (response to frame {answers})"
+            return "udp", text, _cause("inferred", "udp-sendto-reply",
+                                       f"sendto() by {me} answering frame {answers}", answers)
+        return "udp", text, _cause("inferred", "udp-sendto", f"sendto() by {me}")
+    if l4 == "fragment":
+        foff, mf, ident = p.frag or (0, False, 0)
+        text = f"IP fragment of id 0x{ident:x} at offset {foff}" + (" (more follow)" if mf else " (last)")
+        return "ip-fragment", text, _cause("kernel", "ip-fragment",
+                                           f"kernel of {src} splits a datagram larger than the path MTU")
+    if l4 == "arp":
+        op, sha, spa, _tha, tpa = p.arp or (0, None, None, None, None)
+        if op == 1:
+            if spa == tpa:
+                return "arp-request", f"ARP announcement (gratuitous) for {spa}", _cause(
+                    "kernel", "arp-gratuitous", f"kernel of {spa} announces its address")
+            return "arp-request", f"ARP request: who has {tpa}? tell {spa}", _cause(
+                "kernel", "arp-resolve", f"kernel of {spa} resolves {tpa} before sending to it")
+        if op == 2:
+            return "arp-reply", f"ARP reply: {spa} is at {sha}", _cause(
+                "kernel", "arp-reply", f"kernel of {spa} answers an ARP request for its address", answers)
+        return "other", f"ARP opcode {op}", _cause("kernel", "arp-other", "kernel ARP")
+    if l4 in ("icmp", "icmpv6"):
+        t = p.icmp_type
+        name = p.icmp_name or ""
+        v6 = l4 == "icmpv6"
+        if (t == 8 and not v6) or (t == 128 and v6):
+            return "icmp-echo-request", f"ICMP echo request (ping) to {p.dst}", _cause(
+                "inferred", "icmp-echo", f"ping on {src}: sendto() on an ICMP socket")
+        if (t == 0 and not v6) or (t == 129 and v6):
+            return "icmp-echo-reply", f"ICMP echo reply from {src}", _cause(
+                "kernel", "icmp-echo-reply", f"kernel of {src} answers the echo request", answers)
+        if (not v6 and t in (3, 4, 5, 11, 12)) or (v6 and t in (1, 2, 3, 4)):
+            what = f" for frame {quoted_frame}" if quoted_frame is not None else ""
+            q = p.quoted or {}
+            about = (f" ({ep(q.get('src'), q.get('sport'))} -> {ep(q.get('dst'), q.get('dport'))})"
+                     if q else "")
+            return "icmp-error", f"ICMP error: {name}{what}{about}", _cause(
+                "kernel", "icmp-error", f"kernel of {src} reports {name}{what}", quoted_frame)
+        if v6 and t in NDP_ROLES:
+            code, text = NDP_ROLES[t]
+            return code, text, _cause("kernel", "ndp", f"kernel of {src}: IPv6 neighbor discovery")
+        if v6 and t in (130, 131, 132, 143):
+            return "other", f"MLD: {name}", _cause("kernel", "mld",
+                                                   f"kernel of {src}: multicast listener discovery")
+        return "other", f"{'ICMPv6' if v6 else 'ICMP'} {name}", _cause("kernel", "icmp-other",
+                                                                       f"kernel of {src}")
+    if l4 == "igmp":
+        return "igmp", "IGMP membership message", _cause(
+            "kernel", "igmp", f"kernel of {src}: multicast membership (IP_ADD_MEMBERSHIP or querier)")
+    if l4 == "ospf":
+        return "ospf", "OSPF routing message", _cause("inferred", "ospf",
+                                                      f"routing daemon on {src} (sendto() on a raw socket)")
+    if p.l2 in PPP_CONTROL:
+        return "other", f"PPP link control: {p.l2}", _cause("inferred", "ppp-control",
+                                                             "PPP daemon negotiating the link")
+    if p.tcplen is None and l4 == "tcp":
+        return "other", "TCP segment too short to decode", _cause("unexplained", "none",
+                                                                    "truncated or malformed TCP header")
+    what = p.l2 or (p.malformed or "unknown payload")
+    return "other", f"other: {what}", _cause("unexplained", "none", f"no rule explains this packet ({what})")
