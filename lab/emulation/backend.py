@@ -1,0 +1,163 @@
+"""The one seam to the kernel: a backend executes plans and removes what a run created.
+
+``KernelBackend`` uses ``ip -batch`` in the root namespace (namespaces, veths, bridges), then configures all
+namespaces from a couple of helper processes (``nshelper.py``: setns + sysctls + offload ioctls + ``ip``/
+``tc``/``nft`` batches), in parallel on the machine's cores. ``RecordingBackend`` records the same calls for
+unit tests without root (httpx's MockTransport idea).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Protocol
+
+from lab.emulation.names import ETC_NETNS, NETNS_DIR
+from lab.emulation.plan import Plan
+from lab.errors import EmulationError, ToolMissingError
+
+HELPER = Path(__file__).with_name("nshelper.py")
+
+
+class Backend(Protocol):
+    def create(self, plan: Plan) -> None: ...
+
+    def destroy(self, namespaces: list[str], etc_dirs: list[str]) -> list[str]: ...
+
+
+class RecordingBackend:
+    """Records plans and teardowns; ``fail_on`` makes ``create`` raise like the kernel refusing a step."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.calls: list[tuple[str, object]] = []
+        self.fail_on = fail_on
+
+    def create(self, plan: Plan) -> None:
+        self.calls.append(("create", plan))
+        if self.fail_on:
+            raise EmulationError(f"{self.fail_on}: refused (recording backend)")
+
+    def destroy(self, namespaces: list[str], etc_dirs: list[str]) -> list[str]:
+        self.calls.append(("destroy", (list(namespaces), list(etc_dirs))))
+        return []
+
+
+def _batch(argv: list[str], lines: list[str] | tuple[str, ...], what: str) -> None:
+    if not lines:
+        return
+    proc = subprocess.run(argv, input="".join(f"{x}\n" for x in lines), capture_output=True, text=True,
+                          timeout=120)
+    if proc.returncode != 0:
+        err = proc.stderr.strip().splitlines()
+        detail = err[0] if err else "failed"
+        for e in err:  # "Command failed -:N" names the failing line
+            if e.startswith("Command failed -:"):
+                n = int(e.rsplit(":", 1)[1])
+                detail = f"{detail} (in: {lines[n - 1]})"
+        raise EmulationError(f"{what}: {detail}")
+
+
+class KernelBackend:
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or max(1, min(4, os.cpu_count() or 1))
+        for tool in ("ip", "tc", "nft"):
+            if shutil.which(tool) is None:
+                raise ToolMissingError(tool, "to build namespaces")
+
+    def create(self, plan: Plan) -> None:
+        for path, content in plan.etc_files.items():
+            p = Path(path)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(content)
+        _batch(["ip", "-batch", "-"], plan.root_batch, f"run {plan.run_id}: creating namespaces and links")
+        jobs = [j.to_json() for j in plan.jobs]
+        n = 1 if len(jobs) <= 8 else self.workers
+        chunks = [jobs[k::n] for k in range(n)]
+        procs = []
+        for chunk in chunks:
+            p = subprocess.Popen([sys.executable, "-I", "-S", str(HELPER)], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            p.stdin.write(json.dumps(chunk))
+            p.stdin.close()
+            procs.append(p)
+        failures = []
+        for p in procs:
+            out = p.stdout.read()
+            err = p.stderr.read()
+            p.wait(timeout=120)
+            for line in out.splitlines():
+                r = json.loads(line)
+                if not r["ok"]:
+                    failures.append(f"namespace {r['ns']}: {r['step']}: {r['error']}")
+            if p.returncode and not failures:
+                failures.append(f"namespace helper failed: {err.strip().splitlines()[-1:] or p.returncode}")
+        if failures:
+            raise EmulationError(failures[0])
+
+    def destroy(self, namespaces: list[str], etc_dirs: list[str]) -> list[str]:
+        """Kill processes inside the namespaces, delete them and their /etc/netns dirs; return problems."""
+        problems = []
+        existing = [ns for ns in namespaces if (NETNS_DIR / ns).exists()]
+        pids = pids_in_namespaces(existing)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while pids and time.monotonic() < deadline:
+            pids = [p for p in pids if Path(f"/proc/{p}").exists() and not _zombie(p)]
+            if pids:
+                time.sleep(0.01)
+        if pids:
+            problems.append(f"processes survived SIGKILL: {pids}")
+        if existing:
+            lines = "".join(f"netns del {ns}\n" for ns in existing)
+            proc = subprocess.run(["ip", "-force", "-batch", "-"], input=lines, capture_output=True,
+                                  text=True, timeout=60)
+            if proc.returncode != 0:
+                err = proc.stderr.strip().splitlines()
+                problems.append(err[0] if err else "netns del failed")
+        for d in etc_dirs:
+            p = Path(d)
+            if p.parent == ETC_NETNS and p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+        return problems
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rfind(")") + 2:].split()[0] in ("Z", "X")
+
+
+def pids_in_namespaces(namespaces: list[str]) -> list[int]:
+    """Processes whose network namespace is one of ``namespaces`` (like ``ip netns pids``, in one pass)."""
+    inodes = {}
+    for ns in namespaces:
+        try:
+            st = os.stat(NETNS_DIR / ns)
+        except OSError:
+            continue
+        inodes[(st.st_dev, st.st_ino)] = ns
+    if not inodes:
+        return []
+    out = []
+    me = os.getpid()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            st = os.stat(f"/proc/{entry.name}/ns/net")
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) in inodes:
+            out.append(int(entry.name))
+    return out

@@ -1,0 +1,327 @@
+"""``Network``: a topology realized for the duration of a ``with`` block, and always torn down.
+
+Lifecycle: ``__enter__`` records the run (state file, before anything exists), builds it through the
+backend, and installs SIGINT/SIGTERM handlers (main thread only) that unwind the ``with`` block; ``__exit__``
+removes everything and restores the handlers, on normal exit, exceptions and those signals alike. After a
+SIGKILL the state file remains and ``lab clean`` removes the run's resources (see ``lab.emulation.clean``).
+
+Two realizations share this API:
+
+* namespaces (default, root): one namespace per node, veths, bridges, routes, conditions;
+* loopback (``loopback=True``, or a topology marked ``loopback: true``): each host is a 127.x address on
+  ``lo`` in the current namespace; nothing is created, commands run directly, capture on ``lo`` with a BPF
+  filter for the run's addresses. Routers, link conditions and IPv6 per-host addresses are refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from lab.emulation import conditions
+from lab.emulation.backend import Backend, KernelBackend
+from lab.emulation.names import check_run_id, namespace, new_run_id
+from lab.emulation.plan import Plan, build_plan
+from lab.emulation.state import RunState, process_start
+from lab.errors import EmulationError, PrivilegeError, TopologyError, UsageError
+from lab.topology import Iface, Topology, loopback_addresses
+
+
+@dataclass(frozen=True)
+class CapturePoint:
+    """Where to capture one link or switched segment so that each packet crossing it is captured once.
+
+    ``namespace`` None means the current (root) namespace; ``bpf`` restricts a shared interface (``lo``) to
+    the run's addresses.
+    """
+
+    namespace: str | None
+    ifname: str
+    node: str
+    label: str
+    bpf: str | None = None
+
+
+class _Unwind(BaseException):
+    """Raised by our SIGTERM handler to unwind the ``with`` block (like KeyboardInterrupt for SIGINT)."""
+
+
+class Network:
+    """A realized topology. Use as a context manager; see the module docstring.
+
+    Args:
+        topo: a validated Topology.
+        loopback: realize on the loopback interface instead of namespaces.
+        run_id: names this run's resources; random 6 hex characters by default.
+        backend: the kernel seam (tests pass a RecordingBackend).
+        keeper: recorded in the state file: the run belongs to a `lab up` keeper process.
+    """
+
+    def __init__(
+        self,
+        topo: Topology,
+        loopback: bool = False,
+        run_id: str | None = None,
+        backend: Backend | None = None,
+        keeper: bool = False,
+    ) -> None:
+        self.topo = topo
+        self.loopback = loopback or topo.loopback
+        self.run_id = check_run_id(run_id) if run_id else new_run_id()
+        self._backend = backend
+        self._keeper = keeper
+        self._state: RunState | None = None
+        self._plan: Plan | None = None
+        self._old_handlers: dict[int, Any] = {}
+        self._up = False
+        self._lo_addr: dict[str, str] = {}
+        self.conditions_report: list[str] = []
+        if self.loopback:
+            self._check_loopback()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def __enter__(self) -> Network:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Realize the topology; on any failure (or signal) everything created so far is removed."""
+        if self._up:
+            raise UsageError(f"run {self.run_id} is already up")
+        self._install_handlers()
+        try:
+            if self.loopback:
+                self._start_loopback()
+            else:
+                self._start_netns()
+        except BaseException:
+            self._teardown()
+            self._restore_handlers()
+            raise
+        self._up = True
+
+    def stop(self) -> None:
+        """Tear down (idempotent). Signals arriving meanwhile are held until the teardown is done."""
+        if self._state is None:
+            self._restore_handlers()
+            return
+        pending = self._hold_signals()
+        try:
+            self._teardown()
+        finally:
+            self._up = False
+            self._restore_handlers()
+        if pending:
+            signal.raise_signal(pending[0])
+
+    def _start_netns(self) -> None:
+        if os.geteuid() != 0:
+            raise PrivilegeError("network namespaces need root; use --loopback (loopback=True) for a "
+                                 "loopback topology, or run as root")
+        backend = self._backend or KernelBackend()
+        netem = conditions.netem_available() if any(not li.conditions.empty for li in self.topo.links) \
+            else False
+        plan = build_plan(self.topo, self.run_id, netem)  # raises before anything exists
+        self._plan = plan
+        self._backend = backend
+        self.conditions_report = list(plan.conditions_report)
+        self._state = self._new_state("netns")
+        self._state.namespaces = dict(plan.namespaces)
+        self._state.etc_dirs = sorted({os.path.dirname(p) for p in plan.etc_files})
+        self._state.save()
+        backend.create(plan)
+        self._state.status = "up"
+        self._state.save()
+
+    def _start_loopback(self) -> None:
+        self._lo_addr = loopback_addresses(self.topo)
+        self.conditions_report = [f"{li.label}: no conditions (loopback)" for li in self.topo.links]
+        self._state = self._new_state("loopback")
+        self._state.status = "up"
+        with contextlib.suppress(OSError):  # a loopback run needs no record to be cleaned
+            self._state.save()
+
+    def _new_state(self, mode: str) -> RunState:
+        st = RunState(run_id=self.run_id, owner_pid=os.getpid(), owner_start=process_start(os.getpid()),
+                      topology=self.topo.name, source=self.topo.source, mode=mode, keeper=self._keeper)
+        st.kinds = {n.name: n.kind for n in self.topo.nodes}
+        st.addresses = {n.name: {"ipv4": self._ip_or_none(n.name, 4), "ipv6": self._ip_or_none(n.name, 6)}
+                        for n in self.topo.nodes}
+        return st
+
+    def _teardown(self) -> None:
+        st = self._state
+        if st is None:
+            return
+        if st.mode == "netns" and self._backend is not None:
+            st.status = "stopping"
+            with contextlib.suppress(OSError):
+                st.save()
+            problems = self._backend.destroy(list(st.namespaces.values()), st.etc_dirs)
+            if problems:
+                # keep the record so that `lab clean` can finish the job, and say so
+                raise EmulationError(f"run {self.run_id}: teardown incomplete: {problems[0]}")
+        st.remove()
+        self._state = None
+
+    # -- signals -----------------------------------------------------------------------------------
+    def _install_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def on_term(signum: int, _frame: object) -> None:
+            raise _Unwind(f"signal {signum}")
+
+        self._old_handlers = {signal.SIGINT: signal.getsignal(signal.SIGINT),
+                              signal.SIGTERM: signal.getsignal(signal.SIGTERM)}
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, on_term)
+
+    def _hold_signals(self) -> list[int]:
+        """During teardown: remember signals instead of raising; re-raised after handlers are restored."""
+        pending: list[int] = []
+        if self._old_handlers and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda s, _f: pending.append(s))
+        return pending
+
+    def _restore_handlers(self) -> None:
+        if not self._old_handlers or threading.current_thread() is not threading.main_thread():
+            return
+        for sig, handler in self._old_handlers.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        self._old_handlers = {}
+
+    # -- queries -----------------------------------------------------------------------------------
+    @property
+    def nodes(self) -> list[str]:
+        return [n.name for n in self.topo.nodes]
+
+    @property
+    def hosts(self) -> list[str]:
+        return self.topo.hosts
+
+    def kind(self, node: str) -> str:
+        self._check_node(node)
+        return self.topo.kind(node)
+
+    def ip(self, node: str, version: int = 4) -> str:
+        """Primary address of a host or router, without prefix."""
+        self._check_node(node)
+        addr = self._ip_or_none(node, version)
+        if addr is None:
+            if self.loopback and version == 6:
+                raise EmulationError(f"node {node!r}: no per-host IPv6 address in a loopback topology")
+            raise EmulationError(f"node {node!r}: has no IPv{version} address ({self.topo.kind(node)})")
+        return addr
+
+    def _ip_or_none(self, node: str, version: int) -> str | None:
+        if self.loopback:
+            if version == 6:
+                return None
+            return (self._lo_addr or loopback_addresses(self.topo)).get(node)
+        return self.topo.layout.primary(node, version)
+
+    def interfaces(self, node: str) -> list[Iface]:
+        """Interfaces with ``.name .ipv4 .ipv6 .mac .peer_node`` (addresses with prefix)."""
+        self._check_node(node)
+        if self.loopback:
+            addr = self._ip_or_none(node, 4)
+            if not addr:
+                return []
+            return [Iface(node, "lo", 0, 0, None, None, f"{addr}/8", None, "00:00:00:00:00:00")]
+        return list(self.topo.layout.interfaces[node])
+
+    def namespace(self, node: str) -> str | None:
+        self._check_node(node)
+        return None if self.loopback else namespace(self.run_id, node)
+
+    def routes(self, node: str) -> list[str]:
+        self._check_node(node)
+        return [] if self.loopback else [r.describe() for r in self.topo.layout.routes[node]]
+
+    def capture_points(self) -> list[CapturePoint]:
+        """One point per point-to-point link (its first endpoint) and one per switch (its bridge)."""
+        if self.loopback:
+            addrs = [self._ip_or_none(h, 4) for h in self.hosts]
+            bpf = " or ".join(f"host {a}" for a in addrs if a)
+            return [CapturePoint(None, "lo", self.hosts[0] if self.hosts else "lo", "lo", bpf or None)]
+        points = []
+        layout = self.topo.layout
+        kinds = {n.name: n.kind for n in self.topo.nodes}
+        for link in self.topo.links:
+            if kinds[link.a] == "switch" or kinds[link.b] == "switch":
+                continue
+            iface = next(i for i in layout.interfaces[link.a] if i.link == link.index)
+            points.append(CapturePoint(namespace(self.run_id, link.a), iface.name, link.a, iface.name))
+        for s in self.topo.switches:
+            points.append(CapturePoint(namespace(self.run_id, s), s, s, s))
+        return points
+
+    # -- running programs --------------------------------------------------------------------------
+    def command(self, node: str, argv: Sequence[str]) -> list[str]:
+        """The argv that runs ``argv`` inside ``node`` (``ip netns exec NS ...``, or as is on loopback)."""
+        self._check_node(node)
+        if not argv:
+            raise UsageError("empty command")
+        if self.loopback:
+            return list(argv)
+        return ["ip", "netns", "exec", namespace(self.run_id, node), *argv]
+
+    def popen(
+        self,
+        node: str,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        stdin: int | IO[Any] | None = None,
+        stdout: int | IO[Any] | None = None,
+        stderr: int | IO[Any] | None = None,
+        **kwargs: Any,
+    ) -> subprocess.Popen:
+        """Start ``argv`` inside the node's namespace; ``env`` is merged over ``os.environ``."""
+        full_env = {**os.environ, **(env or {})}
+        return subprocess.Popen(self.command(node, argv), env=full_env, cwd=cwd, stdin=stdin, stdout=stdout,
+                                stderr=stderr, **kwargs)
+
+    def run(self, node: str, argv: Sequence[str], timeout: float = 30, check: bool = True,
+            env: Mapping[str, str] | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+        """Run ``argv`` in the node to completion (text output); EmulationError if it fails and ``check``."""
+        full_env = {**os.environ, **(env or {})}
+        try:
+            proc = subprocess.run(self.command(node, argv), env=full_env, capture_output=True, text=True,
+                                  timeout=timeout, input=input)
+        except subprocess.TimeoutExpired:
+            raise EmulationError(f"node {node!r}: {' '.join(argv)} timed out after {timeout:g}s") from None
+        except FileNotFoundError:
+            raise EmulationError(f"node {node!r}: {argv[0]}: command not found") from None
+        if check and proc.returncode != 0:
+            detail = (proc.stderr or proc.stdout).strip().splitlines()
+            raise EmulationError(f"node {node!r}: {' '.join(argv)} exited {proc.returncode}"
+                                 + (f": {detail[-1]}" if detail else ""))
+        return proc
+
+    # -- checks ------------------------------------------------------------------------------------
+    def _check_node(self, node: str) -> None:
+        if node not in {n.name for n in self.topo.nodes}:
+            raise UsageError(f"run {self.run_id}: no node {node!r} (nodes: {', '.join(self.nodes)})")
+
+    def _check_loopback(self) -> None:
+        src = self.topo.source
+        for n in self.topo.nodes:
+            if n.kind == "router":
+                raise TopologyError(f"node {n.name!r}: routers need network namespaces (root); not "
+                                    "available in loopback mode", source=src)
+        for link in self.topo.links:
+            if not link.conditions.empty or link.mtu is not None:
+                raise TopologyError(f"{link.label}: link conditions/mtu need network namespaces (root); not "
+                                    "available in loopback mode", source=src)

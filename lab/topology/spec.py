@@ -1,0 +1,257 @@
+"""The description of a topology as plain, frozen data.
+
+A topology is nodes (host, router or switch) and links between them; links may carry conditions
+(mtu, rate, delay, jitter, loss). Nothing here touches the kernel: ``lab.emulation`` consumes these specs.
+Parsing raw attribute values (``"10ms"``, ``"1%"``, ``"10mbit"``) also lives here, so that every input format
+(YAML, GraphML, GML, node-link JSON, an ``nx.Graph``) shares one interpretation of the same attribute names.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+
+if TYPE_CHECKING:
+    from lab.topology.addressing import Layout
+
+KINDS = ("host", "router", "switch")
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+IFNAMSIZ = 15  # usable bytes of an interface name (16 including the NUL)
+
+NODE_KEYS = {"name", "kind", "ipv4", "ipv6"}
+LINK_KEYS = {"endpoints", "mtu", "rate", "delay", "jitter", "loss"}
+# Keys that networkx readers add on their own (GML labels, GraphML ids): accepted and ignored.
+READER_NOISE = {"id", "label", "key"}
+
+MAX_DELAY_MS = 60_000.0
+MAX_RATE_BIT = 100e9
+MIN_RATE_BIT = 8_000.0
+MIN_MTU, MAX_MTU = 1280, 65535  # 1280: the IPv6 minimum, since every lab link is dual stack
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """What a link does to packets. ``None`` means "not set"; all values are per direction."""
+
+    delay_ms: float | None = None
+    jitter_ms: float | None = None
+    loss_pct: float | None = None
+    rate_bit: float | None = None
+
+    @property
+    def empty(self) -> bool:
+        return all(v is None for v in (self.delay_ms, self.jitter_ms, self.loss_pct, self.rate_bit))
+
+    def describe(self) -> str:
+        parts = []
+        if self.delay_ms is not None:
+            parts.append(f"delay {_num(self.delay_ms)}ms")
+        if self.jitter_ms is not None:
+            parts.append(f"jitter {_num(self.jitter_ms)}ms")
+        if self.loss_pct is not None:
+            parts.append(f"loss {_num(self.loss_pct)}%")
+        if self.rate_bit is not None:
+            parts.append(f"rate {format_rate(self.rate_bit)}")
+        return ", ".join(parts) or "none"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node. ``ipv4``/``ipv6`` are fixed addresses, the i-th one for the node's i-th interface."""
+
+    name: str
+    kind: str = "host"
+    ipv4: tuple[str | None, ...] = ()
+    ipv6: tuple[str | None, ...] = ()
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """One link between two nodes, in file order (its ``index`` is 1-based, as users count)."""
+
+    index: int
+    a: str
+    b: str
+    mtu: int | None = None
+    conditions: Conditions = field(default_factory=Conditions)
+
+    @property
+    def label(self) -> str:
+        return f"link {self.index} ({self.a} -- {self.b})"
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A validated topology: build one with ``lab.topology.load_topology`` or ``Topology.from_graph``.
+
+    ``loopback`` marks a topology meant for the loopback realization (hosts on 127.0.0.0/8).
+    """
+
+    name: str
+    source: str
+    nodes: tuple[NodeSpec, ...]
+    links: tuple[LinkSpec, ...]
+    loopback: bool = False
+    description: str = ""
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        name: str,
+        source: str,
+        nodes: list[NodeSpec],
+        links: list[LinkSpec],
+        loopback: bool = False,
+        description: str = "",
+    ) -> Topology:
+        """Validate and return a topology; raises TopologyError naming ``source``, node/link and problem."""
+        from lab.topology.validate import validate
+
+        topo = cls(name, source, tuple(nodes), tuple(links), loopback, description)
+        validate(topo)
+        return topo
+
+    @classmethod
+    def from_graph(cls, graph: nx.Graph, source: str = "<graph>", name: str | None = None) -> Topology:
+        """A topology from a networkx graph whose node/edge attributes use the YAML attribute names."""
+        from lab.topology.io import topology_from_graph
+
+        return topology_from_graph(graph, source=source, name=name)
+
+    # -- derived views ------------------------------------------------------------------------------
+    def node(self, name: str) -> NodeSpec:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    def kind(self, name: str) -> str:
+        return self.node(name).kind
+
+    @property
+    def hosts(self) -> list[str]:
+        return [n.name for n in self.nodes if n.kind == "host"]
+
+    @property
+    def routers(self) -> list[str]:
+        return [n.name for n in self.nodes if n.kind == "router"]
+
+    @property
+    def switches(self) -> list[str]:
+        return [n.name for n in self.nodes if n.kind == "switch"]
+
+    def graph(self) -> nx.Graph:
+        """The topology as an ``nx.Graph`` with the same attribute names the readers accept."""
+        g = nx.Graph(name=self.name, loopback=self.loopback)
+        for n in self.nodes:
+            attrs: dict[str, Any] = {"kind": n.kind}
+            if n.ipv4:
+                attrs["ipv4"] = ",".join(a or "" for a in n.ipv4)
+            if n.ipv6:
+                attrs["ipv6"] = ",".join(a or "" for a in n.ipv6)
+            g.add_node(n.name, **attrs)
+        for link in self.links:
+            attrs = {}
+            if link.mtu is not None:
+                attrs["mtu"] = link.mtu
+            c = link.conditions
+            if c.delay_ms is not None:
+                attrs["delay"] = f"{_num(c.delay_ms)}ms"
+            if c.jitter_ms is not None:
+                attrs["jitter"] = f"{_num(c.jitter_ms)}ms"
+            if c.loss_pct is not None:
+                attrs["loss"] = f"{_num(c.loss_pct)}%"
+            if c.rate_bit is not None:
+                attrs["rate"] = format_rate(c.rate_bit)
+            g.add_edge(link.a, link.b, **attrs)
+        return g
+
+    @cached_property
+    def layout(self) -> Layout:
+        """Interfaces, segments, addresses and routes: deterministic for a given topology."""
+        from lab.topology.addressing import resolve
+
+        return resolve(self)
+
+
+# -- attribute parsing (shared by every reader) -------------------------------------------------------
+
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "": 1.0}
+_UNIT_BIT = {"": 1e6, "bit": 1.0, "kbit": 1e3, "mbit": 1e6, "gbit": 1e9, "bps": 8.0, "kbps": 8e3,
+             "mbps": 8e6, "gbps": 8e9}
+_NUM = r"\s*(-?[0-9]+(?:\.[0-9]+)?)\s*"
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+def format_rate(bit: float) -> str:
+    for unit, scale in (("gbit", 1e9), ("mbit", 1e6), ("kbit", 1e3)):
+        if bit >= scale:
+            return f"{bit / scale:g}{unit}"
+    return f"{bit:g}bit"
+
+
+def parse_time_ms(value: Any, what: str) -> float:
+    """``10`` (ms), ``"10ms"``, ``"0.5s"``, ``"200us"`` -> milliseconds."""
+    return _parse(value, what, _UNIT_MS, "a time like 10ms")
+
+
+def parse_rate_bit(value: Any, what: str) -> float:
+    """``10`` (Mbit/s), ``"10mbit"``, ``"500kbit"``, ``"1gbit"``, ``"1mbps"`` -> bits per second."""
+    return _parse(value, what, _UNIT_BIT, "a rate like 10mbit")
+
+
+def parse_loss_pct(value: Any, what: str) -> float:
+    """``1`` or ``"1%"`` -> percent."""
+    return _parse(value, what, {"%": 1.0, "": 1.0}, "a percentage like 1%")
+
+
+def _parse(value: Any, what: str, units: dict[str, float], example: str) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be {example}, not {value!r}")
+    if isinstance(value, int | float):
+        return float(value) * units[""]
+    if isinstance(value, str):
+        m = re.fullmatch(_NUM + r"([A-Za-z%]*)\s*", value)
+        if m and m.group(2).lower() in units:
+            return float(m.group(1)) * units[m.group(2).lower()]
+    raise ValueError(f"{what} must be {example}, not {value!r}")
+
+
+def parse_address_list(value: Any, version: int, what: str) -> tuple[str | None, ...]:
+    """Fixed addresses: one string, a comma-separated string, or a list (``null`` skips an interface).
+
+    An address without a prefix gets /24 (IPv4) or /64 (IPv6). Returns normalized ``addr/prefix`` strings.
+    """
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        items: list[Any] = [v.strip() or None for v in value.split(",")]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise ValueError(f"{what} must be an address or a list of addresses, not {value!r}")
+    out: list[str | None] = []
+    for item in items:
+        if item is None:
+            out.append(None)
+            continue
+        text = str(item)
+        if "/" not in text:
+            text += "/24" if version == 4 else "/64"
+        try:
+            iface = ipaddress.ip_interface(text)
+        except ValueError:
+            raise ValueError(f"{what}: {item!r} is not an IPv{version} address") from None
+        if iface.version != version:
+            raise ValueError(f"{what}: {item!r} is not an IPv{version} address")
+        out.append(str(iface))
+    return tuple(out)

@@ -1,0 +1,131 @@
+"""Validation: every problem gets one message naming the source, the node or link, and what is wrong.
+
+Checks run before anything is created, in the order a user would fix them: names and kinds, links, link
+parameters, interface-name lengths, addresses (by computing the layout), and finally reachability.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING
+
+from lab.errors import TopologyError
+from lab.topology.spec import (
+    IFNAMSIZ,
+    KINDS,
+    MAX_DELAY_MS,
+    MAX_MTU,
+    MAX_RATE_BIT,
+    MIN_MTU,
+    MIN_RATE_BIT,
+    NAME_RE,
+    format_rate,
+)
+
+if TYPE_CHECKING:
+    from lab.topology.spec import LinkSpec, Topology
+
+
+def validate(topo: Topology) -> None:
+    src = topo.source
+
+    def fail(msg: str) -> None:
+        raise TopologyError(msg, source=src)
+
+    names: set[str] = set()
+    for n in topo.nodes:
+        if not n.name:
+            fail("node with an empty name")
+        if not NAME_RE.match(n.name):
+            fail(f"node {n.name!r}: name may contain only letters, digits, '_' and '-'")
+        if n.name in names:
+            fail(f"node {n.name!r}: duplicate node name")
+        names.add(n.name)
+        if n.kind not in KINDS:
+            fail(f"node {n.name!r}: unknown kind {n.kind!r} (expected host, router or switch)")
+
+    pairs: dict[frozenset[str], int] = {}
+    degree: dict[str, int] = dict.fromkeys(names, 0)
+    for link in topo.links:
+        for end in (link.a, link.b):
+            if end not in names:
+                fail(f"{link.label}: unknown node {end!r}")
+        if link.a == link.b:
+            fail(f"{link.label}: self-loop (a link needs two different nodes)")
+        key = frozenset((link.a, link.b))
+        if key in pairs:
+            fail(f"{link.label}: duplicate link (same nodes as link {pairs[key]})")
+        pairs[key] = link.index
+        degree[link.a] += 1
+        degree[link.b] += 1
+        _check_params(link, fail)
+
+    for n in topo.nodes:
+        longest = f"{n.name}-eth{max(degree[n.name] - 1, 0)}"
+        if len(longest.encode()) > IFNAMSIZ:
+            fail(f"node {n.name!r}: interface name {longest!r} would be longer than {IFNAMSIZ} bytes; "
+                 "use a shorter node name")
+
+    if topo.loopback:
+        _check_loopback(topo, fail)
+        return
+
+    layout = topo.layout  # raises TopologyError on address conflicts
+    hosts = topo.hosts
+    if not hosts:
+        fail("no hosts: a topology needs at least one node of kind host")
+    for h in hosts:
+        if degree[h] == 0 and len(hosts) > 1:
+            fail(f"node {h!r}: host has no links (no path to other hosts)")
+    if len(hosts) > 1:
+        from lab.topology.routing import reachable_hosts
+
+        first = hosts[0]
+        reach = reachable_hosts(topo, layout.interfaces, first)
+        for h in hosts[1:]:
+            if h not in reach:
+                fail(f"node {h!r}: host has no path to {first!r} (add a link or a router between them)")
+
+
+def _check_params(link: LinkSpec, fail) -> None:
+    c = link.conditions
+    where = link.label
+    if link.mtu is not None and not MIN_MTU <= link.mtu <= MAX_MTU:
+        fail(f"{where}: mtu {link.mtu} out of range {MIN_MTU}..{MAX_MTU} (IPv6 needs at least 1280)")
+    for what, value in (("delay", c.delay_ms), ("jitter", c.jitter_ms)):
+        if value is not None and not 0 <= value <= MAX_DELAY_MS:
+            fail(f"{where}: {what} {value:g}ms out of range 0..{MAX_DELAY_MS:g}ms")
+    if c.jitter_ms and not c.delay_ms:
+        fail(f"{where}: jitter {c.jitter_ms:g}ms needs a delay")
+    if c.jitter_ms and c.delay_ms and c.jitter_ms > c.delay_ms:
+        fail(f"{where}: jitter {c.jitter_ms:g}ms larger than delay {c.delay_ms:g}ms")
+    if c.loss_pct is not None and not 0 <= c.loss_pct <= 100:
+        fail(f"{where}: loss {c.loss_pct:g}% out of range 0..100%")
+    if c.rate_bit is not None and not MIN_RATE_BIT <= c.rate_bit <= MAX_RATE_BIT:
+        fail(f"{where}: rate {format_rate(c.rate_bit) if c.rate_bit > 0 else c.rate_bit} out of range "
+             f"{format_rate(MIN_RATE_BIT)}..{format_rate(MAX_RATE_BIT)}")
+
+
+def _check_loopback(topo: Topology, fail) -> None:
+    from lab.topology.addressing import LOOPBACK_V4
+
+    for n in topo.nodes:
+        if n.kind == "router":
+            fail(f"node {n.name!r}: a loopback topology cannot have routers (they need namespaces)")
+        if n.ipv6:
+            fail(f"node {n.name!r}: a loopback topology has no per-host IPv6 addresses")
+        for text in n.ipv4:
+            if text and ipaddress.ip_interface(text).ip not in LOOPBACK_V4:
+                fail(f"node {n.name!r}: fixed address {text} is not in 127.0.0.0/8 (loopback topology)")
+    for link in topo.links:
+        if link.mtu is not None or not link.conditions.empty:
+            fail(f"{link.label}: link conditions and mtu need namespaces (not available in a loopback "
+                 "topology)")
+    addrs: dict[str, str] = {}
+    for n in topo.nodes:
+        for text in n.ipv4:
+            if text:
+                ip = str(ipaddress.ip_interface(text).ip)
+                if ip in addrs:
+                    fail(f"node {n.name!r}: duplicate address {ip} (also on {addrs[ip]!r})")
+                addrs[ip] = n.name
