@@ -1,3 +1,183 @@
-"""CLI verbs (placeholder until the owning stage lands)."""
+"""``lab labs`` (the catalogue: list, show, run-all) and ``lab check`` (grade a student's answers)."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lab.errors import LabError, LabRunError, UsageError
+from lab.labs.spec import LabSpec, list_labs, load_lab
+from lab.paths import default_out_dir
+
+
+@click.group("labs", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="machine-readable list")
+@click.pass_context
+def labs(ctx: click.Context, as_json: bool) -> None:
+    """The lab catalogue: `lab labs` lists it; `lab labs run-all` runs every lab (make labs)."""
+    if ctx.invoked_subcommand is None:
+        _print_list(as_json)
+
+
+@labs.command("list")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable list")
+def list_cmd(as_json: bool) -> None:
+    """List the catalogue with one-line descriptions."""
+    _print_list(as_json)
+
+
+def _print_list(as_json: bool) -> None:
+    specs = list_labs()
+    if as_json:
+        click.echo(json.dumps([_describe(s) for s in specs], indent=2))
+        return
+    width = max(len(s.name) for s in specs)
+    for s in specs:
+        click.echo(f"{s.name:<{width}}  {s.summary or s.title}")
+    click.echo("\nrun one: make lab LAB=NAME (or lab run NAME); read its coursework: lab labs show NAME")
+
+
+def _describe(s: LabSpec) -> dict[str, Any]:
+    return {
+        "name": s.name,
+        "title": s.title,
+        "summary": s.summary,
+        "topology": str(s.topology_ref),
+        "loopback": s.loopback,
+        "observations": len(s.observations),
+        "questions": [{"id": q.id, "text": q.text} for q in s.questions],
+        "file": str(s.source),
+    }
+
+
+@labs.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable")
+def show_cmd(name: str, as_json: bool) -> None:
+    """Print a lab's coursework: concept, what to run, what to look for, and its questions."""
+    spec = load_lab(name)
+    if as_json:
+        click.echo(json.dumps({**_describe(spec), "concept": spec.concept}, indent=2))
+        return
+    click.echo(spec.concept.rstrip())
+    if spec.questions:
+        click.echo("\n## Questions (answer from your own capture; grade with `lab check RUN_DIR ANSWERS`)")
+        for q in spec.questions:
+            click.echo(f"- {q.id}: {q.text}")
+
+
+@labs.command("run-all")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="directory for all runs and the index (default captures/labs-<UTC timestamp>)",
+)
+@click.option("--only", multiple=True, help="run only these labs (repeatable)")
+@click.option("--json", "as_json", is_flag=True, help="print the index as JSON")
+def run_all_cmd(out: Path | None, only: tuple[str, ...], as_json: bool) -> None:
+    """Run every lab of the catalogue and write index.md and index.json of the results."""
+    try:
+        from lab.runner import run_lab  # the lead's runner
+    except ImportError as err:
+        raise UsageError(f"the lab runner is not available: {err}") from None
+    specs = [load_lab(n) for n in only] if only else list_labs()
+    root = out or default_out_dir("labs")
+    root.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for spec in specs:
+        click.echo(f"== {spec.name}", err=True)
+        rows.append(_run_one(run_lab, spec, root / spec.name))
+    index = write_index(root, rows)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        click.echo(index.read_text())
+    failed = [r["name"] for r in rows if not r["ok"]]
+    if failed:
+        raise LabRunError(f"{len(failed)} of {len(rows)} labs failed ({', '.join(failed)}); see {index}")
+
+
+def _run_one(run_lab: Any, spec: LabSpec, out: Path) -> dict[str, Any]:
+    row: dict[str, Any] = {"name": spec.name, "title": spec.title, "out": str(out), "error": None}
+    try:
+        result = run_lab(spec, out)
+    except LabError as err:
+        row.update(
+            ok=False,
+            error=str(err),
+            observations_ok=0,
+            observations_total=len(spec.observations),
+            coverage=None,
+            answers={},
+        )
+        return row
+    report = result.report
+    obs = report.get("observations", [])
+    cov = report.get("coverage") or {}
+    answers = report.get("answers") or {}
+    row.update(
+        out=str(result.out),
+        observations_ok=sum(1 for o in obs if o.get("ok")),
+        observations_total=len(obs),
+        failed=[o.get("label") or o.get("check") for o in obs if not o.get("ok")],
+        coverage=cov,
+        answers=answers,
+    )
+    row["ok"] = (
+        row["observations_ok"] == row["observations_total"]
+        and cov.get("explained") == cov.get("total")
+        and all(v is not None for v in answers.values())
+    )
+    return row
+
+
+def write_index(root: Path, rows: list[dict[str, Any]]) -> Path:
+    """index.json (the rows) and index.md (a table a student can read) in ``root``; returns index.md."""
+    (root / "index.json").write_text(json.dumps({"labs": rows}, indent=2) + "\n")
+    lines = [
+        "# Lab catalogue results",
+        "",
+        "| lab | result | observations | packets explained | answered | run |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        cov = r.get("coverage") or {}
+        covtext = f"{cov.get('explained')}/{cov.get('total')}" if cov else "-"
+        answered = sum(1 for v in (r.get("answers") or {}).values() if v is not None)
+        result = "ok" if r["ok"] else f"FAILED{': ' + r['error'] if r.get('error') else ''}"
+        lines.append(
+            f"| {r['name']} | {result} | {r['observations_ok']}/{r['observations_total']} | {covtext} | "
+            f"{answered}/{len(r.get('answers') or {})} | {r['out']} |"
+        )
+    failed = [r for r in rows if r.get("failed")]
+    if failed:
+        lines += ["", "## Failed observations"]
+        lines += [f"- {r['name']}: {f}" for r in failed for f in r["failed"]]
+    path = root / "index.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@click.command("check")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("answers_file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="machine-readable grades")
+def check(run_dir: Path, answers_file: Path, as_json: bool) -> None:
+    """Grade ANSWERS_FILE (YAML/JSON: question id -> answer) against RUN_DIR's own capture.
+
+    Exit 0 when every answer is right, 1 otherwise.
+    """
+    from lab.labs.grading import grade
+
+    result = grade(run_dir, answers_file)
+    click.echo(json.dumps(result.to_json(), indent=2, default=str) if as_json else result.summary())
+    if not result.all_correct:
+        raise LabError(f"{len(result.marks) - result.correct} of {len(result.marks)} answers not correct")
+
+
+COMMANDS: list[click.Command] = [labs, check]

@@ -1,0 +1,605 @@
+"""Expected observations: small functions over a run's packets and calls, each returning (ok, detail).
+
+A lab file names a check and gives its parameters (``{check: role_count, role: syn, count: 1}``); the
+check returns whether the evidence agrees and a one-line detail that points at the evidence (frame
+numbers, call ids, times), so that a failing lab says *what* was seen instead of just "failed".
+Every check can fail: each states something the capture could contradict.
+
+Signature of a check: ``fn(packets, calls, **params) -> (bool, str)``; ``CHECKS`` maps names to them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from lab.labs import evidence as ev
+
+Result = tuple[bool, str]
+Records = list[dict[str, Any]]
+
+
+def _bounds(n: int, count: int | None, min: int | None, max: int | None) -> bool:
+    if count is not None and n != count:
+        return False
+    if min is not None and n < min:
+        return False
+    return not (max is not None and n > max)
+
+
+def _want(count: int | None, min: int | None, max: int | None) -> str:
+    if count is not None:
+        return f"exactly {count}"
+    parts = [f">= {min}" if min is not None else "", f"<= {max}" if max is not None else ""]
+    return " and ".join(p for p in parts if p) or "any number"
+
+
+# -- counting ----------------------------------------------------------------------------------------
+def role_count(
+    packets: Records,
+    calls: Records,
+    role: str | None = None,
+    count: int | None = None,
+    min: int | None = None,
+    max: int | None = None,
+    analysis: str | None = None,
+    app: str | None = None,
+    port: int | None = None,
+) -> Result:
+    """Packets of a role (and/or with an analysis flag, application, port), counted at one capture point."""
+    pred = ev.packet_filter(role=role, analysis=analysis, app=app, port=port)
+    n, where = ev.max_count(packets, pred)
+    what = " ".join(
+        x
+        for x in (
+            role or "packets",
+            f"[{analysis}]" if analysis else "",
+            app or "",
+            f"port {port}" if port else "",
+        )
+        if x
+    )
+    ok = _bounds(n, count, min, max)
+    examples = ", ".join(str(p.get("number")) for p in ev.matching(packets, pred)[:6])
+    return (
+        ok,
+        f"{n} {what} at {where} (expected {_want(count, min, max)}){'; frames ' + examples if n else ''}",
+    )
+
+
+def no_protocol(packets: Records, calls: Records, proto: str) -> Result:
+    """No packet carries this layer at all (e.g. no TCP in a UDP lab: no handshake, no teardown)."""
+    found = ev.matching(packets, lambda p: bool(p.get(proto)))
+    if found:
+        return False, f"{len(found)} {proto.upper()} packets, first {ev.frame(found[0])}"
+    total = len(ev.wire(packets))
+    return total > 0, f"no {proto.upper()} packet among {total} captured"
+
+
+def call_result(
+    packets: Records,
+    calls: Records,
+    call: str,
+    exception: str | None = None,
+    error: str | None = None,
+    ret: Any = None,
+    ok: bool | None = None,
+    node: str | None = None,
+    min: int = 1,
+    count: int | None = None,
+) -> Result:
+    """At least ``min`` (or exactly ``count``) calls named ``call`` with the given outcome.
+
+    ``exception`` matches the exception name, ``error`` the errno name (also connect_ex's return value),
+    ``ret`` the return value, ``ok: true`` a call that neither failed nor raised.
+    """
+    found = []
+    for c in ev.calls_named(calls, call, node=node):
+        if exception is not None and not ev.raised(c, exception):
+            continue
+        if error is not None and ev.errno_name(c) != error:
+            continue
+        if ret is not None and c.get("ret") != ret:
+            continue
+        if ok is not None and ev.succeeded(c) != ok:
+            continue
+        found.append(c)
+    outcome = (
+        " ".join(
+            x
+            for x in (
+                exception or "",
+                error or "",
+                f"ret={ret}" if ret is not None else "",
+                "ok" if ok else "",
+            )
+            if x
+        )
+        or "any outcome"
+    )
+    good = _bounds(len(found), count, min if count is None else None, None)
+    ids = ", ".join(f"#{c.get('id')}" for c in found[:6])
+    return (
+        good,
+        f"{len(found)} {call}() calls with {outcome} (expected {_want(count, min, None)})"
+        + (f": {ids}" if ids else ""),
+    )
+
+
+# -- the socket flow ---------------------------------------------------------------------------------
+def handshake_before_accept(packets: Records, calls: Records) -> Result:
+    """Every accepted connection's handshake completed (final ACK on the wire) before accept() returned."""
+    t0 = ev.t0_ns(packets)
+    accepts = [c for c in ev.calls_named(calls, "accept") if ev.succeeded(c)]
+    if not accepts:
+        return False, "no successful accept() call recorded"
+    details = []
+    for c in accepts:
+        peer = ev.addr((c.get("ret") or {}).get("peer") if isinstance(c.get("ret"), dict) else None)
+        if peer is None:
+            return False, f"accept() #{c.get('id')} has no peer address in its return value"
+        acks = ev.matching(
+            packets,
+            lambda p, peer=peer: (
+                ev.role(p) == "handshake-ack" and (ev.endpoints(p) or ((None, None),))[0] == peer
+            ),
+        )
+        if not acks:
+            return False, f"no handshake ACK from {peer[0]}:{peer[1]} for accept() #{c.get('id')}"
+        ack = acks[0]
+        if ev.ts(ack) >= int(c.get("t_end_ns") or 0):
+            return False, (
+                f"handshake ACK {ev.frame(ack)} came after accept() #{c.get('id')} returned at "
+                f"t={ev.rel(c.get('t_end_ns'), t0)} s"
+            )
+        details.append(
+            f"handshake ACK {ev.frame(ack)} before accept() #{c.get('id')} returned at "
+            f"t={ev.rel(c.get('t_end_ns'), t0)} s"
+        )
+    return True, "; ".join(details)
+
+
+def connects_before_accept(packets: Records, calls: Records, min: int = 1) -> Result:
+    """Clients whose connect() returned before the server's first accept() did: the kernel's queue."""
+    t0 = ev.t0_ns(packets)
+    accepts = [c for c in ev.calls_named(calls, "accept") if ev.succeeded(c)]
+    if not accepts:
+        return False, "no successful accept() call recorded"
+    first_accept = min_t = int(accepts[0].get("t_end_ns") or 0)
+    early = [
+        c
+        for c in ev.calls_named(calls, "connect")
+        if ev.succeeded(c)
+        and (c.get("call") != "connect_ex" or c.get("ret") == 0)
+        and int(c.get("t_end_ns") or 0) < first_accept
+    ]
+    ok = len(early) >= min
+    ids = ", ".join(f"#{c.get('id')} at t={ev.rel(c.get('t_end_ns'), t0)} s" for c in early)
+    return ok, (
+        f"{len(early)} connect() calls returned before the first accept() returned at "
+        f"t={ev.rel(min_t, t0)} s (expected >= {min}){': ' + ids if ids else ''}"
+    )
+
+
+def silent_calls(
+    packets: Records, calls: Records, names: list[str], exception: str | None = None, window_ms: float = 1.0
+) -> Result:
+    """These calls put nothing on the wire: no packet is attributed to them and none leaves their node
+    while they run (plus ``window_ms``). ``names`` lists them (e.g. [bind, listen])."""
+    chosen = [
+        c
+        for name in names
+        for c in ev.calls_named(calls, name)
+        if exception is None or ev.raised(c, exception)
+    ]
+    if not chosen:
+        return False, f"no {'/'.join(names)} calls{' raising ' + exception if exception else ''} recorded"
+    ids = {int(c["id"]) for c in chosen if c.get("id") is not None}
+    blamed = [p for p in ev.wire(packets) if set(ev.caused_by(p)) & ids]
+    if blamed:
+        return (
+            False,
+            f"{ev.frame(blamed[0])} is attributed to call(s) {sorted(set(ev.caused_by(blamed[0])) & ids)}",
+        )
+    node_ips = _node_ips(calls)
+    for c in chosen:
+        start, end = int(c.get("t_start_ns") or 0), int(c.get("t_end_ns") or 0) + int(window_ms * 1e6)
+        ips = node_ips.get(c.get("node"), set())
+        during = [
+            p for p in ev.wire(packets) if start <= ev.ts(p) <= end and (p.get("ip") or {}).get("src") in ips
+        ]
+        if during:
+            return (
+                False,
+                f"{ev.frame(during[0])} left {c.get('node')} during {c.get('call')}() #{c.get('id')}",
+            )
+    return True, f"{len(chosen)} {'/'.join(names)} calls, no packet attributed to them or sent during them"
+
+
+def _node_ips(calls: Records) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = defaultdict(set)
+    for c in calls:
+        local = ev.addr(c.get("local"))
+        if local and local[0] not in ("0.0.0.0", "::"):
+            out[c.get("node")].add(local[0])
+    return out
+
+
+def fin_each_direction(packets: Records, calls: Records, min_connections: int = 1) -> Result:
+    """Connections closed with a FIN in each direction (the four-way teardown, maybe with FIN+ACK merged)."""
+    fins: dict[tuple, set] = defaultdict(set)
+    for p in ev.matching(packets, lambda p: "FIN" in ev.tcp_flags(p)):
+        ends = ev.endpoints(p)
+        if ends:
+            fins[ev.conn_key(p)].add(ends[0])
+    both = [k for k, senders in fins.items() if len(senders) == 2]
+    ok = len(both) >= min_connections
+    return ok, f"{len(both)} connections with a FIN from each side (expected >= {min_connections})"
+
+
+def half_close(packets: Records, calls: Records) -> Result:
+    """After the client's FIN (shutdown SHUT_WR), the server still sent data on the same connection."""
+    for fin in ev.matching(
+        packets, lambda p: "FIN" in ev.tcp_flags(p) and (ev.tcp(p) or {}).get("from_client")
+    ):
+        key, t_fin = ev.conn_key(fin), ev.ts(fin)
+        later = ev.first(
+            packets,
+            lambda p, key=key, t_fin=t_fin: (
+                ev.conn_key(p) == key
+                and ev.ts(p) > t_fin
+                and ev.payload_len(p) > 0
+                and not (ev.tcp(p) or {}).get("from_client")
+            ),
+        )
+        if later:
+            return (
+                True,
+                f"client FIN {ev.frame(fin)}, then server data {ev.frame(later)} on the same connection",
+            )
+    return False, "no server data after a client FIN"
+
+
+def rst_answers_syn(packets: Records, calls: Records, port: int) -> Result:
+    """A SYN to ``port`` answered by a RST whose ACK acknowledges the SYN (seq + 1): nobody listens."""
+    syn = ev.first(packets, lambda p: ev.is_syn(p) and (ev.tcp(p) or {}).get("dport") == port)
+    if syn is None:
+        return False, f"no SYN to port {port}"
+    seq = int(ev.tcp(syn)["seq_raw"])
+    rst = ev.first(
+        packets,
+        lambda p: (
+            "RST" in ev.tcp_flags(p) and (ev.tcp(p) or {}).get("sport") == port and ev.ts(p) >= ev.ts(syn)
+        ),
+    )
+    if rst is None:
+        return False, f"SYN {ev.frame(syn)} to port {port} got no RST"
+    ack = ev.tcp(rst).get("ack_raw")
+    if ack != (seq + 1) % 2**32:
+        return False, f"RST {ev.frame(rst)} acknowledges {ack}, not the SYN's seq+1 = {seq + 1}"
+    return True, f"SYN {ev.frame(syn)} seq={seq} answered by RST {ev.frame(rst)} ack={ack}"
+
+
+def syn_backoff(packets: Records, calls: Records, port: int, min_syns: int = 3) -> Result:
+    """SYNs to ``port`` retransmitted at growing intervals and never answered (they are being dropped)."""
+    syns = ev.matching(packets, lambda p: ev.is_syn(p) and (ev.tcp(p) or {}).get("dport") == port)
+    by_view = ev.views(syns)
+    if not by_view:
+        return False, f"no SYN to port {port}"
+    group = max(by_view.values(), key=len)
+    answers = ev.matching(packets, lambda p: (ev.tcp(p) or {}).get("sport") == port)
+    if answers:
+        return False, f"port {port} answered: {ev.frame(answers[0])}"
+    times = [ev.ts(p) / 1e9 for p in group]
+    gaps = [round(b - a, 3) for a, b in zip(times, times[1:], strict=False)]
+    growing = all(b > a * 1.5 for a, b in zip(gaps, gaps[1:], strict=False))
+    ok = len(group) >= min_syns and growing
+    return (
+        ok,
+        f"{len(group)} unanswered SYNs to port {port}, intervals {gaps} s (expected >= {min_syns}, growing)",
+    )
+
+
+def quiet_during(packets: Records, calls: Records, call: str, exception: str) -> Result:
+    """While a call that ended with ``exception`` waited, nothing arrived on its connection."""
+    chosen = [c for c in ev.calls_named(calls, call) if ev.raised(c, exception)]
+    if not chosen:
+        return False, f"no {call}() raising {exception} recorded"
+    t0 = ev.t0_ns(packets)
+    for c in chosen:
+        local, peer = ev.addr(c.get("local")), ev.addr(c.get("peer"))
+        start, end = int(c.get("t_start_ns") or 0), int(c.get("t_end_ns") or 0)
+        noisy = ev.first(
+            packets,
+            lambda p, local=local, peer=peer, start=start, end=end: (
+                start <= ev.ts(p) <= end and ev.endpoints(p) in ((peer, local), (local, peer))
+            ),
+        )
+        if noisy:
+            return False, f"{ev.frame(noisy)} on the connection during {call}() #{c.get('id')}"
+    c = chosen[0]
+    waited = (int(c.get("t_end_ns") or 0) - int(c.get("t_start_ns") or 0)) / 1e9
+    return True, (
+        f"{call}() #{c.get('id')} waited {waited:.3f} s (until t={ev.rel(c.get('t_end_ns'), t0)} s) "
+        f"and raised {exception}; no packet on its connection meanwhile"
+    )
+
+
+def send_partial(packets: Records, calls: Records) -> Result:
+    """A send() accepted only part of its buffer: it returned fewer bytes than it was given."""
+    for c in ev.calls_named(calls, "send", exact=True):
+        asked = (c.get("args") or {}).get("nbytes")
+        got = c.get("ret")
+        if isinstance(asked, int) and isinstance(got, int) and 0 < got < asked:
+            return True, f"send() #{c.get('id')} was given {asked} bytes and returned {got}"
+    return False, "no send() returned a partial count"
+
+
+def segments_within_mss(packets: Records, calls: Records, min_segments: int = 1) -> Result:
+    """No data segment is larger than the MSS its receiver announced in its SYN or SYN-ACK."""
+    mss: dict[tuple[str, int], int] = {}
+    for p in ev.matching(packets, lambda p: "SYN" in ev.tcp_flags(p) and (ev.tcp(p) or {}).get("mss")):
+        ends = ev.endpoints(p)
+        mss[ends[0]] = int(ev.tcp(p)["mss"])
+    data = ev.matching(packets, lambda p: ev.payload_len(p) > 0)
+    if len(data) < min_segments:
+        return False, f"{len(data)} data segments (expected >= {min_segments})"
+    biggest = 0
+    for p in data:
+        limit = mss.get(ev.endpoints(p)[1])
+        if limit is None:
+            return False, f"{ev.frame(p)}: its receiver announced no MSS in the capture"
+        if ev.payload_len(p) > limit:
+            return False, f"{ev.frame(p)} carries {ev.payload_len(p)} bytes > MSS {limit} (offloads on?)"
+        biggest = max(biggest, ev.payload_len(p))
+    return (
+        True,
+        f"{len(data)} data segments, the largest {biggest} bytes, "
+        f"all within the MSS {sorted(set(mss.values()))}",
+    )
+
+
+def mss_announced(packets: Records, calls: Records, role: str, mss: int) -> Result:
+    """The SYN (role syn) or SYN-ACK (role syn-ack) announces this MSS: the sender's MTU minus 40."""
+    p = ev.first(packets, lambda p: ev.role(p) == role)
+    if p is None:
+        return False, f"no {role} packet"
+    got = (ev.tcp(p) or {}).get("mss")
+    return got == mss, f"{role} {ev.frame(p)} announces MSS {got} (expected {mss})"
+
+
+def payload_matches_calls(packets: Records, calls: Records) -> Result:
+    """Every byte the programs sent reached the wire exactly once in sequence space (retransmissions aside).
+
+    Per TCP socket: the highest ``sent_after`` offset in its calls equals the distinct payload bytes seen
+    from its local address to its peer.
+    """
+    sent: dict[tuple, int] = {}
+    for c in calls:
+        local, peer = ev.addr(c.get("local")), ev.addr(c.get("peer"))
+        if (
+            c.get("type") != "SOCK_STREAM"
+            or not local
+            or not peer
+            or not isinstance(c.get("sent_after"), int)
+        ):
+            continue
+        sent[(local, peer)] = max(sent.get((local, peer), 0), c["sent_after"])
+    sent = {k: v for k, v in sent.items() if v > 0}
+    if not sent:
+        return False, "no TCP socket sent any byte according to the calls"
+    for (local, peer), n in sent.items():
+        ranges = set()
+        for p in ev.matching(packets, lambda p, local=local, peer=peer: ev.endpoints(p) == (local, peer)):
+            if ev.payload_len(p) > 0:
+                seq = int(ev.tcp(p).get("seq") or 0)
+                ranges.add((seq, seq + ev.payload_len(p)))
+        wire_bytes = _union(ranges)
+        if wire_bytes != n:
+            return (
+                False,
+                f"{local[0]}:{local[1]} -> {peer[0]}:{peer[1]}: "
+                f"calls sent {n} bytes, wire carried {wire_bytes}",
+            )
+    return True, f"{len(sent)} sending sockets; bytes sent by calls equal the bytes on the wire for each"
+
+
+def _union(ranges: set[tuple[int, int]]) -> int:
+    total, end = 0, None
+    for a, b in sorted(ranges):
+        if end is None or a >= end:
+            total += b - a
+            end = b
+        elif b > end:
+            total += b - end
+            end = b
+    return total
+
+
+def datagram_per_call(packets: Records, calls: Records, node: str | None = None) -> Result:
+    """Each sendto() put exactly one UDP datagram on the wire, of the call's length (UDP Length = n + 8)."""
+    sends = [
+        c
+        for c in ev.calls_named(calls, "send", node=node)
+        if c.get("type") == "SOCK_DGRAM" and ev.succeeded(c)
+    ]
+    if not sends:
+        return False, "no successful UDP send calls recorded"
+    for c in sends:
+        local = ev.addr(c.get("local"))
+        peer = ev.addr((c.get("dgram") or {}).get("peer")) or ev.addr(c.get("peer"))
+        n = c.get("nbytes")
+        if n is None:
+            n = (c.get("dgram") or {}).get("len")
+        found, where = ev.max_count(
+            packets,
+            lambda p, local=local, peer=peer, n=n, c=c: (
+                ev.endpoints(p) == (local, peer)
+                and (p.get("udp") or {}).get("length") == n + 8
+                and ev.ts(p) >= int(c.get("t_start_ns") or 0)
+            ),
+        )
+        if found < 1:
+            return False, f"{c.get('call')}() #{c.get('id')} of {n} bytes to {peer}: no matching datagram"
+    return True, f"{len(sends)} UDP send calls, each matched by a datagram of its length (+8 byte UDP header)"
+
+
+def ephemeral_port(packets: Records, calls: Records, low: int = 32768, high: int = 60999) -> Result:
+    """getsockname() on each client socket names the source port of its SYN; unbound ones are ephemeral."""
+    names = [c for c in ev.calls_named(calls, "getsockname") if ev.succeeded(c)]
+    checked = 0
+    for c in names:
+        local = ev.addr(c.get("ret"))
+        peer = ev.addr(c.get("peer"))
+        if not local or not peer:
+            continue
+        syn = ev.first(
+            packets, lambda p, local=local, peer=peer: ev.is_syn(p) and ev.endpoints(p) == (local, peer)
+        )
+        if syn is None:
+            return (
+                False,
+                f"getsockname() #{c.get('id')} says {local[0]}:{local[1]} but no SYN from it to {peer}",
+            )
+        bound = any(
+            ev.addr((b.get("args") or {}).get("address")) == local
+            for b in ev.calls_named(calls, "bind")
+            if b.get("sock") == c.get("sock")
+        )
+        if not bound and not low <= local[1] <= high:
+            return False, f"port {local[1]} of getsockname() #{c.get('id')} is outside {low}-{high}"
+        checked += 1
+    return checked > 0, f"{checked} client sockets: getsockname() port = their SYN's source port"
+
+
+def peername_matches_syn(packets: Records, calls: Records) -> Result:
+    """getpeername() on an accepted socket names the address and port the SYN came from."""
+    checked = 0
+    for c in ev.calls_named(calls, "getpeername"):
+        peer, local = ev.addr(c.get("ret")), ev.addr(c.get("local"))
+        if not peer or not local:
+            continue
+        syn = ev.first(
+            packets, lambda p, peer=peer, local=local: ev.is_syn(p) and ev.endpoints(p) == (peer, local)
+        )
+        if syn is not None:
+            checked += 1
+    return checked > 0, f"{checked} getpeername() results match a SYN's source address and port"
+
+
+# -- the network -------------------------------------------------------------------------------------
+def _same_packet(p: dict) -> tuple:
+    """What stays the same for one IP packet on every link of its path (all but TTL and Ethernet)."""
+    ip = p.get("ip") or {}
+    t = ev.tcp(p) or {}
+    return (ip.get("src"), ip.get("dst"), ip.get("id"), ip.get("proto"), t.get("seq_raw"), t.get("flags"))
+
+
+def ttl_per_hop(packets: Records, calls: Records, routers: int) -> Result:
+    """The client's SYN, seen on every link: same IP/TCP headers, TTL one lower after each router."""
+    syn = ev.first(packets, ev.is_syn)
+    if syn is None:
+        return False, "no SYN captured"
+    copies = ev.matching(packets, lambda p: _same_packet(p) == _same_packet(syn))
+    ttls = sorted({int(p["ip"]["ttl"]) for p in copies}, reverse=True)
+    expected = [ttls[0] - i for i in range(routers + 1)] if ttls else []
+    ok = ttls == expected
+    return (
+        ok,
+        f"SYN {ev.frame(syn)} seen {len(copies)} times with TTLs {ttls} "
+        f"(expected {routers + 1} values, -1 per hop)",
+    )
+
+
+def new_ethernet_per_link(packets: Records, calls: Records, links: int) -> Result:
+    """The client's SYN carries a different Ethernet header (source, destination MAC) on each link."""
+    syn = ev.first(packets, ev.is_syn)
+    if syn is None:
+        return False, "no SYN captured"
+    copies = ev.matching(packets, lambda p: _same_packet(p) == _same_packet(syn))
+    pairs = {((p.get("eth") or {}).get("src"), (p.get("eth") or {}).get("dst")) for p in copies}
+    return len(
+        pairs
+    ) == links, f"the SYN has {len(pairs)} distinct Ethernet headers (expected {links}, one per link)"
+
+
+def arp_per_link(packets: Records, calls: Records, links: int) -> Result:
+    """ARP requests on ``links`` different links: each hop resolves its next hop's MAC address itself."""
+    pairs = {
+        frozenset(((p.get("arp") or {}).get("sender_ip"), (p.get("arp") or {}).get("target_ip")))
+        for p in ev.matching(packets, lambda p: ev.role(p) == "arp-request")
+    }
+    return len(pairs) >= links, f"ARP requests between {len(pairs)} address pairs (expected >= {links} links)"
+
+
+def fragments(packets: Records, calls: Records, node: str, max_len: int, min: int = 2) -> Result:
+    """IP fragments arriving at ``node``: each within the link MTU, their offsets covering the datagram."""
+    frags = ev.matching(packets, lambda p: p.get("node") == node and (p.get("ip") or {}).get("frag"))
+    if len(frags) < min:
+        return False, f"{len(frags)} IP fragments captured at {node} (expected >= {min})"
+    too_big = [p for p in frags if int(p.get("len") or 0) - 14 > max_len]
+    if too_big:
+        return False, f"{ev.frame(too_big[0])} is {int(too_big[0]['len']) - 14} bytes of IP > {max_len}"
+    offsets = sorted(int(p["ip"]["frag"]["offset"]) for p in frags)
+    last = [p for p in frags if not p["ip"]["frag"].get("mf")]
+    return bool(last) and offsets[0] == 0, (
+        f"{len(frags)} fragments at {node}, IP sizes <= {max_len}, "
+        f"offsets {offsets}, last fragment {'present' if last else 'missing'}"
+    )
+
+
+# -- applications ------------------------------------------------------------------------------------
+def server_speaks_first(packets: Records, calls: Records, port: int) -> Result:
+    """On connections to ``port`` the first data segment comes from the server (a greeting: SMTP, FTP)."""
+    data = ev.first(
+        packets,
+        lambda p: (
+            ev.payload_len(p) > 0 and port in ((ev.tcp(p) or {}).get("sport"), (ev.tcp(p) or {}).get("dport"))
+        ),
+    )
+    if data is None:
+        return False, f"no data on port {port}"
+    ok = ev.tcp(data).get("sport") == port
+    return ok, f"first data segment {ev.frame(data)} is from the {'server' if ok else 'client'}"
+
+
+def new_tid(packets: Records, calls: Records, port: int) -> Result:
+    """A request to ``port`` is answered from another port: TFTP's transfer identifier (TID)."""
+    req = ev.first(packets, lambda p: (p.get("udp") or {}).get("dport") == port)
+    if req is None:
+        return False, f"no datagram to port {port}"
+    client = ev.endpoints(req)[0]
+    reply = ev.first(packets, lambda p: p.get("udp") and ev.endpoints(p)[1] == client)
+    if reply is None:
+        return False, f"no reply to {client[0]}:{client[1]}"
+    sport = reply["udp"]["sport"]
+    return sport != port, f"request {ev.frame(req)} to port {port}; reply {ev.frame(reply)} from port {sport}"
+
+
+CHECKS: dict[str, Callable[..., Result]] = {
+    "role_count": role_count,
+    "no_protocol": no_protocol,
+    "call_result": call_result,
+    "handshake_before_accept": handshake_before_accept,
+    "connects_before_accept": connects_before_accept,
+    "silent_calls": silent_calls,
+    "fin_each_direction": fin_each_direction,
+    "half_close": half_close,
+    "rst_answers_syn": rst_answers_syn,
+    "syn_backoff": syn_backoff,
+    "quiet_during": quiet_during,
+    "send_partial": send_partial,
+    "segments_within_mss": segments_within_mss,
+    "mss_announced": mss_announced,
+    "payload_matches_calls": payload_matches_calls,
+    "datagram_per_call": datagram_per_call,
+    "ephemeral_port": ephemeral_port,
+    "peername_matches_syn": peername_matches_syn,
+    "ttl_per_hop": ttl_per_hop,
+    "new_ethernet_per_link": new_ethernet_per_link,
+    "arp_per_link": arp_per_link,
+    "fragments": fragments,
+    "server_speaks_first": server_speaks_first,
+    "new_tid": new_tid,
+}

@@ -1,0 +1,37 @@
+"""TCP echo client: the client half of the classic socket flow.
+
+    socket() -> connect() -> sendall() -> recv() -> close()
+
+Sends MESSAGE, reads until the same number of bytes came back (TCP is a byte stream: one recv() may
+return only part of it), prints the echo and exits 0 if it matches.
+"""
+
+import argparse
+import socket
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("host")
+    ap.add_argument("port", type=int)
+    ap.add_argument("message", nargs="?", default="hello, lab")
+    args = ap.parse_args()
+
+    payload = args.message.encode()
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)  # 1. socket
+    sock.connect((args.host, args.port))  # 2. connect: SYN out, returns when the SYN-ACK is in
+    sock.sendall(payload)  # 3. sendall: data segment(s)
+    echo = b""
+    while len(echo) < len(payload):
+        chunk = sock.recv(4096)  # 4. recv: whatever has arrived so far
+        if not chunk:
+            break
+        echo += chunk
+    sock.close()  # 5. close: our FIN
+    print(echo.decode(errors="replace"), flush=True)
+    return 0 if echo == payload else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

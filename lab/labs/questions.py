@@ -1,0 +1,156 @@
+"""Questions' answers, computed from the student's own capture: ``fn(packets, calls, **params) -> value``.
+
+In the style of classic Wireshark coursework: the raw sequence number of the SYN, what the SYN-ACK
+acknowledges, the UDP Length field, the TTL on each hop, the fragment offsets. Each function returns
+the value a student should find (an int, a string or a list), or None when the capture does not
+contain it (the lab then reports the question as unanswerable from this run).
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+from collections.abc import Callable
+from typing import Any
+
+from lab.labs import evidence as ev
+
+Records = list[dict[str, Any]]
+
+
+def _syn(packets: Records, port: int | None = None) -> dict | None:
+    return ev.first(packets, lambda p: ev.is_syn(p) and (port is None or ev.tcp(p)["dport"] == port))
+
+
+def syn_seq_raw(packets: Records, calls: Records, port: int | None = None) -> int | None:
+    """The raw (absolute) sequence number of the client's first SYN: its initial sequence number."""
+    syn = _syn(packets, port)
+    return int(syn["tcp"]["seq_raw"]) if syn else None
+
+
+def synack_ack_raw(packets: Records, calls: Records, port: int | None = None) -> int | None:
+    """The raw acknowledgment number of the SYN-ACK: the client's ISN + 1 (a SYN counts as one byte)."""
+    syn = _syn(packets, port)
+    if syn is None:
+        return None
+    key = ev.conn_key(syn)
+    sa = ev.first(packets, lambda p: ev.is_synack(p) and ev.conn_key(p) == key)
+    return int(sa["tcp"]["ack_raw"]) if sa else None
+
+
+def client_port(packets: Records, calls: Records, port: int | None = None, index: int = 1) -> int | None:
+    """The source port of the ``index``-th connection's SYN (the client's ephemeral or bound port)."""
+    syns = [p for p in _first_copies(packets, ev.is_syn) if port is None or ev.tcp(p)["dport"] == port]
+    syns = [p for p in syns if not ev.is_retransmission(p)]
+    return int(syns[index - 1]["tcp"]["sport"]) if len(syns) >= index else None
+
+
+def mss(packets: Records, calls: Records, role: str = "syn") -> int | None:
+    """The MSS option of the first packet of ``role`` (syn or syn-ack)."""
+    p = ev.first(packets, lambda p: ev.role(p) == role)
+    value = (ev.tcp(p) or {}).get("mss") if p else None
+    return int(value) if value is not None else None
+
+
+def udp_length(packets: Records, calls: Records, index: int = 1, port: int | None = None) -> int | None:
+    """The UDP Length field (header + payload) of the ``index``-th datagram (to ``port``, if given)."""
+    dgrams = _first_copies(
+        packets, lambda p: bool(p.get("udp")) and (port is None or p["udp"]["dport"] == port)
+    )
+    return int(dgrams[index - 1]["udp"]["length"]) if len(dgrams) >= index else None
+
+
+def call_errno(packets: Records, calls: Records, call: str = "connect_ex") -> int | None:
+    """The errno number a failed call reported (e.g. connect_ex's return value, 111 on Linux)."""
+    for c in ev.calls_named(calls, call, exact=True):
+        name = ev.errno_name(c)
+        if name:
+            return int(getattr(_errno, name, 0)) or None
+    return None
+
+
+def call_return(packets: Records, calls: Records, call: str, index: int = 1) -> Any:
+    """What the ``index``-th call named ``call`` returned (e.g. the byte count of a partial send())."""
+    found = ev.calls_named(calls, call, exact=True)
+    return found[index - 1].get("ret") if len(found) >= index else None
+
+
+def count(
+    packets: Records,
+    calls: Records,
+    role: str | None = None,
+    analysis: str | None = None,
+    port: int | None = None,
+) -> int:
+    """How many packets of a role (and/or analysis flag, port) one capture point saw."""
+    return ev.max_count(packets, ev.packet_filter(role=role, analysis=analysis, port=port))[0]
+
+
+def connections(packets: Records, calls: Records, port: int | None = None) -> int:
+    """How many TCP connections were opened (distinct 4-tuples with a SYN)."""
+    syns = ev.matching(packets, lambda p: ev.is_syn(p) and (port is None or ev.tcp(p)["dport"] == port))
+    return len({ev.conn_key(p) for p in syns})
+
+
+def syn_ttls(packets: Records, calls: Records) -> list[int] | None:
+    """The TTL of the client's SYN on each link of its path, first link first."""
+    syn = ev.first(packets, ev.is_syn)
+    if syn is None:
+        return None
+    from lab.labs.checks import _same_packet
+
+    copies = ev.matching(packets, lambda p: _same_packet(p) == _same_packet(syn))
+    return sorted({int(p["ip"]["ttl"]) for p in copies}, reverse=True)
+
+
+def fragment_offsets(packets: Records, calls: Records, node: str) -> list[int] | None:
+    """The Fragment Offset (in bytes) of each IP fragment captured at ``node``, in increasing order."""
+    frags = ev.matching(packets, lambda p: p.get("node") == node and (p.get("ip") or {}).get("frag"))
+    if not frags:
+        return None
+    return sorted({int(p["ip"]["frag"]["offset"]) for p in frags})
+
+
+def reply_port(packets: Records, calls: Records, port: int) -> int | None:
+    """The source port of the first reply to a request sent to ``port`` (TFTP's server TID)."""
+    req = ev.first(packets, lambda p: (p.get("udp") or {}).get("dport") == port)
+    if req is None:
+        return None
+    client = ev.endpoints(req)[0]
+    reply = ev.first(packets, lambda p: bool(p.get("udp")) and ev.endpoints(p)[1] == client)
+    return int(reply["udp"]["sport"]) if reply else None
+
+
+def first_talker(packets: Records, calls: Records, port: int) -> str | None:
+    """Who sends the first data on connections to ``port``: "server" or "client"."""
+    data = ev.first(
+        packets, lambda p: ev.payload_len(p) > 0 and port in (ev.tcp(p)["sport"], ev.tcp(p)["dport"])
+    )
+    if data is None:
+        return None
+    return "server" if ev.tcp(data)["sport"] == port else "client"
+
+
+def _first_copies(packets: Records, pred: ev.Pred) -> list[dict]:
+    """Matching packets at the capture point that saw the first of them: one copy of each packet."""
+    first = ev.first(packets, pred)
+    if first is None:
+        return []
+    iface = first.get("interface")
+    return [p for p in ev.matching(packets, pred) if p.get("interface") == iface]
+
+
+QUESTIONS: dict[str, Callable[..., Any]] = {
+    "syn_seq_raw": syn_seq_raw,
+    "synack_ack_raw": synack_ack_raw,
+    "client_port": client_port,
+    "mss": mss,
+    "udp_length": udp_length,
+    "call_errno": call_errno,
+    "call_return": call_return,
+    "count": count,
+    "connections": connections,
+    "syn_ttls": syn_ttls,
+    "fragment_offsets": fragment_offsets,
+    "reply_port": reply_port,
+    "first_talker": first_talker,
+}

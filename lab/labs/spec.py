@@ -1,0 +1,425 @@
+"""Lab specs: a lab is a YAML file, loaded into frozen data that the runner walks.
+
+Division of labour: this module reads and validates a lab file (``lab/labs/<name>.yaml`` or a user's own
+path) into ``LabSpec``; ``lab.runner`` realizes the topology and runs the steps; ``lab.labs.evaluate``
+checks the expected observations and computes the answers afterwards. A spec carries no Python objects
+beyond names: checks and questions are looked up by name in ``lab.labs.checks.CHECKS`` and
+``lab.labs.questions.QUESTIONS``, so a bad name fails at load time, before anything is built.
+
+Format (every key but ``name``, ``topology`` and ``steps`` is optional)::
+
+    name: tcp-echo
+    title: "TCP echo: the 12-step socket flow"
+    summary: one line for `lab labs`
+    topology: two-hosts          # a shipped topology name, or a path relative to the lab file
+    loopback: true               # the lab can also run on a loopback topology without root
+    steps:
+      - {name: server, node: h2, run: [python3, "{programs}/tcp_echo_server.py"], background: true,
+         ready: {tcp: 5000}}
+      - {name: client, node: h1, run: [...], timeout: 20, expect_exit: 0, trace: true}
+      - {wait: server, timeout: 10}
+    observations: [{check: handshake_before_accept}, {check: role_count, role: syn, count: 1}]
+    questions: [{id: syn-seq, text: "...", answer: syn_seq_raw}]   # extra keys: parameters
+    concept: |
+      markdown coursework text
+"""
+
+from __future__ import annotations
+
+import inspect
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lab.errors import UsageError
+
+LABS_DIR = Path(__file__).resolve().parent
+PROGRAMS_DIR = LABS_DIR / "programs"
+
+# The catalogue, in teaching order: the socket flow first, then the network, then applications.
+CATALOGUE: tuple[str, ...] = (
+    "tcp-echo",
+)
+
+TOP_KEYS = {
+    "name",
+    "title",
+    "summary",
+    "topology",
+    "loopback",
+    "steps",
+    "observations",
+    "questions",
+    "concept",
+}
+RUN_STEP_KEYS = {"name", "node", "run", "background", "ready", "timeout", "expect_exit", "trace"}
+WAIT_STEP_KEYS = {"wait", "timeout"}
+QUESTION_KEYS = {"id", "text", "answer"}
+PLACEHOLDERS = {"programs", "python", "ip", "ip6", "out", "labdir"}
+NODE_PLACEHOLDERS = {"ip", "ip6"}
+DEFAULT_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Ready:
+    """Readiness of a background step: a socket of ``proto`` ("tcp"/"udp") bound to ``port`` on the node."""
+
+    proto: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step, run in order. A *run* step has ``node`` and ``run``; a *wait* step has ``wait`` only.
+
+    ``expect_exit`` None means any exit status is accepted; ``timeout`` is in seconds.
+    """
+
+    name: str
+    node: str | None = None
+    run: tuple[str, ...] = ()
+    background: bool = False
+    ready: Ready | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    expect_exit: int | None = 0
+    trace: bool = True
+    wait: str | None = None
+
+    @property
+    def is_wait(self) -> bool:
+        return self.wait is not None
+
+
+@dataclass(frozen=True)
+class Check:
+    """An expected observation: the function ``CHECKS[name]`` called with ``params``."""
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question whose answer ``QUESTIONS[answer](packets, calls, **params)`` computes from the capture."""
+
+    id: str
+    text: str
+    answer: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LabSpec:
+    name: str
+    source: Path
+    topology: str
+    topology_ref: str | Path
+    steps: tuple[Step, ...]
+    title: str = ""
+    summary: str = ""
+    loopback: bool = False
+    observations: tuple[Check, ...] = ()
+    questions: tuple[Question, ...] = ()
+    concept: str = ""
+
+    @property
+    def labdir(self) -> Path:
+        """The directory of the lab file: ``{labdir}`` in argv, and the base of a relative topology."""
+        return self.source.parent
+
+    @property
+    def nodes_used(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.node for s in self.steps if s.node))
+
+
+def lab_path(name_or_path: str | Path) -> Path:
+    """The file of a lab: a catalogue name (``tcp-echo``) or a path to a YAML file."""
+    text = str(name_or_path)
+    if text.endswith((".yaml", ".yml")) or "/" in text or Path(text).is_file():
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise UsageError(f"lab file not found: {text}")
+        return path.resolve()
+    path = LABS_DIR / f"{text}.yaml"
+    if not path.is_file():
+        raise UsageError(f"unknown lab '{text}'; `lab labs` lists the catalogue (or pass a lab file path)")
+    return path
+
+
+def load_lab(name_or_path: str | Path, *, check_topology: bool = True) -> LabSpec:
+    """Load and validate a lab by catalogue name or path.
+
+    ``check_topology=False`` skips resolving the topology (grading a run from the copy of its lab file,
+    which no longer sits next to its lab-specific topology).
+
+    Raises:
+        UsageError: the file is missing or invalid; the message names the file and the problem.
+    """
+    path = lab_path(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise UsageError(f"{path}:{where} invalid YAML: {getattr(err, 'problem', err)}") from None
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read: {err.strerror}") from None
+    return parse_lab(raw, path, check_topology=check_topology)
+
+
+def list_labs() -> list[LabSpec]:
+    """The catalogue in teaching order."""
+    return [load_lab(name) for name in CATALOGUE]
+
+
+def parse_lab(raw: Any, source: Path, *, check_topology: bool = True) -> LabSpec:
+    """Validate the parsed YAML of a lab file; ``source`` names it in every message."""
+    where = str(source)
+    if not isinstance(raw, dict):
+        raise UsageError(f"{where}: a lab file is a mapping (name, topology, steps, ...)")
+    _no_unknown(raw, TOP_KEYS, where, "lab")
+    for key in ("name", "topology", "steps"):
+        if key not in raw:
+            raise UsageError(f"{where}: missing required key '{key}'")
+    name = _str(raw["name"], where, "name")
+    topology = _str(raw["topology"], where, "topology")
+    if check_topology:
+        topology_ref = resolve_topology_ref(topology, source)
+        nodes = _topology_nodes(topology_ref, where)
+    else:
+        topology_ref, nodes = topology, None
+    steps = _steps(raw["steps"], where, nodes)
+    observations = tuple(
+        _check(i, c, where) for i, c in enumerate(_list(raw.get("observations"), where, "observations"), 1)
+    )
+    questions = _questions(_list(raw.get("questions"), where, "questions"), where)
+    loopback = raw.get("loopback", False)
+    if not isinstance(loopback, bool):
+        raise UsageError(f"{where}: 'loopback' must be true or false")
+    return LabSpec(
+        name=name,
+        source=source,
+        topology=topology,
+        topology_ref=topology_ref,
+        steps=steps,
+        title=_str(raw.get("title", name), where, "title"),
+        summary=_str(raw.get("summary", ""), where, "summary"),
+        loopback=loopback,
+        observations=observations,
+        questions=questions,
+        concept=_str(raw.get("concept", ""), where, "concept"),
+    )
+
+
+def resolve_topology_ref(topology: str, source: Path) -> str | Path:
+    """A shipped topology name stays a name; a path (has a '/' or a YAML suffix) is made absolute."""
+    if "/" in topology or topology.endswith((".yaml", ".yml", ".json", ".graphml", ".gml")):
+        path = (source.parent / topology).resolve()
+        if not path.is_file():
+            raise UsageError(f"{source}: topology file not found: {topology} (relative to the lab file)")
+        return path
+    return topology
+
+
+def _topology_nodes(ref: str | Path, where: str) -> set[str] | None:
+    """Node names of the topology, when the topology package can load it (None: not checked)."""
+    try:
+        from lab.topology import load_topology  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    from lab.errors import LabError
+
+    try:
+        topo = load_topology(ref)
+    except LabError as err:
+        raise UsageError(f"{where}: topology '{ref}': {err}") from None
+    return {n.name for n in topo.nodes}
+
+
+# -- steps -------------------------------------------------------------------------------------------
+def _steps(raw: Any, where: str, nodes: set[str] | None) -> tuple[Step, ...]:
+    items = _list(raw, where, "steps")
+    if not items:
+        raise UsageError(f"{where}: 'steps' is empty; a lab runs at least one program")
+    steps: list[Step] = []
+    seen: dict[str, Step] = {}
+    for i, item in enumerate(items, 1):
+        at = f"{where}: step {i}"
+        if not isinstance(item, dict):
+            raise UsageError(f"{at}: a step is a mapping (name/node/run or wait)")
+        step = _wait_step(item, at, seen) if "wait" in item else _run_step(item, at, nodes)
+        if step.name in seen:
+            raise UsageError(f"{at}: duplicate step name '{step.name}'")
+        seen[step.name] = step
+        steps.append(step)
+    return tuple(steps)
+
+
+def _run_step(item: dict, at: str, nodes: set[str] | None) -> Step:
+    _no_unknown(item, RUN_STEP_KEYS, at, "step")
+    name = item.get("name")
+    if name is None:
+        raise UsageError(f"{at}: missing 'name'")
+    name = _str(name, at, "name")
+    at = f"{at} ({name})"
+    if "node" not in item:
+        raise UsageError(f"{at}: missing 'node' (the node whose namespace runs the program)")
+    node = _str(item["node"], at, "node")
+    if nodes is not None and node not in nodes:
+        raise UsageError(f"{at}: node '{node}' is not in the topology (nodes: {', '.join(sorted(nodes))})")
+    run = item.get("run")
+    if not isinstance(run, list) or not run or not all(isinstance(a, str | int | float) for a in run):
+        raise UsageError(f"{at}: 'run' must be a non-empty argv list of strings")
+    argv = tuple(str(a) for a in run)
+    for arg in argv:
+        _check_placeholders(arg, at, nodes)
+    background = _bool(item.get("background", False), at, "background")
+    ready = _ready(item.get("ready"), at) if "ready" in item else None
+    if ready is not None and not background:
+        raise UsageError(f"{at}: 'ready' only applies to a background step")
+    expect = item.get("expect_exit", 0)
+    if expect is not None and (not isinstance(expect, int) or isinstance(expect, bool)):
+        raise UsageError(f"{at}: 'expect_exit' must be an integer or null")
+    return Step(
+        name=name,
+        node=node,
+        run=argv,
+        background=background,
+        ready=ready,
+        timeout=_timeout(item.get("timeout", DEFAULT_TIMEOUT), at),
+        expect_exit=expect,
+        trace=_bool(item.get("trace", True), at, "trace"),
+    )
+
+
+def _wait_step(item: dict, at: str, seen: dict[str, Step]) -> Step:
+    _no_unknown(item, WAIT_STEP_KEYS, at, "wait step")
+    target = _str(item["wait"], at, "wait")
+    if target not in seen:
+        raise UsageError(f"{at}: wait for unknown step '{target}' (it must be an earlier step)")
+    if not seen[target].background:
+        raise UsageError(f"{at}: wait for '{target}', which is not a background step")
+    return Step(
+        name=f"wait:{target}", wait=target, timeout=_timeout(item.get("timeout", DEFAULT_TIMEOUT), at)
+    )
+
+
+def _ready(raw: Any, at: str) -> Ready:
+    if not isinstance(raw, dict) or len(raw) != 1:
+        raise UsageError(f"{at}: 'ready' must be {{tcp: PORT}} or {{udp: PORT}}")
+    ((proto, port),) = raw.items()
+    if proto not in ("tcp", "udp"):
+        raise UsageError(f"{at}: 'ready' protocol must be tcp or udp, not '{proto}'")
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        raise UsageError(f"{at}: 'ready' port must be an integer 1-65535")
+    return Ready(proto, port)
+
+
+def _check_placeholders(arg: str, at: str, nodes: set[str] | None) -> None:
+    """Reject unknown ``{placeholders}`` now, rather than as a KeyError in the middle of a run."""
+    try:
+        parsed = list(string.Formatter().parse(arg))
+    except ValueError as err:
+        raise UsageError(f"{at}: bad placeholder in '{arg}': {err}") from None
+    for _text, fieldname, _spec, _conv in parsed:
+        if fieldname is None:
+            continue
+        base, _, rest = fieldname.partition("[")
+        if base not in PLACEHOLDERS:
+            known = ", ".join(
+                "{" + p + ("[NODE]" if p in NODE_PLACEHOLDERS else "") + "}" for p in sorted(PLACEHOLDERS)
+            )
+            raise UsageError(f"{at}: unknown placeholder '{{{fieldname}}}' (known: {known})")
+        if base in NODE_PLACEHOLDERS:
+            node = rest.rstrip("]")
+            if not rest.endswith("]") or not node:
+                raise UsageError(f"{at}: '{{{fieldname}}}' needs a node: {{{base}[NODE]}}")
+            if nodes is not None and node not in nodes:
+                raise UsageError(f"{at}: '{{{fieldname}}}' names node '{node}', not in the topology")
+        elif rest:
+            raise UsageError(f"{at}: '{{{fieldname}}}' takes no index")
+
+
+# -- observations and questions ----------------------------------------------------------------------
+def _check(i: int, raw: Any, where: str) -> Check:
+    from lab.labs.checks import CHECKS
+
+    at = f"{where}: observation {i}"
+    if not isinstance(raw, dict) or "check" not in raw:
+        raise UsageError(f"{at}: an observation is a mapping with 'check: FUNCTION' and its parameters")
+    name = _str(raw["check"], at, "check")
+    if name not in CHECKS:
+        raise UsageError(f"{at}: unknown check '{name}' (see lab/labs/checks.py)")
+    params = {k: v for k, v in raw.items() if k != "check"}
+    _bind(CHECKS[name], params, f"{at} ({name})")
+    return Check(name, params)
+
+
+def _questions(items: list, where: str) -> tuple[Question, ...]:
+    from lab.labs.questions import QUESTIONS
+
+    out: list[Question] = []
+    ids: set[str] = set()
+    for i, raw in enumerate(items, 1):
+        at = f"{where}: question {i}"
+        if not isinstance(raw, dict):
+            raise UsageError(f"{at}: a question is a mapping with id, text, answer")
+        for key in ("id", "text", "answer"):
+            if key not in raw:
+                raise UsageError(f"{at}: missing '{key}'")
+        qid = _str(raw["id"], at, "id")
+        if qid in ids:
+            raise UsageError(f"{at}: duplicate question id '{qid}'")
+        ids.add(qid)
+        fn = _str(raw["answer"], at, "answer")
+        if fn not in QUESTIONS:
+            raise UsageError(f"{at} ({qid}): unknown answer function '{fn}' (see lab/labs/questions.py)")
+        params = {k: v for k, v in raw.items() if k not in QUESTION_KEYS}
+        _bind(QUESTIONS[fn], params, f"{at} ({qid})")
+        out.append(Question(qid, _str(raw["text"], at, "text"), fn, params))
+    return tuple(out)
+
+
+def _bind(fn: Any, params: dict, at: str) -> None:
+    """Fail now if ``params`` do not fit the function's keyword parameters (after packets, calls)."""
+    try:
+        inspect.signature(fn).bind(None, None, **params)
+    except TypeError as err:
+        raise UsageError(f"{at}: {err}") from None
+
+
+# -- small validators --------------------------------------------------------------------------------
+def _no_unknown(raw: dict, allowed: set[str], at: str, what: str) -> None:
+    unknown = sorted(set(map(str, raw)) - allowed)
+    if unknown:
+        raise UsageError(f"{at}: unknown {what} key '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})")
+
+
+def _str(value: Any, at: str, key: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{at}: '{key}' must be a non-empty string")
+    return value
+
+
+def _bool(value: Any, at: str, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise UsageError(f"{at}: '{key}' must be true or false")
+    return value
+
+
+def _list(value: Any, at: str, key: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise UsageError(f"{at}: '{key}' must be a list")
+    return value
+
+
+def _timeout(value: Any, at: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise UsageError(f"{at}: 'timeout' must be a positive number of seconds")
+    return float(value)

@@ -1,0 +1,256 @@
+"""The classic socket story next to what really happened, and where the two differ.
+
+Textbooks tell the socket flow as 12 steps (server: socket, bind, listen, accept, recv, send, close;
+client: socket, connect, send, recv, close) as if each call *did* one thing on the wire. The capture
+and the call log say otherwise in places: accept() takes part in no handshake, bind() and listen() send
+nothing, the kernel ACKs on its own, one send() may become several segments. ``tell`` lays the classic
+story, the observed timeline and those differences (each backed by frame numbers and call ids) side by
+side. Differences are found by small detector functions in ``DETECTORS`` (a table, like the checks).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from lab.labs import evidence as ev
+
+Records = list[dict[str, Any]]
+
+CLASSIC_TCP = (
+    ("server", "socket()", "create an endpoint (nothing on the wire)"),
+    ("server", "bind()", "attach it to an address and port (nothing on the wire)"),
+    ("server", "listen()", "mark it passive, ready for connections (nothing on the wire)"),
+    ("server", "accept()", "wait for a client"),
+    ("client", "socket()", "create an endpoint"),
+    ("client", "connect()", "three-way handshake: SYN, SYN-ACK, ACK"),
+    ("client", "send()", "data segment(s) to the server"),
+    ("server", "recv()", "read the request"),
+    ("server", "send()", "data segment(s) back"),
+    ("client", "recv()", "read the reply"),
+    ("client", "close()", "FIN; the server's FIN follows"),
+    ("server", "close()", "FIN / the teardown completes"),
+)
+
+CLASSIC_UDP = (
+    ("server", "socket(SOCK_DGRAM)", "create an endpoint (nothing on the wire)"),
+    ("server", "bind()", "attach it to a port (nothing on the wire)"),
+    ("server", "recvfrom()", "wait for a datagram"),
+    ("client", "socket(SOCK_DGRAM)", "create an endpoint"),
+    ("client", "sendto()", "one datagram, no handshake"),
+    ("server", "sendto()", "one datagram back to the sender's address"),
+    ("client", "recvfrom()", "read the reply"),
+    ("both", "close()", "nothing on the wire: there is no connection to tear down"),
+)
+
+TIMELINE_LIMIT = 80
+
+
+def tell(packets: Records, calls: Records, title: str = "") -> str:
+    """The story as markdown-ish text: classic flow, observed timeline, differences."""
+    tcp = any(p.get("tcp") for p in ev.wire(packets))
+    classic = CLASSIC_TCP if tcp else CLASSIC_UDP
+    lines = [f"# {title or 'Socket flow'}: the classic story and what really happened", ""]
+    lines.append(f"## The classic {'12-step TCP' if tcp else 'UDP'} socket flow")
+    lines += [f"{i:2d}. {who:<6} {call:<20} {what}" for i, (who, call, what) in enumerate(classic, 1)]
+    lines += ["", "## Observed timeline (socket calls and packets on one clock)"]
+    lines += timeline(packets, calls)
+    lines += ["", "## Where reality differs from the simple story"]
+    notes = [note for detect in DETECTORS for note in detect(packets, calls)]
+    lines += [f"- {n}" for n in notes] or ["- nothing: this run followed the simple story"]
+    return "\n".join(lines) + "\n"
+
+
+def timeline(packets: Records, calls: Records) -> list[str]:
+    """Calls and packets interleaved by time; packets from one capture point so each appears once."""
+    t0 = ev.t0_ns(packets)
+    wire = ev.wire(packets)
+    views = ev.views(wire)
+    iface = str(wire[0].get("interface")) if wire else None
+    shown = views.get(iface, []) if iface else []
+    events: list[tuple[int, str]] = []
+    for c in calls:
+        result = c.get("exception") or c.get("error") or _short(c.get("ret"))
+        events.append(
+            (
+                int(c.get("t_end_ns") or 0),
+                f"t={ev.rel(c.get('t_end_ns'), t0):>10}  {c.get('node') or '?':<4} "
+                f"call #{c.get('id')} {c.get('call')}() -> {result}",
+            )
+        )
+    for p in shown:
+        cause = (p.get("cause") or {}).get("text") or ""
+        events.append(
+            (
+                ev.ts(p),
+                f"t={float(p.get('t') or 0):>10.6f}  wire frame {p.get('number')}: "
+                f"{p.get('summary') or ev.role(p)}{'  <- ' + cause if cause else ''}",
+            )
+        )
+    events.sort(key=lambda e: e[0])
+    out = [text for _, text in events[:TIMELINE_LIMIT]]
+    if len(events) > TIMELINE_LIMIT:
+        out.append(f"... {len(events) - TIMELINE_LIMIT} more events (see ladder.txt)")
+    others = len(wire) - len(shown)
+    if others:
+        out.append(f"(packets as captured at {iface}; {others} copies at other capture points not shown)")
+    return out
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={v}" for k, v in value.items() if k != "sock") + "}"
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# -- detectors: each returns sentences, every one backed by frames and call ids ------------------------
+def accept_after_handshake(packets: Records, calls: Records) -> list[str]:
+    t0 = ev.t0_ns(packets)
+    notes = []
+    for c in ev.calls_named(calls, "accept"):
+        ret = c.get("ret") if isinstance(c.get("ret"), dict) else {}
+        peer = ev.addr(ret.get("peer"))
+        if not peer or not ev.succeeded(c):
+            continue
+        syn = ev.first(packets, lambda p, peer=peer: ev.is_syn(p) and ev.endpoints(p)[0] == peer)
+        ack = ev.first(
+            packets, lambda p, peer=peer: ev.role(p) == "handshake-ack" and ev.endpoints(p)[0] == peer
+        )
+        if syn and ack and ev.ts(ack) < int(c.get("t_end_ns") or 0):
+            called = (
+                "was already waiting" if int(c.get("t_start_ns") or 0) < ev.ts(syn) else "was called later"
+            )
+            notes.append(
+                f"accept() #{c.get('id')} on {c.get('node')} took no part in the handshake: "
+                f"SYN {ev.frame(syn)} and the final ACK {ev.frame(ack)} were handled by the kernel, "
+                f"which queued the finished connection (listen's backlog); accept() {called} and returned at "
+                f"t={ev.rel(c.get('t_end_ns'), t0)} s, only taking it off the queue."
+            )
+    return notes[:3]
+
+
+def silent_setup(packets: Records, calls: Records) -> list[str]:
+    setup = [c for name in ("bind", "listen") for c in ev.calls_named(calls, name)]
+    wire = ev.wire(packets)
+    if not setup or not wire:
+        return []
+    blamed = {i for p in wire for i in ev.caused_by(p)}
+    quiet = [c for c in setup if int(c.get("id") or 0) not in blamed]
+    names = sorted({f"{c.get('call')}()" for c in quiet})
+    if not quiet:
+        return []
+    return [
+        f"{' and '.join(names)} put nothing on the wire ({len(quiet)} calls, no packet attributed to "
+        f"them): they only change state inside the kernel."
+    ]
+
+
+def connect_before_ack(packets: Records, calls: Records) -> list[str]:
+    t0 = ev.t0_ns(packets)
+    for c in ev.calls_named(calls, "connect"):
+        local = ev.addr(c.get("local"))
+        if not local or not ev.succeeded(c):
+            continue
+        ack = ev.first(
+            packets, lambda p, local=local: ev.role(p) == "handshake-ack" and ev.endpoints(p)[0] == local
+        )
+        if ack:
+            return [
+                f"connect() #{c.get('id')} returned at t={ev.rel(c.get('t_end_ns'), t0)} s once the SYN-ACK "
+                f"arrived; the handshake's third packet, the ACK {ev.frame(ack)}, is sent by the kernel, "
+                f"not by any call."
+            ]
+    return []
+
+
+def segments_vs_calls(packets: Records, calls: Records) -> list[str]:
+    """One send() may become several segments; several sends may share one."""
+    by_call: Counter[int] = Counter()
+    shared = None
+    for p in ev.views(packets).get(_first_iface(packets), []):
+        if ev.payload_len(p) > 0 and not ev.is_retransmission(p):
+            ids = ev.caused_by(p)
+            by_call.update(ids)
+            if len(ids) > 1 and shared is None:
+                shared = (p, ids)
+    notes = []
+    names = {int(c["id"]): c for c in calls if c.get("id") is not None}
+    split = [(i, n) for i, n in by_call.items() if n > 1 and i in names]
+    if split:
+        i, n = max(split, key=lambda x: x[1])
+        c = names[i]
+        notes.append(
+            f"{c.get('call')}() #{i} ({c.get('nbytes')} bytes) left as {n} segments: TCP is a byte "
+            f"stream cut to the MSS, not a message per call."
+        )
+    if shared:
+        notes.append(
+            f"{ev.frame(shared[0])} carries bytes of several calls {shared[1]}: call boundaries are "
+            f"not preserved on the wire."
+        )
+    return notes
+
+
+def kernel_only(packets: Records, calls: Records) -> list[str]:
+    counts: Counter[str] = Counter()
+    for p in ev.views(packets).get(_first_iface(packets), []):
+        cause = p.get("cause") or {}
+        if cause.get("source") == "kernel":
+            counts[ev.role(p) or "other"] += 1
+    if not counts:
+        return []
+    parts = ", ".join(f"{n} {r}" for r, n in counts.most_common())
+    return [
+        f"{sum(counts.values())} packets were sent by the kernel on its own, with no socket call behind "
+        f"them ({parts}): ACKs, handshake answers, retransmissions, address resolution."
+    ]
+
+
+def retransmissions(packets: Records, calls: Records) -> list[str]:
+    found = ev.matching(packets, ev.is_retransmission)
+    if not found:
+        return []
+    return [
+        f"{len(found)} retransmissions (first {ev.frame(found[0])}): the kernel resends unacknowledged "
+        f"data or SYNs by itself; the program's call returned long before and never knows."
+    ]
+
+
+def reset_instead_of_fin(packets: Records, calls: Records) -> list[str]:
+    rsts = ev.matching(packets, lambda p: "RST" in ev.tcp_flags(p))
+    if not rsts:
+        return []
+    cause = (rsts[0].get("cause") or {}).get("text") or "the kernel"
+    return [
+        f"{ev.frame(rsts[0])} is a RST, not the FIN of the classic story ({cause}): an abortive end "
+        f"(nobody listening, or close() with unread data)."
+    ]
+
+
+def link_layer(packets: Records, calls: Records) -> list[str]:
+    arp = ev.matching(packets, lambda p: ev.role(p) in ("arp-request", "arp-reply", "ndp-ns", "ndp-na"))
+    if not arp:
+        return []
+    return [
+        f"{len(arp)} ARP/NDP packets (first {ev.frame(arp[0])}) appear in no socket story: the link layer "
+        f"resolves the next hop's MAC address before the first IP packet can leave."
+    ]
+
+
+def _first_iface(packets: Records) -> str | None:
+    wire = ev.wire(packets)
+    return str(wire[0].get("interface")) if wire else None
+
+
+DETECTORS: tuple[Callable[[Records, Records], list[str]], ...] = (
+    silent_setup,
+    accept_after_handshake,
+    connect_before_ack,
+    segments_vs_calls,
+    kernel_only,
+    retransmissions,
+    reset_instead_of_fin,
+    link_layer,
+)
