@@ -1,3 +1,184 @@
-"""CLI verbs (placeholder until the owning stage lands)."""
+"""Topology verbs: ``lab up/exec/down/clean/ps`` and ``lab topo show/check``.
 
-COMMANDS: list = []
+Thin: parse flags, call ``lab.topology`` / ``lab.emulation``, print. ``lab up`` leaves the network to a
+keeper process (``lab.emulation.keeper``) that owns it until ``lab down``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from lab.emulation import clean as cleaning
+from lab.emulation.state import load_state, load_states
+from lab.errors import LabError, PrivilegeError, UsageError
+from lab.topology import load_topology
+from lab.topology.render import as_dict, svg, table
+
+
+def _print_summary(s: dict) -> None:
+    click.echo(f"run {s['run_id']}: {s['topology']} ({s['mode']}), owner pid {s['owner_pid']}")
+    for n in s["nodes"]:
+        addrs = ", ".join(f"{i['name']} {i['ipv4'] or '-'} {i['ipv6'] or ''}".rstrip()
+                          for i in n["interfaces"])
+        click.echo(f"  {n['name']:<10} {n['kind']:<7} {addrs}")
+    for line in s["conditions"]:
+        if not line.endswith("no conditions"):
+            click.echo(f"  {line}")
+    click.echo(f"stop it with: lab down {s['run_id']}")
+
+
+@click.command("up")
+@click.argument("topology")
+@click.option("--loopback", is_flag=True, help="hosts as 127.x addresses on lo (no namespaces, no root)")
+@click.option("--run-id", default=None, help="name the run (1-12 of [a-z0-9]); random by default")
+@click.option("--json", "as_json", is_flag=True, help="print the run as JSON")
+def up(topology: str, loopback: bool, run_id: str | None, as_json: bool) -> None:
+    """Bring up TOPOLOGY (a name or file) and leave it running; prints run id, nodes and addresses."""
+    topo = load_topology(topology)  # validate here: bad input fails before any process starts
+    if not loopback and not topo.loopback and os.geteuid() != 0:
+        raise PrivilegeError("network namespaces need root; run as root, or use --loopback")
+    argv = [sys.executable, "-m", "lab.emulation.keeper", topology]
+    if run_id:
+        argv += ["--run-id", run_id]
+    if loopback:
+        argv.append("--loopback")
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, start_new_session=True)
+    line = proc.stdout.readline() if proc.stdout else ""
+    if proc.stdout:
+        proc.stdout.close()
+    try:
+        result = json.loads(line)
+    except ValueError:
+        proc.wait(timeout=10)
+        raise LabError(f"lab up: the keeper process exited ({proc.returncode}) without reporting") from None
+    if "error" in result:
+        proc.wait(timeout=10)
+        err = LabError(result["error"])
+        err.exit_code = result.get("exit_code", 1)
+        raise err
+    if as_json:
+        click.echo(json.dumps(result, indent=1))
+    else:
+        _print_summary(result)
+
+
+@click.command("exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("run_id")
+@click.argument("node")
+@click.argument("argv", nargs=-1, required=True, type=click.UNPROCESSED)
+def exec_(run_id: str, node: str, argv: tuple[str, ...]) -> None:
+    """Run a command inside NODE of run RUN_ID: lab exec RUN NODE -- CMD ARGS."""
+    st = load_state(run_id)
+    if st is None:
+        raise UsageError(f"no run {run_id!r} (see `lab ps`)")
+    if node not in st.kinds:
+        raise UsageError(f"run {run_id}: no node {node!r} (nodes: {', '.join(st.kinds)})")
+    cmd = list(argv)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        raise UsageError("lab exec: no command given (lab exec RUN NODE -- CMD ARGS)")
+    if st.mode == "netns":
+        cmd = ["ip", "netns", "exec", st.namespaces[node], *cmd]
+    sys.stdout.flush()
+    try:
+        os.execvp(cmd[0], cmd)
+    except OSError as err:
+        raise UsageError(f"lab exec: {cmd[0]}: {err.strerror}") from None
+
+
+@click.command("down")
+@click.argument("run_id")
+@click.option("--force", is_flag=True, help="also stop a run owned by a live process other than `lab up`")
+def down(run_id: str, force: bool) -> None:
+    """Tear down run RUN_ID (brought up with `lab up`)."""
+    result = cleaning.down(run_id, force=force)
+    click.echo(f"run {result.run_id}: down ({len(result.namespaces)} namespaces removed)")
+
+
+@click.command("clean")
+@click.option("--json", "as_json", is_flag=True)
+def clean(as_json: bool) -> None:
+    """Remove every resource of runs whose owner process is gone (live runs are left alone)."""
+    removed, alive = cleaning.clean()
+    if as_json:
+        click.echo(json.dumps({
+            "removed": [{"run_id": r.run_id, "topology": r.topology, "namespaces": r.namespaces,
+                         "processes": r.processes, "problems": r.problems} for r in removed],
+            "alive": [s.run_id for s in alive]}, indent=1))
+    else:
+        for r in removed:
+            extra = f", killed {len(r.processes)} processes" if r.processes else ""
+            click.echo(f"removed run {r.run_id} ({r.topology}): {len(r.namespaces)} namespaces{extra}")
+            for p in r.problems:
+                click.echo(f"  problem: {p}")
+        click.echo(f"{len(removed)} dead run(s) removed, {len(alive)} live run(s) left alone")
+    if any(r.problems for r in removed):
+        raise LabError("clean: some resources could not be removed (see above)")
+
+
+@click.command("ps")
+@click.option("--json", "as_json", is_flag=True)
+def ps(as_json: bool) -> None:
+    """List recorded runs: id, topology, mode, owner, alive."""
+    rows = [{"run_id": s.run_id, "topology": s.topology, "mode": s.mode, "owner_pid": s.owner_pid,
+             "alive": s.alive(), "status": s.status, "keeper": s.keeper, "nodes": len(s.kinds),
+             "age_s": round(time.time() - s.created, 1)} for s in load_states()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    if not rows:
+        click.echo("no runs")
+        return
+    click.echo(f"{'RUN':<13}{'TOPOLOGY':<14}{'MODE':<9}{'OWNER':<9}{'STATE':<9}{'NODES':<7}AGE")
+    for r in rows:
+        state = r["status"] if r["alive"] else "dead"
+        click.echo(f"{r['run_id']:<13}{r['topology']:<14}{r['mode']:<9}{r['owner_pid']:<9}{state:<9}"
+                   f"{r['nodes']:<7}{r['age_s']:.0f}s")
+
+
+@click.group("topo")
+def topo() -> None:
+    """Inspect topology files (no root, nothing created)."""
+
+
+@topo.command("show")
+@click.argument("topology")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--svg", "svg_path", type=click.Path(dir_okay=False, path_type=Path), help="write a picture")
+@click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="PNG needs a rasterizer that is not installed: use --svg")
+def show(topology: str, as_json: bool, svg_path: Path | None, png_path: Path | None) -> None:
+    """Nodes, interfaces, addresses and routes of TOPOLOGY (a name or file)."""
+    if png_path is not None:
+        raise UsageError("--png: no rasterizer installed (matplotlib/cairosvg); use --svg PATH")
+    t = load_topology(topology)
+    if svg_path is not None:
+        svg_path.write_text(svg(t))
+    if as_json:
+        click.echo(json.dumps(as_dict(t), indent=1))
+    else:
+        click.echo(table(t), nl=False)
+        if svg_path is not None:
+            click.echo(f"picture: {svg_path}")
+
+
+@topo.command("check")
+@click.argument("topology")
+def check(topology: str) -> None:
+    """Validate TOPOLOGY only; exit 0 and print a one-line summary when it is valid."""
+    t = load_topology(topology)
+    kinds = {k: sum(1 for n in t.nodes if n.kind == k) for k in ("host", "router", "switch")}
+    click.echo(f"{t.source}: ok ({kinds['host']} hosts, {kinds['router']} routers, {kinds['switch']} "
+               f"switches, {len(t.links)} links, {len(t.layout.segments)} subnets)")
+
+
+COMMANDS = [up, exec_, down, clean, ps, topo]
