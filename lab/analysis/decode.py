@@ -118,6 +118,7 @@ class Decoder:
         self._a4: dict[bytes, str] = {}
         self._a6: dict[bytes, str] = {}
         self._mac: dict[bytes, str] = {}
+        self._wire = 0
 
     # -- addresses (cached: a capture has few distinct ones, formatting is the costly part) -----------
     def _ip4s(self, b: bytes) -> str:
@@ -145,9 +146,11 @@ class Decoder:
         return s
 
     # -- entry ----------------------------------------------------------------------------------------
-    def decode(self, linktype: int, data: bytes) -> Pkt:
+    def decode(self, linktype: int, data: bytes, wirelen: int | None = None) -> Pkt:
+        """Decode one frame; ``wirelen`` (its length on the wire) bounds lengths that IP headers claim."""
         p = Pkt()
         n = len(data)
+        self._wire = n if wirelen is None or wirelen < n else wirelen
         if linktype == lt.ETHERNET:
             if n < 14:
                 p.layers.append(("Ethernet", 0, n))
@@ -199,12 +202,14 @@ class Decoder:
             fam = _I_BE(data, 0)[0] if linktype == lt.LOOP else _I_LE(data, 0)[0]
             if fam > 0xFFFF:  # written by a host of the other byte order
                 fam = _I_BE(data, 0)[0]
-            if fam == 2 or fam == 0x0800:
+            if fam > 1500:  # not an address family but an Ethertype (as Wireshark reads it)
+                self._ethertype(p, data, 4, fam & 0xFFFF)
+            elif fam == 2:
                 self._ip4(p, data, 4)
-            elif fam in (10, 24, 28, 30) or fam == 0x86DD:
+            elif fam in (10, 24, 28, 30):
                 self._ip6(p, data, 4)
-            elif fam == 0x0806:
-                self._arp(p, data, 4)
+            else:
+                p.l2 = f"loopback address family {fam}"
         elif linktype in (lt.PPP, lt.PPP_HDLC):
             off = 2 if data[:2] == b"\xff\x03" else 0
             if n < off + 1:
@@ -341,7 +346,10 @@ class Decoder:
         if start > n:
             p.malformed = "IPv4 options cut short"
             return
-        end = min(off + tot, n) if tot >= ihl else n
+        if tot < ihl:
+            p.malformed = f"bogus IPv4 total length {tot}"
+            return
+        end = min(off + tot, n)
         foff = (fragw & 0x1FFF) * 8
         mf = bool(fragw & 0x2000)
         if foff or mf:
@@ -353,7 +361,7 @@ class Decoder:
                 return
             self._transport(p, proto, full, 0, len(full), len(full), "reassembled")
             return
-        self._transport(p, proto, data, start, end, off + tot if tot >= ihl else end, None)
+        self._transport(p, proto, data, start, end, min(off + tot, self._wire), None)
 
     def _ip6(self, p: Pkt, data: bytes, off: int) -> None:
         n = len(data)
@@ -375,7 +383,7 @@ class Decoder:
         p.ttl = hlim
         p.proto = nh
         start = off + 40
-        claimed = start + plen if plen else n
+        claimed = min(start + plen, self._wire) if plen else n
         end = min(claimed, n)
         while nh in IP6_EXT or nh == 44:
             if start + 8 > end:
@@ -412,29 +420,30 @@ class Decoder:
         frags = self._frags
         st = frags.get(key)
         if st is None:
-            st = frags[key] = {"parts": {}, "total": None}
+            st = frags[key] = {"parts": [], "total": None}
             if len(frags) > self._max_frag_sets:
                 frags.popitem(last=False)
-        st["parts"][foff] = chunk
+        parts: list[tuple[int, bytes]] = st["parts"]
+        parts.append((foff, chunk))
         if not mf:
             st["total"] = foff + len(chunk)
         total = st["total"]
         if total is None:
             return None
         have = 0
-        parts = st["parts"]
-        for o in sorted(parts):
+        for o, c in sorted(parts, key=lambda x: x[0]):
             if o > have:
                 return None
-            have = max(have, o + len(parts[o]))
+            have = max(have, o + len(c))
         if have < total:
             return None
         buf = bytearray(total)
-        for o in sorted(parts):
-            piece = parts[o][: total - o]
+        # overlapping bytes: the first fragment that carried them wins (as in tshark)
+        for o, c in reversed(parts):
+            piece = c[: max(total - o, 0)]
             buf[o:o + len(piece)] = piece
         del frags[key]
-        p.frag_done = tuple(len(parts[o]) for o in sorted(parts))
+        p.frag_done = tuple(len(c) for _o, c in parts)
         return bytes(buf)
 
     # -- transport and above --------------------------------------------------------------------------

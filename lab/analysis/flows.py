@@ -87,7 +87,8 @@ class TcpStream:
             "payload_bytes_c2s": self.payload[0], "payload_bytes_s2c": self.payload[1],
             "first_frame": self.first_frame, "last_frame": self.last_frame,
             "syn_frame": self.syn_frame, "syn_ack_frame": self.synack_frame,
-            "handshake_ack_frame": self.hsack_frame, "handshake_complete": self.hsack_frame is not None,
+            "handshake_ack_frame": self.hsack_frame,
+            "handshake_complete": None not in (self.syn_frame, self.synack_frame, self.hsack_frame),
             "fin_from": list(self.fin_from), "fin_frames": list(self.fin_frames),
             "rst_from": list(self.rst_from), "rst_frames": list(self.rst_frames),
             "teardown": ("rst" if self.rst_from else
@@ -225,8 +226,8 @@ class FlowTable:
             role, text = "syn-ack", "handshake 2/3: SYN-ACK"
         elif (st.hsack_frame is None and d == 0 and st.synack_frame is not None
               and fl & (SYN | RST | ACK) == ACK and ack == (st.synack_seq + 1) & M32):
+            st.hsack_frame = number
             if st.syn_frame is not None:
-                st.hsack_frame = number
                 self.handshakes += 1
             if tlen == 0 and not fl & FIN:
                 role, text = "handshake-ack", "handshake 3/3: ACK"

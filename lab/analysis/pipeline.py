@@ -194,7 +194,7 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
             ts = item.ts_ns
             if t0 is None and ts is not None:
                 t0 = ts
-            p = decode(iface.linktype, item.data)
+            p = decode(iface.linktype, item.data, item.wirelen)
             rec = _record(p, n, ts, t0, iface, item, iface_nodes, flows, recent)
             if deep_rows is not None:
                 _attach_deep(rec, deep_rows.get(n))
