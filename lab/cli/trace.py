@@ -1,3 +1,71 @@
-"""CLI verbs (placeholder until the owning stage lands)."""
+"""``lab trace -- CMD ARGS...``: run one command with every socket call recorded (calls.jsonl)."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import click
+
+from lab.errors import LabRunError, UsageError
+from lab.paths import RunPaths, default_out_dir
+from lab.tracing import is_python_command, merge_traces, wrap_command
+from lab.tracing.summary import format_summary, summarize
+
+
+@click.command("trace", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--out", "out", type=click.Path(path_type=Path), help="Output directory "
+              "(default captures/trace-<UTC timestamp>/).")
+@click.option("--node", default="local", show_default=True, help="Node name stamped on every record.")
+@click.option("--timeout", default=600.0, show_default=True, help="Seconds before the command is stopped.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (the command's stdout "
+              "then goes to logs/stdout.txt).")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def trace_cmd(out: Path | None, node: str, timeout: float, as_json: bool, command: tuple[str, ...]) -> None:
+    """Run COMMAND with every socket call recorded, then summarize them.
+
+    Python programs (`python3 prog.py`, `python3 -m http.server`) are recorded from inside by the lab's
+    tracer; anything else (curl, nc, dig) runs under strace. Both write the same calls.jsonl:
+
+        lab trace -- curl -s http://127.0.0.1:8000/
+        lab trace --json -- python3 client.py
+    """
+    argv = list(command)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if not argv:
+        raise UsageError("trace: no command given (usage: lab trace [OPTIONS] -- CMD ARGS...)")
+    prog = argv[0]
+    if shutil.which(prog) is None and not (os.sep in prog and os.access(prog, os.X_OK)):
+        raise UsageError(f"trace: command not found: {prog}")
+    paths = RunPaths(out or default_out_dir("trace")).make()
+    argv2, env_add = wrap_command(argv, paths.traces_dir, node)
+    stdout = open(paths.logs_dir / "stdout.txt", "wb") if as_json else None  # noqa: SIM115
+    try:
+        proc = subprocess.run(argv2, env={**os.environ, **env_add}, stdout=stdout, timeout=timeout)
+        status = proc.returncode
+    except subprocess.TimeoutExpired:
+        status = None
+    finally:
+        if stdout is not None:
+            stdout.close()
+    records = merge_traces(paths.traces_dir, paths.calls)
+    summary = summarize(records)
+    summary.update({"out": str(paths.root), "calls": str(paths.calls), "status": status,
+                    "tracer": "python" if is_python_command(argv) else "strace"})
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(format_summary(summary))
+        click.echo(f"calls: {paths.calls}")
+    if status is None:
+        raise LabRunError(f"{prog} still running after {timeout:g} s; stopped (trace kept in "
+                          f"{paths.root})")
+    if status != 0:
+        raise LabRunError(f"{prog} exited with status {status} (trace kept in {paths.root})")
+
+
+COMMANDS = [trace_cmd]
