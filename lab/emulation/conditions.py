@@ -61,7 +61,7 @@ def describe(link: LinkSpec, netem: bool) -> str:
         return f"{link.label}: {c.describe()} via netem (both directions)"
     how = []
     if c.loss_pct:
-        how.append(f"loss {c.loss_pct:g}% via nftables (netdev egress, random drop, both directions)")
+        how.append(f"loss {c.loss_pct:g}% via nftables (postrouting random drop, both directions)")
     if c.rate_bit:
         how.append(f"rate {c.describe().split('rate ')[-1]} via tbf (both directions)")
     if c.loss_pct == 0:
@@ -88,11 +88,24 @@ def tc_lines(link: LinkSpec, dev: str, mtu: int, netem: bool) -> list[str]:
     return []
 
 
-def nft_chain(link: LinkSpec, dev: str, chain: str, netem: bool) -> str | None:
-    """An nftables netdev egress chain that drops ``loss_pct`` percent of the frames leaving ``dev``."""
+def nft_rule(link: LinkSpec, dev: str, netem: bool) -> str | None:
+    """An nftables rule that drops ``loss_pct`` percent of the packets leaving ``dev``.
+
+    It goes in a postrouting chain (``inet`` for hosts and routers: sent and forwarded packets; ``bridge``
+    for switches: frames leaving a port), i.e. before the packet reaches the wire or any capture tap.
+    The netdev egress hook would be the natural place, but on this kernel its drop verdict on veths was
+    counted and not enforced (measured: 382 counted, 0 lost of 1000), so it is not used.
+    """
     c = link.conditions
     if netem or not c.loss_pct:
         return None
     threshold = round(c.loss_pct * 100)  # 0.01 % resolution
-    return (f"  chain {chain} {{ type filter hook egress device \"{dev}\" priority 0; "
-            f"numgen random mod 10000 < {threshold} counter drop; }}\n")
+    return f"    oifname \"{dev}\" numgen random mod 10000 < {threshold} counter drop\n"
+
+
+def nft_table(family: str, rules: list[str]) -> str:
+    if not rules:
+        return ""
+    head = (f"table {family} lab {{\n  chain loss {{\n"
+            "    type filter hook postrouting priority 0; policy accept;\n")
+    return head + "".join(rules) + "  }\n}\n"

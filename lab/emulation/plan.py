@@ -123,13 +123,13 @@ def build_plan(topo: Topology, run_id: str, netem: bool) -> Plan:
             if i.ipv6:
                 ip.append(f"addr add {i.ipv6} dev {i.name} nodad")
             tc += conditions.tc_lines(link, i.name, mtu, netem)
-            chain = conditions.nft_chain(link, i.name, f"loss{i.index}", netem)
-            if chain:
-                chains.append(chain)
+            rule = conditions.nft_rule(link, i.name, netem)
+            if rule:
+                chains.append(rule)
         for r in layout.routes[n.name]:
             dest = r.dest if r.dest != "default" else ("0.0.0.0/0" if r.version == 4 else "::/0")
             ip.append(f"route add {dest} via {r.via} dev {r.dev} onlink")
-        nft = ("table netdev lab {\n" + "".join(chains) + "}\n") if chains else ""
+        nft = conditions.nft_table("bridge" if n.kind == "switch" else "inet", chains)
         offload = tuple(i.name for i in ifaces)
         jobs.append(NsJob(nss[n.name], n.name, sysctl, offload, tuple(ip), tuple(tc), nft))
 

@@ -164,7 +164,8 @@ def test_conditions_without_netem():
     t2 = load_topology("dumbbell")
     plan = build_plan(t2, "abc", netem=False)
     r1 = next(j for j in plan.jobs if j.node == "r1")
-    assert "numgen random mod 10000 < 100" in r1.nft and 'device "r1-eth1"' in r1.nft
+    assert 'oifname "r1-eth1" numgen random mod 10000 < 100 counter drop' in r1.nft
+    assert r1.nft.startswith("table inet lab")
     assert any("tbf rate 10000000bit" in x for x in r1.tc)
     assert "via nftables" in describe(t2.links[3], netem=False)
     netem_plan = build_plan(t2, "abc", netem=True)

@@ -1,0 +1,170 @@
+"""Integration: teardown on every kind of exit, `lab clean` after SIGKILL, conditions, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.emulation import Network
+from lab.emulation.clean import clean
+from lab.emulation.names import ETC_NETNS, NETNS_DIR
+from lab.emulation.state import load_state
+from lab.errors import EmulationError
+from lab.topology import load_topology, topology_from_yaml
+from tests.emulation.helpers import run_id
+
+pytestmark = pytest.mark.root
+LAB = Path(sys.executable).with_name("lab")
+
+# brings a network up with a process sleeping inside h2, prints the run id, then waits to be killed
+OWNER = """
+import sys, time
+from lab.emulation import Network
+from lab.topology import load_topology
+with Network(load_topology(sys.argv[1]), run_id=sys.argv[2]) as net:
+    net.popen("h2", ["sleep", "300"])
+    print("up", flush=True)
+    time.sleep(300)
+"""
+
+
+def _ours(rid: str) -> dict[str, list[str]]:
+    """Everything on the machine that carries this run id."""
+    root_links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    return {
+        "netns": sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(f"lab-{rid}-"))
+        if NETNS_DIR.exists() else [],
+        "etc": sorted(p.name for p in ETC_NETNS.iterdir() if rid in p.name) if ETC_NETNS.exists() else [],
+        "root_links": [line for line in root_links.splitlines() if rid in line or "-eth" in line],
+        "state": [rid] if load_state(rid) else [],
+    }
+
+
+def _root_snapshot() -> tuple[str, str]:
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    nft = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    return ("\n".join(sorted(x.split("@")[0].split(":")[1] for x in links.splitlines())), nft)
+
+
+def _start_owner(rid: str, topology: str = "routed") -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", OWNER, topology, rid], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "up"
+    return proc
+
+
+def _sleepers(rid: str) -> list[int]:
+    from lab.emulation.backend import pids_in_namespaces
+
+    return pids_in_namespaces([f"lab-{rid}-h2"])
+
+
+def test_sigkill_then_clean_restores_machine():
+    before = _root_snapshot()
+    rid = run_id("k")
+    live = Network(load_topology("two-hosts"), run_id=run_id("l"))
+    with live:
+        proc = _start_owner(rid)
+        assert _ours(rid)["netns"] and _sleepers(rid)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert _ours(rid)["netns"], "SIGKILL leaves the run behind: that is what clean is for"
+        removed, alive = clean()
+        assert rid in [r.run_id for r in removed]
+        assert live.run_id in [s.run_id for s in alive]  # a live run is never touched
+        assert (NETNS_DIR / live.namespace("h1")).exists()
+        live.run("h1", ["ping", "-c1", "-W2", live.ip("h2")])
+    assert _ours(rid) == {"netns": [], "etc": [], "root_links": [], "state": []}
+    assert _sleepers(rid) == []
+    assert _root_snapshot() == before
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_tears_down(sig):
+    rid = run_id("s")
+    proc = _start_owner(rid, "two-hosts")
+    assert _ours(rid)["netns"]
+    proc.send_signal(sig)
+    proc.wait(timeout=10)
+    assert proc.returncode != 0
+    assert _ours(rid) == {"netns": [], "etc": [], "root_links": [], "state": []}
+
+
+def test_exception_tears_down():
+    rid = run_id("e")
+    with pytest.raises(RuntimeError), Network(load_topology("lan"), run_id=rid):
+        assert _ours(rid)["netns"]
+        raise RuntimeError("boom")
+    assert _ours(rid) == {"netns": [], "etc": [], "root_links": [], "state": []}
+
+
+def test_loss_via_nftables_drops_packets():
+    topo = topology_from_yaml("nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], loss: 30%, rate: 50mbit}]",
+                              source="loss.yaml")
+    with Network(topo, run_id=run_id()) as net:
+        assert "via nftables" in net.conditions_report[0] and "via tbf" in net.conditions_report[0]
+        out = net.run("h1", ["ping", "-q", "-c", "300", "-i", "0.002", "-W", "1", net.ip("h2")],
+                      check=False, timeout=60).stdout
+        received = int(out.split(" received")[0].rsplit(",", 1)[1])
+        # each echo survives two 30% drops: expect ~49% of 300 back (binomial sd ~9)
+        assert 90 <= received <= 210, out
+        rules = json.loads(net.run("h1", ["nft", "-j", "list", "ruleset"]).stdout)["nftables"]
+        dropped = sum(e["counter"]["packets"] for r in rules if "rule" in r for e in r["rule"]["expr"]
+                      if "counter" in e)
+        assert 40 <= dropped <= 160
+        qdisc = net.run("h1", ["tc", "qdisc", "show", "dev", "h1-eth0"]).stdout
+        assert "tbf" in qdisc and "50Mbit" in qdisc
+
+
+def test_delay_is_refused_clearly_and_nothing_is_created():
+    from lab.emulation.conditions import netem_available
+
+    if netem_available():
+        pytest.skip("this kernel has netem: delay is emulated, not refused")
+    topo = topology_from_yaml("nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], delay: 20ms}]", source="d.yaml")
+    rid = run_id()
+    with pytest.raises(EmulationError, match=r"link 1 \(h1 -- h2\): delay cannot be emulated.*sch_netem"), \
+            Network(topo, run_id=rid):
+        pass
+    assert _ours(rid) == {"netns": [], "etc": [], "root_links": [], "state": []}
+
+
+def test_cli_up_exec_down():
+    rid = run_id("c")
+    up = subprocess.run([LAB, "up", "chain", "--run-id", rid, "--json"], capture_output=True, text=True,
+                        timeout=30)
+    assert up.returncode == 0, up.stderr
+    info = json.loads(up.stdout)
+    try:
+        assert info["run_id"] == rid and [n["name"] for n in info["nodes"]][:2] == ["h1", "r1"]
+        # the keeper owns it: clean must leave it alone
+        subprocess.run([LAB, "clean"], capture_output=True, text=True, timeout=30, check=True)
+        ex = subprocess.run([LAB, "exec", rid, "h1", "--", "ping", "-c1", "-W2", "h2"], capture_output=True,
+                            text=True, timeout=30)
+        assert ex.returncode == 0 and "ttl=61" in ex.stdout
+        ps = json.loads(subprocess.run([LAB, "ps", "--json"], capture_output=True, text=True).stdout)
+        assert any(r["run_id"] == rid and r["alive"] and r["keeper"] for r in ps)
+        bad = subprocess.run([LAB, "exec", rid, "h9", "--", "true"], capture_output=True, text=True)
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no node 'h9'" in bad.stderr
+    finally:
+        down = subprocess.run([LAB, "down", rid], capture_output=True, text=True, timeout=30)
+    assert down.returncode == 0, down.stderr
+    assert _ours(rid) == {"netns": [], "etc": [], "root_links": [], "state": []}
+
+
+def test_cli_up_bad_input_creates_nothing(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("nodes: [h1, h2]\nlinks: [[h1, h1]]\n")
+    before = sorted(os.listdir(NETNS_DIR)) if NETNS_DIR.exists() else []
+    r = subprocess.run([LAB, "up", str(bad)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 3 and r.stderr.startswith("lab: ") and "self-loop" in r.stderr
+    assert r.stderr.count("\n") == 1
+    time.sleep(0.1)
+    after = sorted(os.listdir(NETNS_DIR)) if NETNS_DIR.exists() else []
+    assert not set(after) - set(before) - {x for x in after if not x.startswith("lab-")}

@@ -1,0 +1,141 @@
+"""Integration: every shipped topology built for real; addresses, routes, forwarding, reachability."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from lab.emulation import Network
+from lab.emulation.names import ETC_NETNS, NETNS_DIR
+from lab.topology import load_topology
+from tests.emulation.helpers import exchange, run_id
+
+pytestmark = pytest.mark.root
+NETNS_TOPOLOGIES = ["two-hosts", "lan", "routed", "chain", "dumbbell"]
+
+
+def _ip_json(net, node, *args):
+    return json.loads(net.run(node, ["ip", "-j", *args]).stdout)
+
+
+@pytest.mark.parametrize("name", NETNS_TOPOLOGIES)
+def test_shipped_topology_realized(name):
+    topo = load_topology(name)
+    with Network(topo, run_id=run_id()) as net:
+        for node in net.nodes:
+            assert (NETNS_DIR / net.namespace(node)).exists()
+            links = {x["ifname"]: x for x in _ip_json(net, node, "link")}
+            want = {i.name for i in net.interfaces(node)} | {"lo"}
+            if net.kind(node) == "switch":
+                want.add(node)
+            assert set(links) == want, node  # nothing else: isolation from the host's interfaces
+            for i in net.interfaces(node):
+                assert links[i.name]["address"] == i.mac
+                addrs = {f"{a['local']}/{a['prefixlen']}" for x in _ip_json(net, node, "addr", "show", "dev",
+                                                                            i.name) for a in x["addr_info"]}
+                for a in (i.ipv4, i.ipv6):
+                    if a:
+                        assert a in addrs, (node, i.name, a)
+            routes = {(r["dst"], r.get("gateway")) for r in _ip_json(net, node, "route")}
+            routes |= {(r["dst"], r.get("gateway")) for r in _ip_json(net, node, "-6", "route")}
+            for r in net.topo.layout.routes[node]:
+                assert (r.dest, r.via) in routes, (node, r)
+        hosts = net.hosts
+        pairs = [(a, b) for a in hosts for b in hosts if a != b]
+        lossy = any(li.conditions.loss_pct for li in topo.links)
+        for a, b in pairs:
+            for v in (4, 6):
+                # ping exits 0 if any echo came back; a lossy link gets a few tries
+                net.run(a, ["ping", "-c", "4" if lossy else "1", "-i", "0.01", "-W2", net.ip(b, v)])
+        # a real TCP and UDP exchange across the whole topology, both families
+        a, b = hosts[0], hosts[-1]
+        assert exchange(net, a, b, 4, "tcp") == "HELLO LAB"
+        assert exchange(net, a, b, 6, "udp", port=5556) == "HELLO LAB"
+        # names resolve inside namespaces, to IPv4 first
+        got = net.run(a, ["getent", "ahosts", b]).stdout.split()[0]
+        assert got == net.ip(b)
+        ns = net.namespace(a)
+    assert not (NETNS_DIR / ns).exists()
+    assert not (ETC_NETNS / ns).exists()
+
+
+def test_routers_forward_and_ttl_drops_per_hop():
+    with Network(load_topology("chain"), run_id=run_id()) as net:
+        out = net.run("h1", ["ping", "-c1", "-W2", net.ip("h2")]).stdout
+        assert "ttl=61" in out  # 64 - three routers
+        out6 = net.run("h1", ["ping", "-c1", "-W2", net.ip("h2", 6)]).stdout
+        assert "ttl=61" in out6
+        for r in ("r1", "r2", "r3"):
+            assert net.run(r, ["cat", "/proc/sys/net/ipv4/ip_forward"]).stdout.strip() == "1"
+
+
+def test_offloads_off_on_every_veth():
+    with Network(load_topology("lan"), run_id=run_id()) as net:
+        for node in ("h1", "s1"):
+            for i in net.interfaces(node):
+                feats = net.run(node, ["ethtool", "-k", i.name]).stdout
+                for f in ("tx-checksumming", "generic-segmentation-offload", "generic-receive-offload",
+                          "tx-tcp-segmentation", "tx-tcp6-segmentation"):
+                    assert f"{f}: off" in feats, (node, i.name, f)
+
+
+def test_capture_points_cover_each_link_once():
+    with Network(load_topology("routed"), run_id=run_id()) as net:
+        points = net.capture_points()
+        assert sorted(p.label for p in points) == ["s1", "s2"]
+        assert all(p.namespace == net.namespace(p.node) for p in points)
+    with Network(load_topology("chain"), run_id=run_id()) as net:
+        assert [p.label for p in net.capture_points()] == ["h1-eth0", "r1-eth1", "r2-eth1", "r3-eth1"]
+
+
+def test_isolation_no_route_out():
+    with Network(load_topology("routed"), run_id=run_id()) as net:
+        # routers have no default route: a non-lab destination is unreachable (no packet is sent)
+        r = net.run("r1", ["ip", "route", "get", "192.0.2.1"], check=False)
+        assert r.returncode != 0 and "unreachable" in r.stderr.lower()
+        # hosts' default route leads only to that router
+        r = net.run("h1", ["ip", "-j", "route", "get", "192.0.2.1"])
+        assert json.loads(r.stdout)[0]["gateway"] == "198.18.0.254"
+    with Network(load_topology("two-hosts"), run_id=run_id()) as net:
+        # no default route at all: connect fails at once with ENETUNREACH, nothing leaves the host
+        code = ("import socket,errno\ns=socket.socket()\ntry:\n s.connect(('192.0.2.1',80))\n"
+                "except OSError as e:\n print(errno.errorcode[e.errno])")
+        assert net.run("h1", ["python3", "-c", code], timeout=5).stdout.strip() == "ENETUNREACH"
+
+
+def test_three_topologies_in_parallel():
+    errors: list[BaseException] = []
+    ids: list[str] = []
+
+    def one(name: str) -> None:
+        try:
+            with Network(load_topology(name), run_id=run_id("p")) as net:
+                ids.append(net.run_id)
+                a, b = net.hosts[0], net.hosts[-1]
+                net.run(a, ["ping", "-c1", "-W2", net.ip(b)])
+                assert exchange(net, a, b) == "HELLO LAB"
+        except BaseException as err:  # re-raised in the main thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in ("routed", "chain", "lan")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert len(ids) == 3
+    for rid in ids:
+        assert not [p for p in NETNS_DIR.iterdir() if p.name.startswith(f"lab-{rid}-")]
+
+
+def test_loopback_mode():
+    with Network(load_topology("loopback"), run_id=run_id()) as net:
+        assert net.loopback and net.namespace("h1") is None
+        assert [net.ip(h) for h in net.hosts] == ["127.18.0.1", "127.18.0.2", "127.18.0.3"]
+        (cp,) = net.capture_points()
+        assert (cp.ifname, cp.namespace) == ("lo", None) and "host 127.18.0.2" in cp.bpf
+        assert exchange(net, "h1", "h2", 4, "udp", port=45671) == "HELLO LAB"
+    assert Path("/proc").exists()
