@@ -91,7 +91,7 @@ class _Sock:
     """What the tracer knows about one kernel socket (per fd)."""
 
     __slots__ = ("sid", "fd", "family", "stype", "family_name", "type_name", "local", "peer", "sent",
-                 "recv", "pending", "active", "inode", "refs")
+                 "recv", "pending", "active", "inode", "refs", "nfds", "shared")
 
     def __init__(self, sid: str, fd: int, family: int, stype: int) -> None:
         self.sid = sid
@@ -107,7 +107,9 @@ class _Sock:
         self.pending = False  # peer not yet readable (non-blocking connect in progress)
         self.active = False  # connect() was called: the kernel counts our SYN in tcpi_bytes_acked
         self.inode = _inode(fd)
-        self.refs = []  # weak references to the socket objects using this fd
+        self.refs = []  # (fd, weak reference) of the socket objects using it
+        self.nfds = 1  # fds of this process that refer to it (dup, fromfd)
+        self.shared = False  # open across a fork: another process may move bytes, ask the kernel
 
 
 # --- process-wide tracer state (reset in fork children) -------------------------------------------------
@@ -143,8 +145,14 @@ def _write(rec: dict) -> None:
             pass  # the program closed our fd or the disk is full: never break the program
 
 
+def _after_fork_parent() -> None:
+    for st in list(_socks.values()):
+        st.shared = True
+
+
 def _after_fork_child() -> None:
     global _PID, _out_fd, _lock, _reg_lock, _tls
+    _after_fork_parent()
     _PID = _os.getpid()
     _lock = _threading.Lock()
     _reg_lock = _threading.Lock()
@@ -271,9 +279,15 @@ def _register(sock, fd: int, *, reuse: bool, probe: bool, like: _Sock | None = N
     """Start tracking the socket on ``fd``.
 
     ``reuse`` keeps a known fd's state (adopting a detached fd); ``like`` is the state of the socket this
-    one duplicates (same kernel socket, same offsets); ``probe`` asks the kernel for addresses and offsets of
-    a socket of unknown history.
+    fd duplicates: the new fd shares it (same kernel socket, same id and offsets, as with strace); ``probe``
+    asks the kernel for addresses and offsets of a socket of unknown history.
     """
+    if like is not None:
+        with _reg_lock:
+            _socks[fd] = like
+            like.nfds += 1
+        _watch(sock, fd, like)
+        return like
     with _reg_lock:
         if reuse:
             old = _socks.get(fd)
@@ -285,10 +299,7 @@ def _register(sock, fd: int, *, reuse: bool, probe: bool, like: _Sock | None = N
         st = _Sock(f"{_PID}:{fd}:{g}", fd, _C.family.__get__(sock), _C.type.__get__(sock) & _TYPE_MASK)
         _socks[fd] = st
     _watch(sock, fd, st)
-    if like is not None:
-        st.local, st.peer, st.active = like.local, like.peer, like.active
-        st.sent, st.recv = like.sent, like.recv
-    elif probe:
+    if probe:
         st.local = _getname(sock, _C.getsockname)
         st.peer = _getname(sock, _C.getpeername)
         if st.stype == _STREAM and st.family in _INET and st.peer is not None:
@@ -311,14 +322,14 @@ def _watch(sock, fd: int, st: _Sock) -> None:
 
     def gone(ref, fd=fd, st=st):
         with _contextlib.suppress(ValueError):
-            st.refs.remove(ref)
-        if st.refs or _socks.get(fd) is not st or _inode(fd) == st.inode:
+            st.refs.remove((fd, ref))
+        if any(f == fd for f, _ in st.refs) or _socks.get(fd) is not st or _inode(fd) == st.inode:
             return  # another object still uses the fd, it was closed properly, or it is only detached
         _forget(fd, st)
         t = _T()
         _emit("close", st, fd, {"via": "gc"}, None, None, t, t)
 
-    st.refs.append(_weakref.ref(sock, gone))
+    st.refs.append((fd, _weakref.ref(sock, gone)))
 
 
 def _at_exit() -> None:
@@ -329,10 +340,19 @@ def _at_exit() -> None:
             _emit("exit", st, fd, {}, None, None, t, t)
 
 
+def _resync(sock, fd: int, st: _Sock, sent: int, received: int) -> None:
+    """For a socket shared with another process: set the offsets to where the kernel says this call began."""
+    if st.stype == _STREAM and st.family in _INET:
+        offs = _kernel_offsets(sock, fd, st.active)
+        if offs is not None:
+            st.sent, st.recv = offs[0] - sent, offs[1] - received
+
+
 def _forget(fd: int, st: _Sock) -> None:
     with _reg_lock:
         if _socks.get(fd) is st:
             del _socks[fd]
+            st.nfds -= 1
 
 
 def _emit(call, st, fd, args, ret, err, t0, t1, nbytes=None, sb=None, sa=None, rb=None, ra=None,
@@ -424,6 +444,8 @@ def _out_record(name, sock, st, fd, a, k, data_i, flags_of, addr_of, r, err, t0,
         n = max(0, min(want or 0, offs[0] - st.sent)) if offs else 0
     else:
         n = 0
+    if st.shared:
+        _resync(sock, fd, st, n, 0)
     sb = st.sent
     st.sent = sa = sb + n
     if st.pending:
@@ -548,8 +570,11 @@ def _in_record(name, sock, st, fd, a, k, kind, flags_i, r, err, t0, t1):
     if st is None:
         _emit(name, None, fd, args, ret, err, t0, t1)
         return
+    peek = isinstance(flags, int) and flags & _PEEK
+    if st.shared:
+        _resync(sock, fd, st, 0, 0 if peek else n)
     rb = st.recv
-    if not (isinstance(flags, int) and flags & _PEEK):
+    if not peek:
         st.recv = rb + n
     if st.pending:
         _refresh_peer(sock, st)
@@ -732,7 +757,7 @@ def _close(self):
             _emit("close", st, fd, {"deferred": True, "io_refs": refs}, None, None, t0, t1)
     else:
         _forget(fd, st)
-        _emit("close", st, fd, {}, None, None, t0, t1)
+        _emit("close", st, fd, {"last_ref": False} if st.nfds > 0 else {}, None, None, t0, t1)
 
 
 def _detach(self):
@@ -936,6 +961,6 @@ def install() -> None:
     _sockmod.SocketIO.write = _sio_write
     _sockmod.socketpair = _socketpair
     _sockmod.fromfd = _fromfd
-    _os.register_at_fork(after_in_child=_after_fork_child)
+    _os.register_at_fork(after_in_child=_after_fork_child, after_in_parent=_after_fork_parent)
     _atexit.register(_at_exit)
     _installed = True
