@@ -43,7 +43,7 @@ def role_count(
     count: int | None = None,
     min: int | None = None,
     max: int | None = None,
-    analysis: str | None = None,
+    analysis: str | list[str] | None = None,
     app: str | None = None,
     port: int | None = None,
 ) -> Result:
@@ -88,14 +88,16 @@ def call_result(
     node: str | None = None,
     min: int = 1,
     count: int | None = None,
+    exact: bool = False,
 ) -> Result:
     """At least ``min`` (or exactly ``count``) calls named ``call`` with the given outcome.
 
     ``exception`` matches the exception name, ``error`` the errno name (also connect_ex's return value),
-    ``ret`` the return value, ``ok: true`` a call that neither failed nor raised.
+    ``ret`` the return value, ``ok: true`` a call that neither failed nor raised. ``exact: true`` matches
+    only that name (``send`` without sendto/write...).
     """
     found = []
-    for c in ev.calls_named(calls, call, node=node):
+    for c in ev.calls_named(calls, call, node=node, exact=exact):
         if exception is not None and not ev.raised(c, exception):
             continue
         if error is not None and ev.errno_name(c) != error:
@@ -533,19 +535,31 @@ def arp_per_link(packets: Records, calls: Records, links: int) -> Result:
     return len(pairs) >= links, f"ARP requests between {len(pairs)} address pairs (expected >= {links} links)"
 
 
+def first_fragmented(packets: Records, node: str) -> list[dict]:
+    """The fragments, at ``node``'s capture point, of the first datagram that was fragmented there."""
+    frags = ev.matching(packets, lambda p: p.get("node") == node and (p.get("ip") or {}).get("frag"))
+    if not frags:
+        return []
+    key = (frags[0]["ip"]["src"], frags[0]["ip"]["frag"].get("id", frags[0]["ip"].get("id")))
+    return [p for p in frags if (p["ip"]["src"], p["ip"]["frag"].get("id", p["ip"].get("id"))) == key]
+
+
 def fragments(packets: Records, calls: Records, node: str, max_len: int, min: int = 2) -> Result:
-    """IP fragments arriving at ``node``: each within the link MTU, their offsets covering the datagram."""
+    """IP fragments captured at ``node``: each within the link MTU ``max_len``; the first fragmented
+    datagram complete (offsets from 0, a last fragment without More Fragments)."""
     frags = ev.matching(packets, lambda p: p.get("node") == node and (p.get("ip") or {}).get("frag"))
     if len(frags) < min:
         return False, f"{len(frags)} IP fragments captured at {node} (expected >= {min})"
     too_big = [p for p in frags if int(p.get("len") or 0) - 14 > max_len]
     if too_big:
         return False, f"{ev.frame(too_big[0])} is {int(too_big[0]['len']) - 14} bytes of IP > {max_len}"
-    offsets = sorted(int(p["ip"]["frag"]["offset"]) for p in frags)
-    last = [p for p in frags if not p["ip"]["frag"].get("mf")]
-    return bool(last) and offsets[0] == 0, (
-        f"{len(frags)} fragments at {node}, IP sizes <= {max_len}, "
-        f"offsets {offsets}, last fragment {'present' if last else 'missing'}"
+    first = first_fragmented(packets, node)
+    offsets = sorted(int(p["ip"]["frag"]["offset"]) for p in first)
+    last = [p for p in first if not p["ip"]["frag"].get("mf")]
+    ok = bool(last) and offsets[0] == 0
+    return ok, (
+        f"{len(frags)} fragments at {node}, all <= {max_len} bytes of IP; the first datagram's offsets "
+        f"{offsets}, last fragment {'present' if last else 'missing'}"
     )
 
 

@@ -69,14 +69,19 @@ def max_count(packets: Iterable[Record], pred: Pred) -> tuple[int, str | None]:
 
 
 def packet_filter(
-    role: str | None = None, analysis: str | None = None, app: str | None = None, port: int | None = None
+    role: str | None = None,
+    analysis: str | list[str] | None = None,
+    app: str | None = None,
+    port: int | None = None,
 ) -> Pred:
-    """A predicate: packets of ``role``, with an ``analysis`` flag, of application ``app``, on ``port``."""
+    """A predicate: packets of ``role``, with an ``analysis`` flag (one of a list; ``retransmission``
+    also matches ``fast_retransmission``), of application ``app``, on ``port``."""
+    wanted = [analysis] if isinstance(analysis, str) else analysis
 
     def pred(p: Record) -> bool:
         if role is not None and _role_of(p) != role:
             return False
-        if analysis is not None and not any(analysis in f for f in flags(p)):
+        if wanted is not None and not any(w in f for w in wanted for f in flags(p)):
             return False
         if app is not None and str(p.get("app") or "").upper() != app.upper():
             return False

@@ -103,11 +103,19 @@ def syn_ttls(packets: Records, calls: Records) -> list[int] | None:
 
 
 def fragment_offsets(packets: Records, calls: Records, node: str) -> list[int] | None:
-    """The Fragment Offset (in bytes) of each IP fragment captured at ``node``, in increasing order."""
-    frags = ev.matching(packets, lambda p: p.get("node") == node and (p.get("ip") or {}).get("frag"))
-    if not frags:
+    """The Fragment Offsets (in bytes) of the first fragmented datagram captured at ``node``."""
+    from lab.labs.checks import first_fragmented
+
+    frags = first_fragmented(packets, node)
+    return sorted(int(p["ip"]["frag"]["offset"]) for p in frags) or None
+
+
+def reply_datagrams(packets: Records, calls: Records, port: int) -> int | None:
+    """How many datagrams the server sent from the port it answered a request to ``port`` from."""
+    tid = reply_port(packets, calls, port)
+    if tid is None:
         return None
-    return sorted({int(p["ip"]["frag"]["offset"]) for p in frags})
+    return ev.max_count(packets, lambda p: (p.get("udp") or {}).get("sport") == tid)[0]
 
 
 def reply_port(packets: Records, calls: Records, port: int) -> int | None:
@@ -128,6 +136,72 @@ def first_talker(packets: Records, calls: Records, port: int) -> str | None:
     if data is None:
         return None
     return "server" if ev.tcp(data)["sport"] == port else "client"
+
+
+def udp_port(packets: Records, calls: Records, index: int = 1, port: int | None = None) -> int | None:
+    """The UDP source port of the ``index``-th datagram (to ``port``, if given)."""
+    dgrams = _first_copies(
+        packets, lambda p: bool(p.get("udp")) and (port is None or p["udp"]["dport"] == port)
+    )
+    return int(dgrams[index - 1]["udp"]["sport"]) if len(dgrams) >= index else None
+
+
+def connects_before_first_accept(packets: Records, calls: Records) -> int | None:
+    """How many connect() calls succeeded before the first accept() returned."""
+    accepts = [c for c in ev.calls_named(calls, "accept") if ev.succeeded(c)]
+    if not accepts:
+        return None
+    limit = int(accepts[0].get("t_end_ns") or 0)
+    return sum(
+        1
+        for c in ev.calls_named(calls, "connect")
+        if ev.succeeded(c)
+        and (c.get("call") != "connect_ex" or c.get("ret") == 0)
+        and int(c.get("t_end_ns") or 0) < limit
+    )
+
+
+def calls_raising(packets: Records, calls: Records, exception: str) -> int:
+    """How many calls raised ``exception``."""
+    return sum(1 for c in calls if ev.raised(c, exception))
+
+
+def syn_intervals(packets: Records, calls: Records, port: int) -> list[int] | None:
+    """Seconds between successive SYNs to ``port`` (rounded): the retransmission backoff."""
+    syns = _first_copies(packets, lambda p: ev.is_syn(p) and ev.tcp(p)["dport"] == port)
+    if len(syns) < 2:
+        return None
+    return [round((ev.ts(b) - ev.ts(a)) / 1e9) for a, b in zip(syns, syns[1:], strict=False)]
+
+
+def data_segments(packets: Records, calls: Records, from_client: bool = True) -> int:
+    """Data segments sent by the client (or server), retransmissions excluded, at one capture point."""
+    return ev.max_count(
+        packets,
+        lambda p: (
+            ev.payload_len(p) > 0
+            and bool(ev.tcp(p).get("from_client")) == from_client
+            and not ev.is_retransmission(p)
+        ),
+    )[0]
+
+
+def server_port(packets: Records, calls: Records) -> int | None:
+    """The destination port of the first SYN: the port the server bound."""
+    syn = _syn(packets)
+    return int(syn["tcp"]["dport"]) if syn else None
+
+
+def first_fin_port(packets: Records, calls: Records) -> int | None:
+    """The TCP source port of the first FIN in the capture: which side closed first."""
+    fin = ev.first(packets, lambda p: "FIN" in ev.tcp_flags(p))
+    return int(fin["tcp"]["sport"]) if fin else None
+
+
+def rst_port(packets: Records, calls: Records) -> int | None:
+    """The TCP source port of the first RST."""
+    rst = ev.first(packets, lambda p: "RST" in ev.tcp_flags(p))
+    return int(rst["tcp"]["sport"]) if rst else None
 
 
 def _first_copies(packets: Records, pred: ev.Pred) -> list[dict]:
@@ -152,5 +226,14 @@ QUESTIONS: dict[str, Callable[..., Any]] = {
     "syn_ttls": syn_ttls,
     "fragment_offsets": fragment_offsets,
     "reply_port": reply_port,
+    "reply_datagrams": reply_datagrams,
     "first_talker": first_talker,
+    "udp_port": udp_port,
+    "connects_before_first_accept": connects_before_first_accept,
+    "calls_raising": calls_raising,
+    "syn_intervals": syn_intervals,
+    "data_segments": data_segments,
+    "server_port": server_port,
+    "first_fin_port": first_fin_port,
+    "rst_port": rst_port,
 }

@@ -43,6 +43,21 @@ PROGRAMS_DIR = LABS_DIR / "programs"
 # The catalogue, in teaching order: the socket flow first, then the network, then applications.
 CATALOGUE: tuple[str, ...] = (
     "tcp-echo",
+    "udp-echo",
+    "connect-refused",
+    "backlog",
+    "nonblocking",
+    "timeouts",
+    "send-vs-sendall",
+    "shutdown-vs-close",
+    "addresses",
+    "routed",
+    "mtu",
+    "lossy-link",
+    "http",
+    "dns",
+    "tftp",
+    "smtp",
 )
 
 TOP_KEYS = {

@@ -15,9 +15,12 @@ def main() -> int:
     ap.add_argument("host")
     ap.add_argument("port", type=int)
     ap.add_argument("message", nargs="?", default="hello, lab")
+    ap.add_argument("--size", type=int, default=0, help="send this many bytes of generated text instead")
     args = ap.parse_args()
 
-    payload = args.message.encode()
+    payload = (
+        (b"0123456789abcdef" * (args.size // 16 + 1))[: args.size] if args.size else args.message.encode()
+    )
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)  # 1. socket
     sock.connect((args.host, args.port))  # 2. connect: SYN out, returns when the SYN-ACK is in
