@@ -84,22 +84,45 @@ class KernelBackend:
         for chunk in chunks:
             p = subprocess.Popen([sys.executable, "-I", "-S", str(HELPER)], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            p.stdin.write(json.dumps(chunk))
-            p.stdin.close()
+            p.stdin.write(json.dumps(chunk) + "\n")
+            p.stdin.flush()
             procs.append(p)
-        failures = []
-        for p in procs:
-            out = p.stdout.read()
-            err = p.stderr.read()
-            p.wait(timeout=120)
-            for line in out.splitlines():
-                r = json.loads(line)
-                if not r["ok"]:
-                    failures.append(f"namespace {r['ns']}: {r['step']}: {r['error']}")
-            if p.returncode and not failures:
-                failures.append(f"namespace helper failed: {err.strip().splitlines()[-1:] or p.returncode}")
+        try:
+            failures = [f for p in procs for f in self._read_until(p, "configured")]
+            if not failures:
+                for p in procs:
+                    p.stdin.write("wait\n")
+                    p.stdin.flush()
+                for p in procs:
+                    for line in iter(p.stdout.readline, ""):
+                        r = json.loads(line)
+                        if r.get("phase") == "ready" and r["missing"]:
+                            late = ", ".join(r["missing"][:5])
+                            failures.append(f"interfaces not running after 5 s: {late}")
+                        if r.get("phase") == "ready":
+                            break
+        finally:
+            for p in procs:
+                with contextlib.suppress(OSError):
+                    p.stdin.close()
+                err = p.stderr.read()
+                p.wait(timeout=30)
+                if p.returncode and not failures:
+                    last = err.strip().splitlines()[-1:] or [f"exit {p.returncode}"]
+                    failures.append(f"namespace helper failed: {last[0]}")
         if failures:
             raise EmulationError(failures[0])
+
+    @staticmethod
+    def _read_until(p: subprocess.Popen, phase: str) -> list[str]:
+        failures = []
+        for line in iter(p.stdout.readline, ""):
+            r = json.loads(line)
+            if r.get("phase") == phase:
+                break
+            if not r.get("ok", True):
+                failures.append(f"namespace {r['ns']}: {r['step']}: {r['error']}")
+        return failures
 
     def destroy(self, namespaces: list[str], etc_dirs: list[str]) -> list[str]:
         """Kill processes inside the namespaces, delete them and their /etc/netns dirs; return problems."""
