@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
 import click
 
-from lab.errors import LabRunError, UsageError
+from lab.errors import LabRunError, ToolMissingError, UsageError
 from lab.paths import RunPaths, default_out_dir
 from lab.tracing import is_python_command, merge_traces, wrap_command
 from lab.tracing.summary import format_summary, summarize
+from lab.tracing.wrap import check_node
 
 
 @click.command("trace", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -41,14 +44,14 @@ def trace_cmd(out: Path | None, node: str, timeout: float, as_json: bool, comman
     prog = argv[0]
     if shutil.which(prog) is None and not (os.sep in prog and os.access(prog, os.X_OK)):
         raise UsageError(f"trace: command not found: {prog}")
+    check_node(node)
+    if not is_python_command(argv) and shutil.which("strace") is None:
+        raise ToolMissingError("strace", f"to trace {prog}")
     paths = RunPaths(out or default_out_dir("trace")).make()
     argv2, env_add = wrap_command(argv, paths.traces_dir, node)
     stdout = open(paths.logs_dir / "stdout.txt", "wb") if as_json else None  # noqa: SIM115
     try:
-        proc = subprocess.run(argv2, env={**os.environ, **env_add}, stdout=stdout, timeout=timeout)
-        status = proc.returncode
-    except subprocess.TimeoutExpired:
-        status = None
+        status = _run(argv2, {**os.environ, **env_add}, stdout, timeout)
     finally:
         if stdout is not None:
             stdout.close()
@@ -66,6 +69,30 @@ def trace_cmd(out: Path | None, node: str, timeout: float, as_json: bool, comman
                           f"{paths.root})")
     if status != 0:
         raise LabRunError(f"{prog} exited with status {status} (trace kept in {paths.root})")
+
+
+def _run(argv: list[str], env: dict[str, str], stdout, timeout: float) -> int | None:
+    """Run in its own process group, so a timeout or Ctrl-C stops everything the command started."""
+    proc = subprocess.Popen(argv, env=env, stdout=stdout, start_new_session=True)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop(proc)
+        return None
+    except KeyboardInterrupt:
+        _stop(proc)
+        raise
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 COMMANDS = [trace_cmd]

@@ -86,6 +86,13 @@ def _reserve(trace_dir: Path, node: str) -> Path:
         return path
 
 
+def check_node(node: str) -> str:
+    """The node name, or UsageError: it ends up in file names and records."""
+    if not _NODE_NAME.match(node):
+        raise UsageError(f"bad node name {node!r}: use 1-32 of [A-Za-z0-9_-]")
+    return node
+
+
 def wrap_command(argv: list[str], trace_dir: Path, node: str,
                  python: str = sys.executable) -> tuple[list[str], dict[str, str]]:
     """Return ``(argv2, env_add)`` that run ``argv`` with every socket call recorded under ``trace_dir``.
@@ -103,8 +110,7 @@ def wrap_command(argv: list[str], trace_dir: Path, node: str,
     """
     if not argv:
         raise UsageError("nothing to trace: empty command")
-    if not _NODE_NAME.match(node):
-        raise UsageError(f"bad node name {node!r}: use 1-32 of [A-Za-z0-9_-]")
+    check_node(node)
     trace_dir = Path(trace_dir)
     trace_dir.mkdir(parents=True, exist_ok=True)
     if is_python_command(argv):
