@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from lab.analysis.attribution import coverage
+from lab.analysis.attribution import Attributor, coverage
 from lab.analysis.pipeline import analyze_capture
 from lab.capture import Capture, CaptureTarget
 from lab.emulation import Network
@@ -30,7 +30,7 @@ from lab.errors import LabRunError, PrivilegeError, ToolMissingError
 from lab.labs.evaluate import evaluate
 from lab.labs.spec import PROGRAMS_DIR, LabSpec, Step, load_lab
 from lab.paths import RunPaths, default_out_dir
-from lab.report.ladder import Lane, render_ladder
+from lab.report.ladder import Lane, ip_nodes_from, render_ladder
 from lab.topology import load_topology
 from lab.tracing import merge_traces, wrap_command
 
@@ -132,7 +132,11 @@ def run_lab(
         run_id = net.run_id
     say(f"network {run_id} down; analyzing")
     calls = merge_traces(paths.traces_dir, paths.calls)
-    result = analyze_capture(paths.capture, paths.root, calls=calls, iface_nodes=iface_nodes, progress=False)
+    ip_nodes, mac_nodes = ip_nodes_from(nodes_info), _mac_nodes(nodes_info)
+    attributor = Attributor(calls, ip_nodes=ip_nodes, mac_nodes=mac_nodes)
+    result = analyze_capture(
+        paths.capture, paths.root, calls=calls, iface_nodes=iface_nodes, progress=False, attributor=attributor
+    )
     packets = _read_jsonl(paths.packets)
     evaluation = evaluate(spec, packets, calls)
     cov = coverage(p.get("cause") or {} for p in packets if (p.get("role") or {}).get("code") != "lab-probe")
@@ -151,7 +155,9 @@ def run_lab(
             f"{cov['total'] - cov['explained']} packet(s) not explained: frames {unexplained[:10]}"
         )
     lanes = [Lane(n, nodes_info[n]["kind"]) for n in nodes_info if nodes_info[n]["kind"] != "switch"]
-    ladder = render_ladder(packets, calls, lanes, _mac_nodes(nodes_info), title=f"{spec.name}: {spec.title}")
+    ladder = render_ladder(
+        packets, calls, lanes, mac_nodes, ip_nodes=ip_nodes, title=f"{spec.name}: {spec.title}"
+    )
     paths.ladder.write_text(ladder)
     (paths.root / "story.md").write_text(evaluation.get("story", "") + "\n")
     report = {

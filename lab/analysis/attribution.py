@@ -130,13 +130,17 @@ class _Conn:
 def _cause(
     source: str, rule: str, text: str, calls: Iterable[Call] = (), answers: int | None = None, **extra: Any
 ) -> dict[str, Any]:
+    ids = [c["id"] for c in calls if "id" in c]
+    # "calls" are the calls that produced the packet; a kernel packet only acts for (or answers) calls
     out: dict[str, Any] = {
         "source": source,
         "rule": rule,
         "text": text,
-        "calls": [c["id"] for c in calls if "id" in c],
+        "calls": ids if source == "call" else [],
         "answers": answers,
     }
+    if source != "call" and ids:
+        out["related"] = ids
     out.update({k: v for k, v in extra.items() if v not in (None, [], "")})
     return out
 
@@ -144,10 +148,19 @@ def _cause(
 class Attributor:
     """Attribute packets of one run to the calls in its call log (see the module docstring)."""
 
-    def __init__(self, calls: Iterable[Call]) -> None:
+    def __init__(
+        self,
+        calls: Iterable[Call],
+        *,
+        ip_nodes: dict[str, str] | None = None,
+        mac_nodes: dict[str, str] | None = None,
+    ) -> None:
+        """``ip_nodes``/``mac_nodes`` (from the topology, when known) name the node behind an address the
+        call log never shows, such as an IPv6 link-local source of the kernel's own packets."""
         self.calls = sorted(calls, key=lambda c: (c.get("t_start_ns", 0), c.get("id", 0)))
         self.socks: dict[str, _Sock] = {}
-        self.ip_nodes: dict[str, str] = {}
+        self.ip_nodes: dict[str, str] = dict(ip_nodes or {})
+        self.mac_nodes = {k.lower(): v for k, v in (mac_nodes or {}).items()}
         self._index_calls()
         self.conns: dict[tuple[Endpoint, Endpoint], _Conn] = {}
         self._matched: set[int] = set()  # ids of datagram calls already matched to a packet
@@ -233,7 +246,9 @@ class Attributor:
         before = [s for s in cands if s.first_ns <= ts + TOL_NS]
         return max(before or cands, key=lambda s: s.first_ns)
 
-    def node_of(self, ip: str | None) -> str:
+    def node_of(self, ip: str | None, mac: str | None = None) -> str:
+        if mac and mac.lower() in self.mac_nodes:
+            return self.mac_nodes[mac.lower()]
         ip = norm_ip(ip)
         return self.ip_nodes.get(ip or "", ip or "?")
 
@@ -713,7 +728,7 @@ class Attributor:
         best_score: tuple[bool, int] = (False, -1)
         for sock in self.socks.values():
             for call in sock.calls:
-                if call["t_start_ns"] > ts + TOL_NS or call.get("call") not in SENDING_CALLS:
+                if call["t_start_ns"] > ts or call.get("call") not in SENDING_CALLS:
                     continue
                 local = _ep(call.get("local")) or sock.local
                 if local and local[0] not in WILDCARD and local[0] != src_ip:
@@ -727,7 +742,7 @@ class Attributor:
     def _arp(self, rec: Rec) -> dict[str, Any]:
         arp, frame = rec["arp"], rec["number"]
         spa, tpa = arp.get("sender_ip"), arp.get("target_ip")
-        node = self.node_of(spa)
+        node = self.node_of(spa, arp.get("sender_mac"))
         if arp.get("op") == 2:
             req = self._arp_requests.get((tpa, spa))
             return _cause(
@@ -762,7 +777,7 @@ class Attributor:
         icmp, ip = rec["icmp"], rec.get("ip") or {}
         version, itype = icmp.get("version", 4), icmp.get("type")
         src, dst = norm_ip(ip.get("src")) or "", norm_ip(ip.get("dst")) or ""
-        node = self.node_of(src)
+        node = self.node_of(src, (rec.get("eth") or {}).get("src"))
         name = icmp.get("name") or f"type {itype}"
         if itype in ICMP_ERRORS.get(version, set()):
             q = icmp.get("quoted") or {}

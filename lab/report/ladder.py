@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 LANE_GAP = 22  # characters between two columns: room for an arrow with a frame number
-SHOW_RETURN_NS = 1_000_000  # a call that blocked longer than this gets its own "returns" row
+SHOW_RETURN_NS = 100_000  # a call that blocked longer than this gets its own "returns" row
 QUIET_CALLS = {"fileno", "gettimeout", "getblocking", "getsockopt"}
 
 

@@ -145,9 +145,14 @@ def test_tcp_echo_every_packet_has_its_call_or_kernel_duty() -> None:
     ]
     causes = [att.cause(p) for p in pkts]
     assert causes[0]["rule"] == "syn-connect" and causes[0]["calls"] == [4]
-    assert causes[1]["rule"] == "syn-ack" and causes[1]["calls"] == [2] and causes[1]["answers"] == 1
+    assert (
+        causes[1]["rule"] == "syn-ack"
+        and causes[1]["related"] == [2]
+        and causes[1]["calls"] == []
+        and causes[1]["answers"] == 1
+    )
     assert "accept() takes no part" in causes[1]["text"]
-    assert causes[2]["rule"] == "handshake-ack" and causes[2]["calls"] == [4] and causes[2]["answers"] == 2
+    assert causes[2]["rule"] == "handshake-ack" and causes[2]["related"] == [4] and causes[2]["answers"] == 2
     assert causes[3]["calls"] == [5, 6] and causes[3]["consumed_by"] == [7]  # coalesced: two sendall()
     assert causes[4]["calls"] == [6] and "bytes 8-9" in causes[4]["text"]
     assert causes[5]["source"] == "kernel" and causes[5]["answers"] == 5
@@ -170,7 +175,7 @@ def test_retransmitted_segment_names_the_original_frame() -> None:
     ):
         att.cause(p)
     again = att.cause(tcp(5, 900, C, S, "PSH,ACK", ISN_C + 1, ISN_S + 1, 6, analysis=["retransmission"]))
-    assert again["rule"] == "tcp-retransmit" and again["answers"] == 4 and again["calls"] == [5]
+    assert again["rule"] == "tcp-retransmit" and again["answers"] == 4 and again["related"] == [5]
 
 
 def test_refused_connect_is_the_kernels_rst_answering_the_syn() -> None:
@@ -191,7 +196,7 @@ def test_refused_connect_is_the_kernels_rst_answering_the_syn() -> None:
     att = Attributor(calls)
     assert att.cause(tcp(1, 150, C, S, "SYN", ISN_C, 0))["calls"] == [1]
     rst = att.cause(tcp(2, 160, S, C, "RST,ACK", 0, ISN_C + 1))
-    assert rst["rule"] == "rst-refused" and rst["answers"] == 1 and rst["calls"] == [1]
+    assert rst["rule"] == "rst-refused" and rst["answers"] == 1 and rst["related"] == [1]
     assert "ECONNREFUSED" in rst["text"]
 
 

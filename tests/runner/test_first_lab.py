@@ -108,9 +108,9 @@ def test_handshake_roles_and_causes(echo_run) -> None:
     assert [calls[i]["call"] for i in syn["cause"]["calls"]] == ["connect"]
     assert calls[syn["cause"]["calls"][0]]["node"] == "h1"
     assert synack["cause"]["source"] == "kernel" and synack["cause"]["answers"] == syn["number"]
-    assert [calls[i]["call"] for i in synack["cause"]["calls"]] == ["listen"]
+    assert [calls[i]["call"] for i in synack["cause"]["related"]] == ["listen"]
     assert ack["cause"]["source"] == "kernel" and ack["cause"]["answers"] == synack["number"]
-    assert [calls[i]["call"] for i in ack["cause"]["calls"]] == ["connect"]
+    assert [calls[i]["call"] for i in ack["cause"]["related"]] == ["connect"]
     accept = next(c for c in calls.values() if c["call"] == "accept")
     assert accept["t_end_ns"] >= ack["ts_ns"], "accept() cannot return before the handshake completed"
 
@@ -162,20 +162,17 @@ def test_without_root_one_line_error_points_at_loopback(tmp_path: Path) -> None:
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         pytest.skip("setpriv not installed")
-    env = {**os.environ, "HOME": str(tmp_path)}
+    env = {**os.environ, "HOME": "/"}
+    nobody = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    probe = subprocess.run(
+        [*nobody, sys.executable, "-c", "import lab"], cwd="/", capture_output=True, env=env
+    )
+    if probe.returncode != 0:
+        pytest.skip("the unprivileged user cannot read this checkout, so it cannot run lab")
+    out = tmp_path / "x"
     done = subprocess.run(
-        [
-            setpriv,
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            *LAB,
-            "run",
-            "tcp-echo",
-            "--out",
-            str(tmp_path / "x"),
-        ],
-        cwd=tmp_path,
+        [*nobody, *LAB, "run", "tcp-echo", "--out", str(out)],
+        cwd="/",
         capture_output=True,
         text=True,
         env=env,
@@ -210,10 +207,9 @@ def test_a_failing_program_keeps_the_capture_and_leaves_nothing(tmp_path: Path) 
     require_tool("dumpcap")
     spec = tmp_path / "broken.yaml"
     spec.write_text(
-        "name: broken\ntopology: two-hosts\nsteps:\n"
+        "name: broken\nsummary: a client that fails\nconcept: failure handling\ntopology: two-hosts\nsteps:\n"
         "  - {name: client, node: h1, run: [python3, -c, 'import sys; sys.exit(3)']}\n"
     )
-    before = _netns()
     done = subprocess.run(
         [*LAB, "run", str(spec), "--out", str(tmp_path / "out"), "-q"],
         cwd=REPO,
@@ -224,4 +220,6 @@ def test_a_failing_program_keeps_the_capture_and_leaves_nothing(tmp_path: Path) 
     assert done.returncode == 10, done.stderr
     assert "exited 3, expected 0" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert (tmp_path / "out" / "capture.pcapng").stat().st_size > 0
-    assert _netns() <= before
+    run_id = json.loads((tmp_path / "out" / "report.json").read_text())["run_id"]
+    assert not [ns for ns in _netns() if run_id in ns]
+    assert not [ln for ln in _links() if run_id in ln]

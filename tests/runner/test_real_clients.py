@@ -24,7 +24,8 @@ def _run(tmp_path: Path, steps: str, *tools: str):
     from lab.runner import run_lab
 
     spec = tmp_path / "lab.yaml"
-    spec.write_text(f"name: real-clients\ntopology: two-hosts\nsteps:\n{steps}")
+    head = "name: real-clients\nsummary: real clients\nconcept: programs not written here\n"
+    spec.write_text(f"{head}topology: two-hosts\nsteps:\n{steps}")
     result = run_lab(spec, tmp_path / "out")
     packets = [json.loads(line) for line in (result.out / "packets.jsonl").read_text().splitlines()]
     calls = {c["id"]: c for c in map(json.loads, (result.out / "calls.jsonl").read_text().splitlines())}
@@ -100,9 +101,9 @@ def test_dig_against_a_small_dns_responder(tmp_path: Path) -> None:
     result, packets, calls = _run(
         tmp_path,
         f"""\
-  - {{name: dns, node: h2, run: [python3, "{DATA / "dns_responder.py"}", "{{ip[h2]}}", "5353", "1"],
-     background: true, ready: {{udp: 5353}}}}
-  - {{name: client, node: h1, run: [dig, +tries=1, +time=2, -p, "5353", "@{{ip[h2]}}", lab.example, A]}}
+  - {{name: dns, node: h2, run: [python3, "{DATA / "dns_responder.py"}", "{{ip[h2]}}", "53", "1"],
+     background: true, ready: {{udp: 53}}}}
+  - {{name: client, node: h1, run: [dig, +tries=1, +time=2, -p, "53", "@{{ip[h2]}}", lab.example, A]}}
   - {{wait: dns, timeout: 5}}
 """,
     )
