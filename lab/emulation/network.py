@@ -16,12 +16,15 @@ Two realizations share this API:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 from lab.emulation import conditions
@@ -46,6 +49,9 @@ class CapturePoint:
     node: str
     label: str
     bpf: str | None = None
+
+
+PROBE = Path(__file__).with_name("probe.py")
 
 
 class _Unwind(BaseException):
@@ -309,6 +315,33 @@ class Network:
             raise EmulationError(f"node {node!r}: {' '.join(argv)} exited {proc.returncode}"
                                  + (f": {detail[-1]}" if detail else ""))
         return proc
+
+    def reachable(
+        self, pairs: Sequence[tuple[str, str] | tuple[str, str, str]], version: int = 4, timeout: float = 3.0,
+        port: int = 7,
+    ) -> list[tuple[str, str, str]]:
+        """Check reachability with a real UDP echo per pair, all pairs at once; returns the failed ones.
+
+        A pair is ``(src, dst)`` (dst's primary address) or ``(src, dst, address)``, e.g. a gateway's
+        address on the src's segment. Runs ``probe.py`` (one process for all pairs).
+        """
+        servers: set[tuple[str | None, str, int]] = set()
+        clients = []
+        resolved = []
+        for k, pair in enumerate(pairs):
+            src, dst = pair[0], pair[1]
+            addr = pair[2] if len(pair) == 3 else self.ip(dst, version)  # type: ignore[misc]
+            fam = 6 if ":" in addr else 4
+            servers.add((self.namespace(dst), addr, port))
+            clients.append([k, self.namespace(src), self.ip(src, fam), addr, port])
+            resolved.append((src, dst, addr))
+        spec = {"servers": sorted(servers, key=str), "clients": clients, "timeout": timeout}
+        proc = subprocess.run([sys.executable, "-I", "-S", str(PROBE)], input=json.dumps(spec),
+                              capture_output=True, text=True, timeout=timeout + 30)
+        if proc.returncode != 0:
+            last = proc.stderr.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+            raise EmulationError(f"run {self.run_id}: reachability probe failed: {last[0]}")
+        return [resolved[k] for k in json.loads(proc.stdout)["failed"]]
 
     # -- checks ------------------------------------------------------------------------------------
     def _check_node(self, node: str) -> None:

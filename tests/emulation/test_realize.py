@@ -139,3 +139,11 @@ def test_loopback_mode():
         assert (cp.ifname, cp.namespace) == ("lo", None) and "host 127.18.0.2" in cp.bpf
         assert exchange(net, "h1", "h2", 4, "udp", port=45671) == "HELLO LAB"
     assert Path("/proc").exists()
+
+
+def test_reachable_probe_reports_real_failures():
+    with Network(load_topology("routed"), run_id=run_id()) as net:
+        pairs = [("h1", "h3"), ("h4", "h2"), ("h1", "r1", "198.18.0.254"), ("h1", "h4", net.ip("h4", 6))]
+        assert net.reachable(pairs) == []
+        net.run("h3", ["ip", "link", "set", "dev", "h3-eth0", "down"])
+        assert net.reachable(pairs, timeout=0.5) == [("h1", "h3", net.ip("h3"))]
