@@ -187,8 +187,10 @@ def connects_before_accept(packets: Records, calls: Records, min: int = 1) -> Re
 def silent_calls(
     packets: Records, calls: Records, names: list[str], exception: str | None = None, window_ms: float = 1.0
 ) -> Result:
-    """These calls put nothing on the wire: no packet is attributed to them and none leaves their node
-    while they run (plus ``window_ms``). ``names`` lists them (e.g. [bind, listen])."""
+    """These calls put nothing on the wire: no packet is sent by them (cause source "call") and none
+    leaves their node while they run (plus ``window_ms``). ``names`` lists them (e.g. [bind, listen]).
+    A kernel packet that merely names the call (the SYN-ACK sent for the socket listen() prepared) is
+    not the call's doing."""
     chosen = [
         c
         for name in names
@@ -371,6 +373,22 @@ def mss_announced(packets: Records, calls: Records, role: str, mss: int) -> Resu
     return got == mss, f"{role} {ev.frame(p)} announces MSS {got} (expected {mss})"
 
 
+def tcp_loss(packets: Records, calls: Records, kind: str, min: int = 1) -> Result:
+    """Evidence of loss at some capture point, from sequence numbers alone: ``gap`` (a segment beyond
+    the highest byte seen: something before it was lost), ``resent`` (bytes sent again) or ``dup_ack``
+    (the same acknowledgment repeated: the receiver still misses the next byte)."""
+    if kind not in ("gap", "resent", "dup_ack"):
+        raise ValueError(f"kind must be gap, resent or dup_ack, not {kind!r}")
+    per_point = {iface: found[kind] for iface, found in ev.loss_evidence(packets).items()}
+    if not per_point:
+        return False, "no packets"
+    iface, hits = max(per_point.items(), key=lambda kv: len(kv[1]))
+    frames = ", ".join(str(p.get("number")) for p in hits[:6])
+    return len(
+        hits
+    ) >= min, f"{len(hits)} {kind} at {iface} (expected >= {min}){'; frames ' + frames if hits else ''}"
+
+
 def payload_matches_calls(packets: Records, calls: Records) -> Result:
     """Every byte the programs sent reached the wire exactly once in sequence space (retransmissions aside).
 
@@ -437,7 +455,7 @@ def datagram_per_call(packets: Records, calls: Records, node: str | None = None)
         found, where = ev.max_count(
             packets,
             lambda p, local=local, peer=peer, n=n, c=c: (
-                ev.endpoints(p) == (local, peer)
+                _same_source(ev.endpoints(p), local, peer)
                 and (p.get("udp") or {}).get("length") == n + 8
                 and ev.ts(p) >= int(c.get("t_start_ns") or 0)
             ),
@@ -447,9 +465,18 @@ def datagram_per_call(packets: Records, calls: Records, node: str | None = None)
     return True, f"{len(sends)} UDP send calls, each matched by a datagram of its length (+8 byte UDP header)"
 
 
+def _same_source(ends: tuple | None, local: tuple | None, peer: tuple | None) -> bool:
+    """Packet endpoints match a socket's local/peer; a wildcard local address (0.0.0.0) matches any."""
+    if ends is None or local is None or peer is None:
+        return False
+    (src, sport), dst = ends
+    return dst == peer and sport == local[1] and (local[0] in ("0.0.0.0", "::") or src == local[0])
+
+
 def ephemeral_port(packets: Records, calls: Records, low: int = 32768, high: int = 60999) -> Result:
     """getsockname() on each client socket names the source port of its SYN; unbound ones are ephemeral."""
-    names = [c for c in ev.calls_named(calls, "getsockname") if ev.succeeded(c)]
+    clients = {c.get("sock") for c in ev.calls_named(calls, "connect")}
+    names = [c for c in ev.calls_named(calls, "getsockname") if ev.succeeded(c) and c.get("sock") in clients]
     checked = 0
     for c in names:
         local = ev.addr(c.get("ret"))
@@ -607,6 +634,7 @@ CHECKS: dict[str, Callable[..., Result]] = {
     "segments_within_mss": segments_within_mss,
     "mss_announced": mss_announced,
     "payload_matches_calls": payload_matches_calls,
+    "tcp_loss": tcp_loss,
     "datagram_per_call": datagram_per_call,
     "ephemeral_port": ephemeral_port,
     "peername_matches_syn": peername_matches_syn,

@@ -214,5 +214,50 @@ def addr(value: Any) -> tuple[str, int] | None:
 
 
 def caused_by(p: Record) -> list[int]:
+    """Ids of the calls that *sent* this packet (cause source "call"). Kernel packets also list related
+    calls (the listen() a SYN-ACK answers for, the recv() inside which an ACK left): those did not send it.
+    """
+    cause = p.get("cause") or {}
+    if cause.get("source") != "call":
+        return []
+    return [int(i) for i in cause.get("calls") or []]
+
+
+def related_calls(p: Record) -> list[int]:
+    """Every call id the packet's cause names, whether the call sent it or the kernel acted for it."""
     cause = p.get("cause") or {}
     return [int(i) for i in cause.get("calls") or []]
+
+
+# -- TCP loss evidence, per capture point ---------------------------------------------------------------
+def loss_evidence(packets: Iterable[Record]) -> dict[str, dict[str, list[Record]]]:
+    """Per capture point: data segments after a gap, data sent again, and duplicate ACKs.
+
+    Computed from sequence numbers at each capture point separately: on a routed path one segment is
+    captured once per link, and across links the second copy would look like a retransmission.
+    """
+    out: dict[str, dict[str, list[Record]]] = {}
+    for iface, group in views(packets).items():
+        high: dict[tuple, int] = {}
+        last_ack: dict[tuple, tuple[int, int]] = {}
+        found: dict[str, list[Record]] = {"gap": [], "resent": [], "dup_ack": []}
+        for p in group:
+            t, ends = tcp(p), endpoints(p)
+            if not t or not ends or "RST" in tcp_flags(p) or "SYN" in tcp_flags(p):
+                continue
+            n = payload_len(p)
+            if n:
+                seq = int(t.get("seq") or 0)
+                top = high.get(ends)
+                if top is not None and seq > top:
+                    found["gap"].append(p)
+                if top is not None and seq < top:
+                    found["resent"].append(p)
+                high[ends] = max(top or 0, seq + n)
+            elif tcp_flags(p) == {"ACK"}:
+                key = (int(t.get("ack_raw") or 0), int(t.get("win") or 0))
+                if last_ack.get(ends) == key:
+                    found["dup_ack"].append(p)
+                last_ack[ends] = key
+        out[iface] = found
+    return out

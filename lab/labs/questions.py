@@ -37,6 +37,16 @@ def synack_ack_raw(packets: Records, calls: Records, port: int | None = None) ->
     return int(sa["tcp"]["ack_raw"]) if sa else None
 
 
+def rst_ack_raw(packets: Records, calls: Records, port: int | None = None) -> int | None:
+    """The raw acknowledgment number of the RST that answered the first SYN (the SYN's seq + 1)."""
+    syn = _syn(packets, port)
+    if syn is None:
+        return None
+    key = ev.conn_key(syn)
+    rst = ev.first(packets, lambda p: "RST" in ev.tcp_flags(p) and ev.conn_key(p) == key)
+    return int(rst["tcp"]["ack_raw"]) if rst else None
+
+
 def client_port(packets: Records, calls: Records, port: int | None = None, index: int = 1) -> int | None:
     """The source port of the ``index``-th connection's SYN (the client's ephemeral or bound port)."""
     syns = [p for p in _first_copies(packets, ev.is_syn) if port is None or ev.tcp(p)["dport"] == port]
@@ -186,6 +196,11 @@ def data_segments(packets: Records, calls: Records, from_client: bool = True) ->
     )[0]
 
 
+def loss_count(packets: Records, calls: Records, kind: str) -> int:
+    """How many gaps / resent segments / duplicate ACKs the capture point with most of them shows."""
+    return max((len(found[kind]) for found in ev.loss_evidence(packets).values()), default=0)
+
+
 def server_port(packets: Records, calls: Records) -> int | None:
     """The destination port of the first SYN: the port the server bound."""
     syn = _syn(packets)
@@ -216,6 +231,7 @@ def _first_copies(packets: Records, pred: ev.Pred) -> list[dict]:
 QUESTIONS: dict[str, Callable[..., Any]] = {
     "syn_seq_raw": syn_seq_raw,
     "synack_ack_raw": synack_ack_raw,
+    "rst_ack_raw": rst_ack_raw,
     "client_port": client_port,
     "mss": mss,
     "udp_length": udp_length,
@@ -234,6 +250,7 @@ QUESTIONS: dict[str, Callable[..., Any]] = {
     "syn_intervals": syn_intervals,
     "data_segments": data_segments,
     "server_port": server_port,
+    "loss_count": loss_count,
     "first_fin_port": first_fin_port,
     "rst_port": rst_port,
 }

@@ -209,12 +209,13 @@ def kernel_only(packets: Records, calls: Records) -> list[str]:
 
 
 def retransmissions(packets: Records, calls: Records) -> list[str]:
-    found = ev.matching(packets, ev.is_retransmission)
+    found = max((f["resent"] for f in ev.loss_evidence(packets).values()), key=len, default=[])
     if not found:
         return []
     return [
-        f"{len(found)} retransmissions (first {ev.frame(found[0])}): the kernel resends unacknowledged "
-        f"data or SYNs by itself; the program's call returned long before and never knows."
+        f"{len(found)} segments carry bytes already sent (first {ev.frame(found[0])}): the kernel "
+        f"retransmits unacknowledged data by itself; the program's call returned long before and never "
+        f"knows."
     ]
 
 
