@@ -54,8 +54,12 @@ class CapturePoint:
 PROBE = Path(__file__).with_name("probe.py")
 
 
-class _Unwind(BaseException):
-    """Raised by our SIGTERM handler to unwind the ``with`` block (like KeyboardInterrupt for SIGINT)."""
+class Terminated(SystemExit):
+    """Raised by our SIGTERM handler to unwind the ``with`` block (like KeyboardInterrupt for SIGINT).
+
+    A SystemExit (code 143 = 128 + SIGTERM): every ``finally`` runs, ``except Exception`` does not catch it,
+    and at the top of the program it exits quietly with the conventional status, no traceback.
+    """
 
 
 class Network:
@@ -185,7 +189,7 @@ class Network:
             return
 
         def on_term(signum: int, _frame: object) -> None:
-            raise _Unwind(f"signal {signum}")
+            raise Terminated(128 + signum)
 
         self._old_handlers = {signal.SIGINT: signal.getsignal(signal.SIGINT),
                               signal.SIGTERM: signal.getsignal(signal.SIGTERM)}
