@@ -163,7 +163,7 @@ class Attributor:
         self.mac_nodes = {k.lower(): v for k, v in (mac_nodes or {}).items()}
         self._index_calls()
         self.conns: dict[tuple[Endpoint, Endpoint], _Conn] = {}
-        self._matched: set[int] = set()  # ids of datagram calls already matched to a packet
+        self._matched: set[tuple[str, int]] = set()  # (interface, call id) of matched datagram calls
         self._frag_cause: dict[tuple[str, str, int], dict[str, Any]] = {}
         self._last_by_flow: dict[tuple[Any, ...], int] = {}
         self._arp_requests: dict[tuple[str, str], int] = {}
@@ -230,6 +230,13 @@ class Attributor:
                 self._listeners[sock.local[1]].append(sock)
             if sock.stype == "SOCK_DGRAM" and sock.local:
                 self._udp_by_port[sock.local[1]].append(sock)
+        self._connects_to: dict[Endpoint, list[_Sock]] = defaultdict(list)
+        for sock in self.socks.values():
+            if sock.connect:
+                target = _ep((sock.connect.get("args") or {}).get("address")) or _ep(sock.connect.get("peer"))
+                if target:
+                    self._connects_to[target].append(sock)
+        self._udp_socks = [s for socks in self._udp_by_port.values() for s in socks]
 
     def _tcp_sock(self, local: Endpoint, peer: Endpoint, ts: int) -> _Sock | None:
         """The socket at ``local`` talking to ``peer`` at time ``ts`` (latest one opened before it)."""
@@ -246,6 +253,15 @@ class Attributor:
         before = [s for s in cands if s.first_ns <= ts + TOL_NS]
         return max(before or cands, key=lambda s: s.first_ns)
 
+    def _connecting(self, peer: Endpoint, ts: int) -> _Sock | None:
+        """A socket whose connect() to ``peer`` was under way at ``ts``: a refused or timed-out connect
+        leaves no local port to match by (getsockname() after the failure shows port 0)."""
+        for sock in self._connects_to.get(peer, []):
+            call = sock.connect
+            if call and call["t_start_ns"] <= ts + TOL_NS and ts <= call.get("t_end_ns", 0) + TOL_NS:
+                return sock
+        return None
+
     def node_of(self, ip: str | None, mac: str | None = None) -> str:
         if mac and mac.lower() in self.mac_nodes:
             return self.mac_nodes[mac.lower()]
@@ -260,7 +276,7 @@ class Attributor:
         try:
             if rec.get("tcp"):
                 return self._tcp(rec)
-            if rec.get("udp") or (rec.get("ip") and (rec["ip"].get("frag") or {}).get("offset")):
+            if rec.get("udp") or (rec.get("ip") and rec["ip"].get("proto") == 17 and rec["ip"].get("frag")):
                 return self._udp(rec)
             if rec.get("arp"):
                 return self._arp(rec)
@@ -296,7 +312,8 @@ class Attributor:
         dst: Endpoint = (norm_ip(ip["dst"]) or "", tcp["dport"])
         flags, ts, frame = tcp.get("flags_int", 0), rec["ts_ns"], rec["number"]
         conn = self._conn(src, dst)
-        sender, receiver = self._tcp_sock(src, dst, ts), self._tcp_sock(dst, src, ts)
+        sender = self._tcp_sock(src, dst, ts) or self._connecting(dst, ts)
+        receiver = self._tcp_sock(dst, src, ts) or self._connecting(src, ts)
         try:
             if flags & SYN and not flags & ACK:
                 return self._syn(rec, conn, src, sender)
@@ -639,55 +656,83 @@ class Attributor:
 
     # -- UDP and IP fragments ----------------------------------------------------------------------------
     def _udp(self, rec: Rec) -> dict[str, Any]:
-        ip, udp = rec["ip"], rec.get("udp")
+        """A datagram is one send call; its IP fragments (on every link they cross) share that cause.
+
+        Matching is per capture interface: the same datagram seen on two links is matched twice.
+        """
+        ip, udp, iface = rec["ip"], rec.get("udp"), str(rec.get("interface"))
         frag = ip.get("frag") or {}
+        fragmented = bool(frag.get("offset") or frag.get("mf"))
         fkey = (norm_ip(ip["src"]) or "", norm_ip(ip["dst"]) or "", frag.get("id", ip.get("id", 0)))
-        if udp is None:  # a non-first fragment: its datagram's cause was found on the first fragment
-            known = self._frag_cause.get(fkey)
-            if known:
-                return {
-                    **known,
-                    "rule": "ip-fragment",
-                    "text": f"IP fragment (offset {frag.get('offset')}) of: {known['text']}",
-                }
-            return _cause("unexplained", "ip-fragment", "IP fragment whose first fragment was not captured")
-        src: Endpoint = (fkey[0], udp["sport"])
-        dst: Endpoint = (fkey[1], udp["dport"])
-        length = max(udp.get("length", 8) - 8, 0)
-        sha = udp.get("sha1") if not frag or not frag.get("mf") else None
-        send = self._match_dgram(src, dst, length, sha, rec["ts_ns"], sending=True)
-        recv = self._match_dgram(dst, src, length, sha, rec["ts_ns"], sending=False)
+        known = self._frag_cause.get(fkey) if fragmented else None
+        if known:
+            return {
+                **known,
+                "rule": "ip-fragment",
+                "text": f"IP fragment (offset {frag.get('offset')}) of: {known['text']}",
+            }
+        if udp is None:  # a fragment before its datagram's UDP header was seen: match by hosts and time
+            src: Endpoint | tuple[str, None] = (fkey[0], None)
+            dst: Endpoint | tuple[str, None] = (fkey[1], None)
+            length = None
+            sha = None
+        else:
+            src, dst = (fkey[0], udp["sport"]), (fkey[1], udp["dport"])
+            length = max(udp.get("length", 8) - 8, 0)
+            sha = udp.get("sha1") if not fragmented else None
+        send = self._match_dgram(src, dst, length, sha, rec["ts_ns"], iface, sending=True)
+        recv = self._match_dgram(dst, src, length, sha, rec["ts_ns"], iface, sending=False)
+        size = length if length is not None else (send or {}).get("dgram", {}).get("len")
         read = ""
+        truncated = None
         if recv:
             got = recv.get("nbytes") or 0
-            trunc = f" — TRUNCATED to {got} of {length} bytes by a small buffer" if got < length else ""
+            truncated = bool(size and got < size) or None
+            trunc = f" — TRUNCATED to {got} of {size} bytes by a small buffer" if truncated else ""
             read = f"; received by {call_label(recv)}{trunc}"
         if send:
             out = _cause(
                 "call",
                 "udp-sendto",
-                f"{call_label(send)}: one datagram of {length} bytes{read}",
+                f"{call_label(send)}: one datagram of {size} bytes{read}",
                 [send],
                 consumed_by=[recv["id"]] if recv else None,
-                truncated=bool(recv and (recv.get("nbytes") or 0) < length) or None,
+                truncated=truncated,
             )
         else:
             out = _cause(
                 "inferred",
                 "udp-sendto",
-                f"sendto() from {src[0]}:{src[1]} (no traced call sent {length} bytes there){read}",
+                f"sendto() from {src[0]}:{src[1]} (no traced call sent this datagram){read}",
                 [recv] if recv else [],
             )
-        if frag.get("mf"):
+        if fragmented:
             self._frag_cause[fkey] = out
-            out = {**out, "rule": "ip-fragment", "text": f"IP fragment (offset 0, first) of: {out['text']}"}
+            out = {
+                **out,
+                "rule": "ip-fragment",
+                "text": f"IP fragment (offset {frag.get('offset')}) of: {out['text']}",
+            }
         return out
 
     def _match_dgram(
-        self, local: Endpoint, peer: Endpoint, length: int, sha: str | None, ts: int, *, sending: bool
+        self,
+        local: tuple[str, int | None],
+        peer: tuple[str, int | None],
+        length: int | None,
+        sha: str | None,
+        ts: int,
+        iface: str,
+        *,
+        sending: bool,
     ) -> Call | None:
+        """The earliest send (or receive) call not yet matched on this interface that fits the datagram.
+
+        Ports and length may be unknown (a fragment seen before its UDP header): hosts and time decide.
+        """
+        socks = self._udp_by_port.get(local[1], []) if local[1] is not None else self._udp_socks
         best: Call | None = None
-        for sock in self._udp_by_port.get(local[1], []):
+        for sock in socks:
             if (
                 sock.local
                 and sock.local[0] not in WILDCARD
@@ -696,29 +741,30 @@ class Attributor:
             ):
                 continue
             for call in sock.dgram_sends if sending else sock.dgram_recvs:
-                if call["id"] in self._matched:
+                if (iface, call["id"]) in self._matched:
                     continue
                 dgram = call["dgram"]
                 where = _ep(dgram.get("peer")) or sock.peer
-                if where != peer:
+                if where is None or where[0] != peer[0] or (peer[1] is not None and where[1] != peer[1]):
                     continue
                 if sending and call["t_start_ns"] > ts + TOL_NS:
                     continue
                 if not sending and call.get("t_end_ns", 0) < ts - TOL_NS:
                     continue
-                if (
-                    sha
-                    and dgram.get("sha1")
-                    and dgram["sha1"] != sha
-                    and (sending or dgram.get("len") == length)
-                ):
-                    continue
-                if sending and dgram.get("len") != length:
-                    continue
+                if length is not None:
+                    if sending and dgram.get("len") != length:
+                        continue
+                    if (
+                        sha
+                        and dgram.get("sha1")
+                        and dgram["sha1"] != sha
+                        and (sending or dgram.get("len") == length)
+                    ):
+                        continue
                 if best is None or call["t_start_ns"] < best["t_start_ns"]:
                     best = call
         if best is not None:
-            self._matched.add(best["id"])
+            self._matched.add((iface, best["id"]))
         return best
 
     # -- ARP, NDP, ICMP ----------------------------------------------------------------------------------
