@@ -162,7 +162,7 @@ class Attributor:
         self.ip_nodes: dict[str, str] = dict(ip_nodes or {})
         self.mac_nodes = {k.lower(): v for k, v in (mac_nodes or {}).items()}
         self._index_calls()
-        self.conns: dict[tuple[Endpoint, Endpoint], _Conn] = {}
+        self.conns: dict[tuple[str, Endpoint, Endpoint], _Conn] = {}
         self._matched: set[tuple[str, int]] = set()  # (interface, call id) of matched datagram calls
         self._frag_cause: dict[tuple[str, str, int], dict[str, Any]] = {}
         self._last_by_flow: dict[tuple[Any, ...], int] = {}
@@ -299,8 +299,9 @@ class Attributor:
             self._last_by_flow[key[:3]] = rec["number"]
 
     # -- TCP ---------------------------------------------------------------------------------------------
-    def _conn(self, a: Endpoint, b: Endpoint) -> _Conn:
-        key = (a, b) if a <= b else (b, a)
+    def _conn(self, a: Endpoint, b: Endpoint, iface: str) -> _Conn:
+        """Connection state per capture interface: a segment seen on two links is not a retransmission."""
+        key = (iface, a, b) if a <= b else (iface, b, a)
         conn = self.conns.get(key)
         if conn is None:
             conn = self.conns[key] = _Conn()
@@ -311,7 +312,7 @@ class Attributor:
         src: Endpoint = (norm_ip(ip["src"]) or "", tcp["sport"])
         dst: Endpoint = (norm_ip(ip["dst"]) or "", tcp["dport"])
         flags, ts, frame = tcp.get("flags_int", 0), rec["ts_ns"], rec["number"]
-        conn = self._conn(src, dst)
+        conn = self._conn(src, dst, str(rec.get("interface")))
         sender = self._tcp_sock(src, dst, ts) or self._connecting(dst, ts)
         receiver = self._tcp_sock(dst, src, ts) or self._connecting(src, ts)
         try:
@@ -488,7 +489,7 @@ class Attributor:
         )
         span = f"bytes {start}-{end - 1}"
         first = next((f for s, e, f, _ in conn.data_frames[src] if s < end and e > start), None)
-        retrans = "retransmission" in (rec.get("analysis") or []) or end <= conn.sent_end[src]
+        retrans = end <= conn.sent_end[src]
         if not retrans:
             conn.data_frames[src].append((start, end, rec["number"], rec["ts_ns"]))
         conn.sent_end[src] = max(conn.sent_end[src], end)
