@@ -191,6 +191,7 @@ def _run_steps(
     """Run the steps in order; returns failures (the capture goes on being drained by the caller)."""
     context = _placeholders(spec, net, paths, python)
     background: dict[str, tuple[subprocess.Popen[bytes], StepResult]] = {}
+    started: list[tuple[subprocess.Popen[bytes], StepResult]] = []
     failures: list[str] = []
     try:
         for step in spec.steps:
@@ -209,6 +210,7 @@ def _run_steps(
             res = StepResult(step.name, step.node, argv)
             results.append(res)
             proc = _start(step, argv, net, paths, python, res)
+            started.append((proc, res))
             if step.background:
                 background[step.name] = (proc, res)
                 if step.ready:
@@ -226,8 +228,10 @@ def _run_steps(
     except LabRunError as err:
         failures.append(str(err))
     finally:
-        for proc, res in background.values():
-            _wait(proc, res, 0.0)  # servers still running when the lab ends are stopped, and that is recorded
+        # servers still running when the lab ends (or is interrupted) are stopped, and that is recorded
+        for proc, res in started:
+            if proc.poll() is None:
+                _wait(proc, res, 0.0)
     return failures
 
 

@@ -19,8 +19,12 @@ def _outputs(paths: RunPaths) -> str:
 
 @click.command("run")
 @click.argument("lab_name", metavar="NAME|FILE")
-@click.option("--out", "out", type=click.Path(path_type=Path), help="Output directory "
-              "(default captures/<lab>-<UTC timestamp>/).")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    help="Output directory (default captures/<lab>-<UTC timestamp>/).",
+)
 @click.option("--loopback", is_flag=True, help="Loopback topology: 127.x addresses, no root.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON instead of the ladder.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print progress.")
@@ -39,15 +43,21 @@ def run_cmd(lab_name: str, out: Path | None, loopback: bool, as_json: bool, quie
     else:
         click.echo(result.ladder)
         cov = report["coverage"]
-        click.echo(f"packets: {report['packets']}  calls: {report['calls']}  explained: "
-                   f"{cov['explained']}/{cov['total']}")
+        click.echo(
+            f"packets: {report['packets']}  calls: {report['calls']}  explained: "
+            f"{cov['explained']}/{cov['total']}"
+        )
+        rules = ", ".join(f"{rule} {n}" for rule, n in cov["by_rule"].items())
+        click.echo(f"attribution by rule: {rules}")
         for obs in report["observations"]:
             click.echo(f"  [{'ok' if obs['ok'] else 'FAILED'}] {obs['check']}: {obs['detail']}")
         click.echo(f"outputs in {result.out}/:\n{_outputs(result.paths)}")
     if result.failures:
-        raise LabRunError(f"lab '{report['lab']}' failed: {result.failures[0]}"
-                          + (f" (+{len(result.failures) - 1} more)" if len(result.failures) > 1 else "")
-                          + f"; outputs in {result.out}")
+        raise LabRunError(
+            f"lab '{report['lab']}' failed: {result.failures[0]}"
+            + (f" (+{len(result.failures) - 1} more)" if len(result.failures) > 1 else "")
+            + f"; outputs in {result.out}"
+        )
 
 
 @click.command("show")

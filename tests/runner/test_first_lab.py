@@ -223,3 +223,39 @@ def test_a_failing_program_keeps_the_capture_and_leaves_nothing(tmp_path: Path) 
     run_id = json.loads((tmp_path / "out" / "report.json").read_text())["run_id"]
     assert not [ns for ns in _netns() if run_id in ns]
     assert not [ln for ln in _links() if run_id in ln]
+
+
+def test_ctrl_c_tears_everything_down_and_keeps_the_capture(tmp_path: Path) -> None:
+    require_tool("dumpcap")
+    import signal
+    import time
+
+    spec = tmp_path / "slow.yaml"
+    spec.write_text(
+        "name: slow\nsummary: a client that waits\nconcept: interruption\ntopology: two-hosts\nsteps:\n"
+        "  - {name: client, node: h1, run: [python3, -c, 'import time; time.sleep(60)'], timeout: 90}\n"
+    )
+    proc = subprocess.Popen(
+        [*LAB, "run", str(spec), "--out", str(tmp_path / "out")],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    run_id = None
+    deadline = time.monotonic() + 60
+    assert proc.stderr is not None
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if line.startswith("network ") and " up:" in line:
+            run_id = line.split()[1]
+        if "client started" in line or "capturing on" in line:
+            break
+    assert run_id, "the run never reported its network"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "lab: interrupted"
+    assert not [ns for ns in _netns() if run_id in ns]
+    assert (tmp_path / "out" / "capture.pcapng").stat().st_size > 0
