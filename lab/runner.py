@@ -342,12 +342,13 @@ def _nodes_info(net: Network) -> dict[str, dict[str, Any]]:
 
 
 def _mac_nodes(nodes_info: dict[str, dict[str, Any]]) -> dict[str, str]:
-    return {
-        i["mac"].lower(): node
-        for node, info in nodes_info.items()
-        for i in info["interfaces"]
-        if i.get("mac")
-    }
+    """MAC -> node, for MACs that name one node only (loopback interfaces all share 00:00:00:00:00:00)."""
+    owners: dict[str, set[str]] = {}
+    for node, info in nodes_info.items():
+        for iface in info["interfaces"]:
+            if iface.get("mac"):
+                owners.setdefault(iface["mac"].lower(), set()).add(node)
+    return {mac: next(iter(nodes)) for mac, nodes in owners.items() if len(nodes) == 1 and mac.strip("0:")}
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -126,18 +126,36 @@ class _Columns:
 
 
 def _endpoints(
-    pkt: Mapping[str, Any], mac_nodes: Mapping[str, str], ip_nodes: Mapping[str, str]
+    pkt: Mapping[str, Any],
+    mac_nodes: Mapping[str, str],
+    ip_nodes: Mapping[str, str],
+    ep_nodes: Mapping[tuple[str, int], str],
 ) -> tuple[str | None, str | None]:
+    """Which columns a packet goes between: by socket endpoint (exact, even when every host shares
+    127.0.0.1 as source on a loopback topology), then by MAC (per link), then by IP address."""
     eth = pkt.get("eth") or {}
-    src = mac_nodes.get(str(eth.get("src", "")).lower())
-    dst = mac_nodes.get(str(eth.get("dst", "")).lower())
     ip = pkt.get("ip") or {}
     arp = pkt.get("arp") or {}
+    l4 = pkt.get("tcp") or pkt.get("udp") or {}
+    src = ep_nodes.get((ip.get("src"), l4.get("sport"))) if l4 else None
+    dst = ep_nodes.get((ip.get("dst"), l4.get("dport"))) if l4 else None
+    src = src or mac_nodes.get(str(eth.get("src", "")).lower())
+    dst = dst or mac_nodes.get(str(eth.get("dst", "")).lower())
     src = src or ip_nodes.get(ip.get("src") or arp.get("sender_ip") or "")
     dst = dst or ip_nodes.get(ip.get("dst") or arp.get("target_ip") or "")
     if src and not dst and pkt.get("node") and pkt.get("node") != src:
         dst = pkt["node"]
     return src, dst
+
+
+def _endpoint_nodes(calls: Iterable[Mapping[str, Any]]) -> dict[tuple[str, int], str]:
+    out: dict[tuple[str, int], str] = {}
+    for call in calls:
+        local = call.get("local")
+        if isinstance(local, list | tuple) and len(local) >= 2 and local[1]:
+            host = str(local[0])
+            out[(host[7:] if host.startswith("::ffff:") else host, local[1])] = str(call.get("node"))
+    return out
 
 
 def ip_nodes_from(nodes_info: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
@@ -163,11 +181,13 @@ def render_ladder(
     mac_nodes = mac_nodes or {}
     ip_nodes = ip_nodes or {}
     cols = _Columns(lanes)
+    calls = list(calls)
+    ep_nodes = _endpoint_nodes(calls)
     events: list[tuple[int, int, str, str]] = []  # (time, order, column part, text)
     for pkt in packets:
         if (pkt.get("role") or {}).get("code") == "lab-probe":
             continue
-        src, dst = _endpoints(pkt, mac_nodes, ip_nodes)
+        src, dst = _endpoints(pkt, mac_nodes, ip_nodes, ep_nodes)
         cause = pkt.get("cause") or {}
         role = (pkt.get("role") or {}).get("text", "")
         text = f"#{pkt['number']} {_short_role(pkt)}  {role}  <- {cause.get('text', '?')}"
