@@ -352,7 +352,7 @@ class Attributor:
             return _cause(
                 "call",
                 "syn-connect",
-                f"handshake 1/3: {call_label(sender.connect)} sends the SYN",
+                f"{call_label(sender.connect)} sends the SYN",
                 [sender.connect],
             )
         return _cause("inferred", "syn-connect", f"connect() from {src[0]}:{src[1]} (no traced socket there)")
@@ -377,7 +377,7 @@ class Attributor:
         return _cause(
             "kernel",
             "syn-ack",
-            f"handshake 2/3: {text}",
+            text,
             [listener.listen] if listener and listener.listen else [],
             conn.syn_frame,
             node=node,
@@ -567,7 +567,7 @@ class Attributor:
             return _cause(
                 "kernel",
                 "handshake-ack",
-                f"handshake 3/3: kernel ({node}) acknowledges SYN-ACK frame {conn.synack_frame}{done}",
+                f"kernel ({node}) acknowledges SYN-ACK frame {conn.synack_frame}{done}",
                 who,
                 conn.synack_frame,
                 node=node,
