@@ -218,4 +218,5 @@ def _as_bool(value: Any) -> bool | None:
 
 
 def _norm(value: Any) -> str:
-    return re.sub(r"\s+", " ", str(value).strip().strip(".").lower())
+    text = re.sub(r"\s+", " ", str(value).strip().strip(".").lower())
+    return re.sub(r"^(the|a|an) ", "", text)

@@ -222,11 +222,11 @@ def parse_lab(raw: Any, source: Path, *, check_topology: bool = True) -> LabSpec
         topology_ref=topology_ref,
         steps=steps,
         title=_str(raw.get("title", name), where, "title"),
-        summary=_str(raw.get("summary", ""), where, "summary"),
+        summary=_opt_str(raw.get("summary"), where, "summary"),
         loopback=loopback,
         observations=observations,
         questions=questions,
-        concept=_str(raw.get("concept", ""), where, "concept"),
+        concept=_opt_str(raw.get("concept"), where, "concept"),
     )
 
 
@@ -417,6 +417,14 @@ def _no_unknown(raw: dict, allowed: set[str], at: str, what: str) -> None:
 def _str(value: Any, at: str, key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise UsageError(f"{at}: '{key}' must be a non-empty string")
+    return value
+
+
+def _opt_str(value: Any, at: str, key: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise UsageError(f"{at}: '{key}' must be a string")
     return value
 
 

@@ -72,6 +72,9 @@ def timeline(packets: Records, calls: Records) -> list[str]:
     events: list[tuple[int, str]] = []
     for c in calls:
         result = c.get("exception") or c.get("error") or _short(c.get("ret"))
+        took = (int(c.get("t_end_ns") or 0) - int(c.get("t_start_ns") or 0)) / 1e6
+        if took >= 1.0:
+            result = f"{result}  (returned after {took:.1f} ms)"
         events.append(
             (
                 int(c.get("t_end_ns") or 0),
@@ -129,6 +132,23 @@ def accept_after_handshake(packets: Records, calls: Records) -> list[str]:
                 f"t={ev.rel(c.get('t_end_ns'), t0)} s, only taking it off the queue."
             )
     return notes[:3]
+
+
+def data_before_accept(packets: Records, calls: Records) -> list[str]:
+    """The client may send before the server accepts: the kernel ACKs and queues the bytes."""
+    for c in ev.calls_named(calls, "accept"):
+        ret = c.get("ret") if isinstance(c.get("ret"), dict) else {}
+        peer = ev.addr(ret.get("peer"))
+        if not peer or not ev.succeeded(c):
+            continue
+        data = ev.first(packets, lambda p, peer=peer: ev.payload_len(p) > 0 and ev.endpoints(p)[0] == peer)
+        if data and ev.ts(data) < int(c.get("t_end_ns") or 0):
+            return [
+                f"the client's data {ev.frame(data)} reached the server before accept() #{c.get('id')} "
+                f"returned: the kernel acknowledged it and kept it in the new connection's receive queue "
+                f"until the program asked for it with recv()."
+            ]
+    return []
 
 
 def silent_setup(packets: Records, calls: Records) -> list[str]:
@@ -248,6 +268,7 @@ def _first_iface(packets: Records) -> str | None:
 DETECTORS: tuple[Callable[[Records, Records], list[str]], ...] = (
     silent_setup,
     accept_after_handshake,
+    data_before_accept,
     connect_before_ack,
     segments_vs_calls,
     kernel_only,

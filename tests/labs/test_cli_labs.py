@@ -1,0 +1,79 @@
+"""`lab labs` (list, --json, show) and `lab labs run-all`'s index, with a recording fake runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from lab.cli import labs as cli_labs
+from lab.cli.main import main
+from lab.errors import LabRunError
+from lab.labs.spec import CATALOGUE, load_lab
+
+
+def test_lab_labs_lists_the_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["labs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines[: len(CATALOGUE)]]
+    assert names == list(CATALOGUE)
+    assert all(len(line.split(None, 1)) == 2 for line in lines[: len(CATALOGUE)])  # each has a description
+    assert main(["labs", "list"]) == 0 and capsys.readouterr().out.splitlines()[0] == lines[0]
+
+
+def test_lab_labs_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["labs", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [d["name"] for d in data] == list(CATALOGUE)
+    assert all(d["summary"] and d["questions"] for d in data)
+
+
+def test_lab_labs_show(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["labs", "show", "mtu"]) == 0
+    out = capsys.readouterr().out
+    assert "Fragment Offset" in out and "offsets-r1:" in out
+    assert main(["labs", "show", "nope"]) == 2
+    assert "unknown lab 'nope'" in capsys.readouterr().err
+
+
+class FakeRunner:
+    """Records what run-all asked for and returns reports shaped like lab.runner's."""
+
+    def __init__(self, fail: str | None = None) -> None:
+        self.runs: list[tuple[str, Path]] = []
+        self.fail = fail
+
+    def __call__(self, spec, out: Path):  # noqa: ANN001, ANN204
+        self.runs.append((spec.name, out))
+        if spec.name == self.fail:
+            raise LabRunError(f"lab '{spec.name}' failed: boom")
+        obs = [{"check": c.name, "label": c.name, "ok": True, "detail": ""} for c in spec.observations]
+        report = {
+            "observations": obs,
+            "coverage": {"explained": 5, "total": 5},
+            "answers": {q.id: 1 for q in spec.questions},
+        }
+        return SimpleNamespace(out=out, report=report)
+
+
+def test_run_all_index(tmp_path: Path) -> None:
+    runner = FakeRunner(fail="udp-echo")
+    rows = [cli_labs._run_one(runner, load_lab(n), tmp_path / n) for n in ("tcp-echo", "udp-echo")]
+    index = cli_labs.write_index(tmp_path, rows)
+    assert [r["ok"] for r in rows] == [True, False]
+    assert runner.runs == [("tcp-echo", tmp_path / "tcp-echo"), ("udp-echo", tmp_path / "udp-echo")]
+    text = index.read_text()
+    assert "| tcp-echo | ok | 7/7 | 5/5 | 4/4 |" in text and "FAILED: lab 'udp-echo' failed: boom" in text
+    assert json.loads((tmp_path / "index.json").read_text())["labs"][1]["error"].endswith("boom")
+
+
+def test_run_all_marks_incomplete_coverage_as_failed(tmp_path: Path) -> None:
+    def partial(spec, out):  # noqa: ANN001, ANN202
+        result = FakeRunner()(spec, out)
+        result.report["coverage"] = {"explained": 4, "total": 5}
+        return result
+
+    row = cli_labs._run_one(partial, load_lab("tcp-echo"), tmp_path)
+    assert not row["ok"]

@@ -1,0 +1,140 @@
+"""Loading lab files: the whole catalogue, and every validation error as one line naming file and problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lab.errors import UsageError
+from lab.labs.spec import CATALOGUE, LABS_DIR, PROGRAMS_DIR, Ready, list_labs, load_lab
+
+MINIMAL = {
+    "name": "mine",
+    "topology": "two-hosts",
+    "steps": [
+        {
+            "name": "server",
+            "node": "h2",
+            "run": ["python3", "{programs}/tcp_echo_server.py"],
+            "background": True,
+            "ready": {"tcp": 5000},
+        },
+        {
+            "name": "client",
+            "node": "h1",
+            "run": ["python3", "{programs}/tcp_echo_client.py", "{ip[h2]}", "5000"],
+        },
+        {"wait": "server"},
+    ],
+    "observations": [{"check": "role_count", "role": "syn", "count": 1}],
+    "questions": [{"id": "q", "text": "?", "answer": "syn_seq_raw"}],
+}
+
+
+def write(tmp_path: Path, data: object, name: str = "lab.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data)
+    return path
+
+
+def test_catalogue_loads_in_teaching_order() -> None:
+    labs = list_labs()
+    assert [lab.name for lab in labs] == list(CATALOGUE)
+    assert len(labs) >= 13
+    for lab in labs:
+        assert lab.summary and lab.concept and lab.observations and lab.questions, lab.name
+        assert "OSI" in lab.concept and "TCP/IP" in lab.concept and f"make lab LAB={lab.name}" in lab.concept
+        for step in lab.steps:
+            for arg in step.run:
+                if arg.startswith("{programs}/"):
+                    assert (PROGRAMS_DIR / arg.removeprefix("{programs}/")).is_file(), arg
+
+
+def test_lab_specific_topology_resolves_to_an_absolute_path() -> None:
+    mtu = load_lab("mtu")
+    assert isinstance(mtu.topology_ref, Path) and mtu.topology_ref.is_absolute()
+    assert mtu.topology_ref == LABS_DIR / "topologies" / "mtu.yaml"
+    assert load_lab("tcp-echo").topology_ref == "two-hosts"
+
+
+def test_minimal_lab_and_defaults(tmp_path: Path) -> None:
+    spec = load_lab(write(tmp_path, MINIMAL))
+    server, client, wait = spec.steps
+    assert server.ready == Ready("tcp", 5000) and server.background
+    assert client.timeout == 30.0 and client.expect_exit == 0 and client.trace and not client.background
+    assert wait.is_wait and wait.wait == "server" and wait.timeout == 30.0
+    assert spec.labdir == tmp_path and spec.nodes_used == ("h2", "h1")
+    assert dict(spec.observations[0].params) == {"role": "syn", "count": 1}
+
+
+def mutate(change) -> dict:  # noqa: ANN001
+    data = yaml.safe_load(yaml.safe_dump(MINIMAL))
+    change(data)
+    return data
+
+
+BAD = [
+    (lambda d: d.update(colour="red"), "unknown lab key 'colour'"),
+    (lambda d: d.pop("steps"), "missing required key 'steps'"),
+    (lambda d: d["steps"][1].update(nodes="h1"), "unknown step key 'nodes'"),
+    (lambda d: d["steps"][1].pop("node"), "missing 'node'"),
+    (lambda d: d["steps"][1].update(node="h9"), "node 'h9' is not in the topology"),
+    (lambda d: d["steps"][1].update(run="python3 x.py"), "'run' must be a non-empty argv list"),
+    (lambda d: d["steps"][1].update(run=["x", "{nope}"]), "unknown placeholder '{nope}'"),
+    (lambda d: d["steps"][1].update(run=["x", "{ip[h7]}"]), "names node 'h7'"),
+    (lambda d: d["steps"][1].update(run=["x", "{ip}"]), "needs a node"),
+    (lambda d: d["steps"][0].update(ready={"sctp": 1}), "protocol must be tcp or udp"),
+    (lambda d: d["steps"][0].update(ready={"tcp": 70000}), "port must be an integer 1-65535"),
+    (lambda d: d["steps"][1].update(ready={"tcp": 1}), "'ready' only applies to a background step"),
+    (lambda d: d["steps"][1].update(timeout=-1), "'timeout' must be a positive number"),
+    (lambda d: d["steps"][1].update(expect_exit="zero"), "'expect_exit' must be an integer or null"),
+    (lambda d: d["steps"][1].update(trace="yes"), "'trace' must be true or false"),
+    (lambda d: d["steps"][1].update(name="server"), "duplicate step name 'server'"),
+    (lambda d: d["steps"].append({"wait": "ghost"}), "wait for unknown step 'ghost'"),
+    (lambda d: d["steps"].append({"wait": "client"}), "not a background step"),
+    (lambda d: d["steps"].insert(0, {"wait": "server"}), "wait for unknown step 'server'"),
+    (lambda d: d.update(observations=[{"check": "vibes"}]), "unknown check 'vibes'"),
+    (lambda d: d.update(observations=[{"check": "role_count", "colour": 1}]), "unexpected keyword argument"),
+    (lambda d: d.update(observations=["role_count"]), "an observation is a mapping"),
+    (lambda d: d.update(questions=[{"id": "q", "text": "?", "answer": "magic"}]), "unknown answer function"),
+    (lambda d: d.update(questions=[{"id": "q", "text": "?"}]), "missing 'answer'"),
+    (
+        lambda d: d.update(questions=[{"id": "q", "text": "?", "answer": "mss", "colour": 2}]),
+        "unexpected keyword",
+    ),
+    (lambda d: d["questions"].append(dict(d["questions"][0])), "duplicate question id 'q'"),
+    (lambda d: d.update(topology="topologies/none.yaml"), "topology file not found"),
+    (lambda d: d.update(topology="no-such-topology"), "topology 'no-such-topology'"),
+    (lambda d: d.update(loopback="yes"), "'loopback' must be true or false"),
+    (lambda d: d.update(steps=[]), "'steps' is empty"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), BAD, ids=[m for _, m in BAD])
+def test_validation_errors_name_the_file_and_the_problem(tmp_path: Path, change, message: str) -> None:  # noqa: ANN001
+    path = write(tmp_path, mutate(change))
+    with pytest.raises(UsageError) as err:
+        load_lab(path)
+    text = str(err.value)
+    assert message in text and str(path) in text and "\n" not in text
+
+
+def test_file_level_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="unknown lab 'nope'"):
+        load_lab("nope")
+    with pytest.raises(UsageError, match="lab file not found"):
+        load_lab(tmp_path / "missing.yaml")
+    with pytest.raises(UsageError, match="invalid YAML"):
+        load_lab(write(tmp_path, "name: [unclosed\n"))
+    with pytest.raises(UsageError, match="a lab file is a mapping"):
+        load_lab(write(tmp_path, "- 1\n- 2\n"))
+
+
+def test_grading_copy_skips_topology(tmp_path: Path) -> None:
+    data = mutate(lambda d: d.update(topology="topologies/mtu.yaml"))
+    path = write(tmp_path, data)
+    with pytest.raises(UsageError):
+        load_lab(path)
+    assert load_lab(path, check_topology=False).topology_ref == "topologies/mtu.yaml"
