@@ -102,10 +102,10 @@ def merge_traces(trace_dir: Path, out: Path) -> list[dict[str, Any]]:
     resolve_wildcard_locals(records)
     merged = []
     for i, rec in enumerate(records, 1):
-        rec["id"] = i
-        ordered = {k: rec.get(k) for k in FIELDS}
-        ordered.update((k, v) for k, v in rec.items() if k not in ordered)
-        merged.append(ordered)
+        rec.pop("id", None)
+        if any(k not in rec for k in FIELDS[1:]):  # a log from an older tracer: fill the missing fields
+            rec = {k: rec.get(k) for k in FIELDS[1:]} | rec
+        merged.append({"id": i, **rec})
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")

@@ -8,6 +8,7 @@ and decodes the pieces the socket layer needs (fd decorations, C strings, sockad
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -118,6 +119,7 @@ def _complete(tid: int, text: str, t0: int, n: int) -> Syscall | None:
     return Syscall(tid, m["name"], args, ret, dec, error, t0, t1, n)
 
 
+_QUOTED_REST = re.compile(r'(?:[^"\\]|\\.)*"', re.S)
 _OPEN = {"(": ")", "[": "]", "{": "}", "<": ">"}
 
 
@@ -129,9 +131,8 @@ def _scan(text: str, start: int, stop_at_comma: bool) -> int:
     while i < n:
         c = text[i]
         if c == '"':
-            i += 1
-            while i < n and text[i] != '"':
-                i += 2 if text[i] == "\\" else 1
+            m = _QUOTED_REST.match(text, i + 1)  # jump over the string (payloads can be kilobytes)
+            i = m.end() - 1 if m else n
         elif c == "<":
             if i > 0 and text[i - 1].isdigit() or stack and stack[-1] == ">":
                 stack.append(">")  # an fd decoration 3<TCP:[...]> (or a path's <char 1:3> inside one)
@@ -176,12 +177,20 @@ def parse_fd(arg: str) -> tuple[int | None, str | None]:
     return int(m["fd"]), m["dec"]
 
 
+_escape_decode = codecs.escape_decode  # type: ignore[attr-defined]  # CPython's C-escape decoder
 _ESC = {"n": 10, "t": 9, "r": 13, "v": 11, "f": 12, "a": 7, "b": 8, "\\": 92, '"': 34, "'": 39, "?": 63}
 _STRING = re.compile(r'"((?:[^"\\]|\\.)*)"(\.\.\.)?', re.S)
 
 
 def decode_c_string(body: str) -> bytes:
     """The bytes of a strace C string body (``\\xNN``, octal and letter escapes)."""
+    if "\\" not in body:
+        return body.encode("utf-8", "surrogateescape")
+    if body.isascii():
+        try:
+            return _escape_decode(body.encode("ascii"))[0]  # C speed: megabytes of strace text
+        except ValueError:
+            pass
     out = bytearray()
     i = 0
     n = len(body)

@@ -48,6 +48,7 @@ _T = _time.time_ns
 _fileno = _C.fileno
 _sha1 = _hashlib.sha1
 _dumps = _json.JSONEncoder(separators=(",", ":"), default=str, ensure_ascii=True).encode
+_estr = _json.encoder.encode_basestring_ascii
 _native_id = _threading.get_native_id
 
 _SIOCINQ = 0x541B  # FIONREAD
@@ -91,7 +92,8 @@ class _Sock:
     """What the tracer knows about one kernel socket (per fd)."""
 
     __slots__ = ("sid", "fd", "family", "stype", "family_name", "type_name", "local", "peer", "sent",
-                 "recv", "pending", "active", "inode", "refs", "nfds", "shared")
+                 "recv", "pending", "active", "inode", "refs", "nfds", "shared", "json", "json_local",
+                 "json_peer")
 
     def __init__(self, sid: str, fd: int, family: int, stype: int) -> None:
         self.sid = sid
@@ -110,11 +112,14 @@ class _Sock:
         self.refs = []  # (fd, weak reference) of the socket objects using it
         self.nfds = 1  # fds of this process that refer to it (dup, fromfd)
         self.shared = False  # open across a fork: another process may move bytes, ask the kernel
+        self.json = ""  # cached JSON of family/type/local/peer, for (json_local, json_peer)
+        self.json_local = self.json_peer = 0
 
 
 # --- process-wide tracer state (reset in fork children) -------------------------------------------------
 _DIR = ""
 _NODE = "local"
+_NODE_JSON = '"local"'
 _PID = 0
 _out_fd: int | None = None
 _lock = _threading.Lock()
@@ -133,8 +138,8 @@ def _open_out() -> int:
     return _out_fd
 
 
-def _write(rec: dict) -> None:
-    line = (_dumps(rec) + "\n").encode()
+def _write_line(text: str) -> None:
+    line = text.encode()
     with _lock:
         try:
             fd = _out_fd if _out_fd is not None else _open_out()
@@ -213,8 +218,13 @@ def _errname(e: BaseException) -> str:
     return type(e).__name__
 
 
-def _quiet() -> bool:
-    return getattr(_tls, "quiet", 0) > 0
+def _tid() -> int:
+    """The thread's kernel id, cached per thread (a syscall otherwise)."""
+    try:
+        return _tls.tid
+    except AttributeError:
+        _tls.tid = tid = _native_id()
+        return tid
 
 
 class _Quiet:
@@ -361,21 +371,50 @@ def _emit(call, st, fd, args, ret, err, t0, t1, nbytes=None, sb=None, sa=None, r
     if err is not None:
         exception = type(err).__name__
         error = _errname(err)
+    via = getattr(_tls, "via", None)
+    if via is not None:
+        args["via"] = via
+    # Formatted by hand in the documented field order (json.dumps of the whole dict was most of the
+    # tracer's per-call cost); the socket's part is cached on its state until its addresses change.
     if st is not None:
         if sb is None:
             sb = sa = st.sent
             rb = ra = st.recv
-        sid, family, stype, local, peer = st.sid, st.family_name, st.type_name, st.local, st.peer
+        if st.local is not st.json_local or st.peer is not st.json_peer:
+            st.json_local, st.json_peer = st.local, st.peer
+            st.json = (f'"family":"{st.family_name}","type":"{st.type_name}","local":{_j(st.local)},'
+                       f'"peer":{_j(st.peer)}')
+        sock = f'"{st.sid}"'
+        tail = (f'{st.json},"nbytes":{_j(nbytes)},"sent_before":{sb},"sent_after":{sa},'
+                f'"recv_before":{rb},"recv_after":{ra}')
     else:
-        sid = family = stype = local = peer = None
-    via = getattr(_tls, "via", None)
-    if via is not None:
-        args["via"] = via
-    _write({"tracer": "python", "node": _NODE, "pid": _PID, "tid": _native_id(), "sock": sid, "fd": fd,
-            "call": call, "args": args, "ret": ret, "error": error, "exception": exception,
-            "t_start_ns": t0, "t_end_ns": t1, "family": family, "type": stype, "local": local,
-            "peer": peer, "nbytes": nbytes, "sent_before": sb, "sent_after": sa, "recv_before": rb,
-            "recv_after": ra, "dgram": dgram})
+        sock = "null"
+        tail = ('"family":null,"type":null,"local":null,"peer":null,"nbytes":null,"sent_before":null,'
+                '"sent_after":null,"recv_before":null,"recv_after":null')
+    _write_line(
+        f'{{"tracer":"python","node":{_NODE_JSON},"pid":{_PID},"tid":{_tid()},"sock":{sock},'
+        f'"fd":{_j(fd)},"call":"{call}","args":{_j(args)},"ret":{_j(ret)},'
+        f'"error":{"null" if error is None else _estr(error)},'
+        f'"exception":{"null" if exception is None else _estr(exception)},'
+        f'"t_start_ns":{t0},"t_end_ns":{t1},{tail},"dgram":{"null" if dgram is None else _j(dgram)}}}\n')
+
+
+def _j(v) -> str:
+    """JSON text of a record value (str, int, None, bool, float, list, dict of those; else json.dumps)."""
+    t = type(v)
+    if t is int:
+        return str(v)
+    if v is None:
+        return "null"
+    if t is str:
+        return _estr(v)
+    if t is list or t is tuple:
+        return "[" + ",".join([_j(x) for x in v]) + "]"
+    if t is dict:
+        return "{" + ",".join([_estr(str(k)) + ":" + _j(x) for k, x in v.items()]) + "}"
+    if t is bool:
+        return "true" if v else "false"
+    return _dumps(v)
 
 
 def _dgram(st: _Sock, addr, data: bytes) -> dict | None:
@@ -452,7 +491,7 @@ def _out_record(name, sock, st, fd, a, k, data_i, flags_of, addr_of, r, err, t0,
         _refresh_peer(sock, st)
     if st.stype == _DGRAM and (st.local is None or st.local[1:2] == [0]):
         st.local = _getname(sock, _C.getsockname)
-    dg = _dgram(st, addr, _payload(data, n)) if err is None else None
+    dg = _dgram(st, addr, _payload(data, n)) if err is None and st.stype == _DGRAM else None
     _emit(name, st, fd, args, None if whole else r, err, t0, t1, n, sb, sa, st.recv, st.recv, dg)
 
 
@@ -525,20 +564,20 @@ def _in_wrapper(name: str, real, kind: str, flags_i: int):
 def _in_record(name, sock, st, fd, a, k, kind, flags_i, r, err, t0, t1):
     flags = a[flags_i] if len(a) > flags_i else k.get("flags", 0)
     addr = None
-    data = b""
+    data = b""  # where the received bytes are (the first n of it); never copied for stream sockets
+    n = 0
     ret = None
     if kind == "bytes":
         args = {"bufsize": a[0] if a else k.get("bufsize")}
         if r is not None:
             data = r
-            ret = len(r)
+            ret = n = len(r)
     elif kind in ("into", "from_into"):
         buf = a[0] if a else k.get("buffer")
         args = {"bufsize": (a[1] if len(a) > 1 else k.get("nbytes", 0)) or _buflen(buf)}
         if r is not None:
-            n = r if kind == "into" else r[0]
-            data = _payload(buf, n)
-            ret = n
+            data = buf
+            ret = n = r if kind == "into" else r[0]
             if kind == "from_into":
                 addr = _addr(r[1])
                 ret = [n, addr]
@@ -547,6 +586,7 @@ def _in_record(name, sock, st, fd, a, k, kind, flags_i, r, err, t0, t1):
         if r is not None:
             data, addr = r[0], _addr(r[1])
             ret = [len(data), addr]
+            n = len(data)
     else:  # msg, msg_into
         if kind == "msg":
             args = {"bufsize": a[0] if a else None}
@@ -558,15 +598,15 @@ def _in_record(name, sock, st, fd, a, k, kind, flags_i, r, err, t0, t1):
                 data = r[0]
                 n = len(data)
             else:
+                data = b"".join(_payload(b, 1 << 30) for b in bufs)
                 n = r[0]
             addr = _addr(r[3])
             ret = [n, len(r[1]), r[2], addr]
     fl = _flags(flags)
     if fl:
         args["flags"] = fl
-    n = len(data) if kind != "msg_into" or r is None else r[0]
     if r is not None:
-        args["preview"] = _preview(data)
+        args["preview"] = _preview(data, n)
     if st is None:
         _emit(name, None, fd, args, ret, err, t0, t1)
         return
@@ -578,7 +618,9 @@ def _in_record(name, sock, st, fd, a, k, kind, flags_i, r, err, t0, t1):
         st.recv = rb + n
     if st.pending:
         _refresh_peer(sock, st)
-    dg = _dgram(st, addr, data) if err is None and r is not None else None
+    dg = None
+    if st.stype == _DGRAM and err is None and r is not None:
+        dg = _dgram(st, addr, _payload(data, n))
     _emit(name, st, fd, args, ret, err, t0, t1, n, st.sent, st.sent, rb, st.recv, dg)
 
 
@@ -908,12 +950,13 @@ _orig: dict = {}
 
 def install() -> None:
     """Patch the socket API; idempotent. Reads LAB_TRACE_DIR and LAB_NODE from the environment."""
-    global _installed, _DIR, _NODE, _PID
+    global _installed, _DIR, _NODE, _NODE_JSON, _PID
     if _installed:
         return
     _DIR = _os.environ["LAB_TRACE_DIR"]
     node = _os.environ.get("LAB_NODE") or "local"
     _NODE = "".join(c if c.isalnum() or c in "_.-" else "_" for c in node)
+    _NODE_JSON = _estr(_NODE)
     _PID = _os.getpid()
     S = _sockmod.socket
     for name in ("__init__", "__repr__", "accept", "close", "detach", "dup", "makefile", "sendfile",
