@@ -61,7 +61,8 @@ def describe(link: LinkSpec, netem: bool) -> str:
         return f"{link.label}: {c.describe()} via netem (both directions)"
     how = []
     if c.loss_pct:
-        how.append(f"loss {c.loss_pct:g}% via nftables (postrouting random drop, both directions)")
+        how.append(f"loss {c.loss_pct:g}% via nftables (random drop in each direction, silent to the sender:"
+                   " on a forwarding node's egress, else on the receiver's ingress)")
     if c.rate_bit:
         how.append(f"rate {c.describe().split('rate ')[-1]} via tbf (both directions)")
     if c.loss_pct == 0:
@@ -88,24 +89,50 @@ def tc_lines(link: LinkSpec, dev: str, mtu: int, netem: bool) -> list[str]:
     return []
 
 
-def nft_rule(link: LinkSpec, dev: str, netem: bool) -> str | None:
-    """An nftables rule that drops ``loss_pct`` percent of the packets leaving ``dev``.
+def loss_rules(link: LinkSpec, a_kind: str, a_dev: str, b_kind: str, b_dev: str, netem: bool
+               ) -> dict[str, list[tuple[str, str]]]:
+    """Where each direction of a lossy link drops its packets: {"a"|"b": [(hook, dev)]}.
 
-    It goes in a postrouting chain (``inet`` for hosts and routers: sent and forwarded packets; ``bridge``
-    for switches: frames leaving a port), i.e. before the packet reaches the wire or any capture tap.
-    The netdev egress hook would be the natural place, but on this kernel its drop verdict on veths was
-    counted and not enforced (measured: 382 counted, 0 lost of 1000), so it is not used.
+    A drop must be silent to the sender, as on a wire: a packet refused in a host's own output path comes
+    back to its socket as an error (EPERM; TCP just tries again later, UDP's sendto() fails), which is
+    not loss. So a direction whose sender *forwards* (router, switch) drops in the sender's postrouting
+    (before the wire and the capture tap: the packet is seen upstream, never downstream), and a direction
+    whose sender is a host drops at the receiver's ingress (the netdev ingress hook, after the receiver's
+    capture tap: the capture shows the packet arrive, the stack never gets it). The netdev *egress* hook
+    would be the natural single place, but on this kernel its drop verdict on veths was counted and not
+    enforced (measured: 382 counted, 0 lost of 1000).
     """
-    c = link.conditions
-    if netem or not c.loss_pct:
-        return None
-    threshold = round(c.loss_pct * 100)  # 0.01 % resolution
-    return f"    oifname \"{dev}\" numgen random mod 10000 < {threshold} counter drop\n"
+    out: dict[str, list[tuple[str, str]]] = {"a": [], "b": []}
+    if netem or not link.conditions.loss_pct:
+        return out
+    for src, src_kind, src_dev, dst, dst_dev in (("a", a_kind, a_dev, "b", b_dev),
+                                                  ("b", b_kind, b_dev, "a", a_dev)):
+        if src_kind in ("router", "switch"):
+            out[src].append(("postrouting", src_dev))
+        else:
+            out[dst].append(("ingress", dst_dev))
+    return out
 
 
-def nft_table(family: str, rules: list[str]) -> str:
-    if not rules:
+def nft_ruleset(kind: str, drops: list[tuple[str, str, float]]) -> str:
+    """The nftables ruleset of one node for its ``(hook, dev, loss_pct)`` drops ("" when none)."""
+    if not drops:
         return ""
-    head = (f"table {family} lab {{\n  chain loss {{\n"
-            "    type filter hook postrouting priority 0; policy accept;\n")
-    return head + "".join(rules) + "  }\n}\n"
+
+    def rule(pct: float) -> str:
+        return f"numgen random mod 10000 < {round(pct * 100)} counter drop"  # 0.01 % resolution
+
+    text = ""
+    post = [f"    oifname \"{dev}\" {rule(pct)}\n" for hook, dev, pct in drops if hook == "postrouting"]
+    if post:
+        family = "bridge" if kind == "switch" else "inet"
+        text += (f"table {family} lab {{\n  chain loss {{\n"
+                 "    type filter hook postrouting priority 0; policy accept;\n" + "".join(post) + "  }\n}\n")
+    ingress = [(dev, pct) for hook, dev, pct in drops if hook == "ingress"]
+    if ingress:
+        text += "table netdev lab {\n"
+        for k, (dev, pct) in enumerate(ingress):
+            text += (f"  chain loss_in{k} {{\n    type filter hook ingress device \"{dev}\" priority 0; "
+                     f"policy accept;\n    {rule(pct)}\n  }}\n")
+        text += "}\n"
+    return text

@@ -91,6 +91,14 @@ def build_plan(topo: Topology, run_id: str, netem: bool) -> Plan:
         index += 1
 
     links = {link.index: link for link in topo.links}
+    kinds = {n.name: n.kind for n in topo.nodes}
+    drops: dict[str, list[tuple[str, str, float]]] = {n.name: [] for n in topo.nodes}
+    for link in topo.links:
+        a = next(i for i in by_link[link.index] if i.node == link.a)
+        b = next(i for i in by_link[link.index] if i.node == link.b)
+        where = conditions.loss_rules(link, kinds[a.node], a.name, kinds[b.node], b.name, netem)
+        for side, iface in (("a", a), ("b", b)):
+            drops[iface.node] += [(hook, dev, link.conditions.loss_pct or 0.0) for hook, dev in where[side]]
     jobs = []
     numbers = {n.name: k for k, n in enumerate(topo.nodes, 1)}
     for n in topo.nodes:
@@ -98,7 +106,6 @@ def build_plan(topo: Topology, run_id: str, netem: bool) -> Plan:
         sysctl: dict[str, str] = {}
         ip = ["link set dev lo up"]
         tc: list[str] = []
-        chains: list[str] = []
         if n.kind == "switch":
             sysctl["net/ipv6/conf/all/disable_ipv6"] = "1"
             sysctl["net/ipv6/conf/default/disable_ipv6"] = "1"
@@ -123,13 +130,10 @@ def build_plan(topo: Topology, run_id: str, netem: bool) -> Plan:
             if i.ipv6:
                 ip.append(f"addr add {i.ipv6} dev {i.name} nodad")
             tc += conditions.tc_lines(link, i.name, mtu, netem)
-            rule = conditions.nft_rule(link, i.name, netem)
-            if rule:
-                chains.append(rule)
         for r in layout.routes[n.name]:
             dest = r.dest if r.dest != "default" else ("0.0.0.0/0" if r.version == 4 else "::/0")
             ip.append(f"route add {dest} via {r.via} dev {r.dev} onlink")
-        nft = conditions.nft_table("bridge" if n.kind == "switch" else "inet", chains)
+        nft = conditions.nft_ruleset(n.kind, drops[n.name])
         offload = tuple(i.name for i in ifaces)
         jobs.append(NsJob(nss[n.name], n.name, sysctl, offload, tuple(ip), tuple(tc), nft))
 

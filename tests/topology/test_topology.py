@@ -164,8 +164,17 @@ def test_conditions_without_netem():
     t2 = load_topology("dumbbell")
     plan = build_plan(t2, "abc", netem=False)
     r1 = next(j for j in plan.jobs if j.node == "r1")
-    assert 'oifname "r1-eth1" numgen random mod 10000 < 100 counter drop' in r1.nft
+    # r1 and r2 forward: each drops its own direction on egress, silently to the original sender
     assert r1.nft.startswith("table inet lab")
+    assert 'oifname "r1-eth1" numgen random mod 10000 < 100 counter drop' in r1.nft
+    r2 = next(j for j in plan.jobs if j.node == "r2")
+    assert 'oifname "r2-eth0" numgen random mod 10000 < 100 counter drop' in r2.nft
+    # a host's own packets are dropped where they arrive (its own output path would return EPERM)
+    hosts = topology_from_yaml("nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], loss: 5%}]")
+    jobs = {j.node: j for j in build_plan(hosts, "abc", netem=False).jobs}
+    for node in ("h1", "h2"):
+        assert "hook ingress device" in jobs[node].nft and f'"{node}-eth0"' in jobs[node].nft
+        assert "< 500 counter drop" in jobs[node].nft and "postrouting" not in jobs[node].nft
     assert any("tbf rate 10000000bit" in x for x in r1.tc)
     assert "via nftables" in describe(t2.links[3], netem=False)
     netem_plan = build_plan(t2, "abc", netem=True)
