@@ -68,6 +68,8 @@ def strace_argv(argv: list[str], out: Path) -> list[str]:
     strace = shutil.which("strace")
     if strace is None:
         raise ToolMissingError("strace", "to trace non-Python programs")
+    # -q (not -qq): keep "+++ exited/killed +++", which says when the kernel closed what was left open.
+    # -x: only non-printable bytes escaped (paths stay readable). --seccomp-bpf: stop only on traced calls.
     return [strace, "-f", "-q", "-ttt", "-T", "-yy", "-x", "--seccomp-bpf", "-s", str(STRACE_STRSIZE),
             "-e", "trace=" + ",".join(STRACE_SYSCALLS), "-o", str(out), "--", *argv]
 

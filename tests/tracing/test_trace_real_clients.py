@@ -6,8 +6,10 @@ the bytes moved, which checks the strace path against the tracer path on live tr
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -44,14 +46,20 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 @contextmanager
 def traced_server(argv: list[str], trace_dir: Path, node: str, **kw) -> Iterator[subprocess.Popen]:
+    """A server traced like a lab node's; its whole process group is stopped on the way out."""
     argv2, env = wrap_command(argv, trace_dir, node, python=sys.executable)
-    proc = subprocess.Popen(argv2, env={**os.environ, **env}, **kw)
+    proc = subprocess.Popen(argv2, env={**os.environ, **env}, start_new_session=True, **kw)
     try:
         yield proc
     finally:
         if proc.poll() is None:
-            proc.terminate()
-        proc.wait(10)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
 
 
 def run_client(argv: list[str], trace_dir: Path, node: str, stdin: bytes | None = None) -> bytes:
