@@ -92,7 +92,6 @@ class Pkt:
     win: int = 0
     tcplen: int | None = None
     mss: int | None = None
-    wscale: int | None = None
     udplen: int | None = None
     icmp_type: int | None = None
     icmp_code: int | None = None
@@ -530,23 +529,7 @@ class Decoder:
                 p.layers.append(_ly(pname or "Data", off, avail, note))
 
     def _tcp_options(self, p: Pkt, data: bytes, o: int, end: int) -> None:
-        while o < end:
-            kind = data[o]
-            if kind == 0:
-                return
-            if kind == 1:
-                o += 1
-                continue
-            if o + 1 >= end:
-                return
-            olen = data[o + 1]
-            if olen < 2:
-                return
-            if kind == 2 and olen == 4 and o + 4 <= end:
-                p.mss = _H(data, o + 2)[0]
-            elif kind == 3 and olen == 3 and o + 3 <= end:
-                p.wscale = data[o + 2]
-            o += olen
+        p.mss = tcp_mss(data, o, end)
 
     def _quoted(self, p: Pkt, data: bytes, off: int, end: int) -> None:
         """The header an ICMP error quotes: addresses, protocol and ports of the offending packet."""
@@ -571,6 +554,27 @@ class Decoder:
             hl = 20 if proto == 6 else 8
             p.layers.append(("TCP" if proto == 6 else "UDP", t, min(end - t, hl), "quoted"))
         p.quoted = q
+
+
+def tcp_mss(data: bytes, o: int, end: int) -> int | None:
+    """The MSS option among the TCP options in ``data[o:end]``, if present."""
+    mss = None
+    while o < end:
+        kind = data[o]
+        if kind == 0:
+            break
+        if kind == 1:
+            o += 1
+            continue
+        if o + 1 >= end:
+            break
+        olen = data[o + 1]
+        if olen < 2:
+            break
+        if kind == 2 and olen == 4 and o + 4 <= end:
+            mss = _H(data, o + 2)[0]
+        o += olen
+    return mss
 
 
 def _ly(name: str, off: int, length: int, note: str | None) -> tuple:

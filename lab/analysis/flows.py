@@ -156,6 +156,7 @@ class FlowTable:
         self._tick = 0
         self.ftp_expect: dict[tuple, int] = {}  # (addr, port) announced on an FTP control channel
         self.tftp_expect: set[tuple] = set()  # (client addr, client port) of a TFTP request
+        self.ftp_data_seen = False  # some stream carries FTP data (the fast path then steps aside)
 
     # -- TCP ------------------------------------------------------------------------------------------
     def tcp(self, src: str, sport: int, dst: str, dport: int, fl: int, seq: int, ack: int, win: int,

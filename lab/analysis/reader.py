@@ -74,6 +74,9 @@ class Record(NamedTuple):
     comments: tuple[str, ...]
 
 
+_new = tuple.__new__  # builds a Record without NamedTuple's Python-level __new__ (hot path)
+
+
 @dataclass
 class CaptureInfo:
     """What the file header(s) said; filled in while reading."""
@@ -205,8 +208,8 @@ class CaptureReader:
                                        f"(needs {caplen} bytes, {len(buf) - hlen} present)")
                     return
             number += 1
-            yield Record(iface, sec * 1_000_000_000 + frac * mul, caplen, wirelen,
-                         buf[pos + hlen:end], None, b"", ())
+            yield _new(Record, (iface, sec * 1_000_000_000 + frac * mul, caplen, wirelen,
+                         buf[pos + hlen:end], None, b"", ()))
             pos = end
 
     # -- pcapng ---------------------------------------------------------------------------------------
@@ -290,7 +293,7 @@ class CaptureReader:
                 else:
                     opts, comments = b"", ()
                 number += 1
-                yield Record(iface, ts, caplen, wirelen, buf[pos + 28:dend], hdr, opts, comments)
+                yield _new(Record, (iface, ts, caplen, wirelen, buf[pos + 28:dend], hdr, opts, comments))
             elif btype == 3:  # SPB: no timestamp, no interface id (interface 0), no options
                 (wirelen,) = struct.unpack_from(order + "I", buf, pos + 8)
                 if not ifaces:

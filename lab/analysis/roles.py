@@ -25,11 +25,11 @@ def ep(addr: str | None, port: int | None) -> str:
     return f"{addr}:{port}"
 
 
-def cause_tcp(p: Pkt, info: TcpInfo) -> dict[str, Any]:
-    """Inferred cause of a TCP segment from its role in the stream."""
+def cause_tcp(src: str, sport: int, info: TcpInfo) -> dict[str, Any]:
+    """Inferred cause of a TCP segment (sent from ``src``:``sport``) from its role in the stream."""
     role = info.role
     who = "client" if info.from_client else "server"
-    me = ep(p.src, p.sport)
+    me = ep(src, sport)
     an = info.analysis
     if an and ("retransmission" in an or "fast_retransmission" in an):
         return _cause("kernel", "tcp-retransmission",
@@ -54,7 +54,7 @@ def cause_tcp(p: Pkt, info: TcpInfo) -> dict[str, Any]:
     if role == "rst":
         if info.answers is not None:
             return _cause("kernel", "tcp-rst-refused",
-                          f"kernel of {me}: no socket listening on port {p.sport}, "
+                          f"kernel of {me}: no socket listening on port {sport}, "
                           f"connect() fails ECONNREFUSED",
                           info.answers)
         return _cause("kernel", "tcp-rst-abort",
@@ -66,6 +66,21 @@ def cause_tcp(p: Pkt, info: TcpInfo) -> dict[str, Any]:
         return _cause("kernel", "tcp-window-update",
                       f"kernel of {who} {me} announces a larger window (the application read with recv())")
     return _cause("kernel", "tcp-ack", f"kernel of {who} {me} acknowledges received data")
+
+
+def role_udp(me: str, app: str | None, ln: int, answers: int | None, fragments: int = 0
+             ) -> tuple[str, str, dict[str, Any]]:
+    """Role and inferred cause of a UDP datagram of ``ln`` payload bytes sent from ``me``."""
+    a = f" {app}" if app else ""
+    if fragments:
+        text = f"UDP datagram{a}, {ln} bytes, reassembled from {fragments} fragments"
+    else:
+        text = f"UDP datagram{a}, {ln} bytes"
+    if answers is not None:
+        text += f" (response to frame {answers})"
+        return "udp", text, _cause("inferred", "udp-sendto-reply",
+                                   f"sendto() by {me} answering frame {answers}", answers)
+    return "udp", text, _cause("inferred", "udp-sendto", f"sendto() by {me}")
 
 
 NDP_ROLES = {133: ("ndp-rs", "NDP router solicitation"), 134: ("ndp-ra", "NDP router advertisement"),
@@ -81,18 +96,8 @@ def role_other(p: Pkt, answers: int | None, quoted_frame: int | None) -> tuple[s
         return "lab-probe", "lab capture probe", _cause("lab", "lab-probe",
                                                         "lab capture stage: readiness probe frame")
     if l4 == "udp":
-        me = ep(src, p.sport)
-        app = f" {p.app}" if p.app else ""
         ln = len(p.payload) if p.udplen is None else max(p.udplen - 8, 0)
-        if p.frag_done:
-            text = f"UDP datagram{app}, {ln} bytes, reassembled from {len(p.frag_done)} fragments"
-        else:
-            text = f"UDP datagram{app}, {ln} bytes"
-        if answers is not None:
-            text += f" (response to frame {answers})"
-            return "udp", text, _cause("inferred", "udp-sendto-reply",
-                                       f"sendto() by {me} answering frame {answers}", answers)
-        return "udp", text, _cause("inferred", "udp-sendto", f"sendto() by {me}")
+        return role_udp(ep(src, p.sport), p.app, ln, answers, len(p.frag_done) if p.frag_done else 0)
     if l4 == "fragment":
         foff, mf, ident = p.frag or (0, False, 0)
         text = f"IP fragment of id 0x{ident:x} at offset {foff}" + (" (more follow)" if mf else " (last)")

@@ -1,0 +1,256 @@
+"""The fast path: Ethernet/IPv4/TCP and Ethernet/IPv4/UDP packets straight from bytes to a JSON line.
+
+Almost every packet of a large capture is one of these two shapes, and building the general record (a
+``Pkt``, then nested dicts, then a JSON encoder walking them) costs more than everything else together.
+Here the parts that are constant for a flow direction (addresses, endpoint strings, JSON fragments) are
+built once per direction and cached (``_View``), the layer list is cached per shape, and each line is
+one bytes ``%`` format. Flow state, roles and causes come from the same ``FlowTable`` and ``roles``
+functions as the general path, and the output is byte-for-byte the general path's: the tests run both
+over the corpus and a real capture and compare (``tests/analysis/test_analysis_fastpath.py``).
+
+``FastPath.packet()`` returns ``None`` (having changed no state) for anything else; the pipeline then
+uses the general path. It is used only without a call log and without ``--deep``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from typing import Any
+
+from lab.analysis.catalogue import layer_dict
+from lab.analysis.decode import Decoder, _tcp_app, _udp_app, tcp_mss
+from lab.analysis.flows import FlowTable, flag_str
+from lab.analysis.roles import cause_tcp, ep, role_udp
+
+try:
+    from orjson import dumps as _dumps
+except ImportError:  # pragma: no cover - depends on the environment
+    import json
+
+    _enc = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+    def _dumps(obj: Any) -> bytes:
+        return _enc(obj).encode("utf-8")
+
+
+_IP4 = struct.Struct("!BBHHHBB").unpack_from  # vihl, tos, total length, id, flags+offset, ttl, proto
+_TCP = struct.Struct("!HHIIBBH").unpack_from
+_UDP = struct.Struct("!HH H").unpack_from
+_OPT_TS = b"\x01\x01\x08\x0a"
+
+TCP_LINE = (b'{"number":%d,"ts_ns":%d,"t":%b,"interface":%b,"node":%b,"len":%d,"caplen":%d,"layers":%b,'
+            b'"summary":"%b TCP [%b] seq=%d%b win=%d len=%d%b","eth":%b,%b%d,"id":%d,"proto":6,"frag":null},'
+            b'%b"flags":"%b","flags_int":%d,"seq_raw":%d,"ack_raw":%d,"seq":%d,"ack":%d,"len":%d,"win":%d,'
+            b'"mss":%b,"stream":%d,"from_client":%b},"udp":null,"icmp":null,"arp":null,"app":%b,'
+            b'"role":{"code":"%b","text":%b},"analysis":%b,"cause":%b}')
+UDP_LINE = (b'{"number":%d,"ts_ns":%d,"t":%b,"interface":%b,"node":%b,"len":%d,"caplen":%d,"layers":%b,'
+            b'"summary":"%b UDP len=%d%b","eth":%b,%b%d,"id":%d,"proto":17,"frag":null},"tcp":null,'
+            b'%b"length":%d,"stream":%d,"sha1":"%b"},"icmp":null,"arp":null,"app":%b,'
+            b'"role":{"code":"udp","text":%b},"analysis":[],"cause":%b}')
+
+
+MAX_VIEWS = 16_384  # flow directions kept prepared; packets of a flow come close together
+MAX_RECENT = 50_000
+_ROLE_B = {r: r.encode() for r in ("syn", "syn-ack", "handshake-ack", "data", "ack", "fin", "rst")}
+
+
+def _exact(b: bytes) -> bytes:
+    """An exact-size copy: orjson over-allocates its result, which matters for bytes kept in caches."""
+    return memoryview(b).tobytes()
+
+
+class _View:
+    """Everything constant for one direction of one IPv4 flow, prepared once."""
+
+    __slots__ = ("src", "dst", "sport", "dport", "arrow", "ip_prefix", "l4_prefix", "recent_key", "me",
+                 "causes")
+
+    def __init__(self, dec: Decoder, data: bytes, proto: int) -> None:
+        self.src = src = dec._ip4s(data[26:30])
+        self.dst = dst = dec._ip4s(data[30:34])
+        self.sport, self.dport = sport, dport = struct.unpack_from("!HH", data, 34)
+        self.me = ep(src, sport)
+        self.arrow = f"{self.me} -> {ep(dst, dport)}".encode()
+        self.ip_prefix = b'"ip":{"version":4,"src":"%b","dst":"%b","ttl":' % (src.encode(), dst.encode())
+        name = b"tcp" if proto == 6 else b"udp"
+        self.l4_prefix = b'"%b":{"sport":%d,"dport":%d,' % (name, sport, dport)
+        self.recent_key = (src, dst, proto, sport, dport)
+        self.causes: dict[tuple, tuple[bytes, str, str]] = {}  # cause key -> (JSON, text, source)
+
+
+class FastPath:
+    """Render common packets directly; see the module docstring."""
+
+    def __init__(self, decoder: Decoder, flows: FlowTable, recent: dict[tuple, int]) -> None:
+        self.dec = decoder
+        self.flows = flows
+        self.recent = recent
+        self._views: dict[bytes, _View] = {}
+        self._eth: dict[bytes, bytes] = {}
+        self._layers: dict[tuple, tuple[bytes, tuple[str, ...], str]] = {}
+        self._flags: dict[int, bytes] = {}
+        self._iface: dict[int, tuple[bytes, bytes]] = {}
+
+    def _view(self, data: bytes, proto: int) -> _View:
+        key = data[23:24] + data[26:38]
+        v = self._views.get(key)
+        if v is None:
+            if len(self._views) > MAX_VIEWS:
+                self._views.clear()
+            v = self._views[key] = _View(self.dec, data, proto)
+        return v
+
+    def _eth_json(self, data: bytes) -> bytes:
+        k = data[:12]
+        e = self._eth.get(k)
+        if e is None:
+            if len(self._eth) > 50_000:
+                self._eth.clear()
+            mac = self.dec._macs
+            e = self._eth[k] = _exact(_dumps({"src": mac(data[6:12]), "dst": mac(data[0:6])}))
+        return e
+
+    def _layer_json(self, key: tuple) -> tuple[bytes, tuple[str, ...], str]:
+        got = self._layers.get(key)
+        if got is None:
+            proto, l4len, plen, app = key
+            lys = [("Ethernet", 0, 14), ("IPv4", 14, 20), ("TCP" if proto == 6 else "UDP", 34, l4len)]
+            if plen > 0:
+                lys.append((app or "Data", 34 + l4len, plen))
+            if len(self._layers) > 4096:
+                self._layers.clear()
+            names = tuple(ly[0] for ly in lys)
+            js = _exact(_dumps([layer_dict(*ly) for ly in lys]))
+            got = self._layers[key] = (js, names, "/".join(names))
+        return got
+
+    def _iface_json(self, iface: Any, iface_nodes: dict[str, str] | None) -> tuple[bytes, bytes]:
+        got = self._iface.get(iface.index)
+        if got is None:
+            node = iface_nodes.get(iface.name or "") if iface_nodes else None
+            got = self._iface[iface.index] = (_dumps(iface.label), _dumps(node))
+        return got
+
+    def packet(self, item: Any, n: int, t0: int | None, iface_nodes: dict[str, str] | None
+               ) -> tuple[bytes, str, tuple] | None:
+        """(JSON line, comment, (layer names, role code, cause source, app)) or None: not a fast packet."""
+        data = item.data
+        if (item.iface.linktype != 1 or len(data) < 42 or data[12] != 8 or data[13] != 0 or data[14] != 0x45
+                or item.comments):
+            return None
+        _v, _tos, tot, ipid, fragw, ttl, proto = _IP4(data, 14)
+        if fragw & 0x3FFF or tot < 20:
+            return None
+        n_data = len(data)
+        wire = item.wirelen if item.wirelen > n_data else n_data
+        end = 14 + tot if 14 + tot < n_data else n_data
+        claimed = 14 + tot if 14 + tot < wire else wire
+        ts = item.ts_ns
+        if ts is None:
+            return None
+        if proto == 6:
+            return self._tcp(item, data, n, t0, iface_nodes, ts, ipid, ttl, end, claimed)
+        if proto == 17:
+            return self._udp(item, data, n, t0, iface_nodes, ts, ipid, ttl, end)
+        return None
+
+    def _tcp(self, item: Any, data: bytes, n: int, t0: int | None, iface_nodes: dict[str, str] | None,
+             ts: int, ipid: int, ttl: int, end: int, claimed: int) -> Any:
+        if end < 54:
+            return None
+        sport, dport, seq, ack, offb, fl, win = _TCP(data, 34)
+        hl = (offb >> 4) * 4
+        if hl < 20 or 34 + hl > end:
+            return None
+        fl |= (offb & 0x0F) << 8
+        mss = b"null"
+        if hl > 20 and (data[54:58] != _OPT_TS or hl != 32):
+            m = tcp_mss(data, 54, 34 + hl)  # SYN options, or anything but the usual timestamps
+            if m is not None:
+                mss = b"%d" % m
+        flows = self.flows
+        if flows.ftp_expect or flows.ftp_data_seen:
+            return None
+        plen = end - 34 - hl
+        app = None
+        if plen > 0:
+            app = _tcp_app(sport, dport, data[34 + hl:end])
+            if app == "FTP":
+                return None
+        v = self._view(data, 6)
+        tlen = claimed - 34 - hl
+        if tlen < 0:
+            tlen = 0
+        info = flows.tcp(v.src, sport, v.dst, dport, fl, seq, ack, win, tlen, n, ts)
+        st = info.st
+        if app is not None and st.app is None:
+            st.app = app
+        recent = self.recent
+        recent[v.recent_key] = n
+        if len(recent) > MAX_RECENT:
+            recent.clear()
+        layers, names, names_s = self._layer_json((6, hl, plen, app))
+        an = info.analysis
+        ckey = (info.role, info.first_data, info.from_client, info.answers, tuple(an) if an else None)
+        cached = v.causes.get(ckey)
+        if cached is None:
+            cause = cause_tcp(v.src, sport, info)
+            cached = (_exact(_dumps(cause)), cause["text"], cause["source"])
+            if info.answers is None:
+                v.causes[ckey] = cached
+        cause_j, cause_text, source = cached
+        flags = self._flags.get(fl)
+        if flags is None:
+            flags = self._flags[fl] = flag_str(fl).encode()
+        appb = app.encode() if app else b""
+        iface_j, node_j = self._iface_json(item.iface, iface_nodes)
+        eth = self._eth.get(data[:12]) or self._eth_json(data)
+        line = TCP_LINE % (
+            n, ts, _dumps((ts - t0) / 1e9) if t0 is not None else b"null", iface_j, node_j,
+            item.wirelen, item.caplen, layers,
+            v.arrow, flags, info.rel_seq, b" ack=%d" % info.rel_ack if fl & 16 else b"", win, tlen,
+            b" " + appb if app else b"",
+            eth, v.ip_prefix, ttl, ipid,
+            v.l4_prefix, flags, fl, seq, ack, info.rel_seq, info.rel_ack, tlen, win, mss, info.stream,
+            b"true" if info.from_client else b"false", b'"%b"' % appb if app else b"null",
+            _ROLE_B[info.role], _dumps(info.text), _dumps(an) if an else b"[]", cause_j)
+        comment = f"{info.text} | {cause_text} | {names_s}"
+        return line, comment, (names, info.role, source, app)
+
+    def _udp(self, item: Any, data: bytes, n: int, t0: int | None, iface_nodes: dict[str, str] | None,
+             ts: int, ipid: int, ttl: int, end: int) -> Any:
+        if end < 42:
+            return None
+        flows = self.flows
+        if flows.tftp_expect:
+            return None
+        sport, dport, ulen = _UDP(data, 34)
+        if ulen < 8:
+            return None
+        pend = 34 + ulen if 34 + ulen < end else end
+        payload = data[42:pend]
+        app = _udp_app(sport, dport, payload) if pend > 42 else None
+        if app == "TFTP":
+            return None
+        v = self._view(data, 17)
+        conv, _d, answers = flows.udp(v.src, sport, v.dst, dport, n, ts)
+        if app and conv.app is None:
+            conv.app = app
+        recent = self.recent
+        recent[v.recent_key] = n
+        if len(recent) > MAX_RECENT:
+            recent.clear()
+        layers, names, names_s = self._layer_json((17, 8, pend - 42, app))
+        ln = ulen - 8
+        _code, text, cause = role_udp(v.me, app, ln, answers)
+        appb = app.encode() if app else b""
+        iface_j, node_j = self._iface_json(item.iface, iface_nodes)
+        line = UDP_LINE % (
+            n, ts, _dumps((ts - t0) / 1e9) if t0 is not None else b"null", iface_j, node_j,
+            item.wirelen, item.caplen, layers, v.arrow, ln, b" " + appb if app else b"",
+            self._eth_json(data), v.ip_prefix, ttl, ipid,
+            v.l4_prefix, ulen, conv.id, hashlib.sha1(payload).hexdigest()[:16].encode(),
+            b'"%b"' % appb if app else b"null", _dumps(text), _dumps(cause))
+        comment = f"{text} | {cause['text']} | {names_s}"
+        return line, comment, (names, "udp", cause["source"], app)
