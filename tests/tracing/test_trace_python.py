@@ -96,6 +96,9 @@ def test_exceptions_reach_the_program_unchanged_and_are_recorded(tmp_path: Path)
     assert (blocked["error"], blocked["exception"], blocked["nbytes"]) == ("EAGAIN", "BlockingIOError", 0)
     assert (timed_out["error"], timed_out["exception"]) == ("TimeoutError", "TimeoutError")
     assert one(recs, call="getpeername")["error"] == "ENOTCONN"
+    linger = one(recs, call="setsockopt", args={"level": "SOL_SOCKET", "optname": "SO_LINGER",
+                                                "value": "0100000000000000", "optlen": 8})
+    assert linger["error"] is None
     bad = one(recs, call="send")
     assert bad["exception"] == "TypeError" and bad["nbytes"] == 0 and bad["sent_after"] == 0
 

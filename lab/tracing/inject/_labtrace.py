@@ -706,7 +706,11 @@ def _sockopt_args(a, k):
     args = {"level": _LEVEL.get(level, level), "optname": _OPT.get(level, {}).get(opt, opt)}
     if len(a) > 2:
         v = a[2]
-        args["value"] = v if isinstance(v, int) or v is None else {"len": _buflen(v)}
+        if isinstance(v, int) or v is None:
+            args["value"] = v
+        else:  # a struct (SO_LINGER, timeouts...): its bytes in hex, as the kernel gets them
+            args["value"] = _payload(v, 64).hex()
+            args["optlen"] = _buflen(v)
     return args
 
 

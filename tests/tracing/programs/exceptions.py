@@ -1,6 +1,7 @@
 """Errors reach the program unchanged: the same classes and errnos as without the tracer."""
 import errno
 import socket
+import struct
 
 closed = socket.socket()
 closed.bind(("127.0.0.1", 0))
@@ -21,6 +22,7 @@ s.close()
 
 srv = socket.create_server(("127.0.0.1", 0))
 c = socket.create_connection(srv.getsockname())
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close() will send RST
 conn, _ = srv.accept()
 conn.setblocking(False)
 try:
