@@ -20,6 +20,8 @@ from pathlib import Path
 from lab.tracing.wrap import strace_argv
 
 DATA = Path(__file__).resolve().parent
+# lines naming these (the checkout, the interpreter's prefix, the home directory) are dropped
+PRIVATE = (str(DATA.parents[2]), sys.prefix, sys.base_prefix, str(Path.home()))
 HELLO = b"hello from the lab\n"
 
 PY_THREADS = r'''
@@ -74,7 +76,7 @@ def clean(raw: Path, out: Path, tmp: str) -> None:
     keep = []
     for line in raw.read_text(errors="surrogateescape").splitlines():
         line = line.replace(tmp, "/tmp/rec")
-        if re.search(r"<(?!/tmp/rec)/(?!dev/null)[^>]*>", line) or "/work" in line or "/root" in line:
+        if re.search(r"<(?!/tmp/rec)/(?!dev/null)[^>]*>", line) or any(p in line for p in PRIVATE):
             continue
         keep.append(line)
     out.write_text("\n".join(keep) + "\n", errors="surrogateescape")
