@@ -3,7 +3,13 @@
 Each condition applies to both directions of a link, at the egress of each endpoint, so that a lost packet
 never reaches the wire (captures show what a receiver would see). Delay and jitter need netem; without it
 they are refused with an error that names the link and what this kernel can do instead: never a silent
-no-op. Detection really tries: it adds a netem qdisc on a veth in a scratch namespace.
+no-op.
+
+nftables loss applies to IPv4 and IPv6 packets; ARP and IPv6 neighbour discovery are spared. A lost ARP
+request or reply costs a second or more of neighbour-resolution retries and then fails every queued
+packet with EHOSTUNREACH, which would turn "10% loss" into stalls and errors the lab is not about. (netem
+drops them too: with netem, loss is what the kernel's netem makes of it.) Detection really tries: it adds
+a netem qdisc on a veth in a scratch namespace.
 """
 
 from __future__ import annotations
@@ -89,6 +95,9 @@ def tc_lines(link: LinkSpec, dev: str, mtu: int, netem: bool) -> list[str]:
     return []
 
 
+NDP = "nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect"
+
+
 def loss_rules(link: LinkSpec, a_kind: str, a_dev: str, b_kind: str, b_dev: str, netem: bool
                ) -> dict[str, list[tuple[str, str]]]:
     """Where each direction of a lossy link drops its packets: {"a"|"b": [(hook, dev)]}.
@@ -119,11 +128,15 @@ def nft_ruleset(kind: str, drops: list[tuple[str, str, float]]) -> str:
     if not drops:
         return ""
 
-    def rule(pct: float) -> str:
-        return f"numgen random mod 10000 < {round(pct * 100)} counter drop"  # 0.01 % resolution
+    def rules(prefix: str, pct: float) -> str:
+        # IPv4 and IPv6 packets only: ARP and neighbour discovery are spared (see module docstring)
+        rand = f"numgen random mod 10000 < {round(pct * 100)} counter drop"  # 0.01 % resolution
+        return (f"    {prefix}meta protocol ip {rand}\n"
+                f"    {prefix}meta protocol ip6 meta l4proto != ipv6-icmp {rand}\n"
+                f"    {prefix}meta protocol ip6 icmpv6 type != {{ {NDP} }} {rand}\n")
 
     text = ""
-    post = [f"    oifname \"{dev}\" {rule(pct)}\n" for hook, dev, pct in drops if hook == "postrouting"]
+    post = [rules(f"oifname \"{dev}\" ", pct) for hook, dev, pct in drops if hook == "postrouting"]
     if post:
         family = "bridge" if kind == "switch" else "inet"
         text += (f"table {family} lab {{\n  chain loss {{\n"
@@ -133,6 +146,6 @@ def nft_ruleset(kind: str, drops: list[tuple[str, str, float]]) -> str:
         text += "table netdev lab {\n"
         for k, (dev, pct) in enumerate(ingress):
             text += (f"  chain loss_in{k} {{\n    type filter hook ingress device \"{dev}\" priority 0; "
-                     f"policy accept;\n    {rule(pct)}\n  }}\n")
+                     f"policy accept;\n{rules('', pct)}  }}\n")
         text += "}\n"
     return text

@@ -115,7 +115,8 @@ def test_loss_via_nftables_drops_packets():
         received = int(out.split(" received")[0].rsplit(",", 1)[1])
         # each echo survives two 30% drops: expect ~49% of 300 back (binomial sd ~9)
         assert 90 <= received <= 210, out
-        rules = json.loads(net.run("h1", ["nft", "-j", "list", "ruleset"]).stdout)["nftables"]
+        rules = [r for node in ("h1", "h2")
+                 for r in json.loads(net.run(node, ["nft", "-j", "list", "ruleset"]).stdout)["nftables"]]
         dropped = sum(e["counter"]["packets"] for r in rules if "rule" in r for e in r["rule"]["expr"]
                       if "counter" in e)
         assert 100 <= dropped <= 210  # 300 * 0.3 requests + ~210 * 0.3 replies = ~153 (sd ~10)

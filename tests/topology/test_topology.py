@@ -166,9 +166,9 @@ def test_conditions_without_netem():
     r1 = next(j for j in plan.jobs if j.node == "r1")
     # r1 and r2 forward: each drops its own direction on egress, silently to the original sender
     assert r1.nft.startswith("table inet lab")
-    assert 'oifname "r1-eth1" numgen random mod 10000 < 100 counter drop' in r1.nft
+    assert 'oifname "r1-eth1" meta protocol ip numgen random mod 10000 < 100 counter drop' in r1.nft
     r2 = next(j for j in plan.jobs if j.node == "r2")
-    assert 'oifname "r2-eth0" numgen random mod 10000 < 100 counter drop' in r2.nft
+    assert 'oifname "r2-eth0" meta protocol ip6 meta l4proto != ipv6-icmp numgen' in r2.nft
     # a host's own packets are dropped where they arrive (its own output path would return EPERM)
     hosts = topology_from_yaml("nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], loss: 5%}]")
     jobs = {j.node: j for j in build_plan(hosts, "abc", netem=False).jobs}
