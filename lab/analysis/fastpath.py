@@ -82,7 +82,10 @@ class _View:
 class FastPath:
     """Render common packets directly; see the module docstring."""
 
-    def __init__(self, decoder: Decoder, flows: FlowTable, recent: dict[tuple, int]) -> None:
+    def __init__(self, decoder: Decoder, flows: FlowTable, recent: dict[tuple, int], *, render: bool = True,
+                 comment: bool = True) -> None:
+        self.render = render  # build the JSON line
+        self.comment = comment  # build the pcapng comment
         self.dec = decoder
         self.flows = flows
         self.recent = recent
@@ -204,6 +207,8 @@ class FastPath:
         if flags is None:
             flags = self._flags[fl] = flag_str(fl).encode()
         appb = app.encode() if app else b""
+        if not self.render:
+            return b"", f"{info.text} | {cause_text} | {names_s}", (names, info.role, source, app)
         iface_j, node_j = self._iface_json(item.iface, iface_nodes)
         eth = self._eth.get(data[:12]) or self._eth_json(data)
         line = TCP_LINE % (
@@ -215,7 +220,7 @@ class FastPath:
             v.l4_prefix, flags, fl, seq, ack, info.rel_seq, info.rel_ack, tlen, win, mss, info.stream,
             b"true" if info.from_client else b"false", b'"%b"' % appb if app else b"null",
             _ROLE_B[info.role], _dumps(info.text), _dumps(an) if an else b"[]", cause_j)
-        comment = f"{info.text} | {cause_text} | {names_s}"
+        comment = f"{info.text} | {cause_text} | {names_s}" if self.comment else ""
         return line, comment, (names, info.role, source, app)
 
     def _udp(self, item: Any, data: bytes, n: int, t0: int | None, iface_nodes: dict[str, str] | None,
@@ -244,6 +249,8 @@ class FastPath:
         layers, names, names_s = self._layer_json((17, 8, pend - 42, app))
         ln = ulen - 8
         _code, text, cause = role_udp(v.me, app, ln, answers)
+        if not self.render:
+            return b"", f"{text} | {cause['text']} | {names_s}", (names, "udp", cause["source"], app)
         appb = app.encode() if app else b""
         iface_j, node_j = self._iface_json(item.iface, iface_nodes)
         line = UDP_LINE % (
@@ -252,5 +259,5 @@ class FastPath:
             self._eth_json(data), v.ip_prefix, ttl, ipid,
             v.l4_prefix, ulen, conv.id, hashlib.sha1(payload).hexdigest()[:16].encode(),
             b'"%b"' % appb if app else b"null", _dumps(text), _dumps(cause))
-        comment = f"{text} | {cause['text']} | {names_s}"
+        comment = f"{text} | {cause['text']} | {names_s}" if self.comment else ""
         return line, comment, (names, "udp", cause["source"], app)

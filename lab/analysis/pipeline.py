@@ -16,6 +16,7 @@ import gc
 import hashlib
 import itertools
 import json
+import multiprocessing
 import os
 import re
 import sys
@@ -32,7 +33,7 @@ from lab.analysis.fastpath import MAX_RECENT, FastPath
 from lab.analysis.flows import FlowTable, flag_str
 from lab.analysis.reader import CaptureReader
 from lab.analysis.roles import cause_tcp, ep, role_other
-from lab.analysis.writer import AnnotatedWriter, WriterProcess
+from lab.analysis.writer import AnnotatedWriter
 from lab.errors import PcapFormatError
 
 try:  # orjson is ~10x faster than the stdlib encoder; the stdlib one gives the same bytes for our data
@@ -78,11 +79,24 @@ class AnalysisResult:
     summary_path: Path | None = None
 
 
-class _Lines:
-    """A buffered binary line writer (one write per megabyte)."""
+class _NoWriter:
+    """Stands in for the annotated writer in the process that writes only JSON."""
 
-    def __init__(self, path: Path) -> None:
-        self._fh = open(path, "wb")  # noqa: SIM115 - closed in close()
+    def block(self, raw: bytes) -> None:
+        pass
+
+    def packet(self, rec: Any, comment: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _Lines:
+    """A buffered binary line writer (one write per megabyte); ``path=None`` discards."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._fh = open(path if path is not None else os.devnull, "wb")  # noqa: SIM115 - closed in close()
         self.buf: list[bytes] = []  # the hot loop appends here directly and calls flush()
         self._size = 0
 
@@ -149,8 +163,9 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
         attributor: any object with ``cause(rec) -> dict`` (tests inject a fake one); wins over ``calls``.
         fast_path: render common Ethernet/IPv4/TCP|UDP packets with ``lab.analysis.fastpath`` (same
             bytes as the general path, ~2x faster); used only without attributor and ``deep``.
-        writer_process: write annotated.pcapng in a second process (default: for files of 8 MiB and
-            more on a machine with more than one CPU).
+        writer_process: run a twin process that repeats the analysis and writes annotated.pcapng while
+            this one writes the JSON (default: for files of 8 MiB and more on a machine with more than
+            one CPU; never with a call log or ``deep``).
 
     Returns:
         An ``AnalysisResult``; ``errors`` lists partial-read problems (the file was cut short, ...).
@@ -173,25 +188,61 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
     first = next(records, None)  # raises PcapFormatError before any output exists
     deep_rows = _deep_protocols(pcap) if deep else None
     out_dir.mkdir(parents=True, exist_ok=True)
+    annotated_path = out_dir / "annotated.pcapng"
+    twin = None
+    if attributor is None and not deep and (
+            writer_process if writer_process is not None else
+            (os.cpu_count() or 1) > 1 and pcap.stat().st_size >= WRITER_PROCESS_MIN_BYTES):
+        twin = multiprocessing.get_context("fork").Process(
+            target=_annotate_only, args=(pcap, annotated_path, iface_nodes, fast_path), daemon=True)
+        twin.start()
+    try:
+        result = _analyze(reader, itertools.chain((first,) if first is not None else (), records), pcap,
+                          out_dir, iface_nodes, deep_rows, progress, attributor, fast_path,
+                          json_out=True, annotate=twin is None)
+    except BaseException:
+        if twin is not None:
+            twin.kill()
+            twin.join()
+        raise
+    if twin is not None:
+        twin.join()
+        if twin.exitcode != 0:
+            raise PcapFormatError(f"{pcap}: the annotated-pcapng writer process failed "
+                                  f"(exit code {twin.exitcode})")
+    return result
 
+
+def _annotate_only(pcap: Path, annotated_path: Path, iface_nodes: dict[str, str] | None,
+                   fast_path: bool) -> None:
+    """The twin process: the same analysis, writing only annotated.pcapng (comments need the flows)."""
+    reader = CaptureReader(pcap)
+    _analyze(reader, reader.records(), pcap, annotated_path.parent, iface_nodes, None, False, None, fast_path,
+             json_out=False, annotate=True)
+
+
+def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
+             iface_nodes: dict[str, str] | None, deep_rows: dict | None, progress: bool,
+             attributor: CauseSource | None, fast_path: bool, *, json_out: bool, annotate: bool
+             ) -> AnalysisResult:
+    """One pass: write packets.jsonl, conversations.jsonl and summary.json (``json_out``) and/or
+    annotated.pcapng (``annotate``). Two processes may each do one half: same input, same state."""
     packets_path = out_dir / "packets.jsonl"
     annotated_path = out_dir / "annotated.pcapng"
     conv_path = out_dir / "conversations.jsonl"
     summary_path = out_dir / "summary.json"
-    lines = _Lines(packets_path)
-    conv_lines = _Lines(conv_path)
-    writer: AnnotatedWriter | WriterProcess | None = None
-    if (writer_process if writer_process is not None else
-            (os.cpu_count() or 1) > 1 and pcap.stat().st_size >= WRITER_PROCESS_MIN_BYTES):
-        writer = WriterProcess(pcap, annotated_path)
-    flows = FlowTable(on_done=lambda s: conv_lines.add(_dumps(s)))
+    lines = _Lines(packets_path if json_out else None)
+    conv_lines = _Lines(conv_path if json_out else None)
+    writer: AnnotatedWriter | _NoWriter | None = None if annotate else _NoWriter()
+    flows = FlowTable(on_done=lambda s: conv_lines.add(_dumps(s)) if json_out else None)
     decoder = Decoder()
     decode = decoder.decode
     # one counter for everything the summary counts: (layer names, role code, cause source, app)
     kinds: dict[tuple, int] = {}
     recent: dict[tuple, int] = {}  # (src, dst, proto, sport, dport) -> last frame, for ICMP errors
     show = _progress_printer(reader) if progress else None
-    fast = FastPath(decoder, flows, recent).packet if fast_path and attributor is None and not deep else None
+    fast = (FastPath(decoder, flows, recent, render=json_out, comment=annotate).packet
+            if fast_path and attributor is None and not deep_rows else None)
     t0: int | None = None
     n = 0
     jl = lines.buf
@@ -201,7 +252,7 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for item in itertools.chain((first,) if first is not None else (), records):
+        for item in records:
             if type(item) is bytes:
                 if writer is None:
                     writer = AnnotatedWriter(annotated_path, reader.info)
@@ -228,14 +279,15 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
                 role = rec["role"]
                 names = tuple(ly["name"] for ly in rec["layers"])
                 kind = (names, role["code"], cause["source"], rec["app"])
-                line = _dumps(rec)
+                line = _dumps(rec) if json_out else b""
                 comment = f"{role['text']} | {cause['text']} | {'/'.join(names) or 'no decodable header'}"
             kinds[kind] = kinds.get(kind, 0) + 1
-            jl.append(line)
-            jsize += len(line)
-            if jsize >= FLUSH_AT:
-                lines.flush()
-                jsize = 0
+            if json_out:
+                jl.append(line)
+                jsize += len(line)
+                if jsize >= FLUSH_AT:
+                    lines.flush()
+                    jsize = 0
             writer.packet(item, comment)
             if show is not None and n % PROGRESS_EVERY == 0:
                 show(n)
@@ -283,7 +335,8 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
         "outputs": {"packets": str(packets_path), "annotated": str(annotated_path),
                     "conversations": str(conv_path)},
     }
-    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    if json_out:
+        summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     return AnalysisResult(n, summary, list(reader.errors), packets_path, annotated_path, conv_path,
                           summary_path)
 

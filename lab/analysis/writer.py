@@ -12,13 +12,11 @@ Output is buffered and written in large chunks: at 100k packets/s small writes w
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import struct
 from pathlib import Path
 from typing import BinaryIO
 
-from lab.analysis.reader import CaptureInfo, CaptureReader, Record
+from lab.analysis.reader import CaptureInfo, Record
 
 FLUSH_AT = 1 << 20
 _BOM_LE = b"\x4d\x3c\x2b\x1a"
@@ -120,87 +118,3 @@ class AnnotatedWriter:
             self._buf.clear()
         self._fh.close()
 
-
-def write_annotated(pcap: Path, out: Path, comments: BinaryIO) -> int:
-    """Write the annotated copy of ``pcap`` taking packet comments one per line from ``comments``.
-
-    Used by the pipeline's writer process: it reads the capture a second time on its own core while the
-    main process analyzes. Stops at the first packet without a comment (the analysis stopped there).
-    Returns the number of packets written.
-    """
-    reader = CaptureReader(pcap)
-    writer: AnnotatedWriter | None = None
-    readline = comments.readline
-    n = 0
-    try:
-        for item in reader.records():
-            if writer is None:
-                writer = AnnotatedWriter(out, reader.info)
-            if type(item) is bytes:
-                writer.block(item)
-                continue
-            line = readline()
-            if not line:
-                break
-            writer.packet_raw(item, line[:-1])
-            n += 1
-    finally:
-        if writer is None:
-            writer = AnnotatedWriter(out, reader.info)
-        writer.close()
-    return n
-
-
-def _writer_child(pcap: Path, out: Path, rfd: int, wfd: int) -> None:
-    os.close(wfd)
-    with os.fdopen(rfd, "rb", buffering=1 << 20) as fh:
-        write_annotated(pcap, out, fh)
-
-
-class WriterProcess:
-    """The annotated writer in a second process (same interface as ``AnnotatedWriter``).
-
-    Writing pcapng blocks costs about a sixth of the per-packet time; on a machine with two cores this
-    moves it off the analysis core. Only the comments cross the pipe (one line each); the child reads
-    the packet bytes from the file itself.
-    """
-
-    def __init__(self, pcap: Path, out: Path) -> None:
-        rfd, wfd = os.pipe()
-        ctx = multiprocessing.get_context("fork")
-        self.proc = ctx.Process(target=_writer_child, args=(pcap, out, rfd, wfd), daemon=True)
-        self.proc.start()
-        os.close(rfd)
-        self._fh = os.fdopen(wfd, "wb", buffering=0)
-        self._buf: list[bytes] = []
-        self._size = 0
-        self.broken = False
-
-    def block(self, raw: bytes) -> None:
-        """Blocks are copied by the child from the file itself."""
-
-    def packet(self, rec: Record, comment: str) -> None:
-        b = comment.encode("utf-8").replace(b"\n", b" ")
-        self._buf.append(b)
-        self._size += len(b) + 1
-        if self._size >= 1 << 18:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._buf and not self.broken:
-            try:
-                self._fh.write(b"\n".join(self._buf) + b"\n")
-            except BrokenPipeError:
-                self.broken = True
-        self._buf.clear()
-        self._size = 0
-
-    def close(self) -> None:
-        self._flush()
-        try:
-            self._fh.close()
-        except BrokenPipeError:
-            self.broken = True
-        self.proc.join()
-        if self.proc.exitcode != 0 or self.broken:
-            raise OSError(f"annotated pcapng writer process failed (exit code {self.proc.exitcode})")
