@@ -68,6 +68,22 @@ def _is_linger0(args: dict[str, Any]) -> bool:
     )
 
 
+def _ends_writing(call: Call) -> bool:
+    """A call after which the kernel sends FIN: close() of the last reference, shutdown(SHUT_WR/RDWR),
+    or the process exiting with the socket open. A close() that only dropped a makefile() or dup()
+    reference, or closed an already closed socket, ends nothing."""
+    name, args = call.get("call"), call.get("args") or {}
+    if call.get("error") or name not in CLOSE_CALLS | {"exit"}:
+        return False
+    if args.get("deferred") or args.get("already_closed") or args.get("last_ref") is False:
+        return False
+    return name == "exit" or _shutdown_writes(call)
+
+
+def _at_exit(call: Call) -> bool:
+    return call.get("call") == "exit" or (call.get("args") or {}).get("via") == "gc"
+
+
 def _shutdown_writes(call: Call) -> bool:
     if call.get("call") == "close":
         return True
@@ -97,11 +113,7 @@ class _Sock:
 
     @property
     def closers(self) -> list[Call]:
-        return [
-            c
-            for c in self.calls
-            if c.get("call") in CLOSE_CALLS and _shutdown_writes(c) and not c.get("error")
-        ]
+        return [c for c in self.calls if _ends_writing(c)]
 
     def sent_total(self, before_ns: int) -> int:
         return max((c.get("sent_after") or 0 for c in self.calls if c["t_start_ns"] <= before_ns), default=0)
@@ -199,7 +211,11 @@ class Attributor:
                 sock.listen = sock.listen or call
             elif name in CONNECT_CALLS:
                 sock.connect = sock.connect or call
-            elif name == "accept" and isinstance(call.get("ret"), dict) and call["ret"].get("sock"):
+            elif (
+                name in ("accept", "accept4")
+                and isinstance(call.get("ret"), dict)
+                and call["ret"].get("sock")
+            ):
                 child = self._sock(call, str(call["ret"]["sock"]))
                 child.stype = child.stype or "SOCK_STREAM"
                 child.peer = child.peer or _ep(call["ret"].get("peer"))
@@ -533,6 +549,19 @@ class Attributor:
                 "inferred", "fin-close", f"close()/shutdown() at {src[0]}:{src[1]} (no traced socket)"
             )
         closers = [c for c in sender.closers if c["t_start_ns"] <= rec["ts_ns"] + TOL_NS]
+        if closers and _at_exit(closers[0]):
+            how = (
+                "at process exit"
+                if closers[0].get("call") == "exit"
+                else "when the socket was garbage-collected"
+            )
+            return _cause(
+                "kernel",
+                "fin-exit",
+                f"kernel ({sender.node}) closes the socket {how} "
+                f"({call_label(closers[0])}): no close() was called",
+                closers[:1],
+            )
         if closers:
             return _cause(
                 "call",

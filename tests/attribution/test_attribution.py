@@ -279,3 +279,37 @@ def test_unknown_packets_are_reported_unexplained_not_hidden() -> None:
     cause = Attributor([]).cause({"number": 1, "ts_ns": 1, "role": {"code": "other"}})
     assert cause["source"] == "unexplained"
     assert coverage([cause])["explained"] == 0
+
+
+def _handshake(att: Attributor) -> None:
+    for p in (
+        tcp(1, 200, C, S, "SYN", ISN_C, 0),
+        tcp(2, 210, S, C, "SYN,ACK", ISN_S, ISN_C + 1),
+        tcp(3, 220, C, S, "ACK", ISN_C + 1, ISN_S + 1),
+    ):
+        att.cause(p)
+
+
+def test_a_close_that_only_drops_a_makefile_reference_sends_no_fin() -> None:
+    cs = {"local": list(C), "peer": list(S)}
+    calls = [
+        call(1, "h1", "1:3:1", "connect", 100, t_end_ns=300, **cs),
+        call(2, "h1", "1:3:1", "close", 400, args={"deferred": True}, **cs),
+        call(3, "h1", "1:3:1", "close", 600, args={"via": "makefile"}, **cs),
+    ]
+    att = Attributor(calls)
+    _handshake(att)
+    fin = att.cause(tcp(4, 601, C, S, "FIN,ACK", ISN_C + 1, ISN_S + 1))
+    assert fin["rule"] == "fin-close" and fin["calls"] == [3]
+
+
+def test_fin_at_process_exit_is_the_kernels() -> None:
+    cs = {"local": list(C), "peer": list(S)}
+    calls = [
+        call(1, "h1", "1:3:1", "connect", 100, t_end_ns=300, **cs),
+        call(2, "h1", "1:3:1", "exit", 700, **cs),
+    ]
+    att = Attributor(calls)
+    _handshake(att)
+    fin = att.cause(tcp(4, 701, C, S, "FIN,ACK", ISN_C + 1, ISN_S + 1))
+    assert fin["source"] == "kernel" and fin["rule"] == "fin-exit" and fin["related"] == [2]
