@@ -3,13 +3,12 @@
 Each condition applies to both directions of a link, at the egress of each endpoint, so that a lost packet
 never reaches the wire (captures show what a receiver would see). Delay and jitter need netem; without it
 they are refused with an error that names the link and what this kernel can do instead: never a silent
-no-op.
+no-op. Detection really tries: it adds a netem qdisc on a veth in a scratch namespace.
 
 nftables loss applies to IPv4 and IPv6 packets; ARP and IPv6 neighbour discovery are spared. A lost ARP
 request or reply costs a second or more of neighbour-resolution retries and then fails every queued
 packet with EHOSTUNREACH, which would turn "10% loss" into stalls and errors the lab is not about. (netem
-drops them too: with netem, loss is what the kernel's netem makes of it.) Detection really tries: it adds
-a netem qdisc on a veth in a scratch namespace.
+drops them too: with netem, loss is what the kernel's netem makes of it.)
 """
 
 from __future__ import annotations
