@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from lab.emulation import clean as cleaning
+from lab.emulation.names import check_run_id
 from lab.emulation.state import load_state, load_states
 from lab.errors import LabError, PrivilegeError, UsageError
 from lab.topology import load_topology
@@ -169,6 +170,53 @@ def show(topology: str, as_json: bool, svg_path: Path | None, png_path: Path | N
         click.echo(table(t), nl=False)
         if svg_path is not None:
             click.echo(f"picture: {svg_path}")
+
+
+@topo.command("plan")
+@click.argument("topology")
+@click.option("--run-id", default="RUN", show_default=True, help="run id to show in the names")
+@click.option("--netem/--no-netem", default=None, help="plan as if the kernel had (or lacked) netem "
+              "[default: detect, needs root; otherwise assume it lacks it]")
+@click.option("--json", "as_json", is_flag=True)
+def plan(topology: str, run_id: str, netem: bool | None, as_json: bool) -> None:
+    """Show the kernel steps `lab up` would take for TOPOLOGY (a dry run: nothing is created)."""
+    from lab.emulation.conditions import netem_available
+    from lab.emulation.plan import build_plan
+
+    t = load_topology(topology)
+    if t.loopback:
+        raise UsageError(f"{t.source}: a loopback topology creates nothing (hosts are 127.x addresses on lo)")
+    if netem is None:
+        netem = netem_available() if os.geteuid() == 0 else False
+    if run_id != "RUN":
+        check_run_id(run_id)
+    p = build_plan(t, run_id, netem)
+    if as_json:
+        click.echo(json.dumps({"root_batch": list(p.root_batch),
+                               "namespaces": {j.ns: j.to_json() for j in p.jobs},
+                               "files": p.etc_files, "conditions": list(p.conditions_report)}, indent=1))
+        return
+    click.echo("# root namespace: ip -batch -")
+    for line in p.root_batch:
+        click.echo(f"  {line}")
+    for j in p.jobs:
+        click.echo(f"# namespace {j.ns}")
+        for k, v in j.sysctl.items():
+            click.echo(f"  sysctl {k.replace('/', '.')}={v}")
+        if j.offload_off:
+            click.echo(f"  offloads off (tso gso gro tx-checksum): {' '.join(j.offload_off)}")
+        for line in j.ip:
+            click.echo(f"  ip {line}")
+        for line in j.tc:
+            click.echo(f"  tc {line}")
+        if j.nft:
+            click.echo("  nft -f - <<'EOF'")
+            for line in j.nft.splitlines():
+                click.echo(f"    {line}")
+            click.echo("  EOF")
+    click.echo(f"# files: {len(p.etc_files)} under /etc/netns/ (hosts, resolv.conf, gai.conf)")
+    for line in p.conditions_report:
+        click.echo(f"# {line}")
 
 
 @topo.command("check")

@@ -33,6 +33,16 @@ def test_topo_show_png_refused(tmp_path, capsys):
     assert "--svg" in capsys.readouterr().err
 
 
+def test_topo_plan_dry_run(capsys):
+    assert main(["topo", "plan", "dumbbell", "--run-id", "abc", "--no-netem"]) == 0
+    out = capsys.readouterr().out
+    assert "link add name r1-eth1 index 16 netns lab-abc-r1 type veth peer name r2-eth0" in out
+    assert "loss 1% via nftables" in out
+    assert main(["topo", "plan", "loopback"]) == 2
+    delay = main(["topo", "plan", "two-hosts", "--run-id", "BAD!"])
+    assert delay == 2
+
+
 def test_exec_unknown_run(capsys):
     assert main(["exec", "nosuchrun", "h1", "--", "true"]) == 2
     assert "no run 'nosuchrun'" in capsys.readouterr().err
