@@ -39,8 +39,7 @@ def test_topo_plan_dry_run(capsys):
     assert "link add name r1-eth1 index 16 netns lab-abc-r1 type veth peer name r2-eth0" in out
     assert "loss 1% via nftables" in out
     assert main(["topo", "plan", "loopback"]) == 2
-    delay = main(["topo", "plan", "two-hosts", "--run-id", "BAD!"])
-    assert delay == 2
+    assert main(["topo", "plan", "two-hosts", "--run-id", "BAD!"]) == 2
 
 
 def test_exec_unknown_run(capsys):
