@@ -185,7 +185,11 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
         progress = sys.stderr.isatty()
     reader = CaptureReader(pcap)
     records = reader.records()
-    first = next(records, None)  # raises PcapFormatError before any output exists
+    head: list[Any] = []  # blocks up to the first packet: a file that cannot be read fails before any output
+    for item in records:
+        head.append(item)
+        if type(item) is not bytes:
+            break
     deep_rows = _deep_protocols(pcap) if deep else None
     out_dir.mkdir(parents=True, exist_ok=True)
     annotated_path = out_dir / "annotated.pcapng"
@@ -197,7 +201,7 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
             target=_annotate_only, args=(pcap, annotated_path, iface_nodes, fast_path), daemon=True)
         twin.start()
     try:
-        result = _analyze(reader, itertools.chain((first,) if first is not None else (), records), pcap,
+        result = _analyze(reader, itertools.chain(head, records), pcap,
                           out_dir, iface_nodes, deep_rows, progress, attributor, fast_path,
                           json_out=True, annotate=twin is None)
     except BaseException:

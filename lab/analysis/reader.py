@@ -327,10 +327,12 @@ class CaptureReader:
                     info.interfaces.append(iface)
                     factors.append(_tsresol_factor(tsresol))
                     if linktype not in SUPPORTED_LINKTYPES:
-                        # tshark refuses the whole file; we read what we can and name the interface
-                        self.errors.append(f"{self.path}: interface {iface.index} has unsupported link type "
-                                           f"{linktype} ({LINKTYPE_NAMES.get(linktype, 'unknown')}); "
-                                           f"its packets are kept but not decoded")
+                        what = (f"{self.path}: interface {iface.index} has unsupported link type {linktype} "
+                                f"({LINKTYPE_NAMES.get(linktype, 'unknown')})")
+                        if number == 0:  # like tshark: nothing read yet, the file is unreadable
+                            raise PcapFormatError(what)
+                        self.errors.append(f"{what}; stopped after packet {number}")
+                        return
                 yield block
             pos = end
 

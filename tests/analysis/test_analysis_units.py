@@ -1,0 +1,245 @@
+"""Analysis units on recorded captures: API shape, call-log path, fast path = general path, file edge cases.
+
+Captures come from the shared corpus (skipped when absent) or are built byte by byte here, so that each
+edge case (gzip behind a misleading name, truncation, unsupported link type) is explicit.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.analysis.catalogue import PROTOCOLS
+from lab.analysis.pipeline import analyze_capture
+from lab.cli.main import main as lab_main
+from lab.errors import PcapFormatError
+from tests.analysis.corpus_compare import load_jsonl
+
+CONTRACT_KEYS = ["number", "ts_ns", "t", "interface", "node", "len", "caplen", "layers", "summary", "eth",
+                 "ip", "tcp", "udp", "icmp", "arp", "app", "role", "analysis", "cause"]
+ROLE_CODES = {"syn", "syn-ack", "handshake-ack", "data", "ack", "fin", "rst", "udp", "ip-fragment",
+              "arp-request", "arp-reply", "ndp-ns", "ndp-na", "ndp-rs", "ndp-ra", "icmp-echo-request",
+              "icmp-echo-reply", "icmp-error", "igmp", "ospf", "other", "lab-probe"}
+
+
+def _pcap(linktype: int, frames: list[bytes], ts: int = 1_700_000_000) -> bytes:
+    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype)
+    for i, f in enumerate(frames):
+        out += struct.pack("<IIII", ts + i, 0, len(f), len(f)) + f
+    return out
+
+
+def _block(btype: int, body: bytes) -> bytes:
+    body += b"\0" * ((-len(body)) & 3)
+    return struct.pack("<II", btype, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+
+
+def _shb() -> bytes:
+    return _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+
+
+def _idb(linktype: int, name: str | None = None) -> bytes:
+    opts = b""
+    if name:
+        raw = name.encode()
+        opts = struct.pack("<HH", 2, len(raw)) + raw + b"\0" * ((-len(raw)) & 3) + b"\0\0\0\0"
+    return _block(1, struct.pack("<HHI", linktype, 0, 0) + opts)
+
+
+def _epb(iface: int, data: bytes, ts_us: int = 1_700_000_000_000_000) -> bytes:
+    hdr = struct.pack("<IIIII", iface, ts_us >> 32, ts_us & 0xFFFFFFFF, len(data), len(data))
+    return _block(6, hdr + data)
+
+
+def _udp_frame(sport: int = 40000, dport: int = 5000, payload: bytes = b"hello") -> bytes:
+    """198.18.0.1:40000 -> 198.18.0.2:5000 (addresses swap with the ports for the reply)."""
+    a, b = bytes([198, 18, 0, 1]), bytes([198, 18, 0, 2])
+    if sport == 5000:
+        a, b = b, a
+    eth = bytes.fromhex("020000000002020000000001") + b"\x08\x00"
+    ulen = 8 + len(payload)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + ulen, 1, 0x4000, 64, 17, 0, a, b)
+    return eth + ip + struct.pack("!HHHH", sport, dport, ulen, 0) + payload
+
+
+def _probe_frame() -> bytes:
+    return bytes.fromhex("ffffffffffff020000000001") + b"\x88\xb5" + b"LABPROBE run-1" + b"\0" * 32
+
+
+class FakeAttributor:
+    """Stands in for the lead's Attributor: records what it is given, answers with a 'call' cause."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+
+    def cause(self, rec: dict[str, Any]) -> dict[str, Any]:
+        assert "cause" not in rec
+        self.seen.append(json.loads(json.dumps(rec)))
+        return {"source": "call", "rule": "fake", "text": f"fake call for #{rec['number']}", "calls": [7],
+                "answers": None}
+
+
+def test_record_shape_and_catalogue(tmp_path: Path) -> None:
+    cap = tmp_path / "udp.pcap"
+    cap.write_bytes(_pcap(1, [_udp_frame(), _udp_frame(5000, 40000, b"world!"), _probe_frame()]))
+    res = analyze_capture(cap, tmp_path / "out")
+    recs = load_jsonl(res.packets_path)
+    assert res.packet_count == 3 and res.errors == []
+    for r in recs:
+        assert list(r)[: len(CONTRACT_KEYS)] == CONTRACT_KEYS
+        assert r["role"]["code"] in ROLE_CODES
+        for ly in r["layers"]:
+            assert (ly["tcpip"], ly["osi"]) == PROTOCOLS[ly["name"]][:2]
+    a, b, probe = recs
+    assert [ly["name"] for ly in a["layers"]] == ["Ethernet", "IPv4", "UDP", "Data"]
+    assert [(ly["offset"], ly["length"]) for ly in a["layers"]] == [(0, 14), (14, 20), (34, 8), (42, 5)]
+    assert a["udp"]["sha1"] == __import__("hashlib").sha1(b"hello").hexdigest()[:16]
+    assert a["cause"]["source"] == "inferred" and "sendto()" in a["cause"]["text"]
+    assert b["udp"]["stream"] == a["udp"]["stream"] and b["cause"]["answers"] == 1
+    assert "response to frame 1" in b["role"]["text"]
+    assert probe["role"]["code"] == "lab-probe" and probe["cause"]["source"] == "lab"
+    assert res.summary["coverage"] == 1.0 and res.summary["cause_sources"] == {"inferred": 2, "lab": 1}
+    assert b["t"] == 1.0
+
+
+def test_calls_path_uses_the_attributor_in_capture_order(tmp_path: Path, corpus_dir: Path) -> None:
+    fake = FakeAttributor()
+    res = analyze_capture(corpus_dir / "pcaps" / "tcpdump__dns_tcp.pcap", tmp_path / "o", attributor=fake)
+    recs = load_jsonl(res.packets_path)
+    assert [r["number"] for r in fake.seen] == list(range(1, res.packet_count + 1))
+    assert all(r["cause"]["source"] == "call" and r["cause"]["calls"] == [7] for r in recs)
+    assert res.summary["cause_sources"] == {"call": res.packet_count}
+    # the record handed over is the final record minus "cause"
+    assert [{k: v for k, v in r.items() if k != "cause"} for r in recs] == fake.seen
+
+
+def test_calls_keyword_builds_the_leads_attributor(tmp_path: Path, corpus_dir: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import lab.analysis.attribution as attribution
+
+    made: list[Any] = []
+
+    class Recording(FakeAttributor):
+        def __init__(self, calls: list[dict]) -> None:
+            super().__init__()
+            made.append(calls)
+
+    monkeypatch.setattr(attribution, "Attributor", Recording)
+    calls = [{"id": 1, "call": "connect"}]
+    res = analyze_capture(corpus_dir / "pcaps" / "tcpdump__dns_udp.pcap", tmp_path / "o", calls=calls)
+    assert made == [calls] and res.summary["cause_sources"] == {"call": 2}
+
+
+@pytest.mark.parametrize("name", ["zeek__smtp.pcap", "zeek__ftp_ipv4.pcap", "tcpdump__tftp.pcap",
+                                  "pcapplusplus__ip4_fragments.pcap", "zeek__tcp_retransmit-fast009.pcap",
+                                  "ndpi__telnet.pcap", "zeek__tcp_ctu-64702-888.pcap",
+                                  "zeek__dhcp_dhcp.pcap"])
+def test_fast_path_is_byte_identical(tmp_path: Path, corpus_dir: Path, name: str) -> None:
+    """The fast path must write exactly what the general path writes."""
+    src = corpus_dir / "pcaps" / name
+    analyze_capture(src, tmp_path / "fast")
+    analyze_capture(src, tmp_path / "slow", fast_path=False)
+    for out in ("packets.jsonl", "annotated.pcapng", "conversations.jsonl"):
+        assert (tmp_path / "fast" / out).read_bytes() == (tmp_path / "slow" / out).read_bytes(), out
+
+
+def test_twin_process_writes_the_same_files(tmp_path: Path, corpus_dir: Path) -> None:
+    src = corpus_dir / "pcaps" / "zeek__smtp.pcap"
+    analyze_capture(src, tmp_path / "one", writer_process=False)
+    analyze_capture(src, tmp_path / "two", writer_process=True)
+    for out in ("packets.jsonl", "annotated.pcapng", "conversations.jsonl"):
+        assert (tmp_path / "one" / out).read_bytes() == (tmp_path / "two" / out).read_bytes(), out
+
+
+def test_gzip_is_sniffed_not_named(tmp_path: Path, corpus_dir: Path) -> None:
+    raw = (corpus_dir / "pcaps" / "zeek__arp-who-has.pcap").read_bytes()
+    hidden = tmp_path / "looks-plain.pcapng"
+    hidden.write_bytes(gzip.compress(raw))
+    res = analyze_capture(hidden, tmp_path / "o")
+    assert res.packet_count == 2 and res.summary["format"] == "pcap (gzip)"
+    assert res.summary["roles"] == {"arp-request": 1, "arp-reply": 1}
+
+
+def test_truncated_file_gives_partial_results(tmp_path: Path, corpus_dir: Path) -> None:
+    raw = (corpus_dir / "pcaps" / "zeek__icmp_5-pings.pcap").read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(raw[: len(raw) - 30])
+    res = analyze_capture(cut, tmp_path / "o")
+    assert res.packet_count == 9
+    assert len(res.errors) == 1 and "cut short in the middle of packet 10" in res.errors[0]
+    assert len(load_jsonl(res.packets_path)) == 9
+
+
+def test_not_a_capture_leaves_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text("hello, this is not a capture\n")
+    with pytest.raises(PcapFormatError, match="not a pcap or pcapng file"):
+        analyze_capture(bad, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unsupported_link_type_named(tmp_path: Path) -> None:
+    ng = tmp_path / "dsa.pcapng"
+    ng.write_bytes(_shb() + _idb(284) + _epb(0, b"\0" * 40))
+    with pytest.raises(PcapFormatError, match=r"unsupported link type 284 \(DSA tag\)"):
+        analyze_capture(ng, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_pcapng_interfaces_and_nodes(tmp_path: Path) -> None:
+    ng = tmp_path / "two.pcapng"
+    ng.write_bytes(_shb() + _idb(1, "h1-eth0") + _idb(1, "h2-eth0") + _epb(0, _udp_frame())
+                   + _epb(1, _udp_frame(5000, 40000)))
+    res = analyze_capture(ng, tmp_path / "o", iface_nodes={"h1-eth0": "h1", "h2-eth0": "h2"})
+    recs = load_jsonl(res.packets_path)
+    assert [(r["interface"], r["node"]) for r in recs] == [("h1-eth0", "h1"), ("h2-eth0", "h2")]
+    assert recs[0]["ts_ns"] == 1_700_000_000_000_000_000
+
+
+def test_cli_analyze_json_and_errors(tmp_path: Path, corpus_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    src = corpus_dir / "pcaps" / "pcapplusplus__one_http_stream_fin.pcap"
+    assert lab_main(["analyze", str(src), "--out", str(tmp_path / "a"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["handshakes"] == {"complete": 1, "tcp_streams": 1}
+    assert summary["teardowns"] == {"fin": 1, "rst": 0}
+    assert lab_main(["analyze", str(src), "--out", str(tmp_path / "b")]) == 0
+    text = capsys.readouterr().out
+    assert "handshakes:    1 complete of 1 TCP streams" in text and "layers seen:" in text
+    assert lab_main(["analyze", str(tmp_path / "missing.pcap")]) == 2
+    assert "no such capture file" in capsys.readouterr().err
+    calls = tmp_path / "calls.jsonl"
+    calls.write_text("{not json\n")
+    assert lab_main(["analyze", str(src), "--calls", str(calls), "--out", str(tmp_path / "c")]) == 9
+    assert "line 1: not JSON" in capsys.readouterr().err
+
+
+def test_deep_attaches_tsharks_dissection(tmp_path: Path, corpus_dir: Path) -> None:
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark not installed")
+    res = analyze_capture(corpus_dir / "pcaps" / "pcapng-test-generator__le_test202.pcapng", tmp_path / "o",
+                          deep=True)
+    recs = load_jsonl(res.packets_path)
+    assert recs[2]["deep"]["protocols"] == "null:ip:udp:db-lsp-disc:json"
+    assert recs[2]["app"] == "DB-LSP-DISC"  # named by tshark, unknown to our port table
+    assert recs[0]["deep"]["protocols"].endswith("udp:dhcp")
+
+
+def test_annotated_comments_read_by_tshark(tmp_path: Path) -> None:
+    tshark = shutil.which("tshark")
+    if tshark is None:
+        pytest.skip("tshark not installed")
+    cap = tmp_path / "u.pcap"
+    cap.write_bytes(_pcap(1, [_udp_frame(), _udp_frame(5000, 40000, b"world!")]))
+    res = analyze_capture(cap, tmp_path / "o")
+    out = subprocess.run([tshark, "-r", str(res.annotated_path), "-T", "fields", "-e", "frame.comment"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
+    assert out == ["UDP datagram, 5 bytes | sendto() by 198.18.0.1:40000 | Ethernet/IPv4/UDP/Data",
+                   "UDP datagram, 6 bytes (response to frame 1) | sendto() by 198.18.0.2:5000 answering "
+                   "frame 1 | Ethernet/IPv4/UDP/Data"]
