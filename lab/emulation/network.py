@@ -29,7 +29,7 @@ from typing import IO, Any
 
 from lab.emulation import conditions
 from lab.emulation.backend import Backend, KernelBackend
-from lab.emulation.names import check_run_id, namespace, new_run_id
+from lab.emulation.names import NETNS_DIR, check_run_id, namespace, new_run_id, state_dir
 from lab.emulation.plan import Plan, build_plan
 from lab.emulation.state import RunState, process_start
 from lab.errors import EmulationError, PrivilegeError, TopologyError, UsageError
@@ -141,6 +141,12 @@ class Network:
         netem = conditions.netem_available() if any(not li.conditions.empty for li in self.topo.links) \
             else False
         plan = build_plan(self.topo, self.run_id, netem)  # raises before anything exists
+        # a run id already in use (a state file, or any of our namespace names taken) would make the
+        # teardown of a failed bring-up remove someone else's namespaces: refuse before creating anything
+        taken = [ns for ns in plan.namespaces.values() if (NETNS_DIR / ns).exists()]
+        if taken or (state_dir() / f"{self.run_id}.json").exists():
+            what = f"namespace {taken[0]} exists" if taken else "a run with this id is recorded"
+            raise UsageError(f"run id {self.run_id} is in use ({what}); choose another or run `lab clean`")
         self._plan = plan
         self._backend = backend
         self.conditions_report = list(plan.conditions_report)

@@ -16,7 +16,7 @@ from lab.emulation import Network
 from lab.emulation.clean import clean
 from lab.emulation.names import ETC_NETNS, NETNS_DIR
 from lab.emulation.state import load_state
-from lab.errors import EmulationError
+from lab.errors import EmulationError, UsageError
 from lab.topology import load_topology, topology_from_yaml
 from tests.emulation.helpers import run_id
 
@@ -95,6 +95,20 @@ def test_signal_tears_down(sig):
     # SIGTERM: SystemExit(143); SIGINT: KeyboardInterrupt, then Python dies by SIGINT as a shell expects
     assert proc.returncode == (143 if sig == signal.SIGTERM else -signal.SIGINT)
     assert _ours(rid) == {"netns": [], "etc": [], "root_links": [], "state": []}
+
+
+def test_run_id_in_use_is_refused_and_nothing_is_touched():
+    rid = run_id("u")
+    ns = f"lab-{rid}-h2"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        with pytest.raises(UsageError, match=f"run id {rid} is in use"), \
+                Network(load_topology("two-hosts"), run_id=rid):
+            pytest.fail("must not come up")
+        assert (NETNS_DIR / ns).exists()  # not ours: left alone
+        assert not (NETNS_DIR / f"lab-{rid}-h1").exists()
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=True)
 
 
 def test_exception_tears_down():
