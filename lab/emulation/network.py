@@ -266,7 +266,12 @@ class Network:
         return [] if self.loopback else [r.describe() for r in self.topo.layout.routes[node]]
 
     def capture_points(self) -> list[CapturePoint]:
-        """One point per point-to-point link (its first endpoint) and one per switch (its bridge)."""
+        """One point per point-to-point link (its first endpoint) and one per switch (its bridge).
+
+        A bridge is set promiscuous, so it sees every frame it forwards between its ports, once. Where
+        switches are chained into one segment, a frame that crosses two switches is seen on both bridges
+        (two points, two labels): each switch is a place on the wire.
+        """
         if self.loopback:
             addrs = [self._ip_or_none(h, 4) for h in self.hosts]
             bpf = " or ".join(f"host {a}" for a in addrs if a)
