@@ -67,7 +67,7 @@ def timeline(packets: Records, calls: Records) -> list[str]:
     t0 = ev.t0_ns(packets)
     wire = ev.wire(packets)
     views = ev.views(wire)
-    iface = str(wire[0].get("interface")) if wire else None
+    iface = _first_iface(packets)
     shown = views.get(iface, []) if iface else []
     events: list[tuple[int, str]] = []
     for c in calls:
@@ -134,6 +134,124 @@ def accept_after_handshake(packets: Records, calls: Records) -> list[str]:
     return notes[:3]
 
 
+def unanswered_syns(packets: Records, calls: Records) -> list[str]:
+    """A SYN sent again: the first one got no answer (dropped by a full accept queue, a firewall, loss)."""
+    view = ev.views(packets).get(_first_iface(packets) or "", [])
+    first_seen: dict[tuple, dict] = {}
+    notes = []
+    for p in view:
+        if not ev.is_syn(p):
+            continue
+        key = (ev.conn_key(p), ev.tcp(p).get("seq_raw"))
+        if key not in first_seen:
+            first_seen[key] = p
+            continue
+        first = first_seen[key]
+        gap = (ev.ts(p) - ev.ts(first)) / 1e9
+        notes.append(
+            f"SYN {ev.frame(p)} repeats SYN {ev.frame(first)} (same port and sequence number) {gap:.2f} s "
+            f"later: nothing answered the first one, so the client's kernel retransmitted it on its own "
+            f"while connect() kept waiting."
+        )
+    return notes[:3]
+
+
+def would_block(packets: Records, calls: Records) -> list[str]:
+    """Non-blocking calls: EAGAIN puts nothing on the wire, EINPROGRESS does (the SYN)."""
+    notes = []
+    t0 = ev.t0_ns(packets)
+    failed = [c for c in calls if ev.raised(c, "BlockingIOError")]
+    quiet = [c for c in failed if c.get("call") != "connect"]
+    if quiet:
+        names = ", ".join(sorted({f"{c.get('call')}()" for c in quiet}))
+        notes.append(
+            f"{len(quiet)} non-blocking call{'s' if len(quiet) > 1 else ''} ({names}) raised BlockingIOError "
+            f"and put nothing on the wire: 'would block' is an answer from the local kernel, not a network "
+            f"event."
+        )
+    for c in failed:
+        if c.get("call") != "connect":
+            continue
+        syn = ev.first(packets, lambda p, c=c: ev.is_syn(p) and ev.endpoints(p)[0] == ev.addr(c.get("local")))
+        if syn:
+            notes.append(
+                f"connect() #{c.get('id')} raised BlockingIOError (EINPROGRESS) at "
+                f"t={ev.rel(c.get('t_end_ns'), t0)} s, yet its SYN {ev.frame(syn)} did leave: the handshake "
+                f"goes on in the kernel, and select() reports the socket writable when it is done."
+            )
+    return notes
+
+
+def udp_no_connection(packets: Records, calls: Records) -> list[str]:
+    if any(p.get("tcp") for p in ev.wire(packets)):
+        return []
+    dgrams = ev.views(packets).get(_first_iface(packets) or "", [])
+    n = sum(1 for p in dgrams if p.get("udp"))
+    closes = [c for c in ev.calls_named(calls, "close") if c.get("type") == "SOCK_DGRAM"]
+    if not n:
+        return []
+    return [
+        f"{n} UDP datagrams and nothing else: no handshake before the first one, no ACK after any, and "
+        f"{len(closes)} close() call{'s' if len(closes) != 1 else ''} sent nothing — there was no connection."
+    ]
+
+
+def half_closed(packets: Records, calls: Records) -> list[str]:
+    """shutdown(SHUT_WR): a FIN that ends one direction only."""
+    notes = []
+    for c in ev.calls_named(calls, "shutdown"):
+        fin = ev.first(packets, lambda p, c=c: "FIN" in ev.tcp_flags(p) and c.get("id") in ev.caused_by(p))
+        if fin is None:
+            continue
+        key = ev.conn_key(fin)
+        back = ev.first(
+            packets,
+            lambda p, key=key, fin=fin: (
+                ev.conn_key(p) == key
+                and ev.ts(p) > ev.ts(fin)
+                and ev.payload_len(p) > 0
+                and ev.endpoints(p)[0] == ev.endpoints(fin)[1]
+            ),
+        )
+        if back:
+            notes.append(
+                f"shutdown() #{c.get('id')} sent FIN {ev.frame(fin)}, yet data still came back in "
+                f"{ev.frame(back)}: a FIN closes one direction only (half-close)."
+            )
+    return notes
+
+
+def time_wait(packets: Records, calls: Records) -> list[str]:
+    t0 = ev.t0_ns(packets)
+    return [
+        f"bind() #{c.get('id')} at t={ev.rel(c.get('t_end_ns'), t0)} s failed with EADDRINUSE: the address "
+        f"belongs to a connection closed moments before, still in TIME_WAIT (2 x MSL) on the side that sent "
+        f"the first FIN; no packet shows it, only the kernel's state."
+        for c in ev.calls_named(calls, "bind")
+        if ev.errno_name(c) == "EADDRINUSE"
+    ][:1]
+
+
+def hops(packets: Records, calls: Records) -> list[str]:
+    """One packet seen on several links: what routers change and what they do not."""
+    from lab.labs.checks import _same_packet
+
+    syn = ev.first(packets, ev.is_syn)
+    if syn is None:
+        return []
+    copies = ev.matching(packets, lambda p: _same_packet(p) == _same_packet(syn))
+    if len({p.get("interface") for p in copies}) < 2:
+        return []
+    ttls = [int(p["ip"]["ttl"]) for p in copies]
+    macs = len({((p.get("eth") or {}).get("src"), (p.get("eth") or {}).get("dst")) for p in copies})
+    frames = ", ".join(str(p.get("number")) for p in copies)
+    return [
+        f"the one SYN of connect() appears {len(copies)} times (frames {frames}), once per link: "
+        f"TTL {' -> '.join(map(str, ttls))}, {macs} different Ethernet headers, but the same IP addresses, "
+        f"ports and sequence number — routers rewrite layer 2 and the TTL, not what is above."
+    ]
+
+
 def data_before_accept(packets: Records, calls: Records) -> list[str]:
     """The client may send before the server accepts: the kernel ACKs and queues the bytes."""
     for c in ev.calls_named(calls, "accept"):
@@ -152,7 +270,7 @@ def data_before_accept(packets: Records, calls: Records) -> list[str]:
 
 
 def silent_setup(packets: Records, calls: Records) -> list[str]:
-    setup = [c for name in ("bind", "listen") for c in ev.calls_named(calls, name)]
+    setup = [c for name in ("bind", "listen") for c in ev.calls_named(calls, name) if ev.succeeded(c)]
     wire = ev.wire(packets)
     if not setup or not wire:
         return []
@@ -162,8 +280,9 @@ def silent_setup(packets: Records, calls: Records) -> list[str]:
     if not quiet:
         return []
     return [
-        f"{' and '.join(names)} put nothing on the wire ({len(quiet)} calls, no packet attributed to "
-        f"them): they only change state inside the kernel."
+        f"{' and '.join(names)} put nothing on the wire ({len(quiet)} call{'s' if len(quiet) > 1 else ''}, "
+        f"no packet sent by {'them' if len(quiet) > 1 else 'it'}): "
+        f"{'they only change' if len(quiet) > 1 else 'it only changes'} state inside the kernel."
     ]
 
 
@@ -261,14 +380,25 @@ def link_layer(packets: Records, calls: Records) -> list[str]:
 
 
 def _first_iface(packets: Records) -> str | None:
-    wire = ev.wire(packets)
-    return str(wire[0].get("interface")) if wire else None
+    """The capture point of the client's first packet (its SYN, else its first datagram): the link the
+    story is told from. Kernel chatter (MLD) on other links may come earlier."""
+    first = ev.first(packets, ev.is_syn) or ev.first(packets, lambda p: bool(p.get("udp")))
+    if first is None:
+        wire = ev.wire(packets)
+        first = wire[0] if wire else None
+    return str(first.get("interface")) if first else None
 
 
 DETECTORS: tuple[Callable[[Records, Records], list[str]], ...] = (
     silent_setup,
+    udp_no_connection,
+    would_block,
+    unanswered_syns,
+    hops,
     accept_after_handshake,
     data_before_accept,
+    half_closed,
+    time_wait,
     connect_before_ack,
     segments_vs_calls,
     kernel_only,
