@@ -28,3 +28,15 @@ def test_lab_runs_and_checks_itself(spec, tmp_path: Path) -> None:  # noqa: ANN0
     unanswered = [qid for qid, value in report["answers"].items() if value is None]
     assert not unanswered, unanswered
     assert (tmp_path / spec.name / "lab.yaml").is_file()
+
+
+LOOPBACK_LABS = [lab for lab in LABS if lab.loopback]
+
+
+@pytest.mark.root  # capturing on lo still needs CAP_NET_RAW
+@pytest.mark.parametrize("spec", LOOPBACK_LABS, ids=[lab.name for lab in LOOPBACK_LABS])
+def test_loopback_lab_checks_itself(spec, tmp_path: Path) -> None:  # noqa: ANN001
+    result = runner.run_lab(spec, tmp_path / spec.name, loopback=True)
+    failed = [f"{o['label']}: {o['detail']}" for o in result.report["observations"] if not o["ok"]]
+    assert not failed, failed
+    assert all(value is not None for value in result.report["answers"].values()), result.report["answers"]

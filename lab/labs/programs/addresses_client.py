@@ -12,6 +12,9 @@ import socket
 def one(host: str, port: int, bind_port: int | None) -> tuple[str, int]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     if bind_port is not None:
+        # SO_REUSEADDR: a previous run's connection from this port may still be in TIME_WAIT (on a loopback
+        # run, which shares the machine's network stack); without it bind() fails with EADDRINUSE.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("0.0.0.0", bind_port))
     sock.connect((host, port))
     local, peer = sock.getsockname(), sock.getpeername()
