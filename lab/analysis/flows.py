@@ -137,9 +137,9 @@ class TcpInfo:
 class FlowTable:
     """Per-capture conversation state; see the module docstring."""
 
-    CLOSED_KEEP_NS = 10 * 1_000_000_000
+    CLOSED_KEEP_NS = 2 * 1_000_000_000  # late ACKs and retransmitted FINs come within this
     IDLE_NS = 300 * 1_000_000_000
-    MAX_CLOSED = 20_000
+    MAX_CLOSED = 4_096
     MAX_LIVE = 100_000
 
     def __init__(self, on_done: Callable[[dict[str, Any]], None] | None = None) -> None:
@@ -426,7 +426,7 @@ class FlowTable:
             idle = now - self.IDLE_NS
             for st in {e[0] for e in self._tcp.values() if e[0].last_ts is not None and e[0].last_ts < idle}:
                 self._finish(st)
-        if len(self._udp) > 2 * self.MAX_LIVE or self.udp_count % 8192 == 0:
+        if len(self._udp) > 4096:
             idle = now - 60 * 1_000_000_000
             for key in [k for k, e in self._udp.items() if e[0].last_ts is not None and e[0].last_ts < idle]:
                 conv, d = self._udp.pop(key)
