@@ -69,6 +69,39 @@ def show_cmd(name: str, as_json: bool) -> None:
             click.echo(f"- {q.id}: {q.text}")
 
 
+@labs.command("checks")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable")
+def checks_cmd(as_json: bool) -> None:
+    """List the check and answer functions a lab file can name, with their parameters."""
+    import inspect
+
+    from lab.labs.checks import CHECKS
+    from lab.labs.questions import QUESTIONS
+
+    def describe(fn: Any) -> dict[str, Any]:
+        params = list(inspect.signature(fn).parameters.values())[2:]  # after packets, calls
+        return {
+            "params": {p.name: (None if p.default is inspect.Parameter.empty else p.default) for p in params},
+            "required": [p.name for p in params if p.default is inspect.Parameter.empty],
+            "doc": " ".join((fn.__doc__ or "").split()),
+        }
+
+    table = {
+        "checks": {n: describe(f) for n, f in CHECKS.items()},
+        "answers": {n: describe(f) for n, f in QUESTIONS.items()},
+    }
+    if as_json:
+        click.echo(json.dumps(table, indent=2, default=str))
+        return
+    for kind, entries in table.items():
+        usage = "observations: {check: NAME, ...}" if kind == "checks" else "questions: answer: NAME"
+        click.echo(f"# {kind} ({usage})")
+        for name, d in entries.items():
+            args = ", ".join(p if p in d["required"] else f"{p}={d['params'][p]!r}" for p in d["params"])
+            click.echo(f"{name}({args})\n    {d['doc']}")
+        click.echo("")
+
+
 @labs.command("run-all")
 @click.option(
     "--out",

@@ -77,3 +77,31 @@ def test_run_all_marks_incomplete_coverage_as_failed(tmp_path: Path) -> None:
 
     row = cli_labs._run_one(partial, load_lab("tcp-echo"), tmp_path)
     assert not row["ok"]
+
+
+def test_lab_labs_checks_lists_every_function(capsys: pytest.CaptureFixture[str]) -> None:
+    from lab.labs.checks import CHECKS
+    from lab.labs.questions import QUESTIONS
+
+    assert main(["labs", "checks", "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert set(table["checks"]) == set(CHECKS) and set(table["answers"]) == set(QUESTIONS)
+    assert table["checks"]["role_count"]["params"]["count"] is None
+    assert table["checks"]["rst_answers_syn"]["required"] == ["port"]
+    assert all(d["doc"] for d in [*table["checks"].values(), *table["answers"].values()])
+    assert main(["labs", "checks"]) == 0
+    assert "rst_answers_syn(port)" in capsys.readouterr().out
+
+
+def test_readme_documents_the_format() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "lab" / "labs" / "README.md").read_text()
+    for key in ("background", "ready", "expect_exit", "trace", "wait", "{ip[NODE]}", "{labdir}", "lab check"):
+        assert key in readme, key
+
+
+def test_readme_example_lab_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "lab" / "labs" / "README.md").read_text()
+    example = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "my-echo.yaml").write_text(example)
+    spec = load_lab(tmp_path / "my-echo.yaml")
+    assert spec.name == "my-echo" and spec.steps[0].ready is not None and spec.steps[-1].wait == "server"
