@@ -1,0 +1,79 @@
+"""The story: classic flow, observed timeline, and each difference detector on evidence that shows it."""
+
+from __future__ import annotations
+
+from lab.labs import story
+from tests.labs.records import H1, H2, Capture, call, echo_session, routed_syn
+
+C, S = (H1, 40000), (H2, 5000)
+
+
+def test_tell_tcp_has_the_twelve_steps_and_the_timeline() -> None:
+    packets, calls = echo_session()
+    text = story.tell(packets, calls, "TCP echo")
+    assert "The classic 12-step TCP socket flow" in text and "12. server close()" in text
+    assert "call #5 accept()" in text and "wire frame 1:" in text
+    assert "(returned after 9.7 ms)" in text  # accept() blocked until the connection was queued
+    assert "accept() #5 on h2 took no part in the handshake" in text
+    assert "bind() and listen() put nothing on the wire" in text
+
+
+def test_tell_udp_uses_the_udp_flow() -> None:
+    cap = Capture()
+    cap.udp((H1, 40000), (H2, 5001), 3)
+    cap.udp((H2, 5001), (H1, 40000), 3)
+    calls = [call(1, "close", type="SOCK_DGRAM"), call(2, "close", type="SOCK_DGRAM", node="h2")]
+    text = story.tell(cap.packets, calls)
+    assert "The classic UDP socket flow" in text
+    assert "2 UDP datagrams and nothing else" in text and "2 close() calls sent nothing" in text
+
+
+def test_would_block_tells_eagain_from_einprogress() -> None:
+    cap = Capture()
+    cap.tcp(C, S, "SYN", role="syn")
+    calls = [
+        call(1, "recv", exception="BlockingIOError"),
+        call(2, "connect", exception="BlockingIOError", local=list(C)),
+    ]
+    notes = story.would_block(cap.packets, calls)
+    assert "1 non-blocking call (recv()) raised BlockingIOError and put nothing on the wire" in notes[0]
+    assert "connect() #2 raised BlockingIOError (EINPROGRESS)" in notes[1] and "frame 1" in notes[1]
+    assert story.would_block(cap.packets, []) == []
+
+
+def test_unanswered_syns() -> None:
+    cap = Capture()
+    cap.tcp(C, S, "SYN", role="syn", seq_raw=9, at=0.0)
+    cap.tcp(C, S, "SYN", role="syn", seq_raw=9, at=1.0)
+    (note,) = story.unanswered_syns(cap.packets, [])
+    assert "SYN frame 2" in note and "repeats SYN frame 1" in note and "1.00 s later" in note
+    assert story.unanswered_syns(cap.packets[:1], []) == []
+
+
+def test_hops_across_routers() -> None:
+    (note,) = story.hops(routed_syn().packets, [])
+    assert (
+        "appears 3 times" in note and "TTL 64 -> 63 -> 62" in note and "3 different Ethernet headers" in note
+    )
+    packets, calls = echo_session()
+    assert story.hops(packets, calls) == []  # one link: nothing to tell
+
+
+def test_half_close_and_time_wait() -> None:
+    cap = Capture()
+    cap.tcp(C, S, "FIN,ACK", role="fin", cause={"source": "call", "calls": [10]})
+    cap.tcp(S, C, "PSH,ACK", role="data", length=20, from_client=False)
+    calls = [call(10, "shutdown"), call(20, "bind", error="EADDRINUSE", exception="OSError")]
+    assert "a FIN closes one direction only" in story.half_closed(cap.packets, calls)[0]
+    assert "TIME_WAIT" in story.time_wait(cap.packets, calls)[0]
+    assert story.half_closed(cap.packets[:1], calls) == []
+
+
+def test_segments_vs_calls_and_reset() -> None:
+    cap = Capture()
+    for seq in (1, 1449):
+        cap.tcp(C, S, "ACK", role="data", seq=seq, length=1448, cause={"source": "call", "calls": [8]})
+    cap.tcp(S, C, "RST,ACK", role="rst", from_client=False, cause={"source": "kernel", "text": "h2 close()"})
+    calls = [call(8, "sendall", nbytes=2896)]
+    assert "left as 2 segments" in story.segments_vs_calls(cap.packets, calls)[0]
+    assert "is a RST, not the FIN" in story.reset_instead_of_fin(cap.packets, calls)[0]
