@@ -83,6 +83,7 @@ class Pkt:
     proto: int | None = None
     frag: tuple[int, bool, int] | None = None  # (offset in bytes, more fragments, id)
     frag_done: tuple[int, ...] | None = None  # fragment sizes when this frame completed a reassembly
+    frag_index: int = 0  # this fragment is the n-th one seen of its datagram
     l4: str | None = None  # "tcp" "udp" "icmp" "icmpv6" "arp" "igmp" "ospf" "other-ip"
     sport: int | None = None
     dport: int | None = None
@@ -424,6 +425,7 @@ class Decoder:
                 frags.popitem(last=False)
         parts: list[tuple[int, bytes]] = st["parts"]
         parts.append((foff, chunk))
+        p.frag_index = len(parts)
         if not mf:
             st["total"] = foff + len(chunk)
         total = st["total"]

@@ -320,8 +320,6 @@ class FlowTable:
                 if tlen:
                     text = f"FIN with data from {side}: {tlen} bytes ({why})"
                 role = "fin"
-            if "fin" in st.fin_from and len(st.fin_from) >= 2:
-                pass
             if len(st.fin_from) >= 2 and not st.closed:
                 st.closed = True
                 self._closed.append(st)

@@ -100,7 +100,8 @@ def role_other(p: Pkt, answers: int | None, quoted_frame: int | None) -> tuple[s
         return role_udp(ep(src, p.sport), p.app, ln, answers, len(p.frag_done) if p.frag_done else 0)
     if l4 == "fragment":
         foff, mf, ident = p.frag or (0, False, 0)
-        text = f"IP fragment of id 0x{ident:x} at offset {foff}" + (" (more follow)" if mf else " (last)")
+        text = (f"IP fragment {p.frag_index} of datagram id 0x{ident:x} (offset {foff}, "
+                + ("more follow)" if mf else "last by offset)"))
         return "ip-fragment", text, _cause("kernel", "ip-fragment",
                                            f"kernel of {src} splits a datagram larger than the path MTU")
     if l4 == "arp":
