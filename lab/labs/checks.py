@@ -591,6 +591,19 @@ def fragments(packets: Records, calls: Records, node: str, max_len: int, min: in
 
 
 # -- applications ------------------------------------------------------------------------------------
+def app_named(packets: Records, calls: Records, app: str, min: int = 1) -> Result:
+    """Every packet that carries transport payload (a UDP datagram, a TCP segment with data) has its
+    application layer named ``app`` — the decoder recognised the protocol in each one."""
+    carrying = ev.matching(packets, lambda p: bool(p.get("udp")) or ev.payload_len(p) > 0)
+    if len(carrying) < min:
+        return False, f"{len(carrying)} packets carry payload (expected >= {min})"
+    unnamed = [p for p in carrying if str(p.get("app") or "").upper() != app.upper()]
+    if unnamed:
+        first = ev.frame(unnamed[0])
+        return False, f"{len(unnamed)} of {len(carrying)} payload packets not named {app}, first {first}"
+    return True, f"all {len(carrying)} payload packets are named {app}"
+
+
 def server_speaks_first(packets: Records, calls: Records, port: int) -> Result:
     """On connections to ``port`` the first data segment comes from the server (a greeting: SMTP, FTP)."""
     data = ev.first(
@@ -642,6 +655,7 @@ CHECKS: dict[str, Callable[..., Result]] = {
     "new_ethernet_per_link": new_ethernet_per_link,
     "arp_per_link": arp_per_link,
     "fragments": fragments,
+    "app_named": app_named,
     "server_speaks_first": server_speaks_first,
     "new_tid": new_tid,
 }

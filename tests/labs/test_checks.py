@@ -258,3 +258,15 @@ def test_no_protocol() -> None:
     assert checks.no_protocol(cap.packets, [], proto="tcp")[0]
     assert not checks.no_protocol(cap.packets, [], proto="udp")[0]
     assert not checks.no_protocol([], [], proto="tcp")[0]  # nothing captured proves nothing
+
+
+def test_app_named() -> None:
+    cap = Capture()
+    cap.udp((H1, 40000), (H2, 53), 29, app="DNS")
+    cap.udp((H2, 53), (H1, 40000), 45, app="DNS")
+    cap.tcp(C, S, "ACK", role="ack")  # no payload: not judged
+    assert checks.app_named(cap.packets, [], app="dns", min=2)[0]
+    assert not checks.app_named(cap.packets, [], app="DNS", min=3)[0]
+    cap.packets[1]["app"] = None
+    ok, detail = checks.app_named(cap.packets, [], app="DNS")
+    assert not ok and "1 of 2" in detail
