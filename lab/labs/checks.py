@@ -517,6 +517,17 @@ def peername_matches_syn(packets: Records, calls: Records) -> Result:
     return checked > 0, f"{checked} getpeername() results match a SYN's source address and port"
 
 
+def ip_version(packets: Records, calls: Records, version: int, role: str | None = None) -> Result:
+    """Every packet of ``role`` (or every IP packet) travels in IP version ``version``."""
+    chosen = ev.matching(packets, lambda p: bool(p.get("ip")) and (role is None or ev.role(p) == role))
+    if not chosen:
+        return False, f"no {role or 'IP'} packets"
+    other = [p for p in chosen if int(p["ip"].get("version") or 0) != version]
+    if other:
+        return False, f"{ev.frame(other[0])} is IPv{other[0]['ip'].get('version')}, not IPv{version}"
+    return True, f"all {len(chosen)} {role or 'IP'} packets are IPv{version}"
+
+
 # -- the network -------------------------------------------------------------------------------------
 def _same_packet(p: dict) -> tuple:
     """What stays the same for one IP packet on every link of its path (all but TTL and Ethernet)."""
@@ -651,6 +662,7 @@ CHECKS: dict[str, Callable[..., Result]] = {
     "datagram_per_call": datagram_per_call,
     "ephemeral_port": ephemeral_port,
     "peername_matches_syn": peername_matches_syn,
+    "ip_version": ip_version,
     "ttl_per_hop": ttl_per_hop,
     "new_ethernet_per_link": new_ethernet_per_link,
     "arp_per_link": arp_per_link,

@@ -101,6 +101,12 @@ def connections(packets: Records, calls: Records, port: int | None = None) -> in
     return len({ev.conn_key(p) for p in syns})
 
 
+def ttl(packets: Records, calls: Records, role: str = "syn") -> int | None:
+    """The TTL (IPv4) or Hop Limit (IPv6) of the first packet of ``role``."""
+    p = ev.first(packets, lambda p: ev.role(p) == role and bool(p.get("ip")))
+    return int(p["ip"]["ttl"]) if p and p["ip"].get("ttl") is not None else None
+
+
 def syn_ttls(packets: Records, calls: Records) -> list[int] | None:
     """The TTL of the client's SYN on each link of its path, first link first."""
     syn = ev.first(packets, ev.is_syn)
@@ -239,6 +245,7 @@ QUESTIONS: dict[str, Callable[..., Any]] = {
     "call_return": call_return,
     "count": count,
     "connections": connections,
+    "ttl": ttl,
     "syn_ttls": syn_ttls,
     "fragment_offsets": fragment_offsets,
     "reply_port": reply_port,

@@ -51,6 +51,7 @@ CATALOGUE: tuple[str, ...] = (
     "send-vs-sendall",
     "shutdown-vs-close",
     "addresses",
+    "ipv6",
     "routed",
     "mtu",
     "lossy-link",

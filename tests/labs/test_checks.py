@@ -270,3 +270,10 @@ def test_app_named() -> None:
     cap.packets[1]["app"] = None
     ok, detail = checks.app_named(cap.packets, [], app="DNS")
     assert not ok and "1 of 2" in detail
+
+
+def test_ip_version() -> None:
+    packets, calls = echo_session()
+    assert checks.ip_version(packets, calls, version=4, role="syn")[0]
+    assert not checks.ip_version(packets, calls, version=6, role="syn")[0]
+    assert not checks.ip_version(packets, calls, version=4, role="ndp-ns")[0]

@@ -51,6 +51,8 @@ def test_call_questions() -> None:
 
 def test_network_questions() -> None:
     assert q.syn_ttls(routed_syn().packets, []) == [64, 63, 62]
+    assert q.ttl(routed_syn().packets, [], role="syn") == 64
+    assert q.ttl([], [], role="syn") is None
     cap = Capture()
     cap.fragment(H1, H2, offset=0, mf=True, size=1500, ip_id=5)
     cap.fragment(H1, H2, offset=1480, mf=False, size=948, ip_id=5)
