@@ -39,13 +39,13 @@ _TCP = struct.Struct("!HHIIBBH").unpack_from
 _UDP = struct.Struct("!HH H").unpack_from
 _OPT_TS = b"\x01\x01\x08\x0a"
 
-TCP_LINE = (b'{"number":%d,"ts_ns":%d,"t":%b,"interface":%b,"node":%b,"len":%d,"caplen":%d,"layers":%b,'
-            b'"summary":"%b TCP [%b] seq=%d%b win=%d len=%d%b","eth":%b,%b%d,"id":%d,"proto":6,"frag":null},'
+TCP_LINE = (b'{"number":%d,"ts_ns":%d,"t":%b,%b"len":%d,"caplen":%d,"layers":%b,'
+            b'"summary":"%b TCP [%b] seq=%d%b win=%d len=%d%b",%b%d,"id":%d,"proto":6,"frag":null},'
             b'%b"flags":"%b","flags_int":%d,"seq_raw":%d,"ack_raw":%d,"seq":%d,"ack":%d,"len":%d,"win":%d,'
             b'"mss":%b,"stream":%d,"from_client":%b},"udp":null,"icmp":null,"arp":null,"app":%b,'
             b'"role":{"code":"%b","text":%b},"analysis":%b,"cause":%b}')
-UDP_LINE = (b'{"number":%d,"ts_ns":%d,"t":%b,"interface":%b,"node":%b,"len":%d,"caplen":%d,"layers":%b,'
-            b'"summary":"%b UDP len=%d%b","eth":%b,%b%d,"id":%d,"proto":17,"frag":null},"tcp":null,'
+UDP_LINE = (b'{"number":%d,"ts_ns":%d,"t":%b,%b"len":%d,"caplen":%d,"layers":%b,'
+            b'"summary":"%b UDP len=%d%b",%b%d,"id":%d,"proto":17,"frag":null},"tcp":null,'
             b'%b"length":%d,"stream":%d,"sha1":"%b"},"icmp":null,"arp":null,"app":%b,'
             b'"role":{"code":"udp","text":%b},"analysis":[],"cause":%b}')
 
@@ -64,7 +64,7 @@ class _View:
     """Everything constant for one direction of one IPv4 flow, prepared once."""
 
     __slots__ = ("src", "dst", "sport", "dport", "arrow", "ip_prefix", "l4_prefix", "recent_key", "me",
-                 "causes")
+                 "causes", "mac", "ethip")
 
     def __init__(self, dec: Decoder, data: bytes, proto: int) -> None:
         self.src = src = dec._ip4s(data[26:30])
@@ -77,6 +77,8 @@ class _View:
         self.l4_prefix = b'"%b":{"sport":%d,"dport":%d,' % (name, sport, dport)
         self.recent_key = (src, dst, proto, sport, dport)
         self.causes: dict[tuple, tuple[bytes, str, str]] = {}  # cause key -> (JSON, text, source)
+        self.mac = b""  # the MAC addresses ethip was made for
+        self.ethip = b""
 
 
 class FastPath:
@@ -93,7 +95,7 @@ class FastPath:
         self._eth: dict[bytes, bytes] = {}
         self._layers: dict[tuple, tuple[bytes, tuple[str, ...], str]] = {}
         self._flags: dict[int, bytes] = {}
-        self._iface: dict[int, tuple[bytes, bytes]] = {}
+        self._iface: dict[int, bytes] = {}
 
     def _view(self, data: bytes, proto: int) -> _View:
         key = data[23:24] + data[26:38]
@@ -128,12 +130,21 @@ class FastPath:
             got = self._layers[key] = (js, names, "/".join(names))
         return got
 
-    def _iface_json(self, iface: Any, iface_nodes: dict[str, str] | None) -> tuple[bytes, bytes]:
+    def _iface_json(self, iface: Any, iface_nodes: dict[str, str] | None) -> bytes:
         got = self._iface.get(iface.index)
         if got is None:
             node = iface_nodes.get(iface.name or "") if iface_nodes else None
-            got = self._iface[iface.index] = (_dumps(iface.label), _dumps(node))
+            got = b'"interface":%b,"node":%b,' % (_dumps(iface.label), _dumps(node))
+            self._iface[iface.index] = got
         return got
+
+    def _ethip(self, v: _View, data: bytes) -> bytes:
+        """``"eth":{...},"ip":{...,"ttl":`` for this view and these MAC addresses (cached per view)."""
+        mac = data[:12]
+        if v.mac != mac:
+            v.mac = mac
+            v.ethip = b'"eth":%b,%b' % (self._eth.get(mac) or self._eth_json(data), v.ip_prefix)
+        return v.ethip
 
     def packet(self, item: Any, n: int, t0: int | None, iface_nodes: dict[str, str] | None
                ) -> tuple[bytes, str, tuple] | None:
@@ -209,14 +220,13 @@ class FastPath:
         appb = app.encode() if app else b""
         if not self.render:
             return b"", f"{info.text} | {cause_text} | {names_s}", (names, info.role, source, app)
-        iface_j, node_j = self._iface_json(item.iface, iface_nodes)
-        eth = self._eth.get(data[:12]) or self._eth_json(data)
         line = TCP_LINE % (
-            n, ts, _dumps((ts - t0) / 1e9) if t0 is not None else b"null", iface_j, node_j,
+            n, ts, _dumps((ts - t0) / 1e9) if t0 is not None else b"null",
+            self._iface.get(item.iface.index) or self._iface_json(item.iface, iface_nodes),
             item.wirelen, item.caplen, layers,
             v.arrow, flags, info.rel_seq, b" ack=%d" % info.rel_ack if fl & 16 else b"", win, tlen,
             b" " + appb if app else b"",
-            eth, v.ip_prefix, ttl, ipid,
+            v.ethip if v.mac == data[:12] else self._ethip(v, data), ttl, ipid,
             v.l4_prefix, flags, fl, seq, ack, info.rel_seq, info.rel_ack, tlen, win, mss, info.stream,
             b"true" if info.from_client else b"false", b'"%b"' % appb if app else b"null",
             _ROLE_B[info.role], _dumps(info.text), _dumps(an) if an else b"[]", cause_j)
@@ -252,11 +262,11 @@ class FastPath:
         if not self.render:
             return b"", f"{text} | {cause['text']} | {names_s}", (names, "udp", cause["source"], app)
         appb = app.encode() if app else b""
-        iface_j, node_j = self._iface_json(item.iface, iface_nodes)
         line = UDP_LINE % (
-            n, ts, _dumps((ts - t0) / 1e9) if t0 is not None else b"null", iface_j, node_j,
+            n, ts, _dumps((ts - t0) / 1e9) if t0 is not None else b"null",
+            self._iface.get(item.iface.index) or self._iface_json(item.iface, iface_nodes),
             item.wirelen, item.caplen, layers, v.arrow, ln, b" " + appb if app else b"",
-            self._eth_json(data), v.ip_prefix, ttl, ipid,
+            v.ethip if v.mac == data[:12] else self._ethip(v, data), ttl, ipid,
             v.l4_prefix, ulen, conv.id, hashlib.sha1(payload).hexdigest()[:16].encode(),
             b'"%b"' % appb if app else b"null", _dumps(text), _dumps(cause))
         comment = f"{text} | {cause['text']} | {names_s}" if self.comment else ""

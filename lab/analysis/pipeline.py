@@ -292,7 +292,8 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
                 if jsize >= FLUSH_AT:
                     lines.flush()
                     jsize = 0
-            writer.packet(item, comment)
+            if annotate:
+                writer.packet(item, comment)
             if show is not None and n % PROGRESS_EVERY == 0:
                 show(n)
     finally:
