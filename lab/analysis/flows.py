@@ -26,6 +26,9 @@ FLAG_NAMES = ((FIN, "FIN"), (SYN, "SYN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK
               (ECE, "ECE"), (CWR, "CWR"), (0x100, "AE"))
 _FLAG_STR: dict[int, str] = {}
 SIDE = ("client", "server")
+ARROW = ("client -> server", "server -> client")
+PURE_ACK = ("pure ACK client -> server", "pure ACK server -> client")
+_new_info = object.__new__
 
 
 def flag_str(fl: int) -> str:
@@ -198,13 +201,15 @@ class FlowTable:
         st.payload[d] += tlen
         st.last_frame = number
         st.last_ts = ts
-        info = TcpInfo()
+        info = _new_info(TcpInfo)  # no __init__ frame: every slot is set below (hot path)
         info.stream = st.id
         info.st = st
         info.from_client = d == 0
-        an = info.analysis
+        info.answers = None
+        info.first_data = False
+        info.analysis = an = []
         side = SIDE[d]
-        arrow = "client -> server" if d == 0 else "server -> client"
+        arrow = ARROW[d]
 
         # handshake bookkeeping (frame numbers, flag-derived as in the corpus truth)
         role = None
@@ -256,15 +261,16 @@ class FlowTable:
             if nxt is not None:
                 if seglen and tlen <= 1 and not fl & (SYN | FIN) and seq == (nxt - 1) & M32:
                     an.append("keep_alive")
-                elif seglen and seq != nxt and (_ge(nxt, (seq + seglen) & M32) or not _ge(seq, nxt)):
+                elif seglen and seq != nxt and (((nxt - seq - seglen) & M32) < HALF
+                                                or ((seq - nxt) & M32) >= HALF):
                     an.append(self._retrans_kind(st, d, seq, seglen))
-                elif seglen and seq != nxt and _ge(seq, nxt):
+                elif seglen and seq != nxt and ((seq - nxt) & M32) < HALF:
                     an.append("lost_segment")
                     gl = st.gaps[d]
                     gl.append((nxt, seq))
                     if len(gl) > 16:
                         del gl[0]
-            if nxt is None or _ge((seq + seglen) & M32, nxt):
+            if nxt is None or ((seq + seglen - nxt) & M32) < HALF:
                 st.nxt[d] = (seq + seglen) & M32
             if fl & ACK and not seglen:
                 la = st.lastack[d]
@@ -282,9 +288,12 @@ class FlowTable:
             if fl & ACK:
                 st.lastack[d] = ack
                 st.lastwin[d] = win
-        for a in an:
-            st.analysis[a] = st.analysis.get(a, 0) + 1
-        retrans = "retransmission" in an or "fast_retransmission" in an
+        if an:
+            for a in an:
+                st.analysis[a] = st.analysis.get(a, 0) + 1
+            retrans = "retransmission" in an or "fast_retransmission" in an
+        else:
+            retrans = False
 
         if fl & RST:
             if side not in st.rst_from:
@@ -341,7 +350,7 @@ class FlowTable:
                 elif "keep_alive" in an:
                     text = f"keep-alive {arrow}"
                 else:
-                    text = f"pure ACK {arrow}"
+                    text = PURE_ACK[d]
         elif role in ("fin", "rst") and tlen and not st.data_seen[d]:
             st.data_seen[d] = True
             info.first_data = True
