@@ -35,7 +35,8 @@ from typing import Any
 
 import yaml
 
-from lab.errors import UsageError
+from lab.errors import LabError, UsageError
+from lab.topology import load_topology
 
 LABS_DIR = Path(__file__).resolve().parent
 PROGRAMS_DIR = LABS_DIR / "programs"
@@ -241,14 +242,8 @@ def resolve_topology_ref(topology: str, source: Path) -> str | Path:
     return topology
 
 
-def _topology_nodes(ref: str | Path, where: str) -> set[str] | None:
-    """Node names of the topology, when the topology package can load it (None: not checked)."""
-    try:
-        from lab.topology import load_topology  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    from lab.errors import LabError
-
+def _topology_nodes(ref: str | Path, where: str) -> set[str]:
+    """Node names of the topology: steps and ``{ip[NODE]}`` placeholders are checked against them."""
     try:
         topo = load_topology(ref)
     except LabError as err:
