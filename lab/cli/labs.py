@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -137,9 +138,11 @@ def run_all_cmd(out: Path | None, only: tuple[str, ...], as_json: bool) -> None:
 
 def _run_one(run_lab: Any, spec: LabSpec, out: Path) -> dict[str, Any]:
     row: dict[str, Any] = {"name": spec.name, "title": spec.title, "out": str(out), "error": None}
+    start = time.monotonic()
     try:
         result = run_lab(spec, out)
     except LabError as err:
+        row["seconds"] = round(time.monotonic() - start, 1)
         row.update(
             ok=False,
             error=str(err),
@@ -149,6 +152,7 @@ def _run_one(run_lab: Any, spec: LabSpec, out: Path) -> dict[str, Any]:
             answers={},
         )
         return row
+    row["seconds"] = round(time.monotonic() - start, 1)
     report = result.report
     obs = report.get("observations", [])
     cov = report.get("coverage") or {}
@@ -175,8 +179,8 @@ def write_index(root: Path, rows: list[dict[str, Any]]) -> Path:
     lines = [
         "# Lab catalogue results",
         "",
-        "| lab | result | observations | packets explained | answered | run |",
-        "|---|---|---|---|---|---|",
+        "| lab | result | observations | packets explained | answered | seconds | run |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         cov = r.get("coverage") or {}
@@ -185,7 +189,7 @@ def write_index(root: Path, rows: list[dict[str, Any]]) -> Path:
         result = "ok" if r["ok"] else f"FAILED{': ' + r['error'] if r.get('error') else ''}"
         lines.append(
             f"| {r['name']} | {result} | {r['observations_ok']}/{r['observations_total']} | {covtext} | "
-            f"{answered}/{len(r.get('answers') or {})} | {r['out']} |"
+            f"{answered}/{len(r.get('answers') or {})} | {r.get('seconds', '-')} | {r['out']} |"
         )
     failed = [r for r in rows if r.get("failed")]
     if failed:

@@ -65,7 +65,9 @@ def test_run_all_index(tmp_path: Path) -> None:
     assert [r["ok"] for r in rows] == [True, False]
     assert runner.runs == [("tcp-echo", tmp_path / "tcp-echo"), ("udp-echo", tmp_path / "udp-echo")]
     text = index.read_text()
-    assert "| tcp-echo | ok | 7/7 | 5/5 | 4/4 |" in text and "FAILED: lab 'udp-echo' failed: boom" in text
+    assert (
+        "| tcp-echo | ok | 7/7 | 5/5 | 4/4 | 0.0 |" in text and "FAILED: lab 'udp-echo' failed: boom" in text
+    )
     assert json.loads((tmp_path / "index.json").read_text())["labs"][1]["error"].endswith("boom")
 
 
