@@ -1,1 +1,12 @@
-"""(stage package; see lab/__init__.py)."""
+"""The lab catalogue: one lab = a topology + programs + expected observations + questions + coursework.
+
+Public API::
+
+    from lab.labs.spec import load_lab, list_labs     # LabSpec (frozen): steps, observations, questions
+    from lab.labs.evaluate import evaluate            # after a run: observations, answers, story
+    from lab.labs.grading import grade                # a student's answers vs the run's own capture
+
+Lab files are ``lab/labs/<name>.yaml`` (see ``lab/labs/README.md``); their programs live in
+``programs/``, lab-specific topologies in ``topologies/``. ``lab.runner`` runs a lab; this package only
+describes and judges it.
+"""
