@@ -21,7 +21,7 @@ from typing import Any
 from lab.analysis.catalogue import layer_dict
 from lab.analysis.decode import Decoder, _tcp_app, _udp_app, tcp_mss
 from lab.analysis.flows import FlowTable, flag_str
-from lab.analysis.roles import cause_tcp, ep, role_udp
+from lab.analysis.roles import cause_tcp, ep
 
 try:
     from orjson import dumps as _dumps
@@ -47,12 +47,27 @@ TCP_LINE = (b'{"number":%d,"ts_ns":%d,"t":%b,%b"len":%d,"caplen":%d,"layers":%b,
 UDP_LINE = (b'{"number":%d,"ts_ns":%d,"t":%b,%b"len":%d,"caplen":%d,"layers":%b,'
             b'"summary":"%b UDP len=%d%b",%b%d,"id":%d,"proto":17,"frag":null},"tcp":null,'
             b'%b"length":%d,"stream":%d,"sha1":"%b"},"icmp":null,"arp":null,"app":%b,'
-            b'"role":{"code":"udp","text":%b},"analysis":[],"cause":%b}')
+            b'"role":{"code":"udp","text":"%b"},"analysis":[],"cause":%b}')
 
 
 MAX_VIEWS = 16_384  # flow directions kept prepared; packets of a flow come close together
 MAX_RECENT = 50_000
+_ME_ADDR, _ME_PORT = "ME-ADDR", 65432  # stands for the sender in shared cause templates
+_ME = f"{_ME_ADDR}:{_ME_PORT}"
+_ME_B = _ME.encode()
 _ROLE_B = {r: r.encode() for r in ("syn", "syn-ack", "handshake-ack", "data", "ack", "fin", "rst")}
+
+
+def _cause_template(info: Any) -> tuple[bytes, bytes, str, str, str] | None:
+    """A TCP cause with the sender's endpoint cut out, shared by every flow (None: not splittable)."""
+    cause = cause_tcp(_ME_ADDR, _ME_PORT, info)
+    j = _dumps(cause)
+    text = cause["text"]
+    if text.count(_ME) != 1 or j.count(_ME_B) != 1:
+        return None
+    jh, jt = j.split(_ME_B)
+    th, tt = text.split(_ME)
+    return jh, jt, th, tt, cause["source"]
 
 
 def _exact(b: bytes) -> bytes:
@@ -64,7 +79,7 @@ class _View:
     """Everything constant for one direction of one IPv4 flow, prepared once."""
 
     __slots__ = ("src", "dst", "sport", "dport", "arrow", "ip_prefix", "l4_prefix", "recent_key", "me",
-                 "causes", "mac", "ethip")
+                 "me_b", "mac", "ethip")
 
     def __init__(self, dec: Decoder, data: bytes, proto: int) -> None:
         self.src = src = dec._ip4s(data[26:30])
@@ -76,7 +91,7 @@ class _View:
         name = b"tcp" if proto == 6 else b"udp"
         self.l4_prefix = b'"%b":{"sport":%d,"dport":%d,' % (name, sport, dport)
         self.recent_key = (src, dst, proto, sport, dport)
-        self.causes: dict[tuple, tuple[bytes, str, str]] = {}  # cause key -> (JSON, text, source)
+        self.me_b = self.me.encode()
         self.mac = b""  # the MAC addresses ethip was made for
         self.ethip = b""
 
@@ -95,6 +110,8 @@ class FastPath:
         self._eth: dict[bytes, bytes] = {}
         self._layers: dict[tuple, tuple[bytes, tuple[str, ...], str]] = {}
         self._flags: dict[int, bytes] = {}
+        # role key -> (cause JSON head, tail, text head, tail, source): the sender's endpoint goes between
+        self._causes: dict[tuple, tuple[bytes, bytes, str, str, str] | None] = {}
         self._iface: dict[int, bytes] = {}
 
     def _view(self, data: bytes, proto: int) -> _View:
@@ -206,14 +223,19 @@ class FastPath:
             recent.clear()
         layers, names, names_s = self._layer_json((6, hl, plen, app))
         an = info.analysis
-        ckey = (info.role, info.first_data, info.from_client, info.answers, tuple(an) if an else None)
-        cached = v.causes.get(ckey)
-        if cached is None:
+        tmpl = None
+        if info.answers is None:
+            ckey = (info.role, info.first_data, info.from_client, tuple(an) if an else None)
+            tmpl = self._causes.get(ckey, False)
+            if tmpl is False:
+                tmpl = self._causes[ckey] = _cause_template(info)
+        if tmpl is not None:
+            jh, jt, th, tt, source = tmpl
+            cause_j = jh + v.me_b + jt
+            cause_text = th + v.me + tt
+        else:  # answers a frame (its number is in the cause), or no template: nothing to share
             cause = cause_tcp(v.src, sport, info)
-            cached = (_exact(_dumps(cause)), cause["text"], cause["source"])
-            if info.answers is None:
-                v.causes[ckey] = cached
-        cause_j, cause_text, source = cached
+            cause_j, cause_text, source = _dumps(cause), cause["text"], cause["source"]
         flags = self._flags.get(fl)
         if flags is None:
             flags = self._flags[fl] = flag_str(fl).encode()
@@ -258,9 +280,22 @@ class FastPath:
             recent.clear()
         layers, names, names_s = self._layer_json((17, 8, pend - 42, app))
         ln = ulen - 8
-        _code, text, cause = role_udp(v.me, app, ln, answers)
+        a = f" {app}" if app else ""
+        if answers is None:
+            text = f"UDP datagram{a}, {ln} bytes"
+            ctext = f"sendto() by {v.me}"
+        else:
+            text = f"UDP datagram{a}, {ln} bytes (response to frame {answers})"
+            ctext = f"sendto() by {v.me} answering frame {answers}"
+        kind = (names, "udp", "inferred", app)
         if not self.render:
-            return b"", f"{text} | {cause['text']} | {names_s}", (names, "udp", cause["source"], app)
+            return b"", f"{text} | {ctext} | {names_s}", kind
+        if answers is None:
+            cause_j = b'{"source":"inferred","rule":"udp-sendto","text":"%b","calls":[],"answers":null}' % (
+                ctext.encode())
+        else:
+            cause_j = (b'{"source":"inferred","rule":"udp-sendto-reply","text":"%b","calls":[],"answers":%d}'
+                       % (ctext.encode(), answers))
         appb = app.encode() if app else b""
         line = UDP_LINE % (
             n, ts, _dumps((ts - t0) / 1e9) if t0 is not None else b"null",
@@ -268,6 +303,6 @@ class FastPath:
             item.wirelen, item.caplen, layers, v.arrow, ln, b" " + appb if app else b"",
             v.ethip if v.mac == data[:12] else self._ethip(v, data), ttl, ipid,
             v.l4_prefix, ulen, conv.id, hashlib.sha1(payload).hexdigest()[:16].encode(),
-            b'"%b"' % appb if app else b"null", _dumps(text), _dumps(cause))
-        comment = f"{text} | {cause['text']} | {names_s}" if self.comment else ""
-        return line, comment, (names, "udp", cause["source"], app)
+            b'"%b"' % appb if app else b"null", text.encode(), cause_j)
+        comment = f"{text} | {ctext} | {names_s}" if self.comment else ""
+        return line, comment, kind
