@@ -583,13 +583,14 @@ def _ly(name: str, off: int, length: int, note: str | None) -> tuple:
     return (name, off, length) if note is None else (name, off, length, note)
 
 
-def _tcp_app(sport: int, dport: int, payload: bytes) -> str | None:
-    if payload.startswith(HTTP_STARTS):
+def _tcp_app(sport: int, dport: int, data: bytes, off: int = 0) -> str | None:
+    """The application protocol of the TCP payload at ``data[off:]`` (non-empty), by content then port."""
+    if data.startswith(HTTP_STARTS, off):
         return "HTTP"
-    b0 = payload[0]
-    if 20 <= b0 <= 23 and payload[1:2] == b"\x03" and len(payload) >= 5:
+    b0 = data[off]
+    if 20 <= b0 <= 23 and data[off + 1:off + 2] == b"\x03" and len(data) - off >= 5:
         return "TLS"
-    if payload.startswith(b"SSH-"):
+    if data.startswith(b"SSH-", off):
         return "SSH"
     app = TCP_PORTS.get(dport) or TCP_PORTS.get(sport)
     if app == "HTTP":  # body bytes of a message: not an HTTP header on their own

@@ -106,7 +106,8 @@ class FastPath:
         self.dec = decoder
         self.flows = flows
         self.recent = recent
-        self._views: dict[bytes, _View] = {}
+        self._views: dict[bytes, _View] = {}  # TCP flow directions, by addresses and ports
+        self._uviews: dict[bytes, _View] = {}  # UDP
         self._eth: dict[bytes, bytes] = {}
         self._layers: dict[tuple, tuple[bytes, tuple[str, ...], str]] = {}
         self._flags: dict[int, bytes] = {}
@@ -115,12 +116,13 @@ class FastPath:
         self._iface: dict[int, bytes] = {}
 
     def _view(self, data: bytes, proto: int) -> _View:
-        key = data[23:24] + data[26:38]
-        v = self._views.get(key)
+        key = data[26:38]
+        views = self._views if proto == 6 else self._uviews
+        v = views.get(key)
         if v is None:
-            if len(self._views) > MAX_VIEWS:
-                self._views.clear()
-            v = self._views[key] = _View(self.dec, data, proto)
+            if len(views) > MAX_VIEWS:
+                views.clear()
+            v = views[key] = _View(self.dec, data, proto)
         return v
 
     def _eth_json(self, data: bytes) -> bytes:
@@ -206,7 +208,8 @@ class FastPath:
         plen = end - 34 - hl
         app = None
         if plen > 0:
-            app = _tcp_app(sport, dport, data[34 + hl:end])
+            app = _tcp_app(sport, dport, data[:end], 34 + hl) if end < len(data) else _tcp_app(
+                sport, dport, data, 34 + hl)
             if app == "FTP":
                 return None
         v = self._view(data, 6)
