@@ -108,8 +108,12 @@ def run_lab(
 ) -> RunResult:
     """Run one lab and write its outputs into ``out_dir`` (default ``captures/<lab>-<UTC stamp>/``).
 
+    A program that failed, an expected observation that did not hold or a packet left unexplained does
+    not raise: it is listed in ``RunResult.failures`` (and the report's ``failures``), after every output
+    is written, so callers decide (``lab run`` exits non-zero; ``lab labs run-all`` goes on).
+
     Raises:
-        LabRunError: a program failed or an expected observation did not hold (outputs are written first).
+        LabError: the run could not take place (privileges, tools, topology, capture never confirmed).
     """
     spec = lab if isinstance(lab, LabSpec) else load_lab(lab)
     preflight(spec, loopback)
