@@ -237,8 +237,8 @@ class CaptureReader:
                         self.errors.append(f"{self.path}: file cut short in a block header after packet "
                                            f"{number} (offset {consumed})")
                     return
-            btype_raw = buf[pos:pos + 4]
-            if btype_raw == PCAPNG_SHB:
+            btype, blen = h2(buf, pos)
+            if btype == 0x0A0D0D0A:  # SHB (the same bytes in either order): its byte order rules from here
                 bom = buf[pos + 8:pos + 12]
                 if bom == b"\x4d\x3c\x2b\x1a":
                     order = "<"
@@ -250,7 +250,7 @@ class CaptureReader:
                     return
                 h2 = struct.Struct(order + "II").unpack_from
                 epb = struct.Struct(order + "IIIII").unpack_from
-            btype, blen = h2(buf, pos)
+                btype, blen = h2(buf, pos)
             if blen < 12 or blen % 4 or blen > MAX_RECORD:
                 self.errors.append(f"{self.path}: block at offset {consumed + pos} has a bad length {blen}; "
                                    f"stopped after packet {number}")
