@@ -243,3 +243,22 @@ def test_annotated_comments_read_by_tshark(tmp_path: Path) -> None:
     assert out == ["UDP datagram, 5 bytes | sendto() by 198.18.0.1:40000 | Ethernet/IPv4/UDP/Data",
                    "UDP datagram, 6 bytes (response to frame 1) | sendto() by 198.18.0.2:5000 answering "
                    "frame 1 | Ethernet/IPv4/UDP/Data"]
+
+
+def test_obsolete_packet_block_and_simple_packet_block(tmp_path: Path) -> None:
+    """PB (type 2: 16-bit interface id + drops) and SPB (no timestamp) are read and annotated as EPBs."""
+    frame = _udp_frame()
+    ts = 1_700_000_000_000_000
+    pb = _block(2, struct.pack("<HHIIII", 0, 0, ts >> 32, ts & 0xFFFFFFFF, len(frame), len(frame)) + frame)
+    spb = _block(3, struct.pack("<I", len(frame)) + frame)
+    ng = tmp_path / "old.pcapng"
+    ng.write_bytes(_shb() + _idb(1) + pb + spb)
+    res = analyze_capture(ng, tmp_path / "o")
+    recs = load_jsonl(res.packets_path)
+    assert [r["ts_ns"] for r in recs] == [ts * 1000, None]
+    assert all(r["udp"]["sport"] == 40000 for r in recs)
+    tshark = shutil.which("tshark")
+    if tshark:
+        out = subprocess.run([tshark, "-r", str(res.annotated_path), "-T", "fields", "-e", "frame.comment"],
+                             capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
+        assert len(out) == 2 and all(line.startswith("UDP datagram, 5 bytes") for line in out)
