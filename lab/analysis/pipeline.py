@@ -136,8 +136,7 @@ def _progress_printer(reader: CaptureReader) -> Callable[[int], None]:
     start = time.monotonic()
 
     def show(n: int) -> None:
-        size = reader.file_size or 1
-        pct = min(100.0, 100.0 * reader.bytes_read / size) if not reader.info.gzip else 0.0
+        pct = 100.0 * reader.fraction_read()
         rate = n / max(time.monotonic() - start, 1e-6)
         sys.stderr.write(f"\ranalyze: {n:,} packets  {pct:5.1f}%  {rate:,.0f} pkt/s ")
         sys.stderr.flush()

@@ -127,6 +127,7 @@ class CaptureReader:
         fh, is_gz = _open(self.path)
         self.info.gzip = is_gz
         self._fh = fh
+        self._raw = fh.fileobj if is_gz else fh  # type: ignore[attr-defined]
         try:
             try:
                 head = fh.read(4)
@@ -145,6 +146,14 @@ class CaptureReader:
                     f"{self.path}: not a pcap or pcapng file (magic {head.hex()}; gzip={is_gz})")
         finally:
             fh.close()
+
+    def fraction_read(self) -> float:
+        """How far through the file (compressed bytes for gzip), for progress display."""
+        try:
+            pos = self._raw.tell() if self.info.gzip else self.bytes_read
+        except (AttributeError, OSError, ValueError):
+            return 0.0
+        return min(1.0, pos / self.file_size) if self.file_size else 0.0
 
     def _read(self, n: int) -> bytes:
         try:
