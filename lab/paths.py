@@ -52,6 +52,21 @@ class RunPaths:
         return self.root / "packets.jsonl"
 
     @property
+    def conversations(self) -> Path:
+        """One JSON object per TCP/UDP conversation (client, server, handshake, teardown)."""
+        return self.root / "conversations.jsonl"
+
+    @property
+    def summary(self) -> Path:
+        """The analysis summary: conversations, layers seen, roles, coverage."""
+        return self.root / "summary.json"
+
+    @property
+    def story(self) -> Path:
+        """The classic socket-flow story next to what was observed."""
+        return self.root / "story.md"
+
+    @property
     def ladder(self) -> Path:
         return self.root / "ladder.txt"
 

@@ -163,7 +163,7 @@ def run_lab(
         packets, calls, lanes, mac_nodes, ip_nodes=ip_nodes, title=f"{spec.name}: {spec.title}"
     )
     paths.ladder.write_text(ladder)
-    (paths.root / "story.md").write_text(evaluation.get("story", "") + "\n")
+    paths.story.write_text(evaluation.get("story", "") + "\n")
     report = {
         "lab": spec.name,
         "title": spec.title,

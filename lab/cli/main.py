@@ -2,18 +2,45 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from lab import __version__
-from lab.cli import analyze, labs, run, topo, trace
 from lab.errors import LabError
 
-VERB_MODULES = (run, labs, topo, trace, analyze)
+# verb -> module exposing it in COMMANDS. Modules are imported only when their verb is used, so that
+# `lab analyze` does not pay for networkx and `lab show` does not pay for the analyzer.
+VERBS = {
+    "run": "run",
+    "show": "run",
+    "labs": "labs",
+    "check": "labs",
+    "up": "topo",
+    "exec": "topo",
+    "down": "topo",
+    "clean": "topo",
+    "ps": "topo",
+    "topo": "topo",
+    "trace": "trace",
+    "analyze": "analyze",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(VERBS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = VERBS.get(cmd_name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(f"lab.cli.{module_name}")
+        return next((c for c in module.COMMANDS if c.name == cmd_name), None)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lab")
 def cli() -> None:
     """Network lab: real namespaces, real sockets, every packet explained.
@@ -21,11 +48,6 @@ def cli() -> None:
     Typical use: `lab run tcp-echo` builds two hosts, runs a TCP echo server and client, captures the
     link and writes an annotated pcapng, packets.jsonl, calls.jsonl and a ladder diagram.
     """
-
-
-for _module in VERB_MODULES:
-    for _command in _module.COMMANDS:
-        cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:

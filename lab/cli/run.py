@@ -13,7 +13,8 @@ from lab.paths import RunPaths
 
 
 def _outputs(paths: RunPaths) -> str:
-    names = [paths.capture, paths.annotated, paths.calls, paths.packets, paths.ladder, paths.report]
+    names = [paths.capture, paths.annotated, paths.calls, paths.packets, paths.conversations, paths.ladder,
+             paths.story, paths.report]
     return "\n".join(f"  {p}" for p in names if p.exists())
 
 
