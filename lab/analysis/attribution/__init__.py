@@ -1,0 +1,72 @@
+"""Packet -> socket call attribution: which call (or which kernel duty) put each packet on the wire.
+
+Exact, not guessed from timestamps: a TCP data segment's sequence range, made relative to its direction's
+ISN, is a byte range of the sender's stream; the tracer records every call's running byte offsets, so the
+calls whose ``[sent_before, sent_after)`` overlap that range are the ones whose bytes the segment carries
+(one call may span many segments; one segment may carry bytes of several calls), and the receiver's calls
+whose ``[recv_before, recv_after)`` overlap it are the ones that consumed them. Time is used only to pick
+between sockets that reuse the same ports, and to name ACK timing (inside recv(), delayed).
+
+Packets the kernel sends on its own (SYN-ACK, handshake ACK, pure ACKs, retransmissions, RST for a closed
+port, ICMP errors, ARP/NDP) get source ``kernel``, the duty that made the kernel send them, and the frame or
+call they answer. ``inferred`` and ``unexplained`` are honest failures: they count against coverage.
+
+Division of labour: ``calllog`` indexes the calls, ``tcp``/``datagrams``/``neighbours`` hold the rules,
+``causes`` the shape of a cause and the coverage figure; ``Attributor`` dispatches each packet.
+
+Interface: ``Attributor(calls)`` once per run with all of ``calls.jsonl``; then ``cause(rec)`` for every
+packet record (packets.jsonl dict without ``cause``) in capture order, each exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from lab.analysis.attribution.calllog import CallLog, norm_ip
+from lab.analysis.attribution.causes import EXPLAINED, Call, call_label, coverage, make_cause
+from lab.analysis.attribution.datagrams import DatagramRules
+from lab.analysis.attribution.neighbours import NeighbourRules
+from lab.analysis.attribution.tcp import TcpRules
+
+__all__ = ["EXPLAINED", "Attributor", "call_label", "coverage", "norm_ip"]
+
+
+class Attributor:
+    """Attribute packets of one run to the calls in its call log (see the package docstring)."""
+
+    def __init__(
+        self,
+        calls: Iterable[Call],
+        *,
+        ip_nodes: dict[str, str] | None = None,
+        mac_nodes: dict[str, str] | None = None,
+    ) -> None:
+        """``ip_nodes``/``mac_nodes`` (from the topology, when known) name the node behind an address the
+        call log never shows, such as an IPv6 link-local source of the kernel's own packets."""
+        self.log = CallLog(calls, ip_nodes=ip_nodes, mac_nodes=mac_nodes)
+        self.tcp = TcpRules(self.log)
+        self.datagrams = DatagramRules(self.log)
+        self.neighbours = NeighbourRules(self.log)
+
+    def cause(self, rec: dict[str, Any]) -> dict[str, Any]:
+        role = (rec.get("role") or {}).get("code", "other")
+        if role == "lab-probe":
+            return make_cause("lab", "lab-probe", "the lab's capture-readiness probe (not network traffic)")
+        ip = rec.get("ip") or {}
+        try:
+            if rec.get("tcp"):
+                return self.tcp.cause(rec)
+            if rec.get("udp") or (ip.get("proto") == 17 and ip.get("frag")):
+                return self.datagrams.cause(rec)
+            if rec.get("arp"):
+                return self.neighbours.arp(rec)
+            if rec.get("icmp"):
+                return self.neighbours.icmp(rec)
+        finally:
+            self.neighbours.remember(rec)
+        if role == "igmp":
+            return make_cause("kernel", "igmp", "kernel multicast group membership report/query (IGMP)")
+        if role == "ospf":
+            return make_cause("inferred", "ospf", "a routing daemon's OSPF message (no call log for it)")
+        return make_cause("unexplained", "unknown", f"no rule explains a {role} packet")

@@ -1,0 +1,254 @@
+"""The call log as an index: sockets, their calls and byte offsets, and the lookups attribution needs.
+
+Built once per run from ``calls.jsonl``. A socket is found by the packet's endpoints (local port, peer
+address), by a connect() under way (a refused or timed-out connect leaves no local port), by a listening
+port, or by a UDP port; time only picks between sockets that reused the same ports.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+Call = dict[str, Any]
+Endpoint = tuple[str, int]
+
+TOL_NS = 2_000_000  # a packet is captured after the call that sent it began; allow scheduler slack
+CONNECT_CALLS = {"connect", "connect_ex"}
+CLOSE_CALLS = {"close", "shutdown"}
+SENDING_CALLS = CONNECT_CALLS | {"sendto", "send", "sendall", "sendmsg", "write", "sendmmsg", "writev"}
+WILDCARD = {"0.0.0.0", "::", ""}
+
+
+def norm_ip(ip: str | None) -> str | None:
+    """``::ffff:198.18.0.1`` (a v4 peer of a dual-stack socket) is the same host as ``198.18.0.1``."""
+    if ip and ip.startswith("::ffff:") and "." in ip:
+        return ip[7:]
+    return ip
+
+
+def endpoint(addr: Any) -> Endpoint | None:
+    if isinstance(addr, list | tuple) and len(addr) >= 2 and isinstance(addr[1], int):
+        return (norm_ip(str(addr[0])) or "", addr[1])
+    return None
+
+
+def is_linger0(args: dict[str, Any]) -> bool:
+    """SO_LINGER with l_onoff=1, l_linger=0, however the tracer spelled the value."""
+    if "LINGER" not in str(args.get("optname", "")).upper() and args.get("optname") != 13:
+        return False
+    value = args.get("value")
+    text = str(value).replace(" ", "").lower()
+    return (
+        value in ([1, 0], (1, 0))
+        or text.startswith("0100000000000000")
+        or ("l_onoff=1" in text and "l_linger=0" in text)
+        or text == r"b'\x01\x00\x00\x00\x00\x00\x00\x00'"
+    )
+
+
+def ends_writing(call: Call) -> bool:
+    """A call after which the kernel sends FIN: close() of the last reference, shutdown(SHUT_WR/RDWR),
+    or the process exiting with the socket open. A close() that only dropped a makefile() or dup()
+    reference, or closed an already closed socket, ends nothing."""
+    name, args = call.get("call"), call.get("args") or {}
+    if call.get("error") or name not in CLOSE_CALLS | {"exit"}:
+        return False
+    if args.get("deferred") or args.get("already_closed") or args.get("last_ref") is False:
+        return False
+    return name == "exit" or shutdown_writes(call)
+
+
+def at_exit(call: Call) -> bool:
+    return call.get("call") == "exit" or (call.get("args") or {}).get("via") == "gc"
+
+
+def shutdown_writes(call: Call) -> bool:
+    if call.get("call") == "close":
+        return True
+    how = (call.get("args") or {}).get("how")
+    return how in (1, 2, "SHUT_WR", "SHUT_RDWR", "1", "2")
+
+
+@dataclass
+class Socket:
+    """Everything the call log says about one socket, in time order."""
+
+    sid: str
+    node: str
+    pid: int | None
+    stype: str | None = None
+    local: Endpoint | None = None
+    peer: Endpoint | None = None
+    calls: list[Call] = field(default_factory=list)
+    listen: Call | None = None
+    connect: Call | None = None
+    sends: list[Call] = field(default_factory=list)
+    recvs: list[Call] = field(default_factory=list)
+    dgram_sends: list[Call] = field(default_factory=list)
+    dgram_recvs: list[Call] = field(default_factory=list)
+    first_ns: int = 0
+    linger0: bool = False
+
+    @property
+    def closers(self) -> list[Call]:
+        return [c for c in self.calls if ends_writing(c)]
+
+    def sent_total(self, before_ns: int) -> int:
+        return max((c.get("sent_after") or 0 for c in self.calls if c["t_start_ns"] <= before_ns), default=0)
+
+
+class CallLog:
+    """Every socket of a run's call log, indexed for attribution."""
+
+    def __init__(
+        self,
+        calls: Iterable[Call],
+        *,
+        ip_nodes: dict[str, str] | None = None,
+        mac_nodes: dict[str, str] | None = None,
+    ) -> None:
+        self.calls = sorted(calls, key=lambda c: (c.get("t_start_ns", 0), c.get("id", 0)))
+        self.socks: dict[str, Socket] = {}
+        self.ip_nodes: dict[str, str] = dict(ip_nodes or {})
+        self.mac_nodes = {k.lower(): v for k, v in (mac_nodes or {}).items()}
+        self._index()
+
+    def _sock(self, call: Call, sid: str | None = None) -> Socket:
+        sid = sid or str(call.get("sock"))
+        sock = self.socks.get(sid)
+        if sock is None:
+            sock = self.socks[sid] = Socket(
+                sid, str(call.get("node", "?")), call.get("pid"), first_ns=call.get("t_start_ns", 0)
+            )
+        return sock
+
+    def _index(self) -> None:
+        for call in self.calls:
+            if call.get("sock") is None:
+                continue
+            sock = self._sock(call)
+            sock.calls.append(call)
+            sock.stype = sock.stype or call.get("type")
+            local, peer = endpoint(call.get("local")), endpoint(call.get("peer"))
+            if local and local[1]:
+                sock.local = local
+                if local[0] not in WILDCARD and not local[0].startswith("127."):
+                    self.ip_nodes.setdefault(local[0], sock.node)
+            if peer and peer[1]:
+                sock.peer = sock.peer or peer
+            name = call.get("call")
+            if name == "listen" and not call.get("error"):
+                sock.listen = sock.listen or call
+            elif name in CONNECT_CALLS:
+                sock.connect = sock.connect or call
+            elif (
+                name in ("accept", "accept4")
+                and isinstance(call.get("ret"), dict)
+                and call["ret"].get("sock")
+            ):
+                child = self._sock(call, str(call["ret"]["sock"]))
+                child.stype = child.stype or "SOCK_STREAM"
+                child.peer = child.peer or endpoint(call["ret"].get("peer"))
+                if child.local is None and sock.local:
+                    child.local = sock.local
+            elif name == "setsockopt" and is_linger0(call.get("args") or {}):
+                sock.linger0 = True
+            if (call.get("sent_after") or 0) > (call.get("sent_before") or 0):
+                sock.sends.append(call)
+            if (call.get("recv_after") or 0) > (call.get("recv_before") or 0):
+                sock.recvs.append(call)
+            dgram = call.get("dgram")
+            if dgram and not call.get("error"):
+                if (call.get("sent_after") or 0) > (call.get("sent_before") or 0) or name.startswith(
+                    ("send", "write")
+                ):
+                    sock.dgram_sends.append(call)
+                else:
+                    sock.dgram_recvs.append(call)
+        # accepted sockets learn their local address from the listening socket's port at least
+        self.by_tuple: dict[tuple[int, str, int], list[Socket]] = defaultdict(list)
+        self.listeners: dict[int, list[Socket]] = defaultdict(list)
+        self.udp_by_port: dict[int, list[Socket]] = defaultdict(list)
+        for sock in self.socks.values():
+            if sock.local and sock.peer and sock.stype != "SOCK_DGRAM":
+                self.by_tuple[(sock.local[1], sock.peer[0], sock.peer[1])].append(sock)
+            if sock.listen and sock.local:
+                self.listeners[sock.local[1]].append(sock)
+            if sock.stype == "SOCK_DGRAM" and sock.local:
+                self.udp_by_port[sock.local[1]].append(sock)
+        self.connects_to: dict[Endpoint, list[Socket]] = defaultdict(list)
+        for sock in self.socks.values():
+            if sock.connect:
+                target = endpoint((sock.connect.get("args") or {}).get("address")) or endpoint(
+                    sock.connect.get("peer")
+                )
+                if target:
+                    self.connects_to[target].append(sock)
+        self.udp_socks = [s for socks in self.udp_by_port.values() for s in socks]
+
+    def tcp_sock(self, local: Endpoint, peer: Endpoint, ts: int) -> Socket | None:
+        """The socket at ``local`` talking to ``peer`` at time ``ts`` (latest one opened before it)."""
+        cands = [
+            s
+            for s in self.by_tuple.get((local[1], peer[0], peer[1]), [])
+            if s.local is None
+            or s.local[0] in WILDCARD
+            or s.local[0] == local[0]
+            or s.local[0].startswith("127.")
+        ]
+        if not cands:
+            return None
+        before = [s for s in cands if s.first_ns <= ts + TOL_NS]
+        return max(before or cands, key=lambda s: s.first_ns)
+
+    def connecting(self, peer: Endpoint, ts: int) -> Socket | None:
+        """A socket whose connect() to ``peer`` was under way at ``ts``: a refused or timed-out connect
+        leaves no local port to match by (getsockname() after the failure shows port 0)."""
+        for sock in self.connects_to.get(peer, []):
+            call = sock.connect
+            if call and call["t_start_ns"] <= ts + TOL_NS and ts <= call.get("t_end_ns", 0) + TOL_NS:
+                return sock
+        return None
+
+    def node_of(self, ip: str | None, mac: str | None = None) -> str:
+        if mac and mac.lower() in self.mac_nodes:
+            return self.mac_nodes[mac.lower()]
+        ip = norm_ip(ip)
+        return self.ip_nodes.get(ip or "", ip or "?")
+
+    def listener(self, local: Endpoint, ts: int) -> Socket | None:
+        cands = [
+            s
+            for s in self.listeners.get(local[1], [])
+            if s.listen
+            and s.listen["t_start_ns"] <= ts + TOL_NS
+            and (
+                s.local is None
+                or s.local[0] in WILDCARD
+                or s.local[0] == local[0]
+                or s.local[0].startswith("127.")
+            )
+        ]
+        return max(cands, key=lambda s: s.listen["t_start_ns"]) if cands else None  # type: ignore[index]
+
+    def trigger(self, src_ip: str, target_ip: str, ts: int) -> Call | None:
+        """The call whose packet made the kernel resolve a neighbour: the latest sender towards it."""
+        best: Call | None = None
+        best_score: tuple[bool, int] = (False, -1)
+        for sock in self.socks.values():
+            for call in sock.calls:
+                if call["t_start_ns"] > ts or call.get("call") not in SENDING_CALLS:
+                    continue
+                local = endpoint(call.get("local")) or sock.local
+                if local and local[0] not in WILDCARD and local[0] != src_ip:
+                    continue
+                peer = (
+                    endpoint((call.get("dgram") or {}).get("peer")) or endpoint(call.get("peer")) or sock.peer
+                )
+                score = (peer is not None and peer[0] == target_ip, call["t_start_ns"])
+                if score > best_score:
+                    best, best_score = call, score
+        return best

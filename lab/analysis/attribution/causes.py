@@ -1,0 +1,68 @@
+"""The shape of a cause, and coverage: how many packets a run explained.
+
+``calls`` lists the calls that produced a packet (source ``call``); a packet the kernel sent on its own
+lists the calls it acts for, or answers, under ``related`` instead — a SYN-ACK is not produced by listen().
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+Call = dict[str, Any]
+EXPLAINED = ("call", "kernel", "lab")
+
+
+def call_label(call: Call) -> str:
+    return f"{call.get('node', '?')} {call.get('call', '?')}() #{call.get('id', '?')}"
+
+
+def make_cause(
+    source: str, rule: str, text: str, calls: Iterable[Call] = (), answers: int | None = None, **extra: Any
+) -> dict[str, Any]:
+    ids = [c["id"] for c in calls if "id" in c]
+    # "calls" are the calls that produced the packet; a kernel packet only acts for (or answers) calls
+    out: dict[str, Any] = {
+        "source": source,
+        "rule": rule,
+        "text": text,
+        "calls": ids if source == "call" else [],
+        "answers": answers,
+    }
+    if source != "call" and ids:
+        out["related"] = ids
+    out.update({k: v for k, v in extra.items() if v not in (None, [], "")})
+    return out
+
+
+def merge_causes(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One packet, two reasons (data with FIN): keep both, the stronger source first."""
+    rank = {s: i for i, s in enumerate(("call", "kernel", "lab", "inferred", "unexplained"))}
+    parts = sorted(parts, key=lambda p: rank.get(p["source"], 9))
+    out = dict(parts[0])
+    out["text"] = "; ".join(p["text"] for p in parts)
+    out["rule"] = "+".join(p["rule"] for p in parts)
+    out["calls"] = [c for p in parts for c in p.get("calls", [])]
+    if any(p["source"] not in EXPLAINED for p in parts):
+        out["source"] = next(p["source"] for p in parts if p["source"] not in EXPLAINED)
+    return out
+
+
+def coverage(causes: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Packets explained / total, and the count per rule and per source: the report's honesty figure."""
+    total = explained = 0
+    by_rule: dict[str, int] = defaultdict(int)
+    by_source: dict[str, int] = defaultdict(int)
+    for cause in causes:
+        total += 1
+        explained += cause.get("source") in EXPLAINED
+        by_rule[cause.get("rule", "?")] += 1
+        by_source[cause.get("source", "?")] += 1
+    return {
+        "explained": explained,
+        "total": total,
+        "ratio": round(explained / total, 4) if total else 1.0,
+        "by_rule": dict(sorted(by_rule.items())),
+        "by_source": dict(sorted(by_source.items())),
+    }

@@ -1,0 +1,134 @@
+"""UDP rules: one datagram is one send call, matched by 4-tuple, length and payload hash, in order.
+
+Matching is per capture interface (the same datagram seen on two links is two packets of one call); its IP
+fragments, on every link they cross, share the datagram's cause — also the fragments seen before the one
+that carries the UDP header, matched by hosts and time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lab.analysis.attribution.calllog import TOL_NS, WILDCARD, CallLog, Endpoint, endpoint, norm_ip
+from lab.analysis.attribution.causes import Call, call_label, make_cause
+
+Rec = dict[str, Any]
+
+
+class DatagramRules:
+    def __init__(self, log: CallLog) -> None:
+        self.log = log
+        self._matched: set[tuple[str, int]] = set()  # (interface, call id) of matched datagram calls
+        self._frag_cause: dict[tuple[str, str, int], dict[str, Any]] = {}
+
+    def cause(self, rec: Rec) -> dict[str, Any]:
+        """A datagram is one send call; its IP fragments (on every link they cross) share that cause.
+
+        Matching is per capture interface: the same datagram seen on two links is matched twice.
+        """
+        ip, udp, iface = rec["ip"], rec.get("udp"), str(rec.get("interface"))
+        frag = ip.get("frag") or {}
+        fragmented = bool(frag.get("offset") or frag.get("mf"))
+        fkey = (norm_ip(ip["src"]) or "", norm_ip(ip["dst"]) or "", frag.get("id", ip.get("id", 0)))
+        known = self._frag_cause.get(fkey) if fragmented else None
+        if known:
+            return {
+                **known,
+                "rule": "ip-fragment",
+                "text": f"IP fragment (offset {frag.get('offset')}) of: {known['text']}",
+            }
+        if udp is None:  # a fragment before its datagram's UDP header was seen: match by hosts and time
+            src: Endpoint | tuple[str, None] = (fkey[0], None)
+            dst: Endpoint | tuple[str, None] = (fkey[1], None)
+            length = None
+            sha = None
+        else:
+            src, dst = (fkey[0], udp["sport"]), (fkey[1], udp["dport"])
+            length = max(udp.get("length", 8) - 8, 0)
+            sha = udp.get("sha1") if not fragmented else None
+        send = self._match_dgram(src, dst, length, sha, rec["ts_ns"], iface, sending=True)
+        recv = self._match_dgram(dst, src, length, sha, rec["ts_ns"], iface, sending=False)
+        size = length if length is not None else (send or {}).get("dgram", {}).get("len")
+        read = ""
+        truncated = None
+        if recv:
+            got = recv.get("nbytes") or 0
+            truncated = bool(size and got < size) or None
+            trunc = f" — TRUNCATED to {got} of {size} bytes by a small buffer" if truncated else ""
+            read = f"; received by {call_label(recv)}{trunc}"
+        if send:
+            out = make_cause(
+                "call",
+                "udp-sendto",
+                f"{call_label(send)}: one datagram of {size} bytes{read}",
+                [send],
+                consumed_by=[recv["id"]] if recv else None,
+                truncated=truncated,
+            )
+        else:
+            out = make_cause(
+                "inferred",
+                "udp-sendto",
+                f"sendto() from {src[0]}:{src[1]} (no traced call sent this datagram){read}",
+                [recv] if recv else [],
+            )
+        if fragmented:
+            self._frag_cause[fkey] = out
+            out = {
+                **out,
+                "rule": "ip-fragment",
+                "text": f"IP fragment (offset {frag.get('offset')}) of: {out['text']}",
+            }
+        return out
+
+    def _match_dgram(
+        self,
+        local: tuple[str, int | None],
+        peer: tuple[str, int | None],
+        length: int | None,
+        sha: str | None,
+        ts: int,
+        iface: str,
+        *,
+        sending: bool,
+    ) -> Call | None:
+        """The earliest send (or receive) call not yet matched on this interface that fits the datagram.
+
+        Ports and length may be unknown (a fragment seen before its UDP header): hosts and time decide.
+        """
+        socks = self.log.udp_by_port.get(local[1], []) if local[1] is not None else self.log.udp_socks
+        best: Call | None = None
+        for sock in socks:
+            if (
+                sock.local
+                and sock.local[0] not in WILDCARD
+                and sock.local[0] != local[0]
+                and not sock.local[0].startswith("127.")
+            ):
+                continue
+            for call in sock.dgram_sends if sending else sock.dgram_recvs:
+                if (iface, call["id"]) in self._matched:
+                    continue
+                dgram = call["dgram"]
+                where = endpoint(dgram.get("peer")) or sock.peer
+                if where is None or where[0] != peer[0] or (peer[1] is not None and where[1] != peer[1]):
+                    continue
+                if sending and call["t_start_ns"] > ts + TOL_NS:
+                    continue
+                if not sending and call.get("t_end_ns", 0) < ts - TOL_NS:
+                    continue
+                if length is not None:
+                    if sending and dgram.get("len") != length:
+                        continue
+                    if (
+                        sha
+                        and dgram.get("sha1")
+                        and dgram["sha1"] != sha
+                        and (sending or dgram.get("len") == length)
+                    ):
+                        continue
+                if best is None or call["t_start_ns"] < best["t_start_ns"]:
+                    best = call
+        if best is not None:
+            self._matched.add((iface, best["id"]))
+        return best

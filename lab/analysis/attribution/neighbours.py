@@ -1,0 +1,144 @@
+"""Kernel-only packets outside TCP and UDP: ARP and NDP resolution, ICMP errors and echo replies, MLD.
+
+Neighbour resolution is triggered by the first packet towards a next hop: the call that sent it is named
+(the packet waits in the kernel's queue for the reply). An ICMP error answers the packet it quotes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lab.analysis.attribution.calllog import CallLog, norm_ip
+from lab.analysis.attribution.causes import call_label, make_cause
+
+Rec = dict[str, Any]
+ICMP_ERRORS = {4: {3, 4, 5, 11, 12}, 6: {1, 2, 3, 4}}
+
+
+class NeighbourRules:
+    def __init__(self, log: CallLog) -> None:
+        self.log = log
+        self.last_by_flow: dict[tuple[Any, ...], int] = {}
+        self._arp_requests: dict[tuple[str, str], int] = {}
+        self._echo_requests: dict[tuple[str, str], int] = {}
+        self._ns_frames: dict[str, int] = {}
+
+    def remember(self, rec: Rec) -> None:
+        """The last frame of each flow, so that an ICMP error can name the frame it answers."""
+        ip = rec.get("ip")
+        l4 = rec.get("tcp") or rec.get("udp")
+        if ip and l4:
+            key = (norm_ip(ip["src"]), norm_ip(ip["dst"]), ip.get("proto"), l4["sport"], l4["dport"])
+            self.last_by_flow[key] = rec["number"]
+            self.last_by_flow[key[:3]] = rec["number"]
+
+    def arp(self, rec: Rec) -> dict[str, Any]:
+        arp, frame = rec["arp"], rec["number"]
+        spa, tpa = arp.get("sender_ip"), arp.get("target_ip")
+        node = self.log.node_of(spa, arp.get("sender_mac"))
+        if arp.get("op") == 2:
+            req = self._arp_requests.get((tpa, spa))
+            return make_cause(
+                "kernel",
+                "arp-reply",
+                f"kernel ({node}) answers ARP request"
+                + (f" frame {req}" if req else "")
+                + f": {spa} is at {arp.get('sender_mac')}",
+                answers=req,
+                node=node,
+            )
+        self._arp_requests[(spa, tpa)] = frame
+        if spa == tpa:
+            return make_cause(
+                "kernel", "arp-gratuitous", f"kernel ({node}) gratuitous ARP for {spa}", node=node
+            )
+        trigger = self.log.trigger(spa, tpa, rec["ts_ns"])
+        unicast = (rec.get("eth") or {}).get("dst", "ff:ff:ff:ff:ff:ff") != "ff:ff:ff:ff:ff:ff"
+        kind = "re-checks a stale neighbour entry (unicast probe)" if unicast else "resolves the neighbour"
+        why = (
+            f", triggered by the first packet of {call_label(trigger)} (it waits for the reply)"
+            if trigger and not unicast
+            else ""
+        )
+        return make_cause(
+            "kernel",
+            "arp-request",
+            f"kernel ({node}) {kind} {tpa}{why}",
+            [trigger] if trigger and not unicast else [],
+            node=node,
+        )
+
+    def icmp(self, rec: Rec) -> dict[str, Any]:
+        icmp, ip = rec["icmp"], rec.get("ip") or {}
+        version, itype = icmp.get("version", 4), icmp.get("type")
+        src, dst = norm_ip(ip.get("src")) or "", norm_ip(ip.get("dst")) or ""
+        node = self.log.node_of(src, (rec.get("eth") or {}).get("src"))
+        name = icmp.get("name") or f"type {itype}"
+        if itype in ICMP_ERRORS.get(version, set()):
+            q = icmp.get("quoted") or {}
+            key = (
+                norm_ip(q.get("src")),
+                norm_ip(q.get("dst")),
+                q.get("proto"),
+                q.get("sport"),
+                q.get("dport"),
+            )
+            answered = self.last_by_flow.get(key) or self.last_by_flow.get(key[:3])
+            return make_cause(
+                "kernel",
+                "icmp-error",
+                f"kernel ({node}) ICMP {name}: answers frame {answered}"
+                if answered
+                else f"kernel ({node}) ICMP {name} (the quoted packet was not captured)",
+                answers=answered,
+                node=node,
+            )
+        if (version, itype) in ((4, 8), (6, 128)):
+            self._echo_requests[(src, dst)] = rec["number"]
+            return make_cause("inferred", "icmp-echo", f"echo request from {node} (ping; not traced)")
+        if (version, itype) in ((4, 0), (6, 129)):
+            req = self._echo_requests.get((dst, src))
+            return make_cause(
+                "kernel",
+                "icmp-echo-reply",
+                f"kernel ({node}) answers echo request" + (f" frame {req}" if req else ""),
+                answers=req,
+                node=node,
+            )
+        if version == 6 and itype == 135:
+            target = icmp.get("target") or dst
+            if src in ("::", ""):
+                return make_cause("kernel", "ndp-dad", f"kernel duplicate address detection for {target}")
+            self._ns_frames[src] = rec["number"]
+            trigger = self.log.trigger(src, target, rec["ts_ns"])
+            why = f", triggered by {call_label(trigger)}" if trigger else ""
+            return make_cause(
+                "kernel",
+                "ndp-ns",
+                f"kernel ({node}) neighbour solicitation{why}",
+                [trigger] if trigger else [],
+                node=node,
+            )
+        if version == 6 and itype == 136:
+            req = self._ns_frames.get(dst)
+            return make_cause(
+                "kernel",
+                "ndp-na",
+                f"kernel ({node}) neighbour advertisement" + (f" answering frame {req}" if req else ""),
+                answers=req,
+                node=node,
+            )
+        if version == 6 and itype == 133:
+            return make_cause(
+                "kernel", "ndp-rs", f"kernel ({node}) router solicitation at interface bring-up"
+            )
+        if version == 6 and itype == 134:
+            return make_cause("kernel", "ndp-ra", f"router advertisement from {node}")
+        if version == 6 and itype in (130, 131, 132, 143):
+            return make_cause(
+                "kernel",
+                "mld",
+                f"kernel ({node}) MLD report: joins the multicast groups of its "
+                f"addresses (IPv6 interface bring-up)",
+            )
+        return make_cause("unexplained", "icmp", f"ICMP {name} from {node}: no rule explains it")
