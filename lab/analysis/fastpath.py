@@ -81,7 +81,7 @@ class _View:
     __slots__ = ("src", "dst", "sport", "dport", "arrow", "ip_prefix", "l4_prefix", "recent_key", "me",
                  "me_b", "mac", "ethip")
 
-    def __init__(self, dec: Decoder, data: bytes, proto: int) -> None:
+    def __init__(self, dec: Decoder, data: bytes, proto: int, iface: int) -> None:
         self.src = src = dec._ip4s(data[26:30])
         self.dst = dst = dec._ip4s(data[30:34])
         self.sport, self.dport = sport, dport = struct.unpack_from("!HH", data, 34)
@@ -90,7 +90,7 @@ class _View:
         self.ip_prefix = b'"ip":{"version":4,"src":"%b","dst":"%b","ttl":' % (src.encode(), dst.encode())
         name = b"tcp" if proto == 6 else b"udp"
         self.l4_prefix = b'"%b":{"sport":%d,"dport":%d,' % (name, sport, dport)
-        self.recent_key = (src, dst, proto, sport, dport)
+        self.recent_key = (iface, src, dst, proto, sport, dport)
         self.me_b = self.me.encode()
         self.mac = b""  # the MAC addresses ethip was made for
         self.ethip = b""
@@ -106,8 +106,8 @@ class FastPath:
         self.dec = decoder
         self.flows = flows
         self.recent = recent
-        self._views: dict[bytes, _View] = {}  # TCP flow directions, by addresses and ports
-        self._uviews: dict[bytes, _View] = {}  # UDP
+        # flow directions by (interface, protocol), then addresses and ports
+        self._views: dict[tuple[int, int], dict[bytes, _View]] = {}
         self._eth: dict[bytes, bytes] = {}
         self._layers: dict[tuple, tuple[bytes, tuple[str, ...], str]] = {}
         self._flags: dict[int, bytes] = {}
@@ -115,14 +115,16 @@ class FastPath:
         self._causes: dict[tuple, tuple[bytes, bytes, str, str, str] | None] = {}
         self._iface: dict[int, bytes] = {}
 
-    def _view(self, data: bytes, proto: int) -> _View:
+    def _view(self, data: bytes, proto: int, iface: int) -> _View:
+        views = self._views.get((iface, proto))
+        if views is None:
+            views = self._views[(iface, proto)] = {}
         key = data[26:38]
-        views = self._views if proto == 6 else self._uviews
         v = views.get(key)
         if v is None:
             if len(views) > MAX_VIEWS:
                 views.clear()
-            v = views[key] = _View(self.dec, data, proto)
+            v = views[key] = _View(self.dec, data, proto, iface)
         return v
 
     def _eth_json(self, data: bytes) -> bytes:
@@ -212,14 +214,18 @@ class FastPath:
                 sport, dport, data, 34 + hl)
             if app == "FTP":
                 return None
-        v = self._view(data, 6)
+        ifx = item.iface.index
+        v = self._view(data, 6, ifx)
         tlen = claimed - 34 - hl
         if tlen < 0:
             tlen = 0
-        info = flows.tcp(v.src, sport, v.dst, dport, fl, seq, ack, win, tlen, n, ts)
+        info = flows.tcp(v.src, sport, v.dst, dport, fl, seq, ack, win, tlen, n, ts, ifx)
         st = info.st
-        if app is not None and st.app is None:
-            st.app = app
+        if app is not None:
+            if st.app is None:
+                st.app = app
+        elif plen > 0:
+            app = st.app  # a later segment of a recognized stream
         recent = self.recent
         recent[v.recent_key] = n
         if len(recent) > MAX_RECENT:
@@ -273,10 +279,14 @@ class FastPath:
         app = _udp_app(sport, dport, payload) if pend > 42 else None
         if app == "TFTP":
             return None
-        v = self._view(data, 17)
-        conv, _d, answers = flows.udp(v.src, sport, v.dst, dport, n, ts)
-        if app and conv.app is None:
-            conv.app = app
+        ifx = item.iface.index
+        v = self._view(data, 17, ifx)
+        conv, _d, answers = flows.udp(v.src, sport, v.dst, dport, n, ts, ifx)
+        if app is not None:
+            if conv.app is None:
+                conv.app = app
+        elif pend > 42:
+            app = conv.app  # a later datagram of a recognized conversation
         recent = self.recent
         recent[v.recent_key] = n
         if len(recent) > MAX_RECENT:

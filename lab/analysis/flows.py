@@ -10,6 +10,14 @@ Analysis flags follow tshark's meanings in a simplified form (documented in test
 retransmission (data already sent in this direction), fast_retransmission (after >= 2 duplicate ACKs),
 out_of_order (fills a gap left by a lost_segment), lost_segment (a gap: previous segment not captured),
 duplicate_ack, zero_window, window_update, keep_alive.
+
+Several capture points in one file (a routed lab merges the captures of every link): a conversation keeps
+one stream id across interfaces (like tshark's ``tcp.stream``), but everything that asks "was this seen
+before?" -- expected sequence numbers, last ACK and window, duplicate-ACK counts, gaps, "SYN (again)",
+"FIN (again)", which frame a reply answers -- is kept per interface (``TcpLink``), so the same segment seen
+on the next link is not a retransmission. Stream-level summaries (handshake frames, FIN/RST senders) keep
+the first occurrence on any interface; packet and byte counts are those of the interface where the
+conversation was first seen (its ``home``), so a segment forwarded over four links counts once.
 """
 
 from __future__ import annotations
@@ -48,23 +56,40 @@ def _well_known(port: int) -> bool:
     return port < 1024 or port in TCP_PORTS or port in UDP_PORTS
 
 
-class TcpStream:
-    __slots__ = ("id", "client", "server", "client_by", "isn", "nxt", "lastack", "lastwin", "dupacks",
-                 "gaps", "syn_frame", "syn_seq", "synack_frame", "synack_seq", "synack_ack", "hsack_frame",
-                 "fin_from", "fin_frames", "rst_from", "rst_frames", "packets", "payload", "first_frame",
-                 "last_frame", "last_ts", "closed", "app", "data_seen", "analysis", "first_ts")
+class TcpLink:
+    """What one capture interface has seen of one TCP stream: the "seen before?" state of each direction."""
 
-    def __init__(self, sid: int, client: tuple, server: tuple, client_by: str, number: int, ts: int | None):
-        self.id = sid
-        self.client = client
-        self.server = server
-        self.client_by = client_by
-        self.isn: list[int | None] = [None, None]
+    __slots__ = ("nxt", "lastack", "lastwin", "dupacks", "gaps", "data_seen", "syn_frame", "synack_frame",
+                 "synack_seq", "synack_ack", "hsack_frame", "fin_from")
+
+    def __init__(self) -> None:
         self.nxt: list[int | None] = [None, None]
         self.lastack: list[int | None] = [None, None]
         self.lastwin: list[int | None] = [None, None]
         self.dupacks = [0, 0]
         self.gaps: list[list[tuple[int, int]]] = [[], []]
+        self.data_seen = [False, False]
+        self.syn_frame: int | None = None
+        self.synack_frame: int | None = None
+        self.synack_seq: int | None = None
+        self.synack_ack: int | None = None
+        self.hsack_frame: int | None = None
+        self.fin_from: list[str] = []
+
+
+class TcpStream:
+    __slots__ = ("id", "client", "server", "client_by", "isn", "syn_frame", "syn_seq", "synack_frame",
+                 "synack_seq", "synack_ack", "hsack_frame", "fin_from", "fin_frames", "rst_from",
+                 "rst_frames", "packets", "payload", "first_frame", "last_frame", "last_ts", "closed", "app",
+                 "analysis", "first_ts", "home", "link", "links")
+
+    def __init__(self, sid: int, client: tuple, server: tuple, client_by: str, number: int, ts: int | None,
+                 home: int = 0):
+        self.id = sid
+        self.client = client
+        self.server = server
+        self.client_by = client_by
+        self.isn: list[int | None] = [None, None]
         self.syn_frame = self.syn_seq = self.synack_frame = self.synack_seq = self.synack_ack = None
         self.hsack_frame = None
         self.fin_from: list[str] = []
@@ -77,8 +102,22 @@ class TcpStream:
         self.first_ts = self.last_ts = ts
         self.closed = False
         self.app: str | None = None
-        self.data_seen = [False, False]
         self.analysis: dict[str, int] = {}
+        self.home = home  # the interface the stream was first seen on
+        self.link = TcpLink()  # ... and what that interface has seen
+        self.links: dict[int, TcpLink] | None = None  # other interfaces, in a merged multi-link capture
+
+    def link_of(self, iface: int) -> TcpLink:
+        """The per-interface state for ``iface`` (made on first use)."""
+        if iface == self.home:
+            return self.link
+        links = self.links
+        if links is None:
+            links = self.links = {}
+        lk = links.get(iface)
+        if lk is None:
+            lk = links[iface] = TcpLink()
+        return lk
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -102,18 +141,20 @@ class TcpStream:
 
 class UdpConv:
     __slots__ = ("id", "a", "b", "packets", "last_frame_dir", "first_frame", "last_frame", "last_ts", "app",
-                 "answered")
+                 "answered", "home", "other_dirs")
 
-    def __init__(self, cid: int, a: tuple, b: tuple, number: int, ts: int | None) -> None:
+    def __init__(self, cid: int, a: tuple, b: tuple, number: int, ts: int | None, home: int = 0) -> None:
         self.id = cid
         self.a = a
         self.b = b
         self.packets = [0, 0]
-        self.last_frame_dir: list[int | None] = [None, None]
+        self.last_frame_dir: list[int | None] = [None, None]  # on the home interface
         self.first_frame = self.last_frame = number
         self.last_ts = ts
         self.app: str | None = None
         self.answered = 0
+        self.home = home
+        self.other_dirs: dict[int, list[int | None]] | None = None  # last_frame_dir of other interfaces
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -163,14 +204,17 @@ class FlowTable:
 
     # -- TCP ------------------------------------------------------------------------------------------
     def tcp(self, src: str, sport: int, dst: str, dport: int, fl: int, seq: int, ack: int, win: int,
-            tlen: int, number: int, ts: int | None) -> TcpInfo:
+            tlen: int, number: int, ts: int | None, iface: int = 0) -> TcpInfo:
+        """Put one segment in its stream; ``iface`` is the capture interface it was seen on."""
         key = (src, sport, dst, dport)
         ent = self._tcp.get(key)
         syn_only = fl & (SYN | ACK) == SYN
         if ent is not None and syn_only:
             st0 = ent[0]
-            if st0.closed or (st0.syn_seq is not None and st0.syn_seq != seq) or (
-                    st0.syn_seq is None and st0.packets[0] + st0.packets[1] > 1):
+            if st0.syn_seq is not None and st0.syn_seq == seq and (
+                    st0.link_of(iface).syn_frame is None if st0.closed else True):
+                pass  # the stream's own SYN, again or seen on another interface
+            elif st0.closed or st0.syn_seq is not None or st0.packets[0] + st0.packets[1] > 1:
                 self._finish(st0)
                 ent = None
         if ent is None:
@@ -183,7 +227,7 @@ class FlowTable:
                 client, server, by = (dst, dport), (src, sport), "port-heuristic"
             else:
                 client, server, by = (src, sport), (dst, dport), "port-heuristic"
-            st = TcpStream(self.tcp_count, client, server, by, number, ts)
+            st = TcpStream(self.tcp_count, client, server, by, number, ts, iface)
             self.tcp_count += 1
             if client == (src, sport):
                 self._tcp[key] = ent = (st, 0)
@@ -197,8 +241,12 @@ class FlowTable:
                 self._evict(ts)
         st, d = ent
         o = 1 - d
-        st.packets[d] += 1
-        st.payload[d] += tlen
+        if iface == st.home:
+            lk = st.link
+            st.packets[d] += 1
+            st.payload[d] += tlen
+        else:
+            lk = st.link_of(iface)
         st.last_frame = number
         st.last_ts = ts
         info = _new_info(TcpInfo)  # no __init__ frame: every slot is set below (hot path)
@@ -211,7 +259,8 @@ class FlowTable:
         side = SIDE[d]
         arrow = ARROW[d]
 
-        # handshake bookkeeping (frame numbers, flag-derived as in the corpus truth)
+        # handshake bookkeeping: the stream's first occurrence of each step (frame numbers, flag-derived as
+        # in the corpus truth) and, for roles and "answers", this interface's own
         role = None
         if syn_only:
             if st.isn[d] is None or st.syn_frame is None:
@@ -220,26 +269,37 @@ class FlowTable:
                 st.syn_frame, st.syn_seq = number, seq
                 if st.synack_frame is not None and st.synack_ack != (seq + 1) & M32:
                     st.synack_frame = None
+            if lk.syn_frame is None:
+                lk.syn_frame = number
+                if lk.synack_frame is not None and lk.synack_ack != (seq + 1) & M32:
+                    lk.synack_frame = None
                 role, text = "syn", "handshake 1/3: SYN"
             else:
                 role, text = "syn", "handshake 1/3: SYN (again)"
         elif fl & (SYN | ACK) == SYN | ACK:
             st.isn[d] = seq
-            if st.synack_frame is None and d == 1 and (st.syn_seq is None or ack == (st.syn_seq + 1) & M32):
-                st.synack_frame, st.synack_seq, st.synack_ack = number, seq, ack
-                if st.syn_frame is not None:
-                    info.answers = st.syn_frame
+            if d == 1 and (st.syn_seq is None or ack == (st.syn_seq + 1) & M32):
+                if st.synack_frame is None:
+                    st.synack_frame, st.synack_seq, st.synack_ack = number, seq, ack
+                if lk.synack_frame is None:
+                    lk.synack_frame, lk.synack_seq, lk.synack_ack = number, seq, ack
+                    if lk.syn_frame is not None:
+                        info.answers = lk.syn_frame
             role, text = "syn-ack", "handshake 2/3: SYN-ACK"
-        elif (st.hsack_frame is None and d == 0 and st.synack_frame is not None
-              and fl & (SYN | RST | ACK) == ACK and ack == (st.synack_seq + 1) & M32):
-            st.hsack_frame = number
-            if st.syn_frame is not None:
-                self.handshakes += 1
-            if tlen == 0 and not fl & FIN:
-                role, text = "handshake-ack", "handshake 3/3: ACK"
-                info.answers = st.synack_frame
+        elif (lk.hsack_frame is None or st.hsack_frame is None) and d == 0 and fl & (SYN | RST | ACK) == ACK:
+            if (st.hsack_frame is None and st.synack_frame is not None
+                    and ack == (st.synack_seq + 1) & M32):
+                st.hsack_frame = number
+                if st.syn_frame is not None:
+                    self.handshakes += 1
+            if (lk.hsack_frame is None and lk.synack_frame is not None
+                    and ack == (lk.synack_seq + 1) & M32):
+                lk.hsack_frame = number
+                if tlen == 0 and not fl & FIN:
+                    role, text = "handshake-ack", "handshake 3/3: ACK"
+                    info.answers = lk.synack_frame
 
-        # relative sequence numbers (ISN = SYN's seq; without a SYN, first seq - 1)
+        # relative sequence numbers (ISN = SYN's seq; without a SYN, first seq - 1), one per stream
         isn = st.isn[d]
         if isn is None:
             isn = st.isn[d] = (seq - 1) & M32
@@ -252,9 +312,9 @@ class FlowTable:
         else:
             info.rel_ack = 0
 
-        # analysis
+        # analysis (this interface's view)
         seglen = tlen + (1 if fl & SYN else 0) + (1 if fl & FIN else 0)
-        nxt = st.nxt[d]
+        nxt = lk.nxt[d]
         if not fl & RST:
             if win == 0 and not fl & (SYN | FIN):
                 an.append("zero_window")
@@ -263,31 +323,31 @@ class FlowTable:
                     an.append("keep_alive")
                 elif seglen and seq != nxt and (((nxt - seq - seglen) & M32) < HALF
                                                 or ((seq - nxt) & M32) >= HALF):
-                    an.append(self._retrans_kind(st, d, seq, seglen))
+                    an.append(self._retrans_kind(lk, d, seq, seglen))
                 elif seglen and seq != nxt and ((seq - nxt) & M32) < HALF:
                     an.append("lost_segment")
-                    gl = st.gaps[d]
+                    gl = lk.gaps[d]
                     gl.append((nxt, seq))
                     if len(gl) > 16:
                         del gl[0]
             if nxt is None or ((seq + seglen - nxt) & M32) < HALF:
-                st.nxt[d] = (seq + seglen) & M32
+                lk.nxt[d] = (seq + seglen) & M32
             if fl & ACK and not seglen:
-                la = st.lastack[d]
+                la = lk.lastack[d]
                 if la == ack and not fl & (SYN | FIN):
-                    if st.lastwin[d] == win:
-                        if st.nxt[o] is not None or st.data_seen[o]:
+                    if lk.lastwin[d] == win:
+                        if lk.nxt[o] is not None or lk.data_seen[o]:
                             an.append("duplicate_ack")
-                            st.dupacks[d] += 1
-                    elif win > (st.lastwin[d] or 0):
+                            lk.dupacks[d] += 1
+                    elif win > (lk.lastwin[d] or 0):
                         an.append("window_update")
                 elif la != ack:
-                    st.dupacks[d] = 0
+                    lk.dupacks[d] = 0
             elif fl & ACK:
-                st.dupacks[d] = 0
+                lk.dupacks[d] = 0
             if fl & ACK:
-                st.lastack[d] = ack
-                st.lastwin[d] = win
+                lk.lastack[d] = ack
+                lk.lastwin[d] = win
         if an:
             for a in an:
                 st.analysis[a] = st.analysis.get(a, 0) + 1
@@ -304,9 +364,9 @@ class FlowTable:
             st.closed = True
             self._closed.append(st)
             if role is None:
-                if st.synack_frame is None and st.syn_frame is not None and d == 1:
+                if lk.synack_frame is None and lk.syn_frame is not None and d == 1:
                     role, text = "rst", "RST from server: connection refused (SYN answered by RST)"
-                    info.answers = st.syn_frame
+                    info.answers = lk.syn_frame
                 else:
                     role, text = "rst", f"RST from {side}: connection aborted"
                 if tlen:
@@ -316,7 +376,9 @@ class FlowTable:
                 st.fin_from.append(side)
                 if len(st.fin_from) == 1 and not st.rst_from:
                     self.teardown_fin += 1
-                first = len(st.fin_from) == 1
+            if side not in lk.fin_from:
+                lk.fin_from.append(side)
+                first = len(lk.fin_from) == 1
             else:
                 first = None
             st.fin_frames.append(number)
@@ -335,8 +397,8 @@ class FlowTable:
         if role is None:
             if tlen:
                 role = "data"
-                if not st.data_seen[d]:
-                    st.data_seen[d] = True
+                if not lk.data_seen[d]:
+                    lk.data_seen[d] = True
                     info.first_data = True
                 text = f"data: {tlen} bytes {arrow}"
             else:
@@ -346,13 +408,13 @@ class FlowTable:
                 elif "zero_window" in an:
                     text = f"zero-window ACK {arrow}: receiver buffer full"
                 elif "duplicate_ack" in an:
-                    text = f"duplicate ACK {arrow} (#{st.dupacks[d]})"
+                    text = f"duplicate ACK {arrow} (#{lk.dupacks[d]})"
                 elif "keep_alive" in an:
                     text = f"keep-alive {arrow}"
                 else:
                     text = PURE_ACK[d]
-        elif role in ("fin", "rst") and tlen and not st.data_seen[d]:
-            st.data_seen[d] = True
+        elif role in ("fin", "rst") and tlen and not lk.data_seen[d]:
+            lk.data_seen[d] = True
             info.first_data = True
         if retrans:
             text += " (retransmission)"
@@ -360,14 +422,14 @@ class FlowTable:
         info.text = text
         return info
 
-    def _retrans_kind(self, st: TcpStream, d: int, seq: int, seglen: int) -> str:
-        gl = st.gaps[d]
+    def _retrans_kind(self, lk: TcpLink, d: int, seq: int, seglen: int) -> str:
+        gl = lk.gaps[d]
         for i, (a, b) in enumerate(gl):
             if _ge(seq, a) and not _ge(seq, b):
                 del gl[i]
                 return "out_of_order"
         o = 1 - d
-        if st.dupacks[o] >= 2 and st.lastack[o] == seq:
+        if lk.dupacks[o] >= 2 and lk.lastack[o] == seq:
             return "fast_retransmission"
         return "retransmission"
 
@@ -376,13 +438,14 @@ class FlowTable:
         return ent[0] if ent else None
 
     # -- UDP ------------------------------------------------------------------------------------------
-    def udp(self, src: str, sport: int, dst: str, dport: int, number: int, ts: int | None
+    def udp(self, src: str, sport: int, dst: str, dport: int, number: int, ts: int | None, iface: int = 0
             ) -> tuple[UdpConv, int, int | None]:
-        """Return (conversation, direction 0 = from the first sender, frame this one answers)."""
+        """Return (conversation, direction 0 = from the first sender, frame this one answers on the same
+        capture interface ``iface``)."""
         key = (src, sport, dst, dport)
         ent = self._udp.get(key)
         if ent is None:
-            conv = UdpConv(self.udp_count, (src, sport), (dst, dport), number, ts)
+            conv = UdpConv(self.udp_count, (src, sport), (dst, dport), number, ts, iface)
             self.udp_count += 1
             self._udp[key] = ent = (conv, 0)
             if key != (dst, dport, src, sport):
@@ -392,16 +455,27 @@ class FlowTable:
                 self._tick = 0
                 self._evict(ts)
         conv, d = ent
-        conv.packets[d] += 1
         conv.last_frame = number
         conv.last_ts = ts
-        answers = conv.last_frame_dir[1 - d]
+        if iface == conv.home:
+            conv.packets[d] += 1
+            lfd = conv.last_frame_dir
+            answers = lfd[1 - d]
+            if answers is not None:
+                conv.answered += 1
+                if d == 1:
+                    self.udp_pairs += 1
+        else:  # another capture point of the same conversation: answers on that link, counted once
+            others = conv.other_dirs
+            if others is None:
+                others = conv.other_dirs = {}
+            lfd = others.get(iface)
+            if lfd is None:
+                lfd = others[iface] = [None, None]
+            answers = lfd[1 - d]
         if answers is not None:
-            conv.answered += 1
-            if d == 1:
-                self.udp_pairs += 1
-            conv.last_frame_dir[1 - d] = None
-        conv.last_frame_dir[d] = number
+            lfd[1 - d] = None
+        lfd[d] = number
         return conv, d, answers
 
     # -- eviction -------------------------------------------------------------------------------------

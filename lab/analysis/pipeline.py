@@ -242,7 +242,8 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
     decode = decoder.decode
     # one counter for everything the summary counts: (layer names, role code, cause source, app)
     kinds: dict[tuple, int] = {}
-    recent: dict[tuple, int] = {}  # (src, dst, proto, sport, dport) -> last frame, for ICMP errors
+    # (interface, src, dst, proto, sport, dport) -> last frame there, for ICMP errors, echo replies, ARP
+    recent: dict[tuple, int] = {}
     show = _progress_printer(reader) if progress else None
     fast = (FastPath(decoder, flows, recent, render=json_out, comment=annotate).packet
             if fast_path and attributor is None and not deep_rows else None)
@@ -350,6 +351,7 @@ def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: An
     """Build one packets.jsonl record (with the inferred cause under ``_cause``)."""
     l4 = p.l4
     src, dst = p.src, p.dst
+    ifx = iface.index  # "answers frame N" and "seen before" look only at the same capture interface
     analysis: list[str] = []
     tcp = udp = icmp = arp = None
     answers = None
@@ -358,7 +360,7 @@ def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: An
     if l4 == "tcp" and p.flags is not None and src is not None:
         fl = p.flags
         tlen = p.tcplen or 0
-        info = flows.tcp(src, p.sport, dst, p.dport, fl, p.seq, p.ack, p.win, tlen, n, ts)
+        info = flows.tcp(src, p.sport, dst, p.dport, fl, p.seq, p.ack, p.win, tlen, n, ts, ifx)
         st = info.st
         if st.first_frame == n and st.app is None and flows.ftp_expect:
             for k in ((dst, p.dport), (src, p.sport)):
@@ -376,7 +378,9 @@ def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: An
                     flows.ftp_expect[exp] = n
                     if len(flows.ftp_expect) > 1000:
                         flows.ftp_expect.pop(next(iter(flows.ftp_expect)))
-            if app is not None and st.app is None:
+            if app is None:
+                app = st.app  # a later segment of a recognized stream (an HTTP body, ...)
+            elif st.app is None:
                 st.app = app
             if app != p.app:
                 last = layers[-1]
@@ -392,12 +396,12 @@ def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: An
                    f"win={p.win} len={p.tcplen}")
         if app:
             summary += f" {app}"
-        recent[(src, dst, 6, p.sport, p.dport)] = n
+        recent[(ifx, src, dst, 6, p.sport, p.dport)] = n
         if len(recent) > MAX_RECENT:
             recent.clear()
     else:
         if l4 == "udp" and p.udplen is not None and src is not None:
-            conv, _d, answers = flows.udp(src, p.sport, dst, p.dport, n, ts)
+            conv, _d, answers = flows.udp(src, p.sport, dst, p.dport, n, ts, ifx)
             if app is None and flows.tftp_expect and (
                     (src, p.sport) in flows.tftp_expect or (dst, p.dport) in flows.tftp_expect):
                 app = "TFTP"
@@ -407,11 +411,16 @@ def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: An
                 flows.tftp_expect.add((src, p.sport))
                 if len(flows.tftp_expect) > 1000:
                     flows.tftp_expect.pop()
-            if app and conv.app is None:
+            if app is None:
+                if p.payload and conv.app is not None:  # a later datagram of a recognized conversation
+                    app = conv.app
+                    layers[-1] = (app,) + layers[-1][1:]
+            elif conv.app is None:
                 conv.app = app
+            p.app = app  # the role text names it
             udp = {"sport": p.sport, "dport": p.dport, "length": p.udplen, "stream": conv.id,
                    "sha1": hashlib.sha1(p.payload).hexdigest()[:16]}
-            recent[(src, dst, 17, p.sport, p.dport)] = n
+            recent[(ifx, src, dst, 17, p.sport, p.dport)] = n
             summary = f"{ep(src, p.sport)} -> {ep(dst, p.dport)} UDP len={max(p.udplen - 8, 0)}"
             if app:
                 summary += f" {app}"
@@ -424,11 +433,11 @@ def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: An
             quoted_frame = None
             q = p.quoted
             if q is not None:
-                quoted_frame = recent.get((q["src"], q["dst"], q["proto"], q["sport"], q["dport"]))
+                quoted_frame = recent.get((ifx, q["src"], q["dst"], q["proto"], q["sport"], q["dport"]))
             elif p.icmp_type in (0, 129):
-                answers = recent.get((dst, src, l4, p.icmp_type))
+                answers = recent.get((ifx, dst, src, l4, p.icmp_type))
             elif p.icmp_type in (8, 128):
-                recent[(src, dst, l4, 0 if p.icmp_type == 8 else 129)] = n
+                recent[(ifx, src, dst, l4, 0 if p.icmp_type == 8 else 129)] = n
             icmp = {"version": 4 if l4 == "icmp" else 6, "type": p.icmp_type, "code": p.icmp_code,
                     "name": p.icmp_name, "quoted": q}
             summary = f"{src} -> {dst} {'ICMP' if l4 == 'icmp' else 'ICMPv6'} {p.icmp_name}"
@@ -441,10 +450,10 @@ def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: An
             op, sha, spa, tha, tpa = p.arp
             arp = {"op": op, "sender_ip": spa, "target_ip": tpa, "sender_mac": sha, "target_mac": tha}
             if op == 1:
-                recent[("arp", spa, tpa)] = n
+                recent[(ifx, "arp", spa, tpa)] = n
                 summary = f"ARP who-has {tpa} tell {spa}"
             else:
-                answers = recent.get(("arp", tpa, spa))
+                answers = recent.get((ifx, "arp", tpa, spa))
                 summary = f"ARP {spa} is-at {sha}"
         elif src is not None:
             summary = f"{src} -> {dst} " + "/".join(x[0] for x in layers[-2:])

@@ -64,10 +64,17 @@ def _app_disagreement(name: str, rec: dict, truth: dict, frame_index: int, bad: 
                  and f.get("tcp.srcport") == t.get("tcp.srcport")]
         if any(tname in (f.get("protocols") or "").split(":") for f in later):
             return True
-    # 2. tshark does not dissect the payload of a segment it flags as a retransmission.
+    # 2. Once a stream's application is known we name it on every later payload segment of the stream (an
+    #    HTTP body written after its headers, ...); tshark names it only on a segment that starts or
+    #    completes a message it could reassemble (it gives up when the snap length cut the headers).
+    if tname and t.get("tcp.stream") is not None:
+        earlier = [f for f in frames[:frame_index] if f.get("tcp.stream") == t["tcp.stream"]]
+        if any(tname in (f.get("protocols") or "").split(":") for f in earlier):
+            return True
+    # 3. tshark does not dissect the payload of a segment it flags as a retransmission.
     if "retransmission" in t.get("tcp_analysis", []):
         return True
-    # 3. active-mode FTP (PORT) data channels: tshark 4.0 does not link them to the control channel
+    # 4. active-mode FTP (PORT) data channels: tshark 4.0 does not link them to the control channel
     #    (it says "data"); we follow the PORT command and say FTP-DATA.
     return layer == "FTP-DATA" and "data" in (t.get("protocols") or "").split(":")
 

@@ -1,0 +1,134 @@
+"""Merged multi-interface captures and application names that follow the conversation.
+
+A routed lab merges the captures of every link into one pcapng: the same segment appears once per link.
+"Seen before?" (retransmission, duplicate ACK, "(again)", which frame a reply answers) must be judged per
+capture interface, while a conversation keeps one stream id across interfaces. ``tests/data/routed`` is
+a real ``lab run routed`` capture (h1 -> r1 -> r2 -> r3 -> h2, one TCP echo, no loss), cut to its ARP and
+TCP frames with editcap; the other captures are built byte by byte here.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from lab.analysis.pipeline import analyze_capture
+from tests.analysis.corpus_compare import load_jsonl
+from tests.analysis.test_analysis_units import _epb, _idb, _shb, _udp_frame
+
+ROUTED = Path(__file__).resolve().parent.parent / "data" / "routed" / "capture.pcapng"
+LINKS = ["h1-eth0", "r1-eth1", "r2-eth1", "r3-eth1"]
+
+SYN, ACK, PSH, FIN = 0x02, 0x10, 0x08, 0x01
+
+
+def _tcp_frame(sport: int, dport: int, seq: int, ack: int, flags: int, payload: bytes = b"") -> bytes:
+    """198.18.0.1 (port 40000 side) <-> 198.18.0.2; the addresses follow the ports."""
+    a, b = bytes([198, 18, 0, 1]), bytes([198, 18, 0, 2])
+    if sport != 40000:
+        a, b = b, a
+    eth = bytes.fromhex("020000000002020000000001") + b"\x08\x00"
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + len(payload), 1, 0x4000, 64, 6, 0, a, b)
+    return eth + ip + struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 0x50, flags, 64240, 0, 0) + payload
+
+
+def _ng(tmp_path: Path, name: str, frames: list[tuple[int, bytes]], ifaces: int = 2) -> Path:
+    """A pcapng with ``ifaces`` Ethernet interfaces (link0, link1, ...) and (interface, frame) packets."""
+    blob = _shb() + b"".join(_idb(1, f"link{i}") for i in range(ifaces))
+    blob += b"".join(_epb(i, f, 1_700_000_000_000_000 + k) for k, (i, f) in enumerate(frames))
+    path = tmp_path / name
+    path.write_bytes(blob)
+    return path
+
+
+def _both(src: Path, tmp_path: Path) -> list[dict]:
+    """Analyze with and without the fast path; the outputs must be the same bytes."""
+    analyze_capture(src, tmp_path / "fast")
+    analyze_capture(src, tmp_path / "slow", fast_path=False)
+    for out in ("packets.jsonl", "annotated.pcapng", "conversations.jsonl"):
+        assert (tmp_path / "fast" / out).read_bytes() == (tmp_path / "slow" / out).read_bytes(), out
+    return load_jsonl(tmp_path / "fast" / "packets.jsonl")
+
+
+def test_routed_capture_has_no_false_retransmissions(tmp_path: Path) -> None:
+    recs = _both(ROUTED, tmp_path)
+    tcp = [r for r in recs if r["tcp"]]
+    assert Counter(r["interface"] for r in tcp) == {link: 10 for link in LINKS}
+    assert [a for r in recs for a in r["analysis"]] == []
+    assert not any("again" in r["role"]["text"] or "retransmission" in r["role"]["text"] for r in recs)
+    assert {r["tcp"]["stream"] for r in tcp} == {0}  # one conversation across the four links
+    by_code = Counter(r["role"]["code"] for r in tcp)
+    assert by_code == {"syn": 4, "syn-ack": 4, "handshake-ack": 4, "data": 8, "ack": 12, "fin": 8}
+    number_of = {r["number"]: r for r in recs}
+    for r in tcp:  # a reply answers the frame it replies to on the same link
+        if r["cause"]["answers"] is not None:
+            assert number_of[r["cause"]["answers"]]["interface"] == r["interface"], r["number"]
+    for r in recs:
+        if r["role"]["code"] == "arp-reply":
+            assert number_of[r["cause"]["answers"]]["interface"] == r["interface"]
+    (conv,) = load_jsonl(tmp_path / "fast" / "conversations.jsonl")
+    assert conv["handshake_complete"] and conv["teardown"] == "fin (client first)"
+    # counted once, on the interface where the conversation was first seen (the client's link)
+    assert (conv["payload_bytes_c2s"], conv["payload_bytes_s2c"]) == (20, 20)
+    assert conv["syn_frame"] == tcp[0]["number"] and tcp[0]["interface"] == "h1-eth0"
+    assert conv["analysis_counts"] == {}
+
+
+def test_real_retransmission_still_found_per_interface(tmp_path: Path) -> None:
+    c, s = 40000, 8000
+    data = _tcp_frame(c, s, 1001, 5001, PSH | ACK, b"hello")
+    frames = [(0, _tcp_frame(c, s, 1000, 0, SYN)), (1, _tcp_frame(c, s, 1000, 0, SYN)),
+              (0, _tcp_frame(s, c, 5000, 1001, SYN | ACK)), (1, _tcp_frame(s, c, 5000, 1001, SYN | ACK)),
+              (0, _tcp_frame(c, s, 1001, 5001, ACK)), (1, _tcp_frame(c, s, 1001, 5001, ACK)),
+              (0, data), (1, data), (0, data),  # the last one: the same bytes again on link0
+              (0, _tcp_frame(c, s, 1000, 0, SYN))]  # and a SYN seen again on link0
+    recs = _both(_ng(tmp_path, "retrans.pcapng", frames), tmp_path)
+    assert [r["analysis"] for r in recs[6:9]] == [[], [], ["retransmission"]]
+    assert recs[8]["role"]["text"].endswith("(retransmission)")
+    assert [r["role"]["text"] for r in recs[:2]] == ["handshake 1/3: SYN"] * 2
+    assert recs[9]["role"]["text"].startswith("handshake 1/3: SYN (again)")
+    assert [r["cause"]["answers"] for r in recs[2:6]] == [1, 2, 3, 4]
+    assert {r["tcp"]["stream"] for r in recs} == {0}
+    assert [r["tcp"]["seq"] for r in recs[6:9]] == [1, 1, 1]
+
+
+def test_udp_answers_on_the_same_interface(tmp_path: Path) -> None:
+    req, resp = _udp_frame(), _udp_frame(5000, 40000, b"world!")
+    frames = [(0, req), (1, req), (1, resp), (0, resp)]
+    recs = _both(_ng(tmp_path, "udp.pcapng", frames), tmp_path)
+    assert [r["cause"]["answers"] for r in recs] == [None, None, 2, 1]
+    assert {r["udp"]["stream"] for r in recs} == {0}
+    (conv,) = load_jsonl(tmp_path / "fast" / "conversations.jsonl")
+    assert conv["responses"] == 1 and conv["packets_from_first_sender"] == 1
+
+
+def test_http_body_segment_named_http(tmp_path: Path) -> None:
+    """http.server writes the headers and the body separately; the body segment is HTTP too."""
+    c, s = 40000, 8000  # not a port our table knows: HTTP is recognized by content
+    head = b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n"
+    frames = [(0, _tcp_frame(c, s, 1000, 0, SYN)), (0, _tcp_frame(s, c, 5000, 1001, SYN | ACK)),
+              (0, _tcp_frame(c, s, 1001, 5001, ACK)),
+              (0, _tcp_frame(c, s, 1001, 5001, PSH | ACK, b"GET / HTTP/1.0\r\n\r\n")),
+              (0, _tcp_frame(s, c, 5001, 1019, PSH | ACK, head)),
+              (0, _tcp_frame(s, c, 5001 + len(head), 1019, PSH | ACK, b"hello")),
+              (0, _tcp_frame(c, s, 1019, 5006 + len(head), ACK))]
+    recs = _both(_ng(tmp_path, "http.pcapng", frames, ifaces=1), tmp_path)
+    assert [r["app"] for r in recs] == [None, None, None, "HTTP", "HTTP", "HTTP", None]
+    assert [ly["name"] for ly in recs[5]["layers"]] == ["Ethernet", "IPv4", "TCP", "HTTP"]
+    assert recs[5]["summary"].endswith(" HTTP")
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_tftp_data_blocks_named_tftp(tmp_path: Path, fast: bool) -> None:
+    rrq = _udp_frame(40000, 69, b"\0\1hello.txt\0octet\0")
+    data = _udp_frame(5000, 40000, b"\0\3\0\1" + b"x" * 20)  # from the server's transfer port
+    ack = _udp_frame(40000, 5000, b"\0\4\0\1")
+    res = analyze_capture(_ng(tmp_path, "tftp.pcapng", [(0, rrq), (0, data), (0, ack)], ifaces=1),
+                          tmp_path / "o", fast_path=fast)
+    recs = load_jsonl(res.packets_path)
+    assert [r["app"] for r in recs] == ["TFTP"] * 3
+    assert all(r["role"]["text"].startswith("UDP datagram TFTP,") for r in recs)
+    assert all(r["layers"][-1]["name"] == "TFTP" for r in recs)
