@@ -9,8 +9,11 @@ Two realizations share this API:
 
 * namespaces (default, root): one namespace per node, veths, bridges, routes, conditions;
 * loopback (``loopback=True``, or a topology marked ``loopback: true``): each host is a 127.x address on
-  ``lo`` in the current namespace; nothing is created, commands run directly, capture on ``lo`` with a BPF
-  filter for the run's addresses. Routers, link conditions and IPv6 per-host addresses are refused.
+  ``lo`` in the current namespace (a per-run 127.A.B.0/24, see ``lab.topology.addressing``); nothing is
+  created, commands run directly, capture on ``lo`` with a BPF filter for the run's addresses. A client
+  that does not bind() sends from 127.0.0.1 (the kernel's source address on ``lo``); its packets are still
+  captured because the other end is a run address. Routers, link conditions and IPv6 per-host addresses
+  are refused.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from lab.emulation import conditions
 from lab.emulation.backend import Backend, KernelBackend
 from lab.emulation.names import NETNS_DIR, check_run_id, namespace, new_run_id, state_dir
 from lab.emulation.plan import Plan, build_plan
-from lab.emulation.state import RunState, process_start
+from lab.emulation.state import RunState, load_states, process_start
 from lab.errors import EmulationError, PrivilegeError, TopologyError, UsageError
 from lab.topology import Iface, Topology, loopback_addresses
 
@@ -159,12 +162,27 @@ class Network:
         self._state.save()
 
     def _start_loopback(self) -> None:
-        self._lo_addr = loopback_addresses(self.topo)
+        if (state_dir() / f"{self.run_id}.json").exists():
+            raise UsageError(f"run id {self.run_id} is in use (a run with this id is recorded); choose "
+                             "another or run `lab clean`")
+        self._lo_addr = loopback_addresses(self.topo, self.run_id)
+        self._check_loopback_addresses_free()
         self.conditions_report = [f"{li.label}: no conditions (loopback)" for li in self.topo.links]
         self._state = self._new_state("loopback")
         self._state.status = "up"
         with contextlib.suppress(OSError):  # a loopback run needs no record to be cleaned
             self._state.save()
+
+    def _check_loopback_addresses_free(self) -> None:
+        """Refuse addresses a live loopback run holds: both runs' captures would see both runs' packets."""
+        mine = set(self._lo_addr.values())
+        for st in load_states():
+            if st.mode != "loopback" or not st.alive():
+                continue
+            shared = sorted(mine & {a.get("ipv4") for a in st.addresses.values()} - {None})
+            if shared:
+                raise UsageError(f"loopback address {shared[0]} is used by live run {st.run_id} "
+                                 f"({st.topology}); wait for it to end, or fix other 127.x addresses")
 
     def _new_state(self, mode: str) -> RunState:
         st = RunState(run_id=self.run_id, owner_pid=os.getpid(), owner_start=process_start(os.getpid()),
@@ -244,7 +262,7 @@ class Network:
         if self.loopback:
             if version == 6:
                 return None
-            return (self._lo_addr or loopback_addresses(self.topo)).get(node)
+            return (self._lo_addr or loopback_addresses(self.topo, self.run_id)).get(node)
         return self.topo.layout.primary(node, version)
 
     def interfaces(self, node: str) -> list[Iface]:

@@ -16,10 +16,14 @@ Rules (documented once, relied on by tests and by the labs' expected observation
   checked for duplicates and overlaps.
 * MACs are ``02:00:00:NN:NN:II`` (node number, interface number) so captures are reproducible.
 * Loopback topologies: each host gets 127.18.0.N (N = host number) unless it has a fixed 127.x address.
+  A loopback *run* moves the unfixed ones to its own 127.A.B.N (A.B from the run id, see
+  ``loopback_base``): parallel loopback runs then neither share ports nor see each other's packets
+  through their capture filters on the shared ``lo``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections import defaultdict
 from dataclasses import dataclass
@@ -300,8 +304,25 @@ def _hosts(topo, members, nets, fixed, kinds, version, offsets=None, nets4=None)
     return out
 
 
-def loopback_addresses(topo: Topology) -> dict[str, str]:
-    """127.x address per host for the loopback realization: fixed 127.x addresses, else 127.18.0.N."""
+def loopback_base(run_id: str | None = None) -> ipaddress.IPv4Address:
+    """The /24 a loopback run's hosts are numbered in: 127.18.0.0 without a run, else 127.A.B.0 from the id.
+
+    A is 19..254 (never 127.0.x: 127.0.0.1 is the source address the kernel gives an unbound socket on lo,
+    and never the file's own 127.18.0.x), B is 0..255; two runs share a /24 with odds of 1 in 60,416.
+    """
+    if not run_id:
+        return LOOPBACK_BASE
+    h = int.from_bytes(hashlib.sha1(run_id.encode()).digest()[:2], "big")
+    return ipaddress.ip_address(f"127.{19 + (h >> 8) % 236}.{h & 0xFF}.0")
+
+
+def loopback_addresses(topo: Topology, run_id: str | None = None) -> dict[str, str]:
+    """127.x address per host for the loopback realization: fixed 127.x addresses, else base + N.
+
+    The base is ``loopback_base(run_id)``: 127.18.0.N for the topology itself (``lab topo show``), a
+    per-run /24 for a run.
+    """
+    base = loopback_base(run_id)
     out: dict[str, str] = {}
     taken: set[str] = set()
     for n in topo.nodes:
@@ -316,7 +337,7 @@ def loopback_addresses(topo: Topology) -> dict[str, str]:
             continue
         while True:
             num += 1
-            cand = str(LOOPBACK_BASE + num)
+            cand = str(base + num)
             if cand not in taken:
                 break
         out[n.name] = cand

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -134,11 +133,28 @@ def test_three_topologies_in_parallel():
 def test_loopback_mode():
     with Network(load_topology("loopback"), run_id=run_id()) as net:
         assert net.loopback and net.namespace("h1") is None
-        assert [net.ip(h) for h in net.hosts] == ["127.18.0.1", "127.18.0.2", "127.18.0.3"]
+        addrs = [net.ip(h) for h in net.hosts]
+        base = addrs[0].rsplit(".", 1)[0]
+        assert addrs == [f"{base}.1", f"{base}.2", f"{base}.3"] and base.startswith("127.")
+        assert not base.startswith(("127.0.", "127.18.")), base  # a per-run /24, never the kernel's 127.0.0.1
         (cp,) = net.capture_points()
-        assert (cp.ifname, cp.namespace) == ("lo", None) and "host 127.18.0.2" in cp.bpf
+        assert (cp.ifname, cp.namespace) == ("lo", None) and f"host {addrs[1]}" in cp.bpf
         assert exchange(net, "h1", "h2", 4, "udp", port=45671) == "HELLO LAB"
-    assert Path("/proc").exists()
+        # a second loopback run at the same time gets other addresses (ports and captures are not shared)
+        with Network(load_topology("loopback"), run_id=run_id()) as other:
+            assert not set(addrs) & {other.ip(h) for h in other.hosts}
+            assert exchange(other, "h1", "h2", 4, "udp", port=45671) == "HELLO LAB"
+
+
+def test_loopback_refuses_addresses_of_a_live_run():
+    from lab.errors import UsageError
+    from lab.topology import topology_from_yaml
+
+    topo = topology_from_yaml("loopback: true\nnodes: [{name: h1, ipv4: 127.77.7.1}, h2]\nlinks: []\n")
+    with Network(topo, run_id=run_id()) as first:
+        with pytest.raises(UsageError, match=f"127.77.7.1 is used by live run {first.run_id}"):
+            Network(topo, run_id=run_id()).start()
+        assert first.ip("h1") == "127.77.7.1"
 
 
 def test_reachable_probe_reports_real_failures():

@@ -189,3 +189,17 @@ def test_render():
     picture = svg(t)
     assert picture.startswith("<svg") and "198.18.1.254/24" in picture and picture.count("<line") == 6
     assert as_dict(t)["nodes"][0]["interfaces"][0]["ipv4"] == "198.18.0.1/24"
+
+
+def test_loopback_addresses_per_run():
+    from lab.topology import loopback_addresses
+
+    topo = load_topology("loopback")
+    assert list(loopback_addresses(topo).values()) == ["127.18.0.1", "127.18.0.2", "127.18.0.3"]
+    a, b = loopback_addresses(topo, "run1"), loopback_addresses(topo, "run2")
+    assert a == loopback_addresses(topo, "run1")  # deterministic per run id
+    assert not set(a.values()) & set(b.values())
+    for addrs in (a, b):
+        assert all(v.startswith("127.") and not v.startswith(("127.0.", "127.18.")) for v in addrs.values())
+    fixed = topology_from_yaml("loopback: true\nnodes: [{name: h1, ipv4: 127.9.9.9}, h2]\nlinks: []\n")
+    assert loopback_addresses(fixed, "run1")["h1"] == "127.9.9.9"  # fixed addresses are honoured
