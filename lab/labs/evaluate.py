@@ -8,6 +8,7 @@ must not hide the results of the others.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from lab.labs.checks import CHECKS
@@ -21,7 +22,9 @@ Records = list[dict[str, Any]]
 def evaluate(spec: LabSpec, packets: Records, calls: Records) -> dict[str, Any]:
     """Returns ``{"observations": [{check, params, label, ok, detail}], "answers": {...}, "story": str}``.
 
-    ``label`` is the check as the lab file wrote it (``role_count(role=syn, count=1)``).
+    ``label`` is the check as the lab file wrote it (``role_count(role=syn, count=1)``). One observation
+    is added by itself, failed, when traffic of a traced call cannot be in the capture (``capture_complete``,
+    see ``uncaptured_calls``): a lab must not pass on half a conversation.
     """
     observations = []
     for check in spec.observations:
@@ -38,11 +41,59 @@ def evaluate(spec: LabSpec, packets: Records, calls: Records) -> dict[str, Any]:
                 "detail": detail,
             }
         )
+    missing = uncaptured_calls(packets, calls)
+    if missing:
+        more = f" (+{len(missing) - 1} more)" if len(missing) > 1 else ""
+        observations.append(
+            {
+                "check": "capture_complete",
+                "params": {},
+                "label": "capture_complete (automatic)",
+                "ok": False,
+                "detail": f"{missing[0]}{more} is not in the capture: the run captures its nodes' addresses "
+                "and links only; on a loopback run a socket bound to 0.0.0.0 answers from 127.0.0.1, so bind "
+                "it to its node's address ({ip[NODE]} in the lab file)",
+            }
+        )
     return {
         "observations": observations,
         "answers": answers(spec, packets, calls),
         "story": tell(packets, calls, spec.title),
     }
+
+
+UDP_SENDS = {"send", "sendto", "sendmsg", "sendmmsg", "write", "writev"}
+
+
+def uncaptured_calls(packets: Records, calls: Records) -> list[str]:
+    """Calls that put traffic on a loopback address the capture cannot see, as ``h2 sendto() #7 to ...``.
+
+    A loopback run captures ``lo`` filtered on its nodes' 127.x addresses; a socket bound to 0.0.0.0
+    answers a datagram from 127.0.0.1, to 127.0.0.1, which the filter leaves out (and a namespace's own
+    ``lo`` is never captured). Without this the lab would silently show half a conversation: a UDP
+    datagram or a TCP connect() to 127/8 or ::1 that no captured packet is attributed to is named.
+    """
+    attributed = {cid for p in packets for cid in ((p.get("cause") or {}).get("calls") or ())}
+    out = []
+    for c in calls:
+        if c.get("id") in attributed or c.get("error"):
+            continue
+        if c.get("call") in UDP_SENDS and c.get("dgram"):
+            peer = c["dgram"].get("peer")
+        elif c.get("call") in ("connect", "connect_ex") and c.get("type") == "SOCK_STREAM":
+            peer = c.get("peer") if c.get("ret") in (0, None) else None
+        else:
+            continue
+        if peer and _is_loopback(peer[0]):
+            out.append(f"{c.get('node')} {c.get('call')}() #{c.get('id')} to {peer[0]}:{peer[1]}")
+    return out
+
+
+def _is_loopback(addr: object) -> bool:
+    try:
+        return ipaddress.ip_address(str(addr)).is_loopback
+    except ValueError:
+        return False
 
 
 def answers(spec: LabSpec, packets: Records, calls: Records) -> dict[str, Any]:

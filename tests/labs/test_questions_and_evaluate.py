@@ -118,3 +118,22 @@ def test_evaluate_reports_a_check_that_cannot_cope_instead_of_raising() -> None:
     assert [label for label, good in ok.items() if good] == ["role_count(role=syn, count=1)"]
     assert all(v is None for v in result["answers"].values())  # "tcp": {} has no seq_raw: unanswerable
     json.dumps(result)  # JSON-able for report.json
+
+
+def test_traffic_outside_the_capture_fails_the_lab() -> None:
+    """A wildcard-bound UDP server on a loopback run answers from 127.0.0.1, outside the run's capture."""
+    from lab.labs.evaluate import uncaptured_calls
+
+    spec = load_lab("udp-echo")
+    packets, calls = echo_session()
+    assert uncaptured_calls(packets, calls) == []
+    assert all(o["check"] != "capture_complete" for o in evaluate(spec, packets, calls)["observations"])
+    reply = call(9, "sendto", node="h2", type="SOCK_DGRAM", nbytes=3, local=["0.0.0.0", 5001],
+                 dgram={"peer": ["127.0.0.1", 50992], "len": 3, "sha1": "fe05bcdcdc492801"})
+    local_connect = call(10, "connect", peer=["127.0.0.1", 8000], ret=0)
+    refused = call(11, "connect_ex", peer=["127.0.0.1", 8001], ret=111, error="ECONNREFUSED")
+    missing = uncaptured_calls(packets, [*calls, reply, local_connect, refused])
+    assert missing == ["h2 sendto() #9 to 127.0.0.1:50992", "h1 connect() #10 to 127.0.0.1:8000"]
+    (auto,) = [o for o in evaluate(spec, packets, [*calls, reply])["observations"]
+               if o["check"] == "capture_complete"]
+    assert not auto["ok"] and "sendto() #9" in auto["detail"] and "{ip[NODE]}" in auto["detail"]
