@@ -163,7 +163,10 @@ def show(topology: str, as_json: bool, svg_path: Path | None, png_path: Path | N
         raise UsageError("--png: no rasterizer installed (matplotlib/cairosvg); use --svg PATH")
     t = load_topology(topology)
     if svg_path is not None:
-        svg_path.write_text(svg(t))
+        try:
+            svg_path.write_text(svg(t))
+        except OSError as err:
+            raise UsageError(f"--svg {svg_path}: {err.strerror}") from None
     if as_json:
         click.echo(json.dumps(as_dict(t), indent=1))
     else:

@@ -23,7 +23,8 @@ from lab.tracing.wrap import check_node
 @click.option("--out", "out", type=click.Path(path_type=Path), help="Output directory "
               "(default captures/trace-<UTC timestamp>/).")
 @click.option("--node", default="local", show_default=True, help="Node name stamped on every record.")
-@click.option("--timeout", default=600.0, show_default=True, help="Seconds before the command is stopped.")
+@click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds before the command is stopped.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (the command's stdout "
               "then goes to logs/stdout.txt).")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
@@ -47,7 +48,11 @@ def trace_cmd(out: Path | None, node: str, timeout: float, as_json: bool, comman
     check_node(node)
     if not is_python_command(argv) and shutil.which("strace") is None:
         raise ToolMissingError("strace", f"to trace {prog}")
-    paths = RunPaths(out or default_out_dir("trace")).make()
+    out = out or default_out_dir("trace")
+    try:
+        paths = RunPaths(out).make()
+    except OSError as err:
+        raise UsageError(f"trace: cannot create the output directory {out}: {err.strerror}") from None
     argv2, env_add = wrap_command(argv, paths.traces_dir, node)
     stdout = open(paths.logs_dir / "stdout.txt", "wb") if as_json else None  # noqa: SIM115
     try:

@@ -60,12 +60,15 @@ class Grade:
     def summary(self) -> str:
         lines = [f"{self.lab}: {self.correct}/{len(self.marks)} correct"]
         for m in self.marks:
-            status = "ok   " if m.ok else "WRONG"
+            if m.reason == "no answer given":
+                lines.append(f"  MISSING {m.id}: no answer given (capture says {m.expected!r})")
+                continue
+            status = "ok     " if m.ok else "WRONG  "
             lines.append(
                 f"  {status} {m.id}: given {m.given!r}, capture says {m.expected!r}"
                 + (f" ({m.reason})" if m.reason else "")
             )
-        lines += [f"  ?     {u}: not a question of this lab" for u in self.unknown]
+        lines += [f"  ?       {u}: not a question of this lab" for u in self.unknown]
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:

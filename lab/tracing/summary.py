@@ -40,6 +40,8 @@ def _addr(a: Any) -> str:
 
 def format_summary(summary: dict[str, Any]) -> str:
     """The summary as a few human-readable lines."""
+    if not summary["records"]:
+        return "0 socket calls recorded (the command opened no socket)"
     lines = [f"{summary['records']} calls: " + ", ".join(f"{k} {v}" for k, v in summary["by_call"].items())]
     if summary["errors"]:
         lines.append("failed: " + ", ".join(f"{k} {v}" for k, v in summary["errors"].items()))

@@ -85,6 +85,9 @@ def test_grade_api_for_teachers(run_dir: Path) -> None:
     assert marks["syn-mss"].expected == 1460 and not marks["syn-mss"].ok
     assert marks["client-port"].reason == "no answer given"
     assert result.unknown == ("colour",)
+    text = result.summary()
+    assert "MISSING client-port: no answer given (capture says" in text and "given None" not in text
+    assert "WRONG   syn-mss: given 1400, capture says 1460" in text
 
 
 def test_lab_check_cli(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,6 +28,11 @@ def test_topo_show_json_and_svg(tmp_path, capsys):
     assert out.read_text().startswith("<svg")
 
 
+def test_topo_show_svg_unwritable(tmp_path, capsys):
+    assert main(["topo", "show", "chain", "--svg", str(tmp_path / "no" / "t.svg")]) == 2
+    assert capsys.readouterr().err.startswith("lab: --svg ")
+
+
 def test_topo_show_png_refused(tmp_path, capsys):
     assert main(["topo", "show", "chain", "--png", str(tmp_path / "x.png")]) == 2
     assert "--svg" in capsys.readouterr().err

@@ -166,6 +166,17 @@ def test_cli_bad_input(tmp_path: Path) -> None:
         and "Traceback" not in out.stderr.decode()
     )
     assert not (tmp_path / "r").exists()
+    out = lab("trace", "--timeout", "-1", "--out", str(tmp_path / "r"), "--", "true", cwd=tmp_path)
+    assert out.returncode == 2 and "--timeout" in out.stderr.decode() and not (tmp_path / "r").exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    out = lab("trace", "--out", str(blocker / "r"), "--", "true", cwd=tmp_path)
+    err = out.stderr.decode()
+    assert out.returncode == 2 and err.startswith("lab: trace: cannot create the output directory") and (
+        err.count("\n") == 1
+    )
+    out = lab("trace", "--out", str(tmp_path / "none"), "--", "true", cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.decode().startswith("0 socket calls recorded")
 
 
 def test_cli_timeout_stops_the_command_and_keeps_the_trace(tmp_path: Path) -> None:
