@@ -81,6 +81,30 @@ def test_run_all_marks_incomplete_coverage_as_failed(tmp_path: Path) -> None:
     assert not row["ok"]
 
 
+def test_run_all_marks_a_failed_program_as_failed(tmp_path: Path) -> None:
+    def server_died(spec, out):  # noqa: ANN001, ANN202
+        result = FakeRunner()(spec, out)
+        result.failures = ["step 'server' on h2 exited 1, expected 0"]
+        return result
+
+    row = cli_labs._run_one(server_died, load_lab("tcp-echo"), tmp_path)
+    assert not row["ok"] and row["failed"] == ["step 'server' on h2 exited 1, expected 0"]
+    assert "- tcp-echo: step 'server' on h2 exited 1" in cli_labs.write_index(tmp_path, [row]).read_text()
+
+
+def test_show_a_minimal_user_lab(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """summary, title and concept are optional: a file with name, topology and steps loads and shows."""
+    path = tmp_path / "mini.yaml"
+    path.write_text("name: mini\ntopology: two-hosts\nsteps:\n  - {name: c, node: h1, run: [\"true\"]}\n")
+    spec = load_lab(path)
+    assert (spec.summary, spec.concept, spec.title) == ("", "", "mini")
+    assert main(["labs", "show", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "- c: h1: true" in out and f"lab run {path}" in out and "has no 'concept'" in out
+    assert main(["labs", "show", "udp-echo"]) == 0
+    assert "lab run udp-echo --loopback" in capsys.readouterr().out
+
+
 def test_lab_labs_checks_lists_every_function(capsys: pytest.CaptureFixture[str]) -> None:
     from lab.labs.checks import CHECKS
     from lab.labs.questions import QUESTIONS
