@@ -17,6 +17,7 @@ from pathlib import Path
 
 from lab.emulation import conditions
 from lab.emulation.names import ETC_NETNS, namespace
+from lab.errors import EmulationError
 from lab.topology import Topology
 
 DEFAULT_MTU = 1500
@@ -68,7 +69,10 @@ def build_plan(topo: Topology, run_id: str, netem: bool) -> Plan:
     """The ordered steps for ``topo``; raises EmulationError for conditions this kernel cannot emulate."""
     layout = topo.layout
     for link in topo.links:
-        conditions.check_link(link, netem)
+        try:
+            conditions.check_link(link, netem)
+        except EmulationError as err:  # say which file, as topology errors do
+            raise EmulationError(f"{topo.source}: {err}") from None
     nss = {n.name: namespace(run_id, n.name) for n in topo.nodes}
     by_link: dict[int, list] = {}
     for n in topo.nodes:
