@@ -33,7 +33,7 @@ from lab.analysis.fastpath import MAX_RECENT, FastPath
 from lab.analysis.flows import FlowTable, flag_str
 from lab.analysis.reader import CaptureReader
 from lab.analysis.roles import cause_tcp, ep, role_other
-from lab.analysis.writer import AnnotatedWriter
+from lab.analysis.writer import AnnotatedWriter, BackgroundFile
 from lab.errors import PcapFormatError
 
 try:  # orjson is ~10x faster than the stdlib encoder; the stdlib one gives the same bytes for our data
@@ -96,7 +96,7 @@ class _Lines:
     """A buffered binary line writer (one write per megabyte); ``path=None`` discards."""
 
     def __init__(self, path: Path | None) -> None:
-        self._fh = open(path if path is not None else os.devnull, "wb")  # noqa: SIM115 - closed in close()
+        self._fh = BackgroundFile(path if path is not None else os.devnull)
         self.buf: list[bytes] = []  # the hot loop appends here directly and calls flush()
         self._size = 0
 
@@ -108,7 +108,8 @@ class _Lines:
 
     def flush(self) -> None:
         if self.buf:
-            self._fh.write(b"\n".join(self.buf) + b"\n")
+            self.buf.append(b"")  # the last line's newline
+            self._fh.write(b"\n".join(self.buf))
             self.buf.clear()
         self._size = 0
 

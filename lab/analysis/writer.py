@@ -7,20 +7,59 @@ become EPBs (a simple packet block has no timestamp: its EPB gets timestamp 0, t
 comment). A pcap input becomes one little-endian section with one interface of the same link type,
 snap length and timestamp resolution, so timestamps keep every digit.
 
-Output is buffered and written in large chunks: at 100k packets/s small writes would dominate.
+Output is buffered and written in large chunks: at 100k packets/s small writes would dominate. The chunks
+are handed to a ``BackgroundFile``: a thread whose ``write()`` system calls (which release the GIL) run on
+the other core while the analysis goes on -- writing 200 MB of packets.jsonl costs ~0.5 s of a 2.5 s run.
 """
 
 from __future__ import annotations
 
+import queue
 import struct
+import threading
 from pathlib import Path
-from typing import BinaryIO
 
 from lab.analysis.reader import CaptureInfo, Record
 
 FLUSH_AT = 1 << 20
 _BOM_LE = b"\x4d\x3c\x2b\x1a"
 _PAD = (b"", b"\0", b"\0\0", b"\0\0\0")
+
+
+class BackgroundFile:
+    """A binary file written by a thread: ``write()`` queues a chunk (at most ``depth`` waiting, so memory
+    stays bounded), ``close()`` waits for the last one and re-raises an error the thread met."""
+
+    def __init__(self, path: Path | str, depth: int = 8) -> None:
+        self._fh = open(path, "wb")  # noqa: SIM115 - closed by the thread when close() is called
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"write {Path(path).name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        fh, get = self._fh, self._q.get
+        try:
+            while (chunk := get()) is not None:
+                if self._error is None:
+                    try:
+                        fh.write(chunk)
+                    except BaseException as err:  # noqa: BLE001 - handed to the caller in close()
+                        self._error = err
+        finally:
+            fh.close()
+
+    def write(self, chunk: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._q.put(chunk)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._q.put(None)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _opt(order: str, code: int, value: bytes) -> bytes:
@@ -34,7 +73,7 @@ class AnnotatedWriter:
     def __init__(self, path: Path, info: CaptureInfo) -> None:
         self.path = path
         self.info = info
-        self._fh: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self._fh = BackgroundFile(path)
         self._buf: list[bytes] = []
         self._size = 0
         self._order = "<"
