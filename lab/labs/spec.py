@@ -27,6 +27,8 @@ Format (every key but ``name``, ``topology`` and ``steps`` is optional)::
 from __future__ import annotations
 
 import inspect
+import os
+import shutil
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -230,6 +232,35 @@ def parse_lab(raw: Any, source: Path, *, check_topology: bool = True) -> LabSpec
         questions=questions,
         concept=_opt_str(raw.get("concept"), where, "concept"),
     )
+
+
+def check_programs(spec: LabSpec) -> None:
+    """Raise UsageError naming the first step whose program is not on this machine.
+
+    Called before a run creates anything (``lab run`` preflight): a missing ``dig`` or a misspelt script
+    would otherwise surface as "exited 1" after the network, the capture and the outputs exist. Checks
+    argv[0] (on PATH, or an executable path) and, for ``python3 SCRIPT``, the script file; arguments with
+    placeholders other than ``{programs}``/``{labdir}`` are left to the run.
+    """
+    known = {"programs": str(PROGRAMS_DIR), "labdir": str(spec.labdir)}
+    for i, step in enumerate(spec.steps, 1):
+        if not step.run:
+            continue
+        at = f"{spec.source}: step {i} ({step.name})"
+        prog = step.run[0]
+        is_python = Path(prog).name.startswith("python") or prog == "{python}"
+        if "{" not in prog and not is_python and (os.sep not in prog or os.path.isabs(prog)):
+            found = os.access(prog, os.X_OK) if os.sep in prog else shutil.which(prog) is not None
+            if not found:
+                raise UsageError(f"{at}: program '{prog}' not found on this machine (install it, or give "
+                                 "its path)")
+        if is_python and len(step.run) > 1 and not step.run[1].startswith("-"):
+            try:
+                script = step.run[1].format_map(known)
+            except (KeyError, IndexError, ValueError):
+                continue
+            if not Path(script).is_file():
+                raise UsageError(f"{at}: script not found: {script}")
 
 
 def resolve_topology_ref(topology: str, source: Path) -> str | Path:

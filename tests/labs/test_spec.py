@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from lab.errors import UsageError
-from lab.labs.spec import CATALOGUE, LABS_DIR, PROGRAMS_DIR, Ready, list_labs, load_lab
+from lab.labs.spec import CATALOGUE, LABS_DIR, PROGRAMS_DIR, Ready, check_programs, list_labs, load_lab
 
 MINIMAL = {
     "name": "mine",
@@ -138,3 +138,15 @@ def test_grading_copy_skips_topology(tmp_path: Path) -> None:
     with pytest.raises(UsageError):
         load_lab(path)
     assert load_lab(path, check_topology=False).topology_ref == "topologies/mtu.yaml"
+
+
+def test_check_programs_names_a_missing_program_or_script(tmp_path: Path) -> None:
+    for spec in list_labs():
+        check_programs(spec)  # the catalogue's own programs are all here
+    missing = mutate(lambda d: d["steps"][1].update(run=["no-such-program-xyz", "{ip[h2]}"]))
+    with pytest.raises(UsageError, match=r"step 2 \(client\): program 'no-such-program-xyz' not found"):
+        check_programs(load_lab(write(tmp_path, missing)))
+    script = mutate(lambda d: d["steps"][0].update(run=["python3", "{labdir}/gone.py"]))
+    with pytest.raises(UsageError, match=r"step 1 \(server\): script not found: .*gone.py"):
+        check_programs(load_lab(write(tmp_path, script)))
+    check_programs(load_lab(write(tmp_path, MINIMAL)))
