@@ -151,14 +151,17 @@ def test_asyncio_streams(tmp_path: Path) -> None:
     assert cli[-1]["peer"] == ["127.0.0.1", facts["port"]]  # learnt once the connection completed
 
 
-def test_smtplib_and_ftplib(tmp_path: Path) -> None:
+def test_smtplib_ftplib_and_telnetlib(tmp_path: Path) -> None:
     facts, recs = trace_program("mail_ftp.py", tmp_path)
     assert facts["login"].startswith("230")
     previews = [r["args"].get("preview", "") for r in recs if r["call"] == "sendall"]
     assert any(p.startswith("ehlo") for p in previews) and any(p.startswith("USER lab") for p in previews)
     assert any(p.startswith("220 lab FTP") for p in previews)
-    ports = {r["peer"][1] for r in recs if r["call"] == "connect"}
-    assert ports == {facts["smtp"], facts["ftp"]}
+    connects = [r["peer"][1] for r in recs if r["call"] == "connect"]
+    assert set(connects) == {facts["smtp"], facts["ftp"]}
+    if facts["telnet"] is not None:  # telnetlib exists up to Python 3.12
+        assert facts["telnet"] == "221 bye\r\n" and connects.count(facts["ftp"]) == 2
+        assert previews.count("QUIT\r\n") == 3  # smtplib's, ftplib's and telnetlib's
 
 
 def test_udp_datagrams_carry_peer_length_and_sha1(tmp_path: Path) -> None:

@@ -1,9 +1,17 @@
-"""smtplib and ftplib against tiny line-based responders (socketserver) in the same process."""
+"""smtplib, ftplib and telnetlib (where present) against tiny line-based responders (socketserver)."""
 import ftplib
 import json
 import smtplib
 import socketserver
 import threading
+import warnings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    try:
+        import telnetlib  # removed in Python 3.13
+    except ImportError:
+        telnetlib = None
 
 
 class SMTP(socketserver.StreamRequestHandler):
@@ -56,7 +64,13 @@ f = ftplib.FTP()
 f.connect("127.0.0.1", ftp_port, timeout=5)
 welcome = f.login("lab", "secret")
 f.quit()
+telnet = None
+if telnetlib is not None:  # a Telnet session with the FTP responder: greeting, a line, the goodbye
+    with telnetlib.Telnet("127.0.0.1", ftp_port, timeout=5) as t:
+        t.read_until(b"\r\n", 5)
+        t.write(b"QUIT\r\n")
+        telnet = t.read_all().decode()
 for s in servers:
     s.shutdown()
     s.server_close()
-print(json.dumps({"smtp": smtp_port, "ftp": ftp_port, "login": welcome}))
+print(json.dumps({"smtp": smtp_port, "ftp": ftp_port, "login": welcome, "telnet": telnet}))
