@@ -12,6 +12,9 @@ per packet after it is written, so memory depends on the number of live conversa
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
 import gc
 import hashlib
 import itertools
@@ -33,7 +36,7 @@ from lab.analysis.fastpath import MAX_RECENT, FastPath
 from lab.analysis.flows import FlowTable, flag_str
 from lab.analysis.reader import CaptureReader
 from lab.analysis.roles import cause_tcp, ep, role_other
-from lab.analysis.writer import AnnotatedWriter, BackgroundFile
+from lab.analysis.writer import AnnotatedWriter, BackgroundFile, read_frame
 from lab.errors import PcapFormatError
 
 try:  # orjson is ~10x faster than the stdlib encoder; the stdlib one gives the same bytes for our data
@@ -55,11 +58,29 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 FLUSH_AT = 1 << 20
 WRITER_PROCESS_MIN_BYTES = 8 << 20  # below this a second process costs more than it saves
+# With a twin process, both analyze every packet (the flow state needs all of them); the twin writes
+# annotated.pcapng and also renders the packets.jsonl lines of every TWIN_PERIOD-th chunk of
+# CHUNK_PACKETS packets, which it sends through a pipe to the JSON process. This balances the two cores:
+# rendering JSON costs more than writing the pcapng.
+CHUNK_PACKETS = 2048
+TWIN_PERIOD = 3
 PROGRESS_EVERY = 16384
 _FTP_PASV = re.compile(rb"^227 .*?\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)")
 _FTP_PORT = re.compile(rb"^PORT (\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
 _FTP_EPSV = re.compile(rb"^229 .*?\(\|\|\|(\d+)\|\)")
 _FTP_EPRT = re.compile(rb"^EPRT \|(\d)\|([^|]+)\|(\d+)\|")
+
+
+@dataclass(frozen=True)
+class _Split:
+    """How the JSON process and its twin share the packets.jsonl lines (see ``TWIN_PERIOD``)."""
+
+    period: int
+    twin: bool  # this process is the twin (renders every period-th chunk and sends it)
+    fd: int  # the pipe: its write end in the twin, its read end in the JSON process
+
+    def twin_renders(self, chunk: int) -> bool:
+        return chunk % self.period == self.period - 1
 
 
 class CauseSource(Protocol):
@@ -97,6 +118,7 @@ class _Lines:
 
     def __init__(self, path: Path | None) -> None:
         self._fh = BackgroundFile(path if path is not None else os.devnull)
+        self.splice = self._fh.splice  # the twin's lines go here (after the lines flushed so far)
         self.buf: list[bytes] = []  # the hot loop appends here directly and calls flush()
         self._size = 0
 
@@ -194,21 +216,35 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
     out_dir.mkdir(parents=True, exist_ok=True)
     annotated_path = out_dir / "annotated.pcapng"
     twin = None
+    split = None
     if attributor is None and not deep and (
             writer_process if writer_process is not None else
             (os.cpu_count() or 1) > 1 and pcap.stat().st_size >= WRITER_PROCESS_MIN_BYTES):
+        rfd, wfd = os.pipe()
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(wfd, fcntl.F_SETPIPE_SZ, 1 << 20)  # fewer, larger transfers
         twin = multiprocessing.get_context("fork").Process(
-            target=_annotate_only, args=(pcap, annotated_path, iface_nodes, fast_path), daemon=True)
+            target=_annotate_only,
+            args=(pcap, annotated_path, iface_nodes, fast_path, _Split(TWIN_PERIOD, True, wfd), rfd),
+            daemon=True)
         twin.start()
+        os.close(wfd)
+        split = _Split(TWIN_PERIOD, False, rfd)
     try:
         result = _analyze(reader, itertools.chain(head, records), pcap,
                           out_dir, iface_nodes, deep_rows, progress, attributor, fast_path,
-                          json_out=True, annotate=twin is None)
-    except BaseException:
+                          json_out=True, annotate=twin is None, split=split)
+    except BaseException as err:
         if twin is not None:
             twin.kill()
             twin.join()
+        if isinstance(err, EOFError):
+            raise PcapFormatError(f"{pcap}: the twin analysis process failed ({err}; "
+                                  f"exit code {twin.exitcode if twin else None})") from err
         raise
+    finally:
+        if split is not None:
+            os.close(split.fd)
     if twin is not None:
         twin.join()
         if twin.exitcode != 0:
@@ -218,19 +254,24 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
 
 
 def _annotate_only(pcap: Path, annotated_path: Path, iface_nodes: dict[str, str] | None,
-                   fast_path: bool) -> None:
-    """The twin process: the same analysis, writing only annotated.pcapng (comments need the flows)."""
+                   fast_path: bool, split: _Split | None = None, other_fd: int | None = None) -> None:
+    """The twin process: the same analysis, writing annotated.pcapng (comments need the flows) and the
+    JSON lines of its share of the chunks (``split``)."""
+    if other_fd is not None:
+        os.close(other_fd)  # the JSON process' end of the pipe
     reader = CaptureReader(pcap)
     _analyze(reader, reader.records(), pcap, annotated_path.parent, iface_nodes, None, False, None, fast_path,
-             json_out=False, annotate=True)
+             json_out=False, annotate=True, split=split)
 
 
 def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
              iface_nodes: dict[str, str] | None, deep_rows: dict | None, progress: bool,
-             attributor: CauseSource | None, fast_path: bool, *, json_out: bool, annotate: bool
-             ) -> AnalysisResult:
+             attributor: CauseSource | None, fast_path: bool, *, json_out: bool, annotate: bool,
+             split: _Split | None = None) -> AnalysisResult:
     """One pass: write packets.jsonl, conversations.jsonl and summary.json (``json_out``) and/or
-    annotated.pcapng (``annotate``). Two processes may each do one half: same input, same state."""
+    annotated.pcapng (``annotate``). Two processes may share the work (``split``): same input, same state;
+    the twin renders the JSON lines of some chunks and sends them to the JSON process, which writes them
+    in their place."""
     packets_path = out_dir / "packets.jsonl"
     annotated_path = out_dir / "annotated.pcapng"
     conv_path = out_dir / "conversations.jsonl"
@@ -246,12 +287,30 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
     # (interface, src, dst, proto, sport, dport) -> last frame there, for ICMP errors, echo replies, ARP
     recent: dict[tuple, int] = {}
     show = _progress_printer(reader) if progress else None
-    fast = (FastPath(decoder, flows, recent, render=json_out, comment=annotate).packet
-            if fast_path and attributor is None and not deep_rows else None)
+    emit = json_out  # render this packet's JSON line
+    fp = (FastPath(decoder, flows, recent, render=emit, comment=annotate)
+          if fast_path and attributor is None and not deep_rows else None)
+    fast = fp.packet if fp is not None else None
     t0: int | None = None
     n = 0
     jl = lines.buf
     jsize = 0
+    flush_at = FLUSH_AT
+    chunk_end = sys.maxsize  # the last packet number of the current chunk (split work only)
+    chunk = -1
+    twin_chunk = False  # the twin renders the current chunk
+    to_json: BackgroundFile | None = None  # the twin's pipe to the JSON process
+    take_frame = None
+    if split is not None:
+        chunk_end = 0
+        if split.twin:
+            to_json = BackgroundFile(split.fd, depth=16)
+            jl = []
+            flush_at = sys.maxsize  # a chunk goes out whole
+        else:
+            # the fd is closed by analyze_capture; this object only reads it
+            twin_pipe = open(split.fd, "rb", closefd=False)  # noqa: SIM115
+            take_frame = functools.partial(read_frame, twin_pipe)
     # The loop allocates millions of short-lived, acyclic objects; the cyclic collector would scan the
     # live flow tables over and over for nothing (it costs ~40% of the time). Restored in ``finally``.
     gc_was_enabled = gc.isenabled()
@@ -266,6 +325,26 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
             if writer is None:
                 writer = AnnotatedWriter(annotated_path, reader.info)
             n += 1
+            if n > chunk_end:  # split work: a new chunk starts
+                chunk += 1
+                chunk_end += CHUNK_PACKETS
+                if to_json is not None:  # the twin
+                    if twin_chunk:
+                        jl.append(b"")
+                        to_json.send_frame(b"\n".join(jl))
+                        jl.clear()
+                    twin_chunk = split.twin_renders(chunk)  # type: ignore[union-attr]
+                    emit = twin_chunk
+                else:
+                    if twin_chunk:
+                        lines.splice(take_frame)  # type: ignore[arg-type]
+                    twin_chunk = split.twin_renders(chunk)  # type: ignore[union-attr]
+                    if twin_chunk:
+                        lines.flush()
+                        jsize = 0
+                    emit = not twin_chunk
+                if fp is not None:
+                    fp.render = emit
             ts = item.ts_ns
             if t0 is None and ts is not None:
                 t0 = ts
@@ -284,20 +363,28 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
                 role = rec["role"]
                 names = tuple(ly["name"] for ly in rec["layers"])
                 kind = (names, role["code"], cause["source"], rec["app"])
-                line = _dumps(rec) if json_out else b""
+                line = _dumps(rec) if emit else b""
                 comment = f"{role['text']} | {cause['text']} | {'/'.join(names) or 'no decodable header'}"
             kinds[kind] = kinds.get(kind, 0) + 1
-            if json_out:
+            if emit:
                 jl.append(line)
                 jsize += len(line)
-                if jsize >= FLUSH_AT:
+                if jsize >= flush_at:
                     lines.flush()
                     jsize = 0
             if annotate:
                 writer.packet(item, comment)
             if show is not None and n % PROGRESS_EVERY == 0:
                 show(n)
+        if twin_chunk:  # the last chunk was the twin's
+            if to_json is not None:
+                jl.append(b"")
+                to_json.send_frame(b"\n".join(jl))
+            else:
+                lines.splice(take_frame)  # type: ignore[arg-type]
     finally:
+        if to_json is not None:
+            to_json.close()
         if gc_was_enabled:
             gc.enable()
         flows.close()

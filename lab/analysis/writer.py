@@ -17,7 +17,9 @@ from __future__ import annotations
 import queue
 import struct
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from lab.analysis.reader import CaptureInfo, Record
 
@@ -28,13 +30,20 @@ _PAD = (b"", b"\0", b"\0\0", b"\0\0\0")
 
 class BackgroundFile:
     """A binary file written by a thread: ``write()`` queues a chunk (at most ``depth`` waiting, so memory
-    stays bounded), ``close()`` waits for the last one and re-raises an error the thread met."""
+    stays bounded), ``close()`` waits for the last one and re-raises an error the thread met.
 
-    def __init__(self, path: Path | str, depth: int = 8) -> None:
-        self._fh = open(path, "wb")  # noqa: SIM115 - closed by the thread when close() is called
-        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+    ``target`` is a path or an open file descriptor (a pipe, see ``send_frame``). ``splice(read)`` queues
+    a function instead of bytes: the thread calls it when the chunks before it are written and writes what
+    it returns -- the JSON process uses it to put the lines its twin rendered in their place, without
+    waiting for them itself.
+    """
+
+    def __init__(self, target: Path | str | int, depth: int = 8) -> None:
+        self._fh = open(target, "wb")  # noqa: SIM115 - closed by the thread when close() is called
+        self._q: queue.Queue[bytes | Callable[[], bytes] | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name=f"write {Path(path).name}", daemon=True)
+        name = f"write fd {target}" if isinstance(target, int) else f"write {Path(target).name}"
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
@@ -43,16 +52,28 @@ class BackgroundFile:
             while (chunk := get()) is not None:
                 if self._error is None:
                     try:
-                        fh.write(chunk)
+                        fh.write(chunk if type(chunk) is bytes else chunk())  # type: ignore[operator]
                     except BaseException as err:  # noqa: BLE001 - handed to the caller in close()
                         self._error = err
         finally:
-            fh.close()
+            try:
+                fh.close()
+            except OSError as err:  # a pipe whose reader is gone
+                self._error = self._error or err
 
     def write(self, chunk: bytes) -> None:
         if self._error is not None:
             raise self._error
         self._q.put(chunk)
+
+    def splice(self, read: Callable[[], bytes]) -> None:
+        if self._error is not None:
+            raise self._error
+        self._q.put(read)
+
+    def send_frame(self, chunk: bytes) -> None:
+        """Queue ``chunk`` with its length in front, for ``read_frame`` at the other end of a pipe."""
+        self.write(_FRAME.pack(len(chunk)) + chunk)
 
     def close(self) -> None:
         if self._thread.is_alive():
@@ -60,6 +81,21 @@ class BackgroundFile:
             self._thread.join()
         if self._error is not None:
             raise self._error
+
+
+_FRAME = struct.Struct("<Q")
+
+
+def read_frame(fh: BinaryIO) -> bytes:
+    """One chunk sent with ``BackgroundFile.send_frame``; ``EOFError`` if the sender stopped first."""
+    head = fh.read(8)
+    if len(head) < 8:
+        raise EOFError("the sending process stopped before its last chunk")
+    (size,) = _FRAME.unpack(head)
+    data = fh.read(size)
+    if len(data) < size:
+        raise EOFError("the sending process stopped in the middle of a chunk")
+    return data
 
 
 def _opt(order: str, code: int, value: bytes) -> bytes:

@@ -150,12 +150,36 @@ def test_fast_path_is_byte_identical(tmp_path: Path, corpus_dir: Path, name: str
         assert (tmp_path / "fast" / out).read_bytes() == (tmp_path / "slow" / out).read_bytes(), out
 
 
-def test_twin_process_writes_the_same_files(tmp_path: Path, corpus_dir: Path) -> None:
+@pytest.mark.parametrize("chunk", [7, 64, 100_000])
+def test_twin_process_writes_the_same_files(tmp_path: Path, corpus_dir: Path, chunk: int,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The twin writes annotated.pcapng and renders every third chunk of JSON lines (small chunks here, so
+    that the capture has many, the last one the twin's or not); the result is the one process' bytes."""
+    import lab.analysis.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "CHUNK_PACKETS", chunk)
     src = corpus_dir / "pcaps" / "zeek__smtp.pcap"
     analyze_capture(src, tmp_path / "one", writer_process=False)
     analyze_capture(src, tmp_path / "two", writer_process=True)
     for out in ("packets.jsonl", "annotated.pcapng", "conversations.jsonl"):
         assert (tmp_path / "one" / out).read_bytes() == (tmp_path / "two" / out).read_bytes(), out
+    one, two = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("one", "two"))
+    assert one.pop("outputs") != two.pop("outputs") and one == two
+
+
+def test_twin_process_failure_is_one_clear_error(tmp_path: Path, corpus_dir: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import lab.analysis.pipeline as pipeline
+
+    def dies(*_args: Any) -> None:
+        os._exit(3)
+
+    monkeypatch.setattr(pipeline, "CHUNK_PACKETS", 7)
+    monkeypatch.setattr(pipeline, "_annotate_only", dies)
+    with pytest.raises(PcapFormatError, match="twin analysis process failed"):
+        analyze_capture(corpus_dir / "pcaps" / "zeek__smtp.pcap", tmp_path / "o", writer_process=True)
 
 
 def test_gzip_is_sniffed_not_named(tmp_path: Path, corpus_dir: Path) -> None:
