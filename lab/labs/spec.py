@@ -295,6 +295,8 @@ def _steps(raw: Any, where: str, nodes: set[str] | None) -> tuple[Step, ...]:
             raise UsageError(f"{at}: a step is a mapping (name/node/run or wait)")
         step = _wait_step(item, at, seen) if "wait" in item else _run_step(item, at, nodes)
         if step.name in seen:
+            if step.is_wait:
+                raise UsageError(f"{at}: already waited for '{step.wait}'")
             raise UsageError(f"{at}: duplicate step name '{step.name}'")
         seen[step.name] = step
         steps.append(step)

@@ -92,6 +92,7 @@ BAD = [
     (lambda d: d["steps"][1].update(expect_exit="zero"), "'expect_exit' must be an integer or null"),
     (lambda d: d["steps"][1].update(trace="yes"), "'trace' must be true or false"),
     (lambda d: d["steps"][1].update(name="server"), "duplicate step name 'server'"),
+    (lambda d: d["steps"].append({"wait": "server"}), "step 4: already waited for 'server'"),
     (lambda d: d["steps"].append({"wait": "ghost"}), "wait for unknown step 'ghost'"),
     (lambda d: d["steps"].append({"wait": "client"}), "not a background step"),
     (lambda d: d["steps"].insert(0, {"wait": "server"}), "wait for unknown step 'server'"),
