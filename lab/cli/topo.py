@@ -76,7 +76,11 @@ def up(topology: str, loopback: bool, run_id: str | None, as_json: bool) -> None
 @click.argument("node")
 @click.argument("argv", nargs=-1, required=True, type=click.UNPROCESSED)
 def exec_(run_id: str, node: str, argv: tuple[str, ...]) -> None:
-    """Run a command inside NODE of run RUN_ID: lab exec RUN NODE -- CMD ARGS."""
+    """Run a command inside NODE of run RUN_ID: lab exec RUN NODE -- CMD ARGS.
+
+    The command sees LAB_RUN, LAB_NODE and LAB_IP (the node's IPv4 address) in its environment: on a
+    loopback run, where every node shares the machine's network, LAB_IP is the address to bind to.
+    """
     st = load_state(run_id)
     if st is None:
         raise UsageError(f"no run {run_id!r} (see `lab ps`)")
@@ -89,6 +93,8 @@ def exec_(run_id: str, node: str, argv: tuple[str, ...]) -> None:
         raise UsageError("lab exec: no command given (lab exec RUN NODE -- CMD ARGS)")
     if st.mode == "netns":
         cmd = ["ip", "netns", "exec", st.namespaces[node], *cmd]
+    address = (st.addresses.get(node) or {}).get("ipv4") or ""
+    os.environ.update(LAB_RUN=st.run_id, LAB_NODE=node, LAB_IP=address)
     sys.stdout.flush()
     try:
         os.execvp(cmd[0], cmd)

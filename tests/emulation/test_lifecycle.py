@@ -197,6 +197,9 @@ def test_cli_up_exec_down():
         ex = subprocess.run([LAB, "exec", rid, "h1", "--", "ping", "-c1", "-W2", "h2"], capture_output=True,
                             text=True, timeout=30)
         assert ex.returncode == 0 and "ttl=61" in ex.stdout
+        env = subprocess.run([LAB, "exec", rid, "h2", "--", "sh", "-c", "echo $LAB_RUN $LAB_NODE $LAB_IP"],
+                             capture_output=True, text=True, timeout=30)
+        assert env.stdout.split() == [rid, "h2", "198.18.3.1"]
         ps = json.loads(subprocess.run([LAB, "ps", "--json"], capture_output=True, text=True).stdout)
         assert any(r["run_id"] == rid and r["alive"] and r["keeper"] for r in ps)
         bad = subprocess.run([LAB, "exec", rid, "h9", "--", "true"], capture_output=True, text=True)
@@ -205,6 +208,22 @@ def test_cli_up_exec_down():
         down = subprocess.run([LAB, "down", rid], capture_output=True, text=True, timeout=30)
     assert down.returncode == 0, down.stderr
     assert _ours(rid) == {"netns": [], "etc": [], "root_links": [], "state": []}
+
+
+def test_cli_loopback_up_exec_tells_the_node_its_address():
+    rid = run_id("l")
+    up = subprocess.run([LAB, "up", "two-hosts", "--loopback", "--run-id", rid, "--json"],
+                        capture_output=True, text=True, timeout=30)
+    assert up.returncode == 0, up.stderr
+    try:
+        addr = json.loads(up.stdout)["nodes"][1]["interfaces"][0]["ipv4"].split("/")[0]
+        assert addr.startswith("127.") and not addr.startswith("127.0.")
+        env = subprocess.run([LAB, "exec", rid, "h2", "--", "sh", "-c", "echo $LAB_NODE $LAB_IP"],
+                             capture_output=True, text=True, timeout=30)
+        assert env.stdout.split() == ["h2", addr]
+    finally:
+        down = subprocess.run([LAB, "down", rid], capture_output=True, text=True, timeout=30)
+    assert down.returncode == 0, down.stderr
 
 
 def test_cli_up_bad_input_creates_nothing(tmp_path):
