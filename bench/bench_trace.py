@@ -107,9 +107,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp_s:
         for name, (code, arg, reps) in WORKLOADS.items():
             tmp = Path(tmp_s) / name.split()[0]
+            print(f"  {name}")  # before the runs: their merge figures print under it
             results = {mode: run(mode, code, arg, tmp, reps) for mode in ("untraced", "python", "strace")}
             base = results["untraced"][0]
-            print(f"  {name}")
             for mode, (seconds, records) in results.items():
                 per_call = (seconds - base) / records * 1e6 if records else 0.0
                 extra = f"  {records:>8} calls, {per_call:+7.2f} us/call" if records else ""
