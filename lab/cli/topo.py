@@ -52,7 +52,12 @@ def up(topology: str, loopback: bool, run_id: str | None, as_json: bool) -> None
         argv.append("--loopback")
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, start_new_session=True)
-    line = proc.stdout.readline() if proc.stdout else ""
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+    except KeyboardInterrupt:  # the keeper lives in its own session: stop it, or the network comes up anyway
+        proc.terminate()
+        proc.wait(timeout=30)
+        raise
     if proc.stdout:
         proc.stdout.close()
     try:

@@ -53,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         out.write(json.dumps({"error": str(err), "exit_code": err.exit_code}) + "\n")
         out.flush()
         return err.exit_code
+    except Exception as err:  # a bug or an unexpected OS failure: `lab up` still shows what it was
+        problem = f"bring-up failed: {type(err).__name__}: {err}"
+        out.write(json.dumps({"error": problem, "exit_code": 1}) + "\n")
+        out.flush()
+        return 1
     try:
         out.write(json.dumps(summary(net)) + "\n")
         out.flush()

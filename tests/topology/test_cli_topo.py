@@ -50,3 +50,28 @@ def test_topo_plan_dry_run(capsys):
 def test_exec_unknown_run(capsys):
     assert main(["exec", "nosuchrun", "h1", "--", "true"]) == 2
     assert "no run 'nosuchrun'" in capsys.readouterr().err
+
+
+def test_up_interrupted_stops_its_keeper(monkeypatch, capsys):
+    """Ctrl-C while the keeper brings the network up: the keeper (in its own session) is stopped too."""
+    import lab.cli.topo as topo_cli
+
+    class Keeper:
+        terminated = False
+
+        def __init__(self, *args, **kwargs):
+            self.stdout = self
+
+        def readline(self):
+            raise KeyboardInterrupt
+
+        def terminate(self):
+            Keeper.terminated = True
+
+        def wait(self, timeout=None):
+            return -15
+
+    monkeypatch.setattr(topo_cli.subprocess, "Popen", Keeper)
+    monkeypatch.setattr(topo_cli.os, "geteuid", lambda: 0)
+    assert main(["up", "two-hosts"]) == 130
+    assert Keeper.terminated and capsys.readouterr().err == "lab: interrupted\n"
