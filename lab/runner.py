@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -84,6 +85,11 @@ def preflight(spec: LabSpec, loopback: bool) -> None:
             else "; this lab has no loopback variant"
         )
         raise PrivilegeError(f"lab '{spec.name}' needs root to create network namespaces{hint}")
+    if not _can_capture():
+        raise PrivilegeError(
+            "capturing packets needs root (or CAP_NET_RAW and CAP_NET_ADMIN): dumpcap opens the interface "
+            "and the lab's probe frames that confirm the capture are raw frames; run it as root"
+        )
     for tool, why in (("dumpcap", "to capture packets"), ("ip", "to run programs inside namespaces")):
         if shutil.which(tool) is None:
             raise ToolMissingError(tool, why)
@@ -92,6 +98,15 @@ def preflight(spec: LabSpec, loopback: bool) -> None:
         and shutil.which("strace") is None
     ):
         raise ToolMissingError("strace", "to trace the lab's non-Python programs")
+
+
+def _can_capture() -> bool:
+    """Whether this process may open raw packet sockets (what the capture probes need)."""
+    try:
+        socket.socket(socket.AF_PACKET, socket.SOCK_RAW).close()
+    except PermissionError:
+        return False
+    return True
 
 
 def _is_python(argv: tuple[str, ...] | list[str]) -> bool:

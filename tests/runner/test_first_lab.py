@@ -259,3 +259,29 @@ def test_ctrl_c_tears_everything_down_and_keeps_the_capture(tmp_path: Path) -> N
     assert err.strip().splitlines()[-1] == "lab: interrupted"
     assert not [ns for ns in _netns() if run_id in ns]
     assert (tmp_path / "out" / "capture.pcapng").stat().st_size > 0
+
+
+def test_without_capture_privileges_one_line_and_no_output(tmp_path: Path) -> None:
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv not installed")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [
+            setpriv,
+            "--bounding-set=-net_raw,-net_admin",
+            *LAB,
+            "run",
+            "tcp-echo",
+            "--loopback",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 4
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "capturing packets needs root" in lines[0]
+    assert not out.exists()
