@@ -29,7 +29,7 @@ from lab.capture import Capture, CaptureTarget
 from lab.emulation import Network
 from lab.errors import LabRunError, PrivilegeError, ToolMissingError
 from lab.labs.evaluate import evaluate
-from lab.labs.spec import PROGRAMS_DIR, LabSpec, Step, load_lab
+from lab.labs.spec import PROGRAMS_DIR, LabSpec, Step, check_programs, load_lab
 from lab.paths import RunPaths, default_out_dir
 from lab.report.ladder import Lane, ip_nodes_from, render_ladder
 from lab.topology import load_topology
@@ -98,6 +98,7 @@ def preflight(spec: LabSpec, loopback: bool) -> None:
         and shutil.which("strace") is None
     ):
         raise ToolMissingError("strace", "to trace the lab's non-Python programs")
+    check_programs(spec)
 
 
 def _can_capture() -> bool:
