@@ -134,15 +134,7 @@ class KernelBackend:
         """Kill processes inside the namespaces, delete them and their /etc/netns dirs; return problems."""
         problems = []
         existing = [ns for ns in namespaces if (NETNS_DIR / ns).exists()]
-        pids = pids_in_namespaces(existing)
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while pids and time.monotonic() < deadline:
-            pids = [p for p in pids if Path(f"/proc/{p}").exists() and not _zombie(p)]
-            if pids:
-                time.sleep(0.01)
+        pids = kill_all(pids_in_namespaces(existing))
         if pids:
             problems.append(f"processes survived SIGKILL: {pids}")
         if existing:
@@ -157,6 +149,39 @@ class KernelBackend:
             if p.parent == ETC_NETNS and p.is_dir():
                 shutil.rmtree(p, ignore_errors=True)
         return problems
+
+
+def pids_of_run(run_id: str) -> list[int]:
+    """Processes started for run ``run_id`` outside any namespace of ours (loopback runs), found by the
+    ``LAB_RUN=<id>`` that ``Network.popen/run`` and ``lab exec`` put in their environment (inherited by
+    their children). A loopback run has no namespace to find them by; this is how ``lab clean`` does.
+    """
+    marker = f"LAB_RUN={run_id}".encode()
+    out = []
+    me = os.getpid()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            env = Path(f"/proc/{entry.name}/environ").read_bytes()
+        except OSError:
+            continue
+        if marker in env.split(b"\0") and not _zombie(int(entry.name)):
+            out.append(int(entry.name))
+    return out
+
+
+def kill_all(pids: list[int], timeout: float = 5.0) -> list[int]:
+    """SIGKILL ``pids`` and wait until they are gone; returns the ones that survived."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while pids and time.monotonic() < deadline:
+        pids = [p for p in pids if Path(f"/proc/{p}").exists() and not _zombie(p)]
+        if pids:
+            time.sleep(0.01)
+    return pids
 
 
 def _write_files(files: dict[str, str]) -> None:

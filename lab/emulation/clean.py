@@ -13,7 +13,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 
-from lab.emulation.backend import KernelBackend, pids_in_namespaces
+from lab.emulation.backend import KernelBackend, kill_all, pids_in_namespaces, pids_of_run
 from lab.emulation.names import NETNS_DIR
 from lab.emulation.state import RunState, load_state, load_states, process_alive
 from lab.errors import EmulationError, PrivilegeError, UsageError
@@ -38,6 +38,11 @@ def remove_run(state: RunState) -> Cleaned:
         out.namespaces = [ns for ns in nss if (NETNS_DIR / ns).exists()]
         out.processes = pids_in_namespaces(out.namespaces)
         out.problems = KernelBackend().destroy(nss, state.etc_dirs)
+    else:  # loopback: the run's programs share the machine; they carry LAB_RUN=<id> (see pids_of_run)
+        out.processes = pids_of_run(state.run_id)
+        survivors = kill_all(out.processes)
+        if survivors:
+            out.problems.append(f"processes survived SIGKILL: {survivors}")
     if not out.problems:
         state.remove()
     return out

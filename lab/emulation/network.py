@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from lab.emulation import conditions
-from lab.emulation.backend import Backend, KernelBackend
+from lab.emulation.backend import Backend, KernelBackend, kill_all, pids_of_run
 from lab.emulation.names import NETNS_DIR, check_run_id, namespace, new_run_id, state_dir
 from lab.emulation.plan import Plan, build_plan
 from lab.emulation.state import RunState, load_states, process_start
@@ -196,6 +196,11 @@ class Network:
         st = self._state
         if st is None:
             return
+        if st.mode == "loopback":  # programs left running (`lab exec` on a `lab up` run, a crashed runner's)
+            survivors = kill_all(pids_of_run(self.run_id))
+            if survivors:
+                raise EmulationError(f"run {self.run_id}: teardown incomplete: processes survived SIGKILL: "
+                                     f"{survivors}")
         if st.mode == "netns" and self._backend is not None:
             st.status = "stopping"
             with contextlib.suppress(OSError):
@@ -307,6 +312,14 @@ class Network:
         return points
 
     # -- running programs --------------------------------------------------------------------------
+    def marks(self, node: str) -> dict[str, str]:
+        """Environment every program of the run gets: LAB_RUN, LAB_NODE, LAB_IP (as ``lab exec`` gives).
+
+        LAB_RUN also marks the processes of a loopback run, which no namespace holds: teardown and
+        ``lab clean`` find them by it (``backend.pids_of_run``).
+        """
+        return {"LAB_RUN": self.run_id, "LAB_NODE": node, "LAB_IP": self._ip_or_none(node, 4) or ""}
+
     def command(self, node: str, argv: Sequence[str]) -> list[str]:
         """The argv that runs ``argv`` inside ``node`` (``ip netns exec NS ...``, or as is on loopback)."""
         self._check_node(node)
@@ -327,15 +340,15 @@ class Network:
         stderr: int | IO[Any] | None = None,
         **kwargs: Any,
     ) -> subprocess.Popen:
-        """Start ``argv`` inside the node's namespace; ``env`` is merged over ``os.environ``."""
-        full_env = {**os.environ, **(env or {})}
+        """Start ``argv`` inside the node's namespace; ``env`` is merged over ``os.environ`` and ``marks``."""
+        full_env = {**os.environ, **self.marks(node), **(env or {})}
         return subprocess.Popen(self.command(node, argv), env=full_env, cwd=cwd, stdin=stdin, stdout=stdout,
                                 stderr=stderr, **kwargs)
 
     def run(self, node: str, argv: Sequence[str], timeout: float = 30, check: bool = True,
             env: Mapping[str, str] | None = None, input: str | None = None) -> subprocess.CompletedProcess:
         """Run ``argv`` in the node to completion (text output); EmulationError if it fails and ``check``."""
-        full_env = {**os.environ, **(env or {})}
+        full_env = {**os.environ, **self.marks(node), **(env or {})}
         try:
             proc = subprocess.run(self.command(node, argv), env=full_env, capture_output=True, text=True,
                                   timeout=timeout, input=input)

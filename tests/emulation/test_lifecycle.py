@@ -85,6 +85,31 @@ def test_sigkill_then_clean_restores_machine():
     assert _root_snapshot() == before
 
 
+def test_loopback_run_sigkill_then_clean_kills_its_programs():
+    """A loopback run has no namespace to find its programs by: LAB_RUN in their environment does."""
+    from lab.emulation.backend import pids_of_run
+
+    rid = run_id("m")
+    proc = _start_owner(rid, "loopback")
+    sleepers = pids_of_run(rid)
+    assert len(sleepers) == 1 and "LAB_NODE=h2" in Path(f"/proc/{sleepers[0]}/environ").read_text()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert pids_of_run(rid) == sleepers, "SIGKILL leaves the program behind: that is what clean is for"
+    (removed,), _ = clean([rid])
+    assert removed.processes == sleepers and not removed.problems
+    assert pids_of_run(rid) == [] and load_state(rid) is None
+
+
+def test_loopback_teardown_stops_programs_left_running():
+    from lab.emulation.backend import pids_of_run
+
+    with Network(load_topology("loopback"), run_id=run_id("n")) as net:
+        left = net.popen("h1", ["sleep", "300"])  # e.g. started with `lab exec` on a `lab up` run
+        assert pids_of_run(net.run_id) == [left.pid]
+    assert left.wait(timeout=5) == -signal.SIGKILL
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_tears_down(sig):
     rid = run_id("s")
