@@ -22,13 +22,16 @@ from lab.tracing.wrap import check_node
 @click.command("trace", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.option("--out", "out", type=click.Path(path_type=Path), help="Output directory "
               "(default captures/trace-<UTC timestamp>/).")
-@click.option("--node", default="local", show_default=True, help="Node name stamped on every record.")
+@click.option("--node", default=None, help="Node name stamped on every record [default: $LAB_NODE, set by "
+              "`lab exec`, else local].")
 @click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Seconds before the command is stopped.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (the command's stdout "
               "then goes to logs/stdout.txt).")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def trace_cmd(out: Path | None, node: str, timeout: float, as_json: bool, command: tuple[str, ...]) -> None:
+def trace_cmd(
+    out: Path | None, node: str | None, timeout: float, as_json: bool, command: tuple[str, ...]
+) -> None:
     """Run COMMAND with every socket call recorded, then summarize them.
 
     Python programs (`python3 prog.py`, `python3 -m http.server`) are recorded from inside by the lab's
@@ -45,6 +48,7 @@ def trace_cmd(out: Path | None, node: str, timeout: float, as_json: bool, comman
     prog = argv[0]
     if shutil.which(prog) is None and not (os.sep in prog and os.access(prog, os.X_OK)):
         raise UsageError(f"trace: command not found: {prog}")
+    node = node or os.environ.get("LAB_NODE") or "local"
     check_node(node)
     if not is_python_command(argv) and shutil.which("strace") is None:
         raise ToolMissingError("strace", f"to trace {prog}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -141,6 +142,16 @@ def test_cli_traces_a_python_program(tmp_path: Path) -> None:
     assert "b'hi'" in text and "socketpair 1" in text and "2 sockets:" in text
     recs = load_calls(tmp_path / "run" / "calls.jsonl")
     assert [r["call"] for r in recs][:3] == ["socketpair", "sendall", "recv"] and recs[0]["node"] == "h1"
+
+
+def test_cli_node_defaults_to_lab_node_set_by_lab_exec(tmp_path: Path) -> None:
+    prog = tmp_path / "p.py"
+    prog.write_text("import socket\nsocket.socket().close()\n")
+    argv = [sys.executable, "-m", "lab", "trace", "--out", str(tmp_path / "run"), "--", "python3", str(prog)]
+    env = {**os.environ, "LAB_NODE": "h5"}
+    out = subprocess.run(argv, capture_output=True, timeout=60, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr.decode()
+    assert {r["node"] for r in load_calls(tmp_path / "run" / "calls.jsonl")} == {"h5"}
 
 
 def test_cli_json_and_strace(tmp_path: Path) -> None:
