@@ -2,6 +2,9 @@
 
     socket() -> bind() -> listen() -> accept() -> recv() -> sendall() -> close()
 
+The "# N." comments are the steps of the classic 12-step flow that the run's story.md lists (the
+client, tcp_echo_client.py, has steps 5, 6, 7, 10 and 11).
+
 It serves ``--count`` connections (one by default), then exits by itself so that the lab can wait for it.
 Nothing here knows about the lab: the tracer records the socket calls from outside.
 """
@@ -31,11 +34,11 @@ def main() -> int:
         print(f"accepted {peer[0]}:{peer[1]}", flush=True)
         with conn:
             while True:
-                data = conn.recv(4096)  # 5. recv: bytes, not messages; b"" means the peer sent FIN
+                data = conn.recv(4096)  # 8. recv: bytes, not messages; b"" means the peer sent FIN
                 if not data:
                     break
-                conn.sendall(data)  # 6. sendall: echo every byte back
-        # 7. close (leaving the with-block): our FIN
+                conn.sendall(data)  # 9. send(all): echo every byte back
+        # 12. close (leaving the with-block): our FIN
     server.close()
     return 0
 

@@ -20,6 +20,8 @@ def main() -> int:
     payloads = (
         [bytes(i % 256 for i in range(args.size))] if args.size else [m.encode() for m in args.messages]
     )
+    # no bind(): the first sendto() binds an ephemeral port, and the source address is the route's (on a
+    # loopback run, 127.0.0.1 rather than this node's 127.x address)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.settimeout(args.timeout)  # UDP may lose a datagram: never wait forever
     ok = True
