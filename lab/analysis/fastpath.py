@@ -106,8 +106,9 @@ class FastPath:
         self.dec = decoder
         self.flows = flows
         self.recent = recent
-        # flow directions by (interface, protocol), then addresses and ports
-        self._views: dict[tuple[int, int], dict[bytes, _View]] = {}
+        # flow directions by interface, then addresses and ports: TCP and UDP apart
+        self._views: dict[int, dict[bytes, _View]] = {}
+        self._uviews: dict[int, dict[bytes, _View]] = {}
         self._eth: dict[bytes, bytes] = {}
         self._layers: dict[tuple, tuple[bytes, tuple[str, ...], str]] = {}
         self._flags: dict[int, bytes] = {}
@@ -116,9 +117,10 @@ class FastPath:
         self._iface: dict[int, bytes] = {}
 
     def _view(self, data: bytes, proto: int, iface: int) -> _View:
-        views = self._views.get((iface, proto))
+        by_iface = self._views if proto == 6 else self._uviews
+        views = by_iface.get(iface)
         if views is None:
-            views = self._views[(iface, proto)] = {}
+            views = by_iface[iface] = {}
         key = data[26:38]
         v = views.get(key)
         if v is None:
@@ -240,17 +242,19 @@ class FastPath:
                 tmpl = self._causes[ckey] = _cause_template(info)
         if tmpl is not None:
             jh, jt, th, tt, source = tmpl
+            if not self.render:  # the twin: only the comment
+                return b"", f"{info.text} | {th}{v.me}{tt} | {names_s}", (names, info.role, source, app)
             cause_j = jh + v.me_b + jt
-            cause_text = th + v.me + tt
+            cause_text = th + v.me + tt if self.comment else ""
         else:  # answers a frame (its number is in the cause), or no template: nothing to share
             cause = cause_tcp(v.src, sport, info)
             cause_j, cause_text, source = _dumps(cause), cause["text"], cause["source"]
+            if not self.render:
+                return b"", f"{info.text} | {cause_text} | {names_s}", (names, info.role, source, app)
         flags = self._flags.get(fl)
         if flags is None:
             flags = self._flags[fl] = flag_str(fl).encode()
         appb = app.encode() if app else b""
-        if not self.render:
-            return b"", f"{info.text} | {cause_text} | {names_s}", (names, info.role, source, app)
         line = TCP_LINE % (
             n, ts, _dumps((ts - t0) / 1e9) if t0 is not None else b"null",
             self._iface.get(item.iface.index) or self._iface_json(item.iface, iface_nodes),

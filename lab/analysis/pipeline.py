@@ -62,7 +62,7 @@ WRITER_PROCESS_MIN_BYTES = 8 << 20  # below this a second process costs more tha
 # annotated.pcapng and also renders the packets.jsonl lines of every TWIN_PERIOD-th chunk of
 # CHUNK_PACKETS packets, which it sends through a pipe to the JSON process. This balances the two cores:
 # rendering JSON costs more than writing the pcapng.
-CHUNK_PACKETS = 2048
+CHUNK_PACKETS = 1024
 TWIN_PERIOD = 3
 PROGRESS_EVERY = 16384
 _FTP_PASV = re.compile(rb"^227 .*?\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)")
@@ -279,7 +279,7 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
     lines = _Lines(packets_path if json_out else None)
     conv_lines = _Lines(conv_path if json_out else None)
     writer: AnnotatedWriter | _NoWriter | None = None if annotate else _NoWriter()
-    flows = FlowTable(on_done=lambda s: conv_lines.add(_dumps(s)) if json_out else None)
+    flows = FlowTable(on_done=(lambda s: conv_lines.add(_dumps(s))) if json_out else None)
     decoder = Decoder()
     decode = decoder.decode
     # one counter for everything the summary counts: (layer names, role code, cause source, app)
@@ -304,7 +304,7 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
     if split is not None:
         chunk_end = 0
         if split.twin:
-            to_json = BackgroundFile(split.fd, depth=16)
+            to_json = BackgroundFile(split.fd, depth=4)
             jl = []
             flush_at = sys.maxsize  # a chunk goes out whole
         else:
