@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 
 import pytest
@@ -95,6 +96,17 @@ def test_isolation_no_route_out():
         # routers have no default route: a non-lab destination is unreachable (no packet is sent)
         r = net.run("r1", ["ip", "route", "get", "192.0.2.1"], check=False)
         assert r.returncode != 0 and "unreachable" in r.stderr.lower()
+        r = net.run("r1", ["ip", "-6", "route", "get", "2001:db8::1"], check=False)
+        assert r.returncode != 0 and "unreachable" in r.stderr.lower()
+        # nor to the machine's own addresses (route lookups only: nothing is sent)
+        mine = [a["local"] for link in json.loads(subprocess.run(["ip", "-j", "addr"], capture_output=True,
+                                                                 text=True, check=True).stdout)
+                for a in link.get("addr_info", []) if a.get("scope") == "global"]
+        for addr in mine:
+            if addr.startswith(("198.18.", "198.19.", "fd")):
+                continue  # the lab's own space (inside the run it names a lab node), not a way out
+            r = net.run("r1", ["ip", "route", "get", addr], check=False)
+            assert r.returncode != 0 and "unreachable" in r.stderr.lower(), addr
         # hosts' default route leads only to that router
         r = net.run("h1", ["ip", "-j", "route", "get", "192.0.2.1"])
         assert json.loads(r.stdout)[0]["gateway"] == "198.18.0.254"
