@@ -119,6 +119,7 @@ class Decoder:
         self._a6: dict[bytes, str] = {}
         self._mac: dict[bytes, str] = {}
         self._wire = 0
+        self._ifx = 0  # capture interface of the frame being decoded
 
     # -- addresses (cached: a capture has few distinct ones, formatting is the costly part) -----------
     def _ip4s(self, b: bytes) -> str:
@@ -146,10 +147,13 @@ class Decoder:
         return s
 
     # -- entry ----------------------------------------------------------------------------------------
-    def decode(self, linktype: int, data: bytes, wirelen: int | None = None) -> Pkt:
-        """Decode one frame; ``wirelen`` (its length on the wire) bounds lengths that IP headers claim."""
+    def decode(self, linktype: int, data: bytes, wirelen: int | None = None, iface: int = 0) -> Pkt:
+        """Decode one frame; ``wirelen`` (its length on the wire) bounds lengths that IP headers claim.
+        ``iface`` is the capture interface: fragments are reassembled per interface, since a merged
+        capture of several links holds each fragment once per link."""
         p = Pkt()
         n = len(data)
+        self._ifx = iface
         self._wire = n if wirelen is None or wirelen < n else wirelen
         if linktype == lt.ETHERNET:
             if n < 14:
@@ -354,7 +358,7 @@ class Decoder:
         mf = bool(fragw & 0x2000)
         if foff or mf:
             p.frag = (foff, mf, ipid)
-            full = self._reassemble(p, (4, s, d, ipid, proto), foff, mf, data[start:end])
+            full = self._reassemble(p, (self._ifx, 4, s, d, ipid, proto), foff, mf, data[start:end])
             if full is None:
                 p.layers.append(("Data", start, end - start))
                 p.l4 = "fragment"
@@ -401,7 +405,7 @@ class Decoder:
                     nh = nxt
                     start += 8
                     continue
-                full = self._reassemble(p, (6, s, d, ident), foff, mf, data[start + 8:end])
+                full = self._reassemble(p, (self._ifx, 6, s, d, ident), foff, mf, data[start + 8:end])
                 if full is None:
                     p.layers.append(("Data", start + 8, end - start - 8))
                     p.l4 = "fragment"

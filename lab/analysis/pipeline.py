@@ -353,7 +353,7 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
                 line, comment, kind = got
             else:
                 iface = item.iface
-                p = decode(iface.linktype, item.data, item.wirelen)
+                p = decode(iface.linktype, item.data, item.wirelen, iface.index)
                 rec = _record(p, n, ts, t0, iface, item, iface_nodes, flows, recent)
                 if deep_rows is not None:
                     _attach_deep(rec, deep_rows.get(n))

@@ -132,3 +132,26 @@ def test_tftp_data_blocks_named_tftp(tmp_path: Path, fast: bool) -> None:
     assert [r["app"] for r in recs] == ["TFTP"] * 3
     assert all(r["role"]["text"].startswith("UDP datagram TFTP,") for r in recs)
     assert all(r["layers"][-1]["name"] == "TFTP" for r in recs)
+
+
+def _ip_fragments(payload: bytes, split: int) -> list[bytes]:
+    """A UDP datagram 198.18.0.1:40000 -> 198.18.0.2:5000 (``payload`` after the UDP header) cut into two
+    IPv4 fragments at byte ``split`` (a multiple of 8) of the IP payload."""
+    udp = struct.pack("!HHHH", 40000, 5000, 8 + len(payload), 0) + payload
+    eth = bytes.fromhex("020000000002020000000001") + b"\x08\x00"
+    a, b = bytes([198, 18, 0, 1]), bytes([198, 18, 0, 2])
+    out = []
+    for off, chunk, mf in ((0, udp[:split], 0x2000), (split, udp[split:], 0)):
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(chunk), 0x1525, mf | off // 8, 64, 17, 0, a, b)
+        out.append(eth + ip + chunk)
+    return out
+
+
+def test_fragments_reassembled_per_interface(tmp_path: Path) -> None:
+    """The same two fragments seen on two links, interleaved: each link reassembles its own pair."""
+    f1, f2 = _ip_fragments(b"z" * 40, 24)
+    recs = _both(_ng(tmp_path, "frag.pcapng", [(0, f1), (1, f1), (1, f2), (0, f2)]), tmp_path)
+    assert [r["role"]["code"] for r in recs] == ["ip-fragment", "ip-fragment", "udp", "udp"]
+    assert all(r["role"]["text"].startswith("IP fragment 1 of datagram id 0x1525") for r in recs[:2])
+    assert all(r["role"]["text"].endswith("reassembled from 2 fragments") for r in recs[2:])
+    assert [r["udp"]["length"] for r in recs[2:]] == [48, 48]
