@@ -38,7 +38,7 @@ from typing import Any
 import yaml
 
 from lab.errors import LabError, UsageError
-from lab.topology import load_topology
+from lab.topology import Topology, load_topology
 
 LABS_DIR = Path(__file__).resolve().parent
 PROGRAMS_DIR = LABS_DIR / "programs"
@@ -206,19 +206,23 @@ def parse_lab(raw: Any, source: Path, *, check_topology: bool = True) -> LabSpec
             raise UsageError(f"{where}: missing required key '{key}'")
     name = _str(raw["name"], where, "name")
     topology = _str(raw["topology"], where, "topology")
+    loopback = raw.get("loopback", False)
+    if not isinstance(loopback, bool):
+        raise UsageError(f"{where}: 'loopback' must be true or false")
+    topo = None
     if check_topology:
         topology_ref = resolve_topology_ref(topology, source)
-        nodes = _topology_nodes(topology_ref, where)
+        topo = _load_topology(topology_ref, where)
+        nodes: set[str] | None = {n.name for n in topo.nodes}
     else:
         topology_ref, nodes = topology, None
     steps = _steps(raw["steps"], where, nodes)
+    if loopback:
+        _check_loopback_variant(topo, steps, where)
     observations = tuple(
         _check(i, c, where) for i, c in enumerate(_list(raw.get("observations"), where, "observations"), 1)
     )
     questions = _questions(_list(raw.get("questions"), where, "questions"), where)
-    loopback = raw.get("loopback", False)
-    if not isinstance(loopback, bool):
-        raise UsageError(f"{where}: 'loopback' must be true or false")
     return LabSpec(
         name=name,
         source=source,
@@ -273,13 +277,30 @@ def resolve_topology_ref(topology: str, source: Path) -> str | Path:
     return topology
 
 
-def _topology_nodes(ref: str | Path, where: str) -> set[str]:
-    """Node names of the topology: steps and ``{ip[NODE]}`` placeholders are checked against them."""
+def _load_topology(ref: str | Path, where: str) -> Topology:
+    """The lab's topology: steps and ``{ip[NODE]}`` placeholders are checked against its nodes."""
     try:
-        topo = load_topology(ref)
+        return load_topology(ref)
     except LabError as err:
         raise UsageError(f"{where}: topology '{ref}': {err}") from None
-    return {n.name for n in topo.nodes}
+
+
+def _check_loopback_variant(topo: Topology | None, steps: tuple[Step, ...], where: str) -> None:
+    """``loopback: true`` promises ``lab run --loopback`` works: no namespaces needed, no per-host IPv6."""
+    fix = "drop 'loopback: true', or use a topology without them"
+    if topo is not None:
+        routers = [n.name for n in topo.nodes if n.kind == "router"]
+        if routers:
+            raise UsageError(f"{where}: 'loopback: true' but topology '{topo.name}' has routers "
+                             f"({routers[0]}), which need namespaces; {fix}")
+        shaped = [li.label for li in topo.links if not li.conditions.empty or li.mtu is not None]
+        if shaped:
+            raise UsageError(f"{where}: 'loopback: true' but {shaped[0]} of topology '{topo.name}' has link "
+                             f"conditions/mtu, which need namespaces; {fix}")
+    for i, step in enumerate(steps, 1):
+        if any("{ip6[" in arg for arg in step.run):
+            raise UsageError(f"{where}: step {i} ({step.name}): 'loopback: true' but it uses {{ip6[...]}}: a "
+                             "loopback run has no per-host IPv6 address")
 
 
 # -- steps -------------------------------------------------------------------------------------------

@@ -77,6 +77,8 @@ def mutate(change) -> dict:  # noqa: ANN001
 
 BAD = [
     (lambda d: d.update(colour="red"), "unknown lab key 'colour'"),
+    (lambda d: d.update(loopback=True, topology="routed"), "but topology 'routed' has routers (r1)"),
+    (lambda d: (d.update(loopback=True), d["steps"][1]["run"].append("{ip6[h2]}")), "uses {ip6[...]}"),
     (lambda d: d.pop("steps"), "missing required key 'steps'"),
     (lambda d: d["steps"][1].update(nodes="h1"), "unknown step key 'nodes'"),
     (lambda d: d["steps"][1].pop("node"), "missing 'node'"),
@@ -120,6 +122,15 @@ def test_validation_errors_name_the_file_and_the_problem(tmp_path: Path, change,
         load_lab(path)
     text = str(err.value)
     assert message in text and str(path) in text and "\n" not in text
+
+
+def test_loopback_lab_needs_a_topology_without_link_conditions(tmp_path: Path) -> None:
+    (tmp_path / "mtu.yaml").write_text("nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], mtu: 1400}]\n")
+    lab = mutate(lambda d: d.update(loopback=True, topology="mtu.yaml"))
+    with pytest.raises(UsageError, match=r"link 1 \(h1 -- h2\) of topology 'mtu' has link conditions/mtu"):
+        load_lab(write(tmp_path, lab))
+    lab["loopback"] = False
+    assert not load_lab(write(tmp_path, lab)).loopback
 
 
 def test_file_level_errors(tmp_path: Path) -> None:
