@@ -160,6 +160,10 @@ def lab_path(name_or_path: str | Path) -> Path:
     text = str(name_or_path)
     if text.endswith((".yaml", ".yml")) or "/" in text or Path(text).is_file():
         path = Path(text).expanduser()
+        if path.is_dir():
+            run_dir = (path / "report.json").is_file()
+            hint = " (a run's output directory? grade it with `lab check DIR ANSWERS`)" if run_dir else ""
+            raise UsageError(f"{text} is a directory, not a lab file{hint}")
         if not path.is_file():
             raise UsageError(f"lab file not found: {text}")
         return path.resolve()

@@ -138,6 +138,11 @@ def test_file_level_errors(tmp_path: Path) -> None:
         load_lab("nope")
     with pytest.raises(UsageError, match="lab file not found"):
         load_lab(tmp_path / "missing.yaml")
+    with pytest.raises(UsageError, match="is a directory, not a lab file$"):
+        load_lab(tmp_path)
+    (tmp_path / "report.json").write_text("{}")
+    with pytest.raises(UsageError, match=r"a run's output directory\? grade it with `lab check"):
+        load_lab(tmp_path)
     with pytest.raises(UsageError, match="invalid YAML"):
         load_lab(write(tmp_path, "name: [unclosed\n"))
     with pytest.raises(UsageError, match="a lab file is a mapping"):
