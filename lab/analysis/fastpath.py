@@ -6,7 +6,8 @@ Here the parts that are constant for a flow direction (addresses, endpoint strin
 built once per direction and cached (``_View``), the layer list is cached per shape, and each line is
 one bytes ``%`` format. Flow state, roles and causes come from the same ``FlowTable`` and ``roles``
 functions as the general path, and the output is byte-for-byte the general path's: the tests run both
-over the corpus and a real capture and compare (``tests/analysis/test_analysis_fastpath.py``).
+over the corpus and merged multi-interface captures and compare (``test_fast_path_is_byte_identical`` in
+``tests/analysis/test_analysis_units.py``, ``tests/analysis/test_analysis_interfaces.py``).
 
 ``FastPath.packet()`` returns ``None`` (having changed no state) for anything else; the pipeline then
 uses the general path. It is used only without a call log and without ``--deep``.

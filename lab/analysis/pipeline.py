@@ -185,9 +185,10 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
         attributor: any object with ``cause(rec) -> dict`` (tests inject a fake one); wins over ``calls``.
         fast_path: render common Ethernet/IPv4/TCP|UDP packets with ``lab.analysis.fastpath`` (same
             bytes as the general path, ~2x faster); used only without attributor and ``deep``.
-        writer_process: run a twin process that repeats the analysis and writes annotated.pcapng while
-            this one writes the JSON (default: for files of 8 MiB and more on a machine with more than
-            one CPU; never with a call log or ``deep``).
+        writer_process: run a twin process that repeats the analysis, writes annotated.pcapng and
+            renders every ``TWIN_PERIOD``-th chunk of packets.jsonl lines (piped back and spliced in
+            place) while this one writes the rest of the JSON (default: for files of 8 MiB and more on
+            a machine with more than one CPU; never with a call log or ``deep``).
 
     Returns:
         An ``AnalysisResult``; ``errors`` lists partial-read problems (the file was cut short, ...).
