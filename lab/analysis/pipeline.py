@@ -315,6 +315,7 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
     # The loop allocates millions of short-lived, acyclic objects; the cyclic collector would scan the
     # live flow tables over and over for nothing (it costs ~40% of the time). Restored in ``finally``.
     gc_was_enabled = gc.isenabled()
+    loop_done = False
     gc.disable()
     try:
         for item in records:
@@ -383,20 +384,27 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
                 to_json.send_frame(b"\n".join(jl))
             else:
                 lines.splice(take_frame)  # type: ignore[arg-type]
+        loop_done = True
     finally:
-        if to_json is not None:
-            to_json.close()
         if gc_was_enabled:
             gc.enable()
-        flows.close()
-        lines.close()
-        conv_lines.close()
         if writer is None:
             writer = AnnotatedWriter(annotated_path, reader.info)
-        writer.close()
+        # every output is closed (its writer thread ended) even if one of them fails; the first error wins
+        first: BaseException | None = None
+        for close in ((to_json.close if to_json is not None else None), flows.close, lines.close,
+                      conv_lines.close, writer.close):
+            if close is None:
+                continue
+            try:
+                close()
+            except BaseException as err:  # noqa: BLE001 - re-raised below, after the other closes
+                first = first or err
         if show is not None:
             show(n)
             sys.stderr.write("\n")
+        if first is not None and loop_done:  # otherwise the loop's own error is the one to see
+            raise first
 
     layers_seen: Counter[str] = Counter()
     roles: Counter[str] = Counter()
