@@ -25,6 +25,7 @@ def listen_overflows() -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--host", default="0.0.0.0", help="address to bind (0.0.0.0: all)")
     ap.add_argument("--port", type=int, default=5002)
     ap.add_argument("--backlog", type=int, default=1)
     ap.add_argument("--clients", type=int, default=3)
@@ -33,7 +34,7 @@ def main() -> int:
 
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("0.0.0.0", args.port))
+    server.bind((args.host, args.port))
     before = listen_overflows()
     server.listen(args.backlog)
     print(f"listening with backlog {args.backlog}; not accepting yet", flush=True)

@@ -11,13 +11,14 @@ import http.server
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--host", default="0.0.0.0", help="address to bind (0.0.0.0: all)")
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--count", type=int, default=2)
     ap.add_argument("--directory", default=".")
     args = ap.parse_args()
 
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=args.directory)
-    with http.server.HTTPServer(("0.0.0.0", args.port), handler) as httpd:
+    with http.server.HTTPServer((args.host, args.port), handler) as httpd:
         for _ in range(args.count):
             httpd.handle_request()  # accept one connection, answer one request (HTTP/1.0), close
     return 0

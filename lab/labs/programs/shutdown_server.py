@@ -13,12 +13,13 @@ import socket
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--host", default="0.0.0.0", help="address to bind (0.0.0.0: all)")
     ap.add_argument("--port", type=int, default=5007)
     args = ap.parse_args()
 
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("0.0.0.0", args.port))
+    server.bind((args.host, args.port))
     server.listen(5)
 
     conn, _ = server.accept()
