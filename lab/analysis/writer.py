@@ -26,6 +26,7 @@ from lab.analysis.reader import CaptureInfo, Record
 FLUSH_AT = 1 << 20
 _BOM_LE = b"\x4d\x3c\x2b\x1a"
 _PAD = (b"", b"\0", b"\0\0", b"\0\0\0")
+_PAD_END = tuple(pad + b"\0\0\0\0" for pad in _PAD)  # comment padding, then the end-of-options option
 
 
 class BackgroundFile:
@@ -169,8 +170,9 @@ class AnnotatedWriter:
         dpad = (-len(data)) & 3
         cpad = (-clen) & 3
         total = 12 + 20 + len(data) + dpad + len(opts) + 4 + clen + cpad + 4
-        self._buf.append(b"".join((self._pack8(6, total), hdr, data, _PAD[dpad], opts, self._hh(1, clen), c,
-                                   _PAD[cpad], b"\0\0\0\0", self._i(total))))
+        # the pieces go into the buffer as they are: one join per megabyte, not one per packet
+        self._buf += (self._pack8(6, total), hdr, data, _PAD[dpad], opts, self._hh(1, clen), c,
+                      _PAD_END[cpad], self._i(total))
         self._size += total
         if self._size >= FLUSH_AT:
             self._fh.write(b"".join(self._buf))
