@@ -10,6 +10,8 @@ import datetime as _dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.errors import UsageError
+
 CAPTURES_DIR = Path("captures")
 
 
@@ -85,6 +87,10 @@ class RunPaths:
         return self.root / "logs"
 
     def make(self) -> RunPaths:
+        """Create the run directory; an impossible place is the user's to fix, named in one line."""
         for d in (self.root, self.traces_dir, self.logs_dir):
-            d.mkdir(parents=True, exist_ok=True)
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise UsageError(f"cannot create output directory {d}: {err.strerror}") from None
         return self

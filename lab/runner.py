@@ -27,7 +27,7 @@ from lab.analysis.attribution import Attributor, coverage
 from lab.analysis.pipeline import analyze_capture
 from lab.capture import Capture, CaptureTarget
 from lab.emulation import Network
-from lab.errors import LabRunError, PrivilegeError, ToolMissingError
+from lab.errors import LabRunError, PrivilegeError, ToolMissingError, UsageError
 from lab.labs.evaluate import evaluate
 from lab.labs.spec import PROGRAMS_DIR, LabSpec, Step, check_programs, load_lab
 from lab.paths import RunPaths, default_out_dir
@@ -78,6 +78,11 @@ class RunResult:
 
 def preflight(spec: LabSpec, loopback: bool) -> None:
     """Check privileges and tools once, at the edge, with messages that say what to do."""
+    if loopback and not spec.loopback:
+        raise UsageError(
+            f"lab '{spec.name}' has no loopback variant (it needs network namespaces): run it as root "
+            "without --loopback"
+        )
     if not loopback and os.geteuid() != 0:
         hint = (
             f"; or run the loopback variant without root: lab run {spec.name} --loopback"
@@ -133,10 +138,10 @@ def run_lab(
     """
     spec = lab if isinstance(lab, LabSpec) else load_lab(lab)
     preflight(spec, loopback)
+    topo = load_topology(spec.topology_ref)
     paths = RunPaths(out_dir or default_out_dir(spec.name)).make()
     shutil.copyfile(spec.source, paths.root / "lab.yaml")
     say = (lambda msg: print(msg, file=log, flush=True)) if log else (lambda msg: None)
-    topo = load_topology(spec.topology_ref)
     steps: list[StepResult] = []
     failures: list[str] = []
     with Network(topo, loopback=loopback) as net:
@@ -218,13 +223,16 @@ def _run_steps(
             if step.is_wait:
                 proc, res = background.pop(step.wait or "")
                 _wait(proc, res, step.timeout)
-                _judge(spec.steps, res, failures)
+                _judge(spec.steps, res, failures, paths)
                 say(
                     f"  {res.name} ended: exit {res.exit_code}"
                     + (" (stopped by the lab)" if res.terminated else "")
                 )
                 continue
-            argv = [arg.format_map(context) for arg in step.run]
+            try:
+                argv = [arg.format_map(context) for arg in step.run]
+            except (KeyError, IndexError, ValueError) as err:
+                raise LabRunError(f"step '{step.name}': placeholder {err} has no value in this run") from None
             if _is_python(argv):
                 argv[0] = python
             res = StepResult(step.name, step.node, argv)
@@ -242,7 +250,7 @@ def _run_steps(
                 continue
             _wait(proc, res, step.timeout)
             say(f"  {step.node}: {step.name} exit {res.exit_code}")
-            problem = _judge(spec.steps, res, failures)
+            problem = _judge(spec.steps, res, failures, paths)
             if problem:
                 break
     except LabRunError as err:
@@ -305,7 +313,19 @@ def _wait(proc: subprocess.Popen[bytes], res: StepResult, timeout: float) -> Non
     res.ended_ns = time.time_ns()
 
 
-def _judge(steps: tuple[Step, ...], res: StepResult, failures: list[str]) -> str | None:
+def _last_error_line(paths: RunPaths, step_name: str) -> str:
+    """The program's own last word (stderr, else stdout): why it failed, in its terms."""
+    for suffix in (".err", ".out"):
+        try:
+            lines = (paths.logs_dir / f"{step_name}{suffix}").read_text(errors="replace").strip().splitlines()
+        except OSError:
+            continue
+        if lines:
+            return lines[-1].strip()[:200]
+    return ""
+
+
+def _judge(steps: tuple[Step, ...], res: StepResult, failures: list[str], paths: RunPaths) -> str | None:
     step = next(s for s in steps if s.name == res.name)
     problem = None
     if res.error and not step.background:
@@ -316,6 +336,9 @@ def _judge(steps: tuple[Step, ...], res: StepResult, failures: list[str]) -> str
         and not (res.terminated and step.background)
     ):
         problem = f"step '{res.name}' on {res.node} exited {res.exit_code}, expected {step.expect_exit}"
+        said = _last_error_line(paths, res.name)
+        if said:
+            problem += f" ({said})"
     if problem:
         failures.append(problem)
     return problem
@@ -325,7 +348,15 @@ def _await_ready(net: Network, step: Step, proc: subprocess.Popen[bytes], paths:
     """Poll the node's sockets until the server listens (TCP) or is bound (UDP): checked, not slept for."""
     assert step.ready is not None
     flag = "-Hltn" if step.ready.proto == "tcp" else "-Hlun"
-    argv = ["ss", flag, f"sport = :{step.ready.port}"]
+    # on a loopback run every node shares the host's sockets: only a socket on the node's own address counts
+    node_ip = net.ip(step.node or "") if net.namespace(step.node or "") is None else None
+    port = step.ready.port
+    where = (
+        ["(", "src", f"{node_ip}:{port}", "or", "src", f"0.0.0.0:{port}", "or", "src", f"[::]:{port}", ")"]
+        if node_ip
+        else [f"sport = :{port}"]
+    )
+    argv = ["ss", flag, *where]
     deadline = time.monotonic() + step.timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

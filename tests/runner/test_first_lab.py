@@ -208,7 +208,7 @@ def test_a_failing_program_keeps_the_capture_and_leaves_nothing(tmp_path: Path) 
     spec = tmp_path / "broken.yaml"
     spec.write_text(
         "name: broken\nsummary: a client that fails\nconcept: failure handling\ntopology: two-hosts\nsteps:\n"
-        "  - {name: client, node: h1, run: [python3, -c, 'import sys; sys.exit(3)']}\n"
+        "  - {name: client, node: h1, run: [python3, -c, 'import sys; sys.exit(\"no peer, giving up\")']}\n"
     )
     done = subprocess.run(
         [*LAB, "run", str(spec), "--out", str(tmp_path / "out"), "-q"],
@@ -218,7 +218,10 @@ def test_a_failing_program_keeps_the_capture_and_leaves_nothing(tmp_path: Path) 
         timeout=120,
     )
     assert done.returncode == 10, done.stderr
-    assert "exited 3, expected 0" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert (
+        "exited 1, expected 0 (no peer, giving up)" in done.stderr
+        and len(done.stderr.strip().splitlines()) == 1
+    )
     assert (tmp_path / "out" / "capture.pcapng").stat().st_size > 0
     run_id = json.loads((tmp_path / "out" / "report.json").read_text())["run_id"]
     assert not [ns for ns in _netns() if run_id in ns]
@@ -285,3 +288,14 @@ def test_without_capture_privileges_one_line_and_no_output(tmp_path: Path) -> No
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "capturing packets needs root" in lines[0]
     assert not out.exists()
+
+
+def test_loopback_refused_for_a_lab_that_needs_namespaces(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*LAB, "run", "routed", "--loopback", "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "no loopback variant" in done.stderr
+    assert not (tmp_path / "out").exists()
