@@ -305,7 +305,7 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
     if split is not None:
         chunk_end = 0
         if split.twin:
-            to_json = BackgroundFile(split.fd, depth=4)
+            to_json = BackgroundFile(split.fd, depth=2)
             jl = []
             flush_at = sys.maxsize  # a chunk goes out whole
         else:

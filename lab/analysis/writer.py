@@ -39,7 +39,7 @@ class BackgroundFile:
     waiting for them itself.
     """
 
-    def __init__(self, target: Path | str | int, depth: int = 8) -> None:
+    def __init__(self, target: Path | str | int, depth: int = 3) -> None:
         self._fh = open(target, "wb")  # noqa: SIM115 - closed by the thread when close() is called
         self._q: queue.Queue[bytes | Callable[[], bytes] | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
