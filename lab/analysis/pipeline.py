@@ -367,7 +367,8 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
                 kind = (names, role["code"], cause["source"], rec["app"])
                 line = _dumps(rec) if emit else b""
                 comment = f"{role['text']} | {cause['text']} | {'/'.join(names) or 'no decodable header'}"
-            kinds[kind] = kinds.get(kind, 0) + 1
+            if json_out:  # only the summary needs them
+                kinds[kind] = kinds.get(kind, 0) + 1
             if emit:
                 jl.append(line)
                 jsize += len(line)
