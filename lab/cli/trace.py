@@ -53,10 +53,7 @@ def trace_cmd(
     if not is_python_command(argv) and shutil.which("strace") is None:
         raise ToolMissingError("strace", f"to trace {prog}")
     out = out or default_out_dir("trace")
-    try:
-        paths = RunPaths(out).make()
-    except OSError as err:
-        raise UsageError(f"trace: cannot create the output directory {out}: {err.strerror}") from None
+    paths = RunPaths(out).make()  # an impossible --out is a one-line UsageError
     argv2, env_add = wrap_command(argv, paths.traces_dir, node)
     stdout = open(paths.logs_dir / "stdout.txt", "wb") if as_json else None  # noqa: SIM115
     try:

@@ -183,7 +183,7 @@ def test_cli_bad_input(tmp_path: Path) -> None:
     blocker.write_text("")
     out = lab("trace", "--out", str(blocker / "r"), "--", "true", cwd=tmp_path)
     err = out.stderr.decode()
-    assert out.returncode == 2 and err.startswith("lab: trace: cannot create the output directory") and (
+    assert out.returncode == 2 and err.startswith("lab: cannot create output directory") and (
         err.count("\n") == 1
     )
     out = lab("trace", "--out", str(tmp_path / "none"), "--", "true", cwd=tmp_path)
