@@ -11,7 +11,7 @@ LABCMD := $(BIN)/lab
 DEB_PACKAGES := tshark tcpdump strace iproute2 nftables ethtool procps curl netcat-openbsd dnsutils \
                 iputils-ping wireshark-common
 
-.PHONY: setup demo test lint lab labs analyze clean bench help
+.PHONY: setup debs demo test lint lab labs analyze clean bench help
 
 help:
 	@echo "make demo           set up, then run the default lab (tcp-echo) end to end and print its ladder"
@@ -22,9 +22,10 @@ help:
 	@echo "make bench          benchmarks against peers measured in the same run"
 	@echo "make clean          remove every leftover lab resource (namespaces, links, captures processes)"
 
-setup: $(VENV)/.installed .deb-installed
+setup: debs $(VENV)/.installed
 
-.deb-installed: Makefile
+# Checked on every run (dpkg-query is fast): a stamp file could claim packages a fresh machine lacks.
+debs:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
@@ -35,10 +36,10 @@ setup: $(VENV)/.installed .deb-installed
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
-	@touch $@
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); }
 	@$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $@
