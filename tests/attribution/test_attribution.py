@@ -156,7 +156,8 @@ def test_tcp_echo_every_packet_has_its_call_or_kernel_duty() -> None:
     assert causes[3]["calls"] == [5, 6] and causes[3]["consumed_by"] == [7]  # coalesced: two sendall()
     assert causes[4]["calls"] == [6] and "bytes 8-9" in causes[4]["text"]
     assert causes[5]["source"] == "kernel" and causes[5]["answers"] == 5
-    assert "inside h2 recv() #7" in causes[5]["text"]
+    # recv() #7 was already blocked when the data came: the ACK is the kernel's own, not recv()'s doing
+    assert causes[5]["rule"] == "ack" and "inside" not in causes[5]["text"]
     assert causes[6]["calls"] == [8] and causes[6]["consumed_by"] == [9]
     assert causes[7]["rule"] == "fin-close" and causes[7]["calls"] == [10]
     assert causes[8]["rule"] == "fin-close" and causes[8]["calls"] == [11]
@@ -313,3 +314,54 @@ def test_fin_at_process_exit_is_the_kernels() -> None:
     _handshake(att)
     fin = att.cause(tcp(4, 701, C, S, "FIN,ACK", ISN_C + 1, ISN_S + 1))
     assert fin["source"] == "kernel" and fin["rule"] == "fin-exit" and fin["related"] == [2]
+
+
+def test_an_ack_is_inside_recv_only_when_recv_read_queued_data() -> None:
+    cs, ss = {"local": list(C), "peer": list(S)}, {"local": list(S), "peer": list(C)}
+    calls = [
+        call(1, "h1", "1:3:1", "connect", 100, t_end_ns=300, **cs),
+        call(2, "h1", "1:3:1", "sendall", 500, nbytes=6, sent_after=6, **cs),
+        call(3, "h2", "2:4:1", "recv", 640, t_end_ns=700, nbytes=6, recv_after=6, **ss),
+    ]
+    att = Attributor(calls)
+    _handshake(att)
+    att.cause(tcp(4, 600, C, S, "PSH,ACK", ISN_C + 1, ISN_S + 1, 6))  # queued: recv() starts at 640
+    ack = att.cause(tcp(5, 650, S, C, "ACK", ISN_S + 1, ISN_C + 7))
+    assert ack["rule"] == "ack-in-recv" and ack["related"] == [3] and ack["answers"] == 4
+
+
+def test_a_reused_port_starts_a_new_connection() -> None:
+    att = Attributor(echo_calls())
+    _handshake(att)
+    att.cause(tcp(4, 600, C, S, "PSH,ACK", ISN_C + 1, ISN_S + 1, 6))
+    syn = att.cause(tcp(5, 2000, C, S, "SYN", ISN_C + 99999, 0))
+    assert syn["rule"] == "syn-connect"  # not a retransmission of the first connection's SYN
+
+
+def test_the_syn_ack_answers_the_retransmitted_syn() -> None:
+    att = Attributor(echo_calls())
+    att.cause(tcp(1, 200, C, S, "SYN", ISN_C, 0))
+    retry = att.cause(tcp(2, 1200, C, S, "SYN", ISN_C, 0))
+    synack = att.cause(tcp(3, 1210, S, C, "SYN,ACK", ISN_S, ISN_C + 1))
+    assert retry["rule"] == "syn-retransmit" and retry["answers"] == 1
+    assert synack["answers"] == 2
+
+
+def test_a_forwarded_copy_keeps_the_cause_decided_where_it_was_first_seen() -> None:
+    att = Attributor(echo_calls())
+
+    def on(link: str, rec: dict[str, Any], ip_id: int) -> dict[str, Any]:
+        rec["interface"] = link
+        rec["ip"]["id"] = ip_id
+        return att.cause(rec)
+
+    on("h1-eth0", tcp(1, 200, C, S, "SYN", ISN_C, 0), 1)
+    on("r1-eth1", tcp(2, 201, C, S, "SYN", ISN_C, 0), 1)
+    on("r1-eth1", tcp(3, 210, S, C, "SYN,ACK", ISN_S, ISN_C + 1), 9)
+    on("h1-eth0", tcp(4, 211, S, C, "SYN,ACK", ISN_S, ISN_C + 1), 9)
+    on("h1-eth0", tcp(5, 220, C, S, "ACK", ISN_C + 1, ISN_S + 1), 2)
+    on("h1-eth0", tcp(6, 600, C, S, "PSH,ACK", ISN_C + 1, ISN_S + 1, 6), 3)  # lost before r1-eth1
+    retrans = on("h1-eth0", tcp(7, 900, C, S, "PSH,ACK", ISN_C + 1, ISN_S + 1, 6), 4)
+    far = on("r1-eth1", tcp(8, 901, C, S, "PSH,ACK", ISN_C + 1, ISN_S + 1, 6), 4)
+    assert retrans["rule"] == "tcp-retransmit"
+    assert far["rule"] == "tcp-retransmit" and far["copy_of"] == 7 and far["source"] == "kernel"

@@ -21,6 +21,7 @@ packet record (packets.jsonl dict without ``cause``) in capture order, each exac
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from lab.analysis.attribution.calllog import CallLog, norm_ip
@@ -30,6 +31,49 @@ from lab.analysis.attribution.neighbours import NeighbourRules
 from lab.analysis.attribution.tcp import TcpRules
 
 __all__ = ["EXPLAINED", "Attributor", "call_label", "coverage", "norm_ip"]
+
+COPY_WINDOW_NS = 1_000_000_000  # a forwarded copy crosses the next link within this time
+
+
+@dataclass
+class _Sighting:
+    ifaces: set[str]
+    cause: dict[str, Any]
+    frame: int
+    ts: int
+
+
+def _identity(rec: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What stays the same when a router forwards a packet (not TTL, not MACs): the same packet on
+    another link. IPv4 adds the IP ID; IPv6 has none, so a later copy on a link that already saw the
+    same bytes counts as a new event (a retransmission), never as a copy."""
+    ip = rec.get("ip")
+    if not ip:
+        return None
+    frag = ip.get("frag") or {}
+    key: tuple[Any, ...] = (
+        ip.get("version"),
+        norm_ip(ip.get("src")),
+        norm_ip(ip.get("dst")),
+        ip.get("id") if ip.get("version") == 4 else None,
+        ip.get("proto"),
+        frag.get("offset"),
+        frag.get("mf"),
+    )
+    if tcp := rec.get("tcp"):
+        return key + (
+            tcp["sport"],
+            tcp["dport"],
+            tcp.get("seq_raw"),
+            tcp.get("ack_raw"),
+            tcp.get("flags_int"),
+            tcp.get("len"),
+        )
+    if udp := rec.get("udp"):
+        return key + (udp["sport"], udp["dport"], udp.get("length"), udp.get("sha1"))
+    if icmp := rec.get("icmp"):
+        return key + (icmp.get("type"), icmp.get("code"))
+    return key
 
 
 class Attributor:
@@ -48,8 +92,39 @@ class Attributor:
         self.tcp = TcpRules(self.log)
         self.datagrams = DatagramRules(self.log)
         self.neighbours = NeighbourRules(self.log)
+        self._sightings: dict[tuple[Any, ...], _Sighting] = {}
+        self._count = 0
 
     def cause(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """The cause of one packet; a packet already seen on another link (forwarded) keeps that cause.
+
+        Rules run for every sighting (they keep per-link state), but the cause of a forwarded copy is the
+        one decided where the packet was first seen: a retransmission stays a retransmission on every hop.
+        """
+        cause = self._rules(rec)
+        key = _identity(rec)
+        if key is None:
+            return cause
+        iface, ts = str(rec.get("interface")), rec.get("ts_ns", 0)
+        seen = self._sightings.get(key)
+        if seen is None or iface in seen.ifaces or ts - seen.ts > COPY_WINDOW_NS:
+            # first sighting, or the same bytes again on a link that already saw them: a new event
+            self._sightings[key] = _Sighting({iface}, cause, rec["number"], ts)
+            self._prune(ts)
+            return cause
+        seen.ifaces.add(iface)
+        return {
+            **seen.cause,
+            "copy_of": seen.frame,
+            "text": f"{seen.cause['text']} (forwarded: the same packet as frame {seen.frame})",
+        }
+
+    def _prune(self, ts: int) -> None:
+        self._count += 1
+        if self._count % 4096 == 0:
+            self._sightings = {k: v for k, v in self._sightings.items() if ts - v.ts <= COPY_WINDOW_NS}
+
+    def _rules(self, rec: dict[str, Any]) -> dict[str, Any]:
         role = (rec.get("role") or {}).get("code", "other")
         if role == "lab-probe":
             return make_cause("lab", "lab-probe", "the lab's capture-readiness probe (not network traffic)")

@@ -7,6 +7,7 @@ port, or by a UDP port; time only picks between sockets that reused the same por
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ CONNECT_CALLS = {"connect", "connect_ex"}
 CLOSE_CALLS = {"close", "shutdown"}
 SENDING_CALLS = CONNECT_CALLS | {"sendto", "send", "sendall", "sendmsg", "write", "sendmmsg", "writev"}
 WILDCARD = {"0.0.0.0", "::", ""}
+READ_CALLS = ("recv", "read", "makefile-read")
 
 
 def norm_ip(ip: str | None) -> str | None:
@@ -98,6 +100,40 @@ class Socket:
 
     def sent_total(self, before_ns: int) -> int:
         return max((c.get("sent_after") or 0 for c in self.calls if c["t_start_ns"] <= before_ns), default=0)
+
+    def finish(self) -> None:
+        """Sort what attribution searches, so that each packet costs a bisection, not a scan."""
+        self.sends.sort(key=lambda c: c["sent_after"])
+        self.recvs.sort(key=lambda c: c["recv_after"])
+        self._send_ends = [c["sent_after"] for c in self.sends]
+        self._recv_ends = [c["recv_after"] for c in self.recvs]
+        self._reads = [c for c in self.calls if str(c.get("call", "")).startswith(READ_CALLS)]
+        self._read_starts = [c["t_start_ns"] for c in self._reads]
+
+    def sending(self, start: int, end: int) -> list[Call]:
+        """The send calls whose bytes overlap the stream range [start, end)."""
+        i = bisect_right(self._send_ends, start)
+        out = []
+        while i < len(self.sends) and self.sends[i]["sent_before"] < end:
+            out.append(self.sends[i])
+            i += 1
+        return out
+
+    def receiving(self, start: int, end: int) -> list[Call]:
+        """The receive calls that consumed bytes of the stream range [start, end)."""
+        i = bisect_right(self._recv_ends, start)
+        out = []
+        while i < len(self.recvs) and self.recvs[i]["recv_before"] < end:
+            out.append(self.recvs[i])
+            i += 1
+        return out
+
+    def reading_at(self, ts: int) -> Call | None:
+        """The receive call running at ``ts`` (started at or before it, not yet returned), if any."""
+        i = bisect_right(self._read_starts, ts) - 1
+        if i >= 0 and ts <= self._reads[i].get("t_end_ns", 0):
+            return self._reads[i]
+        return None
 
 
 class CallLog:
@@ -188,6 +224,9 @@ class CallLog:
                 if target:
                     self.connects_to[target].append(sock)
         self.udp_socks = [s for socks in self.udp_by_port.values() for s in socks]
+        for sock in self.socks.values():
+            sock.finish()
+        self.traced_nodes = {sock.node for sock in self.socks.values()}
 
     def tcp_sock(self, local: Endpoint, peer: Endpoint, ts: int) -> Socket | None:
         """The socket at ``local`` talking to ``peer`` at time ``ts`` (latest one opened before it)."""
@@ -204,14 +243,26 @@ class CallLog:
         before = [s for s in cands if s.first_ns <= ts + TOL_NS]
         return max(before or cands, key=lambda s: s.first_ns)
 
-    def connecting(self, peer: Endpoint, ts: int) -> Socket | None:
+    def connecting(self, local: Endpoint, peer: Endpoint, ts: int) -> Socket | None:
         """A socket whose connect() to ``peer`` was under way at ``ts``: a refused or timed-out connect
-        leaves no local port to match by (getsockname() after the failure shows port 0)."""
+        leaves no local port to match by (getsockname() after the failure shows port 0).
+
+        When several connects overlap in time, the one whose recorded local port is the packet's wins;
+        otherwise the one that started last before the packet.
+        """
+        running = []
         for sock in self.connects_to.get(peer, []):
             call = sock.connect
             if call and call["t_start_ns"] <= ts + TOL_NS and ts <= call.get("t_end_ns", 0) + TOL_NS:
+                running.append(sock)
+        for sock in running:
+            ports = {p[1] for p in (endpoint(c.get("local")) for c in sock.calls) if p} | (
+                {sock.local[1]} if sock.local else set()
+            )
+            if local[1] in ports:
                 return sock
-        return None
+        started = [s for s in running if s.connect and s.connect["t_start_ns"] <= ts]
+        return max(started or running, key=lambda s: s.connect["t_start_ns"], default=None)  # type: ignore[index]
 
     def node_of(self, ip: str | None, mac: str | None = None) -> str:
         if mac and mac.lower() in self.mac_nodes:
@@ -234,13 +285,21 @@ class CallLog:
         ]
         return max(cands, key=lambda s: s.listen["t_start_ns"]) if cands else None  # type: ignore[index]
 
-    def trigger(self, src_ip: str, target_ip: str, ts: int) -> Call | None:
-        """The call whose packet made the kernel resolve a neighbour: the latest sender towards it."""
+    def trigger(self, node: str, src_ip: str, target_ip: str, ts: int) -> Call | None:
+        """The call whose packet made ``node``'s kernel resolve a neighbour: its latest sender towards it.
+
+        Only calls of that node count (a router resolving a next hop forwards someone else's packet), and a
+        connect() of a UDP socket sends nothing, so it triggers nothing.
+        """
         best: Call | None = None
         best_score: tuple[bool, int] = (False, -1)
         for sock in self.socks.values():
+            if sock.node != node:
+                continue
             for call in sock.calls:
                 if call["t_start_ns"] > ts or call.get("call") not in SENDING_CALLS:
+                    continue
+                if call.get("call") in CONNECT_CALLS and sock.stype == "SOCK_DGRAM":
                     continue
                 local = endpoint(call.get("local")) or sock.local
                 if local and local[0] not in WILDCARD and local[0] != src_ip:

@@ -37,13 +37,17 @@ def make_cause(
 
 
 def merge_causes(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """One packet, two reasons (data with FIN): keep both, the stronger source first."""
+    """One packet, two reasons (data with FIN): keep both, the stronger source first, every link kept."""
     rank = {s: i for i, s in enumerate(("call", "kernel", "lab", "inferred", "unexplained"))}
     parts = sorted(parts, key=lambda p: rank.get(p["source"], 9))
     out = dict(parts[0])
     out["text"] = "; ".join(p["text"] for p in parts)
     out["rule"] = "+".join(p["rule"] for p in parts)
-    out["calls"] = [c for p in parts for c in p.get("calls", [])]
+    for key in ("calls", "related", "consumed_by"):
+        ids = list(dict.fromkeys(i for p in parts for i in p.get(key) or []))
+        if ids or key == "calls":
+            out[key] = ids
+    out["answers"] = next((p["answers"] for p in parts if p.get("answers") is not None), None)
     if any(p["source"] not in EXPLAINED for p in parts):
         out["source"] = next(p["source"] for p in parts if p["source"] not in EXPLAINED)
     return out

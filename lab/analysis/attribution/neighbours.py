@@ -52,14 +52,17 @@ class NeighbourRules:
             return make_cause(
                 "kernel", "arp-gratuitous", f"kernel ({node}) gratuitous ARP for {spa}", node=node
             )
-        trigger = self.log.trigger(spa, tpa, rec["ts_ns"])
+        trigger = self.log.trigger(node, spa, tpa, rec["ts_ns"])
         unicast = (rec.get("eth") or {}).get("dst", "ff:ff:ff:ff:ff:ff") != "ff:ff:ff:ff:ff:ff"
         kind = "re-checks a stale neighbour entry (unicast probe)" if unicast else "resolves the neighbour"
-        why = (
-            f", triggered by the first packet of {call_label(trigger)} (it waits for the reply)"
-            if trigger and not unicast
-            else ""
-        )
+        if unicast:
+            why = ""
+        elif trigger:
+            why = f", triggered by the first packet of {call_label(trigger)} (it waits for the reply)"
+        elif node not in self.log.traced_nodes:
+            why = ", to forward a packet towards it (no program runs there: it routes)"
+        else:
+            why = ""
         return make_cause(
             "kernel",
             "arp-request",
@@ -110,7 +113,7 @@ class NeighbourRules:
             if src in ("::", ""):
                 return make_cause("kernel", "ndp-dad", f"kernel duplicate address detection for {target}")
             self._ns_frames[src] = rec["number"]
-            trigger = self.log.trigger(src, target, rec["ts_ns"])
+            trigger = self.log.trigger(node, src, target, rec["ts_ns"])
             why = f", triggered by {call_label(trigger)}" if trigger else ""
             return make_cause(
                 "kernel",

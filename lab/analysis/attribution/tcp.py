@@ -8,12 +8,13 @@ capture interface: a segment seen on two links is one send, not a retransmission
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from lab.analysis.attribution.calllog import TOL_NS, CallLog, Endpoint, Socket, at_exit, norm_ip
-from lab.analysis.attribution.causes import Call, call_label, make_cause, merge_causes
+from lab.analysis.attribution.causes import call_label, make_cause, merge_causes
 
 Rec = dict[str, Any]
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
@@ -26,7 +27,8 @@ class Connection:
 
     isn: dict[Endpoint, int] = field(default_factory=dict)
     client: Endpoint | None = None
-    syn_frame: int | None = None
+    syn_frame: int | None = None  # the first SYN; retransmissions name it
+    last_syn_frame: int | None = None  # the SYN a SYN-ACK or a refusing RST answers (a retry, if any)
     syn_count: int = 0
     synack_frame: int | None = None
     established: bool = False
@@ -34,6 +36,7 @@ class Connection:
     data_frames: dict[Endpoint, list[tuple[int, int, int, int]]] = field(
         default_factory=lambda: defaultdict(list)
     )  # (start, end, frame, ts)
+    data_ends: dict[Endpoint, list[int]] = field(default_factory=lambda: defaultdict(list))  # bisect index
     fin: dict[Endpoint, tuple[int, int]] = field(default_factory=dict)  # endpoint -> (offset, frame)
     acked: dict[Endpoint, int] = field(default_factory=dict)  # acker -> highest acked offset of the peer
     last_ack: dict[Endpoint, tuple[int, int]] = field(default_factory=dict)  # acker -> (ack, win)
@@ -45,11 +48,14 @@ class TcpRules:
         self.log = log
         self.conns: dict[tuple[str, Endpoint, Endpoint], Connection] = {}
 
-    def _conn(self, a: Endpoint, b: Endpoint, iface: str) -> Connection:
-        """Connection state per capture interface: a segment seen on two links is not a retransmission."""
+    def _conn(self, a: Endpoint, b: Endpoint, iface: str, new_isn: int | None) -> Connection:
+        """Connection state per capture interface: a segment seen on two links is not a retransmission.
+
+        A SYN with a new ISN on a known 4-tuple is a new connection (a reused port): it starts afresh.
+        """
         key = (iface, a, b) if a <= b else (iface, b, a)
         conn = self.conns.get(key)
-        if conn is None:
+        if conn is None or (new_isn is not None and conn.isn.get(a) not in (None, new_isn)):
             conn = self.conns[key] = Connection()
         return conn
 
@@ -58,9 +64,10 @@ class TcpRules:
         src: Endpoint = (norm_ip(ip["src"]) or "", tcp["sport"])
         dst: Endpoint = (norm_ip(ip["dst"]) or "", tcp["dport"])
         flags, ts, frame = tcp.get("flags_int", 0), rec["ts_ns"], rec["number"]
-        conn = self._conn(src, dst, str(rec.get("interface")))
-        sender = self.log.tcp_sock(src, dst, ts) or self.log.connecting(dst, ts)
-        receiver = self.log.tcp_sock(dst, src, ts) or self.log.connecting(src, ts)
+        syn_only = bool(flags & SYN and not flags & ACK)
+        conn = self._conn(src, dst, str(rec.get("interface")), tcp["seq_raw"] if syn_only else None)
+        sender = self.log.tcp_sock(src, dst, ts) or self.log.connecting(src, dst, ts)
+        receiver = self.log.tcp_sock(dst, src, ts) or self.log.connecting(dst, src, ts)
         try:
             if flags & SYN and not flags & ACK:
                 return self._syn(rec, conn, src, sender)
@@ -83,6 +90,7 @@ class TcpRules:
         seq = rec["tcp"]["seq_raw"]
         if conn.isn.get(src) == seq and conn.syn_frame is not None:
             conn.syn_count += 1
+            conn.last_syn_frame = rec["number"]
             who = f"{call_label(sender.connect)} still waiting" if sender and sender.connect else "connect"
             return make_cause(
                 "kernel",
@@ -93,6 +101,7 @@ class TcpRules:
                 conn.syn_frame,
             )
         conn.isn[src], conn.client, conn.syn_frame, conn.syn_count = seq, src, rec["number"], 0
+        conn.last_syn_frame = rec["number"]
         conn.synack_frame, conn.established = None, False
         if sender and sender.connect:
             return make_cause(
@@ -118,7 +127,7 @@ class TcpRules:
         listener = self.log.listener(src, rec["ts_ns"])
         node = listener.node if listener else self.log.node_of(src[0])
         text = (
-            f"kernel ({node}) answers SYN frame {conn.syn_frame} for the listening socket"
+            f"kernel ({node}) answers SYN frame {conn.last_syn_frame} for the listening socket"
             + (f" of {call_label(listener.listen)}" if listener and listener.listen else "")
             + " — accept() takes no part in the handshake"
         )
@@ -127,7 +136,7 @@ class TcpRules:
             "syn-ack",
             text,
             [listener.listen] if listener and listener.listen else [],
-            conn.syn_frame,
+            conn.last_syn_frame,
             node=node,
         )
 
@@ -151,16 +160,18 @@ class TcpRules:
             return make_cause(
                 "kernel",
                 "rst-refused",
-                f"kernel ({node}) refuses SYN frame {conn.syn_frame}: no socket listens on port "
+                f"kernel ({node}) refuses SYN frame {conn.last_syn_frame}: no socket listens on port "
                 f"{src[1]}{after}",
                 victim,
-                conn.syn_frame,
+                conn.last_syn_frame,
                 node=node,
             )
         if sender:
             closers = [c for c in sender.closers if c["t_start_ns"] <= ts + TOL_NS]
             if closers:
-                close = closers[0]
+                # a reset comes from the close() that released the socket, not an earlier shutdown()
+                closes = [c for c in closers if c.get("call") != "shutdown"]
+                close = closes[-1] if closes else closers[-1]
                 peer_sent = receiver.sent_total(close["t_start_ns"]) if receiver else 0
                 unread = peer_sent - (close.get("recv_after") or 0)
                 if sender.linger0:
@@ -212,19 +223,16 @@ class TcpRules:
                 "send() (inferred: the handshake was not captured, so stream offsets are unknown)",
             )
         end = start + tcp["len"]
-        sends = (
-            [c for c in sender.sends if c["sent_before"] < end and c["sent_after"] > start] if sender else []
-        )
-        recvs = (
-            [c for c in receiver.recvs if c["recv_before"] < end and c["recv_after"] > start]
-            if receiver
-            else []
-        )
+        sends = sender.sending(start, end) if sender else []
+        recvs = receiver.receiving(start, end) if receiver else []
         span = f"bytes {start}-{end - 1}"
-        first = next((f for s, e, f, _ in conn.data_frames[src] if s < end and e > start), None)
+        frames, ends = conn.data_frames[src], conn.data_ends[src]
+        i = bisect_right(ends, start)
+        first = frames[i][2] if i < len(frames) and frames[i][0] < end else None
         retrans = end <= conn.sent_end[src]
         if not retrans:
-            conn.data_frames[src].append((start, end, rec["number"], rec["ts_ns"]))
+            frames.append((start, end, rec["number"], rec["ts_ns"]))
+            ends.append(end)
         conn.sent_end[src] = max(conn.sent_end[src], end)
         read = f"; read by {', '.join(map(call_label, recvs))}" if recvs else ""
         if not sends:
@@ -296,7 +304,7 @@ class TcpRules:
     def _ack(
         self, rec: Rec, conn: Connection, src: Endpoint, dst: Endpoint, sender: Socket | None
     ) -> dict[str, Any]:
-        tcp, ts, _frame = rec["tcp"], rec["ts_ns"], rec["number"]
+        tcp, ts = rec["tcp"], rec["ts_ns"]
         node = sender.node if sender else self.log.node_of(src[0])
         acked = self._offset(conn, dst, tcp["ack_raw"])
         analysis = rec.get("analysis") or []
@@ -309,7 +317,12 @@ class TcpRules:
             conn.established = True
             conn.last_ack[src] = (tcp["ack_raw"], tcp.get("win", 0))
             who = [sender.connect] if sender and sender.connect else []
-            done = f"; {call_label(who[0])} returns" if who else ""
+            if not who:
+                done = ""
+            elif who[0].get("error") in ("EINPROGRESS", "EAGAIN", "EWOULDBLOCK"):
+                done = f"; the pending connection of {call_label(who[0])} (non-blocking) is now established"
+            else:
+                done = f"; {call_label(who[0])} returns"
             return make_cause(
                 "kernel",
                 "handshake-ack",
@@ -345,29 +358,35 @@ class TcpRules:
             return make_cause("kernel", "keepalive", f"kernel ({node}) TCP keep-alive probe", node=node)
         if "zero_window_probe" in analysis:
             return make_cause("kernel", "zero-window-probe", f"kernel ({node}) zero-window probe", node=node)
+        reader = sender.reading_at(ts) if sender else None
         if prev and prev[0] == tcp["ack_raw"] and prev[1] != tcp.get("win", 0):
+            inside = f", sent inside {call_label(reader)} as the application consumed data" if reader else ""
             return make_cause(
                 "kernel",
                 "window-update",
-                f"kernel ({node}) window update: receive window now {tcp.get('win')}"
-                + self._in_recv(sender, ts),
+                f"kernel ({node}) window update: receive window now {tcp.get('win')}{inside}",
+                [reader] if reader else [],
                 node=node,
             )
         last_acked = conn.acked.get(src, 0)
-        covered = [(s, e, f, t) for s, e, f, t in conn.data_frames[dst] if e <= acked and e > last_acked]
+        frames_in, ends_in = conn.data_frames[dst], conn.data_ends[dst]
+        covered = frames_in[bisect_right(ends_in, last_acked) : bisect_right(ends_in, acked)]
         conn.acked[src] = max(last_acked, acked)
         frames = [f for _, _, f, _ in covered]
         what = f"bytes up to {acked}" + (
             f" (frame{'s' if len(frames) > 1 else ''} {', '.join(map(str, frames))})" if frames else ""
         )
-        inside = self._in_recv(sender, ts)
-        if inside:
+        # "inside recv()" only when the timing shows it: the data was queued before that recv() began, and
+        # the ACK left while it ran (reading opened the window). A recv() already blocked when the data came
+        # proves nothing: the kernel acknowledges arriving data on its own.
+        if reader and covered and reader["t_start_ns"] > covered[-1][3]:
             return make_cause(
                 "kernel",
                 "ack-in-recv",
-                f"kernel ({node}) acknowledges {what}{inside}",
-                self._recv_at(sender, ts),
-                frames[-1] if frames else None,
+                f"kernel ({node}) acknowledges {what}, sent inside {call_label(reader)} as the application "
+                f"consumed the queued data",
+                [reader],
+                frames[-1],
                 node=node,
             )
         if covered and ts - covered[-1][3] >= DELAYED_ACK_NS:
@@ -386,17 +405,3 @@ class TcpRules:
             answers=frames[-1] if frames else None,
             node=node,
         )
-
-    def _recv_at(self, sock: Socket | None, ts: int) -> list[Call]:
-        if sock is None:
-            return []
-        return [
-            c
-            for c in sock.calls
-            if c.get("call", "").startswith(("recv", "read", "makefile-read"))
-            and c["t_start_ns"] <= ts <= c.get("t_end_ns", c["t_start_ns"]) + TOL_NS // 4
-        ]
-
-    def _in_recv(self, sock: Socket | None, ts: int) -> str:
-        calls = self._recv_at(sock, ts)
-        return f", sent inside {call_label(calls[0])} as the application consumed data" if calls else ""
