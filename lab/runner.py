@@ -85,7 +85,8 @@ def preflight(spec: LabSpec, loopback: bool) -> None:
         )
     if not loopback and os.geteuid() != 0:
         hint = (
-            f"; or run the loopback variant without root: lab run {spec.name} --loopback"
+            f"; the loopback variant (lab run {spec.name} --loopback) needs no namespaces, but capturing "
+            "still needs CAP_NET_RAW and CAP_NET_ADMIN"
             if spec.loopback
             else "; this lab has no loopback variant"
         )
