@@ -1,13 +1,17 @@
 """Ground-truth TCP client: send payloads of mixed sizes, half-close, then read the reply to the end.
 
 Usage: gt_client.py ADDRESS PORT. Large sendall() calls span several segments; small send() calls back to
-back let Nagle coalesce them into one segment while the first is unacknowledged.
+back let Nagle coalesce them into one segment while the first is unacknowledged, and the ones right after
+a 40000-byte sendall() (more than the initial congestion window) may queue behind its unsent tail. Neither
+is certain on a loaded machine, so the stream starts with send(MSG_MORE) calls, which the kernel holds
+until the next plain send(): one segment, four calls, every time (nothing is in flight to trigger an ACK).
 """
 
 import socket
 import sys
 
-PLAN = (("sendall", 3000), ("send", 7), ("send", 7), ("sendall", 40000), ("send", 7), ("send", 7),
+PLAN = (("more", 5), ("more", 11), ("more", 3), ("send", 20),
+        ("sendall", 3000), ("send", 7), ("send", 7), ("sendall", 40000), ("send", 7), ("send", 7),
         ("send", 7), ("send", 100), ("sendall", 1460), ("send", 3))
 READ_SIZES = (1024, 3, 8192, 500)
 
@@ -20,7 +24,7 @@ def main() -> int:
             if how == "sendall":
                 sock.sendall(data)
             else:
-                sent = sock.send(data)
+                sent = sock.send(data, socket.MSG_MORE if how == "more" else 0)
                 if sent != size:
                     sock.sendall(data[sent:])
         sock.shutdown(socket.SHUT_WR)
