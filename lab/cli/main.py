@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import os
+import select
+import shlex
+import subprocess
 import sys
 
 import click
@@ -50,8 +54,59 @@ def cli() -> None:
     """
 
 
+def _stdout_closed() -> bool:
+    """Whether our stdout is a pipe or socket whose reader has gone (``lab show DIR | head -1``).
+
+    Asked of the descriptor itself, so an EPIPE from some other pipe (a child's stdin) is not mistaken for
+    the reader of our output having had enough."""
+    try:
+        fd = sys.__stdout__.fileno() if sys.__stdout__ is not None else 1
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
+    except (OSError, ValueError):
+        return False
+
+
+def _quiet_exit_on_closed_stdout() -> int:
+    """Exit 0 without a word: the reader took what it wanted. Later writes and the interpreter's final
+    flush go to /dev/null, so Python does not print "Exception ignored ... BrokenPipeError" at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ is not None else 1)
+    finally:
+        os.close(devnull)
+    return 0
+
+
+def _command_text(cmd: object, limit: int = 160) -> str:
+    text = shlex.join(map(str, cmd)) if isinstance(cmd, list | tuple) else str(cmd)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; a LabError becomes ``lab: <message>`` on stderr and its exit code, never a traceback."""
+    """Run the CLI; a LabError becomes ``lab: <message>`` on stderr and its exit code, never a traceback.
+
+    A closed stdout pipe (``lab show DIR | head -1``) is a normal end: exit 0, silently. click itself turns
+    an EPIPE into ``sys.exit(1)`` (its only SystemExit when not standalone), so a SystemExit while our stdout
+    has lost its reader is that case.
+    """
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # an EPIPE surfaces here, not as a warning at interpreter exit
+    except BrokenPipeError as err:
+        if _stdout_closed():
+            return _quiet_exit_on_closed_stdout()
+        click.echo(f"lab: {err}", err=True)
+        return 1
+    except SystemExit:
+        if _stdout_closed():
+            return _quiet_exit_on_closed_stdout()
+        raise
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         cli.main(args=argv, prog_name="lab", standalone_mode=False)
     except LabError as err:
@@ -66,9 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as err:
         err.show()
         return err.exit_code
+    except subprocess.TimeoutExpired as err:  # a library call that should have mapped it to a LabError
+        click.echo(f"lab: {_command_text(err.cmd)} timed out after {err.timeout:g}s", err=True)
+        return 1
+    except BrokenPipeError:
+        raise  # main() decides whether it was our stdout
     except OSError as err:
-        if err.errno == 32:  # EPIPE: `lab show | head` is not an error
-            return 0
         click.echo(f"lab: {err}", err=True)
         return 1
     return 0
