@@ -8,6 +8,7 @@ carries the capture point's label (``h1-eth0``) so a packet's interface says whi
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -21,9 +22,12 @@ from pathlib import Path
 from types import TracebackType
 
 from lab.capture.idb import rename_interfaces
-from lab.errors import CaptureError, ToolMissingError
+from lab.capture.probe import probe_payload
+from lab.errors import CaptureError, LabError, PcapFormatError, ToolMissingError
 
 _PR_SET_PDEATHSIG = 1
+_PROBE_TIMEOUT = 10.0  # seconds for one probe sender (a Python start-up inside a namespace)
+_MERGE_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -68,14 +72,16 @@ class _Group:
             return set()
         self.offset += len(data)
         window = self.tail + data
-        self.tail = window[-128:]
+        self.tail = window[-256:]  # longer than any needle, so one split across two reads is still found
         return {n for n in needles if n in window}
 
 
 class Capture:
     """Capture the given targets into ``out_file``; use as a context manager around the traffic.
 
-    The capture is merged and written even when the body raises, so an error never loses packets.
+    The capture is merged and written even when the body raises or the final probe is not confirmed, so an
+    error never loses packets. After a successful merge the per-namespace raw files are deleted (they hold
+    the same packets); the dumpcap logs stay in ``work_dir``.
     """
 
     def __init__(
@@ -105,7 +111,13 @@ class Capture:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.stop(drain=exc_type is None)
+        try:
+            self.stop(drain=exc_type is None)
+        except LabError as err:
+            if exc is None:
+                raise
+            # the body's error came first and stays the one raised; the capture's own failure goes with it
+            exc.add_note(f"capture: {err}")
 
     def start(self) -> None:
         dumpcap = shutil.which("dumpcap")
@@ -143,16 +155,32 @@ class Capture:
             raise
 
     def stop(self, *, drain: bool = True) -> Path:
-        """Confirm everything sent so far is on disk (a last probe), stop dumpcap, merge, name interfaces."""
+        """Confirm everything sent so far is on disk (a last probe), stop dumpcap, merge, name interfaces.
+
+        The merge happens even when the last probe is not confirmed; that error is raised afterwards (it
+        wins over a merge error, being the first thing that went wrong).
+        """
         if not self._groups:
             return self.out_file
+        failure: BaseException | None = None
         try:
             if drain:
                 self._confirm("stop", 5.0)
-        finally:
+        except BaseException as err:  # re-raised below, once the packets are saved
+            failure = err
+        try:
             self._terminate()
-        self._merge()
-        self._groups = []
+            self._merge()
+        except LabError as merge_err:
+            if failure is None:
+                raise
+            if isinstance(failure, LabError):
+                raise CaptureError(f"{failure}; the merge failed too: {merge_err}") from failure
+            failure.add_note(f"the capture merge failed too: {merge_err}")
+        finally:
+            self._groups = []
+        if failure is not None:
+            raise failure
         return self.out_file
 
     # -- internals ---------------------------------------------------------------------------------------
@@ -160,7 +188,7 @@ class Capture:
         """Send probes until each interface's probe is in its file: proof that dumpcap is really capturing."""
         self._probe_seq += 1
         token = f"{phase}-{os.getpid()}-{self._probe_seq}".encode()
-        pending = {id(g): {token + b" " + t.ifname.encode() for t in g.targets} for g in self._groups}
+        pending = {id(g): {probe_payload(token, t.ifname) for t in g.targets} for g in self._groups}
         deadline = time.monotonic() + timeout
         next_send = 0.0
         while True:
@@ -193,7 +221,12 @@ class Capture:
             return
         probe = [self.python, "-m", "lab.capture.probe", token.decode(), *ifnames]
         argv = _in_namespace(group.namespace, probe)
-        done = subprocess.run(argv, capture_output=True, timeout=10, check=False)
+        try:
+            done = subprocess.run(argv, capture_output=True, timeout=_PROBE_TIMEOUT, check=False)
+        except subprocess.TimeoutExpired:
+            raise CaptureError(
+                f"the capture probe sender in {group.namespace} did not finish within {_PROBE_TIMEOUT:g}s"
+            ) from None
         if done.returncode != 0:
             raise CaptureError(
                 f"could not send a capture probe in {group.namespace}: "
@@ -214,7 +247,10 @@ class Capture:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 proc.kill()
-                proc.wait(timeout=5)
+                # stuck in the kernel even after SIGKILL: nothing more a user process can do, and the merge
+                # still saves what it wrote; a TimeoutExpired escaping here would skip that merge
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=5)
 
     def _merge(self) -> None:
         files = [g.file for g in self._groups if g.file.exists() and g.file.stat().st_size > 0]
@@ -229,19 +265,35 @@ class Capture:
             if mergecap is None:
                 raise ToolMissingError("mergecap", "to merge captures of several namespaces")
             # -I none keeps every interface block, in input order, so labels can be applied by position
-            done = subprocess.run(
-                [mergecap, "-I", "none", "-w", str(tmp), *map(str, files)],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
+            try:
+                done = subprocess.run(
+                    [mergecap, "-I", "none", "-w", str(tmp), *map(str, files)],
+                    capture_output=True,
+                    text=True,
+                    timeout=_MERGE_TIMEOUT,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                tmp.unlink(missing_ok=True)
+                raise CaptureError(
+                    f"mergecap did not finish within {_MERGE_TIMEOUT:g}s "
+                    f"(raw files kept in {self.work_dir})"
+                ) from None
             if done.returncode != 0:
+                tmp.unlink(missing_ok=True)
                 raise CaptureError(
                     f"mergecap failed: {done.stderr.strip()[-300:]} (raw files kept in {self.work_dir})"
                 )
-        rename_interfaces(tmp, labels)
+        try:
+            rename_interfaces(tmp, labels)
+        except PcapFormatError as err:
+            tmp.unlink(missing_ok=True)
+            raise CaptureError(
+                f"the merged capture is unreadable ({err}); raw files kept in {self.work_dir}"
+            ) from None
         tmp.replace(self.out_file)
+        for group in self._groups:  # the merged file holds every packet of these; the dumpcap logs stay
+            group.file.unlink(missing_ok=True)
 
     def _where(self, group: _Group) -> str:
         ifnames = ",".join(t.ifname for t in group.targets)
