@@ -33,8 +33,8 @@ SYS_IN = {"recvfrom", "recvmsg", "read", "readv", "recvmmsg"}
 PY_OUT = {"send", "sendall", "sendto", "sendmsg", "sendfile", "write", "writev"}
 PY_IN = {"recv", "recv_into", "recvfrom", "recvfrom_into", "recvmsg", "recvmsg_into", "read", "readinto"}
 FIN_CALLS = {"close", "shutdown", "exit"}
-CLIENT_BYTES = 5 + 11 + 3 + 20 + 3000 + 5 * 7 + 40000 + 100 + 1460 + 3  # gt_client.py PLAN
-SERVER_BYTES = 5000 + 4 * 9 + 30000 + 2900 + 1  # gt_server.py REPLY
+CLIENT_BYTES = 5 + 11 + 3 + 20 + 3000 + 5 * 7 + 40000 + 100 + 1800 + 2500 + 1460 + 3  # gt_client.py PLAN
+SERVER_BYTES = 5000 + 4 * 9 + 30000 + 3000 + 2900 + 1  # gt_server.py REPLY
 Rec = dict[str, Any]
 Endpoint = tuple[str, int]
 

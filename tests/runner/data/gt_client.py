@@ -12,7 +12,7 @@ import sys
 
 PLAN = (("more", 5), ("more", 11), ("more", 3), ("send", 20),
         ("sendall", 3000), ("send", 7), ("send", 7), ("sendall", 40000), ("send", 7), ("send", 7),
-        ("send", 7), ("send", 100), ("sendall", 1460), ("send", 3))
+        ("send", 7), ("send", 100), ("sendmsg", 1800), ("file", 2500), ("sendall", 1460), ("send", 3))
 READ_SIZES = (1024, 3, 8192, 500)
 
 
@@ -23,6 +23,12 @@ def main() -> int:
             data = bytes([97 + i % 26]) * size
             if how == "sendall":
                 sock.sendall(data)
+            elif how == "sendmsg":  # one call, three buffers
+                third = size // 3
+                assert sock.sendmsg([data[:third], data[third:-third], data[-third:]]) == size
+            elif how == "file":  # file-like I/O: the BufferedWriter's flush() sends
+                with sock.makefile("wb") as f:
+                    f.write(data)
             else:
                 sent = sock.send(data, socket.MSG_MORE if how == "more" else 0)
                 if sent != size:

@@ -1,8 +1,9 @@
 """Ground-truth TCP server: read a client's stream with uneven recv sizes, then answer with mixed sends.
 
-Usage: gt_server.py ADDRESS PORT. Prints "ready" once it listens. Reads until the client's FIN, varying the
-recv()/recv_into() buffer so one read may drain parts of several segments, then sends a reply built to
-span segments (sendall of more than the MSS) and to be coalesced (small send() calls back to back).
+Usage: gt_server.py ADDRESS PORT. Prints "ready" once it listens. Reads until the client's FIN with
+recv()/recv_into()/recvmsg() of varying sizes, so one read may drain parts of several segments; then
+sends a reply built to span segments (sendall of more than the MSS), to be coalesced (small send() calls
+back to back) and to go through makefile().
 """
 
 import socket
@@ -10,7 +11,7 @@ import sys
 
 READ_SIZES = (700, 4096, 13, 65536, 1500)
 REPLY = (("sendall", 5000), ("send", 9), ("send", 9), ("sendall", 30000), ("send", 9), ("send", 9),
-         ("sendall", 2900), ("send", 1))
+         ("file", 3000), ("sendall", 2900), ("send", 1))
 
 
 def main() -> int:
@@ -26,7 +27,12 @@ def main() -> int:
         buf = bytearray(65536)
         while True:
             size = READ_SIZES[n % len(READ_SIZES)]
-            got = conn.recv_into(memoryview(buf)[:size]) if n % 2 else len(conn.recv(size))
+            if n % 3 == 0:
+                got = len(conn.recv(size))
+            elif n % 3 == 1:
+                got = conn.recv_into(memoryview(buf)[:size])
+            else:
+                got = len(conn.recvmsg(size)[0])
             n += 1
             if not got:
                 break
@@ -35,6 +41,9 @@ def main() -> int:
             data = bytes([65 + i % 26]) * size
             if how == "sendall":
                 conn.sendall(data)
+            elif how == "file":
+                with conn.makefile("wb") as f:
+                    f.write(data)
             else:
                 conn.send(data)
     print(f"received {total}", flush=True)
