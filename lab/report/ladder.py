@@ -1,20 +1,28 @@
 """Ladder diagrams: nodes as columns, socket calls and packets interleaved in time.
 
 The ladder is the lab's main picture: it shows, on one time axis, what each program asked for (calls,
-marked ``*`` in their node's column, with a ``<`` row when a blocking call returns) and what crossed the
-wire (arrows between columns), each packet with its role and the call or kernel duty that produced it.
-It is rendered from ``packets.jsonl`` and ``calls.jsonl`` only, so ``lab show`` can redraw a finished run.
+marked ``*`` in their node's column) and what crossed the wire (arrows between columns), each packet with
+its role and the call or kernel duty that produced it. It is rendered from ``packets.jsonl`` and
+``calls.jsonl`` only, so ``lab show`` can redraw a finished run.
+
+Rows are in time order, and a row must never claim something before it happened: a call is drawn as one
+row at its start (with its outcome) unless another event (a packet or another call's start) happened while
+it ran; then it gets a ``...`` row at its start and a ``<`` row with its outcome when it returns. So
+``recv() = 0`` comes after the FIN that made it return, however briefly it blocked. A packet to a
+multicast or broadcast address has no single receiving column: it is a ``*`` at its sender's column.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lab.analysis.attribution import norm_ip
+
 LANE_GAP = 22  # characters between two columns: room for an arrow with a frame number
-SHOW_RETURN_NS = 100_000  # a call that blocked longer than this gets its own "returns" row
 QUIET_CALLS = {"fileno", "gettimeout", "getblocking", "getsockopt"}
 
 
@@ -99,15 +107,13 @@ class _Columns:
         return "".join(row)
 
     def arrow(self, src: str | None, dst: str | None, label: str) -> str:
+        """An arrow from ``src`` to ``dst``; a ``*`` at ``src`` when ``dst`` has no column (never an arrow to
+        a column that did not receive the packet)."""
         row = self.blank()
         if src not in self.pos:
             return "".join(row)
         a = self.pos[src]
-        b = (
-            self.pos.get(dst)
-            if dst in self.pos
-            else (a + LANE_GAP if a + LANE_GAP < self.width else a - LANE_GAP)
-        )
+        b = self.pos.get(dst) if dst is not None else None
         if b is None or b == a:
             row[a] = "*"
             return "".join(row)
@@ -131,8 +137,8 @@ def _endpoints(
     ip_nodes: Mapping[str, str],
     ep_nodes: Mapping[tuple[str, int], str],
 ) -> tuple[str | None, str | None]:
-    """Which columns a packet goes between: by socket endpoint (exact, even when every host shares
-    127.0.0.1 as source on a loopback topology), then by MAC (per link), then by IP address."""
+    """Which nodes a packet goes between, by its addresses: by socket endpoint (exact, even when every host
+    shares 127.0.0.1 as source on a loopback topology), then by MAC (per link), then by IP address."""
     eth = pkt.get("eth") or {}
     ip = pkt.get("ip") or {}
     arp = pkt.get("arp") or {}
@@ -143,9 +149,28 @@ def _endpoints(
     dst = dst or mac_nodes.get(str(eth.get("dst", "")).lower())
     src = src or ip_nodes.get(ip.get("src") or arp.get("sender_ip") or "")
     dst = dst or ip_nodes.get(ip.get("dst") or arp.get("target_ip") or "")
-    if src and not dst and pkt.get("node") and pkt.get("node") != src:
-        dst = pkt["node"]
     return src, dst
+
+
+def _packet_row(
+    pkt: Mapping[str, Any], src: str | None, dst: str | None, cols: _Columns
+) -> tuple[str, str]:
+    """The column part of a packet's row and what to say about its destination ("" for a plain arrow).
+
+    A group address has no one receiving column, so the packet is a ``*`` at its sender. A unicast packet
+    whose receiver the addresses do not name went at least to the node whose interface captured it."""
+    if dst is None:
+        group = group_destination(pkt)
+        if group is not None:
+            return cols.mark(src or "", "*"), f"{group[0]} to {group[1]}"
+        node = pkt.get("node")
+        if node and node != src:
+            dst = str(node)
+    if dst is None or dst not in cols.pos:
+        ip, eth = pkt.get("ip") or {}, pkt.get("eth") or {}
+        addr = ip.get("dst") or eth.get("dst") or "?"
+        return cols.mark(src or "", "*"), f"to {addr} (no node of this ladder)"
+    return cols.arrow(src, dst, str(pkt["number"])), ""
 
 
 def _endpoint_nodes(calls: Iterable[Mapping[str, Any]]) -> dict[tuple[str, int], str]:
@@ -153,9 +178,35 @@ def _endpoint_nodes(calls: Iterable[Mapping[str, Any]]) -> dict[tuple[str, int],
     for call in calls:
         local = call.get("local")
         if isinstance(local, list | tuple) and len(local) >= 2 and local[1]:
-            host = str(local[0])
-            out[(host[7:] if host.startswith("::ffff:") else host, local[1])] = str(call.get("node"))
+            out[(norm_ip(str(local[0])) or "", local[1])] = str(call.get("node"))
     return out
+
+
+def group_destination(pkt: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``("multicast", "ff02::16")`` or ``("broadcast", "ff:ff:ff:ff:ff:ff")`` when the packet is addressed
+    to a group rather than to one node (the IP destination decides first, then the Ethernet one); else None.
+    A subnet's directed broadcast (198.18.0.255) is not recognised: the prefix is not in the record."""
+    dst_ip = (pkt.get("ip") or {}).get("dst")
+    if dst_ip:
+        try:
+            addr = ipaddress.ip_address(dst_ip)
+        except ValueError:
+            addr = None
+        if addr is not None:
+            if addr.version == 4 and addr == ipaddress.IPv4Address("255.255.255.255"):
+                return "broadcast", dst_ip
+            if addr.is_multicast:  # 224.0.0.0/4, ff00::/8
+                return "multicast", dst_ip
+    dst_mac = str((pkt.get("eth") or {}).get("dst") or "").lower()
+    if dst_mac:
+        if dst_mac == "ff:ff:ff:ff:ff:ff":
+            return "broadcast", dst_mac
+        try:
+            if int(dst_mac.split(":")[0], 16) & 1:  # the I/G bit: a group address
+                return "multicast", dst_mac
+        except ValueError:
+            pass
+    return None
 
 
 def ip_nodes_from(nodes_info: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
@@ -181,29 +232,33 @@ def render_ladder(
     mac_nodes = mac_nodes or {}
     ip_nodes = ip_nodes or {}
     cols = _Columns(lanes)
-    calls = list(calls)
+    calls = [c for c in calls if c.get("call") not in QUIET_CALLS]
     ep_nodes = _endpoint_nodes(calls)
     events: list[tuple[int, int, str, str]] = []  # (time, order, column part, text)
     for pkt in packets:
         if (pkt.get("role") or {}).get("code") == "lab-probe":
             continue
         src, dst = _endpoints(pkt, mac_nodes, ip_nodes, ep_nodes)
+        part, where = _packet_row(pkt, src, dst, cols)
         cause = pkt.get("cause") or {}
         role = (pkt.get("role") or {}).get("text", "")
-        text = f"#{pkt['number']} {_short_role(pkt)}  {role}  <- {cause.get('text', '?')}"
-        events.append((pkt["ts_ns"], 1, cols.arrow(src, dst, str(pkt["number"])), text))
+        where = f"  {where}" if where else ""
+        text = f"#{pkt['number']} {_short_role(pkt)}  {role}{where}  <- {cause.get('text', '?')}"
+        events.append((pkt["ts_ns"], 1, part, text))
+    # every time a row starts at, sorted: a call that has one of them strictly inside (start, end) gets a
+    # separate "returns" row, so nothing that happened while it ran is drawn after its outcome
+    times = sorted([e[0] for e in events] + [c.get("t_start_ns") or 0 for c in calls])
     for call in calls:
-        if call.get("call") in QUIET_CALLS:
-            continue
         node = str(call.get("node", "?"))
-        start, end = call.get("t_start_ns", 0), call.get("t_end_ns", 0)
+        start = call.get("t_start_ns") or 0
+        end = call.get("t_end_ns") or start
         label = f"{node} {call_text(call)}  [call #{call.get('id')}]"
-        if end - start > SHOW_RETURN_NS:
+        if bisect_left(times, end) > bisect_right(times, start):
             events.append(
                 (start, 0, cols.mark(node, "*"), f"{node} {call.get('call')}() #{call.get('id')} ...")
             )
             events.append(
-                (end, 2, cols.mark(node, "<"), f"{label}  returns after {(end - start) / 1e6:.1f} ms")
+                (end, 2, cols.mark(node, "<"), f"{label}  returns after {(end - start) / 1e6:.3f} ms")
             )
         else:
             events.append((start, 0, cols.mark(node, "*"), label))
@@ -217,7 +272,7 @@ def render_ladder(
         lines.append(f"{(ts - t0) / 1e6:9.3f}  {part}  {text}")
     lines.append("")
     lines.append(
-        "time in ms since the first event; * = socket call, < = a blocking call returns, "
-        "-[n]-> = packet n and its cause"
+        "time in ms since the first event; * = socket call (or a packet with no one receiving column), "
+        "< = a call returns after other events, -[n]-> = packet n and its cause"
     )
     return "\n".join(lines) + "\n"
