@@ -20,15 +20,32 @@ def utc_stamp() -> str:
     return _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def default_out_dir(name: str, base: Path = CAPTURES_DIR) -> Path:
-    """``captures/<name>-<UTC timestamp>``; a numeric suffix keeps two runs in one second apart."""
-    out = base / f"{name}-{utc_stamp()}"
-    n = 1
-    candidate = out
-    while candidate.exists():
-        n += 1
-        candidate = out.with_name(f"{out.name}-{n}")
-    return candidate
+def default_out_dir(name: str, base: Path = CAPTURES_DIR, *, create: bool = True) -> Path:
+    """``captures/<name>-<UTC timestamp>``, created here: two runs in the same second each get their own
+    (``-2``, ``-3``...) because creating the directory is the claim, not a check before it.
+
+    ``create=False`` only names a free directory, for a verb that may still refuse its input.
+    """
+    stem = f"{name}-{utc_stamp()}"
+    if not create:
+        n = 1
+        while (base / (stem if n == 1 else f"{stem}-{n}")).exists():
+            n += 1
+        return base / (stem if n == 1 else f"{stem}-{n}")
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create output directory {base}: {err.strerror}") from None
+    for n in range(1, 1000):
+        candidate = base / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise UsageError(f"cannot create output directory {candidate}: {err.strerror}") from None
+        return candidate
+    raise UsageError(f"cannot create output directory: {base / stem}-* all exist")
 
 
 @dataclass(frozen=True)

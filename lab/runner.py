@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from lab.analysis.attribution import Attributor, coverage
+from lab.analysis.attribution import EXPLAINED, Attributor, coverage
 from lab.analysis.pipeline import analyze_capture
 from lab.capture import Capture, CaptureTarget
 from lab.emulation import Network
-from lab.errors import LabRunError, PrivilegeError, ToolMissingError, UsageError
+from lab.errors import EmulationError, LabRunError, PrivilegeError, ToolMissingError, UsageError
 from lab.labs.evaluate import evaluate
 from lab.labs.spec import PROGRAMS_DIR, LabSpec, Step, check_programs, load_lab
 from lab.paths import RunPaths, default_out_dir
@@ -143,44 +143,72 @@ def run_lab(
     paths = RunPaths(out_dir or default_out_dir(spec.name)).make()
     shutil.copyfile(spec.source, paths.root / "lab.yaml")
     say = (lambda msg: print(msg, file=log, flush=True)) if log else (lambda msg: None)
+    executed = _execute(spec, topo, loopback, paths, python, say)
+    say(f"network {executed.run_id} down; analyzing")
+    return _explain(spec, executed, paths, loopback)
+
+
+@dataclass
+class _Executed:
+    """What the live part of a run leaves for its explanation: the network is gone by then."""
+
+    run_id: str
+    nodes_info: dict[str, dict[str, Any]]
+    iface_nodes: dict[str, str]
+    conditions: list[str]
+    steps: list[StepResult]
+    failures: list[str]
+
+
+def _execute(spec: LabSpec, topo: Any, loopback: bool, paths: RunPaths, python: str, say: Any) -> _Executed:
+    """Network up, capture confirmed, steps run, capture drained, network down — in that order, always."""
     steps: list[StepResult] = []
-    failures: list[str] = []
     with Network(topo, loopback=loopback) as net:
         say(f"network {net.run_id} up: " + ", ".join(f"{n}={net.ip(n)}" for n in net.hosts))
         points = net.capture_points()
         targets = [CaptureTarget(p.namespace, p.ifname, p.label, p.bpf) for p in points]
-        iface_nodes = {p.label: p.node for p in points}
-        nodes_info = _nodes_info(net)
-        conditions = list(getattr(net, "conditions_report", []) or [])
+        executed = _Executed(
+            net.run_id,
+            _nodes_info(net),
+            {p.label: p.node for p in points},
+            list(net.conditions_report or []),
+            steps,
+            [],
+        )
         with Capture(targets, paths.capture, paths.root / "work", python=python):
             say(f"capturing on {', '.join(t.label for t in targets)} (confirmed by probe)")
-            failures += _run_steps(spec, net, paths, python, steps, say)
-        run_id = net.run_id
-    say(f"network {run_id} down; analyzing")
+            executed.failures += _run_steps(spec, net, paths, python, steps, say)
+    return executed
+
+
+def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool) -> RunResult:
+    """Attribute every packet, check the lab's expectations, draw the ladder, write the report."""
+    failures = list(executed.failures)
     calls = merge_traces(paths.traces_dir, paths.calls)
-    ip_nodes, mac_nodes = ip_nodes_from(nodes_info), _mac_nodes(nodes_info)
+    ip_nodes, mac_nodes = ip_nodes_from(executed.nodes_info), _mac_nodes(executed.nodes_info)
     attributor = Attributor(calls, ip_nodes=ip_nodes, mac_nodes=mac_nodes)
     result = analyze_capture(
-        paths.capture, paths.root, calls=calls, iface_nodes=iface_nodes, progress=False, attributor=attributor
+        paths.capture,
+        paths.root,
+        calls=calls,
+        iface_nodes=executed.iface_nodes,
+        progress=False,
+        attributor=attributor,
     )
     packets = _read_jsonl(paths.packets)
     evaluation = evaluate(spec, packets, calls)
-    cov = coverage(p.get("cause") or {} for p in packets if (p.get("role") or {}).get("code") != "lab-probe")
+    wire = [p for p in packets if (p.get("role") or {}).get("code") != "lab-probe"]
+    cov = coverage(p.get("cause") or {} for p in wire)
     failures += [
         f"expected observation failed: {o['check']}: {o['detail']}"
         for o in evaluation["observations"]
         if not o["ok"]
     ]
     if cov["explained"] != cov["total"]:
-        unexplained = [
-            p["number"]
-            for p in packets
-            if (p.get("cause") or {}).get("source") not in ("call", "kernel", "lab")
-        ]
-        failures.append(
-            f"{cov['total'] - cov['explained']} packet(s) not explained: frames {unexplained[:10]}"
-        )
-    lanes = [Lane(n, nodes_info[n]["kind"]) for n in nodes_info if nodes_info[n]["kind"] != "switch"]
+        unexplained = [p["number"] for p in wire if (p.get("cause") or {}).get("source") not in EXPLAINED]
+        failures.append(f"{len(unexplained)} packet(s) not explained: frames {unexplained[:10]}")
+    nodes_info = executed.nodes_info
+    lanes = [Lane(n, info["kind"]) for n, info in nodes_info.items() if info["kind"] != "switch"]
     ladder = render_ladder(
         packets, calls, lanes, mac_nodes, ip_nodes=ip_nodes, title=f"{spec.name}: {spec.title}"
     )
@@ -189,13 +217,13 @@ def run_lab(
     report = {
         "lab": spec.name,
         "title": spec.title,
-        "run_id": run_id,
+        "run_id": executed.run_id,
         "out": str(paths.root),
         "topology": str(spec.topology),
         "loopback": loopback,
         "nodes": nodes_info,
-        "conditions": conditions,
-        "steps": [s.as_dict() for s in steps],
+        "conditions": executed.conditions,
+        "steps": [s.as_dict() for s in executed.steps],
         "packets": result.packet_count,
         "calls": len(calls),
         "coverage": cov,
@@ -270,7 +298,7 @@ def _placeholders(spec: LabSpec, net: Network, paths: RunPaths, python: str) -> 
     for n in ips:
         try:
             ip6[n] = net.ip(n, 6)
-        except Exception:  # noqa: BLE001 - loopback topologies have no IPv6 per host
+        except EmulationError:  # a loopback topology has no IPv6 address per host
             continue
     return {
         "programs": str(PROGRAMS_DIR),

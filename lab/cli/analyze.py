@@ -71,7 +71,7 @@ def analyze_cmd(file: Path, out: Path | None, calls_path: Path | None, deep: boo
     if not file.is_file():
         raise UsageError(f"{file}: no such capture file")
     calls = _load_calls(calls_path) if calls_path is not None else None
-    out_dir = out if out is not None else default_out_dir("analyze")
+    out_dir = out if out is not None else default_out_dir("analyze", create=False)
     result = analyze_capture(file, out_dir, calls=calls, deep=deep)
     if as_json:
         click.echo(json.dumps(result.summary, indent=2))
