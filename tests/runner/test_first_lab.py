@@ -64,38 +64,18 @@ def test_outputs_exist_and_the_run_is_clean(echo_run) -> None:
     assert not leftover_ns and not leftover_links
 
 
+def _tshark_fields(path: Path, *fields: str) -> list[str]:
+    argv = ["tshark", "-r", str(path), "-T", "fields"] + [arg for f in fields for arg in ("-e", f)]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.splitlines()
+
+
 def test_every_packet_of_the_annotated_capture_carries_a_comment(echo_run) -> None:
     result, *_ = echo_run
-    fields = subprocess.run(
-        [
-            "tshark",
-            "-r",
-            str(result.out / "annotated.pcapng"),
-            "-T",
-            "fields",
-            "-e",
-            "frame.number",
-            "-e",
-            "frame.comment",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
-    raw = subprocess.run(
-        ["tshark", "-r", str(result.out / "capture.pcapng"), "-T", "fields", "-e", "frame.time_epoch"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
-    annotated_times = subprocess.run(
-        ["tshark", "-r", str(result.out / "annotated.pcapng"), "-T", "fields", "-e", "frame.time_epoch"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
-    assert len(fields) == len(raw) > 0 and annotated_times == raw  # same packets, same timestamps
-    assert all(len(line.split("\t")) == 2 and line.split("\t")[1].strip() for line in fields)
+    comments = _tshark_fields(result.out / "annotated.pcapng", "frame.number", "frame.comment")
+    raw_times = _tshark_fields(result.out / "capture.pcapng", "frame.time_epoch")
+    annotated_times = _tshark_fields(result.out / "annotated.pcapng", "frame.time_epoch")
+    assert len(comments) == len(raw_times) > 0 and annotated_times == raw_times  # same packets, same times
+    assert all(len(line.split("\t")) == 2 and line.split("\t")[1].strip() for line in comments)
 
 
 def test_handshake_roles_and_causes(echo_run) -> None:
