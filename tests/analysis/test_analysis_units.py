@@ -150,15 +150,22 @@ def test_fast_path_is_byte_identical(tmp_path: Path, corpus_dir: Path, name: str
         assert (tmp_path / "fast" / out).read_bytes() == (tmp_path / "slow" / out).read_bytes(), out
 
 
-@pytest.mark.parametrize("chunk", [7, 64, 100_000])
-def test_twin_process_writes_the_same_files(tmp_path: Path, corpus_dir: Path, chunk: int,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """The twin writes annotated.pcapng and renders every third chunk of JSON lines (small chunks here, so
-    that the capture has many, the last one the twin's or not); the result is the one process' bytes."""
+@pytest.mark.parametrize(("name", "chunk", "period"), [
+    ("zeek__smtp.pcap", 7, 3), ("zeek__smtp.pcap", 64, 3), ("zeek__smtp.pcap", 100_000, 3),
+    ("zeek__smtp.pcap", 5, 2), ("zeek__ftp_ipv4.pcap", 3, 3), ("tcpdump__tftp.pcap", 2, 2),
+    ("zeek__tcp_retransmit-fast009.pcap", 16, 3), ("zeek__pcapng-multi-interface.pcapng", 4, 3),
+    ("zeek__icmp_5-pings.pcap", 3, 3), ("pcapplusplus__ip4_fragments.pcap", 2, 3)])
+def test_twin_process_writes_the_same_files(tmp_path: Path, corpus_dir: Path, name: str, chunk: int,
+                                            period: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The twin writes annotated.pcapng and renders every period-th chunk of JSON lines (small chunks here,
+    so that the capture has many, the last one the twin's or not, with fast-path and general-path packets,
+    FTP/TFTP data channels, retransmissions and several interfaces in both processes' chunks); the result
+    is the one process' bytes."""
     import lab.analysis.pipeline as pipeline
 
     monkeypatch.setattr(pipeline, "CHUNK_PACKETS", chunk)
-    src = corpus_dir / "pcaps" / "zeek__smtp.pcap"
+    monkeypatch.setattr(pipeline, "TWIN_PERIOD", period)
+    src = corpus_dir / "pcaps" / name
     analyze_capture(src, tmp_path / "one", writer_process=False)
     analyze_capture(src, tmp_path / "two", writer_process=True)
     for out in ("packets.jsonl", "annotated.pcapng", "conversations.jsonl"):
