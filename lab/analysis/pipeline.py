@@ -418,7 +418,10 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
         sources[source] += c
         if app:
             apps[app] += c
-    explained = n - sources.get("unexplained", 0)
+    # the same definition as a lab run's report: only a call, the kernel or the lab explain a packet;
+    # "inferred" (what the packet alone implies) describes it without explaining it
+    explained = sum(sources.get(k, 0) for k in ("call", "kernel", "lab"))
+    described = n - sources.get("unexplained", 0)
     summary = {
         "file": str(pcap),
         "format": reader.info.format + (" (gzip)" if reader.info.gzip else ""),
@@ -434,6 +437,7 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
         "roles": dict(roles.most_common()),
         "cause_sources": dict(sources.most_common()),
         "coverage": round(explained / n, 4) if n else 1.0,
+        "described": round(described / n, 4) if n else 1.0,
         "errors": list(reader.errors),
         "outputs": {"packets": str(packets_path), "annotated": str(annotated_path),
                     "conversations": str(conv_path)},

@@ -44,7 +44,9 @@ def render_summary(summary: dict[str, Any]) -> str:
         lines.append("applications:  " + ", ".join(f"{k} {v}" for k, v in summary["apps"].items()))
     lines.append("roles:         " + ", ".join(f"{k} {v}" for k, v in summary["roles"].items()))
     lines.append("causes:        " + ", ".join(f"{k} {v}" for k, v in summary["cause_sources"].items())
-                 + f"  (coverage {summary['coverage']:.1%})")
+                 + f"  (explained by a call, the kernel or the lab: {summary['coverage']:.1%}"
+                 + ("; inferred = implied by the packet alone, give --calls for exact causes)"
+                    if summary["cause_sources"].get("inferred") else ")"))
     for err in summary["errors"]:
         lines.append(f"warning: {err}")
     out = summary["outputs"]
