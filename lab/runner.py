@@ -6,7 +6,7 @@ The order matters and is the point of this module:
    after the last one ends, so no packet of the lab is missed;
 3. background servers are awaited by checking that their socket listens (never by sleeping);
 4. the capture and the call logs are analyzed even when a step failed, so a failure never loses evidence;
-   the failure is raised afterwards, with the outputs already on disk.
+   the failure is reported afterwards (``RunResult.failures``), with the outputs already on disk.
 """
 
 from __future__ import annotations
@@ -389,12 +389,15 @@ def _await_ready(net: Network, step: Step, proc: subprocess.Popen[bytes], paths:
     deadline = time.monotonic() + step.timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = (paths.logs_dir / f"{step.name}.err").read_text(errors="replace").strip().splitlines()[-1:]
+            said = _last_error_line(paths, step.name)
             raise LabRunError(
                 f"step '{step.name}' on {step.node} exited {proc.returncode} before it was ready"
-                + (f": {tail[0]}" if tail else "")
+                + (f": {said}" if said else "")
             )
-        done = net.run(step.node, argv, timeout=10, check=False)
+        try:
+            done = net.run(step.node, argv, timeout=10, check=False)
+        except subprocess.TimeoutExpired:
+            raise LabRunError(f"step '{step.name}' on {step.node}: the readiness check (ss) hung") from None
         if done.stdout.strip():
             return
         time.sleep(READY_POLL_S)
