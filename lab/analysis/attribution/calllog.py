@@ -98,6 +98,16 @@ class Socket:
     def closers(self) -> list[Call]:
         return [c for c in self.calls if ends_writing(c)]
 
+    def could_be_at(self, ip: str) -> bool:
+        """Whether packets from or to ``ip`` can be this socket's: its address, a wildcard bind, unknown,
+        or a loopback address (on lo a wildcard-bound peer may answer from any 127.x)."""
+        return (
+            self.local is None
+            or self.local[0] in WILDCARD
+            or self.local[0] == ip
+            or (self.local[0].startswith("127."))
+        )
+
     def sent_total(self, before_ns: int) -> int:
         return max((c.get("sent_after") or 0 for c in self.calls if c["t_start_ns"] <= before_ns), default=0)
 
@@ -230,14 +240,7 @@ class CallLog:
 
     def tcp_sock(self, local: Endpoint, peer: Endpoint, ts: int) -> Socket | None:
         """The socket at ``local`` talking to ``peer`` at time ``ts`` (latest one opened before it)."""
-        cands = [
-            s
-            for s in self.by_tuple.get((local[1], peer[0], peer[1]), [])
-            if s.local is None
-            or s.local[0] in WILDCARD
-            or s.local[0] == local[0]
-            or s.local[0].startswith("127.")
-        ]
+        cands = [s for s in self.by_tuple.get((local[1], peer[0], peer[1]), []) if s.could_be_at(local[0])]
         if not cands:
             return None
         before = [s for s in cands if s.first_ns <= ts + TOL_NS]
@@ -274,14 +277,7 @@ class CallLog:
         cands = [
             s
             for s in self.listeners.get(local[1], [])
-            if s.listen
-            and s.listen["t_start_ns"] <= ts + TOL_NS
-            and (
-                s.local is None
-                or s.local[0] in WILDCARD
-                or s.local[0] == local[0]
-                or s.local[0].startswith("127.")
-            )
+            if s.listen and s.listen["t_start_ns"] <= ts + TOL_NS and s.could_be_at(local[0])
         ]
         return max(cands, key=lambda s: s.listen["t_start_ns"]) if cands else None  # type: ignore[index]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.analysis.attribution.calllog import TOL_NS, WILDCARD, CallLog, Endpoint, endpoint, norm_ip
+from lab.analysis.attribution.calllog import TOL_NS, CallLog, Endpoint, endpoint, norm_ip
 from lab.analysis.attribution.causes import Call, call_label, make_cause
 
 Rec = dict[str, Any]
@@ -99,12 +99,7 @@ class DatagramRules:
         socks = self.log.udp_by_port.get(local[1], []) if local[1] is not None else self.log.udp_socks
         best: Call | None = None
         for sock in socks:
-            if (
-                sock.local
-                and sock.local[0] not in WILDCARD
-                and sock.local[0] != local[0]
-                and not sock.local[0].startswith("127.")
-            ):
+            if not sock.could_be_at(local[0]):
                 continue
             for call in sock.dgram_sends if sending else sock.dgram_recvs:
                 if (iface, call["id"]) in self._matched:
