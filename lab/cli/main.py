@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     try:
-        cli.main(args=argv, prog_name="lab", standalone_mode=False)
+        # without standalone mode click returns ctx.exit(n)'s code (or the command's return value)
+        code = cli.main(args=argv, prog_name="lab", standalone_mode=False)
     except LabError as err:
         click.echo(f"lab: {err}", err=True)
         return err.exit_code
@@ -129,7 +130,7 @@ def _main(argv: list[str] | None) -> int:
     except OSError as err:
         click.echo(f"lab: {err}", err=True)
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":
