@@ -365,3 +365,98 @@ def test_a_forwarded_copy_keeps_the_cause_decided_where_it_was_first_seen() -> N
     far = on("r1-eth1", tcp(8, 901, C, S, "PSH,ACK", ISN_C + 1, ISN_S + 1, 6), 4)
     assert retrans["rule"] == "tcp-retransmit"
     assert far["rule"] == "tcp-retransmit" and far["copy_of"] == 7 and far["source"] == "kernel"
+
+
+def _udp_rec(n: int, t: int, src, dst, length: int, sha: str) -> dict[str, Any]:
+    return {
+        "number": n,
+        "ts_ns": t,
+        "role": {"code": "udp"},
+        "interface": "h1-eth0",
+        "ip": {"version": 4, "src": src[0], "dst": dst[0], "proto": 17, "id": n, "frag": None},
+        "udp": {"sport": src[1], "dport": dst[1], "length": length + 8, "sha1": sha},
+    }
+
+
+def test_a_datagram_cut_by_a_small_receive_buffer_is_flagged() -> None:
+    a, b = ("198.18.0.1", 33000), ("198.18.0.2", 9999)
+    dg = {"type": "SOCK_DGRAM"}
+    calls = [
+        call(
+            1,
+            "h1",
+            "1:3:1",
+            "sendto",
+            100,
+            nbytes=100,
+            local=list(a),
+            sent_after=100,
+            dgram={"peer": list(b), "len": 100, "sha1": "full"},
+            **dg,
+        ),
+        call(
+            2,
+            "h2",
+            "2:3:1",
+            "recvfrom",
+            50,
+            t_end_ns=300,
+            nbytes=10,
+            local=list(b),
+            recv_after=10,
+            dgram={"peer": list(a), "len": 10, "sha1": "part"},
+            **dg,
+        ),
+    ]
+    cause = Attributor(calls).cause(_udp_rec(1, 110, a, b, 100, "full"))
+    assert cause["calls"] == [1] and cause["consumed_by"] == [2] and cause["truncated"] is True
+    assert "TRUNCATED to 10 of 100 bytes" in cause["text"]
+
+
+def test_an_icmp_error_answers_the_packet_it_quotes() -> None:
+    a, b = ("198.18.0.1", 33000), ("198.18.0.2", 9)
+    att = Attributor([])
+    att.cause(_udp_rec(1, 100, a, b, 4, "x"))
+    icmp = {
+        "number": 2,
+        "ts_ns": 110,
+        "role": {"code": "icmp-error"},
+        "ip": {"version": 4, "src": b[0], "dst": a[0], "proto": 1, "id": 7, "frag": None},
+        "icmp": {
+            "version": 4,
+            "type": 3,
+            "code": 3,
+            "name": "port unreachable",
+            "quoted": {"src": a[0], "dst": b[0], "proto": 17, "sport": a[1], "dport": b[1]},
+        },
+    }
+    cause = att.cause(icmp)
+    assert cause["source"] == "kernel" and cause["rule"] == "icmp-error" and cause["answers"] == 1
+
+
+def test_a_late_ack_is_named_delayed() -> None:
+    att = Attributor(echo_calls())
+    _handshake(att)
+    att.cause(tcp(4, 600, C, S, "PSH,ACK", ISN_C + 1, ISN_S + 1, 6))
+    ack = att.cause(tcp(5, 600 + 41_000_000, S, C, "ACK", ISN_S + 1, ISN_C + 7))
+    assert ack["rule"] == "delayed-ack" and ack["answers"] == 4 and "41 ms" in ack["text"]
+
+
+def test_arp_names_the_call_whose_packet_waits_for_it() -> None:
+    att = Attributor(echo_calls())
+    arp = {
+        "number": 1,
+        "ts_ns": 150,
+        "role": {"code": "arp-request"},
+        "eth": {"src": "02:00:00:00:01:00", "dst": "ff:ff:ff:ff:ff:ff"},
+        "arp": {"op": 1, "sender_ip": C[0], "target_ip": S[0], "sender_mac": "02:00:00:00:01:00"},
+    }
+    cause = att.cause(arp)
+    assert cause["rule"] == "arp-request" and cause["related"] == [4] and "connect() #4" in cause["text"]
+    reply = {
+        "number": 2,
+        "ts_ns": 160,
+        "role": {"code": "arp-reply"},
+        "arp": {"op": 2, "sender_ip": S[0], "target_ip": C[0], "sender_mac": "02:00:00:00:02:00"},
+    }
+    assert att.cause(reply)["answers"] == 1
