@@ -165,6 +165,9 @@ def _execute(spec: LabSpec, topo: Any, loopback: bool, paths: RunPaths, python: 
     steps: list[StepResult] = []
     with Network(topo, loopback=loopback) as net:
         say(f"network {net.run_id} up: " + ", ".join(f"{n}={net.ip(n)}" for n in net.hosts))
+        for line in net.conditions_report or []:
+            if "no conditions" not in line:
+                say(f"  {line}")
         points = net.capture_points()
         targets = [CaptureTarget(p.namespace, p.ifname, p.label, p.bpf) for p in points]
         executed = _Executed(
