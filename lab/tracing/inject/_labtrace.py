@@ -887,31 +887,25 @@ def _repr(self):
         return _orig["__repr__"](self)
 
 
-def _decref_socketios(self):
-    prev = getattr(_tls, "via", None)
-    _tls.via = "makefile"
-    try:
-        return _orig["_decref_socketios"](self)
-    finally:
-        _tls.via = prev
+def _as_makefile(name):
+    """Wrap ``_orig[name]`` so that the socket calls it makes are marked ``via="makefile"``: the file
+    object's reads, writes and its final close are the program's calls, reached through makefile()."""
+
+    def wrapper(self, *args):
+        prev = getattr(_tls, "via", None)
+        _tls.via = "makefile"
+        try:
+            return _orig[name](self, *args)
+        finally:
+            _tls.via = prev
+
+    wrapper.__name__ = name
+    return wrapper
 
 
-def _sio_readinto(self, b):
-    prev = getattr(_tls, "via", None)
-    _tls.via = "makefile"
-    try:
-        return _orig["sio_readinto"](self, b)
-    finally:
-        _tls.via = prev
-
-
-def _sio_write(self, b):
-    prev = getattr(_tls, "via", None)
-    _tls.via = "makefile"
-    try:
-        return _orig["sio_write"](self, b)
-    finally:
-        _tls.via = prev
+_decref_socketios = _as_makefile("_decref_socketios")
+_sio_readinto = _as_makefile("sio_readinto")
+_sio_write = _as_makefile("sio_write")
 
 
 def _socketpair(*a, **k):
