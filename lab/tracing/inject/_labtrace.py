@@ -436,8 +436,10 @@ def _target(sock):
 
 
 # --- wrappers: data out -----------------------------------------------------------------------------------
-def _out_wrapper(name: str, real, data_i: int, flags_of, addr_of, whole: bool):
-    """send/sendall/sendto: ``whole`` means the call moves all of its data or raises (sendall)."""
+def _traced(name: str, real, record):
+    """The one shape of every traced method: run the real call between two clock reads, then hand the
+    result or the exception to ``record(self, st, fd, a, k, result, exc, t0, t1)``; the program gets the
+    same result or the same exception object."""
 
     def wrapper(self, *a, **k):
         fd, st, rec = _target(self)
@@ -447,17 +449,24 @@ def _out_wrapper(name: str, real, data_i: int, flags_of, addr_of, whole: bool):
         try:
             r = real(self, *a, **k)
         except BaseException as e:
-            t1 = _T()
-            _out_record(name, self, st, fd, a, k, data_i, flags_of, addr_of, None, e, t0, t1, whole)
+            record(self, st, fd, a, k, None, e, t0, _T())
             raise
-        t1 = _T()
-        _out_record(name, self, st, fd, a, k, data_i, flags_of, addr_of, r, None, t0, t1, whole)
+        record(self, st, fd, a, k, r, None, t0, _T())
         return r
 
     wrapper.__name__ = name
     wrapper.__qualname__ = f"socket.{name}"
     wrapper.__doc__ = real.__doc__
     return wrapper
+
+
+def _out_wrapper(name: str, real, data_i: int, flags_of, addr_of, whole: bool):
+    """send/sendall/sendto: ``whole`` means the call moves all of its data or raises (sendall)."""
+
+    def record(self, st, fd, a, k, r, e, t0, t1):
+        _out_record(name, self, st, fd, a, k, data_i, flags_of, addr_of, r, e, t0, t1, whole)
+
+    return _traced(name, real, record)
 
 
 def _out_record(name, sock, st, fd, a, k, data_i, flags_of, addr_of, r, err, t0, t1, whole):
@@ -540,25 +549,10 @@ def _last(a, k):
 def _in_wrapper(name: str, real, kind: str, flags_i: int):
     """recv-like calls; ``kind``: bytes (recv), into (recv_into), from (recvfrom), from_into, msg(_into)."""
 
-    def wrapper(self, *a, **k):
-        fd, st, rec = _target(self)
-        if not rec:
-            return real(self, *a, **k)
-        t0 = _T()
-        try:
-            r = real(self, *a, **k)
-        except BaseException as e:
-            t1 = _T()
-            _in_record(name, self, st, fd, a, k, kind, flags_i, None, e, t0, t1)
-            raise
-        t1 = _T()
-        _in_record(name, self, st, fd, a, k, kind, flags_i, r, None, t0, t1)
-        return r
+    def record(self, st, fd, a, k, r, e, t0, t1):
+        _in_record(name, self, st, fd, a, k, kind, flags_i, r, e, t0, t1)
 
-    wrapper.__name__ = name
-    wrapper.__qualname__ = f"socket.{name}"
-    wrapper.__doc__ = real.__doc__
-    return wrapper
+    return _traced(name, real, record)
 
 
 def _in_record(name, sock, st, fd, a, k, kind, flags_i, r, err, t0, t1):
@@ -633,29 +627,13 @@ def _refresh_peer(sock, st: _Sock) -> None:
 
 # --- wrappers: control calls ------------------------------------------------------------------------------
 def _ctl_wrapper(name: str, real, args_of, ret_of=None, after=None):
-    def wrapper(self, *a, **k):
-        fd, st, rec = _target(self)
-        if not rec:
-            return real(self, *a, **k)
-        t0 = _T()
-        try:
-            r = real(self, *a, **k)
-        except BaseException as e:
-            t1 = _T()
-            if after is not None and st is not None:
-                after(self, st, a, e, None)
-            _emit(name, st, fd, _safe_args(args_of, a, k), None, e, t0, t1)
-            raise
-        t1 = _T()
+    def record(self, st, fd, a, k, r, e, t0, t1):
         if after is not None and st is not None:
-            after(self, st, a, None, r)
-        _emit(name, st, fd, _safe_args(args_of, a, k), ret_of(r) if ret_of else r, None, t0, t1)
-        return r
+            after(self, st, a, e, r)
+        ret = None if e is not None else (ret_of(r) if ret_of else r)
+        _emit(name, st, fd, _safe_args(args_of, a, k), ret, e, t0, t1)
 
-    wrapper.__name__ = name
-    wrapper.__qualname__ = f"socket.{name}"
-    wrapper.__doc__ = real.__doc__
-    return wrapper
+    return _traced(name, real, record)
 
 
 def _safe_args(args_of, a, k) -> dict:
