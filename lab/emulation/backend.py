@@ -158,17 +158,20 @@ def pids_of_run(run_id: str) -> list[int]:
     """
     marker = f"LAB_RUN={run_id}".encode()
     out = []
-    me = os.getpid()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == me:
-            continue
+    for pid in _other_pids():
         try:
-            env = Path(f"/proc/{entry.name}/environ").read_bytes()
+            env = Path(f"/proc/{pid}/environ").read_bytes()
         except OSError:
             continue
-        if marker in env.split(b"\0") and not _zombie(int(entry.name)):
-            out.append(int(entry.name))
+        if marker in env.split(b"\0") and not _zombie(pid):
+            out.append(pid)
     return out
+
+
+def _other_pids() -> list[int]:
+    """Every process on the machine but this one (processes may vanish while the caller looks)."""
+    me = os.getpid()
+    return [int(e.name) for e in os.scandir("/proc") if e.name.isdigit() and int(e.name) != me]
 
 
 def kill_all(pids: list[int], timeout: float = 5.0) -> list[int]:
@@ -211,14 +214,11 @@ def pids_in_namespaces(namespaces: list[str]) -> list[int]:
     if not inodes:
         return []
     out = []
-    me = os.getpid()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == me:
-            continue
+    for pid in _other_pids():
         try:
-            st = os.stat(f"/proc/{entry.name}/ns/net")
+            st = os.stat(f"/proc/{pid}/ns/net")
         except OSError:
             continue
         if (st.st_dev, st.st_ino) in inodes:
-            out.append(int(entry.name))
+            out.append(pid)
     return out
