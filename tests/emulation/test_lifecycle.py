@@ -59,10 +59,17 @@ def _start_owner(rid: str, topology: str = "routed") -> subprocess.Popen:
     return proc
 
 
-def _sleepers(rid: str) -> list[int]:
+def _sleepers(rid: str, wait: float = 0.0) -> list[int]:
+    """The run's `sleep` in h2. ``wait``: `ip netns exec` enters the namespace only after Popen returns,
+    so right after start-up the process may still be in the root namespace for a moment."""
     from lab.emulation.backend import pids_in_namespaces
 
-    return pids_in_namespaces([f"lab-{rid}-h2"])
+    deadline = time.monotonic() + wait
+    while True:
+        pids = pids_in_namespaces([f"lab-{rid}-h2"])
+        if pids or time.monotonic() >= deadline:
+            return pids
+        time.sleep(0.02)
 
 
 def test_sigkill_then_clean_restores_machine():
@@ -71,15 +78,21 @@ def test_sigkill_then_clean_restores_machine():
     live = Network(load_topology("two-hosts"), run_id=run_id("l"))
     with live:
         proc = _start_owner(rid)
-        assert _ours(rid)["netns"] and _sleepers(rid)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        assert _ours(rid)["netns"], "SIGKILL leaves the run behind: that is what clean is for"
-        removed, alive = clean()
-        assert rid in [r.run_id for r in removed]
-        assert live.run_id in [s.run_id for s in alive]  # a live run is never touched
-        assert (NETNS_DIR / live.namespace("h1")).exists()
-        live.run("h1", ["ping", "-c1", "-W2", live.ip("h2")])
+        try:
+            assert _ours(rid)["netns"] and _sleepers(rid, wait=5.0)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            assert _ours(rid)["netns"], "SIGKILL leaves the run behind: that is what clean is for"
+            removed, alive = clean()
+            assert rid in [r.run_id for r in removed]
+            assert live.run_id in [s.run_id for s in alive]  # a live run is never touched
+            assert (NETNS_DIR / live.namespace("h1")).exists()
+            live.run("h1", ["ping", "-c1", "-W2", live.ip("h2")])
+        finally:  # a failed assertion must not leave the owner and its network behind
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+                clean([rid])
     assert _ours(rid) == {"netns": [], "etc": [], "root_links": [], "state": []}
     assert _sleepers(rid) == []
     assert _root_snapshot() == before
