@@ -35,7 +35,8 @@ except ImportError:  # pragma: no cover - depends on the environment
         return _enc(obj).encode("utf-8")
 
 
-_IP4 = struct.Struct("!BBHHHBB").unpack_from  # vihl, tos, total length, id, flags+offset, ttl, proto
+# Ethertype, then IPv4: vihl, tos, total length, id, flags+offset, ttl, proto
+_ETH_IP4 = struct.Struct("!HBBHHHBB").unpack_from
 _TCP = struct.Struct("!HHIIBBH").unpack_from
 _UDP = struct.Struct("!HH H").unpack_from
 _OPT_TS = b"\x01\x01\x08\x0a"
@@ -101,7 +102,8 @@ class FastPath:
     """Render common packets directly; see the module docstring."""
 
     def __init__(self, decoder: Decoder, flows: FlowTable, recent: dict[tuple, int], *, render: bool = True,
-                 comment: bool = True) -> None:
+                 comment: bool = True, iface_nodes: dict[str, str] | None = None) -> None:
+        self.iface_nodes = iface_nodes  # pcapng interface name -> lab node
         self.render = render  # build the JSON line
         self.comment = comment  # build the pcapng comment
         self.dec = decoder
@@ -154,10 +156,10 @@ class FastPath:
             got = self._layers[key] = (js, names, "/".join(names))
         return got
 
-    def _iface_json(self, iface: Any, iface_nodes: dict[str, str] | None) -> bytes:
+    def _iface_json(self, iface: Any) -> bytes:
         got = self._iface.get(iface.index)
         if got is None:
-            node = iface_nodes.get(iface.name or "") if iface_nodes else None
+            node = self.iface_nodes.get(iface.name or "") if self.iface_nodes else None
             got = b'"interface":%b,"node":%b,' % (_dumps(iface.label), _dumps(node))
             self._iface[iface.index] = got
         return got
@@ -170,31 +172,26 @@ class FastPath:
             v.ethip = b'"eth":%b,%b' % (self._eth.get(mac) or self._eth_json(data), v.ip_prefix)
         return v.ethip
 
-    def packet(self, item: Any, n: int, t0: int | None, iface_nodes: dict[str, str] | None
-               ) -> tuple[bytes, str, tuple] | None:
+    def packet(self, item: Any, n: int, t0: int | None) -> tuple[bytes, str, tuple] | None:
         """(JSON line, comment, (layer names, role code, cause source, app)) or None: not a fast packet."""
-        data = item.data
-        if (item.iface.linktype != 1 or len(data) < 42 or data[12] != 8 or data[13] != 0 or data[14] != 0x45
-                or item.comments):
-            return None
-        _v, _tos, tot, ipid, fragw, ttl, proto = _IP4(data, 14)
-        if fragw & 0x3FFF or tot < 20:
-            return None
+        iface, ts, caplen, wirelen, data, _hdr, _opts, comments = item
         n_data = len(data)
-        wire = item.wirelen if item.wirelen > n_data else n_data
-        end = 14 + tot if 14 + tot < n_data else n_data
-        claimed = 14 + tot if 14 + tot < wire else wire
-        ts = item.ts_ns
-        if ts is None:
+        if iface.linktype != 1 or n_data < 42 or comments or ts is None:
             return None
+        etype, vihl, _tos, tot, ipid, fragw, ttl, proto = _ETH_IP4(data, 12)
+        if etype != 0x0800 or vihl != 0x45 or fragw & 0x3FFF or tot < 20:
+            return None
+        end = 14 + tot if 14 + tot < n_data else n_data
         if proto == 6:
-            return self._tcp(item, data, n, t0, iface_nodes, ts, ipid, ttl, end, claimed)
+            wire = wirelen if wirelen > n_data else n_data
+            return self._tcp(iface, data, n, t0, ts, ipid, ttl, end, 14 + tot if 14 + tot < wire else wire,
+                             wirelen, caplen)
         if proto == 17:
-            return self._udp(item, data, n, t0, iface_nodes, ts, ipid, ttl, end)
+            return self._udp(iface, data, n, t0, ts, ipid, ttl, end, wirelen, caplen)
         return None
 
-    def _tcp(self, item: Any, data: bytes, n: int, t0: int | None, iface_nodes: dict[str, str] | None,
-             ts: int, ipid: int, ttl: int, end: int, claimed: int) -> Any:
+    def _tcp(self, iface: Any, data: bytes, n: int, t0: int | None, ts: int, ipid: int, ttl: int, end: int,
+             claimed: int, wirelen: int, caplen: int) -> Any:
         if end < 54:
             return None
         sport, dport, seq, ack, offb, fl, win = _TCP(data, 34)
@@ -217,7 +214,7 @@ class FastPath:
                 sport, dport, data, 34 + hl)
             if app == "FTP":
                 return None
-        ifx = item.iface.index
+        ifx = iface.index
         v = self._view(data, 6, ifx)
         tlen = claimed - 34 - hl
         if tlen < 0:
@@ -258,8 +255,8 @@ class FastPath:
         appb = app.encode() if app else b""
         line = TCP_LINE % (
             n, ts, _dumps((ts - t0) / 1e9) if t0 is not None else b"null",
-            self._iface.get(item.iface.index) or self._iface_json(item.iface, iface_nodes),
-            item.wirelen, item.caplen, layers,
+            self._iface.get(ifx) or self._iface_json(iface),
+            wirelen, caplen, layers,
             v.arrow, flags, info.rel_seq, b" ack=%d" % info.rel_ack if fl & 16 else b"", win, tlen,
             b" " + appb if app else b"",
             v.ethip if v.mac == data[:12] else self._ethip(v, data), ttl, ipid,
@@ -269,8 +266,8 @@ class FastPath:
         comment = f"{info.text} | {cause_text} | {names_s}" if self.comment else ""
         return line, comment, (names, info.role, source, app)
 
-    def _udp(self, item: Any, data: bytes, n: int, t0: int | None, iface_nodes: dict[str, str] | None,
-             ts: int, ipid: int, ttl: int, end: int) -> Any:
+    def _udp(self, iface: Any, data: bytes, n: int, t0: int | None, ts: int, ipid: int, ttl: int, end: int,
+             wirelen: int, caplen: int) -> Any:
         if end < 42:
             return None
         flows = self.flows
@@ -284,7 +281,7 @@ class FastPath:
         app = _udp_app(sport, dport, payload) if pend > 42 else None
         if app == "TFTP":
             return None
-        ifx = item.iface.index
+        ifx = iface.index
         v = self._view(data, 17, ifx)
         conv, _d, answers = flows.udp(v.src, sport, v.dst, dport, n, ts, ifx)
         if app is not None:
@@ -317,8 +314,8 @@ class FastPath:
         appb = app.encode() if app else b""
         line = UDP_LINE % (
             n, ts, _dumps((ts - t0) / 1e9) if t0 is not None else b"null",
-            self._iface.get(item.iface.index) or self._iface_json(item.iface, iface_nodes),
-            item.wirelen, item.caplen, layers, v.arrow, ln, b" " + appb if app else b"",
+            self._iface.get(ifx) or self._iface_json(iface),
+            wirelen, caplen, layers, v.arrow, ln, b" " + appb if app else b"",
             v.ethip if v.mac == data[:12] else self._ethip(v, data), ttl, ipid,
             v.l4_prefix, ulen, conv.id, hashlib.sha1(payload).hexdigest()[:16].encode(),
             b'"%b"' % appb if app else b"null", text.encode(), cause_j)

@@ -289,7 +289,7 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
     recent: dict[tuple, int] = {}
     show = _progress_printer(reader) if progress else None
     emit = json_out  # render this packet's JSON line
-    fp = (FastPath(decoder, flows, recent, render=emit, comment=annotate)
+    fp = (FastPath(decoder, flows, recent, render=emit, comment=annotate, iface_nodes=iface_nodes)
           if fast_path and attributor is None and not deep_rows else None)
     fast = fp.packet if fp is not None else None
     t0: int | None = None
@@ -350,7 +350,7 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
             ts = item.ts_ns
             if t0 is None and ts is not None:
                 t0 = ts
-            got = fast(item, n, t0, iface_nodes) if fast is not None else None
+            got = fast(item, n, t0) if fast is not None else None
             if got is not None:
                 line, comment, kind = got
             else:

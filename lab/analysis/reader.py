@@ -232,16 +232,32 @@ class CaptureReader:
         epb = struct.Struct("<IIIII").unpack_from
         ifaces: list[Interface] = []
         factors: list[tuple[int, int]] = []
+        fast_ifaces: list[tuple[Interface, int, int]] = []  # (interface, multiplier, divisor) by id
+        epb7 = struct.Struct("<IIIIIII").unpack_from  # block type and length + the EPB fields, at once
         number = 0
         read = self._read
+        nbuf = len(buf)
         while True:
-            if len(buf) - pos < 12:
+            # the common case first: a whole, well-formed EPB of a known interface, without options
+            if nbuf - pos >= 28:
+                btype, blen, iid, tsh, tsl, caplen, wirelen = epb7(buf, pos)
+                end = pos + blen
+                if (btype == 6 and end <= nbuf and blen == 32 + ((caplen + 3) & ~3) and iid < len(ifaces)):
+                    iface, mul, div = fast_ifaces[iid]
+                    ts = ((tsh << 32) | tsl) * mul
+                    number += 1
+                    yield _new(Record, (iface, ts // div if div != 1 else ts, caplen, wirelen,
+                                        buf[pos + 28:pos + 28 + caplen], buf[pos + 8:pos + 28], b"", ()))
+                    pos = end
+                    continue
+            if nbuf - pos < 12:
                 more = read(CHUNK)
                 buf = buf[pos:] + more
+                nbuf = len(buf)
                 consumed += pos
                 pos = 0
                 self.bytes_read = consumed
-                if len(buf) < 12:
+                if nbuf < 12:
                     if buf:
                         self.errors.append(f"{self.path}: file cut short in a block header after packet "
                                            f"{number} (offset {consumed})")
@@ -259,20 +275,22 @@ class CaptureReader:
                     return
                 h2 = struct.Struct(order + "II").unpack_from
                 epb = struct.Struct(order + "IIIII").unpack_from
+                epb7 = struct.Struct(order + "IIIIIII").unpack_from
                 btype, blen = h2(buf, pos)
             if blen < 12 or blen % 4 or blen > MAX_RECORD:
                 self.errors.append(f"{self.path}: block at offset {consumed + pos} has a bad length {blen}; "
                                    f"stopped after packet {number}")
                 return
             end = pos + blen
-            if end > len(buf):
-                more = read(max(CHUNK, end - len(buf)))
+            if end > nbuf:
+                more = read(max(CHUNK, end - nbuf))
                 buf = buf[pos:] + more
+                nbuf = len(buf)
                 consumed += pos
                 end -= pos
                 pos = 0
                 self.bytes_read = consumed
-                if end > len(buf):
+                if end > nbuf:
                     self.errors.append(f"{self.path}: file cut short in the middle of a block after packet "
                                        f"{number} (block needs {blen} bytes, {len(buf) - pos} present)")
                     return
@@ -327,6 +345,7 @@ class CaptureReader:
                     info.byte_order = order
                     ifaces = []
                     factors = []
+                    fast_ifaces = []
                 elif btype == 1:  # IDB
                     linktype, _res, snaplen = struct.unpack_from(order + "HHI", buf, pos + 8)
                     name, tsresol = _idb_options(buf[pos + 16:end - 4], order)
@@ -335,6 +354,7 @@ class CaptureReader:
                     ifaces.append(iface)
                     info.interfaces.append(iface)
                     factors.append(_tsresol_factor(tsresol))
+                    fast_ifaces.append((iface, *factors[-1]))
                     if linktype not in SUPPORTED_LINKTYPES:
                         what = (f"{self.path}: interface {iface.index} has unsupported link type {linktype} "
                                 f"({LINKTYPE_NAMES.get(linktype, 'unknown')})")
