@@ -589,17 +589,25 @@ def _ly(name: str, off: int, length: int, note: str | None) -> tuple:
 
 def _tcp_app(sport: int, dport: int, data: bytes, off: int = 0) -> str | None:
     """The application protocol of the TCP payload at ``data[off:]`` (non-empty), by content then port."""
-    if data.startswith(HTTP_STARTS, off):
+    return tcp_content_app(data, off, len(data)) or tcp_port_app(sport, dport)
+
+
+def tcp_content_app(data: bytes, off: int, end: int) -> str | None:
+    """HTTP, TLS or SSH when the payload ``data[off:end]`` (non-empty) starts like one, else None."""
+    if data.startswith(HTTP_STARTS, off, end):
         return "HTTP"
     b0 = data[off]
-    if 20 <= b0 <= 23 and data[off + 1:off + 2] == b"\x03" and len(data) - off >= 5:
+    if 20 <= b0 <= 23 and off + 1 < end and data[off + 1] == 3 and end - off >= 5:
         return "TLS"
-    if data.startswith(b"SSH-", off):
+    if data.startswith(b"SSH-", off, end):
         return "SSH"
+    return None
+
+
+def tcp_port_app(sport: int, dport: int) -> str | None:
+    """The application protocol the ports suggest (not HTTP: body bytes alone are not an HTTP header)."""
     app = TCP_PORTS.get(dport) or TCP_PORTS.get(sport)
-    if app == "HTTP":  # body bytes of a message: not an HTTP header on their own
-        return None
-    return app
+    return None if app == "HTTP" else app
 
 
 def _udp_app(sport: int, dport: int, payload: bytes) -> str | None:

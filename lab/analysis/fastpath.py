@@ -15,12 +15,13 @@ uses the general path. It is used only without a call log and without ``--deep``
 
 from __future__ import annotations
 
-import hashlib
 import struct
+from binascii import b2a_hex as _hex
+from hashlib import sha1 as _sha1
 from typing import Any
 
-from lab.analysis.catalogue import layer_dict
-from lab.analysis.decode import Decoder, _tcp_app, _udp_app, tcp_mss
+from lab.analysis.catalogue import UDP_PORTS, layer_dict
+from lab.analysis.decode import Decoder, tcp_content_app, tcp_mss, tcp_port_app
 from lab.analysis.flows import FlowTable, flag_str
 from lab.analysis.roles import cause_tcp, ep
 
@@ -51,6 +52,11 @@ UDP_LINE = (b'{"number":%d,"ts_ns":%d,"t":%b,%b"len":%d,"caplen":%d,"layers":%b,
             b'%b"length":%d,"stream":%d,"sha1":"%b"},"icmp":null,"arp":null,"app":%b,'
             b'"role":{"code":"udp","text":"%b"},"analysis":[],"cause":%b}')
 
+_UDP_TEXT = b"UDP datagram%b, %d bytes"
+_UDP_REPLY_TEXT = b"UDP datagram%b, %d bytes (response to frame %d)"
+_UDP_CAUSE = b'{"source":"inferred","rule":"udp-sendto","text":"sendto() by %b","calls":[],"answers":null}'
+_UDP_REPLY_CAUSE = (b'{"source":"inferred","rule":"udp-sendto-reply",'
+                    b'"text":"sendto() by %b answering frame %d","calls":[],"answers":%d}')
 
 MAX_VIEWS = 16_384  # flow directions kept prepared; packets of a flow come close together
 MAX_RECENT = 50_000
@@ -81,7 +87,7 @@ class _View:
     """Everything constant for one direction of one IPv4 flow, prepared once."""
 
     __slots__ = ("src", "dst", "sport", "dport", "arrow", "ip_prefix", "l4_prefix", "recent_key", "me",
-                 "me_b", "mac", "ethip")
+                 "me_b", "mac", "ethip", "port_app")
 
     def __init__(self, dec: Decoder, data: bytes, proto: int, iface: int) -> None:
         self.src = src = dec._ip4s(data[26:30])
@@ -96,6 +102,12 @@ class _View:
         self.me_b = self.me.encode()
         self.mac = b""  # the MAC addresses ethip was made for
         self.ethip = b""
+        # the application the ports suggest, as decode's _udp_app and tcp_port_app say
+        if proto == 17:
+            lo, hi = (sport, dport) if sport < dport else (dport, sport)
+            self.port_app = UDP_PORTS.get(lo) or UDP_PORTS.get(hi)
+        else:
+            self.port_app = tcp_port_app(sport, dport)
 
 
 class FastPath:
@@ -208,14 +220,16 @@ class FastPath:
         if flows.ftp_expect or flows.ftp_data_seen:
             return None
         plen = end - 34 - hl
+        ifx = iface.index
+        views = self._views.get(ifx)
+        v = views.get(data[26:38]) if views is not None else None
+        if v is None:
+            v = self._view(data, 6, ifx)
         app = None
         if plen > 0:
-            app = _tcp_app(sport, dport, data[:end], 34 + hl) if end < len(data) else _tcp_app(
-                sport, dport, data, 34 + hl)
+            app = tcp_content_app(data, 34 + hl, end) or v.port_app
             if app == "FTP":
                 return None
-        ifx = iface.index
-        v = self._view(data, 6, ifx)
         tlen = claimed - 34 - hl
         if tlen < 0:
             tlen = 0
@@ -230,7 +244,8 @@ class FastPath:
         recent[v.recent_key] = n
         if len(recent) > MAX_RECENT:
             recent.clear()
-        layers, names, names_s = self._layer_json((6, hl, plen, app))
+        lkey = (6, hl, plen, app)
+        layers, names, names_s = self._layers.get(lkey) or self._layer_json(lkey)
         an = info.analysis
         tmpl = None
         if info.answers is None:
@@ -277,12 +292,19 @@ class FastPath:
         if ulen < 8:
             return None
         pend = 34 + ulen if 34 + ulen < end else end
-        payload = data[42:pend]
-        app = _udp_app(sport, dport, payload) if pend > 42 else None
-        if app == "TFTP":
-            return None
         ifx = iface.index
-        v = self._view(data, 17, ifx)
+        views = self._uviews.get(ifx)
+        v = views.get(data[26:38]) if views is not None else None
+        if v is None:
+            v = self._view(data, 17, ifx)
+        app = None
+        if pend > 42:
+            app = v.port_app  # as decode._udp_app, with the port lookup done once per view
+            if app is not None:
+                if app == "TFTP":
+                    return None
+                if app == "QUIC" and not data[42] & 0x40:
+                    app = None
         conv, _d, answers = flows.udp(v.src, sport, v.dst, dport, n, ts, ifx)
         if app is not None:
             if conv.app is None:
@@ -293,31 +315,31 @@ class FastPath:
         recent[v.recent_key] = n
         if len(recent) > MAX_RECENT:
             recent.clear()
-        layers, names, names_s = self._layer_json((17, 8, pend - 42, app))
+        lkey = (17, 8, pend - 42, app)
+        layers, names, names_s = self._layers.get(lkey) or self._layer_json(lkey)
         ln = ulen - 8
-        a = f" {app}" if app else ""
-        if answers is None:
-            text = f"UDP datagram{a}, {ln} bytes"
-            ctext = f"sendto() by {v.me}"
-        else:
-            text = f"UDP datagram{a}, {ln} bytes (response to frame {answers})"
-            ctext = f"sendto() by {v.me} answering frame {answers}"
         kind = (names, "udp", "inferred", app)
         if not self.render:
-            return b"", f"{text} | {ctext} | {names_s}", kind
-        if answers is None:
-            cause_j = b'{"source":"inferred","rule":"udp-sendto","text":"%b","calls":[],"answers":null}' % (
-                ctext.encode())
-        else:
-            cause_j = (b'{"source":"inferred","rule":"udp-sendto-reply","text":"%b","calls":[],"answers":%d}'
-                       % (ctext.encode(), answers))
+            a = f" {app}" if app else ""
+            if answers is None:
+                return b"", f"UDP datagram{a}, {ln} bytes | sendto() by {v.me} | {names_s}", kind
+            return b"", (f"UDP datagram{a}, {ln} bytes (response to frame {answers}) | "
+                         f"sendto() by {v.me} answering frame {answers} | {names_s}"), kind
         appb = app.encode() if app else b""
+        if answers is None:
+            text = _UDP_TEXT % (b" " + appb if app else b"", ln)
+            cause_j = _UDP_CAUSE % v.me_b
+        else:
+            text = _UDP_REPLY_TEXT % (b" " + appb if app else b"", ln, answers)
+            cause_j = _UDP_REPLY_CAUSE % (v.me_b, answers, answers)
         line = UDP_LINE % (
             n, ts, _dumps((ts - t0) / 1e9) if t0 is not None else b"null",
             self._iface.get(ifx) or self._iface_json(iface),
             wirelen, caplen, layers, v.arrow, ln, b" " + appb if app else b"",
             v.ethip if v.mac == data[:12] else self._ethip(v, data), ttl, ipid,
-            v.l4_prefix, ulen, conv.id, hashlib.sha1(payload).hexdigest()[:16].encode(),
-            b'"%b"' % appb if app else b"null", text.encode(), cause_j)
-        comment = f"{text} | {ctext} | {names_s}" if self.comment else ""
-        return line, comment, kind
+            v.l4_prefix, ulen, conv.id, _hex(_sha1(data[42:pend]).digest()[:8]),
+            b'"%b"' % appb if app else b"null", text, cause_j)
+        if self.comment:
+            why = f" answering frame {answers}" if answers is not None else ""
+            return line, f"{text.decode()} | sendto() by {v.me}{why} | {names_s}", kind
+        return line, "", kind
