@@ -36,6 +36,7 @@ _FLAG_STR: dict[int, str] = {}
 SIDE = ("client", "server")
 ARROW = ("client -> server", "server -> client")
 PURE_ACK = ("pure ACK client -> server", "pure ACK server -> client")
+_DATA_TEXT: tuple[dict[int, str], dict[int, str]] = ({}, {})  # "data: N bytes <arrow>" by direction and N
 _new_info = object.__new__
 
 
@@ -256,8 +257,6 @@ class FlowTable:
         info.answers = None
         info.first_data = False
         info.analysis = an = []
-        side = SIDE[d]
-        arrow = ARROW[d]
 
         # handshake bookkeeping: the stream's first occurrence of each step (frame numbers, flag-derived as
         # in the corpus truth) and, for roles and "answers", this interface's own
@@ -313,7 +312,7 @@ class FlowTable:
             info.rel_ack = 0
 
         # analysis (this interface's view)
-        seglen = tlen + (1 if fl & SYN else 0) + (1 if fl & FIN else 0)
+        seglen = tlen + (fl & FIN) + ((fl & SYN) >> 1)  # SYN and FIN take one sequence number each
         nxt = lk.nxt[d]
         if not fl & RST:
             if win == 0 and not fl & (SYN | FIN):
@@ -356,6 +355,7 @@ class FlowTable:
             retrans = False
 
         if fl & RST:
+            side = SIDE[d]
             if side not in st.rst_from:
                 st.rst_from.append(side)
                 if not st.closed:
@@ -372,6 +372,7 @@ class FlowTable:
                 if tlen:
                     text += f" (RST with data, {tlen} bytes)"
         if fl & FIN:
+            side = SIDE[d]
             if side not in st.fin_from:
                 st.fin_from.append(side)
                 if len(st.fin_from) == 1 and not st.rst_from:
@@ -400,9 +401,15 @@ class FlowTable:
                 if not lk.data_seen[d]:
                     lk.data_seen[d] = True
                     info.first_data = True
-                text = f"data: {tlen} bytes {arrow}"
+                texts = _DATA_TEXT[d]
+                text = texts.get(tlen)
+                if text is None:
+                    if len(texts) > 4096:
+                        texts.clear()
+                    text = texts[tlen] = f"data: {tlen} bytes {ARROW[d]}"
             else:
                 role = "ack"
+                arrow = ARROW[d]
                 if "window_update" in an:
                     text = f"window update {arrow} (win={win})"
                 elif "zero_window" in an:
