@@ -222,9 +222,9 @@ def main() -> int:
     inner = n / max(rows[0][2] - startup, 1e-9)
     print(f"\nlab analyze start-up (interpreter + imports): {startup:.2f} s; "
           f"analysis alone: {inner:,.0f} pkts/s")
-    print("peak MiB of lab analyze is its largest process: files of 8 MiB and more are analyzed by two")
-    print("processes (one writes most of the JSON, its twin the annotated pcapng and every third chunk")
-    print("of JSON lines, piped back), each about that size.")
+    print("peak MiB of lab analyze is its largest process: files of 8 MiB and more use two (one analyzes")
+    print("and pipes each packet's line values and comment to the other, which formats the JSON lines and")
+    print("writes packets.jsonl and annotated.pcapng), each about that size.")
     print("\nratios (lab analyze packets/s divided by the peer's):")
     for tool, count, t, _rss, _note in rows[1:]:
         print(f"  vs {tool:42} {ours / (count / t):6.1f}x")

@@ -4,9 +4,13 @@ Almost every packet of a large capture is one of these two shapes, and building 
 ``Pkt``, then nested dicts, then a JSON encoder walking them) costs more than everything else together.
 Here the parts that are constant for a flow direction (addresses, endpoint strings, JSON fragments) are
 built once per direction and cached (``_View``), the layer list is cached per shape, and each line is
-one bytes ``%`` format. Flow state, roles and causes come from the same ``FlowTable`` and ``roles``
-functions as the general path, and the output is byte-for-byte the general path's: the tests run both
-over the corpus and merged multi-interface captures and compare (``test_fast_path_is_byte_identical`` in
+one bytes ``%`` format. The analysis (``FastPath``) hands over an *entry*, a flat tuple of the line's
+values, and ``Renderer`` formats it: in the same process for small files, in a second one for large
+files, so that the costliest part of a packet runs beside the analysis of the next ones.
+
+Flow state, roles and causes come from the same ``FlowTable`` and ``roles`` functions as the general
+path, and the output is byte-for-byte the general path's: the tests run both over the corpus and merged
+multi-interface captures and compare (``test_fast_path_is_byte_identical`` in
 ``tests/analysis/test_analysis_units.py``, ``tests/analysis/test_analysis_interfaces.py``).
 
 ``FastPath.packet()`` returns ``None`` (having changed no state) for anything else; the pipeline then
@@ -111,13 +115,9 @@ class _View:
 
 
 class FastPath:
-    """Render common packets directly; see the module docstring."""
+    """Analyze common packets straight from their bytes; see the module docstring."""
 
-    def __init__(self, decoder: Decoder, flows: FlowTable, recent: dict[tuple, int], *, render: bool = True,
-                 comment: bool = True, iface_nodes: dict[str, str] | None = None) -> None:
-        self.iface_nodes = iface_nodes  # pcapng interface name -> lab node
-        self.render = render  # build the JSON line
-        self.comment = comment  # build the pcapng comment
+    def __init__(self, decoder: Decoder, flows: FlowTable, recent: dict[tuple, int]) -> None:
         self.dec = decoder
         self.flows = flows
         self.recent = recent
@@ -126,10 +126,8 @@ class FastPath:
         self._uviews: dict[int, dict[bytes, _View]] = {}
         self._eth: dict[bytes, bytes] = {}
         self._layers: dict[tuple, tuple[bytes, tuple[str, ...], str]] = {}
-        self._flags: dict[int, bytes] = {}
         # role key -> (cause JSON head, tail, text head, tail, source): the sender's endpoint goes between
         self._causes: dict[tuple, tuple[bytes, bytes, str, str, str] | None] = {}
-        self._iface: dict[int, bytes] = {}
 
     def _view(self, data: bytes, proto: int, iface: int) -> _View:
         by_iface = self._views if proto == 6 else self._uviews
@@ -168,14 +166,6 @@ class FastPath:
             got = self._layers[key] = (js, names, "/".join(names))
         return got
 
-    def _iface_json(self, iface: Any) -> bytes:
-        got = self._iface.get(iface.index)
-        if got is None:
-            node = self.iface_nodes.get(iface.name or "") if self.iface_nodes else None
-            got = b'"interface":%b,"node":%b,' % (_dumps(iface.label), _dumps(node))
-            self._iface[iface.index] = got
-        return got
-
     def _ethip(self, v: _View, data: bytes) -> bytes:
         """``"eth":{...},"ip":{...,"ttl":`` for this view and these MAC addresses (cached per view)."""
         mac = data[:12]
@@ -184,8 +174,10 @@ class FastPath:
             v.ethip = b'"eth":%b,%b' % (self._eth.get(mac) or self._eth_json(data), v.ip_prefix)
         return v.ethip
 
-    def packet(self, item: Any, n: int, t0: int | None) -> tuple[bytes, str, tuple] | None:
-        """(JSON line, comment, (layer names, role code, cause source, app)) or None: not a fast packet."""
+    def packet(self, item: Any, n: int, t0: int | None) -> tuple[tuple, str, tuple] | None:
+        """(entry, comment, (layer names, role code, cause source, app)) or None: not a fast packet.
+
+        The entry holds the values of the packet's JSON line; ``Renderer.line`` makes the line of it."""
         iface, ts, caplen, wirelen, data, _hdr, _opts, comments = item
         n_data = len(data)
         if iface.linktype != 1 or n_data < 42 or comments or ts is None:
@@ -253,33 +245,20 @@ class FastPath:
             tmpl = self._causes.get(ckey, False)
             if tmpl is False:
                 tmpl = self._causes[ckey] = _cause_template(info)
+        text = info.text
         if tmpl is not None:
             jh, jt, th, tt, source = tmpl
-            if not self.render:  # the twin: only the comment
-                return b"", f"{info.text} | {th}{v.me}{tt} | {names_s}", (names, info.role, source, app)
             cause_j = jh + v.me_b + jt
-            cause_text = th + v.me + tt if self.comment else ""
+            comment = f"{text} | {th}{v.me}{tt} | {names_s}"
         else:  # answers a frame (its number is in the cause), or no template: nothing to share
             cause = cause_tcp(v.src, sport, info)
-            cause_j, cause_text, source = _dumps(cause), cause["text"], cause["source"]
-            if not self.render:
-                return b"", f"{info.text} | {cause_text} | {names_s}", (names, info.role, source, app)
-        flags = self._flags.get(fl)
-        if flags is None:
-            flags = self._flags[fl] = flag_str(fl).encode()
-        appb = app.encode() if app else b""
-        line = TCP_LINE % (
-            n, ts, _dumps((ts - t0) / 1e9) if t0 is not None else b"null",
-            self._iface.get(ifx) or self._iface_json(iface),
-            wirelen, caplen, layers,
-            v.arrow, flags, info.rel_seq, b" ack=%d" % info.rel_ack if fl & 16 else b"", win, tlen,
-            b" " + appb if app else b"",
-            v.ethip if v.mac == data[:12] else self._ethip(v, data), ttl, ipid,
-            v.l4_prefix, flags, fl, seq, ack, info.rel_seq, info.rel_ack, tlen, win, mss, info.stream,
-            b"true" if info.from_client else b"false", b'"%b"' % appb if app else b"null",
-            _ROLE_B[info.role], _dumps(info.text), _dumps(an) if an else b"[]", cause_j)
-        comment = f"{info.text} | {cause_text} | {names_s}" if self.comment else ""
-        return line, comment, (names, info.role, source, app)
+            cause_j, source = _dumps(cause), cause["source"]
+            comment = f"{text} | {cause['text']} | {names_s}"
+        ethip = v.ethip if v.mac == data[:12] else self._ethip(v, data)
+        entry = (6, n, ts, ts - t0 if t0 is not None else None, wirelen, caplen, layers, v.arrow, fl,
+                 info.rel_seq, info.rel_ack, win, tlen, app, ethip, ttl, ipid, v.l4_prefix, seq, ack, mss,
+                 info.stream, info.from_client, info.role, text, an or None, cause_j)
+        return entry, comment, (names, info.role, source, app)
 
     def _udp(self, iface: Any, data: bytes, n: int, t0: int | None, ts: int, ipid: int, ttl: int, end: int,
              wirelen: int, caplen: int) -> Any:
@@ -318,28 +297,73 @@ class FastPath:
         lkey = (17, 8, pend - 42, app)
         layers, names, names_s = self._layers.get(lkey) or self._layer_json(lkey)
         ln = ulen - 8
-        kind = (names, "udp", "inferred", app)
-        if not self.render:
-            a = f" {app}" if app else ""
-            if answers is None:
-                return b"", f"UDP datagram{a}, {ln} bytes | sendto() by {v.me} | {names_s}", kind
-            return b"", (f"UDP datagram{a}, {ln} bytes (response to frame {answers}) | "
-                         f"sendto() by {v.me} answering frame {answers} | {names_s}"), kind
-        appb = app.encode() if app else b""
+        a = f" {app}" if app else ""
         if answers is None:
-            text = _UDP_TEXT % (b" " + appb if app else b"", ln)
-            cause_j = _UDP_CAUSE % v.me_b
+            comment = f"UDP datagram{a}, {ln} bytes | sendto() by {v.me} | {names_s}"
         else:
-            text = _UDP_REPLY_TEXT % (b" " + appb if app else b"", ln, answers)
-            cause_j = _UDP_REPLY_CAUSE % (v.me_b, answers, answers)
-        line = UDP_LINE % (
-            n, ts, _dumps((ts - t0) / 1e9) if t0 is not None else b"null",
-            self._iface.get(ifx) or self._iface_json(iface),
-            wirelen, caplen, layers, v.arrow, ln, b" " + appb if app else b"",
-            v.ethip if v.mac == data[:12] else self._ethip(v, data), ttl, ipid,
-            v.l4_prefix, ulen, conv.id, _hex(_sha1(data[42:pend]).digest()[:8]),
-            b'"%b"' % appb if app else b"null", text, cause_j)
-        if self.comment:
-            why = f" answering frame {answers}" if answers is not None else ""
-            return line, f"{text.decode()} | sendto() by {v.me}{why} | {names_s}", kind
-        return line, "", kind
+            comment = (f"UDP datagram{a}, {ln} bytes (response to frame {answers}) | "
+                       f"sendto() by {v.me} answering frame {answers} | {names_s}")
+        ethip = v.ethip if v.mac == data[:12] else self._ethip(v, data)
+        entry = (17, n, ts, ts - t0 if t0 is not None else None, wirelen, caplen, layers, v.arrow, ln, app,
+                 ethip, ttl, ipid, v.l4_prefix, ulen, conv.id, pend, answers, v.me_b)
+        return entry, comment, (names, "udp", "inferred", app)
+
+
+class Renderer:
+    """Make the JSON line of a ``FastPath`` entry.
+
+    Apart from the analysis because the line is the costliest part of a packet: a large capture is analyzed
+    by one process and its entries are rendered by another (see ``lab.analysis.pipeline``)."""
+
+    def __init__(self, iface_nodes: dict[str, str] | None = None) -> None:
+        self.iface_nodes = iface_nodes  # pcapng interface name -> lab node
+        self._iface: dict[int, bytes] = {}
+        self._flags: dict[int, bytes] = {}
+
+    def line(self, entry: tuple, item: Any) -> bytes:
+        """The JSON line of ``entry``, made by ``FastPath.packet`` for the record ``item``."""
+        if entry[0] == 6:
+            return self._tcp(entry, item)
+        return self._udp(entry, item)
+
+    def _iface_json(self, iface: Any) -> bytes:
+        got = self._iface.get(iface.index)
+        if got is None:
+            node = self.iface_nodes.get(iface.name or "") if self.iface_nodes else None
+            got = b'"interface":%b,"node":%b,' % (_dumps(iface.label), _dumps(node))
+            self._iface[iface.index] = got
+        return got
+
+    def _tcp(self, entry: tuple, item: Any) -> bytes:
+        (_proto, n, ts, dt, wirelen, caplen, layers, arrow, fl, rel_seq, rel_ack, win, tlen, app, ethip, ttl,
+         ipid, l4_prefix, seq, ack, mss, stream, from_client, role, text, an, cause_j) = entry
+        flags = self._flags.get(fl)
+        if flags is None:
+            flags = self._flags[fl] = flag_str(fl).encode()
+        iface = item.iface
+        appb = app.encode() if app else b""
+        return TCP_LINE % (
+            n, ts, _dumps(dt / 1e9) if dt is not None else b"null",
+            self._iface.get(iface.index) or self._iface_json(iface), wirelen, caplen, layers,
+            arrow, flags, rel_seq, b" ack=%d" % rel_ack if fl & 16 else b"", win, tlen,
+            b" " + appb if app else b"", ethip, ttl, ipid,
+            l4_prefix, flags, fl, seq, ack, rel_seq, rel_ack, tlen, win, mss, stream,
+            b"true" if from_client else b"false", b'"%b"' % appb if app else b"null",
+            _ROLE_B[role], _dumps(text), _dumps(an) if an else b"[]", cause_j)
+
+    def _udp(self, entry: tuple, item: Any) -> bytes:
+        (_proto, n, ts, dt, wirelen, caplen, layers, arrow, ln, app, ethip, ttl, ipid, l4_prefix, ulen, conv,
+         pend, answers, me_b) = entry
+        appb = b" " + app.encode() if app else b""
+        if answers is None:
+            text = _UDP_TEXT % (appb, ln)
+            cause_j = _UDP_CAUSE % me_b
+        else:
+            text = _UDP_REPLY_TEXT % (appb, ln, answers)
+            cause_j = _UDP_REPLY_CAUSE % (me_b, answers, answers)
+        iface = item.iface
+        return UDP_LINE % (
+            n, ts, _dumps(dt / 1e9) if dt is not None else b"null",
+            self._iface.get(iface.index) or self._iface_json(iface), wirelen, caplen, layers, arrow, ln, appb,
+            ethip, ttl, ipid, l4_prefix, ulen, conv, _hex(_sha1(item.data[42:pend]).digest()[:8]),
+            b'"%b"' % appb[1:] if app else b"null", text, cause_j)

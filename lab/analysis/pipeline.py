@@ -5,6 +5,11 @@ conversation (``flows``), give it a role and a cause (``roles``, or the lead's `
 log exists), then write its packets.jsonl line and its annotated pcapng block (``writer``). Nothing is kept
 per packet after it is written, so memory depends on the number of live conversations, not on the file.
 
+A large file is shared by two processes (``_render_process``): this one analyzes and pipes, a chunk at a
+time, each packet's entry (the values of its JSON line, see ``fastpath``) and comment to the other, which
+reads the file too, formats the lines and writes packets.jsonl and annotated.pcapng. Formatting a line
+costs about as much as analyzing the packet, so the two cores stay busy; the bytes are the same.
+
     from lab.analysis.pipeline import analyze_capture
     result = analyze_capture(Path("capture.pcapng"), Path("out"))
     result.packet_count, result.summary["coverage"], result.errors
@@ -14,11 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
 import gc
 import hashlib
 import itertools
 import json
+import marshal
 import multiprocessing
 import os
 import re
@@ -32,7 +37,7 @@ from typing import Any, Protocol
 
 from lab.analysis.catalogue import layer_dict
 from lab.analysis.decode import Decoder, Pkt
-from lab.analysis.fastpath import MAX_RECENT, FastPath
+from lab.analysis.fastpath import MAX_RECENT, FastPath, Renderer
 from lab.analysis.flows import FlowTable, flag_str
 from lab.analysis.reader import CaptureReader
 from lab.analysis.roles import cause_tcp, ep, role_other
@@ -57,30 +62,16 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 
 FLUSH_AT = 1 << 20
-WRITER_PROCESS_MIN_BYTES = 8 << 20  # below this a second process costs more than it saves
-# With a twin process, both analyze every packet (the flow state needs all of them); the twin writes
-# annotated.pcapng and also renders the packets.jsonl lines of every TWIN_PERIOD-th chunk of
-# CHUNK_PACKETS packets, which it sends through a pipe to the JSON process. This balances the two cores:
-# rendering JSON costs more than writing the pcapng.
+RENDER_PROCESS_MIN_BYTES = 8 << 20  # below this a second process costs more than it saves
+# With a render process, this one analyzes and sends, per chunk of CHUNK_PACKETS packets, each packet's
+# entry (the values of its JSON line, or the line itself for the general path) and comment; the render
+# process formats the lines and writes packets.jsonl and annotated.pcapng.
 CHUNK_PACKETS = 1024
-TWIN_PERIOD = 3
 PROGRESS_EVERY = 16384
 _FTP_PASV = re.compile(rb"^227 .*?\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)")
 _FTP_PORT = re.compile(rb"^PORT (\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
 _FTP_EPSV = re.compile(rb"^229 .*?\(\|\|\|(\d+)\|\)")
 _FTP_EPRT = re.compile(rb"^EPRT \|(\d)\|([^|]+)\|(\d+)\|")
-
-
-@dataclass(frozen=True)
-class _Split:
-    """How the JSON process and its twin share the packets.jsonl lines (see ``TWIN_PERIOD``)."""
-
-    period: int
-    twin: bool  # this process is the twin (renders every period-th chunk and sends it)
-    fd: int  # the pipe: its write end in the twin, its read end in the JSON process
-
-    def twin_renders(self, chunk: int) -> bool:
-        return chunk % self.period == self.period - 1
 
 
 class CauseSource(Protocol):
@@ -100,25 +91,11 @@ class AnalysisResult:
     summary_path: Path | None = None
 
 
-class _NoWriter:
-    """Stands in for the annotated writer in the process that writes only JSON."""
-
-    def block(self, raw: bytes) -> None:
-        pass
-
-    def packet(self, rec: Any, comment: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 class _Lines:
     """A buffered binary line writer (one write per megabyte); ``path=None`` discards."""
 
     def __init__(self, path: Path | None) -> None:
         self._fh = BackgroundFile(path if path is not None else os.devnull)
-        self.splice = self._fh.splice  # the twin's lines go here (after the lines flushed so far)
         self.buf: list[bytes] = []  # the hot loop appends here directly and calls flush()
         self._size = 0
 
@@ -170,7 +147,7 @@ def _progress_printer(reader: CaptureReader) -> Callable[[int], None]:
 def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = None,
                     iface_nodes: dict[str, str] | None = None, deep: bool = False,
                     progress: bool | None = None, attributor: CauseSource | None = None,
-                    fast_path: bool = True, writer_process: bool | None = None) -> AnalysisResult:
+                    fast_path: bool = True, render_process: bool | None = None) -> AnalysisResult:
     """Analyze one capture file; write ``packets.jsonl``, ``annotated.pcapng``, ``conversations.jsonl`` and
     ``summary.json`` into ``out_dir``.
 
@@ -185,10 +162,9 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
         attributor: any object with ``cause(rec) -> dict`` (tests inject a fake one); wins over ``calls``.
         fast_path: render common Ethernet/IPv4/TCP|UDP packets with ``lab.analysis.fastpath`` (same
             bytes as the general path, ~2x faster); used only without attributor and ``deep``.
-        writer_process: run a twin process that repeats the analysis, writes annotated.pcapng and
-            renders every ``TWIN_PERIOD``-th chunk of packets.jsonl lines (piped back and spliced in
-            place) while this one writes the rest of the JSON (default: for files of 8 MiB and more on
-            a machine with more than one CPU; never with a call log or ``deep``).
+        render_process: analyze here and let a second process format the JSON lines and write
+            packets.jsonl and annotated.pcapng (default: for files of 8 MiB and more on a machine with
+            more than one CPU; never with a call log or ``deep``).
 
     Returns:
         An ``AnalysisResult``; ``errors`` lists partial-read problems (the file was cut short, ...).
@@ -215,72 +191,97 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
             break
     deep_rows = _deep_protocols(pcap) if deep else None
     out_dir.mkdir(parents=True, exist_ok=True)
-    annotated_path = out_dir / "annotated.pcapng"
     twin = None
-    split = None
+    ship_fd = None
     if attributor is None and not deep and (
-            writer_process if writer_process is not None else
-            (os.cpu_count() or 1) > 1 and pcap.stat().st_size >= WRITER_PROCESS_MIN_BYTES):
+            render_process if render_process is not None else
+            (os.cpu_count() or 1) > 1 and pcap.stat().st_size >= RENDER_PROCESS_MIN_BYTES):
         rfd, wfd = os.pipe()
         with contextlib.suppress(OSError):
             fcntl.fcntl(wfd, fcntl.F_SETPIPE_SZ, 1 << 20)  # fewer, larger transfers
         twin = multiprocessing.get_context("fork").Process(
-            target=_annotate_only,
-            args=(pcap, annotated_path, iface_nodes, fast_path, _Split(TWIN_PERIOD, True, wfd), rfd),
-            daemon=True)
+            target=_render_process, args=(pcap, out_dir, iface_nodes, rfd, wfd), daemon=True)
         twin.start()
-        os.close(wfd)
-        split = _Split(TWIN_PERIOD, False, rfd)
+        os.close(rfd)
+        ship_fd = wfd
     try:
         result = _analyze(reader, itertools.chain(head, records), pcap,
-                          out_dir, iface_nodes, deep_rows, progress, attributor, fast_path,
-                          json_out=True, annotate=twin is None, split=split)
+                          out_dir, iface_nodes, deep_rows, progress, attributor, fast_path, ship_fd=ship_fd)
     except BaseException as err:
         if twin is not None:
             twin.kill()
             twin.join()
-        if isinstance(err, EOFError):
-            raise PcapFormatError(f"{pcap}: the twin analysis process failed ({err}; "
-                                  f"exit code {twin.exitcode if twin else None})") from err
+            if isinstance(err, OSError):  # the pipe: the render process is gone
+                raise PcapFormatError(f"{pcap}: the render process failed ({err}; "
+                                      f"exit code {twin.exitcode})") from err
         raise
-    finally:
-        if split is not None:
-            os.close(split.fd)
     if twin is not None:
         twin.join()
         if twin.exitcode != 0:
-            raise PcapFormatError(f"{pcap}: the annotated-pcapng writer process failed "
-                                  f"(exit code {twin.exitcode})")
+            raise PcapFormatError(f"{pcap}: the render process failed (exit code {twin.exitcode})")
     return result
 
 
-def _annotate_only(pcap: Path, annotated_path: Path, iface_nodes: dict[str, str] | None,
-                   fast_path: bool, split: _Split | None = None, other_fd: int | None = None) -> None:
-    """The twin process: the same analysis, writing annotated.pcapng (comments need the flows) and the
-    JSON lines of its share of the chunks (``split``)."""
-    if other_fd is not None:
-        os.close(other_fd)  # the JSON process' end of the pipe
+def _render_process(pcap: Path, out_dir: Path, iface_nodes: dict[str, str] | None, fd: int,
+                    other_fd: int) -> None:
+    """The render process: read the capture again and, from the entries and comments the analyzing
+    process sends, write packets.jsonl and annotated.pcapng."""
+    os.close(other_fd)  # the analyzing process' end of the pipe
+    gc.disable()  # as in _analyze: nothing here makes reference cycles
     reader = CaptureReader(pcap)
-    _analyze(reader, reader.records(), pcap, annotated_path.parent, iface_nodes, None, False, None, fast_path,
-             json_out=False, annotate=True, split=split)
+    lines = _Lines(out_dir / "packets.jsonl")
+    writer: AnnotatedWriter | None = None
+    line_of = Renderer(iface_nodes).line
+    jl = lines.buf
+    jsize = 0
+    entries: list = []
+    comments: list = []
+    i = 0
+    with open(fd, "rb") as pipe:
+        try:
+            for item in reader.records():
+                if writer is None:
+                    writer = AnnotatedWriter(out_dir / "annotated.pcapng", reader.info)
+                if type(item) is bytes:
+                    writer.block(item)
+                    continue
+                if i == len(entries):
+                    entries, comments = marshal.loads(read_frame(pipe))
+                    i = 0
+                e = entries[i]
+                line = e if type(e) is bytes else line_of(e, item)
+                jl.append(line)
+                jsize += len(line)
+                if jsize >= FLUSH_AT:
+                    lines.flush()
+                    jsize = 0
+                writer.packet(item, comments[i])
+                i += 1
+            if i != len(entries) or pipe.read(1):
+                raise PcapFormatError(f"{pcap}: the analysis sent more packets than the render process read")
+        finally:
+            if writer is None:
+                writer = AnnotatedWriter(out_dir / "annotated.pcapng", reader.info)
+            lines.close()
+            writer.close()
 
 
 def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
              iface_nodes: dict[str, str] | None, deep_rows: dict | None, progress: bool,
-             attributor: CauseSource | None, fast_path: bool, *, json_out: bool, annotate: bool,
-             split: _Split | None = None) -> AnalysisResult:
-    """One pass: write packets.jsonl, conversations.jsonl and summary.json (``json_out``) and/or
-    annotated.pcapng (``annotate``). Two processes may share the work (``split``): same input, same state;
-    the twin renders the JSON lines of some chunks and sends them to the JSON process, which writes them
-    in their place."""
+             attributor: CauseSource | None, fast_path: bool, *,
+             ship_fd: int | None = None) -> AnalysisResult:
+    """One pass: write packets.jsonl, annotated.pcapng, conversations.jsonl and summary.json -- or, with
+    ``ship_fd``, send each chunk of packets' entries and comments there (to ``_render_process``, which
+    writes the first two) and write the last two."""
     packets_path = out_dir / "packets.jsonl"
     annotated_path = out_dir / "annotated.pcapng"
     conv_path = out_dir / "conversations.jsonl"
     summary_path = out_dir / "summary.json"
-    lines = _Lines(packets_path if json_out else None)
-    conv_lines = _Lines(conv_path if json_out else None)
-    writer: AnnotatedWriter | _NoWriter | None = None if annotate else _NoWriter()
-    flows = FlowTable(on_done=(lambda s: conv_lines.add(_dumps(s))) if json_out else None)
+    ship = ship_fd is not None
+    lines = _Lines(None if ship else packets_path)
+    conv_lines = _Lines(conv_path)
+    writer: AnnotatedWriter | None = None
+    flows = FlowTable(on_done=lambda s: conv_lines.add(_dumps(s)))
     decoder = Decoder()
     decode = decoder.decode
     # one counter for everything the summary counts: (layer names, role code, cause source, app)
@@ -288,30 +289,16 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
     # (interface, src, dst, proto, sport, dport) -> last frame there, for ICMP errors, echo replies, ARP
     recent: dict[tuple, int] = {}
     show = _progress_printer(reader) if progress else None
-    emit = json_out  # render this packet's JSON line
-    fp = (FastPath(decoder, flows, recent, render=emit, comment=annotate, iface_nodes=iface_nodes)
-          if fast_path and attributor is None and not deep_rows else None)
+    fp = FastPath(decoder, flows, recent) if fast_path and attributor is None and not deep_rows else None
     fast = fp.packet if fp is not None else None
+    line_of = Renderer(iface_nodes).line
     t0: int | None = None
     n = 0
     jl = lines.buf
     jsize = 0
-    flush_at = FLUSH_AT
-    chunk_end = sys.maxsize  # the last packet number of the current chunk (split work only)
-    chunk = -1
-    twin_chunk = False  # the twin renders the current chunk
-    to_json: BackgroundFile | None = None  # the twin's pipe to the JSON process
-    take_frame = None
-    if split is not None:
-        chunk_end = 0
-        if split.twin:
-            to_json = BackgroundFile(split.fd, depth=2)
-            jl = []
-            flush_at = sys.maxsize  # a chunk goes out whole
-        else:
-            # the fd is closed by analyze_capture; this object only reads it
-            twin_pipe = open(split.fd, "rb", closefd=False)  # noqa: SIM115
-            take_frame = functools.partial(read_frame, twin_pipe)
+    to_render: BackgroundFile | None = BackgroundFile(ship_fd, depth=4) if ship_fd is not None else None
+    entries: list = []  # what goes to the render process (ship)
+    comments: list[str] = []
     # The loop allocates millions of short-lived, acyclic objects; the cyclic collector would scan the
     # live flow tables over and over for nothing (it costs ~40% of the time). Restored in ``finally``.
     gc_was_enabled = gc.isenabled()
@@ -320,40 +307,22 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
     try:
         for item in records:
             if type(item) is bytes:
-                if writer is None:
-                    writer = AnnotatedWriter(annotated_path, reader.info)
-                writer.block(item)
+                if not ship:
+                    if writer is None:
+                        writer = AnnotatedWriter(annotated_path, reader.info)
+                    writer.block(item)
                 continue
-            if writer is None:
+            if writer is None and not ship:
                 writer = AnnotatedWriter(annotated_path, reader.info)
             n += 1
-            if n > chunk_end:  # split work: a new chunk starts
-                chunk += 1
-                chunk_end += CHUNK_PACKETS
-                if to_json is not None:  # the twin
-                    if twin_chunk:
-                        jl.append(b"")
-                        to_json.send_frame(b"\n".join(jl))
-                        jl.clear()
-                    twin_chunk = split.twin_renders(chunk)  # type: ignore[union-attr]
-                    emit = twin_chunk
-                else:
-                    if twin_chunk:
-                        lines.splice(take_frame)  # type: ignore[arg-type]
-                    twin_chunk = split.twin_renders(chunk)  # type: ignore[union-attr]
-                    if twin_chunk:
-                        lines.flush()
-                        jsize = 0
-                    emit = not twin_chunk
-                if fp is not None:
-                    fp.render = emit
-            ts = item.ts_ns
-            if t0 is None and ts is not None:
-                t0 = ts
+            if t0 is None:
+                t0 = item.ts_ns
             got = fast(item, n, t0) if fast is not None else None
             if got is not None:
-                line, comment, kind = got
+                entry, comment, kind = got
+                line = b"" if ship else line_of(entry, item)
             else:
+                ts = item.ts_ns
                 iface = item.iface
                 p = decode(iface.linktype, item.data, item.wirelen, iface.index)
                 rec = _record(p, n, ts, t0, iface, item, iface_nodes, flows, recent)
@@ -365,36 +334,37 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
                 role = rec["role"]
                 names = tuple(ly["name"] for ly in rec["layers"])
                 kind = (names, role["code"], cause["source"], rec["app"])
-                line = _dumps(rec) if emit else b""
+                entry = line = _dumps(rec)
                 comment = f"{role['text']} | {cause['text']} | {'/'.join(names) or 'no decodable header'}"
-            if json_out:  # only the summary needs them
-                kinds[kind] = kinds.get(kind, 0) + 1
-            if emit:
+            kinds[kind] = kinds.get(kind, 0) + 1
+            if ship:
+                entries.append(entry)
+                comments.append(comment)
+                if len(entries) >= CHUNK_PACKETS:
+                    to_render.send_frame(marshal.dumps((entries, comments)))  # type: ignore[union-attr]
+                    entries = []
+                    comments = []
+            else:
                 jl.append(line)
                 jsize += len(line)
-                if jsize >= flush_at:
+                if jsize >= FLUSH_AT:
                     lines.flush()
                     jsize = 0
-            if annotate:
-                writer.packet(item, comment)
+                writer.packet(item, comment)  # type: ignore[union-attr]
             if show is not None and n % PROGRESS_EVERY == 0:
                 show(n)
-        if twin_chunk:  # the last chunk was the twin's
-            if to_json is not None:
-                jl.append(b"")
-                to_json.send_frame(b"\n".join(jl))
-            else:
-                lines.splice(take_frame)  # type: ignore[arg-type]
+        if entries:
+            to_render.send_frame(marshal.dumps((entries, comments)))  # type: ignore[union-attr]
         loop_done = True
     finally:
         if gc_was_enabled:
             gc.enable()
-        if writer is None:
+        if writer is None and not ship:
             writer = AnnotatedWriter(annotated_path, reader.info)
         # every output is closed (its writer thread ended) even if one of them fails; the first error wins
         first: BaseException | None = None
-        for close in ((to_json.close if to_json is not None else None), flows.close, lines.close,
-                      conv_lines.close, writer.close):
+        for close in ((to_render.close if to_render is not None else None), flows.close, lines.close,
+                      conv_lines.close, (writer.close if writer is not None else None)):
             if close is None:
                 continue
             try:
@@ -442,8 +412,7 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
         "outputs": {"packets": str(packets_path), "annotated": str(annotated_path),
                     "conversations": str(conv_path)},
     }
-    if json_out:
-        summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     return AnalysisResult(n, summary, list(reader.errors), packets_path, annotated_path, conv_path,
                           summary_path)
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import queue
 import struct
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,15 +32,12 @@ class BackgroundFile:
     """A binary file written by a thread: ``write()`` queues a chunk (at most ``depth`` waiting, so memory
     stays bounded), ``close()`` waits for the last one and re-raises an error the thread met.
 
-    ``target`` is a path or an open file descriptor (a pipe, see ``send_frame``). ``splice(read)`` queues
-    a function instead of bytes: the thread calls it when the chunks before it are written and writes what
-    it returns -- the JSON process uses it to put the lines its twin rendered in their place, without
-    waiting for them itself.
+    ``target`` is a path or an open file descriptor (a pipe, see ``send_frame``).
     """
 
     def __init__(self, target: Path | str | int, depth: int = 3) -> None:
         self._fh = open(target, "wb")  # noqa: SIM115 - closed by the thread when close() is called
-        self._q: queue.Queue[bytes | Callable[[], bytes] | None] = queue.Queue(maxsize=depth)
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         name = f"write fd {target}" if isinstance(target, int) else f"write {Path(target).name}"
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -53,7 +49,7 @@ class BackgroundFile:
             while (chunk := get()) is not None:
                 if self._error is None:
                     try:
-                        fh.write(chunk if type(chunk) is bytes else chunk())  # type: ignore[operator]
+                        fh.write(chunk)
                     except BaseException as err:  # noqa: BLE001 - handed to the caller in close()
                         self._error = err
         finally:
@@ -66,11 +62,6 @@ class BackgroundFile:
         if self._error is not None:
             raise self._error
         self._q.put(chunk)
-
-    def splice(self, read: Callable[[], bytes]) -> None:
-        if self._error is not None:
-            raise self._error
-        self._q.put(read)
 
     def send_frame(self, chunk: bytes) -> None:
         """Queue ``chunk`` with its length in front, for ``read_frame`` at the other end of a pipe."""

@@ -151,32 +151,34 @@ def test_fast_path_is_byte_identical(tmp_path: Path, corpus_dir: Path, name: str
         assert (tmp_path / "fast" / out).read_bytes() == (tmp_path / "slow" / out).read_bytes(), out
 
 
-@pytest.mark.parametrize(("name", "chunk", "period"), [
-    ("zeek__smtp.pcap", 7, 3), ("zeek__smtp.pcap", 64, 3), ("zeek__smtp.pcap", 100_000, 3),
-    ("zeek__smtp.pcap", 5, 2), ("zeek__ftp_ipv4.pcap", 3, 3), ("tcpdump__tftp.pcap", 2, 2),
-    ("zeek__tcp_retransmit-fast009.pcap", 16, 3), ("zeek__pcapng-multi-interface.pcapng", 4, 3),
-    ("zeek__icmp_5-pings.pcap", 3, 3), ("pcapplusplus__ip4_fragments.pcap", 2, 3)])
-def test_twin_process_writes_the_same_files(tmp_path: Path, corpus_dir: Path, name: str, chunk: int,
-                                            period: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The twin writes annotated.pcapng and renders every period-th chunk of JSON lines (small chunks here,
-    so that the capture has many, the last one the twin's or not, with fast-path and general-path packets,
-    FTP/TFTP data channels, retransmissions and several interfaces in both processes' chunks); the result
-    is the one process' bytes."""
+@pytest.mark.parametrize(("name", "chunk"), [
+    ("zeek__smtp.pcap", 7), ("zeek__smtp.pcap", 64), ("zeek__smtp.pcap", 100_000), ("zeek__smtp.pcap", 1),
+    ("zeek__ftp_ipv4.pcap", 3), ("tcpdump__tftp.pcap", 2), ("zeek__tcp_retransmit-fast009.pcap", 16),
+    ("zeek__pcapng-multi-interface.pcapng", 4), ("zeek__icmp_5-pings.pcap", 3),
+    ("pcapplusplus__ip4_fragments.pcap", 2)])
+def test_render_process_writes_the_same_files(tmp_path: Path, corpus_dir: Path, name: str, chunk: int,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The render process formats the lines of the entries the analysis sends and writes packets.jsonl and
+    annotated.pcapng (small chunks here, so that a capture has many, with fast-path entries and
+    general-path lines, FTP/TFTP data channels, retransmissions and several interfaces); the result is
+    the one process' bytes."""
     import lab.analysis.pipeline as pipeline
 
     monkeypatch.setattr(pipeline, "CHUNK_PACKETS", chunk)
-    monkeypatch.setattr(pipeline, "TWIN_PERIOD", period)
     src = corpus_dir / "pcaps" / name
-    analyze_capture(src, tmp_path / "one", writer_process=False)
-    analyze_capture(src, tmp_path / "two", writer_process=True)
+    analyze_capture(src, tmp_path / "one", render_process=False)
+    analyze_capture(src, tmp_path / "two", render_process=True)
     for out in ("packets.jsonl", "annotated.pcapng", "conversations.jsonl"):
         assert (tmp_path / "one" / out).read_bytes() == (tmp_path / "two" / out).read_bytes(), out
     one, two = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("one", "two"))
     assert one.pop("outputs") != two.pop("outputs") and one == two
 
 
-def test_twin_process_failure_is_one_clear_error(tmp_path: Path, corpus_dir: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("chunk", [7, 100_000])
+def test_render_process_failure_is_one_clear_error(tmp_path: Path, corpus_dir: Path, chunk: int,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A render process that dies, early (the analysis meets a closed pipe) or after the analysis sent
+    everything (its exit code tells), is one PcapFormatError."""
     import os
 
     import lab.analysis.pipeline as pipeline
@@ -184,10 +186,10 @@ def test_twin_process_failure_is_one_clear_error(tmp_path: Path, corpus_dir: Pat
     def dies(*_args: Any) -> None:
         os._exit(3)
 
-    monkeypatch.setattr(pipeline, "CHUNK_PACKETS", 7)
-    monkeypatch.setattr(pipeline, "_annotate_only", dies)
-    with pytest.raises(PcapFormatError, match="twin analysis process failed"):
-        analyze_capture(corpus_dir / "pcaps" / "zeek__smtp.pcap", tmp_path / "o", writer_process=True)
+    monkeypatch.setattr(pipeline, "CHUNK_PACKETS", chunk)
+    monkeypatch.setattr(pipeline, "_render_process", dies)
+    with pytest.raises(PcapFormatError, match="render process failed"):
+        analyze_capture(corpus_dir / "pcaps" / "zeek__smtp.pcap", tmp_path / "o", render_process=True)
 
 
 def test_gzip_is_sniffed_not_named(tmp_path: Path, corpus_dir: Path) -> None:
