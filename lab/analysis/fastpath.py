@@ -174,11 +174,12 @@ class FastPath:
             v.ethip = b'"eth":%b,%b' % (self._eth.get(mac) or self._eth_json(data), v.ip_prefix)
         return v.ethip
 
-    def packet(self, item: Any, n: int, t0: int | None) -> tuple[tuple, str, tuple] | None:
-        """(entry, comment, (layer names, role code, cause source, app)) or None: not a fast packet.
+    def packet(self, item: Any, n: int) -> tuple | None:
+        """The packet's entry, or None: not a fast packet.
 
-        The entry holds the values of the packet's JSON line; ``Renderer.line`` makes the line of it."""
-        iface, ts, caplen, wirelen, data, _hdr, _opts, comments = item
+        The entry is a flat tuple of what the packet's JSON line, comment and summary counts need;
+        ``Renderer.render`` makes them of it."""
+        iface, ts, _caplen, wirelen, data, _hdr, _opts, comments = item
         n_data = len(data)
         if iface.linktype != 1 or n_data < 42 or comments or ts is None:
             return None
@@ -188,14 +189,13 @@ class FastPath:
         end = 14 + tot if 14 + tot < n_data else n_data
         if proto == 6:
             wire = wirelen if wirelen > n_data else n_data
-            return self._tcp(iface, data, n, t0, ts, ipid, ttl, end, 14 + tot if 14 + tot < wire else wire,
-                             wirelen, caplen)
+            return self._tcp(iface, data, n, ts, ipid, ttl, end, 14 + tot if 14 + tot < wire else wire)
         if proto == 17:
-            return self._udp(iface, data, n, t0, ts, ipid, ttl, end, wirelen, caplen)
+            return self._udp(iface, data, n, ts, ipid, ttl, end)
         return None
 
-    def _tcp(self, iface: Any, data: bytes, n: int, t0: int | None, ts: int, ipid: int, ttl: int, end: int,
-             claimed: int, wirelen: int, caplen: int) -> Any:
+    def _tcp(self, iface: Any, data: bytes, n: int, ts: int, ipid: int, ttl: int, end: int,
+             claimed: int) -> tuple | None:
         if end < 54:
             return None
         sport, dport, seq, ack, offb, fl, win = _TCP(data, 34)
@@ -245,23 +245,19 @@ class FastPath:
             tmpl = self._causes.get(ckey, False)
             if tmpl is False:
                 tmpl = self._causes[ckey] = _cause_template(info)
-        text = info.text
         if tmpl is not None:
             jh, jt, th, tt, source = tmpl
             cause_j = jh + v.me_b + jt
-            comment = f"{text} | {th}{v.me}{tt} | {names_s}"
+            me = v.me
         else:  # answers a frame (its number is in the cause), or no template: nothing to share
             cause = cause_tcp(v.src, sport, info)
-            cause_j, source = _dumps(cause), cause["source"]
-            comment = f"{text} | {cause['text']} | {names_s}"
+            cause_j, source, th, me, tt = _dumps(cause), cause["source"], cause["text"], "", ""
         ethip = v.ethip if v.mac == data[:12] else self._ethip(v, data)
-        entry = (6, n, ts, ts - t0 if t0 is not None else None, wirelen, caplen, layers, v.arrow, fl,
-                 info.rel_seq, info.rel_ack, win, tlen, app, ethip, ttl, ipid, v.l4_prefix, seq, ack, mss,
-                 info.stream, info.from_client, info.role, text, an or None, cause_j)
-        return entry, comment, (names, info.role, source, app)
+        return (6, layers, v.arrow, fl, info.rel_seq, info.rel_ack, win, tlen, app, ethip, ttl, ipid,
+                v.l4_prefix, seq, ack, mss, info.stream, info.from_client, info.role, info.text, an or None,
+                cause_j, names, names_s, source, th, me, tt)
 
-    def _udp(self, iface: Any, data: bytes, n: int, t0: int | None, ts: int, ipid: int, ttl: int, end: int,
-             wirelen: int, caplen: int) -> Any:
+    def _udp(self, iface: Any, data: bytes, n: int, ts: int, ipid: int, ttl: int, end: int) -> tuple | None:
         if end < 42:
             return None
         flows = self.flows
@@ -296,17 +292,9 @@ class FastPath:
             recent.clear()
         lkey = (17, 8, pend - 42, app)
         layers, names, names_s = self._layers.get(lkey) or self._layer_json(lkey)
-        ln = ulen - 8
-        a = f" {app}" if app else ""
-        if answers is None:
-            comment = f"UDP datagram{a}, {ln} bytes | sendto() by {v.me} | {names_s}"
-        else:
-            comment = (f"UDP datagram{a}, {ln} bytes (response to frame {answers}) | "
-                       f"sendto() by {v.me} answering frame {answers} | {names_s}")
         ethip = v.ethip if v.mac == data[:12] else self._ethip(v, data)
-        entry = (17, n, ts, ts - t0 if t0 is not None else None, wirelen, caplen, layers, v.arrow, ln, app,
-                 ethip, ttl, ipid, v.l4_prefix, ulen, conv.id, pend, answers, v.me_b)
-        return entry, comment, (names, "udp", "inferred", app)
+        return (17, layers, v.arrow, ulen - 8, app, ethip, ttl, ipid, v.l4_prefix, ulen, conv.id, pend,
+                answers, v.me_b, names, names_s, v.me)
 
 
 class Renderer:
@@ -320,11 +308,13 @@ class Renderer:
         self._iface: dict[int, bytes] = {}
         self._flags: dict[int, bytes] = {}
 
-    def line(self, entry: tuple, item: Any) -> bytes:
-        """The JSON line of ``entry``, made by ``FastPath.packet`` for the record ``item``."""
+    def render(self, entry: tuple, item: Any, n: int, t0: int | None) -> tuple[bytes, str, tuple]:
+        """(JSON line, comment, (layer names, role code, cause source, app)) of ``entry``, made by
+        ``FastPath.packet`` for the record ``item``, packet number ``n`` of a file whose first timestamp
+        is ``t0`` (what the record itself says is not in the entry: less to send to a render process)."""
         if entry[0] == 6:
-            return self._tcp(entry, item)
-        return self._udp(entry, item)
+            return self._tcp(entry, item, n, t0)
+        return self._udp(entry, item, n, t0)
 
     def _iface_json(self, iface: Any) -> bytes:
         got = self._iface.get(iface.index)
@@ -334,36 +324,44 @@ class Renderer:
             self._iface[iface.index] = got
         return got
 
-    def _tcp(self, entry: tuple, item: Any) -> bytes:
-        (_proto, n, ts, dt, wirelen, caplen, layers, arrow, fl, rel_seq, rel_ack, win, tlen, app, ethip, ttl,
-         ipid, l4_prefix, seq, ack, mss, stream, from_client, role, text, an, cause_j) = entry
+    def _tcp(self, entry: tuple, item: Any, n: int, t0: int | None) -> tuple[bytes, str, tuple]:
+        (_proto, layers, arrow, fl, rel_seq, rel_ack, win, tlen, app, ethip, ttl,
+         ipid, l4_prefix, seq, ack, mss, stream, from_client, role, text, an, cause_j, names, names_s, source,
+         cause_head, me, cause_tail) = entry
         flags = self._flags.get(fl)
         if flags is None:
             flags = self._flags[fl] = flag_str(fl).encode()
         iface = item.iface
+        ts = item.ts_ns
         appb = app.encode() if app else b""
-        return TCP_LINE % (
-            n, ts, _dumps(dt / 1e9) if dt is not None else b"null",
-            self._iface.get(iface.index) or self._iface_json(iface), wirelen, caplen, layers,
+        line = TCP_LINE % (
+            n, ts, _dumps((ts - t0) / 1e9) if t0 is not None else b"null",
+            self._iface.get(iface.index) or self._iface_json(iface), item.wirelen, item.caplen, layers,
             arrow, flags, rel_seq, b" ack=%d" % rel_ack if fl & 16 else b"", win, tlen,
             b" " + appb if app else b"", ethip, ttl, ipid,
             l4_prefix, flags, fl, seq, ack, rel_seq, rel_ack, tlen, win, mss, stream,
             b"true" if from_client else b"false", b'"%b"' % appb if app else b"null",
             _ROLE_B[role], _dumps(text), _dumps(an) if an else b"[]", cause_j)
+        return line, f"{text} | {cause_head}{me}{cause_tail} | {names_s}", (names, role, source, app)
 
-    def _udp(self, entry: tuple, item: Any) -> bytes:
-        (_proto, n, ts, dt, wirelen, caplen, layers, arrow, ln, app, ethip, ttl, ipid, l4_prefix, ulen, conv,
-         pend, answers, me_b) = entry
+    def _udp(self, entry: tuple, item: Any, n: int, t0: int | None) -> tuple[bytes, str, tuple]:
+        (_proto, layers, arrow, ln, app, ethip, ttl, ipid, l4_prefix, ulen, conv,
+         pend, answers, me_b, names, names_s, me) = entry
         appb = b" " + app.encode() if app else b""
         if answers is None:
             text = _UDP_TEXT % (appb, ln)
             cause_j = _UDP_CAUSE % me_b
+            comment = f"{text.decode()} | sendto() by {me} | {names_s}"
         else:
             text = _UDP_REPLY_TEXT % (appb, ln, answers)
             cause_j = _UDP_REPLY_CAUSE % (me_b, answers, answers)
+            comment = f"{text.decode()} | sendto() by {me} answering frame {answers} | {names_s}"
         iface = item.iface
-        return UDP_LINE % (
-            n, ts, _dumps(dt / 1e9) if dt is not None else b"null",
-            self._iface.get(iface.index) or self._iface_json(iface), wirelen, caplen, layers, arrow, ln, appb,
+        ts = item.ts_ns
+        line = UDP_LINE % (
+            n, ts, _dumps((ts - t0) / 1e9) if t0 is not None else b"null",
+            self._iface.get(iface.index) or self._iface_json(iface), item.wirelen, item.caplen, layers, arrow,
+            ln, appb,
             ethip, ttl, ipid, l4_prefix, ulen, conv, _hex(_sha1(item.data[42:pend]).digest()[:8]),
             b'"%b"' % appb[1:] if app else b"null", text, cause_j)
+        return line, comment, (names, "udp", "inferred", app)

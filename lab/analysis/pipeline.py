@@ -64,8 +64,8 @@ except ImportError:  # pragma: no cover - depends on the environment
 FLUSH_AT = 1 << 20
 RENDER_PROCESS_MIN_BYTES = 8 << 20  # below this a second process costs more than it saves
 # With a render process, this one analyzes and sends, per chunk of CHUNK_PACKETS packets, each packet's
-# entry (the values of its JSON line, or the line itself for the general path) and comment; the render
-# process formats the lines and writes packets.jsonl and annotated.pcapng.
+# entry (see fastpath; for the general path: its JSON line and comment); the render process formats the
+# lines and comments, writes packets.jsonl and annotated.pcapng and sends back what it counted.
 CHUNK_PACKETS = 1024
 PROGRESS_EVERY = 16384
 _FTP_PASV = re.compile(rb"^227 .*?\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)")
@@ -197,24 +197,30 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
             render_process if render_process is not None else
             (os.cpu_count() or 1) > 1 and pcap.stat().st_size >= RENDER_PROCESS_MIN_BYTES):
         rfd, wfd = os.pipe()
+        back_r, back_w = os.pipe()  # the render process' counts, at its end
         with contextlib.suppress(OSError):
             fcntl.fcntl(wfd, fcntl.F_SETPIPE_SZ, 1 << 20)  # fewer, larger transfers
         twin = multiprocessing.get_context("fork").Process(
-            target=_render_process, args=(pcap, out_dir, iface_nodes, rfd, wfd), daemon=True)
+            target=_render_process, args=(pcap, out_dir, iface_nodes, rfd, back_w, (wfd, back_r)),
+            daemon=True)
         twin.start()
         os.close(rfd)
-        ship_fd = wfd
+        os.close(back_w)
+        ship_fd = (wfd, back_r)
     try:
         result = _analyze(reader, itertools.chain(head, records), pcap,
-                          out_dir, iface_nodes, deep_rows, progress, attributor, fast_path, ship_fd=ship_fd)
+                          out_dir, iface_nodes, deep_rows, progress, attributor, fast_path, ship=ship_fd)
     except BaseException as err:
         if twin is not None:
             twin.kill()
             twin.join()
-            if isinstance(err, OSError):  # the pipe: the render process is gone
-                raise PcapFormatError(f"{pcap}: the render process failed ({err}; "
+            if isinstance(err, (OSError, EOFError)):  # a pipe: the render process is gone
+                raise PcapFormatError(f"{pcap}: the render process failed ({err or type(err).__name__}; "
                                       f"exit code {twin.exitcode})") from err
         raise
+    finally:
+        if ship_fd is not None:
+            os.close(ship_fd[1])
     if twin is not None:
         twin.join()
         if twin.exitcode != 0:
@@ -222,21 +228,24 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
     return result
 
 
-def _render_process(pcap: Path, out_dir: Path, iface_nodes: dict[str, str] | None, fd: int,
-                    other_fd: int) -> None:
-    """The render process: read the capture again and, from the entries and comments the analyzing
-    process sends, write packets.jsonl and annotated.pcapng."""
-    os.close(other_fd)  # the analyzing process' end of the pipe
+def _render_process(pcap: Path, out_dir: Path, iface_nodes: dict[str, str] | None, fd: int, back_fd: int,
+                    other_fds: tuple[int, int]) -> None:
+    """The render process: read the capture again and, from the entries the analyzing process sends,
+    write packets.jsonl and annotated.pcapng; send back the summary counts of those entries."""
+    for other in other_fds:
+        os.close(other)  # the analyzing process' ends of the pipes
     gc.disable()  # as in _analyze: nothing here makes reference cycles
     reader = CaptureReader(pcap)
     lines = _Lines(out_dir / "packets.jsonl")
     writer: AnnotatedWriter | None = None
-    line_of = Renderer(iface_nodes).line
+    render = Renderer(iface_nodes).render
+    kinds: dict[tuple, int] = {}
     jl = lines.buf
     jsize = 0
     entries: list = []
-    comments: list = []
     i = 0
+    n = 0  # numbered and timed as in _analyze
+    t0: int | None = None
     with open(fd, "rb") as pipe:
         try:
             for item in reader.records():
@@ -246,17 +255,24 @@ def _render_process(pcap: Path, out_dir: Path, iface_nodes: dict[str, str] | Non
                     writer.block(item)
                     continue
                 if i == len(entries):
-                    entries, comments = marshal.loads(read_frame(pipe))
+                    entries = marshal.loads(read_frame(pipe))
                     i = 0
                 e = entries[i]
-                line = e if type(e) is bytes else line_of(e, item)
+                i += 1
+                n += 1
+                if t0 is None:
+                    t0 = item.ts_ns
+                if type(e[0]) is bytes:  # the general path's (line, comment)
+                    line, comment = e
+                else:
+                    line, comment, kind = render(e, item, n, t0)
+                    kinds[kind] = kinds.get(kind, 0) + 1
                 jl.append(line)
                 jsize += len(line)
                 if jsize >= FLUSH_AT:
                     lines.flush()
                     jsize = 0
-                writer.packet(item, comments[i])
-                i += 1
+                writer.packet(item, comment)
             if i != len(entries) or pipe.read(1):
                 raise PcapFormatError(f"{pcap}: the analysis sent more packets than the render process read")
         finally:
@@ -264,20 +280,21 @@ def _render_process(pcap: Path, out_dir: Path, iface_nodes: dict[str, str] | Non
                 writer = AnnotatedWriter(out_dir / "annotated.pcapng", reader.info)
             lines.close()
             writer.close()
+    with open(back_fd, "wb") as back:
+        back.write(marshal.dumps(kinds))
 
 
 def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
              iface_nodes: dict[str, str] | None, deep_rows: dict | None, progress: bool,
              attributor: CauseSource | None, fast_path: bool, *,
-             ship_fd: int | None = None) -> AnalysisResult:
+             ship: tuple[int, int] | None = None) -> AnalysisResult:
     """One pass: write packets.jsonl, annotated.pcapng, conversations.jsonl and summary.json -- or, with
-    ``ship_fd``, send each chunk of packets' entries and comments there (to ``_render_process``, which
-    writes the first two) and write the last two."""
+    ``ship`` (two pipes: out, back), send each chunk of packets' entries to ``_render_process``, which
+    writes the first two and sends back its counts, and write the last two."""
     packets_path = out_dir / "packets.jsonl"
     annotated_path = out_dir / "annotated.pcapng"
     conv_path = out_dir / "conversations.jsonl"
     summary_path = out_dir / "summary.json"
-    ship = ship_fd is not None
     lines = _Lines(None if ship else packets_path)
     conv_lines = _Lines(conv_path)
     writer: AnnotatedWriter | None = None
@@ -291,14 +308,13 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
     show = _progress_printer(reader) if progress else None
     fp = FastPath(decoder, flows, recent) if fast_path and attributor is None and not deep_rows else None
     fast = fp.packet if fp is not None else None
-    line_of = Renderer(iface_nodes).line
+    render = Renderer(iface_nodes).render
     t0: int | None = None
     n = 0
     jl = lines.buf
     jsize = 0
-    to_render: BackgroundFile | None = BackgroundFile(ship_fd, depth=4) if ship_fd is not None else None
+    to_render: BackgroundFile | None = BackgroundFile(ship[0], depth=4) if ship is not None else None
     entries: list = []  # what goes to the render process (ship)
-    comments: list[str] = []
     # The loop allocates millions of short-lived, acyclic objects; the cyclic collector would scan the
     # live flow tables over and over for nothing (it costs ~40% of the time). Restored in ``finally``.
     gc_was_enabled = gc.isenabled()
@@ -317,10 +333,11 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
             n += 1
             if t0 is None:
                 t0 = item.ts_ns
-            got = fast(item, n, t0) if fast is not None else None
-            if got is not None:
-                entry, comment, kind = got
-                line = b"" if ship else line_of(entry, item)
+            entry = fast(item, n) if fast is not None else None
+            if entry is not None:
+                if not ship:
+                    line, comment, kind = render(entry, item, n, t0)
+                    kinds[kind] = kinds.get(kind, 0) + 1
             else:
                 ts = item.ts_ns
                 iface = item.iface
@@ -334,16 +351,16 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
                 role = rec["role"]
                 names = tuple(ly["name"] for ly in rec["layers"])
                 kind = (names, role["code"], cause["source"], rec["app"])
-                entry = line = _dumps(rec)
+                line = _dumps(rec)
                 comment = f"{role['text']} | {cause['text']} | {'/'.join(names) or 'no decodable header'}"
-            kinds[kind] = kinds.get(kind, 0) + 1
+                kinds[kind] = kinds.get(kind, 0) + 1
+                if ship:
+                    entry = (line, comment)
             if ship:
-                entries.append(entry)
-                comments.append(comment)
+                entries.append(entry)  # the render process formats and counts a fast-path entry
                 if len(entries) >= CHUNK_PACKETS:
-                    to_render.send_frame(marshal.dumps((entries, comments)))  # type: ignore[union-attr]
+                    to_render.send_frame(marshal.dumps(entries))  # type: ignore[union-attr]
                     entries = []
-                    comments = []
             else:
                 jl.append(line)
                 jsize += len(line)
@@ -354,7 +371,7 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
             if show is not None and n % PROGRESS_EVERY == 0:
                 show(n)
         if entries:
-            to_render.send_frame(marshal.dumps((entries, comments)))  # type: ignore[union-attr]
+            to_render.send_frame(marshal.dumps(entries))  # type: ignore[union-attr]
         loop_done = True
     finally:
         if gc_was_enabled:
@@ -376,6 +393,12 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
             sys.stderr.write("\n")
         if first is not None and loop_done:  # otherwise the loop's own error is the one to see
             raise first
+    if ship is not None:  # the render process' counts, sent when it has written everything
+        back = bytearray()
+        while chunk := os.read(ship[1], 1 << 16):
+            back += chunk
+        for kind, c in marshal.loads(back).items():
+            kinds[kind] = kinds.get(kind, 0) + c
 
     layers_seen: Counter[str] = Counter()
     roles: Counter[str] = Counter()

@@ -114,6 +114,8 @@ class AnnotatedWriter:
         self._pack8 = struct.Struct(order + "II").pack
         self._hh = struct.Struct(order + "HH").pack
         self._i = struct.Struct(order + "I").pack
+        self._ends: dict[int, tuple[bytes, bytes]] = {}  # block length -> its packed head and tail
+        self._copts: dict[int, tuple[bytes, bytes]] = {}  # comment length -> its option header, padding
 
     def block(self, raw: bytes) -> None:
         """Copy a non-packet block unchanged (an SHB also sets the byte order of what follows)."""
@@ -141,29 +143,34 @@ class AnnotatedWriter:
         self._pcap_ifaces[iface.index] = len(self._pcap_ifaces)
 
     def packet(self, rec: Record, comment: str) -> None:
-        self.packet_raw(rec, comment.encode("utf-8"))
-
-    def packet_raw(self, rec: Record, c: bytes) -> None:
-        """Write one packet with ``c`` (UTF-8) as its new comment."""
-        hdr = rec.hdr
+        """Write one packet with ``comment`` as its new comment (its other options kept)."""
+        iface, ts, caplen, wirelen, data, hdr, opts, _old = rec
         if hdr is None:  # pcap input
-            iid = self._pcap_ifaces.get(rec.iface.index)
+            iid = self._pcap_ifaces.get(iface.index)
             if iid is None:
                 self._pcap_header(rec)
-                iid = self._pcap_ifaces[rec.iface.index]
-            ts = rec.ts_ns or 0
+                iid = self._pcap_ifaces[iface.index]
+            ts = ts or 0
             ticks = ts if self.info.ts_divisor == 1 else ts // 1000
-            hdr = struct.pack("<IIIII", iid, ticks >> 32, ticks & 0xFFFFFFFF, rec.caplen, rec.wirelen)
-        data = rec.data
-        c = c[:65000]
+            hdr = struct.pack("<IIIII", iid, ticks >> 32, ticks & 0xFFFFFFFF, caplen, wirelen)
+        c = comment.encode("utf-8")
         clen = len(c)
-        opts = rec.opts
+        if clen > 65000:
+            c = c[:65000]
+            clen = 65000
         dpad = (-len(data)) & 3
-        cpad = (-clen) & 3
-        total = 12 + 20 + len(data) + dpad + len(opts) + 4 + clen + cpad + 4
+        total = 12 + 20 + len(data) + dpad + len(opts) + 4 + clen + ((-clen) & 3) + 4
+        # a capture has few distinct block and comment lengths: their packed bytes are kept
+        ends = self._ends.get(total)
+        if ends is None:
+            if len(self._ends) > 4096:
+                self._ends.clear()
+            ends = self._ends[total] = (self._pack8(6, total), self._i(total))
+        copt = self._copts.get(clen)
+        if copt is None:
+            copt = self._copts[clen] = (self._hh(1, clen), _PAD_END[(-clen) & 3])
         # the pieces go into the buffer as they are: one join per megabyte, not one per packet
-        self._buf += (self._pack8(6, total), hdr, data, _PAD[dpad], opts, self._hh(1, clen), c,
-                      _PAD_END[cpad], self._i(total))
+        self._buf += (ends[0], hdr, data, _PAD[dpad], opts, copt[0], c, copt[1], ends[1])
         self._size += total
         if self._size >= FLUSH_AT:
             self._fh.write(b"".join(self._buf))
