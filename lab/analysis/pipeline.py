@@ -42,7 +42,7 @@ from lab.analysis.flows import FlowTable, flag_str
 from lab.analysis.reader import CaptureReader
 from lab.analysis.roles import cause_tcp, ep, role_other
 from lab.analysis.writer import AnnotatedWriter, BackgroundFile, read_frame
-from lab.errors import PcapFormatError
+from lab.errors import LabError, PcapFormatError
 
 try:  # orjson is ~10x faster than the stdlib encoder; the stdlib one gives the same bytes for our data
     import orjson
@@ -206,34 +206,67 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
         twin.start()
         os.close(rfd)
         os.close(back_w)
-        ship_fd = (wfd, back_r)
+        ship_fd = (wfd, back_r, twin)
     try:
         result = _analyze(reader, itertools.chain(head, records), pcap,
                           out_dir, iface_nodes, deep_rows, progress, attributor, fast_path, ship=ship_fd)
-    except BaseException as err:
+    except BrokenPipeError as err:
+        if twin is None:
+            raise
+        # the render process stopped first: its own words say why (it sends them before it exits)
+        twin.join(10)
+        twin.kill()
+        _render_report(pcap, ship_fd)  # type: ignore[arg-type]
+        raise PcapFormatError(f"{pcap}: the render process failed ({err})") from err
+    except BaseException:
         if twin is not None:
             twin.kill()
             twin.join()
-            if isinstance(err, (OSError, EOFError)):  # a pipe: the render process is gone
-                raise PcapFormatError(f"{pcap}: the render process failed ({err or type(err).__name__}; "
-                                      f"exit code {twin.exitcode})") from err
         raise
     finally:
         if ship_fd is not None:
             os.close(ship_fd[1])
     if twin is not None:
         twin.join()
-        if twin.exitcode != 0:
-            raise PcapFormatError(f"{pcap}: the render process failed (exit code {twin.exitcode})")
     return result
+
+
+def _render_report(pcap: Path, ship: tuple[int, int, Any]) -> dict[tuple, int]:
+    """What the render process sent back when it ended: its counts, or the error that stopped it (raised
+    here as one line)."""
+    _out, fd, twin = ship
+    back = bytearray()
+    while chunk := os.read(fd, 1 << 16):
+        back += chunk
+    try:
+        status, payload = marshal.loads(back)
+    except (EOFError, ValueError, TypeError):
+        twin.join()
+        raise PcapFormatError(f"{pcap}: the render process failed (exit code {twin.exitcode})") from None
+    if status != "ok":
+        raise (PcapFormatError if status == "PcapFormatError" else LabError)(payload)
+    return payload
 
 
 def _render_process(pcap: Path, out_dir: Path, iface_nodes: dict[str, str] | None, fd: int, back_fd: int,
                     other_fds: tuple[int, int]) -> None:
     """The render process: read the capture again and, from the entries the analyzing process sends,
-    write packets.jsonl and annotated.pcapng; send back the summary counts of those entries."""
+    write packets.jsonl and annotated.pcapng; send back the summary counts of those entries, or the error
+    that stopped it (one line: the analyzing process raises it, no traceback here)."""
     for other in other_fds:
         os.close(other)  # the analyzing process' ends of the pipes
+    try:
+        report: tuple[str, Any] = ("ok", _render(pcap, out_dir, iface_nodes, fd))
+    except BaseException as err:  # noqa: BLE001 - handed to the analyzing process
+        text = str(err) if isinstance(err, LabError) else f"{pcap}: writing the outputs failed: {err}"
+        report = (type(err).__name__, text)
+    with open(back_fd, "wb") as back:
+        back.write(marshal.dumps(report))
+    if report[0] != "ok":
+        sys.exit(1)
+
+
+def _render(pcap: Path, out_dir: Path, iface_nodes: dict[str, str] | None, fd: int) -> dict[tuple, int]:
     gc.disable()  # as in _analyze: nothing here makes reference cycles
     reader = CaptureReader(pcap)
     lines = _Lines(out_dir / "packets.jsonl")
@@ -280,17 +313,16 @@ def _render_process(pcap: Path, out_dir: Path, iface_nodes: dict[str, str] | Non
                 writer = AnnotatedWriter(out_dir / "annotated.pcapng", reader.info)
             lines.close()
             writer.close()
-    with open(back_fd, "wb") as back:
-        back.write(marshal.dumps(kinds))
+    return kinds
 
 
 def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
              iface_nodes: dict[str, str] | None, deep_rows: dict | None, progress: bool,
              attributor: CauseSource | None, fast_path: bool, *,
-             ship: tuple[int, int] | None = None) -> AnalysisResult:
+             ship: tuple[int, int, Any] | None = None) -> AnalysisResult:
     """One pass: write packets.jsonl, annotated.pcapng, conversations.jsonl and summary.json -- or, with
-    ``ship`` (two pipes: out, back), send each chunk of packets' entries to ``_render_process``, which
-    writes the first two and sends back its counts, and write the last two."""
+    ``ship`` (pipes out and back, and the process), send each chunk of packets' entries to
+    ``_render_process``, which writes the first two and sends back its counts, and write the last two."""
     packets_path = out_dir / "packets.jsonl"
     annotated_path = out_dir / "annotated.pcapng"
     conv_path = out_dir / "conversations.jsonl"
@@ -394,10 +426,7 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
         if first is not None and loop_done:  # otherwise the loop's own error is the one to see
             raise first
     if ship is not None:  # the render process' counts, sent when it has written everything
-        back = bytearray()
-        while chunk := os.read(ship[1], 1 << 16):
-            back += chunk
-        for kind, c in marshal.loads(back).items():
+        for kind, c in _render_report(pcap, ship).items():
             kinds[kind] = kinds.get(kind, 0) + c
 
     layers_seen: Counter[str] = Counter()

@@ -192,6 +192,24 @@ def test_render_process_failure_is_one_clear_error(tmp_path: Path, corpus_dir: P
         analyze_capture(corpus_dir / "pcaps" / "zeek__smtp.pcap", tmp_path / "o", render_process=True)
 
 
+@pytest.mark.parametrize("chunk", [7, 100_000])
+def test_render_process_error_is_its_own_one_line(tmp_path: Path, corpus_dir: Path, chunk: int,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the render process meets an error (a full disk, say), the user reads that error, not a
+    broken pipe, whether the analysis was still sending or had sent everything."""
+    import lab.analysis.pipeline as pipeline
+    from lab.analysis.fastpath import Renderer
+    from lab.errors import LabError
+
+    def full(*_args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pipeline, "CHUNK_PACKETS", chunk)
+    monkeypatch.setattr(Renderer, "render", full)  # the render process is forked: it has the patch too
+    with pytest.raises(LabError, match=r"writing the outputs failed: \[Errno 28\] No space left on device"):
+        analyze_capture(corpus_dir / "pcaps" / "zeek__smtp.pcap", tmp_path / "o", render_process=True)
+
+
 def test_gzip_is_sniffed_not_named(tmp_path: Path, corpus_dir: Path) -> None:
     raw = (corpus_dir / "pcaps" / "zeek__arp-who-has.pcap").read_bytes()
     hidden = tmp_path / "looks-plain.pcapng"
