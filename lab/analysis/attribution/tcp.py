@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from lab.analysis.attribution.calllog import TOL_NS, CallLog, Endpoint, Socket, at_exit, norm_ip
+from lab.analysis.attribution.calllog import TOL_NS, Call, CallLog, Endpoint, Socket, at_exit, norm_ip
 from lab.analysis.attribution.causes import call_label, make_cause, merge_causes
 
 Rec = dict[str, Any]
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 DELAYED_ACK_NS = 35_000_000  # Linux's delayed-ACK timer is at least 40 ms
+DataSegment = tuple[int, int, int, int]  # (start offset, end offset, frame, ts) of a first transmission
 
 
 @dataclass
@@ -33,9 +35,7 @@ class Connection:
     synack_frame: int | None = None
     established: bool = False
     sent_end: dict[Endpoint, int] = field(default_factory=lambda: defaultdict(int))
-    data_frames: dict[Endpoint, list[tuple[int, int, int, int]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )  # (start, end, frame, ts)
+    data_frames: dict[Endpoint, list[DataSegment]] = field(default_factory=lambda: defaultdict(list))
     data_ends: dict[Endpoint, list[int]] = field(default_factory=lambda: defaultdict(list))  # bisect index
     fin: dict[Endpoint, tuple[int, int]] = field(default_factory=dict)  # endpoint -> (offset, frame)
     acked: dict[Endpoint, int] = field(default_factory=dict)  # acker -> highest acked offset of the peer
@@ -304,104 +304,265 @@ class TcpRules:
     def _ack(
         self, rec: Rec, conn: Connection, src: Endpoint, dst: Endpoint, sender: Socket | None
     ) -> dict[str, Any]:
+        """A segment that carries no SYN, RST, FIN or data: the first of ``ACK_RULES`` that applies says why
+        the kernel sent it.
+
+        The facts are read before any state changes, so each rule judges this ACK against what the packets
+        before it left, whatever rule came first.
+        """
         tcp, ts = rec["tcp"], rec["ts_ns"]
         node = sender.node if sender else self.log.node_of(src[0])
         acked = self._offset(conn, dst, tcp["ack_raw"])
-        analysis = rec.get("analysis") or []
-        if (
-            not conn.established
-            and conn.synack_frame is not None
-            and src == conn.client
-            and tcp["ack_raw"] == (conn.isn.get(dst, -2) + 1) % (1 << 32)
-        ):
-            conn.established = True
-            conn.last_ack[src] = (tcp["ack_raw"], tcp.get("win", 0))
-            who = [sender.connect] if sender and sender.connect else []
-            if not who:
-                done = ""
-            elif who[0].get("error") in ("EINPROGRESS", "EAGAIN", "EWOULDBLOCK"):
-                done = f"; the pending connection of {call_label(who[0])} (non-blocking) is now established"
-            else:
-                done = f"; {call_label(who[0])} returns"
-            return make_cause(
-                "kernel",
-                "handshake-ack",
-                f"kernel ({node}) acknowledges SYN-ACK frame {conn.synack_frame}{done}",
-                who,
-                conn.synack_frame,
-                node=node,
-            )
-        prev = conn.last_ack.get(src)
-        conn.last_ack[src] = (tcp["ack_raw"], tcp.get("win", 0))
-        if acked is None:
-            return make_cause(
-                "kernel", "ack", f"kernel ({node}) acknowledgement (stream start not captured)", node=node
-            )
-        fin = conn.fin.get(dst)
-        if fin and acked == fin[0] + 1 and (prev is None or prev[0] != tcp["ack_raw"]):
-            return make_cause(
-                "kernel",
-                "ack-fin",
-                f"kernel ({node}) acknowledges FIN frame {fin[1]}",
-                answers=fin[1],
-                node=node,
-            )
-        if "duplicate_ack" in analysis:
-            return make_cause(
-                "kernel",
-                "dup-ack",
-                f"kernel ({node}) duplicate ACK: still expecting byte {acked} "
-                f"(a later segment arrived out of order or a segment is missing)",
-                node=node,
-            )
-        if "keep_alive" in analysis:
-            return make_cause("kernel", "keepalive", f"kernel ({node}) TCP keep-alive probe", node=node)
-        if "zero_window_probe" in analysis:
-            return make_cause("kernel", "zero-window-probe", f"kernel ({node}) zero-window probe", node=node)
-        reader = sender.reading_at(ts) if sender else None
-        if prev and prev[0] == tcp["ack_raw"] and prev[1] != tcp.get("win", 0):
-            inside = f", sent inside {call_label(reader)} as the application consumed data" if reader else ""
-            return make_cause(
-                "kernel",
-                "window-update",
-                f"kernel ({node}) window update: receive window now {tcp.get('win')}{inside}",
-                [reader] if reader else [],
-                node=node,
-            )
         last_acked = conn.acked.get(src, 0)
-        frames_in, ends_in = conn.data_frames[dst], conn.data_ends[dst]
-        covered = frames_in[bisect_right(ends_in, last_acked) : bisect_right(ends_in, acked)]
-        conn.acked[src] = max(last_acked, acked)
-        frames = [f for _, _, f, _ in covered]
-        what = f"bytes up to {acked}" + (
+        covered: list[DataSegment] = []
+        if acked is not None:
+            frames_in, ends_in = conn.data_frames.get(dst, []), conn.data_ends.get(dst, [])
+            covered = frames_in[bisect_right(ends_in, last_acked) : bisect_right(ends_in, acked)]
+        facts = AckFacts(
+            conn=conn,
+            src=src,
+            dst=dst,
+            tcp=tcp,
+            ts=ts,
+            node=node,
+            sender=sender,
+            analysis=rec.get("analysis") or [],
+            acked=acked,
+            prev=conn.last_ack.get(src),
+            reader=sender.reading_at(ts) if sender else None,
+            last_acked=last_acked,
+            covered=covered,
+        )
+        # whichever rule explains it, this ACK is what the next one from src is compared with (window update)
+        conn.last_ack[src] = (facts.ack_raw, facts.win)
+        rule = next(r for r in ACK_RULES if r.when(facts))
+        if rule.update is not None:
+            rule.update(facts)
+        return rule.explain(facts)
+
+
+# -- pure ACKs ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AckFacts:
+    """One pure ACK and the connection as the packets before it left it.
+
+    Read once per packet so that no rule sees another's state update: a rule can be read, tested or moved
+    on its own. ``conn`` is there for what no rule changes (ISNs, frames) and for the updates.
+    """
+
+    conn: Connection
+    src: Endpoint  # the acknowledging end
+    dst: Endpoint
+    tcp: Rec
+    ts: int
+    node: str  # pure ACKs are the kernel's: the acknowledging end's node
+    sender: Socket | None
+    analysis: list[str]  # tshark's tcp.analysis flags
+    acked: int | None  # offset into dst's stream acknowledged up to; None when dst's ISN was not captured
+    prev: tuple[int, int] | None  # src's previous (ack_raw, win)
+    reader: Call | None  # src's receive call running when the ACK left
+    last_acked: int  # the highest offset src had acknowledged with data-acknowledging ACKs
+    covered: list[DataSegment]  # dst's data segments first acknowledged by this ACK
+
+    @property
+    def ack_raw(self) -> int:
+        return self.tcp["ack_raw"]
+
+    @property
+    def win(self) -> int:
+        return self.tcp.get("win", 0)
+
+    @property
+    def frames(self) -> list[int]:
+        return [frame for _, _, frame, _ in self.covered]
+
+    @property
+    def what(self) -> str:
+        frames = self.frames
+        return f"bytes up to {self.acked}" + (
             f" (frame{'s' if len(frames) > 1 else ''} {', '.join(map(str, frames))})" if frames else ""
         )
-        # "inside recv()" only when the timing shows it: the data was queued before that recv() began, and
-        # the ACK left while it ran (reading opened the window). A recv() already blocked when the data came
-        # proves nothing: the kernel acknowledges arriving data on its own.
-        if reader and covered and reader["t_start_ns"] > covered[-1][3]:
-            return make_cause(
-                "kernel",
-                "ack-in-recv",
-                f"kernel ({node}) acknowledges {what}, sent inside {call_label(reader)} as the application "
-                f"consumed the queued data",
-                [reader],
-                frames[-1],
-                node=node,
-            )
-        if covered and ts - covered[-1][3] >= DELAYED_ACK_NS:
-            ms = (ts - covered[-1][3]) / 1e6
-            return make_cause(
-                "kernel",
-                "delayed-ack",
-                f"kernel ({node}) delayed ACK of {what}, {ms:.0f} ms after the data",
-                answers=frames[-1],
-                node=node,
-            )
-        return make_cause(
-            "kernel",
-            "ack",
-            f"kernel ({node}) acknowledges {what}",
-            answers=frames[-1] if frames else None,
-            node=node,
-        )
+
+
+class AckRule(NamedTuple):
+    """When an ACK is of this kind, how to say so, and the connection state that acknowledging it moves."""
+
+    when: Callable[[AckFacts], bool]
+    explain: Callable[[AckFacts], dict[str, Any]]
+    update: Callable[[AckFacts], None] | None = None
+
+
+def _completes_handshake(f: AckFacts) -> bool:
+    """Only once per connection: later ACKs from a client that has received no data look the same."""
+    conn = f.conn
+    return (
+        not conn.established
+        and conn.synack_frame is not None
+        and f.src == conn.client
+        and f.ack_raw == (conn.isn.get(f.dst, -2) + 1) % (1 << 32)
+    )
+
+
+def _establish(f: AckFacts) -> None:
+    f.conn.established = True
+
+
+def _handshake_ack(f: AckFacts) -> dict[str, Any]:
+    who = [f.sender.connect] if f.sender and f.sender.connect else []
+    if not who:
+        done = ""
+    elif who[0].get("error") in ("EINPROGRESS", "EAGAIN", "EWOULDBLOCK"):
+        done = f"; the pending connection of {call_label(who[0])} (non-blocking) is now established"
+    else:
+        done = f"; {call_label(who[0])} returns"
+    return make_cause(
+        "kernel",
+        "handshake-ack",
+        f"kernel ({f.node}) acknowledges SYN-ACK frame {f.conn.synack_frame}{done}",
+        who,
+        f.conn.synack_frame,
+        node=f.node,
+    )
+
+
+def _stream_start_unknown(f: AckFacts) -> bool:
+    """Without the peer's ISN the ACK number names no byte: no later rule can place it."""
+    return f.acked is None
+
+
+def _unplaced_ack(f: AckFacts) -> dict[str, Any]:
+    return make_cause(
+        "kernel", "ack", f"kernel ({f.node}) acknowledgement (stream start not captured)", node=f.node
+    )
+
+
+def _first_ack_of_fin(f: AckFacts) -> bool:
+    """The FIN takes one sequence number; ACKs repeating the same number after the first answer nothing."""
+    fin = f.conn.fin.get(f.dst)
+    return fin is not None and f.acked == fin[0] + 1 and (f.prev is None or f.prev[0] != f.ack_raw)
+
+
+def _ack_fin(f: AckFacts) -> dict[str, Any]:
+    frame = f.conn.fin[f.dst][1]
+    return make_cause(
+        "kernel", "ack-fin", f"kernel ({f.node}) acknowledges FIN frame {frame}", answers=frame, node=f.node
+    )
+
+
+def _flagged(flag: str) -> Callable[[AckFacts], bool]:
+    """tshark's analysis: it tracks what these rules do not (segments in flight, the peer's window)."""
+
+    def when(f: AckFacts) -> bool:
+        return flag in f.analysis
+
+    return when
+
+
+def _dup_ack(f: AckFacts) -> dict[str, Any]:
+    return make_cause(
+        "kernel",
+        "dup-ack",
+        f"kernel ({f.node}) duplicate ACK: still expecting byte {f.acked} "
+        f"(a later segment arrived out of order or a segment is missing)",
+        node=f.node,
+    )
+
+
+def _keepalive(f: AckFacts) -> dict[str, Any]:
+    return make_cause("kernel", "keepalive", f"kernel ({f.node}) TCP keep-alive probe", node=f.node)
+
+
+def _zero_window_probe(f: AckFacts) -> dict[str, Any]:
+    return make_cause("kernel", "zero-window-probe", f"kernel ({f.node}) zero-window probe", node=f.node)
+
+
+def _same_ack_new_window(f: AckFacts) -> bool:
+    """Nothing new acknowledged, so the only news is the window."""
+    return f.prev is not None and f.prev[0] == f.ack_raw and f.prev[1] != f.win
+
+
+def _window_update(f: AckFacts) -> dict[str, Any]:
+    inside = f", sent inside {call_label(f.reader)} as the application consumed data" if f.reader else ""
+    return make_cause(
+        "kernel",
+        "window-update",
+        f"kernel ({f.node}) window update: receive window now {f.tcp.get('win')}{inside}",
+        [f.reader] if f.reader else [],
+        node=f.node,
+    )
+
+
+def _sent_inside_recv(f: AckFacts) -> bool:
+    """Only when the timing shows it: the data was queued before that recv() began, and the ACK left while
+    it ran (reading opened the window). A recv() already blocked when the data came proves nothing: the
+    kernel acknowledges arriving data on its own."""
+    return bool(f.reader and f.covered and f.reader["t_start_ns"] > f.covered[-1][3])
+
+
+def _ack_in_recv(f: AckFacts) -> dict[str, Any]:
+    assert f.reader is not None  # _sent_inside_recv
+    return make_cause(
+        "kernel",
+        "ack-in-recv",
+        f"kernel ({f.node}) acknowledges {f.what}, sent inside {call_label(f.reader)} as the application "
+        f"consumed the queued data",
+        [f.reader],
+        f.frames[-1],
+        node=f.node,
+    )
+
+
+def _delayed(f: AckFacts) -> bool:
+    return bool(f.covered) and f.ts - f.covered[-1][3] >= DELAYED_ACK_NS
+
+
+def _delayed_ack(f: AckFacts) -> dict[str, Any]:
+    ms = (f.ts - f.covered[-1][3]) / 1e6
+    return make_cause(
+        "kernel",
+        "delayed-ack",
+        f"kernel ({f.node}) delayed ACK of {f.what}, {ms:.0f} ms after the data",
+        answers=f.frames[-1],
+        node=f.node,
+    )
+
+
+def _always(f: AckFacts) -> bool:
+    return True
+
+
+def _plain_ack(f: AckFacts) -> dict[str, Any]:
+    return make_cause(
+        "kernel",
+        "ack",
+        f"kernel ({f.node}) acknowledges {f.what}",
+        answers=f.frames[-1] if f.frames else None,
+        node=f.node,
+    )
+
+
+def _advance_acked(f: AckFacts) -> None:
+    """Only the ACKs that reach the last rules move the mark from which the next ACK's frames are counted."""
+    assert f.acked is not None  # _stream_start_unknown comes first
+    f.conn.acked[f.src] = max(f.last_acked, f.acked)
+
+
+# First match wins, so the order is the meaning: the first ACK of a FIN is "ack-fin" even when tshark flags
+# it too, and a window update or a duplicate ACK names no data (the last three rules do).
+# fmt: off
+ACK_RULES: tuple[AckRule, ...] = (
+    #       applies when                   explained as        state it moves
+    AckRule(_completes_handshake,          _handshake_ack,     _establish),
+    AckRule(_stream_start_unknown,         _unplaced_ack),
+    AckRule(_first_ack_of_fin,             _ack_fin),
+    AckRule(_flagged("duplicate_ack"),     _dup_ack),
+    AckRule(_flagged("keep_alive"),        _keepalive),
+    AckRule(_flagged("zero_window_probe"), _zero_window_probe),
+    AckRule(_same_ack_new_window,          _window_update),
+    AckRule(_sent_inside_recv,             _ack_in_recv,       _advance_acked),
+    AckRule(_delayed,                      _delayed_ack,       _advance_acked),
+    AckRule(_always,                       _plain_ack,         _advance_acked),
+)
+# fmt: on
