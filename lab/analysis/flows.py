@@ -6,10 +6,14 @@ keep just enough per-stream state to answer that. Streams that are closed (FIN b
 for a while, and any stream idle for long, are evicted and handed to ``on_done`` with their summary, so
 memory stays flat however many connections a capture holds.
 
-Analysis flags follow tshark's meanings in a simplified form (documented in tests where they differ):
-retransmission (data already sent in this direction), fast_retransmission (after >= 2 duplicate ACKs),
-out_of_order (fills a gap left by a lost_segment), lost_segment (a gap: previous segment not captured),
-duplicate_ack, zero_window, window_update, keep_alive.
+Analysis flags are tshark's (``tcp.analysis.*``), with its definitions; on the 61 readable captures of the
+public corpus they equal tshark's per packet (``test_analysis_flags_are_tsharks``): retransmission (data
+already sent in this direction), fast_retransmission (after >= 2 duplicate ACKs; also a retransmission),
+out_of_order (fills a gap left by a lost_segment, or comes within the first round trip after the highest
+segment), lost_segment (a gap: previous segment not captured), duplicate_ack (same ACK, window and next
+sequence number, window open), zero_window, zero_window_probe (one byte at the next sequence number while
+the peer's window is 0), window_update (same ACK, new window), keep_alive (0 or 1 byte one below the next
+sequence number). Not computed: window_full and ack_lost_segment (they need the bytes in flight).
 
 Several capture points in one file (a routed lab merges the captures of every link): a conversation keeps
 one stream id across interfaces (like tshark's ``tcp.stream``), but everything that asks "was this seen
@@ -29,6 +33,7 @@ from lab.analysis.catalogue import TCP_PORTS, UDP_PORTS
 
 FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 1, 2, 4, 8, 16, 32, 64, 128
 M32 = 0xFFFFFFFF
+OOO_DEFAULT_NS = 3_000_000  # tshark's out-of-order window when the first round trip is unknown
 HALF = 0x80000000
 FLAG_NAMES = ((FIN, "FIN"), (SYN, "SYN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"), (URG, "URG"),
               (ECE, "ECE"), (CWR, "CWR"), (0x100, "AE"))
@@ -61,10 +66,13 @@ class TcpLink:
     """What one capture interface has seen of one TCP stream: the "seen before?" state of each direction."""
 
     __slots__ = ("nxt", "lastack", "lastwin", "dupacks", "gaps", "data_seen", "syn_frame", "synack_frame",
-                 "synack_seq", "synack_ack", "hsack_frame", "fin_from")
+                 "synack_seq", "synack_ack", "hsack_frame", "fin_from", "nxt_ts", "syn_ts", "first_rtt")
 
     def __init__(self) -> None:
         self.nxt: list[int | None] = [None, None]
+        self.nxt_ts: list[int | None] = [None, None]  # when nxt last moved forward
+        self.syn_ts: int | None = None  # the latest SYN
+        self.first_rtt: int | None = None  # SYN to the handshake's ACK: how late "out of order" still is
         self.lastack: list[int | None] = [None, None]
         self.lastwin: list[int | None] = [None, None]
         self.dupacks = [0, 0]
@@ -268,6 +276,7 @@ class FlowTable:
                 st.syn_frame, st.syn_seq = number, seq
                 if st.synack_frame is not None and st.synack_ack != (seq + 1) & M32:
                     st.synack_frame = None
+            lk.syn_ts = ts
             if lk.syn_frame is None:
                 lk.syn_frame = number
                 if lk.synack_frame is not None and lk.synack_ack != (seq + 1) & M32:
@@ -294,6 +303,8 @@ class FlowTable:
             if (lk.hsack_frame is None and lk.synack_frame is not None
                     and ack == (lk.synack_seq + 1) & M32):
                 lk.hsack_frame = number
+                if lk.syn_ts is not None and ts is not None:
+                    lk.first_rtt = ts - lk.syn_ts
                 if tlen == 0 and not fl & FIN:
                     role, text = "handshake-ack", "handshake 3/3: ACK"
                     info.answers = lk.synack_frame
@@ -318,11 +329,16 @@ class FlowTable:
             if win == 0 and not fl & (SYN | FIN):
                 an.append("zero_window")
             if nxt is not None:
-                if seglen and tlen <= 1 and not fl & (SYN | FIN) and seq == (nxt - 1) & M32:
-                    an.append("keep_alive")
+                if tlen == 1 and seq == nxt and not fl & (SYN | FIN) and lk.lastwin[o] == 0:
+                    an.append("zero_window_probe")
+                elif tlen <= 1 and not fl & (SYN | FIN) and seq == (nxt - 1) & M32:
+                    an.append("keep_alive")  # none or one byte, one below the next sequence number
                 elif seglen and seq != nxt and (((nxt - seq - seglen) & M32) < HALF
                                                 or ((seq - nxt) & M32) >= HALF):
-                    an.append(self._retrans_kind(lk, d, seq, seglen))
+                    kind = self._retrans_kind(lk, d, seq, seglen, ts)
+                    an.append(kind)
+                    if kind == "fast_retransmission":  # tshark flags both
+                        an.append("retransmission")
                 elif seglen and seq != nxt and ((seq - nxt) & M32) < HALF:
                     an.append("lost_segment")
                     gl = lk.gaps[d]
@@ -330,15 +346,21 @@ class FlowTable:
                     if len(gl) > 16:
                         del gl[0]
             if nxt is None or ((seq + seglen - nxt) & M32) < HALF:
-                lk.nxt[d] = (seq + seglen) & M32
+                end = (seq + seglen) & M32
+                if end != nxt:
+                    lk.nxt_ts[d] = ts
+                lk.nxt[d] = end
             if fl & ACK and not seglen:
                 la = lk.lastack[d]
                 if la == ack and not fl & (SYN | FIN):
-                    if lk.lastwin[d] == win:
+                    # as tshark: only at the next sequence number (not a keep-alive) and with an open window
+                    if not win or seq != nxt:
+                        pass
+                    elif lk.lastwin[d] == win:
                         if lk.nxt[o] is not None or lk.data_seen[o]:
                             an.append("duplicate_ack")
                             lk.dupacks[d] += 1
-                    elif win > (lk.lastwin[d] or 0):
+                    else:
                         an.append("window_update")
                 elif la != ack:
                     lk.dupacks[d] = 0
@@ -407,6 +429,8 @@ class FlowTable:
                     if len(texts) > 4096:
                         texts.clear()
                     text = texts[tlen] = f"data: {tlen} bytes {ARROW[d]}"
+                if an and "zero_window_probe" in an:
+                    text = f"zero-window probe {ARROW[d]}: 1 byte while the receiver's window is 0"
             else:
                 role = "ack"
                 arrow = ARROW[d]
@@ -429,7 +453,10 @@ class FlowTable:
         info.text = text
         return info
 
-    def _retrans_kind(self, lk: TcpLink, d: int, seq: int, seglen: int) -> str:
+    def _retrans_kind(self, lk: TcpLink, d: int, seq: int, seglen: int, ts: int | None) -> str:
+        """A segment that does not advance the sequence: fills a gap we saw, answers duplicate ACKs, came
+        too soon after the highest segment to be a resend (tshark's test: within the first round trip,
+        3 ms when unknown), or else a retransmission."""
         gl = lk.gaps[d]
         for i, (a, b) in enumerate(gl):
             if _ge(seq, a) and not _ge(seq, b):
@@ -438,6 +465,10 @@ class FlowTable:
         o = 1 - d
         if lk.dupacks[o] >= 2 and lk.lastack[o] == seq:
             return "fast_retransmission"
+        since = lk.nxt_ts[d]
+        if (ts is not None and since is not None and ts - since < (lk.first_rtt or OOO_DEFAULT_NS)
+                and lk.nxt[d] != (seq + seglen) & M32):
+            return "out_of_order"
         return "retransmission"
 
     def tcp_stream_app(self, src: str, sport: int, dst: str, dport: int) -> TcpStream | None:

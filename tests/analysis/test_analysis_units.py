@@ -314,3 +314,29 @@ def test_obsolete_packet_block_and_simple_packet_block(tmp_path: Path) -> None:
         out = subprocess.run([tshark, "-r", str(res.annotated_path), "-T", "fields", "-e", "frame.comment"],
                              capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
         assert len(out) == 2 and all(line.startswith("UDP datagram, 5 bytes") for line in out)
+
+
+def test_zero_window_probe_and_keep_alives_like_tshark() -> None:
+    """Flags the corpus has no example of: a one-byte probe at the next sequence number while the peer's
+    window is 0; keep-alives of 0 and 1 byte one below it, which are not duplicate ACKs."""
+    from lab.analysis.flows import ACK, PSH, SYN, FlowTable
+
+    flows = FlowTable()
+    c, s = ("198.18.0.1", 40000), ("198.18.0.2", 80)
+    ms = 1_000_000
+
+    def seg(frm: tuple, to: tuple, fl: int, seq: int, ack: int, win: int, tlen: int, n: int) -> Any:
+        return flows.tcp(frm[0], frm[1], to[0], to[1], fl, seq, ack, win, tlen, n, n * ms)
+
+    seg(c, s, SYN, 100, 0, 1000, 0, 1)
+    seg(s, c, SYN | ACK, 500, 101, 1000, 0, 2)
+    seg(c, s, ACK, 101, 501, 1000, 0, 3)
+    seg(c, s, ACK | PSH, 101, 501, 1000, 10, 4)
+    assert seg(s, c, ACK, 501, 111, 0, 0, 5).analysis == ["zero_window"]
+    probe = seg(c, s, ACK, 111, 501, 1000, 1, 6)
+    assert probe.analysis == ["zero_window_probe"] and "zero-window probe" in probe.text
+    assert seg(s, c, ACK, 501, 111, 1000, 0, 7).analysis == ["window_update"]  # reopened, probe not acked
+    for n, tlen in ((8, 0), (9, 1)):
+        alive = seg(c, s, ACK, 111, 501, 1000, tlen, n)
+        assert alive.analysis == ["keep_alive"], (tlen, alive.analysis)
+    assert seg(c, s, ACK, 112, 501, 1000, 0, 10).analysis == ["duplicate_ack"]
