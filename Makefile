@@ -3,15 +3,17 @@
 
 SHELL := /bin/bash
 # Debian's python3 (built with profile-guided optimization and LTO) analyzes captures 10-15% faster than a
-# plain source build of the same version (bench/bench_analyze.py); any python3 >= 3.11 works: make PYTHON=...
-PYTHON ?= $(or $(wildcard /usr/bin/python3),python3)
+# plain source build of the same version (bench/bench_analyze.py), so it is the default when it is 3.11 or
+# newer; any python3 >= 3.11 works: make PYTHON=...
+DEBIAN_PYTHON_OK := $(shell /usr/bin/python3 -c 'import sys; print(sys.version_info >= (3, 11))' 2>/dev/null)
+PYTHON ?= $(if $(filter True,$(DEBIAN_PYTHON_OK)),/usr/bin/python3,python3)
 VENV := .venv
 BIN := $(VENV)/bin
 LABCMD := $(BIN)/lab
 # Debian packages the lab runs for real: capture, tracing, netns/bridges/qdiscs, and the real clients
 # (curl, nc, dig) that the labs trace.
 DEB_PACKAGES := tshark tcpdump strace iproute2 nftables ethtool procps curl netcat-openbsd dnsutils \
-                iputils-ping wireshark-common
+                iputils-ping wireshark-common python3 python3-venv
 
 .PHONY: setup debs demo test lint lab labs analyze clean bench help FORCE
 
@@ -39,9 +41,11 @@ debs:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-# The venv is rebuilt when the interpreter it was made from is not $(PYTHON) any more.
+# The venv is rebuilt when the interpreter it was made from is not $(PYTHON) any more (asked of the
+# interpreter itself: a pyenv shim is a script, its target changes without the shim changing).
 $(VENV)/.python: FORCE
-	@want="$$(readlink -f "$$(command -v $(PYTHON))")"; test -n "$$want" || { echo "setup: $(PYTHON) not found"; exit 1; }; \
+	@want="$$($(PYTHON) -c 'import os, sys; print(os.path.realpath(sys.executable))')" && test -n "$$want" || { \
+	  echo "setup: $(PYTHON) does not run"; exit 1; }; \
 	if [ "$$(cat $@ 2>/dev/null)" != "$$want" ]; then \
 	  rm -rf $(VENV); mkdir -p $(VENV); echo "$$want" > $@; fi
 

@@ -298,10 +298,23 @@ class FastPath:
 
 
 class Renderer:
-    """Make the JSON line of a ``FastPath`` entry.
+    """Make the JSON line, the comment and the summary kind of a ``FastPath`` entry.
 
-    Apart from the analysis because the line is the costliest part of a packet: a large capture is analyzed
-    by one process and its entries are rendered by another (see ``lab.analysis.pipeline``)."""
+    Apart from the analysis because formatting is the costliest part of a packet: a large capture is
+    analyzed by one process and its entries are rendered by another (``lab.analysis.renderproc``).
+
+    An entry is a flat tuple (a tuple is the cheapest thing to build and to send); ``FastPath._tcp`` and
+    ``_udp`` build it and ``_tcp``/``_udp`` here unpack it, in this order:
+
+    TCP: 6, layers JSON, arrow, flags, rel seq, rel ack, win, TCP length, app, eth+ip JSON head, ttl, IP id,
+         tcp JSON head, seq, ack, mss JSON, stream, from client, role code, role text, analysis flags or
+         None, cause JSON, layer names, their "/" string, cause source, cause text head, sender, tail
+    UDP: 17, layers JSON, arrow, payload length, app, eth+ip JSON head, ttl, IP id, udp JSON head, UDP
+         length, conversation, payload end, frame answered or None, sender (bytes), layer names, their
+         "/" string, sender (str)
+
+    What the record itself says (number, time, lengths, interface) is not in the entry: the render
+    process reads the capture too."""
 
     def __init__(self, iface_nodes: dict[str, str] | None = None) -> None:
         self.iface_nodes = iface_nodes  # pcapng interface name -> lab node

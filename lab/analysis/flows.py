@@ -41,7 +41,6 @@ _FLAG_STR: dict[int, str] = {}
 SIDE = ("client", "server")
 ARROW = ("client -> server", "server -> client")
 PURE_ACK = ("pure ACK client -> server", "pure ACK server -> client")
-_DATA_TEXT: tuple[dict[int, str], dict[int, str]] = ({}, {})  # "data: N bytes <arrow>" by direction and N
 _new_info = object.__new__
 
 
@@ -210,6 +209,7 @@ class FlowTable:
         self.ftp_expect: dict[tuple, int] = {}  # (addr, port) announced on an FTP control channel
         self.tftp_expect: set[tuple] = set()  # (client addr, client port) of a TFTP request
         self.ftp_data_seen = False  # some stream carries FTP data (the fast path then steps aside)
+        self._data_text: tuple[dict[int, str], dict[int, str]] = ({}, {})  # data texts by direction, length
 
     # -- TCP ------------------------------------------------------------------------------------------
     def tcp(self, src: str, sport: int, dst: str, dport: int, fl: int, seq: int, ack: int, win: int,
@@ -423,7 +423,7 @@ class FlowTable:
                 if not lk.data_seen[d]:
                     lk.data_seen[d] = True
                     info.first_data = True
-                texts = _DATA_TEXT[d]
+                texts = self._data_text[d]
                 text = texts.get(tlen)
                 if text is None:
                     if len(texts) > 4096:

@@ -5,10 +5,10 @@ conversation (``flows``), give it a role and a cause (``roles``, or the lead's `
 log exists), then write its packets.jsonl line and its annotated pcapng block (``writer``). Nothing is kept
 per packet after it is written, so memory depends on the number of live conversations, not on the file.
 
-A large file is shared by two processes (``_render_process``): this one analyzes and pipes, a chunk at a
-time, each packet's entry (the values of its JSON line, see ``fastpath``) and comment to the other, which
-reads the file too, formats the lines and writes packets.jsonl and annotated.pcapng. Formatting a line
-costs about as much as analyzing the packet, so the two cores stay busy; the bytes are the same.
+A large file is shared by two processes (``renderproc``): this one analyzes and pipes, a chunk at a time,
+each packet's entry (what its JSON line and comment are made of, see ``fastpath``) to the other, which
+reads the file too, formats the lines and comments and writes packets.jsonl and annotated.pcapng.
+Formatting costs about as much as analyzing, so the two cores stay busy; the bytes are the same.
 
     from lab.analysis.pipeline import analyze_capture
     result = analyze_capture(Path("capture.pcapng"), Path("out"))
@@ -17,14 +17,10 @@ costs about as much as analyzing the packet, so the two cores stay busy; the byt
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import gc
 import hashlib
 import itertools
 import json
-import marshal
-import multiprocessing
 import os
 import re
 import sys
@@ -35,14 +31,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from lab.analysis import renderproc
 from lab.analysis.catalogue import layer_dict
 from lab.analysis.decode import Decoder, Pkt
 from lab.analysis.fastpath import MAX_RECENT, FastPath, Renderer
 from lab.analysis.flows import FlowTable, flag_str
+from lab.analysis.lines import Lines
 from lab.analysis.reader import CaptureReader
+from lab.analysis.renderproc import RenderProcess
 from lab.analysis.roles import cause_tcp, ep, role_other
-from lab.analysis.writer import AnnotatedWriter, BackgroundFile, read_frame
-from lab.errors import LabError, PcapFormatError
+from lab.analysis.writer import FLUSH_AT, AnnotatedWriter
+from lab.errors import PcapFormatError
 
 try:  # orjson is ~10x faster than the stdlib encoder; the stdlib one gives the same bytes for our data
     import orjson
@@ -61,12 +60,6 @@ except ImportError:  # pragma: no cover - depends on the environment
         return _enc(obj).encode("utf-8")
 
 
-FLUSH_AT = 1 << 20
-RENDER_PROCESS_MIN_BYTES = 8 << 20  # below this a second process costs more than it saves
-# With a render process, this one analyzes and sends, per chunk of CHUNK_PACKETS packets, each packet's
-# entry (see fastpath; for the general path: its JSON line and comment); the render process formats the
-# lines and comments, writes packets.jsonl and annotated.pcapng and sends back what it counted.
-CHUNK_PACKETS = 1024
 PROGRESS_EVERY = 16384
 _FTP_PASV = re.compile(rb"^227 .*?\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)")
 _FTP_PORT = re.compile(rb"^PORT (\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
@@ -89,32 +82,6 @@ class AnalysisResult:
     annotated_path: Path | None = None
     conversations_path: Path | None = None
     summary_path: Path | None = None
-
-
-class _Lines:
-    """A buffered binary line writer (one write per megabyte); ``path=None`` discards."""
-
-    def __init__(self, path: Path | None) -> None:
-        self._fh = BackgroundFile(path if path is not None else os.devnull)
-        self.buf: list[bytes] = []  # the hot loop appends here directly and calls flush()
-        self._size = 0
-
-    def add(self, line: bytes) -> None:
-        self.buf.append(line)
-        self._size += len(line)
-        if self._size >= FLUSH_AT:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.buf:
-            self.buf.append(b"")  # the last line's newline
-            self._fh.write(b"\n".join(self.buf))
-            self.buf.clear()
-        self._size = 0
-
-    def close(self) -> None:
-        self.flush()
-        self._fh.close()
 
 
 def _ftp_expect(payload: bytes, src: str, dst: str) -> tuple[str, int] | None:
@@ -191,144 +158,42 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
             break
     deep_rows = _deep_protocols(pcap) if deep else None
     out_dir.mkdir(parents=True, exist_ok=True)
-    twin = None
-    ship_fd = None
+    render = None
     if attributor is None and not deep and (
             render_process if render_process is not None else
-            (os.cpu_count() or 1) > 1 and pcap.stat().st_size >= RENDER_PROCESS_MIN_BYTES):
-        rfd, wfd = os.pipe()
-        back_r, back_w = os.pipe()  # the render process' counts, at its end
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(wfd, fcntl.F_SETPIPE_SZ, 1 << 20)  # fewer, larger transfers
-        twin = multiprocessing.get_context("fork").Process(
-            target=_render_process, args=(pcap, out_dir, iface_nodes, rfd, back_w, (wfd, back_r)),
-            daemon=True)
-        twin.start()
-        os.close(rfd)
-        os.close(back_w)
-        ship_fd = (wfd, back_r, twin)
+            (os.cpu_count() or 1) > 1 and pcap.stat().st_size >= renderproc.MIN_BYTES):
+        render = RenderProcess(pcap, out_dir, iface_nodes)
     try:
-        result = _analyze(reader, itertools.chain(head, records), pcap,
-                          out_dir, iface_nodes, deep_rows, progress, attributor, fast_path, ship=ship_fd)
+        return _analyze(reader, itertools.chain(head, records), pcap,
+                        out_dir, iface_nodes, deep_rows, progress, attributor, fast_path, render=render)
     except BrokenPipeError as err:
-        if twin is None:
+        if render is None:
             raise
-        # the render process stopped first: its own words say why (it sends them before it exits)
-        twin.join(10)
-        twin.kill()
-        _render_report(pcap, ship_fd)  # type: ignore[arg-type]
-        raise PcapFormatError(f"{pcap}: the render process failed ({err})") from err
-    except BaseException:
-        if twin is not None:
-            twin.kill()
-            twin.join()
+        render.explain(err)  # the render process stopped first: raises what it said
         raise
-    finally:
-        if ship_fd is not None:
-            os.close(ship_fd[1])
-    if twin is not None:
-        twin.join()
-    return result
-
-
-def _render_report(pcap: Path, ship: tuple[int, int, Any]) -> dict[tuple, int]:
-    """What the render process sent back when it ended: its counts, or the error that stopped it (raised
-    here as one line)."""
-    _out, fd, twin = ship
-    back = bytearray()
-    while chunk := os.read(fd, 1 << 16):
-        back += chunk
-    try:
-        status, payload = marshal.loads(back)
-    except (EOFError, ValueError, TypeError):
-        twin.join()
-        raise PcapFormatError(f"{pcap}: the render process failed (exit code {twin.exitcode})") from None
-    if status != "ok":
-        raise (PcapFormatError if status == "PcapFormatError" else LabError)(payload)
-    return payload
-
-
-def _render_process(pcap: Path, out_dir: Path, iface_nodes: dict[str, str] | None, fd: int, back_fd: int,
-                    other_fds: tuple[int, int]) -> None:
-    """The render process: read the capture again and, from the entries the analyzing process sends,
-    write packets.jsonl and annotated.pcapng; send back the summary counts of those entries, or the error
-    that stopped it (one line: the analyzing process raises it, no traceback here)."""
-    for other in other_fds:
-        os.close(other)  # the analyzing process' ends of the pipes
-    try:
-        report: tuple[str, Any] = ("ok", _render(pcap, out_dir, iface_nodes, fd))
-    except BaseException as err:  # noqa: BLE001 - handed to the analyzing process
-        text = str(err) if isinstance(err, LabError) else f"{pcap}: writing the outputs failed: {err}"
-        report = (type(err).__name__, text)
-    with open(back_fd, "wb") as back:
-        back.write(marshal.dumps(report))
-    if report[0] != "ok":
-        sys.exit(1)
-
-
-def _render(pcap: Path, out_dir: Path, iface_nodes: dict[str, str] | None, fd: int) -> dict[tuple, int]:
-    gc.disable()  # as in _analyze: nothing here makes reference cycles
-    reader = CaptureReader(pcap)
-    lines = _Lines(out_dir / "packets.jsonl")
-    writer: AnnotatedWriter | None = None
-    render = Renderer(iface_nodes).render
-    kinds: dict[tuple, int] = {}
-    jl = lines.buf
-    jsize = 0
-    entries: list = []
-    i = 0
-    n = 0  # numbered and timed as in _analyze
-    t0: int | None = None
-    with open(fd, "rb") as pipe:
-        try:
-            for item in reader.records():
-                if writer is None:
-                    writer = AnnotatedWriter(out_dir / "annotated.pcapng", reader.info)
-                if type(item) is bytes:
-                    writer.block(item)
-                    continue
-                if i == len(entries):
-                    entries = marshal.loads(read_frame(pipe))
-                    i = 0
-                e = entries[i]
-                i += 1
-                n += 1
-                if t0 is None:
-                    t0 = item.ts_ns
-                if type(e[0]) is bytes:  # the general path's (line, comment)
-                    line, comment = e
-                else:
-                    line, comment, kind = render(e, item, n, t0)
-                    kinds[kind] = kinds.get(kind, 0) + 1
-                jl.append(line)
-                jsize += len(line)
-                if jsize >= FLUSH_AT:
-                    lines.flush()
-                    jsize = 0
-                writer.packet(item, comment)
-            if i != len(entries) or pipe.read(1):
-                raise PcapFormatError(f"{pcap}: the analysis sent more packets than the render process read")
-        finally:
-            if writer is None:
-                writer = AnnotatedWriter(out_dir / "annotated.pcapng", reader.info)
-            lines.close()
-            writer.close()
-    return kinds
+    except BaseException:
+        if render is not None:
+            render.abort()
+        raise
 
 
 def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
              iface_nodes: dict[str, str] | None, deep_rows: dict | None, progress: bool,
              attributor: CauseSource | None, fast_path: bool, *,
-             ship: tuple[int, int, Any] | None = None) -> AnalysisResult:
+             render: RenderProcess | None = None) -> AnalysisResult:
     """One pass: write packets.jsonl, annotated.pcapng, conversations.jsonl and summary.json -- or, with
-    ``ship`` (pipes out and back, and the process), send each chunk of packets' entries to
-    ``_render_process``, which writes the first two and sends back its counts, and write the last two."""
+    a ``render`` process, send it each packet's entry (it writes the first two) and write the last two."""
     packets_path = out_dir / "packets.jsonl"
     annotated_path = out_dir / "annotated.pcapng"
     conv_path = out_dir / "conversations.jsonl"
     summary_path = out_dir / "summary.json"
-    lines = _Lines(None if ship else packets_path)
-    conv_lines = _Lines(conv_path)
+    ship = render is not None
+    conv_lines = Lines(conv_path)
+    try:
+        lines = None if ship else Lines(packets_path)
+    except BaseException:
+        conv_lines.close()
+        raise
     writer: AnnotatedWriter | None = None
     flows = FlowTable(on_done=lambda s: conv_lines.add(_dumps(s)))
     decoder = Decoder()
@@ -340,13 +205,13 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
     show = _progress_printer(reader) if progress else None
     fp = FastPath(decoder, flows, recent) if fast_path and attributor is None and not deep_rows else None
     fast = fp.packet if fp is not None else None
-    render = Renderer(iface_nodes).render
+    render_entry = Renderer(iface_nodes).render
     t0: int | None = None
     n = 0
-    jl = lines.buf
+    jl = lines.buf if lines is not None else []
     jsize = 0
-    to_render: BackgroundFile | None = BackgroundFile(ship[0], depth=4) if ship is not None else None
-    entries: list = []  # what goes to the render process (ship)
+    chunk = renderproc.CHUNK_PACKETS
+    entries: list = []  # what goes to the render process
     # The loop allocates millions of short-lived, acyclic objects; the cyclic collector would scan the
     # live flow tables over and over for nothing (it costs ~40% of the time). Restored in ``finally``.
     gc_was_enabled = gc.isenabled()
@@ -368,7 +233,7 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
             entry = fast(item, n) if fast is not None else None
             if entry is not None:
                 if not ship:
-                    line, comment, kind = render(entry, item, n, t0)
+                    line, comment, kind = render_entry(entry, item, n, t0)
                     kinds[kind] = kinds.get(kind, 0) + 1
             else:
                 ts = item.ts_ns
@@ -390,20 +255,20 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
                     entry = (line, comment)
             if ship:
                 entries.append(entry)  # the render process formats and counts a fast-path entry
-                if len(entries) >= CHUNK_PACKETS:
-                    to_render.send_frame(marshal.dumps(entries))  # type: ignore[union-attr]
+                if len(entries) >= chunk:
+                    render.send(entries)  # type: ignore[union-attr]
                     entries = []
             else:
                 jl.append(line)
                 jsize += len(line)
                 if jsize >= FLUSH_AT:
-                    lines.flush()
+                    lines.flush()  # type: ignore[union-attr]
                     jsize = 0
                 writer.packet(item, comment)  # type: ignore[union-attr]
             if show is not None and n % PROGRESS_EVERY == 0:
                 show(n)
         if entries:
-            to_render.send_frame(marshal.dumps(entries))  # type: ignore[union-attr]
+            render.send(entries)  # type: ignore[union-attr]
         loop_done = True
     finally:
         if gc_was_enabled:
@@ -412,8 +277,8 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
             writer = AnnotatedWriter(annotated_path, reader.info)
         # every output is closed (its writer thread ended) even if one of them fails; the first error wins
         first: BaseException | None = None
-        for close in ((to_render.close if to_render is not None else None), flows.close, lines.close,
-                      conv_lines.close, (writer.close if writer is not None else None)):
+        for close in (flows.close, (lines.close if lines is not None else None), conv_lines.close,
+                      (writer.close if writer is not None else None)):
             if close is None:
                 continue
             try:
@@ -425,8 +290,8 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
             sys.stderr.write("\n")
         if first is not None and loop_done:  # otherwise the loop's own error is the one to see
             raise first
-    if ship is not None:  # the render process' counts, sent when it has written everything
-        for kind, c in _render_report(pcap, ship).items():
+    if render is not None:  # the render process' counts, sent when it has written everything
+        for kind, c in render.finish().items():
             kinds[kind] = kinds.get(kind, 0) + c
 
     layers_seen: Counter[str] = Counter()
@@ -454,10 +319,10 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
         "handshakes": {"complete": flows.handshakes, "tcp_streams": flows.tcp_count},
         "teardowns": {"fin": flows.teardown_fin, "rst": flows.teardown_rst},
         "udp_request_response_pairs": flows.udp_pairs,
-        "layers_seen": dict(layers_seen.most_common()),
-        "apps": dict(apps.most_common()),
-        "roles": dict(roles.most_common()),
-        "cause_sources": dict(sources.most_common()),
+        "layers_seen": _by_count(layers_seen),
+        "apps": _by_count(apps),
+        "roles": _by_count(roles),
+        "cause_sources": _by_count(sources),
         "coverage": round(explained / n, 4) if n else 1.0,
         "described": round(described / n, 4) if n else 1.0,
         "errors": list(reader.errors),
@@ -467,6 +332,12 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     return AnalysisResult(n, summary, list(reader.errors), packets_path, annotated_path, conv_path,
                           summary_path)
+
+
+def _by_count(counts: Counter[str]) -> dict[str, int]:
+    """Most frequent first, ties by name: the same summary whatever order the packets were counted in
+    (the render process counts its packets apart)."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: Any,

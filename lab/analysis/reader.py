@@ -242,7 +242,8 @@ class CaptureReader:
             if nbuf - pos >= 28:
                 btype, blen, iid, tsh, tsl, caplen, wirelen = epb7(buf, pos)
                 end = pos + blen
-                if (btype == 6 and end <= nbuf and blen == 32 + ((caplen + 3) & ~3) and iid < len(ifaces)):
+                if (btype == 6 and end <= nbuf and blen == 32 + ((caplen + 3) & ~3) and iid < len(ifaces)
+                        and blen <= MAX_RECORD):
                     iface, mul, div = fast_ifaces[iid]
                     ts = ((tsh << 32) | tsl) * mul
                     number += 1
@@ -295,6 +296,10 @@ class CaptureReader:
                                        f"{number} (block needs {blen} bytes, {len(buf) - pos} present)")
                     return
             if btype == 6 or btype == 2:  # EPB, obsolete PB
+                if blen < 32:
+                    self.errors.append(f"{self.path}: packet block at offset {consumed + pos} is only {blen} "
+                                       f"bytes, too short for its header; stopped after packet {number}")
+                    return
                 if btype == 6:
                     iid, tsh, tsl, caplen, wirelen = epb(buf, pos + 8)
                     hdr = buf[pos + 8:pos + 28]

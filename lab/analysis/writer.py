@@ -18,12 +18,12 @@ import queue
 import struct
 import threading
 from pathlib import Path
-from typing import BinaryIO
 
 from lab.analysis.reader import CaptureInfo, Record
 
 FLUSH_AT = 1 << 20
 _BOM_LE = b"\x4d\x3c\x2b\x1a"
+FRAME = struct.Struct("<Q")  # the length in front of each chunk sent down a pipe
 _PAD = (b"", b"\0", b"\0\0", b"\0\0\0")
 _PAD_END = tuple(pad + b"\0\0\0\0" for pad in _PAD)  # comment padding, then the end-of-options option
 
@@ -65,7 +65,7 @@ class BackgroundFile:
 
     def send_frame(self, chunk: bytes) -> None:
         """Queue ``chunk`` with its length in front, for ``read_frame`` at the other end of a pipe."""
-        self.write(_FRAME.pack(len(chunk)) + chunk)
+        self.write(FRAME.pack(len(chunk)) + chunk)
 
     def close(self) -> None:
         if self._thread.is_alive():
@@ -75,19 +75,6 @@ class BackgroundFile:
             raise self._error
 
 
-_FRAME = struct.Struct("<Q")
-
-
-def read_frame(fh: BinaryIO) -> bytes:
-    """One chunk sent with ``BackgroundFile.send_frame``; ``EOFError`` if the sender stopped first."""
-    head = fh.read(8)
-    if len(head) < 8:
-        raise EOFError("the sending process stopped before its last chunk")
-    (size,) = _FRAME.unpack(head)
-    data = fh.read(size)
-    if len(data) < size:
-        raise EOFError("the sending process stopped in the middle of a chunk")
-    return data
 
 
 def _opt(order: str, code: int, value: bytes) -> bytes:

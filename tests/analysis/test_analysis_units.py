@@ -162,16 +162,17 @@ def test_render_process_writes_the_same_files(tmp_path: Path, corpus_dir: Path, 
     annotated.pcapng (small chunks here, so that a capture has many, with fast-path entries and
     general-path lines, FTP/TFTP data channels, retransmissions and several interfaces); the result is
     the one process' bytes."""
-    import lab.analysis.pipeline as pipeline
+    import lab.analysis.renderproc as renderproc
 
-    monkeypatch.setattr(pipeline, "CHUNK_PACKETS", chunk)
+    monkeypatch.setattr(renderproc, "CHUNK_PACKETS", chunk)
     src = corpus_dir / "pcaps" / name
     analyze_capture(src, tmp_path / "one", render_process=False)
     analyze_capture(src, tmp_path / "two", render_process=True)
     for out in ("packets.jsonl", "annotated.pcapng", "conversations.jsonl"):
         assert (tmp_path / "one" / out).read_bytes() == (tmp_path / "two" / out).read_bytes(), out
     one, two = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("one", "two"))
-    assert one.pop("outputs") != two.pop("outputs") and one == two
+    assert one.pop("outputs") != two.pop("outputs")
+    assert json.dumps(one) == json.dumps(two)  # in the same order, too
 
 
 @pytest.mark.parametrize("chunk", [7, 100_000])
@@ -181,13 +182,13 @@ def test_render_process_failure_is_one_clear_error(tmp_path: Path, corpus_dir: P
     everything (its exit code tells), is one PcapFormatError."""
     import os
 
-    import lab.analysis.pipeline as pipeline
+    import lab.analysis.renderproc as renderproc
 
     def dies(*_args: Any) -> None:
         os._exit(3)
 
-    monkeypatch.setattr(pipeline, "CHUNK_PACKETS", chunk)
-    monkeypatch.setattr(pipeline, "_render_process", dies)
+    monkeypatch.setattr(renderproc, "CHUNK_PACKETS", chunk)
+    monkeypatch.setattr(renderproc, "_main", dies)
     with pytest.raises(PcapFormatError, match="render process failed"):
         analyze_capture(corpus_dir / "pcaps" / "zeek__smtp.pcap", tmp_path / "o", render_process=True)
 
@@ -197,14 +198,14 @@ def test_render_process_error_is_its_own_one_line(tmp_path: Path, corpus_dir: Pa
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """When the render process meets an error (a full disk, say), the user reads that error, not a
     broken pipe, whether the analysis was still sending or had sent everything."""
-    import lab.analysis.pipeline as pipeline
+    import lab.analysis.renderproc as renderproc
     from lab.analysis.fastpath import Renderer
     from lab.errors import LabError
 
     def full(*_args: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(pipeline, "CHUNK_PACKETS", chunk)
+    monkeypatch.setattr(renderproc, "CHUNK_PACKETS", chunk)
     monkeypatch.setattr(Renderer, "render", full)  # the render process is forked: it has the patch too
     with pytest.raises(LabError, match=r"writing the outputs failed: \[Errno 28\] No space left on device"):
         analyze_capture(corpus_dir / "pcaps" / "zeek__smtp.pcap", tmp_path / "o", render_process=True)
@@ -340,3 +341,51 @@ def test_zero_window_probe_and_keep_alives_like_tshark() -> None:
         alive = seg(c, s, ACK, 111, 501, 1000, tlen, n)
         assert alive.analysis == ["keep_alive"], (tlen, alive.analysis)
     assert seg(c, s, ACK, 112, 501, 1000, 0, 10).analysis == ["duplicate_ack"]
+
+
+def test_packet_block_too_short_for_its_header(tmp_path: Path, corpus_dir: Path) -> None:
+    """A 12-byte EPB at the end (a block header and nothing else): the packets before it, and one warning."""
+    src = corpus_dir / "pcaps" / "zeek__pcapng-multi-interface.pcapng"
+    bad = tmp_path / "short-epb.pcapng"
+    bad.write_bytes(src.read_bytes() + struct.pack("<III", 6, 12, 12))
+    whole = analyze_capture(src, tmp_path / "whole")
+    res = analyze_capture(bad, tmp_path / "o")
+    assert res.packet_count == whole.packet_count > 0
+    assert len(res.errors) == 1 and "only 12 bytes, too short for its header" in res.errors[0]
+
+
+def test_render_process_bug_keeps_its_traceback(tmp_path: Path, corpus_dir: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in the render process is not dressed up as a user error: its traceback reaches the user."""
+    from lab.analysis.fastpath import Renderer
+
+    def broken(*_args: Any) -> None:
+        raise TypeError("an entry of the wrong shape")
+
+    monkeypatch.setattr(Renderer, "render", broken)
+    with pytest.raises(RuntimeError, match=r"(?s)render process failed:.*Traceback.*TypeError: an entry"):
+        analyze_capture(corpus_dir / "pcaps" / "zeek__smtp.pcap", tmp_path / "o", render_process=True)
+
+
+def test_render_process_stops_where_the_analysis_stopped(tmp_path: Path, corpus_dir: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A capture still being written: the render process, reading later, finds more packets than the
+    analysis did. It writes the packets the analysis explained, and no more."""
+    import lab.analysis.renderproc as renderproc
+    from lab.analysis.reader import CaptureReader
+
+    raw = (corpus_dir / "pcaps" / "zeek__smtp.pcap").read_bytes()
+    offset, kept = 24, 0
+    while kept < 20:  # the first 20 records of the pcap file
+        offset += 16 + struct.unpack_from("<I", raw, offset + 8)[0]
+        kept += 1
+    short = tmp_path / "now.pcap"
+    short.write_bytes(raw[:offset])
+    later = tmp_path / "later.pcap"
+    later.write_bytes(raw)
+    analyze_capture(short, tmp_path / "one", render_process=False)
+    monkeypatch.setattr(renderproc, "CaptureReader", lambda _path: CaptureReader(later))
+    res = analyze_capture(short, tmp_path / "two", render_process=True)
+    assert res.packet_count == 20
+    for out in ("packets.jsonl", "annotated.pcapng"):
+        assert (tmp_path / "one" / out).read_bytes() == (tmp_path / "two" / out).read_bytes(), out
