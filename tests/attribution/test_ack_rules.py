@@ -103,3 +103,33 @@ def test_an_ack_long_after_the_data_is_delayed() -> None:
     w.send(S, PSH | ACK, ISN_S + 1, ISN_C + 1, 10, t=10_000)
     ack = w.send(C, ACK, ISN_C + 1, ISN_S + 11, t=10_000 + 40_000_000)
     assert ack["rule"] == "delayed-ack" and ack["answers"] == 4 and "40 ms" in ack["text"]
+
+
+def test_the_ack_of_a_retransmission_answers_it_and_is_timed_from_it() -> None:
+    """Data lost and resent 200 ms later: the ACK right after the resend answers the resend, and is not
+    "delayed" (it came 0.1 ms after the data that arrived)."""
+    w = Wire()
+    w.handshake()  # frames 1-3
+    w.send(C, ACK | PSH, ISN_C + 1, ISN_S + 1, 100, t=10_000_000)  # frame 4, lost
+    w.send(C, ACK | PSH, ISN_C + 1, ISN_S + 1, 100, t=210_000_000)  # frame 5, the retransmission
+    ack = w.send(S, ACK, ISN_S + 1, ISN_C + 101, t=210_100_000)
+    assert ack["rule"] == "ack" and ack["answers"] == 5, ack
+    assert "frame 5" in ack["text"] and "delayed" not in ack["text"]
+
+
+def test_one_ack_for_the_last_data_and_the_fin_names_both() -> None:
+    w = Wire()
+    w.handshake()  # frames 1-3
+    w.send(S, ACK | PSH, ISN_S + 1, ISN_C + 1, 10)  # frame 4: bytes 0-9
+    w.send(S, FIN | ACK, ISN_S + 11, ISN_C + 1)  # frame 5
+    both = w.send(C, ACK, ISN_C + 1, ISN_S + 12)
+    assert both["rule"] == "ack-fin" and both["answers"] == 5
+    assert "acknowledges bytes 0-9 (frame 4) and FIN frame 5" in both["text"], both["text"]
+
+
+def test_acks_name_the_bytes_they_acknowledge_inclusive() -> None:
+    w = Wire()
+    w.handshake()
+    w.send(S, ACK | PSH, ISN_S + 1, ISN_C + 1, 20)  # frame 4: bytes 0-19
+    ack = w.send(C, ACK, ISN_C + 1, ISN_S + 21)
+    assert "acknowledges bytes 0-19 (frame 4)" in ack["text"], ack["text"]

@@ -20,7 +20,9 @@ from lab.analysis.attribution.causes import call_label, make_cause, merge_causes
 Rec = dict[str, Any]
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 DELAYED_ACK_NS = 35_000_000  # Linux's delayed-ACK timer is at least 40 ms
-DataSegment = tuple[int, int, int, int]  # (start offset, end offset, frame, ts) of a first transmission
+# (start offset, end offset, first frame, ts, frame): the last two of its latest transmission, which the
+# ACK that follows answers (a retransmission after a timeout is not acknowledged "200 ms late")
+DataSegment = tuple[int, int, int, int, int]
 
 
 @dataclass
@@ -231,8 +233,13 @@ class TcpRules:
         first = frames[i][2] if i < len(frames) and frames[i][0] < end else None
         retrans = end <= conn.sent_end[src]
         if not retrans:
-            frames.append((start, end, rec["number"], rec["ts_ns"]))
+            frames.append((start, end, rec["number"], rec["ts_ns"], rec["number"]))
             ends.append(end)
+        else:
+            j = i
+            while j < len(frames) and frames[j][0] < end:
+                frames[j] = frames[j][:3] + (rec["ts_ns"], rec["number"])
+                j += 1
         conn.sent_end[src] = max(conn.sent_end[src], end)
         read = f"; read by {', '.join(map(call_label, recvs))}" if recvs else ""
         if not sends:
@@ -376,14 +383,21 @@ class AckFacts:
 
     @property
     def frames(self) -> list[int]:
-        return [frame for _, _, frame, _ in self.covered]
+        return [seg[4] for seg in self.covered]  # the transmissions that arrived
 
     @property
     def what(self) -> str:
-        frames = self.frames
-        return f"bytes up to {self.acked}" + (
-            f" (frame{'s' if len(frames) > 1 else ''} {', '.join(map(str, frames))})" if frames else ""
-        )
+        assert self.acked is not None  # _stream_start_unknown comes first
+        return _bytes_text(self.acked, self.frames)
+
+
+def _bytes_text(end: int, frames: list[int]) -> str:
+    """``bytes 0-19 (frames 4, 6)``: an ACK is cumulative, and ``end`` is the next byte it expects (the data
+    causes say ``bytes 0-19`` for the bytes a call sent, inclusive, the same way)."""
+    what = f"bytes 0-{end - 1}" if end > 0 else "no bytes yet"
+    if frames:
+        what += f" (frame{'s' if len(frames) > 1 else ''} {', '.join(map(str, frames))})"
+    return what
 
 
 class AckRule(NamedTuple):
@@ -445,10 +459,11 @@ def _first_ack_of_fin(f: AckFacts) -> bool:
 
 
 def _ack_fin(f: AckFacts) -> dict[str, Any]:
-    frame = f.conn.fin[f.dst][1]
-    return make_cause(
-        "kernel", "ack-fin", f"kernel ({f.node}) acknowledges FIN frame {frame}", answers=frame, node=f.node
-    )
+    """One ACK may take the last data with the FIN: both are named."""
+    offset, frame = f.conn.fin[f.dst]
+    data = f"{_bytes_text(offset, f.frames)} and " if f.covered else ""
+    text = f"kernel ({f.node}) acknowledges {data}FIN frame {frame}"
+    return make_cause("kernel", "ack-fin", text, answers=frame, node=f.node)
 
 
 def _flagged(flag: str) -> Callable[[AckFacts], bool]:
@@ -556,7 +571,7 @@ ACK_RULES: tuple[AckRule, ...] = (
     #       applies when                   explained as        state it moves
     AckRule(_completes_handshake,          _handshake_ack,     _establish),
     AckRule(_stream_start_unknown,         _unplaced_ack),
-    AckRule(_first_ack_of_fin,             _ack_fin),
+    AckRule(_first_ack_of_fin,             _ack_fin,           _advance_acked),
     AckRule(_flagged("duplicate_ack"),     _dup_ack),
     AckRule(_flagged("keep_alive"),        _keepalive),
     AckRule(_flagged("zero_window_probe"), _zero_window_probe),
