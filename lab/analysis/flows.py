@@ -12,8 +12,10 @@ already sent in this direction), fast_retransmission (after >= 2 duplicate ACKs;
 out_of_order (fills a gap left by a lost_segment, or comes within the first round trip after the highest
 segment), lost_segment (a gap: previous segment not captured), duplicate_ack (same ACK, window and next
 sequence number, window open), zero_window, zero_window_probe (one byte at the next sequence number while
-the peer's window is 0), window_update (same ACK, new window), keep_alive (0 or 1 byte one below the next
-sequence number). Not computed: window_full and ack_lost_segment (they need the bytes in flight).
+the peer's window is 0; it does not move the next sequence number, so the data after it is no
+retransmission), window_update (same ACK, new window), keep_alive (0 or 1 byte one below the next sequence
+number), keep_alive_ack and zero_window_probe_ack (the repeated ACK that answers one: not a duplicate ACK).
+Not computed: window_full and ack_lost_segment (they need the bytes in flight).
 
 Several capture points in one file (a routed lab merges the captures of every link): a conversation keeps
 one stream id across interfaces (like tshark's ``tcp.stream``), but everything that asks "was this seen
@@ -34,6 +36,7 @@ from lab.analysis.catalogue import TCP_PORTS, UDP_PORTS
 FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 1, 2, 4, 8, 16, 32, 64, 128
 M32 = 0xFFFFFFFF
 OOO_DEFAULT_NS = 3_000_000  # tshark's out-of-order window when the first round trip is unknown
+FAST_RETRANSMIT_NS = 20_000_000  # tshark: a fast retransmission comes within 20 ms of the duplicate ACKs
 HALF = 0x80000000
 FLAG_NAMES = ((FIN, "FIN"), (SYN, "SYN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"), (URG, "URG"),
               (ECE, "ECE"), (CWR, "CWR"), (0x100, "AE"))
@@ -65,7 +68,8 @@ class TcpLink:
     """What one capture interface has seen of one TCP stream: the "seen before?" state of each direction."""
 
     __slots__ = ("nxt", "lastack", "lastwin", "dupacks", "gaps", "data_seen", "syn_frame", "synack_frame",
-                 "synack_seq", "synack_ack", "hsack_frame", "fin_from", "nxt_ts", "syn_ts", "first_rtt")
+                 "synack_seq", "synack_ack", "hsack_frame", "fin_from", "nxt_ts", "syn_ts", "first_rtt",
+                 "lastack_ts", "probe")
 
     def __init__(self) -> None:
         self.nxt: list[int | None] = [None, None]
@@ -73,6 +77,8 @@ class TcpLink:
         self.syn_ts: int | None = None  # the latest SYN
         self.first_rtt: int | None = None  # SYN to the handshake's ACK: how late "out of order" still is
         self.lastack: list[int | None] = [None, None]
+        self.lastack_ts: list[int | None] = [None, None]  # when lastack was last sent
+        self.probe: list[str | None] = [None, None]  # the last segment was a keep-alive or zero-window probe
         self.lastwin: list[int | None] = [None, None]
         self.dupacks = [0, 0]
         self.gaps: list[list[tuple[int, int]]] = [[], []]
@@ -325,14 +331,15 @@ class FlowTable:
         # analysis (this interface's view)
         seglen = tlen + (fl & FIN) + ((fl & SYN) >> 1)  # SYN and FIN take one sequence number each
         nxt = lk.nxt[d]
+        probe = None
         if not fl & RST:
             if win == 0 and not fl & (SYN | FIN):
                 an.append("zero_window")
             if nxt is not None:
                 if tlen == 1 and seq == nxt and not fl & (SYN | FIN) and lk.lastwin[o] == 0:
-                    an.append("zero_window_probe")
+                    an.append(probe := "zero_window_probe")
                 elif tlen <= 1 and not fl & (SYN | FIN) and seq == (nxt - 1) & M32:
-                    an.append("keep_alive")  # none or one byte, one below the next sequence number
+                    an.append(probe := "keep_alive")  # none or one byte, one below the next sequence number
                 elif seglen and seq != nxt and (((nxt - seq - seglen) & M32) < HALF
                                                 or ((seq - nxt) & M32) >= HALF):
                     kind = self._retrans_kind(lk, d, seq, seglen, ts)
@@ -345,19 +352,26 @@ class FlowTable:
                     gl.append((nxt, seq))
                     if len(gl) > 16:
                         del gl[0]
-            if nxt is None or ((seq + seglen - nxt) & M32) < HALF:
+            # a probe's byte is sent again until the window opens: it does not move the next sequence number
+            if probe != "zero_window_probe" and (nxt is None or ((seq + seglen - nxt) & M32) < HALF):
                 end = (seq + seglen) & M32
                 if end != nxt:
                     lk.nxt_ts[d] = ts
                 lk.nxt[d] = end
             if fl & ACK and not seglen:
                 la = lk.lastack[d]
-                if la == ack and not fl & (SYN | FIN):
+                answered = lk.probe[o]  # the other side's last segment was a probe: this may answer it
+                if (answered == "zero_window_probe" and not win and lk.lastwin[d] == 0 and seq == nxt
+                        and la is not None and (ack == la or ack == (la + 1) & M32) and not fl & (SYN | FIN)):
+                    an.append("zero_window_probe_ack")  # the window is still 0 (the byte may be taken)
+                elif la == ack and not fl & (SYN | FIN):
                     # as tshark: only at the next sequence number (not a keep-alive) and with an open window
                     if not win or seq != nxt:
                         pass
                     elif lk.lastwin[d] == win:
-                        if lk.nxt[o] is not None or lk.data_seen[o]:
+                        if answered == "keep_alive":
+                            an.append("keep_alive_ack")
+                        elif lk.nxt[o] is not None or lk.data_seen[o]:
                             an.append("duplicate_ack")
                             lk.dupacks[d] += 1
                     else:
@@ -368,7 +382,9 @@ class FlowTable:
                 lk.dupacks[d] = 0
             if fl & ACK:
                 lk.lastack[d] = ack
+                lk.lastack_ts[d] = ts
                 lk.lastwin[d] = win
+        lk.probe[d] = probe
         if an:
             for a in an:
                 st.analysis[a] = st.analysis.get(a, 0) + 1
@@ -442,6 +458,10 @@ class FlowTable:
                     text = f"duplicate ACK {arrow} (#{lk.dupacks[d]})"
                 elif "keep_alive" in an:
                     text = f"keep-alive {arrow}"
+                elif "keep_alive_ack" in an:
+                    text = f"ACK of a keep-alive {arrow}"
+                elif "zero_window_probe_ack" in an:
+                    text = f"ACK of a zero-window probe {arrow}"
                 else:
                     text = PURE_ACK[d]
         elif role in ("fin", "rst") and tlen and not lk.data_seen[d]:
@@ -454,16 +474,18 @@ class FlowTable:
         return info
 
     def _retrans_kind(self, lk: TcpLink, d: int, seq: int, seglen: int, ts: int | None) -> str:
-        """A segment that does not advance the sequence: fills a gap we saw, answers duplicate ACKs, came
-        too soon after the highest segment to be a resend (tshark's test: within the first round trip,
-        3 ms when unknown), or else a retransmission."""
+        """A segment that does not advance the sequence: fills a gap we saw, answers duplicate ACKs (within
+        20 ms of the last), came too soon after the highest segment to be a resend (tshark's test: within
+        the first round trip, 3 ms when unknown), or else a retransmission."""
         gl = lk.gaps[d]
         for i, (a, b) in enumerate(gl):
             if _ge(seq, a) and not _ge(seq, b):
                 del gl[i]
                 return "out_of_order"
         o = 1 - d
-        if lk.dupacks[o] >= 2 and lk.lastack[o] == seq:
+        last_ack = lk.lastack_ts[o]
+        if (lk.dupacks[o] >= 2 and lk.lastack[o] == seq and ts is not None and last_ack is not None
+                and ts - last_ack < FAST_RETRANSMIT_NS):
             return "fast_retransmission"
         since = lk.nxt_ts[d]
         if (ts is not None and since is not None and ts - since < (lk.first_rtt or OOO_DEFAULT_NS)

@@ -166,11 +166,6 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
     try:
         return _analyze(reader, itertools.chain(head, records), pcap,
                         out_dir, iface_nodes, deep_rows, progress, attributor, fast_path, render=render)
-    except BrokenPipeError as err:
-        if render is None:
-            raise
-        render.explain(err)  # the render process stopped first: raises what it said
-        raise
     except BaseException:
         if render is not None:
             render.abort()

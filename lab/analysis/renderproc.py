@@ -11,10 +11,8 @@ single process writes (``test_render_process_writes_the_same_files``).
     try:
         render.send(entries)             # as many chunks as it takes, in packet order
         kinds = render.finish()          # its summary counts; raises its error, if it met one
-    except BrokenPipeError as err:
-        render.explain(err)              # raises what stopped the render process
     except BaseException:
-        render.abort()
+        render.abort()                   # whatever failed, here or there: no process or pipe is left
         raise
 """
 
@@ -62,21 +60,35 @@ class RenderProcess:
         os.close(back_w)
         self._back: int | None = back_r
         self._out = BackgroundFile(out_w, depth=4)  # owns out_w from here
+        self._exitcode: int | None = None  # once ended
 
     def send(self, entries: list) -> None:
         """One chunk of entries, in packet order."""
-        self._out.send_frame(marshal.dumps(entries))
+        try:
+            self._out.send_frame(marshal.dumps(entries))
+        except BrokenPipeError as err:
+            self._explain(err)
 
     def finish(self) -> dict[tuple, int]:
-        """Close the entries pipe, wait for the render process; its summary counts, or its error raised.
-        A ``BrokenPipeError`` means it stopped first: see ``explain``."""
-        self._out.close()
+        """Close the entries pipe, wait for the render process; its summary counts, or its error raised."""
+        try:
+            self._out.close()
+        except BrokenPipeError as err:
+            self._explain(err)
         try:
             return self._report()
         finally:
             self._end()
 
-    def explain(self, err: BaseException) -> None:
+    def abort(self) -> None:
+        """The analysis failed (or was interrupted): stop the render process, whatever it was doing."""
+        if self._exitcode is None:
+            self._proc.kill()
+        with contextlib.suppress(BaseException):
+            self._out.close()
+        self._end()
+
+    def _explain(self, err: BrokenPipeError) -> None:
         """The pipe broke: the render process stopped first. Raise what it said, or how it ended."""
         self._proc.join(10)
         self._proc.kill()
@@ -86,17 +98,14 @@ class RenderProcess:
             self._report()
         finally:
             self._end()
-        raise PcapFormatError(f"{self.pcap}: the render process failed ({err})") from err
-
-    def abort(self) -> None:
-        """The analysis failed: stop the render process, whatever it was doing."""
-        self._proc.kill()
-        with contextlib.suppress(BaseException):
-            self._out.close()
-        self._end()
+        raise LabError(f"{self.pcap}: the render process failed ({err})") from err
 
     def _end(self) -> None:
-        self._proc.join()
+        """Wait for it and let go of every descriptor: ours, and multiprocessing's own."""
+        if self._exitcode is None:
+            self._proc.join()
+            self._exitcode = self._proc.exitcode
+            self._proc.close()
         if self._back is not None:
             os.close(self._back)
             self._back = None
@@ -108,9 +117,8 @@ class RenderProcess:
         try:
             status, payload = marshal.loads(back)
         except (EOFError, ValueError, TypeError):
-            self._proc.join()
-            raise PcapFormatError(f"{self.pcap}: the render process failed "
-                                  f"(exit code {self._proc.exitcode})") from None
+            self._end()
+            raise LabError(f"{self.pcap}: the render process failed (exit code {self._exitcode})") from None
         if status == "ok":
             return payload
         if status == "bug":

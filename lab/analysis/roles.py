@@ -64,7 +64,11 @@ def cause_tcp(src: str, sport: int, info: TcpInfo) -> dict[str, Any]:
         return _cause("kernel", "tcp-keepalive", f"kernel of {who} {me}: keep-alive probe (SO_KEEPALIVE)")
     if an and "window_update" in an:
         return _cause("kernel", "tcp-window-update",
-                      f"kernel of {who} {me} announces a larger window (the application read with recv())")
+                      f"kernel of {who} {me} announces a new receive window (larger: the application read "
+                      f"with recv(); smaller: data is waiting to be read)")
+    if an and ("keep_alive_ack" in an or "zero_window_probe_ack" in an):
+        probe = "keep-alive" if "keep_alive_ack" in an else "zero-window probe"
+        return _cause("kernel", "tcp-probe-ack", f"kernel of {who} {me} answers the peer's {probe}")
     return _cause("kernel", "tcp-ack", f"kernel of {who} {me} acknowledges received data")
 
 

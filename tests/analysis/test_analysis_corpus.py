@@ -152,7 +152,8 @@ def test_app_protocols_recognized(analyzed: dict) -> None:
 # tshark's tcp.analysis flags we compute (not: window_full, ack_lost_segment -- they need the sender's
 # bytes in flight and the peer's window, which the fast path does not track)
 FLAGS = {"retransmission", "fast_retransmission", "out_of_order", "lost_segment", "duplicate_ack",
-         "zero_window", "zero_window_probe", "keep_alive", "window_update"}
+         "zero_window", "zero_window_probe", "zero_window_probe_ack", "keep_alive", "keep_alive_ack",
+         "window_update"}
 
 
 @pytest.mark.parametrize("name", [c for c in CAPTURES if c not in UNREADABLE])

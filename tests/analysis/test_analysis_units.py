@@ -183,13 +183,14 @@ def test_render_process_failure_is_one_clear_error(tmp_path: Path, corpus_dir: P
     import os
 
     import lab.analysis.renderproc as renderproc
+    from lab.errors import LabError
 
     def dies(*_args: Any) -> None:
         os._exit(3)
 
     monkeypatch.setattr(renderproc, "CHUNK_PACKETS", chunk)
     monkeypatch.setattr(renderproc, "_main", dies)
-    with pytest.raises(PcapFormatError, match="render process failed"):
+    with pytest.raises(LabError, match="render process failed"):
         analyze_capture(corpus_dir / "pcaps" / "zeek__smtp.pcap", tmp_path / "o", render_process=True)
 
 
@@ -319,7 +320,8 @@ def test_obsolete_packet_block_and_simple_packet_block(tmp_path: Path) -> None:
 
 def test_zero_window_probe_and_keep_alives_like_tshark() -> None:
     """Flags the corpus has no example of: a one-byte probe at the next sequence number while the peer's
-    window is 0; keep-alives of 0 and 1 byte one below it, which are not duplicate ACKs."""
+    window is 0 (it does not move that number); keep-alives of 0 and 1 byte one below it, which are not
+    duplicate ACKs. (tests/analysis/test_tcp_flags_vs_tshark.py compares whole conversations with tshark.)"""
     from lab.analysis.flows import ACK, PSH, SYN, FlowTable
 
     flows = FlowTable()
@@ -337,10 +339,11 @@ def test_zero_window_probe_and_keep_alives_like_tshark() -> None:
     probe = seg(c, s, ACK, 111, 501, 1000, 1, 6)
     assert probe.analysis == ["zero_window_probe"] and "zero-window probe" in probe.text
     assert seg(s, c, ACK, 501, 111, 1000, 0, 7).analysis == ["window_update"]  # reopened, probe not acked
+    # the probe did not move the next sequence number (111): keep-alives come one below it
     for n, tlen in ((8, 0), (9, 1)):
-        alive = seg(c, s, ACK, 111, 501, 1000, tlen, n)
+        alive = seg(c, s, ACK, 110, 501, 1000, tlen, n)
         assert alive.analysis == ["keep_alive"], (tlen, alive.analysis)
-    assert seg(c, s, ACK, 112, 501, 1000, 0, 10).analysis == ["duplicate_ack"]
+    assert seg(c, s, ACK, 111, 501, 1000, 0, 10).analysis == ["duplicate_ack"]
 
 
 def test_packet_block_too_short_for_its_header(tmp_path: Path, corpus_dir: Path) -> None:

@@ -489,8 +489,12 @@ def _keepalive(f: AckFacts) -> dict[str, Any]:
     return make_cause("kernel", "keepalive", f"kernel ({f.node}) TCP keep-alive probe", node=f.node)
 
 
-def _zero_window_probe(f: AckFacts) -> dict[str, Any]:
-    return make_cause("kernel", "zero-window-probe", f"kernel ({f.node}) zero-window probe", node=f.node)
+def _probe_ack(f: AckFacts) -> dict[str, Any]:
+    """A probe carries no new data (or one byte the peer cannot take yet): the answer repeats the last ACK."""
+    probe = "keep-alive" if "keep_alive_ack" in f.analysis else "zero-window probe"
+    last = f.conn.last_frame.get(f.dst)
+    text = f"kernel ({f.node}) answers the {probe} of frame {last}"
+    return make_cause("kernel", "probe-ack", text, answers=last, node=f.node)
 
 
 def _same_ack_new_window(f: AckFacts) -> bool:
@@ -568,16 +572,17 @@ def _advance_acked(f: AckFacts) -> None:
 # it too, and a window update or a duplicate ACK names no data (the last three rules do).
 # fmt: off
 ACK_RULES: tuple[AckRule, ...] = (
-    #       applies when                   explained as        state it moves
-    AckRule(_completes_handshake,          _handshake_ack,     _establish),
-    AckRule(_stream_start_unknown,         _unplaced_ack),
-    AckRule(_first_ack_of_fin,             _ack_fin,           _advance_acked),
-    AckRule(_flagged("duplicate_ack"),     _dup_ack),
-    AckRule(_flagged("keep_alive"),        _keepalive),
-    AckRule(_flagged("zero_window_probe"), _zero_window_probe),
-    AckRule(_same_ack_new_window,          _window_update),
-    AckRule(_sent_inside_recv,             _ack_in_recv,       _advance_acked),
-    AckRule(_delayed,                      _delayed_ack,       _advance_acked),
-    AckRule(_always,                       _plain_ack,         _advance_acked),
+    #       applies when                          explained as        state it moves
+    AckRule(_completes_handshake,                 _handshake_ack,     _establish),
+    AckRule(_stream_start_unknown,                _unplaced_ack),
+    AckRule(_first_ack_of_fin,                    _ack_fin,           _advance_acked),
+    AckRule(_flagged("duplicate_ack"),            _dup_ack),
+    AckRule(_flagged("keep_alive"),               _keepalive),
+    AckRule(_flagged("keep_alive_ack"),           _probe_ack),
+    AckRule(_flagged("zero_window_probe_ack"),    _probe_ack),
+    AckRule(_same_ack_new_window,                 _window_update),
+    AckRule(_sent_inside_recv,                    _ack_in_recv,       _advance_acked),
+    AckRule(_delayed,                             _delayed_ack,       _advance_acked),
+    AckRule(_always,                              _plain_ack,         _advance_acked),
 )
 # fmt: on
