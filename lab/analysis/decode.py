@@ -611,8 +611,13 @@ def tcp_port_app(sport: int, dport: int) -> str | None:
 
 
 def _udp_app(sport: int, dport: int, payload: bytes) -> str | None:
-    lo, hi = (sport, dport) if sport < dport else (dport, sport)
-    app = UDP_PORTS.get(lo) or UDP_PORTS.get(hi)
-    if app == "QUIC" and not payload[0] & 0x40:
+    app = udp_port_app(sport, dport)
+    if app == "QUIC" and not payload[0] & 0x40:  # a QUIC packet has the fixed bit set
         return None
     return app
+
+
+def udp_port_app(sport: int, dport: int) -> str | None:
+    """The application the ports suggest, the lower port first (QUIC still needs its fixed bit)."""
+    lo, hi = (sport, dport) if sport < dport else (dport, sport)
+    return UDP_PORTS.get(lo) or UDP_PORTS.get(hi)

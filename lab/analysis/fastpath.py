@@ -24,8 +24,8 @@ from binascii import b2a_hex as _hex
 from hashlib import sha1 as _sha1
 from typing import Any
 
-from lab.analysis.catalogue import UDP_PORTS, layer_dict
-from lab.analysis.decode import Decoder, tcp_content_app, tcp_mss, tcp_port_app
+from lab.analysis.catalogue import layer_dict
+from lab.analysis.decode import Decoder, tcp_content_app, tcp_mss, tcp_port_app, udp_port_app
 from lab.analysis.flows import FlowTable, flag_str
 from lab.analysis.roles import cause_tcp, ep
 
@@ -106,12 +106,7 @@ class _View:
         self.me_b = self.me.encode()
         self.mac = b""  # the MAC addresses ethip was made for
         self.ethip = b""
-        # the application the ports suggest, as decode's _udp_app and tcp_port_app say
-        if proto == 17:
-            lo, hi = (sport, dport) if sport < dport else (dport, sport)
-            self.port_app = UDP_PORTS.get(lo) or UDP_PORTS.get(hi)
-        else:
-            self.port_app = tcp_port_app(sport, dport)
+        self.port_app = udp_port_app(sport, dport) if proto == 17 else tcp_port_app(sport, dport)
 
 
 class FastPath:
@@ -278,7 +273,7 @@ class FastPath:
             if app is not None:
                 if app == "TFTP":
                     return None
-                if app == "QUIC" and not data[42] & 0x40:
+                if app == "QUIC" and not data[42] & 0x40:  # a QUIC packet has the fixed bit set
                     app = None
         conv, _d, answers = flows.udp(v.src, sport, v.dst, dport, n, ts, ifx)
         if app is not None:
