@@ -10,10 +10,12 @@ PYTHON ?= $(if $(filter True,$(DEBIAN_PYTHON_OK)),/usr/bin/python3,python3)
 VENV := .venv
 BIN := $(VENV)/bin
 LABCMD := $(BIN)/lab
-# Debian packages the lab runs for real: capture, tracing, netns/bridges/qdiscs, and the real clients
-# (curl, nc, dig) that the labs trace.
+# Debian packages the lab runs for real: capture, tracing, netns/bridges/qdiscs, the real clients
+# (curl, nc, dig) that the labs trace, the daemons of the protocol labs (FRR for OSPF/EIGRP, net-snmp,
+# telnetd, pppd where the kernel has PPP) and the browser the report tests drive (chromium).
 DEB_PACKAGES := tshark tcpdump strace iproute2 nftables ethtool procps curl netcat-openbsd dnsutils \
-                iputils-ping wireshark-common python3 python3-venv
+                iputils-ping wireshark-common python3 python3-venv \
+                frr snmpd snmp telnetd telnet ppp chromium fonts-dejavu-core
 
 .PHONY: setup debs demo test lint lab labs analyze clean bench help FORCE
 
