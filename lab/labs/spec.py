@@ -17,6 +17,7 @@ Format (every key but ``name``, ``topology`` and ``steps`` is optional)::
       - {name: server, node: h2, run: [python3, "{programs}/tcp_echo_server.py"], background: true,
          ready: {tcp: 5000}}
       - {name: client, node: h1, run: [...], timeout: 20, expect_exit: 0, trace: true}
+      - {name: firewall, node: h2, run: [nft, ...], root: "nft changes the node's firewall"}
       - {wait: server, timeout: 10}
     observations: [{check: handshake_before_accept}, {check: role_count, role: syn, count: 1}]
     questions: [{id: syn-seq, text: "...", answer: syn_seq_raw}]   # extra keys: parameters
@@ -75,7 +76,7 @@ TOP_KEYS = {
     "questions",
     "concept",
 }
-RUN_STEP_KEYS = {"name", "node", "run", "background", "ready", "timeout", "expect_exit", "trace"}
+RUN_STEP_KEYS = {"name", "node", "run", "background", "ready", "timeout", "expect_exit", "trace", "root"}
 WAIT_STEP_KEYS = {"wait", "timeout"}
 QUESTION_KEYS = {"id", "text", "answer"}
 PLACEHOLDERS = {"programs", "python", "ip", "ip6", "out", "labdir"}
@@ -95,7 +96,9 @@ class Ready:
 class Step:
     """One step, run in order. A *run* step has ``node`` and ``run``; a *wait* step has ``wait`` only.
 
-    ``expect_exit`` None means any exit status is accepted; ``timeout`` is in seconds.
+    ``expect_exit`` None means any exit status is accepted; ``timeout`` is in seconds. A run step runs as
+    the unprivileged lab user unless it declares ``root`` (the lab file's ``root: true`` or ``root: "why"``):
+    ``root_reason`` is then the reason given ("" when only ``true`` was written).
     """
 
     name: str
@@ -107,6 +110,8 @@ class Step:
     expect_exit: int | None = 0
     trace: bool = True
     wait: str | None = None
+    root: bool = False
+    root_reason: str = ""
 
     @property
     def is_wait(self) -> bool:
@@ -153,6 +158,11 @@ class LabSpec:
     @property
     def nodes_used(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(s.node for s in self.steps if s.node))
+
+    @property
+    def root_steps(self) -> tuple[Step, ...]:
+        """The steps that declared ``root``: every other program runs as the unprivileged lab user."""
+        return tuple(s for s in self.steps if s.root)
 
 
 def lab_path(name_or_path: str | Path) -> Path:
@@ -362,7 +372,18 @@ def _run_step(item: dict, at: str, nodes: set[str] | None) -> Step:
         timeout=_timeout(item.get("timeout", DEFAULT_TIMEOUT), at),
         expect_exit=expect,
         trace=_bool(item.get("trace", True), at, "trace"),
+        **_root(item.get("root", False), at),
     )
+
+
+def _root(value: Any, at: str) -> dict[str, Any]:
+    """``root: true`` or ``root: "the reason"`` (raw sockets, a routing daemon, a firewall change)."""
+    if isinstance(value, bool):
+        return {"root": value, "root_reason": ""}
+    if isinstance(value, str) and value.strip() and "\n" not in value and len(value) <= 200:
+        return {"root": True, "root_reason": value.strip()}
+    raise UsageError(f"{at}: 'root' must be true, false, or the reason the step needs root as one line of "
+                     "text (e.g. root: \"nft changes the node's firewall\")")
 
 
 def _wait_step(item: dict, at: str, seen: dict[str, Step]) -> Step:
