@@ -501,7 +501,10 @@ class FlowTable:
     def udp(self, src: str, sport: int, dst: str, dport: int, number: int, ts: int | None, iface: int = 0
             ) -> tuple[UdpConv, int, int | None]:
         """Return (conversation, direction 0 = from the first sender, frame this one answers on the same
-        capture interface ``iface``)."""
+        capture interface ``iface``).
+
+        Only the first receiver answers: its datagram answers the first sender's latest datagram not yet
+        answered on that interface (always earlier, always the opposite direction)."""
         key = (src, sport, dst, dport)
         ent = self._udp.get(key)
         if ent is None:
@@ -520,11 +523,6 @@ class FlowTable:
         if iface == conv.home:
             conv.packets[d] += 1
             lfd = conv.last_frame_dir
-            answers = lfd[1 - d]
-            if answers is not None:
-                conv.answered += 1
-                if d == 1:
-                    self.udp_pairs += 1
         else:  # another capture point of the same conversation: answers on that link, counted once
             others = conv.other_dirs
             if others is None:
@@ -532,9 +530,17 @@ class FlowTable:
             lfd = others.get(iface)
             if lfd is None:
                 lfd = others[iface] = [None, None]
-            answers = lfd[1 - d]
-        if answers is not None:
-            lfd[1 - d] = None
+        # request/response pairing: the first sender asks, the other side answers its latest unanswered
+        # request; a first sender's next datagram is its next request, never a response (even when it was
+        # sent after the answer to its previous one arrived)
+        answers = None
+        if d == 1:
+            answers = lfd[0]
+            if answers is not None:
+                lfd[0] = None
+                if iface == conv.home:
+                    conv.answered += 1
+                    self.udp_pairs += 1
         lfd[d] = number
         return conv, d, answers
 
