@@ -21,51 +21,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.analysis.attribution import norm_ip
+from lab.tracing.calltext import SendWaits, call_text, duration_text
+from lab.tracing.steps import classic_steps, step_label
 
 LANE_GAP = 22  # characters between two columns: room for an arrow with a frame number
-QUIET_CALLS = {"fileno", "gettimeout", "getblocking", "getsockopt"}
+QUIET_CALLS = {"gettimeout", "getblocking", "getsockopt"}
+__all__ = ["Lane", "call_text", "group_destination", "ip_nodes_from", "render_ladder"]
 
 
 @dataclass(frozen=True)
 class Lane:
     node: str
     kind: str = "host"
-
-
-def _fmt_addr(addr: Any) -> str:
-    if isinstance(addr, list | tuple) and len(addr) >= 2:
-        host = str(addr[0])
-        return f"[{host}]:{addr[1]}" if ":" in host else f"{host}:{addr[1]}"
-    return str(addr)
-
-
-def call_text(call: Mapping[str, Any]) -> str:
-    """``connect(198.18.0.2:5000) = 0`` — a call as a student would write it, with its outcome."""
-    args = call.get("args") or {}
-    name = call.get("call", "?")
-    shown: list[str] = []
-    for key in ("address", "backlog", "how", "level", "optname", "value", "flag", "timeout"):
-        if key in args:
-            shown.append(_fmt_addr(args[key]) if key == "address" else str(args[key]))
-    if call.get("nbytes") is not None and name not in ("accept",):
-        shown.append(f"{call['nbytes']} B")
-    elif "nbytes" in args:
-        shown.append(f"{args['nbytes']} B")
-    if "preview" in args:
-        shown.append(repr(args["preview"])[:24])
-    dgram = call.get("dgram")
-    if dgram and dgram.get("peer"):
-        shown.append(("to " if name.startswith("send") else "from ") + _fmt_addr(dgram["peer"]))
-    if call.get("error"):
-        outcome = f" -> {call.get('exception') or 'error'} {call['error']}"
-    elif isinstance(call.get("ret"), dict):
-        ret = call["ret"]
-        outcome = f" -> fd {ret.get('fd')}" + (f" from {_fmt_addr(ret['peer'])}" if ret.get("peer") else "")
-    elif call.get("ret") is not None and not isinstance(call.get("ret"), str | bytes):
-        outcome = f" = {call['ret']}"
-    else:
-        outcome = ""
-    return f"{name}({', '.join(shown)}){outcome}"
 
 
 def _short_role(pkt: Mapping[str, Any]) -> str:
@@ -232,6 +199,7 @@ def render_ladder(
     mac_nodes = mac_nodes or {}
     ip_nodes = ip_nodes or {}
     cols = _Columns(lanes)
+    packets = list(packets)
     calls = [c for c in calls if c.get("call") not in QUIET_CALLS]
     ep_nodes = _endpoint_nodes(calls)
     events: list[tuple[int, int, str, str]] = []  # (time, order, column part, text)
@@ -248,17 +216,20 @@ def render_ladder(
     # every time a row starts at, sorted: a call that has one of them strictly inside (start, end) gets a
     # separate "returns" row, so nothing that happened while it ran is drawn after its outcome
     times = sorted([e[0] for e in events] + [c.get("t_start_ns") or 0 for c in calls])
+    steps = classic_steps(calls)
+    waits = SendWaits(packets)
     for call in calls:
         node = str(call.get("node", "?"))
         start = call.get("t_start_ns") or 0
         end = call.get("t_end_ns") or start
-        label = f"{node} {call_text(call)}  [call #{call.get('id')}]"
+        step = step_label(call, steps)
+        label = f"{node} {call_text(call)}  [call #{call.get('id')}{', ' + step if step else ''}]"
         if bisect_left(times, end) > bisect_right(times, start):
             events.append(
                 (start, 0, cols.mark(node, "*"), f"{node} {call.get('call')}() #{call.get('id')} ...")
             )
             events.append(
-                (end, 2, cols.mark(node, "<"), f"{label}  returns after {(end - start) / 1e6:.3f} ms")
+                (end, 2, cols.mark(node, "<"), f"{label}  {duration_text(call, waits.waited(call))}")
             )
         else:
             events.append((start, 0, cols.mark(node, "*"), label))

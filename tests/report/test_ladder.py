@@ -84,7 +84,7 @@ def test_a_short_recv_returns_after_the_fin_that_ended_it() -> None:
     start, fin, ret = index_of(lines, "recv() #5 ..."), index_of(lines, "#7 FIN"), index_of(lines, "returns")
     assert start < fin < ret
     assert lines[start][COL["h1"]] == "*"
-    assert lines[ret][COL["h1"]] == "<" and "recv(0 B) = 0" in lines[ret]
+    assert lines[ret][COL["h1"]] == "<" and "recv() -> b'' (0 B: the peer closed its side)" in lines[ret]
     assert "returns after 0.020 ms" in lines[ret]
     # the FIN goes right to left, from h2's column to h1's
     assert lines[fin][COL["h1"] + 1] == "<" and lines[fin][COL["h2"]] == "|"
@@ -96,7 +96,7 @@ def test_a_call_with_nothing_inside_is_one_row_at_its_start_however_long() -> No
     packets = [tcp_packet(1, T0 + 5 * MS, 1, 2, "ACK")]
     lines = rows(render_ladder(packets, calls, LANES, MACS, ip_nodes=IPS))
     assert len(lines) == 2
-    assert "accept() -> fd 4 from 198.18.0.1:40312  [call #3]" in lines[0]
+    assert "accept() -> (<socket fd 4>, ('198.18.0.1', 40312))  [call #3]" in lines[0]
     assert lines[0][COL["h2"]] == "*" and lines[0].startswith("    0.000")
     assert "returns" not in "".join(lines)
     assert "#1 ACK" in lines[1] and lines[1][COL["h2"] - 1] == ">"
@@ -108,7 +108,8 @@ def test_another_calls_start_inside_a_call_splits_it() -> None:
         call(2, "h1", "connect", T0 + 10 * US, T0 + 40 * US, args={"address": ["198.18.0.2", 5000]}),
     ]
     lines = rows(render_ladder([], calls, LANES, MACS, ip_nodes=IPS))
-    order = [index_of(lines, s) for s in ("accept() #1 ...", "connect(198.18.0.2:5000) = 0", "returns")]
+    connect = "connect(('198.18.0.2', 5000))  [call #2, step 6]"
+    order = [index_of(lines, s) for s in ("accept() #1 ...", connect, "returns")]
     assert order == [0, 1, 2]
     assert lines[1][COL["h1"]] == "*" and lines[2][COL["h2"]] == "<"
 
@@ -119,7 +120,7 @@ def test_simultaneous_events_do_not_split_a_call() -> None:
     packets = [tcp_packet(2, T0, 1, 2, "PSH,ACK", length=5)]
     lines = rows(render_ladder(packets, calls, LANES, MACS, ip_nodes=IPS))
     assert len(lines) == 2
-    assert "send(5 B) = 5" in lines[0] and "#2 PSH,ACK" in lines[1]
+    assert "send(<5 B>) -> 5" in lines[0] and "#2 PSH,ACK" in lines[1]
 
 
 def test_many_calls_keep_time_order() -> None:

@@ -20,8 +20,9 @@ Choices worth knowing:
   ``args.via = "makefile"``; ``close()`` while a file still holds the socket is recorded with
   ``args.deferred`` and the real close, when the last file closes, with ``args.via = "makefile"``.
 - ``error`` is the errno name when the exception carries one, else the exception class name (a Python
-  timeout has no errno), so ``error`` is non-null exactly when the call failed. The exception object the
-  program sees is the one the C call raised, re-raised unchanged.
+  timeout has no errno), so ``error`` is non-null exactly when the call failed; ``message`` (only on a
+  failed call) is ``str()`` of the exception, what the program would print (``timed out``). The exception
+  object the program sees is the one the C call raised, re-raised unchanged.
 - Each record is written with one ``os.write`` to an O_APPEND file under one lock: nothing is buffered, so a
   crash loses nothing and there is nothing to flush at exit. ``os.fork`` children get their own file.
 - TLS payload inside ``ssl.SSLSocket`` goes through OpenSSL, not these methods: the connect/close of such a
@@ -368,9 +369,11 @@ def _forget(fd: int, st: _Sock) -> None:
 def _emit(call, st, fd, args, ret, err, t0, t1, nbytes=None, sb=None, sa=None, rb=None, ra=None,
           dgram=None, error=None) -> None:
     exception = None
+    message = ""
     if err is not None:
         exception = type(err).__name__
         error = _errname(err)
+        message = f',"message":{_estr(str(err))}'
     via = getattr(_tls, "via", None)
     if via is not None:
         args["via"] = via
@@ -396,7 +399,8 @@ def _emit(call, st, fd, args, ret, err, t0, t1, nbytes=None, sb=None, sa=None, r
         f'"fd":{_j(fd)},"call":"{call}","args":{_j(args)},"ret":{_j(ret)},'
         f'"error":{"null" if error is None else _estr(error)},'
         f'"exception":{"null" if exception is None else _estr(exception)},'
-        f'"t_start_ns":{t0},"t_end_ns":{t1},{tail},"dgram":{"null" if dgram is None else _j(dgram)}}}\n')
+        f'"t_start_ns":{t0},"t_end_ns":{t1},{tail},"dgram":{"null" if dgram is None else _j(dgram)}'
+        f'{message}}}\n')
 
 
 def _j(v) -> str:
