@@ -83,18 +83,23 @@ class KernelBackend:
             etc.result()
 
     def _configure(self, plan: Plan) -> None:
+        """Configure every namespace from a few helper processes; raise EmulationError naming the first
+        failure. An interrupt (SIGINT/SIGTERM unwinding as an exception) at any moment kills the helpers
+        and propagates unchanged: the caller's teardown removes the namespaces."""
         jobs = [j.to_json() for j in plan.jobs]
         n = 1 if len(jobs) <= 8 else self.workers
         chunks = [jobs[k::n] for k in range(n)]
-        procs = []
-        for chunk in chunks:
-            p = subprocess.Popen([sys.executable, "-I", "-S", str(HELPER)], stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            p.stdin.write(json.dumps(chunk) + "\n")
-            p.stdin.flush()
-            procs.append(p)
+        procs: list[subprocess.Popen] = []
+        failures: list[str] = []
+        done = False
         try:
-            failures = [f for p in procs for f in self._read_until(p, "configured")]
+            for chunk in chunks:
+                p = subprocess.Popen([sys.executable, "-I", "-S", str(HELPER)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                procs.append(p)
+                p.stdin.write(json.dumps(chunk) + "\n")
+                p.stdin.flush()
+            failures += [f for p in procs for f in self._read_until(p, "configured")]
             if not failures:
                 for p in procs:
                     p.stdin.write("wait\n")
@@ -107,13 +112,17 @@ class KernelBackend:
                             failures.append(f"interfaces not running after 5 s: {late}")
                         if r.get("phase") == "ready":
                             break
+            done = True
         finally:
             for p in procs:
+                if not done:  # interrupted or broken: the helpers' work is being undone anyway
+                    with contextlib.suppress(OSError):
+                        p.kill()
                 with contextlib.suppress(OSError):
                     p.stdin.close()
                 err = p.stderr.read()
                 p.wait(timeout=30)
-                if p.returncode and not failures:
+                if done and p.returncode and not failures:
                     last = err.strip().splitlines()[-1:] or [f"exit {p.returncode}"]
                     failures.append(f"namespace helper failed: {last[0]}")
         if failures:

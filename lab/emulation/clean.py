@@ -3,7 +3,9 @@
 A run's resources are exactly those listed in its state file (``lab.emulation.state``); a run is removed
 only when its owner process is gone (or, for ``lab down``, when its keeper was asked to stop). Nothing is
 ever removed by name pattern: another engineer's, test's or user's live run is never touched
-(mininet's ``killall``-style cleanup is the counter-example).
+(mininet's ``killall``-style cleanup is the counter-example). The one exception proves the rule: a scratch
+namespace (netem detection, ``lab.emulation.scratch``) carries its owner's pid and start time in its name,
+which is its record; it is removed when that owner is gone.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 
+from lab.emulation import scratch
 from lab.emulation.backend import KernelBackend, kill_all, pids_in_namespaces, pids_of_run
 from lab.emulation.names import NETNS_DIR
 from lab.emulation.state import RunState, load_state, load_states, process_alive
@@ -49,7 +52,8 @@ def remove_run(state: RunState) -> Cleaned:
 
 
 def clean(run_ids: list[str] | None = None) -> tuple[list[Cleaned], list[RunState]]:
-    """Remove runs whose owner is gone; returns (removed, left alone because alive)."""
+    """Remove runs whose owner is gone (and, unless ``run_ids`` names runs, scratch namespaces whose owner
+    is gone); returns (removed, left alone because alive)."""
     removed, alive = [], []
     for st in load_states():
         if run_ids and st.run_id not in run_ids:
@@ -58,6 +62,11 @@ def clean(run_ids: list[str] | None = None) -> tuple[list[Cleaned], list[RunStat
             alive.append(st)
             continue
         removed.append(remove_run(st))
+    if not run_ids and os.geteuid() == 0:
+        for name in scratch.stale():
+            problem = scratch.remove(name)
+            removed.append(Cleaned(name, "scratch namespace (netem detection)", [name],
+                                   problems=[problem] if problem else []))
     return removed, alive
 
 

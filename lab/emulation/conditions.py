@@ -14,7 +14,6 @@ drops them too: with netem, loss is what the kernel's netem makes of it.)
 from __future__ import annotations
 
 import functools
-import os
 import subprocess
 
 from lab.errors import EmulationError
@@ -23,8 +22,12 @@ from lab.topology import LinkSpec
 
 @functools.cache
 def netem_available() -> bool:
-    """Whether the kernel accepts a netem qdisc (tested once per process in a scratch namespace)."""
-    ns = f"lab-probe{os.getpid()}"
+    """Whether the kernel accepts a netem qdisc (tested once per process in a scratch namespace, whose name
+    ``lab clean`` recognises if this process is killed before it deletes it: see ``lab.emulation.scratch``).
+    """
+    from lab.emulation.scratch import scratch_namespace
+
+    ns = scratch_namespace()
     try:
         _run(["ip", "netns", "add", ns])
     except EmulationError:

@@ -32,7 +32,7 @@ from typing import IO, Any
 
 from lab.emulation import conditions
 from lab.emulation.backend import Backend, KernelBackend, kill_all, pids_of_run
-from lab.emulation.names import NETNS_DIR, check_run_id, namespace, new_run_id, state_dir
+from lab.emulation.names import NETNS_DIR, check_run_id, namespace, new_run_id
 from lab.emulation.plan import Plan, build_plan
 from lab.emulation.state import RunState, load_states, process_start
 from lab.errors import EmulationError, PrivilegeError, TopologyError, UsageError
@@ -94,6 +94,7 @@ class Network:
         self._old_handlers: dict[int, Any] = {}
         self._up = False
         self._lo_addr: dict[str, str] = {}
+        self._unrecorded = False  # a loopback run whose record could not be written: nothing to remove
         self.conditions_report: list[str] = []
         if self.loopback:
             self._check_loopback()
@@ -144,34 +145,38 @@ class Network:
         netem = conditions.netem_available() if any(not li.conditions.empty for li in self.topo.links) \
             else False
         plan = build_plan(self.topo, self.run_id, netem)  # raises before anything exists
-        # a run id already in use (a state file, or any of our namespace names taken) would make the
-        # teardown of a failed bring-up remove someone else's namespaces: refuse before creating anything
+        # The record is the claim on the run id (an exclusive create, see lab.emulation.state): a loser
+        # raises here, before it owns anything, so its teardown can never touch the winner's namespaces.
+        state = self._new_state("netns")
+        state.namespaces = dict(plan.namespaces)
+        state.etc_dirs = sorted({os.path.dirname(p) for p in plan.etc_files})
+        state.claim()
+        # a namespace of ours that exists without a record (made by hand, or by a run recorded under another
+        # LAB_STATE_DIR) is not ours to remove: give the claim back and refuse
         taken = [ns for ns in plan.namespaces.values() if (NETNS_DIR / ns).exists()]
-        if taken or (state_dir() / f"{self.run_id}.json").exists():
-            what = f"namespace {taken[0]} exists" if taken else "a run with this id is recorded"
-            raise UsageError(f"run id {self.run_id} is in use ({what}); choose another or run `lab clean`")
+        if taken:
+            state.remove()
+            raise UsageError(f"run id {self.run_id} is in use (namespace {taken[0]} exists without a record "
+                             "of this machine's runs); choose another run id")
+        self._state = state
         self._plan = plan
         self._backend = backend
         self.conditions_report = list(plan.conditions_report)
-        self._state = self._new_state("netns")
-        self._state.namespaces = dict(plan.namespaces)
-        self._state.etc_dirs = sorted({os.path.dirname(p) for p in plan.etc_files})
-        self._state.save()
         backend.create(plan)
         self._state.status = "up"
         self._state.save()
 
     def _start_loopback(self) -> None:
-        if (state_dir() / f"{self.run_id}.json").exists():
-            raise UsageError(f"run id {self.run_id} is in use (a run with this id is recorded); choose "
-                             "another or run `lab clean`")
         self._lo_addr = loopback_addresses(self.topo, self.run_id)
         self._check_loopback_addresses_free()
         self.conditions_report = [f"{li.label}: no conditions (loopback)" for li in self.topo.links]
-        self._state = self._new_state("loopback")
-        self._state.status = "up"
-        with contextlib.suppress(OSError):  # a loopback run needs no record to be cleaned
-            self._state.save()
+        state = self._new_state("loopback")
+        state.status = "up"
+        try:
+            state.claim()  # RunIdInUse if another run holds the id (its programs carry LAB_RUN=<id> too)
+        except OSError:  # an unwritable state directory: a loopback run creates nothing that needs a record
+            self._unrecorded = True
+        self._state = state
 
     def _check_loopback_addresses_free(self) -> None:
         """Refuse addresses a live loopback run holds: both runs' captures would see both runs' packets."""
@@ -209,7 +214,8 @@ class Network:
             if problems:
                 # keep the record so that `lab clean` can finish the job, and say so
                 raise EmulationError(f"run {self.run_id}: teardown incomplete: {problems[0]}")
-        st.remove()
+        if not self._unrecorded:
+            st.remove()
         self._state = None
 
     # -- signals -----------------------------------------------------------------------------------

@@ -1,0 +1,55 @@
+"""Scratch namespaces: the short-lived namespaces the lab makes outside any run (netem detection).
+
+A scratch namespace exists before any run's record does (``lab topo plan`` makes one with no run at all),
+so its name is its record: ``lab-probe<pid>.<start>`` names the owner process and that process's start
+time (pids are reused). ``lab clean`` removes those whose owner is gone, and only those: a live owner's is
+left alone, and no run's namespace can match, because ``lab-<run>-<node>`` never contains a '.' (run ids
+and node names are ``[A-Za-z0-9_-]``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+from lab.emulation.names import NETNS_DIR
+from lab.emulation.state import process_alive, process_start
+
+SCRATCH_RE = re.compile(r"lab-probe(\d{1,10})\.(\d{1,20})")
+
+
+def scratch_namespace() -> str:
+    """The name of this process's scratch namespace (one at a time per process)."""
+    pid = os.getpid()
+    return f"lab-probe{pid}.{process_start(pid) or 0}"
+
+
+def owner(name: str) -> tuple[int, int] | None:
+    """(pid, start) of a scratch namespace's owner, or None if ``name`` is not a scratch namespace."""
+    m = SCRATCH_RE.fullmatch(name)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def stale() -> list[str]:
+    """Scratch namespaces whose owner process is gone (a SIGKILL between create and delete)."""
+    try:
+        names = sorted(e.name for e in os.scandir(NETNS_DIR))
+    except OSError:
+        return []
+    out = []
+    for name in names:
+        who = owner(name)
+        if who is not None and not process_alive(who[0], who[1] or None):
+            out.append(name)
+    return out
+
+
+def remove(name: str) -> str | None:
+    """Delete one scratch namespace; returns the problem, or None."""
+    if owner(name) is None:
+        return f"{name}: not a scratch namespace"
+    proc = subprocess.run(["ip", "netns", "del", name], capture_output=True, text=True, timeout=30)
+    if proc.returncode != 0 and (NETNS_DIR / name).exists():
+        return f"{name}: {proc.stderr.strip() or 'netns del failed'}"
+    return None
