@@ -18,6 +18,7 @@ import subprocess
 
 from lab.errors import EmulationError
 from lab.topology import LinkSpec
+from lab.topology.limits import DELAY, JITTER, LOSS, RATE
 
 
 @functools.cache
@@ -82,18 +83,19 @@ def tc_lines(link: LinkSpec, dev: str, mtu: int, netem: bool) -> list[str]:
     c = link.conditions
     if netem:
         args = []
+        # in the steps of lab.topology.limits (validation refused anything finer): nothing is rounded
         if c.delay_ms:
-            args += ["delay", f"{c.delay_ms:g}ms"]
+            args += ["delay", f"{DELAY.steps(c.delay_ms)}us"]
             if c.jitter_ms:
-                args += [f"{c.jitter_ms:g}ms"]
+                args += [f"{JITTER.steps(c.jitter_ms)}us"]
         if c.loss_pct:
-            args += ["loss", f"{c.loss_pct:g}%"]
+            args += ["loss", f"{LOSS.steps(c.loss_pct) / 100:g}%"]
         if c.rate_bit:
-            args += ["rate", f"{int(c.rate_bit)}bit"]
+            args += ["rate", f"{RATE.steps(c.rate_bit)}bit"]
         return [f"qdisc add dev {dev} root netem {' '.join(args)}"] if args else []
     if c.rate_bit:
         burst = max(2 * (mtu + 14), int(c.rate_bit / 8 / 250))
-        return [f"qdisc add dev {dev} root tbf rate {int(c.rate_bit)}bit burst {burst} latency 100ms"]
+        return [f"qdisc add dev {dev} root tbf rate {RATE.steps(c.rate_bit)}bit burst {burst} latency 100ms"]
     return []
 
 
@@ -131,8 +133,10 @@ def nft_ruleset(kind: str, drops: list[tuple[str, str, float]]) -> str:
         return ""
 
     def rules(prefix: str, pct: float) -> str:
-        # IPv4 and IPv6 packets only: ARP and neighbour discovery are spared (see module docstring)
-        rand = f"numgen random mod 10000 < {round(pct * 100)} counter drop"  # 0.01 % resolution
+        # IPv4 and IPv6 packets only: ARP and neighbour discovery are spared (see module docstring).
+        # 0.01 % resolution (LOSS.step); 100 % is every packet (numgen's "< 10000" is out of its range)
+        steps = LOSS.steps(pct)
+        rand = "counter drop" if steps >= 10000 else f"numgen random mod 10000 < {steps} counter drop"
         return (f"    {prefix}meta protocol ip {rand}\n"
                 f"    {prefix}meta protocol ip6 meta l4proto != ipv6-icmp {rand}\n"
                 f"    {prefix}meta protocol ip6 icmpv6 type != {{ {NDP} }} {rand}\n")

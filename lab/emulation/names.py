@@ -21,8 +21,8 @@ from pathlib import Path
 from lab.errors import UsageError
 
 NS_PREFIX = "lab"
-RUN_ID_RE = re.compile(r"^[a-z0-9]{1,12}$")
-IFNAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,15}$")
+RUN_ID_RE = re.compile(r"[a-z0-9]{1,12}")  # fullmatch only: "ab\n" is not a run id
+IFNAME_RE = re.compile(r"[A-Za-z0-9_-]{1,15}")
 NETNS_DIR = Path("/run/netns")
 ETC_NETNS = Path("/etc/netns")
 
@@ -32,7 +32,7 @@ def new_run_id() -> str:
 
 
 def check_run_id(run_id: str) -> str:
-    if not RUN_ID_RE.match(run_id):
+    if not isinstance(run_id, str) or not RUN_ID_RE.fullmatch(run_id):
         raise UsageError(f"run id {run_id!r}: use 1-12 characters from [a-z0-9]")
     return run_id
 
@@ -42,7 +42,7 @@ def namespace(run_id: str, node: str) -> str:
 
 
 def check_ifname(name: str) -> str:
-    if not IFNAME_RE.match(name):
+    if not isinstance(name, str) or not IFNAME_RE.fullmatch(name):
         raise UsageError(f"interface name {name!r}: at most 15 characters from [A-Za-z0-9_-]")
     return name
 

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lab.errors import UsageError
 from lab.labs.evaluate import answers as compute_answers
 from lab.labs.spec import LabSpec, load_lab
+from lab.yamlfile import YamlFileError, read_yaml_file
 
 Records = list[dict[str, Any]]
 
@@ -110,12 +109,10 @@ def read_jsonl(path: Path) -> Records:
 def read_answers(path: str | Path) -> dict[str, Any]:
     """A YAML or JSON mapping ``question id -> answer``."""
     p = Path(path)
-    try:
-        raw = yaml.safe_load(p.read_text())  # YAML is a superset of JSON
-    except OSError as err:
-        raise UsageError(f"{p}: cannot read answers: {err.strerror}") from None
-    except yaml.YAMLError as err:
-        raise UsageError(f"{p}: invalid YAML/JSON: {getattr(err, 'problem', err)}") from None
+    try:  # YAML is a superset of JSON; lab.yamlfile refuses bombs, deep nesting and huge files
+        raw = read_yaml_file(p)
+    except YamlFileError as err:
+        raise UsageError(f"answers: {err}") from None
     if not isinstance(raw, dict):
         raise UsageError(f"{p}: answers must be a mapping of question id to answer")
     return {str(k): v for k, v in raw.items()}

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import shutil
 import string
 from collections.abc import Mapping
@@ -36,10 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lab.errors import LabError, UsageError
 from lab.topology import Topology, load_topology
+from lab.topology.limits import NAME_RE as NODE_NAME_RE
+from lab.yamlfile import YamlFileError, line_of, read_yaml_file
 
 LABS_DIR = Path(__file__).resolve().parent
 PROGRAMS_DIR = LABS_DIR / "programs"
@@ -82,6 +83,12 @@ QUESTION_KEYS = {"id", "text", "answer"}
 PLACEHOLDERS = {"programs", "python", "ip", "ip6", "out", "labdir"}
 NODE_PLACEHOLDERS = {"ip", "ip6"}
 DEFAULT_TIMEOUT = 30.0
+MAX_TIMEOUT = 86_400.0  # a day: longer is a typo, and an infinite or NaN timeout never fires
+# A lab's name becomes its run directory's name under captures/: no separators, no dots, no newline
+# (always used with fullmatch). Step names and question ids follow the same rule.
+LAB_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+MAX_ARGV = 1024
+MAX_ARG_BYTES = 64 << 10
 
 
 @dataclass(frozen=True)
@@ -168,15 +175,15 @@ class LabSpec:
 def lab_path(name_or_path: str | Path) -> Path:
     """The file of a lab: a catalogue name (``tcp-echo``) or a path to a YAML file."""
     text = str(name_or_path)
-    if text.endswith((".yaml", ".yml")) or "/" in text or Path(text).is_file():
+    if text.endswith((".yaml", ".yml")) or "/" in text or Path(text).exists():
         path = Path(text).expanduser()
         if path.is_dir():
             run_dir = (path / "report.json").is_file()
             hint = " (a run's output directory? grade it with `lab check DIR ANSWERS`)" if run_dir else ""
             raise UsageError(f"{text} is a directory, not a lab file{hint}")
-        if not path.is_file():
+        if not path.exists():
             raise UsageError(f"lab file not found: {text}")
-        return path.resolve()
+        return path.resolve()  # a FIFO or a device: refused when read (lab.yamlfile says which)
     path = LABS_DIR / f"{text}.yaml"
     if not path.is_file():
         raise UsageError(f"unknown lab '{text}'; `lab labs` lists the catalogue (or pass a lab file path)")
@@ -193,14 +200,10 @@ def load_lab(name_or_path: str | Path, *, check_topology: bool = True) -> LabSpe
         UsageError: the file is missing or invalid; the message names the file and the problem.
     """
     path = lab_path(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise UsageError(f"{path}:{where} invalid YAML: {getattr(err, 'problem', err)}") from None
-    except OSError as err:
-        raise UsageError(f"{path}: cannot read: {err.strerror}") from None
+    try:  # no alias bombs, no deep nesting, a size limit (lab.yamlfile)
+        raw = read_yaml_file(path)
+    except YamlFileError as err:
+        raise UsageError(str(err)) from None
     return parse_lab(raw, path, check_topology=check_topology)
 
 
@@ -218,7 +221,7 @@ def parse_lab(raw: Any, source: Path, *, check_topology: bool = True) -> LabSpec
     for key in ("name", "topology", "steps"):
         if key not in raw:
             raise UsageError(f"{where}: missing required key '{key}'")
-    name = _str(raw["name"], where, "name")
+    name = _name(raw["name"], _at(where, raw, "name"), "name")
     topology = _str(raw["topology"], where, "topology")
     loopback = raw.get("loopback", False)
     if not isinstance(loopback, bool):
@@ -325,7 +328,7 @@ def _steps(raw: Any, where: str, nodes: set[str] | None) -> tuple[Step, ...]:
     steps: list[Step] = []
     seen: dict[str, Step] = {}
     for i, item in enumerate(items, 1):
-        at = f"{where}: step {i}"
+        at = _at(where, item, None, f"step {i}")
         if not isinstance(item, dict):
             raise UsageError(f"{at}: a step is a mapping (name/node/run or wait)")
         step = _wait_step(item, at, seen) if "wait" in item else _run_step(item, at, nodes)
@@ -343,26 +346,37 @@ def _run_step(item: dict, at: str, nodes: set[str] | None) -> Step:
     name = item.get("name")
     if name is None:
         raise UsageError(f"{at}: missing 'name'")
-    name = _str(name, at, "name")
+    name = _name(name, at, "name")
     at = f"{at} ({name})"
     if "node" not in item:
         raise UsageError(f"{at}: missing 'node' (the node whose namespace runs the program)")
     node = _str(item["node"], at, "node")
+    if not NODE_NAME_RE.fullmatch(node):
+        raise UsageError(f"{at}: 'node' {node!r} is not a node name (letters, digits, '_' and '-')")
     if nodes is not None and node not in nodes:
         raise UsageError(f"{at}: node '{node}' is not in the topology (nodes: {', '.join(sorted(nodes))})")
     run = item.get("run")
-    if not isinstance(run, list) or not run or not all(isinstance(a, str | int | float) for a in run):
+    if (not isinstance(run, list) or not run
+            or not all(isinstance(a, str | int | float) and not isinstance(a, bool) for a in run)):
         raise UsageError(f"{at}: 'run' must be a non-empty argv list of strings")
+    if len(run) > MAX_ARGV:
+        raise UsageError(f"{at}: 'run' has {len(run)} arguments, more than the limit of {MAX_ARGV}")
     argv = tuple(str(a) for a in run)
-    for arg in argv:
+    for k, arg in enumerate(argv, 1):
+        if "\0" in arg:  # execve() cuts an argument at a NUL: what ran would not be what the file says
+            raise UsageError(f"{at}: 'run' argument {k} contains a NUL character")
+        if len(arg.encode("utf-8", "surrogatepass")) > MAX_ARG_BYTES:
+            raise UsageError(f"{at}: 'run' argument {k} is longer than {MAX_ARG_BYTES} bytes")
         _check_placeholders(arg, at, nodes)
     background = _bool(item.get("background", False), at, "background")
     ready = _ready(item.get("ready"), at) if "ready" in item else None
     if ready is not None and not background:
         raise UsageError(f"{at}: 'ready' only applies to a background step")
     expect = item.get("expect_exit", 0)
-    if expect is not None and (not isinstance(expect, int) or isinstance(expect, bool)):
-        raise UsageError(f"{at}: 'expect_exit' must be an integer or null")
+    if expect is not None and (not isinstance(expect, int) or isinstance(expect, bool)
+                               or not -64 <= expect <= 255):
+        raise UsageError(f"{at}: 'expect_exit' must be an integer or null: an exit status 0..255 "
+                         "(negative: killed by that signal)")
     return Step(
         name=name,
         node=node,
@@ -388,7 +402,7 @@ def _root(value: Any, at: str) -> dict[str, Any]:
 
 def _wait_step(item: dict, at: str, seen: dict[str, Step]) -> Step:
     _no_unknown(item, WAIT_STEP_KEYS, at, "wait step")
-    target = _str(item["wait"], at, "wait")
+    target = _name(item["wait"], at, "wait")
     if target not in seen:
         raise UsageError(f"{at}: wait for unknown step '{target}' (it must be an earlier step)")
     if not seen[target].background:
@@ -415,9 +429,13 @@ def _check_placeholders(arg: str, at: str, nodes: set[str] | None) -> None:
         parsed = list(string.Formatter().parse(arg))
     except ValueError as err:
         raise UsageError(f"{at}: bad placeholder in '{arg}': {err}") from None
-    for _text, fieldname, _spec, _conv in parsed:
+    for _text, fieldname, spec, conv in parsed:
         if fieldname is None:
             continue
+        if spec or conv:  # "{labdir:>9999999999}" would build a 10 GB string; a name is all a lab needs
+            raise UsageError(f"{at}: placeholder '{{{fieldname}{'!' + conv if conv else ''}"
+                             f"{':' + spec if spec else ''}}}' has a conversion or format spec; only plain "
+                             "{name} or {ip[NODE]} is substituted")
         base, _, rest = fieldname.partition("[")
         if base not in PLACEHOLDERS:
             known = ", ".join(
@@ -425,8 +443,8 @@ def _check_placeholders(arg: str, at: str, nodes: set[str] | None) -> None:
             )
             raise UsageError(f"{at}: unknown placeholder '{{{fieldname}}}' (known: {known})")
         if base in NODE_PLACEHOLDERS:
-            node = rest.rstrip("]")
-            if not rest.endswith("]") or not node:
+            node = rest[:-1]
+            if not rest.endswith("]") or not NODE_NAME_RE.fullmatch(node):
                 raise UsageError(f"{at}: '{{{fieldname}}}' needs a node: {{{base}[NODE]}}")
             if nodes is not None and node not in nodes:
                 raise UsageError(f"{at}: '{{{fieldname}}}' names node '{node}', not in the topology")
@@ -438,7 +456,7 @@ def _check_placeholders(arg: str, at: str, nodes: set[str] | None) -> None:
 def _check(i: int, raw: Any, where: str) -> Check:
     from lab.labs.checks import CHECKS
 
-    at = f"{where}: observation {i}"
+    at = _at(where, raw, None, f"observation {i}")
     if not isinstance(raw, dict) or "check" not in raw:
         raise UsageError(f"{at}: an observation is a mapping with 'check: FUNCTION' and its parameters")
     name = _str(raw["check"], at, "check")
@@ -455,13 +473,13 @@ def _questions(items: list, where: str) -> tuple[Question, ...]:
     out: list[Question] = []
     ids: set[str] = set()
     for i, raw in enumerate(items, 1):
-        at = f"{where}: question {i}"
+        at = _at(where, raw, None, f"question {i}")
         if not isinstance(raw, dict):
             raise UsageError(f"{at}: a question is a mapping with id, text, answer")
         for key in ("id", "text", "answer"):
             if key not in raw:
                 raise UsageError(f"{at}: missing '{key}'")
-        qid = _str(raw["id"], at, "id")
+        qid = _name(raw["id"], at, "id")
         if qid in ids:
             raise UsageError(f"{at}: duplicate question id '{qid}'")
         ids.add(qid)
@@ -487,6 +505,22 @@ def _no_unknown(raw: dict, allowed: set[str], at: str, what: str) -> None:
     unknown = sorted(set(map(str, raw)) - allowed)
     if unknown:
         raise UsageError(f"{at}: unknown {what} key '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})")
+
+
+def _at(where: str, raw: Any, key: Any = None, what: str = "") -> str:
+    """``FILE: line N: what``: the line where ``raw`` (or its ``key``) was written, when the file says."""
+    line = line_of(raw, key)
+    parts = [where] + ([f"line {line}"] if line else []) + ([what] if what else [])
+    return ": ".join(parts)
+
+
+def _name(value: Any, at: str, key: str) -> str:
+    """A name that becomes part of a path or an id: ``LAB_NAME_RE``, in full (no '/', '..', newline)."""
+    text = _str(value, at, key)
+    if not LAB_NAME_RE.fullmatch(text):
+        raise UsageError(f"{at}: '{key}' {text!r} is not a name: 1-64 letters, digits, '_' and '-', starting "
+                         "with a letter or digit (no '/', '.', spaces or newlines)")
+    return text
 
 
 def _str(value: Any, at: str, key: str) -> str:
@@ -518,6 +552,9 @@ def _list(value: Any, at: str, key: str) -> list:
 
 
 def _timeout(value: Any, at: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise UsageError(f"{at}: 'timeout' must be a positive number of seconds")
+    # the range first: a huge integer compares fine but overflows a float; NaN fails every comparison
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_TIMEOUT:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise UsageError(f"{at}: 'timeout' must be a positive number of seconds, finite and at most "
+                         f"{MAX_TIMEOUT:g}, not {shown}")
     return float(value)

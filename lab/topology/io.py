@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
-import yaml
 
 from lab.errors import TopologyError
 from lab.topology.spec import (
@@ -41,6 +40,7 @@ from lab.topology.spec import (
     parse_rate_bit,
     parse_time_ms,
 )
+from lab.yamlfile import YamlFileError, parse_yaml, read_text_file
 
 SUFFIXES = (".yaml", ".yml", ".graphml", ".gml", ".json")
 
@@ -66,8 +66,8 @@ def available_topologies() -> list[str]:
 def find_topology(name_or_path: str | Path) -> Path:
     """A path as given if it exists, else ``<name>.<suffix>`` in a topology directory."""
     path = Path(name_or_path)
-    if path.is_file():
-        return path
+    if path.is_file() or (path.exists() and (not path.is_dir() or "/" in str(name_or_path))):
+        return path  # a FIFO, a device or a directory given as a path: refused when read, saying which
     if path.suffix == "" and path.name == str(name_or_path):
         for d in topology_dirs():
             for suffix in SUFFIXES:
@@ -86,10 +86,10 @@ def load_topology(name_or_path: str | Path) -> Topology:
     """
     path = find_topology(name_or_path)
     source = _display(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise TopologyError(f"cannot read: {err}", source=source) from None
+    try:  # a regular file, within the size limit, UTF-8: whatever its format
+        text = read_text_file(path, source)
+    except YamlFileError as err:
+        raise TopologyError(str(err)) from None
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
         return topology_from_yaml(text, source=source, default_name=path.stem)
@@ -121,13 +121,11 @@ def _display(path: Path) -> str:
 
 
 def topology_from_yaml(text: str, source: str = "<yaml>", default_name: str = "topology") -> Topology:
+    """A topology from YAML text (read with ``lab.yamlfile``'s limits: no bombs, no deep nesting)."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise TopologyError(f"invalid YAML{where}: {problem}", source=source) from None
+        data = parse_yaml(text, source)
+    except YamlFileError as err:
+        raise TopologyError(str(err)) from None
     if not isinstance(data, dict):
         raise TopologyError("expected a mapping with 'nodes' and 'links'", source=source)
     unknown = set(data) - {"name", "description", "nodes", "links", "loopback"}
@@ -147,8 +145,11 @@ def topology_from_yaml(text: str, source: str = "<yaml>", default_name: str = "t
     for i, raw in enumerate(raw_nodes, 1):
         if isinstance(raw, str):
             raw = {"name": raw}
+        elif raw is None or isinstance(raw, int | float):
+            _yaml_name(raw, f"node {i}", source)
         if not isinstance(raw, dict) or "name" not in raw:
             raise TopologyError(f"node {i}: expected a mapping with a 'name'", source=source)
+        _yaml_name(raw["name"], f"node {i}", source)
         nodes.append(_node(raw, source, strict=True))
     links = []
     for i, raw in enumerate(raw_links, 1):
@@ -159,12 +160,22 @@ def topology_from_yaml(text: str, source: str = "<yaml>", default_name: str = "t
         ends = raw.get("endpoints")
         if not isinstance(ends, list) or len(ends) != 2:
             raise TopologyError(f"link {i}: 'endpoints' must be a list of two node names", source=source)
+        for end in ends:
+            _yaml_name(end, f"link {i}", source)
         links.append(_link(i, str(ends[0]), str(ends[1]), raw, source, strict=True))
     loopback = data.get("loopback", False)
     if not isinstance(loopback, bool):
         raise TopologyError("'loopback' must be true or false", source=source)
     return Topology.build(name=str(data.get("name") or default_name), source=source, nodes=nodes,
                           links=links, loopback=loopback, description=str(data.get("description") or ""))
+
+
+def _yaml_name(value: Any, where: str, source: str) -> None:
+    """Names in YAML are strings: ``010`` would be the number 8, ``null`` None, ``1.0`` one point zero."""
+    if not isinstance(value, str):
+        kind = "null" if value is None else type(value).__name__
+        raise TopologyError(f"{where}: name {value!r} is a YAML {kind}, not a string (names are letters, "
+                            "digits, '_' and '-'; quote it)", source=source)
 
 
 def topology_from_graph(graph: nx.Graph, source: str = "<graph>", name: str | None = None) -> Topology:

@@ -19,19 +19,19 @@ import networkx as nx
 if TYPE_CHECKING:
     from lab.topology.addressing import Layout
 
+from lab.topology.limits import IFNAMSIZ, LINK_RANGES, NAME_RE, format_rate  # noqa: F401 - re-exported
+
 KINDS = ("host", "router", "switch")
-NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-IFNAMSIZ = 15  # usable bytes of an interface name (16 including the NUL)
 
 NODE_KEYS = {"name", "kind", "ipv4", "ipv6"}
 LINK_KEYS = {"endpoints", "mtu", "rate", "delay", "jitter", "loss"}
 # Keys that networkx readers add on their own (GML labels, GraphML ids): accepted and ignored.
 READER_NOISE = {"id", "label", "key"}
 
-MAX_DELAY_MS = 60_000.0
-MAX_RATE_BIT = 100e9
-MIN_RATE_BIT = 8_000.0
-MIN_MTU, MAX_MTU = 1280, 65535  # 1280: the IPv6 minimum, since every lab link is dual stack
+MAX_DELAY_MS = LINK_RANGES["delay"].high
+MAX_RATE_BIT = LINK_RANGES["rate"].high
+MIN_RATE_BIT = LINK_RANGES["rate"].low
+MIN_MTU, MAX_MTU = int(LINK_RANGES["mtu"].low), int(LINK_RANGES["mtu"].high)
 
 
 @dataclass(frozen=True)
@@ -192,13 +192,6 @@ def _num(x: float) -> str:
     return f"{x:g}"
 
 
-def format_rate(bit: float) -> str:
-    for unit, scale in (("gbit", 1e9), ("mbit", 1e6), ("kbit", 1e3)):
-        if bit >= scale:
-            return f"{bit / scale:g}{unit}"
-    return f"{bit:g}bit"
-
-
 def parse_time_ms(value: Any, what: str) -> float:
     """``10`` (ms), ``"10ms"``, ``"0.5s"``, ``"200us"`` -> milliseconds."""
     return _parse(value, what, _UNIT_MS, "a time like 10ms")
@@ -218,7 +211,10 @@ def _parse(value: Any, what: str, units: dict[str, float], example: str) -> floa
     if isinstance(value, bool):
         raise ValueError(f"{what} must be {example}, not {value!r}")
     if isinstance(value, int | float):
-        return float(value) * units[""]
+        try:
+            return float(value) * units[""]
+        except OverflowError:  # an integer beyond any float: out of every range
+            raise ValueError(f"{what} {value} is out of range (too large)") from None
     if isinstance(value, str):
         m = re.fullmatch(_NUM + r"([A-Za-z%]*)\s*", value)
         if m and m.group(2).lower() in units:

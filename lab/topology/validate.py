@@ -10,17 +10,15 @@ import ipaddress
 from typing import TYPE_CHECKING
 
 from lab.errors import TopologyError
-from lab.topology.spec import (
-    IFNAMSIZ,
-    KINDS,
-    MAX_DELAY_MS,
-    MAX_MTU,
-    MAX_RATE_BIT,
-    MIN_MTU,
-    MIN_RATE_BIT,
-    NAME_RE,
-    format_rate,
+from lab.topology.limits import (
+    LINK_RANGES,
+    MAX_BRIDGE_PORTS,
+    MAX_LINKS,
+    MAX_NODES,
+    name_has_room,
+    name_problem,
 )
+from lab.topology.spec import KINDS
 
 if TYPE_CHECKING:
     from lab.topology.spec import LinkSpec, Topology
@@ -32,12 +30,17 @@ def validate(topo: Topology) -> None:
     def fail(msg: str) -> None:
         raise TopologyError(msg, source=src)
 
+    if len(topo.nodes) > MAX_NODES:
+        fail(f"{len(topo.nodes)} nodes, more than the limit of {MAX_NODES}")
+    if len(topo.links) > MAX_LINKS:
+        fail(f"{len(topo.links)} links, more than the limit of {MAX_LINKS}")
     names: set[str] = set()
     for n in topo.nodes:
         if not n.name:
             fail("node with an empty name")
-        if not NAME_RE.match(n.name):
-            fail(f"node {n.name!r}: name may contain only letters, digits, '_' and '-'")
+        problem = name_problem(n.name)
+        if problem:
+            fail(f"node {n.name!r}: {problem}")
         if n.name in names:
             fail(f"node {n.name!r}: duplicate node name")
         names.add(n.name)
@@ -61,10 +64,12 @@ def validate(topo: Topology) -> None:
         _check_params(link, fail)
 
     for n in topo.nodes:
-        longest = f"{n.name}-eth{max(degree[n.name] - 1, 0)}"
-        if len(longest.encode()) > IFNAMSIZ:
-            fail(f"node {n.name!r}: interface name {longest!r} would be longer than {IFNAMSIZ} bytes; "
-                 "use a shorter node name")
+        problem = name_has_room(n.name, degree[n.name])
+        if problem:
+            fail(f"node {n.name!r}: {problem}")
+        if n.kind == "switch" and degree[n.name] > MAX_BRIDGE_PORTS:
+            fail(f"node {n.name!r}: switch with {degree[n.name]} links, more than the {MAX_BRIDGE_PORTS} "
+                 "ports a Linux bridge can have (join several switches)")
 
     if topo.loopback:
         _check_loopback(topo, fail)
@@ -88,22 +93,19 @@ def validate(topo: Topology) -> None:
 
 
 def _check_params(link: LinkSpec, fail) -> None:
+    """Every value against its rule in ``lab.topology.limits.LINK_RANGES``, then the rules between values."""
     c = link.conditions
     where = link.label
-    if link.mtu is not None and not MIN_MTU <= link.mtu <= MAX_MTU:
-        fail(f"{where}: mtu {link.mtu} out of range {MIN_MTU}..{MAX_MTU} (IPv6 needs at least 1280)")
-    for what, value in (("delay", c.delay_ms), ("jitter", c.jitter_ms)):
-        if value is not None and not 0 <= value <= MAX_DELAY_MS:
-            fail(f"{where}: {what} {value:g}ms out of range 0..{MAX_DELAY_MS:g}ms")
+    for key, value in (("mtu", link.mtu), ("delay", c.delay_ms), ("jitter", c.jitter_ms),
+                       ("loss", c.loss_pct), ("rate", c.rate_bit)):
+        if value is not None:
+            problem = LINK_RANGES[key].problem(value)
+            if problem:
+                fail(f"{where}: {problem}")
     if c.jitter_ms and not c.delay_ms:
         fail(f"{where}: jitter {c.jitter_ms:g}ms needs a delay")
     if c.jitter_ms and c.delay_ms and c.jitter_ms > c.delay_ms:
         fail(f"{where}: jitter {c.jitter_ms:g}ms larger than delay {c.delay_ms:g}ms")
-    if c.loss_pct is not None and not 0 <= c.loss_pct <= 100:
-        fail(f"{where}: loss {c.loss_pct:g}% out of range 0..100%")
-    if c.rate_bit is not None and not MIN_RATE_BIT <= c.rate_bit <= MAX_RATE_BIT:
-        fail(f"{where}: rate {format_rate(c.rate_bit) if c.rate_bit > 0 else c.rate_bit} out of range "
-             f"{format_rate(MIN_RATE_BIT)}..{format_rate(MAX_RATE_BIT)}")
 
 
 def _check_loopback(topo: Topology, fail) -> None:

@@ -18,7 +18,7 @@ from lab.errors import ToolMissingError, UsageError
 INJECT_DIR = Path(__file__).resolve().parent / "inject"
 
 _PYTHON_NAME = re.compile(r"^python(\d+(\.\d+)?)?$")
-_NODE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_NODE_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")  # fullmatch: "h1\n" is not a name
 
 # Syscalls recorded for non-Python programs: the network class plus the generic fd calls that move socket
 # bytes (read/write/readv/writev/sendfile), end sockets (close) or alias them (dup*, fcntl F_DUPFD), and the
@@ -90,7 +90,7 @@ def _reserve(trace_dir: Path, node: str) -> Path:
 
 def check_node(node: str) -> str:
     """The node name, or UsageError: it ends up in file names and records."""
-    if not _NODE_NAME.match(node):
+    if not _NODE_NAME.fullmatch(node):
         raise UsageError(f"bad node name {node!r}: use 1-32 of [A-Za-z0-9_-]")
     return node
 
