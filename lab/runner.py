@@ -26,10 +26,11 @@ from typing import Any, TextIO
 from lab.analysis.attribution import EXPLAINED, Attributor, coverage
 from lab.analysis.pipeline import analyze_capture
 from lab.capture import Capture, CaptureTarget
-from lab.emulation import Network
+from lab.emulation import Network, counters
 from lab.errors import EmulationError, LabRunError, PrivilegeError, ToolMissingError, UsageError
 from lab.labs.evaluate import evaluate
 from lab.labs.spec import PROGRAMS_DIR, LabSpec, Step, check_programs, load_lab
+from lab.labs.story import tell
 from lab.paths import RunPaths, default_out_dir
 from lab.report.ladder import Lane, ip_nodes_from, render_ladder
 from lab.topology import load_topology
@@ -158,6 +159,7 @@ class _Executed:
     conditions: list[str]
     steps: list[StepResult]
     failures: list[str]
+    kernel_counters: dict[str, dict[str, int]] = field(default_factory=dict)  # what the run's kernels dropped
 
 
 def _execute(spec: LabSpec, topo: Any, loopback: bool, paths: RunPaths, python: str, say: Any) -> _Executed:
@@ -180,7 +182,9 @@ def _execute(spec: LabSpec, topo: Any, loopback: bool, paths: RunPaths, python: 
         )
         with Capture(targets, paths.capture, paths.root / "work", python=python):
             say(f"capturing on {', '.join(t.label for t in targets)} (confirmed by probe)")
+            before = counters.snapshot(net, list(net.nodes))
             executed.failures += _run_steps(spec, net, paths, python, steps, say)
+            executed.kernel_counters = counters.delta(before, counters.snapshot(net, list(net.nodes)))
     return executed
 
 
@@ -216,7 +220,13 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
         packets, calls, lanes, mac_nodes, ip_nodes=ip_nodes, title=f"{spec.name}: {spec.title}"
     )
     paths.ladder.write_text(ladder)
-    paths.story.write_text(evaluation.get("story", "") + "\n")
+    # the story again, with what the kernels counted (a dropped SYN's reason is a counter, not a packet)
+    story = evaluation.get("story", "")
+    if executed.kernel_counters:
+        story = evaluation.get("story", "")
+    if executed.kernel_counters:
+        story = tell(packets, calls, spec.title, counters=executed.kernel_counters)
+    paths.story.write_text(story + "\n")
     report = {
         "lab": spec.name,
         "title": spec.title,
@@ -226,6 +236,7 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
         "loopback": loopback,
         "nodes": nodes_info,
         "conditions": executed.conditions,
+        "kernel_counters": executed.kernel_counters,
         "steps": [s.as_dict() for s in executed.steps],
         "packets": result.packet_count,
         "calls": len(calls),

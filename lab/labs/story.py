@@ -1,7 +1,8 @@
 """The classic socket story next to what really happened, and where the two differ.
 
 Textbooks tell the socket flow as 12 steps (server: socket, bind, listen, accept, recv, send, close;
-client: socket, connect, send, recv, close) as if each call *did* one thing on the wire. The capture
+client: socket, connect, send, recv, close; numbered once, in ``lab.tracing.steps``) as if each call *did*
+one thing on the wire. Every observed call of the flow is tagged with its step. The capture
 and the call log say otherwise in places: accept() takes part in no handshake, bind() and listen() send
 nothing, the kernel ACKs on its own, one send() may become several segments. ``tell`` lays the classic
 story, the observed timeline and those differences (each backed by frame numbers and call ids) side by
@@ -15,51 +16,57 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.labs import evidence as ev
+from lab.tracing.calltext import SendWaits, call_text, duration_text
+from lab.tracing.steps import STEPS, UDP_STEPS, classic_steps, step_label
 
 Records = list[dict[str, Any]]
 
-CLASSIC_TCP = (
-    ("server", "socket()", "create an endpoint (nothing on the wire)"),
-    ("server", "bind()", "attach it to an address and port (nothing on the wire)"),
-    ("server", "listen()", "mark it passive, ready for connections (nothing on the wire)"),
-    ("server", "accept()", "wait for a client"),
-    ("client", "socket()", "create an endpoint"),
-    ("client", "connect()", "three-way handshake: SYN, SYN-ACK, ACK"),
-    ("client", "send()", "data segment(s) to the server"),
-    ("server", "recv()", "read the request"),
-    ("server", "send()", "data segment(s) back"),
-    ("client", "recv()", "read the reply"),
-    ("client", "close()", "FIN; the server's FIN follows"),
-    ("server", "close()", "FIN / the teardown completes"),
-)
-
-CLASSIC_UDP = (
-    ("server", "socket(SOCK_DGRAM)", "create an endpoint (nothing on the wire)"),
-    ("server", "bind()", "attach it to a port (nothing on the wire)"),
-    ("server", "recvfrom()", "wait for a datagram"),
-    ("client", "socket(SOCK_DGRAM)", "create an endpoint"),
-    ("client", "sendto()", "one datagram, no handshake"),
-    ("server", "sendto()", "one datagram back to the sender's address"),
-    ("client", "recvfrom()", "read the reply"),
-    ("both", "close()", "nothing on the wire: there is no connection to tear down"),
-)
+CLASSIC_TCP = tuple((side, call, what) for _n, side, call, what in STEPS)
+CLASSIC_UDP = tuple((side, call, what) for _n, side, call, what in UDP_STEPS)
 
 TIMELINE_LIMIT = 80
 
 
-def tell(packets: Records, calls: Records, title: str = "") -> str:
-    """The story as markdown-ish text: classic flow, observed timeline, differences."""
+def tell(
+    packets: Records, calls: Records, title: str = "", *, counters: dict[str, dict[str, int]] | None = None
+) -> str:
+    """The story as markdown-ish text: classic flow, observed timeline, differences.
+
+    ``counters`` are what each node's kernel counted during the run (``lab.emulation.counters``): the
+    reason for a drop that no packet shows (a full accept queue: ListenOverflows)."""
     tcp = any(p.get("tcp") for p in ev.wire(packets))
     classic = CLASSIC_TCP if tcp else CLASSIC_UDP
     lines = [f"# {title or 'Socket flow'}: the classic story and what really happened", ""]
-    lines.append(f"## The classic {'12-step TCP' if tcp else 'UDP'} socket flow")
+    lines.append(f"## The classic {'12-step TCP client/server' if tcp else 'UDP'} socket flow")
     lines += [f"{i:2d}. {who:<6} {call:<20} {what}" for i, (who, call, what) in enumerate(classic, 1)]
+    lines += _steps_seen(calls, tcp)
     lines += ["", "## Observed timeline (socket calls and packets on one clock)"]
     lines += timeline(packets, calls)
     lines += ["", "## Where reality differs from the simple story"]
     notes = [note for detect in DETECTORS for note in detect(packets, calls)]
+    notes += dropped_syns(packets, calls, counters or {})
     lines += [f"- {n}" for n in notes] or ["- nothing: this run followed the simple story"]
     return "\n".join(lines) + "\n"
+
+
+def _steps_seen(calls: Records, tcp: bool) -> list[str]:
+    """Which observed calls did each classic step, in the classic order."""
+    steps = classic_steps(calls)
+    if not steps:
+        return []
+    kind = "SOCK_STREAM" if tcp else "SOCK_DGRAM"
+    by_step: dict[int, list[str]] = {}
+    for c in calls:
+        n = steps.get(int(c.get("id") or -1))
+        if n is not None and c.get("type") == kind:
+            by_step.setdefault(n, []).append(f"#{c.get('id')} ({c.get('node')})")
+    out = ["", "Observed calls per step (call ids, in the classic order):"]
+    for n, side, call, _what in STEPS if tcp else UDP_STEPS:
+        seen = by_step.get(n)
+        more = f" +{len(seen) - 6} more" if seen and len(seen) > 6 else ""
+        shown = ", ".join(seen[:6]) + more if seen else "(not in this run)"
+        out.append(f"{n:2d}. {side:<6} {call:<20} {shown}")
+    return out
 
 
 def timeline(packets: Records, calls: Records) -> list[str]:
@@ -70,16 +77,20 @@ def timeline(packets: Records, calls: Records) -> list[str]:
     iface = _first_iface(packets)
     shown = views.get(iface, []) if iface else []
     events: list[tuple[int, str]] = []
+    steps = classic_steps(calls)
+    waits = SendWaits(packets)
     for c in calls:
-        result = c.get("exception") or c.get("error") or _short(c.get("ret"))
         took = (int(c.get("t_end_ns") or 0) - int(c.get("t_start_ns") or 0)) / 1e6
-        if took >= 1.0:
-            result = f"{result}  (returned after {took:.1f} ms)"
+        step = step_label(c, steps)
+        text = f"{call_text(c)}{'  [' + step + ']' if step else ''}"
+        waited = waits.waited(c)
+        if took >= 1.0 or waited is not None:
+            text += f"  ({duration_text(c, waited)})"
         events.append(
             (
                 int(c.get("t_end_ns") or 0),
                 f"t={ev.rel(c.get('t_end_ns'), t0):>10}  {c.get('node') or '?':<4} "
-                f"call #{c.get('id')} {c.get('call')}() -> {result}",
+                f"call #{c.get('id')} {text}",
             )
         )
     for p in shown:
@@ -101,13 +112,6 @@ def timeline(packets: Records, calls: Records) -> list[str]:
     return out
 
 
-def _short(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}={v}" for k, v in value.items() if k != "sock") + "}"
-    text = str(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 # -- detectors: each returns sentences, every one backed by frames and call ids ------------------------
 def accept_after_handshake(packets: Records, calls: Records) -> list[str]:
     t0 = ev.t0_ns(packets)
@@ -117,10 +121,10 @@ def accept_after_handshake(packets: Records, calls: Records) -> list[str]:
         peer = ev.addr(ret.get("peer"))
         if not peer or not ev.succeeded(c):
             continue
-        syn = ev.first(packets, lambda p, peer=peer: ev.is_syn(p) and ev.endpoints(p)[0] == peer)
         ack = ev.first(
             packets, lambda p, peer=peer: ev.role(p) == "handshake-ack" and ev.endpoints(p)[0] == peer
         )
+        syn = handshake_syn(packets, ack) if ack else None
         if syn and ack and ev.ts(ack) < int(c.get("t_end_ns") or 0):
             called = (
                 "was already waiting" if int(c.get("t_start_ns") or 0) < ev.ts(syn) else "was called later"
@@ -132,6 +136,66 @@ def accept_after_handshake(packets: Records, calls: Records) -> list[str]:
                 f"t={ev.rel(c.get('t_end_ns'), t0)} s, only taking it off the queue."
             )
     return notes[:3]
+
+
+def handshake_syn(packets: Records, ack: dict[str, Any]) -> dict[str, Any] | None:
+    """The SYN a completed handshake answered: the one its SYN-ACK answers, on the same capture point —
+    not an earlier copy of it that nobody answered (a dropped SYN is no part of the handshake)."""
+    by_number = {p.get("number"): p for p in packets}
+    synack = by_number.get((ack.get("cause") or {}).get("answers"))
+    if synack is None or not ev.is_synack(synack):
+        key, at = ev.conn_key(ack), ev.ts(ack)
+        synack = None
+        for p in packets:
+            if ev.is_synack(p) and ev.conn_key(p) == key and ev.ts(p) <= at:
+                synack = p
+    if synack is None:
+        return None
+    syn = by_number.get((synack.get("cause") or {}).get("answers"))
+    if syn is not None and ev.is_syn(syn):
+        return syn
+    key, at, where = ev.conn_key(synack), ev.ts(synack), synack.get("interface")
+    last = None
+    for p in packets:  # the latest SYN of that connection before its SYN-ACK
+        if ev.is_syn(p) and ev.conn_key(p) == key and ev.ts(p) <= at and p.get("interface") == where:
+            last = p
+    return last
+
+
+def dropped_syns(packets: Records, calls: Records, counters: dict[str, dict[str, int]]) -> list[str]:
+    """A SYN that got no answer while others did: say what the kernel counted, if it counted a drop."""
+    notes = []
+    overflow = {node: c for node, c in counters.items() if c.get("ListenOverflows") or c.get("ListenDrops")}
+    repeats = _repeated_syns(packets)
+    if not repeats:
+        return notes
+    if overflow:
+        node, c = next(iter(overflow.items()))
+        first, again = repeats[0]
+        notes.append(
+            f"why SYN {ev.frame(first)} got no answer: the listening socket's accept queue was full "
+            f"(listen's backlog, with the earlier connections not yet accept()ed), so {node}'s kernel "
+            f"dropped the SYN without a word — it counted it: TcpExt ListenOverflows "
+            f"+{c.get('ListenOverflows', 0)}, ListenDrops +{c.get('ListenDrops', 0)} in {node}'s namespace "
+            f"during the run (nstat, /proc/net/netstat). The retransmitted SYN {ev.frame(again)} came "
+            f"when accept() had made room."
+        )
+    return notes
+
+
+def _repeated_syns(packets: Records) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    view = ev.views(packets).get(_first_iface(packets) or "", [])
+    first_seen: dict[tuple, dict] = {}
+    out = []
+    for p in view:
+        if not ev.is_syn(p):
+            continue
+        key = (ev.conn_key(p), ev.tcp(p).get("seq_raw"))
+        if key not in first_seen:
+            first_seen[key] = p
+        else:
+            out.append((first_seen[key], p))
+    return out
 
 
 def unanswered_syns(packets: Records, calls: Records) -> list[str]:
@@ -341,10 +405,49 @@ def kernel_only(packets: Records, calls: Records) -> list[str]:
     if not counts:
         return []
     parts = ", ".join(f"{n} {r}" for r, n in counts.most_common())
+    kinds = [what for roles, what in KERNEL_KINDS if any(r in counts for r in roles)]
+    if any(ev.is_retransmission(p) and (p.get("cause") or {}).get("source") == "kernel"
+           for p in ev.views(packets).get(_first_iface(packets), [])):
+        kinds.append("retransmissions")
     return [
         f"{sum(counts.values())} packets were sent by the kernel on its own, with no socket call behind "
-        f"them ({parts}): ACKs, handshake answers, retransmissions, address resolution."
+        f"them ({parts}): {', '.join(kinds) if kinds else 'its own duties'}."
     ]
+
+
+KERNEL_KINDS = (
+    (("ack",), "ACKs"),
+    (("syn-ack", "handshake-ack"), "handshake answers"),
+    (("rst",), "resets"),
+    (("arp-request", "arp-reply", "ndp-ns", "ndp-na"), "address resolution"),
+    (("ndp-rs", "ndp-ra"), "router discovery"),
+    (("icmp-error",), "ICMP errors"),
+    (("icmp-echo-reply",), "echo replies"),
+    (("other",), "background traffic (see below)"),
+)
+
+
+def background(packets: Records, calls: Records) -> list[str]:
+    """Packets nobody's program asked for: a kernel's duties when an interface comes up (MLD, NDP)."""
+    wire = ev.wire(packets)
+    mld = [p for p in wire if (p.get("cause") or {}).get("rule") in ("mld", "mld-report")
+           or str((p.get("role") or {}).get("text", "")).startswith("MLD")]
+    rs = [p for p in wire if ev.role(p) == "ndp-rs"]
+    notes = []
+    if mld:
+        nodes = sorted({str(p.get("node")) for p in mld})
+        notes.append(
+            f"{len(mld)} MLD reports (first {ev.frame(mld[0])}) open the capture before any program runs: "
+            f"when an interface comes up with IPv6, its kernel ({', '.join(nodes)}) reports which multicast "
+            f"groups it listens to (its solicited-node groups, needed for neighbour discovery) — IPv6 "
+            f"requires it (RFC 3810), and no socket call is involved. Background traffic, not the lab's."
+        )
+    if rs:
+        notes.append(
+            f"{len(rs)} router solicitations (first {ev.frame(rs[0])}): a kernel whose interface just came "
+            f"up asks for IPv6 routers on the link (SLAAC); none answers in a lab with static addresses."
+        )
+    return notes
 
 
 def retransmissions(packets: Records, calls: Records) -> list[str]:
@@ -405,4 +508,5 @@ DETECTORS: tuple[Callable[[Records, Records], list[str]], ...] = (
     retransmissions,
     reset_instead_of_fin,
     link_layer,
+    background,
 )

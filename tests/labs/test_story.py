@@ -11,9 +11,14 @@ C, S = (H1, 40000), (H2, 5000)
 def test_tell_tcp_has_the_twelve_steps_and_the_timeline() -> None:
     packets, calls = echo_session()
     text = story.tell(packets, calls, "TCP echo")
-    assert "The classic 12-step TCP socket flow" in text and "12. server close()" in text
-    assert "call #5 accept()" in text and "wire frame 1:" in text
-    assert "(returned after 9.7 ms)" in text  # accept() blocked until the connection was queued
+    assert "The classic 12-step TCP client/server socket flow" in text and "12. server close()" in text
+    assert "call #5 accept() -> (<socket fd 4>, ('198.18.0.1', 40000))  [step 4]" in text
+    assert "wire frame 1:" in text
+    assert "(returns after 9.700 ms)" in text  # accept() blocked until the connection was queued
+    # the steps in the classic order, each with the calls that did it
+    seen = text.split("Observed calls per step")[1].split("##")[0]
+    assert " 3. server listen()             #4 (h2)" in seen and " 6. client connect()            #7 (h1)" in seen
+    assert seen.index(" 3. server") < seen.index(" 4. server") < seen.index(" 6. client")
     assert "accept() #5 on h2 took no part in the handshake" in text
     assert "bind() and listen() put nothing on the wire" in text
 
@@ -26,6 +31,44 @@ def test_tell_udp_uses_the_udp_flow() -> None:
     text = story.tell(cap.packets, calls)
     assert "The classic UDP socket flow" in text
     assert "2 UDP datagrams and nothing else" in text and "2 close() calls sent nothing" in text
+    # only what the run contains: no ACKs, handshakes or retransmissions in a UDP run
+    assert "ACKs" not in text and "handshake answers" not in text and "retransmissions" not in text
+
+
+def test_kernel_only_names_only_what_the_run_holds() -> None:
+    cap = Capture()
+    cap.arp(H1, H2)
+    cap.udp((H1, 40000), (H2, 5001), 3)
+    (note,) = story.kernel_only(cap.packets, [])
+    assert note.endswith("address resolution.") and "ACK" not in note and "retrans" not in note
+
+
+def test_accept_names_the_syn_that_was_answered_not_the_dropped_one() -> None:
+    """backlog: SYN frame 1 was dropped (full accept queue), its retransmission frame 2 was answered."""
+    cap = Capture()
+    cap.tcp(C, S, "SYN", role="syn", seq_raw=9, at=0.0)
+    cap.tcp(C, S, "SYN", role="syn", seq_raw=9, at=1.0)
+    cap.tcp(S, C, "SYN,ACK", role="syn-ack", seq_raw=50, ack_raw=10, from_client=False, at=1.001,
+            cause={"source": "kernel", "answers": 2, "calls": []})
+    cap.tcp(C, S, "ACK", role="handshake-ack", seq_raw=10, ack_raw=51, at=1.002,
+            cause={"source": "kernel", "answers": 3, "calls": []})
+    calls = [call(5, "accept", node="h2", at=0.5, took=0.6, ret={"fd": 4, "sock": "2:4:1", "peer": list(C)})]
+    (note,) = story.accept_after_handshake(cap.packets, calls)
+    assert "SYN frame 2 " in note and "SYN frame 1 " not in note and "final ACK frame 4" in note
+    counted = story.dropped_syns(cap.packets, calls, {"h2": {"ListenOverflows": 1, "ListenDrops": 1}})
+    assert len(counted) == 1 and "why SYN frame 1 " in counted[0] and "ListenOverflows +1" in counted[0]
+    assert "retransmitted SYN frame 2 " in counted[0]
+    assert story.dropped_syns(cap.packets, calls, {}) == []  # no counter moved: no reason is invented
+
+
+def test_background_traffic_is_explained() -> None:
+    cap = Capture()
+    rec = cap.udp((H1, 40000), (H2, 5001), 3)
+    rec.update(udp=None, role={"code": "other", "text": "MLD: multicast listener report v2"},
+               cause={"source": "kernel", "rule": "mld", "text": "kernel (h1) MLD report", "calls": []})
+    (note,) = story.background(cap.packets, [])
+    assert "1 MLD reports (first frame 1" in note and "IPv6 requires it" in note
+    assert story.background([], []) == []
 
 
 def test_would_block_tells_eagain_from_einprogress() -> None:
