@@ -61,6 +61,7 @@ ICMP6_NAMES = {
 }
 ICMP4_ERRORS = frozenset({3, 4, 5, 11, 12})
 ICMP6_ERRORS = frozenset({1, 2, 3, 4})
+ICMP_ECHO_TYPES = frozenset({0, 8, 128, 129})  # echo reply/request, ICMPv4 and ICMPv6 (the same layout)
 
 PPP_PROTOCOLS = {0x0021: "IPv4", 0x0057: "IPv6", 0xC021: "LCP", 0x8021: "IPCP", 0x8057: "IPv6CP",
                  0xC023: "PAP", 0xC223: "CHAP"}
@@ -98,6 +99,8 @@ class Pkt:
     icmp_code: int | None = None
     icmp_name: str | None = None
     quoted: dict | None = None
+    icmp_echo: tuple[int, int] | None = None  # (identifier, sequence) of an echo request or reply
+    icmp_mtu: int | None = None  # next-hop MTU of an ICMPv4 "fragmentation needed"
     arp: tuple | None = None
     payload: bytes = b""
     app: str | None = None
@@ -516,6 +519,11 @@ class Decoder:
             p.icmp_type, p.icmp_code = t, c
             names = ICMP_NAMES if proto == 1 else ICMP6_NAMES
             p.icmp_name = names.get((t, c)) or names.get((t, None)) or f"type {t} code {c}"
+            if avail >= 8:
+                if t in ICMP_ECHO_TYPES:
+                    p.icmp_echo = _HH(data, off + 4)
+                elif proto == 1 and t == 3 and c == 4:
+                    p.icmp_mtu = _H(data, off + 6)[0]
             errors = ICMP4_ERRORS if proto == 1 else ICMP6_ERRORS
             if t in errors and avail >= 8 + 20:
                 p.layers.append(_ly(name, off, 8, note))

@@ -429,6 +429,10 @@ def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: An
                 recent[(ifx, src, dst, l4, 0 if p.icmp_type == 8 else 129)] = n
             icmp = {"version": 4 if l4 == "icmp" else 6, "type": p.icmp_type, "code": p.icmp_code,
                     "name": p.icmp_name, "quoted": q}
+            if p.icmp_echo is not None:
+                icmp["echo"] = {"id": p.icmp_echo[0], "seq": p.icmp_echo[1]}
+            if p.icmp_mtu is not None:
+                icmp["mtu"] = p.icmp_mtu
             summary = f"{src} -> {dst} {'ICMP' if l4 == 'icmp' else 'ICMPv6'} {p.icmp_name}"
             if len(recent) > MAX_RECENT:
                 recent.clear()

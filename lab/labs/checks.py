@@ -671,3 +671,8 @@ CHECKS: dict[str, Callable[..., Result]] = {
     "server_speaks_first": server_speaks_first,
     "new_tid": new_tid,
 }
+
+# the protocol labs' checks (ICMP, IGMP, FTP, SNMP, Telnet, PPP/SLIP) live in their own module
+from lab.labs.protocol_checks import PROTOCOL_CHECKS  # noqa: E402
+
+CHECKS.update(PROTOCOL_CHECKS)

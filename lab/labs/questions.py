@@ -261,3 +261,8 @@ QUESTIONS: dict[str, Callable[..., Any]] = {
     "first_fin_port": first_fin_port,
     "rst_port": rst_port,
 }
+
+# the protocol labs' answers live beside their checks
+from lab.labs.protocol_checks import PROTOCOL_QUESTIONS  # noqa: E402
+
+QUESTIONS.update(PROTOCOL_QUESTIONS)

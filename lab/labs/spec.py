@@ -60,6 +60,7 @@ CATALOGUE: tuple[str, ...] = (
     "routed",
     "mtu",
     "lossy-link",
+    "icmp",
     "http",
     "dns",
     "tftp",

@@ -431,7 +431,8 @@ def test_an_icmp_error_answers_the_packet_it_quotes() -> None:
         },
     }
     cause = att.cause(icmp)
-    assert cause["source"] == "kernel" and cause["rule"] == "icmp-error" and cause["answers"] == 1
+    assert cause["source"] == "kernel" and cause["rule"] == "icmp-port-unreachable" and cause["answers"] == 1
+    assert "no socket on 198.18.0.2 is bound to UDP port 9" in cause["text"]
 
 
 def test_a_late_ack_is_named_delayed() -> None:

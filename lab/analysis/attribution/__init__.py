@@ -27,6 +27,7 @@ from typing import Any
 from lab.analysis.attribution.calllog import CallLog, norm_ip
 from lab.analysis.attribution.causes import EXPLAINED, Call, call_label, coverage, make_cause
 from lab.analysis.attribution.datagrams import DatagramRules
+from lab.analysis.attribution.icmp import IcmpRules
 from lab.analysis.attribution.neighbours import NeighbourRules
 from lab.analysis.attribution.tcp import TcpRules
 
@@ -92,6 +93,7 @@ class Attributor:
         self.tcp = TcpRules(self.log)
         self.datagrams = DatagramRules(self.log)
         self.neighbours = NeighbourRules(self.log)
+        self.icmp = IcmpRules(self.log)
         self._sightings: dict[tuple[Any, ...], _Sighting] = {}
         self._count = 0
 
@@ -111,8 +113,10 @@ class Attributor:
             # first sighting, or the same bytes again on a link that already saw them: a new event
             self._sightings[key] = _Sighting({iface}, cause, rec["number"], ts)
             self._prune(ts)
+            self.icmp.remember(rec, cause)  # an ICMP error quoting this packet will name it
             return cause
         seen.ifaces.add(iface)
+        self.icmp.remember(rec, seen.cause)
         return {
             **seen.cause,
             "copy_of": seen.frame,
@@ -137,7 +141,7 @@ class Attributor:
             if rec.get("arp"):
                 return self.neighbours.arp(rec)
             if rec.get("icmp"):
-                return self.neighbours.icmp(rec)
+                return self.icmp.cause(rec) or self.neighbours.icmp(rec)
         finally:
             self.neighbours.remember(rec)
         if role == "igmp":

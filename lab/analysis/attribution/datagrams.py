@@ -115,6 +115,8 @@ class DatagramRules:
                 if length is not None:
                     if sending and dgram.get("len") != length:
                         continue
+                    if not sending and _not_this_datagram(call, length):
+                        continue
                     if (
                         sha
                         and dgram.get("sha1")
@@ -127,3 +129,12 @@ class DatagramRules:
         if best is not None:
             self._matched.add((iface, best["id"]))
         return best
+
+
+def _not_this_datagram(call: Call, length: int) -> bool:
+    """A receive of fewer bytes than the datagram while its buffer had room: another (shorter) datagram.
+
+    Truncation fills the buffer exactly; when the call's buffer size is unknown, it may be truncation.
+    """
+    got, bufsize = (call.get("dgram") or {}).get("len"), (call.get("args") or {}).get("bufsize")
+    return isinstance(got, int) and isinstance(bufsize, int) and got < length and got < bufsize

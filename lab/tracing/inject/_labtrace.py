@@ -85,6 +85,9 @@ _OPT = {
     _socket.IPPROTO_IP: _names("IP_", ("IP_TTL", "IP_TOS")),
     _socket.IPPROTO_IPV6: _names("IPV6_", ("IPV6_V6ONLY",)),
 }
+# Linux IP options older Pythons do not name (IP_MTU_DISCOVER, IP_RECVERR, IP_MTU): shown by name anyway
+for _value, _name in ((10, "IP_MTU_DISCOVER"), (11, "IP_RECVERR"), (14, "IP_MTU")):
+    _OPT[_socket.IPPROTO_IP].setdefault(_value, _name)
 _SHUT = {_socket.SHUT_RD: "SHUT_RD", _socket.SHUT_WR: "SHUT_WR", _socket.SHUT_RDWR: "SHUT_RDWR"}
 _MSG = [(int(v), k) for k, v in vars(_socket).items() if k.startswith("MSG_") and isinstance(v, int) and v]
 

@@ -1,0 +1,280 @@
+"""ICMPv4 rules: echo requests from ping sockets, echo replies, and the errors kernels send back.
+
+- An echo request from a ping socket (``socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP)``) is one sendto(),
+  matched by node, destination and ICMP length (the kernel rewrites identifier and checksum, so the bytes
+  the call gave differ from the wire's); its reply is the destination kernel's, read by a recvfrom().
+- An error (time exceeded, destination unreachable, fragmentation needed...) is sent by the kernel of the
+  router or host that could not deliver a packet. It quotes that packet's IP header, so the quoted
+  addresses, protocol and IP identification name the frame it answers: the last sighting of that packet
+  before the error, i.e. the copy the reporting node received. The reason is said in the packet's terms
+  (the TTL it came with, the port nobody listens on, the size that does not fit the next MTU).
+- Who hears about an error: the first later call of the socket that sent the offending packet that
+  reports it — a recv() raising ConnectionRefusedError (a connected UDP socket), a
+  recvmsg(MSG_ERRQUEUE) (IP_RECVERR), a getsockopt(SO_ERROR) returning the errno; or nobody (an
+  unconnected UDP socket is not told).
+
+ICMPv6 (neighbour discovery, MLD) stays with ``neighbours``; ``cause`` returns None for what it leaves to
+other rules.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from lab.analysis.attribution.calllog import TOL_NS, CallLog, endpoint, norm_ip
+from lab.analysis.attribution.causes import Call, call_label, make_cause
+
+Rec = dict[str, Any]
+ICMP_PROTO_NAMES = {1, "1", "IPPROTO_ICMP"}
+ERRNO_NAMES = {90: "EMSGSIZE", 111: "ECONNREFUSED", 113: "EHOSTUNREACH", 101: "ENETUNREACH"}
+NOT_TOLD = {"TimeoutError", "timeout", "BlockingIOError", "EAGAIN", "EWOULDBLOCK", "ETIMEDOUT"}
+MAX_SIGHTINGS = 65536
+
+
+def _icmp_len(rec: Rec) -> int | None:
+    """The ICMP message length (header + data): the outer ICMP layer's length."""
+    for layer in rec.get("layers") or ():
+        if layer.get("name") == "ICMP" and not layer.get("note"):
+            return int(layer["length"])
+    return None
+
+
+def _ip_len(rec: Rec) -> int | None:
+    """The IP packet's length on the wire: the frame length from the outer IPv4 header on."""
+    for layer in rec.get("layers") or ():
+        if layer.get("name") == "IPv4" and not layer.get("note"):
+            return int(rec.get("len") or 0) - int(layer["offset"])
+    return None
+
+
+class IcmpRules:
+    """ICMPv4 causes; ``remember`` must see every packet (with its cause) in capture order."""
+
+    def __init__(self, log: CallLog) -> None:
+        self.log = log
+        self.calls_by_id: dict[int, Call] = {c["id"]: c for c in log.calls if "id" in c}
+        self.ping_socks = [
+            s
+            for s in log.socks.values()
+            if any(
+                c.get("call") == "socket" and (c.get("args") or {}).get("proto") in ICMP_PROTO_NAMES
+                for c in s.calls
+            )
+        ]
+        # (src, dst, proto, ip id) -> sightings (frame, ts, ttl, ip length, cause)
+        self._sightings: OrderedDict[tuple[Any, ...], list[tuple[int, int, Any, Any, dict]]] = OrderedDict()
+        self._echo: dict[tuple[Any, ...], int] = {}  # (src, dst, id, seq) -> frame of the echo request
+        self._claimed: set[tuple[str, int]] = set()  # (interface, call id) already matched
+
+    # -- memory --------------------------------------------------------------------------------------
+    def remember(self, rec: Rec, cause: dict[str, Any]) -> None:
+        """Index an IPv4 packet by what an ICMP error quotes of it (addresses, protocol, IP id)."""
+        ip = rec.get("ip") or {}
+        if ip.get("version") != 4:
+            return
+        hosts = (norm_ip(ip.get("src")), norm_ip(ip.get("dst")), ip.get("proto"))
+        l4 = rec.get("udp") or rec.get("tcp") or {}
+        entry = (rec["number"], rec.get("ts_ns", 0), ip.get("ttl"), _ip_len(rec), cause)
+        # by IP identification and ports (what an IPv4 error quotes; unconnected DF datagrams all carry
+        # IP id 0, so the id alone names nothing), and by ports alone for a quote without an id
+        ports = (l4.get("sport"), l4.get("dport"))
+        for key in (hosts + ("id", ip.get("id")) + ports, hosts + ("ports",) + ports):
+            self._sightings.setdefault(key, []).append(entry)
+            self._sightings.move_to_end(key)
+        while len(self._sightings) > MAX_SIGHTINGS:
+            self._sightings.popitem(last=False)
+
+    def _quoted_sighting(self, rec: Rec) -> tuple[int, int, Any, Any, dict] | None:
+        q = (rec.get("icmp") or {}).get("quoted") or {}
+        hosts = (norm_ip(q.get("src")), norm_ip(q.get("dst")), q.get("proto"))
+        ports = (q.get("sport"), q.get("dport"))
+        key = hosts + (("id", q["id"]) if q.get("id") is not None else ("ports",)) + ports
+        seen = [s for s in self._sightings.get(key, []) if s[1] <= rec.get("ts_ns", 0)]
+        return seen[-1] if seen else None
+
+    # -- rules ---------------------------------------------------------------------------------------
+    def cause(self, rec: Rec) -> dict[str, Any] | None:
+        """The cause of an ICMPv4 packet, or None to leave it to the other rules."""
+        icmp, ip = rec.get("icmp") or {}, rec.get("ip") or {}
+        if icmp.get("version") != 4:
+            return None
+        itype = icmp.get("type")
+        if itype == 8:
+            return self._echo_request(rec, icmp, ip)
+        if itype == 0:
+            return self._echo_reply(rec, icmp, ip)
+        if icmp.get("quoted") is not None:
+            return self._error(rec, icmp, ip)
+        return None
+
+    def _echo_request(self, rec: Rec, icmp: dict, ip: dict) -> dict[str, Any] | None:
+        src, dst = norm_ip(ip.get("src")) or "", norm_ip(ip.get("dst")) or ""
+        echo = icmp.get("echo") or {}
+        self._echo[(src, dst, echo.get("id"), echo.get("seq"))] = rec["number"]
+        send = self._ping_call(rec, peer=dst, at=src, sending=True)
+        if send is None:
+            return None
+        read = self._ping_call(rec, peer=src, at=dst, sending=False)  # pinging one's own address
+        return make_cause(
+            "call",
+            "icmp-echo-request",
+            f"{call_label(send)}: one echo request (identifier {echo.get('id')} and checksum written by "
+            f"the kernel, sequence {echo.get('seq')} by the program)",
+            [send],
+            consumed_by=[read["id"]] if read else None,
+        )
+
+    def _echo_reply(self, rec: Rec, icmp: dict, ip: dict) -> dict[str, Any] | None:
+        src, dst = norm_ip(ip.get("src")) or "", norm_ip(ip.get("dst")) or ""
+        node = self.log.node_of(src, (rec.get("eth") or {}).get("src"))
+        echo = icmp.get("echo") or {}
+        req = self._echo.get((dst, src, echo.get("id"), echo.get("seq")))
+        read = self._ping_call(rec, peer=src, at=dst, sending=False)
+        if read is None and req is None:
+            return None
+        return make_cause(
+            "kernel",
+            "icmp-echo-reply",
+            f"kernel ({node}) answers echo request"
+            + (f" frame {req}" if req else "")
+            + " (no program answers a ping)"
+            + (f"; received by {call_label(read)}" if read else ""),
+            [read] if read else [],
+            answers=req,
+            node=node,
+            consumed_by=[read["id"]] if read else None,
+        )
+
+    def _ping_call(self, rec: Rec, *, peer: str, at: str, sending: bool) -> Call | None:
+        """The earliest unclaimed sendto (recvfrom) of a ping socket at ``at`` that fits the packet."""
+        size, ts, iface = _icmp_len(rec), rec.get("ts_ns", 0), str(rec.get("interface"))
+        node = self.log.node_of(at)
+        best: Call | None = None
+        for sock in self.ping_socks:
+            if sock.node != node and not sock.could_be_at(at):
+                continue
+            for call in sock.dgram_sends if sending else sock.dgram_recvs:
+                dgram = call["dgram"]
+                where = endpoint(dgram.get("peer")) or sock.peer
+                if (iface, call["id"]) in self._claimed or where is None or where[0] != peer:
+                    continue
+                if size is not None and dgram.get("len") != size:
+                    continue
+                if sending and call["t_start_ns"] > ts + TOL_NS:
+                    continue
+                if not sending and call.get("t_end_ns", 0) < ts - TOL_NS:
+                    continue
+                if best is None or call["t_start_ns"] < best["t_start_ns"]:
+                    best = call
+        if best is not None:
+            self._claimed.add((iface, best["id"]))
+        return best
+
+    def _error(self, rec: Rec, icmp: dict, ip: dict) -> dict[str, Any]:
+        src = norm_ip(ip.get("src")) or ""
+        node = self.log.node_of(src, (rec.get("eth") or {}).get("src"))
+        q = icmp.get("quoted") or {}
+        seen = self._quoted_sighting(rec)
+        frame = seen[0] if seen else None
+        name = icmp.get("name") or f"type {icmp.get('type')} code {icmp.get('code')}"
+        about = f"frame {frame}" if frame else "a packet that was not captured"
+        why = self._reason(icmp, q, seen, node)
+        rule = {
+            (11, 0): "icmp-time-exceeded",
+            (3, 3): "icmp-port-unreachable",
+            (3, 4): "icmp-frag-needed",
+        }.get((icmp.get("type"), icmp.get("code")), "icmp-error")
+        sender = self._sender(seen)
+        told = self._told(sender, rec) if sender else None
+        if told is not None:
+            heard = f"; {self._told_text(told)}"
+        elif sender is not None:
+            heard = "; " + self._not_told_text(sender)
+        else:
+            heard = ""
+        return make_cause(
+            "kernel",
+            rule,
+            f"kernel ({node}) sends {name} for {about}: {why}{heard}",
+            [sender] if sender else [],
+            answers=frame,
+            node=node,
+            consumed_by=[told["id"]] if told else None,
+        )
+
+    @staticmethod
+    def _reason(icmp: dict, q: dict, seen: tuple | None, node: str) -> str:
+        kind = (icmp.get("type"), icmp.get("code"))
+        proto = {6: "TCP", 17: "UDP"}.get(q.get("proto"), f"protocol {q.get('proto')}")
+        if kind == (11, 0):
+            came = f" (it arrived with TTL {seen[2]})" if seen and seen[2] is not None else ""
+            return f"TTL reached 0{came}: a router drops a packet rather than forward it with TTL 0"
+        if kind == (11, 1):
+            return "not every fragment of the datagram arrived in time for reassembly"
+        if kind == (3, 3):
+            return f"no socket on {node} is bound to {proto} port {q.get('dport')}"
+        if kind == (3, 2):
+            return f"{node} has no handler for {proto}"
+        if kind == (3, 4):
+            size = f"{seen[3]} bytes" if seen and seen[3] else "the packet"
+            return (
+                f"{size} with Don't Fragment set do not fit the next link's MTU {icmp.get('mtu')}; "
+                f"the router drops it"
+            )
+        if kind[0] == 3:
+            return f"{q.get('dst')} cannot be reached from {node}"
+        return f"{node} could not handle the packet"
+
+    def _sender(self, seen: tuple | None) -> Call | None:
+        """The call that sent the quoted packet (from the cause already decided for it)."""
+        if not seen:
+            return None
+        ids = seen[4].get("calls") or []
+        return self.calls_by_id.get(ids[0]) if ids else None
+
+    def _told(self, sender: Call, rec: Rec) -> Call | None:
+        """The first call of the sending socket, ending after the error arrived, that reports it."""
+        sock = self.log.socks.get(str(sender.get("sock")))
+        if sock is None:
+            return None
+        ts, iface = rec.get("ts_ns", 0), str(rec.get("interface"))
+        for call in sock.calls:
+            if call["t_start_ns"] < sender["t_start_ns"] or call.get("t_end_ns", 0) < ts - TOL_NS:
+                continue
+            if (iface, call["id"]) in self._claimed or not _reports_error(call):
+                continue
+            self._claimed.add((iface, call["id"]))
+            return call
+        return None
+
+    @staticmethod
+    def _told_text(call: Call) -> str:
+        args = call.get("args") or {}
+        if "ERRQUEUE" in str(args.get("flags") or ""):
+            return f"read by {call_label(call)} from the socket's error queue (IP_RECVERR)"
+        if call.get("call") == "getsockopt":
+            ret = call.get("ret")
+            return f"{call_label(call)} reads SO_ERROR = {ret} ({ERRNO_NAMES.get(ret, 'errno')})"
+        what = call.get("exception") or call.get("error")
+        return f"{call_label(call)} raised {what} because of it"
+
+    def _not_told_text(self, sender: Call) -> str:
+        sock = self.log.socks.get(str(sender.get("sock")))
+        calls = sock.calls if sock else []
+        connected = any(c.get("call") in ("connect", "connect_ex") and not c.get("error") for c in calls)
+        recverr = any("RECVERR" in str((c.get("args") or {}).get("optname")) for c in calls)
+        if sock and sock.stype == "SOCK_DGRAM" and not connected and not recverr:
+            return "no call hears of it: an unconnected UDP socket is not told about ICMP errors"
+        return "no traced call reported it"
+
+
+def _reports_error(call: Call) -> bool:
+    """Whether this call hands an ICMP error to the program."""
+    args = call.get("args") or {}
+    if "ERRQUEUE" in str(args.get("flags") or ""):
+        return not call.get("error") and not call.get("exception")
+    if call.get("call") == "getsockopt" and args.get("optname") == "SO_ERROR":
+        return isinstance(call.get("ret"), int) and call["ret"] != 0
+    what = call.get("exception") or call.get("error")
+    return bool(what) and str(what) not in NOT_TOLD

@@ -1,0 +1,124 @@
+"""The protocol labs (ICMP, IGMP, FTP, SNMP, Telnet, PPP/SLIP), each run for real once: green, every
+packet explained, and the packets that are the lab's point present and attributed to the right call,
+daemon or kernel — facts read from packets.jsonl and calls.jsonl, not just the exit status."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.labs.spec import load_lab
+
+runner = pytest.importorskip("lab.runner")
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+class Run:
+    """One lab run's evidence, with the lookups the tests share."""
+
+    def __init__(self, name: str, out: Path) -> None:
+        self.result = runner.run_lab(load_lab(name), out)
+        self.report = self.result.report
+        self.packets = _jsonl(out / "packets.jsonl")
+        self.calls = {c["id"]: c for c in _jsonl(out / "calls.jsonl")}
+
+    def green(self) -> None:
+        assert self.result.failures == [], self.result.failures
+        cov = self.report["coverage"]
+        assert cov["total"] > 0 and cov["explained"] == cov["total"], cov
+        assert all(v is not None for v in self.report["answers"].values()), self.report["answers"]
+
+    def originals(self, rule: str) -> list[dict[str, Any]]:
+        """Packets explained by ``rule``, each once (forwarded copies left out)."""
+        return [
+            p for p in self.packets if p["cause"].get("rule") == rule and p["cause"].get("copy_of") is None
+        ]
+
+    def call(self, cid: int) -> dict[str, Any]:
+        return self.calls[cid]
+
+
+@pytest.fixture(scope="module")
+def icmp_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return Run("icmp", tmp_path_factory.mktemp("icmp") / "run")
+
+
+@pytest.mark.root
+def test_icmp_lab_is_green_and_explains_every_packet(icmp_run: Run) -> None:
+    icmp_run.green()
+    assert icmp_run.report["answers"]["hops"] == ["r1", "r2", "r3"]
+    assert icmp_run.report["answers"]["next-mtu"] == 1280
+
+
+@pytest.mark.root
+def test_icmp_echo_requests_come_from_sendto_on_a_ping_socket(icmp_run: Run) -> None:
+    requests = icmp_run.originals("icmp-echo-request")
+    assert len(requests) == 3
+    for seq, req in enumerate(requests, start=1):
+        send = icmp_run.call(req["cause"]["calls"][0])
+        assert send["call"] == "sendto" and send["node"] == "h1"
+        sock = next(c for c in icmp_run.calls.values() if c["sock"] == send["sock"] and c["call"] == "socket")
+        assert sock["args"] == {"family": "AF_INET", "type": "SOCK_DGRAM", "proto": 1}
+        assert req["icmp"]["echo"]["seq"] == seq
+    replies = icmp_run.originals("icmp-echo-reply")
+    assert len(replies) == 3
+    for reply in replies:
+        assert reply["cause"]["source"] == "kernel" and reply["cause"]["node"] == "h2"
+        assert icmp_run.call(reply["cause"]["consumed_by"][0])["call"] == "recvfrom"
+        assert reply["icmp"]["echo"]["id"] == requests[0]["icmp"]["echo"]["id"]
+
+
+@pytest.mark.root
+def test_port_unreachable_reaches_only_the_connected_socket(icmp_run: Run) -> None:
+    errors = icmp_run.originals("icmp-port-unreachable")
+    assert [e["cause"]["node"] for e in errors] == ["h2", "h2", "h2"]
+    unconnected, connected, trace_end = errors
+    assert "consumed_by" not in unconnected["cause"]
+    assert "unconnected UDP socket is not told" in unconnected["cause"]["text"]
+    told = icmp_run.call(connected["cause"]["consumed_by"][0])
+    assert told["call"] == "recv" and told["exception"] == "ConnectionRefusedError"
+    assert icmp_run.call(trace_end["cause"]["consumed_by"][0])["call"] == "recvmsg"
+    quoted = next(p for p in icmp_run.packets if p["number"] == connected["cause"]["answers"])
+    assert quoted["udp"]["dport"] == 40009 and quoted["cause"]["rule"] == "udp-sendto"
+
+
+@pytest.mark.root
+def test_time_exceeded_names_each_router_and_the_ttl(icmp_run: Run) -> None:
+    errors = icmp_run.originals("icmp-time-exceeded")
+    assert [e["cause"]["node"] for e in errors] == ["r1", "r2", "r3"]
+    ttls = []
+    for err in errors:
+        assert "TTL reached 0 (it arrived with TTL 1)" in err["cause"]["text"]
+        probe = next(p for p in icmp_run.packets if p["number"] == err["cause"]["answers"])
+        assert probe["ip"]["ttl"] == 1
+        sender = icmp_run.call(probe["cause"]["calls"][0])
+        ttls.append(
+            next(
+                c["args"]["value"]
+                for c in sorted(icmp_run.calls.values(), key=lambda c: -c["t_start_ns"])
+                if c["call"] == "setsockopt"
+                and c["sock"] == sender["sock"]
+                and c["t_start_ns"] < sender["t_start_ns"]
+            )
+        )
+        assert icmp_run.call(err["cause"]["consumed_by"][0])["args"]["flags"] == "MSG_ERRQUEUE"
+    assert ttls == [1, 2, 3]
+
+
+@pytest.mark.root
+def test_fragmentation_needed_lowers_the_path_mtu(icmp_run: Run) -> None:
+    (msg,) = icmp_run.originals("icmp-frag-needed")
+    assert msg["cause"]["node"] == "r3" and msg["icmp"]["mtu"] == 1280
+    assert "1428 bytes with Don't Fragment set do not fit the next link's MTU 1280" in msg["cause"]["text"]
+    told = icmp_run.call(msg["cause"]["consumed_by"][0])
+    assert told["call"] == "getsockopt" and told["ret"] == 90
+    too_big = [c for c in icmp_run.calls.values() if c["call"] == "send" and c.get("error") == "EMSGSIZE"]
+    assert len(too_big) == 1
+    big = [p for p in icmp_run.packets if (p.get("udp") or {}).get("length") == 1408]
+    assert big and all("received by" not in p["cause"]["text"] for p in big)  # dropped by r3, read by none
