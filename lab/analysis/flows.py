@@ -69,7 +69,7 @@ class TcpLink:
 
     __slots__ = ("nxt", "lastack", "lastwin", "dupacks", "gaps", "data_seen", "syn_frame", "synack_frame",
                  "synack_seq", "synack_ack", "hsack_frame", "fin_from", "nxt_ts", "syn_ts", "first_rtt",
-                 "lastack_ts", "probe")
+                 "lastack_ts", "probe", "fin_frame", "fin_end")
 
     def __init__(self) -> None:
         self.nxt: list[int | None] = [None, None]
@@ -89,6 +89,8 @@ class TcpLink:
         self.synack_ack: int | None = None
         self.hsack_frame: int | None = None
         self.fin_from: list[str] = []
+        self.fin_frame: list[int | None] = [None, None]  # each direction's FIN not yet acknowledged
+        self.fin_end: list[int | None] = [None, None]  # ... and the ACK number that acknowledges it
 
 
 class TcpStream:
@@ -418,6 +420,7 @@ class FlowTable:
             if side not in lk.fin_from:
                 lk.fin_from.append(side)
                 first = len(lk.fin_from) == 1
+                lk.fin_frame[d], lk.fin_end[d] = number, (seq + seglen) & M32
             else:
                 first = None
             st.fin_frames.append(number)
@@ -450,6 +453,9 @@ class FlowTable:
             else:
                 role = "ack"
                 arrow = ARROW[d]
+                if lk.fin_from and lk.fin_frame[o] is not None and ack == lk.fin_end[o] and fl & ACK:
+                    info.answers = lk.fin_frame[o]  # the first ACK of the peer's FIN answers that FIN
+                    lk.fin_frame[o] = None
                 if "window_update" in an:
                     text = f"window update {arrow} (win={win})"
                 elif "zero_window" in an:

@@ -69,6 +69,9 @@ def cause_tcp(src: str, sport: int, info: TcpInfo) -> dict[str, Any]:
     if an and ("keep_alive_ack" in an or "zero_window_probe_ack" in an):
         probe = "keep-alive" if "keep_alive_ack" in an else "zero-window probe"
         return _cause("kernel", "tcp-probe-ack", f"kernel of {who} {me} answers the peer's {probe}")
+    if role == "ack" and info.answers is not None:
+        text = f"kernel of {who} {me} acknowledges the peer's FIN (frame {info.answers})"
+        return _cause("kernel", "tcp-ack-fin", text, info.answers)
     return _cause("kernel", "tcp-ack", f"kernel of {who} {me} acknowledges received data")
 
 
