@@ -94,6 +94,11 @@ class RunPaths:
         return self.root / "report.json"
 
     @property
+    def topology(self) -> Path:
+        """The run's topology as node-link JSON (networkx), so the run can be read without its lab file."""
+        return self.root / "topology.json"
+
+    @property
     def traces_dir(self) -> Path:
         """Per-process raw call logs (tracer and strace) before they are merged into ``calls.jsonl``."""
         return self.root / "traces"

