@@ -167,7 +167,8 @@ class PacketRecord(TypedDict):
 
 # -- calls.jsonl ----------------------------------------------------------------------------------------
 class CallRecord(TypedDict):
-    """One line of calls.jsonl: one socket call, as the in-process tracer or strace saw it. Times are on
+    """One line of calls.jsonl: one socket call, as the in-process tracer or strace saw it (``exception``
+    and ``message``: what Python raised, as it prints it; ``error``: the errno name). Times are on
     the capture's clock (CLOCK_REALTIME ns); ``sent_*``/``recv_*`` are the socket's running byte offsets
     before and after the call, which is how TCP segments are matched to calls exactly."""
 
@@ -183,6 +184,7 @@ class CallRecord(TypedDict):
     ret: Any
     error: str | None
     exception: str | None
+    message: NotRequired[str | None]
     t_start_ns: int
     t_end_ns: int
     family: str | None

@@ -30,10 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 from lab.errors import UsageError
 from lab.paths import RunPaths
-from lab.records import CallRecord, ConversationRecord, PacketRecord
 
 if TYPE_CHECKING:
     import networkx as nx
+
+    from lab.records import CallRecord, ConversationRecord, PacketRecord
 
 RAW_CACHE_LIMIT = 64 << 20
 """Captures up to this size keep every frame's bytes after the first ``Packet.raw``; larger ones are read
