@@ -121,12 +121,19 @@ class ICMPQuoted(TypedDict):
     dport: NotRequired[int]
 
 
+class ICMPEcho(TypedDict):
+    id: int
+    seq: int
+
+
 class ICMP(TypedDict):
     version: int
     type: int
     code: int
     name: str
     quoted: NotRequired[ICMPQuoted | None]
+    echo: NotRequired[ICMPEcho]
+    mtu: NotRequired[int]
 
 
 class ARP(TypedDict):
