@@ -29,7 +29,9 @@ def validate_dir(out: Path) -> dict[str, int]:
         if path.is_file():
             for lineno, line in enumerate(path.read_text().splitlines(), 1):
                 errors = sorted(validator.iter_errors(json.loads(line)), key=str)
-                assert not errors, f"{path}:{lineno}: {errors[0].json_path}: {errors[0].message}"
+                assert not errors, (
+                    f"{path}:{lineno}: {errors[0].json_path}: {errors[0].message} -- a writer and the schema "
+                    "disagree: a new field belongs in lab/records.py, then `python -m lab.records`")
                 n += 1
         counts[kind] = n
     return counts
