@@ -29,12 +29,13 @@ from lab.analysis.attribution import EXPLAINED, Attributor, coverage
 from lab.analysis.pipeline import analyze_capture
 from lab.capture import Capture, CaptureTarget
 from lab.emulation import Network, counters
-from lab.errors import EmulationError, LabRunError, PrivilegeError, ToolMissingError, UsageError
+from lab.errors import EmulationError, LabError, LabRunError, PrivilegeError, ToolMissingError, UsageError
 from lab.labs.evaluate import evaluate
 from lab.labs.spec import PROGRAMS_DIR, LabSpec, Step, check_programs, load_lab
 from lab.labs.story import tell
 from lab.paths import RunPaths, default_out_dir
 from lab.records import SCHEMA_VERSION
+from lab.report.html.page import write_report
 from lab.report.ladder import Lane, ip_nodes_from, render_ladder
 from lab.topology import load_topology
 from lab.tracing import merge_traces, wrap_command
@@ -255,6 +256,10 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
         "ok": not failures,
     }
     paths.report.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    try:
+        write_report(paths.root)
+    except LabError as err:  # the evidence is on disk already; a page that cannot be made is one failure
+        failures.append(f"report.html not written: {err}")
     return RunResult(paths.root, report, ladder, failures)
 
 

@@ -65,8 +65,8 @@ def render_summary(summary: dict[str, Any]) -> str:
 def analyze_cmd(file: Path, out: Path | None, calls_path: Path | None, deep: bool, as_json: bool) -> None:
     """Explain every packet of a capture (pcap/pcapng, gzip or not): layers, roles, flows.
 
-    Writes annotated.pcapng (one comment per packet), packets.jsonl, conversations.jsonl and
-    summary.json.
+    Writes annotated.pcapng (one comment per packet), packets.jsonl, conversations.jsonl,
+    summary.json and report.html (the same, as pictures: open it in any browser, offline).
     """
     from lab.analysis.pipeline import analyze_capture
 
@@ -75,10 +75,14 @@ def analyze_cmd(file: Path, out: Path | None, calls_path: Path | None, deep: boo
     calls = _load_calls(calls_path) if calls_path is not None else None
     out_dir = out if out is not None else default_out_dir("analyze", create=False)
     result = analyze_capture(file, out_dir, calls=calls, deep=deep)
+    from lab.report.html.page import write_report
+
+    page = write_report(out_dir)
     if as_json:
-        click.echo(json.dumps(result.summary, indent=2))
+        click.echo(json.dumps({**result.summary, "report_html": str(page)}, indent=2))
     else:
         click.echo(render_summary(result.summary))
+        click.echo(f"open in a browser: {page}")
 
 
 COMMANDS = [analyze_cmd]

@@ -14,7 +14,7 @@ from lab.paths import RunPaths
 
 def _outputs(paths: RunPaths) -> str:
     names = [paths.capture, paths.annotated, paths.calls, paths.packets, paths.conversations, paths.ladder,
-             paths.story, paths.report]
+             paths.story, paths.report, paths.root / "report.html"]
     return "\n".join(f"  {p}" for p in names if p.exists())
 
 
@@ -53,6 +53,9 @@ def run_cmd(lab_name: str, out: Path | None, loopback: bool, as_json: bool, quie
         for obs in report["observations"]:
             click.echo(f"  [{'ok' if obs['ok'] else 'FAILED'}] {obs['check']}: {obs['detail']}")
         click.echo(f"outputs in {result.out}/:\n{_outputs(result.paths)}")
+        page = result.paths.root / "report.html"
+        if page.exists():
+            click.echo(f"open the report in a browser (offline, one file): {page}")
     if result.failures:
         raise LabRunError(
             f"lab '{report['lab']}' failed: {result.failures[0]}"
@@ -64,11 +67,18 @@ def run_cmd(lab_name: str, out: Path | None, loopback: bool, as_json: bool, quie
 @click.command("show")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the run's report.json.")
-def show_cmd(run_dir: Path, as_json: bool) -> None:
-    """Print the ladder of a finished run (its directory under captures/)."""
+@click.option("--html", "as_html", is_flag=True,
+              help="(Re)write the run's report.html (one self-contained page) and print its path.")
+def show_cmd(run_dir: Path, as_json: bool, as_html: bool) -> None:
+    """Print the ladder of a finished run (its directory under captures/), or make its report.html."""
     paths = RunPaths(run_dir)
     if not paths.root.is_dir():
         raise UsageError(f"no run directory at {run_dir}")
+    if as_html:
+        from lab.report.html.page import write_report
+
+        click.echo(write_report(paths.root))
+        return
     target = paths.report if as_json else paths.ladder
     if not target.exists():
         raise UsageError(f"{run_dir} has no {target.name}: not a finished lab run")

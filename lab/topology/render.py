@@ -71,8 +71,14 @@ def table(topo: Topology) -> str:
 
 def layered_positions(topo: Topology) -> dict[str, tuple[float, float]]:
     """Columns by hop distance from the first node of each component (no numpy needed), rows in order."""
-    g = topo.graph()
-    order = {n.name: k for k, n in enumerate(topo.nodes)}
+    return graph_positions(topo.graph(), [n.name for n in topo.nodes])
+
+
+def graph_positions(g: nx.Graph, order_names: list[str]) -> dict[str, tuple[float, float]]:
+    """:func:`layered_positions` for any graph: ``order_names`` says which node comes first."""
+    order = {name: k for k, name in enumerate(order_names)}
+    for extra in g.nodes:
+        order.setdefault(extra, len(order))
     pos: dict[str, tuple[float, float]] = {}
     row_base = 0
     for comp in sorted(nx.connected_components(g), key=lambda c: min(order[x] for x in c)):
@@ -91,7 +97,35 @@ def layered_positions(topo: Topology) -> dict[str, tuple[float, float]]:
 
 def svg(topo: Topology, width: int = 900, height: int = 600) -> str:
     """An SVG picture of the graph with each node's addresses."""
-    pos = layered_positions(topo)
+    g = nx.Graph()
+    for n in topo.nodes:
+        addrs = [a for i in topo.layout.interfaces[n.name] for a in (i.ipv4, i.ipv6) if a]
+        g.add_node(n.name, kind=n.kind, addresses=addrs)
+    for li in topo.links:
+        g.add_edge(li.a, li.b, label=li.conditions.describe() if not li.conditions.empty else "")
+    return graph_svg(g, [n.name for n in topo.nodes], title=topo.name, width=width, height=height)
+
+
+def graph_svg(
+    g: nx.Graph,
+    order_names: list[str],
+    *,
+    title: str = "",
+    width: int = 900,
+    height: int = 600,
+    capture_ifaces: frozenset[str] = frozenset(),
+) -> str:
+    """Draw ``g``: node attributes ``kind`` (host: circle, router: diamond, switch: square, else a rounded
+    box) and ``addresses``; edge attributes ``label`` (conditions) and ``ifaces`` ({node: interface}).
+
+    Every link is a ``<g class="link" data-ifaces="...">`` and every node a ``<g class="node"
+    data-node="...">``, so a page can highlight the link a packet was seen on; an interface in
+    ``capture_ifaces`` gets a capture mark (a small filled circle) at its end of the link.
+    """
+    pos = graph_positions(g, order_names)
+    if not pos:
+        return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="40">'
+                '<text x="10" y="20">no nodes</text></svg>\n')
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
     margin = 110
@@ -100,43 +134,63 @@ def svg(topo: Topology, width: int = 900, height: int = 600) -> str:
 
     def place(node: str) -> tuple[float, float]:
         x, y = pos[node]
-        sx = (x - min(xs)) / ((max(xs) - min(xs)) or 1)
-        sy = (y - min(ys)) / ((max(ys) - min(ys)) or 1)
+        sx = (x - min(xs)) / ((max(xs) - min(xs)) or 1) if max(xs) > min(xs) else 0.5
+        sy = (y - min(ys)) / ((max(ys) - min(ys)) or 1) if max(ys) > min(ys) else 0.5
         return margin + sx * (width - 2 * margin), margin + sy * (height - 2 * margin)
 
+    esc = html.escape
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" font-family="monospace" font-size="11">',
            f'<rect width="{width}" height="{height}" fill="white"/>',
-           f'<text x="10" y="18" font-size="14">{html.escape(topo.name)}</text>']
-    for li in topo.links:
-        (x1, y1), (x2, y2) = place(li.a), place(li.b)
+           f'<text x="10" y="18" font-size="14">{esc(title)}</text>']
+    for a, b, attrs in g.edges(data=True):
+        (x1, y1), (x2, y2) = place(a), place(b)
+        ifaces = attrs.get("ifaces") or {}
+        out.append(f'<g class="link" data-a="{esc(a)}" data-b="{esc(b)}" '
+                   f'data-ifaces="{esc(" ".join(sorted(ifaces.values())))}">')
         out.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="#555" '
                    f'stroke-width="2"/>')
-        label = li.conditions.describe() if not li.conditions.empty else ""
+        label = attrs.get("label") or ""
         if label:
             out.append(f'<text x="{(x1 + x2) / 2:.1f}" y="{(y1 + y2) / 2 - 4:.1f}" fill="#b00" '
-                       f'text-anchor="middle">{html.escape(label)}</text>')
+                       f'text-anchor="middle">{esc(label)}</text>')
+        for node, ifname in ifaces.items():
+            if node not in pos:
+                continue
+            (nx1, ny1), (ox, oy) = place(node), place(b if node == a else a)
+            length = math.hypot(ox - nx1, oy - ny1) or 1
+            px, py = nx1 + (ox - nx1) * 34 / length, ny1 + (oy - ny1) * 34 / length
+            cap = ifname in capture_ifaces
+            out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="{5 if cap else 3}" '
+                       f'fill="{"#c00" if cap else "#fff"}" stroke="#333">'
+                       f'<title>{esc(ifname)}{" (capture point)" if cap else ""}</title></circle>')
+            out.append(f'<text x="{px:.1f}" y="{py + 16:.1f}" text-anchor="middle" fill="#555" '
+                       f'font-size="9">{esc(ifname)}</text>')
+        out.append("</g>")
     colors = {"host": "#cde", "router": "#fd9", "switch": "#cec"}
-    for n in topo.nodes:
-        x, y = place(n.name)
-        c = colors.get(n.kind, "#ddd")
-        if n.kind == "host":
+    for n in sorted(g.nodes, key=lambda x: order_names.index(x) if x in order_names else len(order_names)):
+        x, y = place(n)
+        kind = g.nodes[n].get("kind", "host")
+        c = colors.get(kind, "#eee")
+        out.append(f'<g class="node" data-node="{esc(n)}">')
+        if kind == "host":
             out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="18" fill="{c}" stroke="#333"/>')
-        elif n.kind == "router":
+        elif kind == "router":
             pts = " ".join(f"{x + 22 * math.cos(a):.1f},{y + 22 * math.sin(a):.1f}"
                            for a in (0, math.pi / 2, math.pi, 3 * math.pi / 2))
             out.append(f'<polygon points="{pts}" fill="{c}" stroke="#333"/>')
-        else:
+        elif kind == "switch":
             out.append(f'<rect x="{x - 18:.1f}" y="{y - 18:.1f}" width="36" height="36" fill="{c}" '
                        'stroke="#333"/>')
+        else:
+            out.append(f'<rect x="{x - 60:.1f}" y="{y - 11:.1f}" width="120" height="22" rx="8" fill="{c}" '
+                       'stroke="#333"/>')
         out.append(f'<text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle" font-weight="bold">'
-                   f'{html.escape(n.name)}</text>')
-        dy = 32
-        for i in topo.layout.interfaces[n.name]:
-            for a in (i.ipv4, i.ipv6):
-                if a:
-                    out.append(f'<text x="{x:.1f}" y="{y + dy:.1f}" text-anchor="middle">'
-                               f'{html.escape(a)}</text>')
-                    dy += 12
+                   f'{esc(n)}</text>')
+        dy = 36
+        for addr in g.nodes[n].get("addresses") or []:
+            out.append(f'<text x="{x:.1f}" y="{y + dy:.1f}" text-anchor="middle">{esc(addr)}</text>')
+            dy += 12
+        out.append("</g>")
     out.append("</svg>")
     return "\n".join(out) + "\n"

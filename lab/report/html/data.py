@@ -1,0 +1,471 @@
+"""The page's data: a run's records turned into the compact tables the page's JavaScript draws from.
+
+Why data plus small JavaScript rather than SVG drawn here: a 200,000-packet analysis would be a
+200,000-arrow SVG (tens of megabytes of markup, minutes of layout in the browser). The page instead holds
+one column per packet field (numbers, and indexes into one table of distinct strings: the same role or
+cause text is stored once) and draws only the rows in view. Layout numbers come from
+:mod:`lab.report.html.geometry`, so they are computed and tested here, not in the browser.
+
+Bounds (so that the file stays openable whatever the capture):
+* at most ``MAX_PACKETS`` packets are in the page (their rows, arrows, causes, layers);
+* the decoded header fields of the first ``DETAIL_PACKETS`` packets, and frame bytes up to
+  ``BYTES_BUDGET`` bytes in all (first frames first), are embedded for the packet view; past that the
+  packet view shows the frame's layers, role and cause and says where the bytes are
+  (annotated.pcapng, frame N);
+* cause texts are cut at ``MAX_TEXT`` characters, at most ``MAX_CALLS`` calls are in the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lab.analysis.reader import CaptureReader, Record
+from lab.errors import PcapFormatError
+from lab.report import hops
+from lab.report.html import geometry
+from lab.report.html.markdown import to_html
+from lab.report.html.topology import topology_svg
+from lab.report.ladder import call_text
+
+MAX_PACKETS = 250_000
+DETAIL_PACKETS = 20_000
+BYTES_BUDGET = 6 << 20
+MAX_TEXT = 300
+MAX_CALLS = 50_000
+MAX_LANES = 12  # lanes of a ``lab analyze`` page (one per address); the rest share one "other" lane
+QUIET_CALLS = {"fileno", "gettimeout", "getblocking", "getsockopt"}
+FIELD_BLOCKS = {"Ethernet": "eth", "IPv4": "ip", "IPv6": "ip", "TCP": "tcp", "UDP": "udp", "ICMP": "icmp",
+                "ICMPv6": "icmp", "ARP": "arp"}
+CAUSE_KEYS = ("source", "rule", "text", "calls", "answers", "related", "copy_of", "node")
+FRAME_REF = re.compile(r"\bframes?\s+((?:\d+(?:\s*,\s*|\s+and\s+|\s*-\s*)?)+)")
+
+
+class Strings:
+    """A table of distinct strings: a column holds indexes into it (one copy of each repeated text)."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {"": 0}
+        self.table: list[str] = [""]
+
+    def __call__(self, text: Any) -> int:
+        text = "" if text is None else str(text)
+        if len(text) > MAX_TEXT:
+            text = text[: MAX_TEXT - 1] + "…"
+        i = self.index.get(text)
+        if i is None:
+            i = self.index[text] = len(self.table)
+            self.table.append(text)
+        return i
+
+
+@dataclass
+class Columns:
+    """One list per packet field, all the same length (one entry per packet in the page)."""
+
+    names: tuple[str, ...] = (
+        "n", "t", "s", "d", "grp", "lbl", "full", "role", "rc", "cause", "proto", "conn", "iface", "bg",
+        "mine", "copy", "cc", "stack", "seq", "ack", "len", "win", "fc", "flags", "an", "ttl", "len0",
+    )
+    data: dict[str, list[Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.data = {name: [] for name in self.names}
+
+    def add(self, **values: Any) -> None:
+        for name in self.names:
+            self.data[name].append(values[name])
+
+
+def frame_refs(text: str) -> list[int]:
+    """Frame numbers an observation's detail names ("frames 7, 8", "frame 9"), for evidence links."""
+    out: list[int] = []
+    for match in FRAME_REF.finditer(text or ""):
+        for part in re.split(r"\s*,\s*|\s+and\s+", match.group(1)):
+            if "-" in part:
+                lo, _, hi = part.partition("-")
+                if lo.strip().isdigit() and hi.strip().isdigit() and int(hi) - int(lo) < 50:
+                    out.extend(range(int(lo), int(hi) + 1))
+            elif part.strip().isdigit():
+                out.append(int(part))
+    return out
+
+
+def short_label(pkt: Mapping[str, Any], ttl: int | None = None) -> str:
+    """What an arrow says: flags, seq/ack/len for TCP, the datagram length for UDP, the question for ARP;
+    on a routed topology the TTL right after the kind (it is what changes hop by hop)."""
+    tcp, udp, arp, icmp = pkt.get("tcp"), pkt.get("udp"), pkt.get("arp"), pkt.get("icmp")
+    hop = f" ttl={ttl}" if ttl is not None else ""
+    if tcp:
+        text = (f"{tcp.get('flags', '')}{hop} seq={tcp.get('seq')} ack={tcp.get('ack')} len={tcp.get('len')}")
+        hop = ""
+    elif udp:
+        text = f"UDP {max(int(udp.get('length') or 8) - 8, 0)} B"
+        text += f" {pkt['app']}" if pkt.get("app") else ""
+    elif arp:
+        text = (f"ARP who-has {arp.get('target_ip')}" if arp.get("op") == 1
+                else f"ARP {arp.get('sender_ip')} is-at")
+    elif icmp:
+        text = f"{'ICMPv6' if icmp.get('version') == 6 else 'ICMP'} {icmp.get('name') or icmp.get('type')}"
+    else:
+        text = (pkt.get("role") or {}).get("text") or pkt.get("summary") or "?"
+    eth = pkt.get("eth") or {}
+    macs = f"  [eth {eth.get('src')} -> {eth.get('dst')}]" if eth.get("src") else ""
+    return f"#{pkt.get('number')} {text}{hop}{macs}"
+
+
+class _AddressLanes:
+    """Lanes of a ``lab analyze`` page: the busiest addresses, one lane each, the rest in one lane."""
+
+    def __init__(self, counts: Counter[str]) -> None:
+        self.names = [a for a, _ in counts.most_common(MAX_LANES)]
+        if len(counts) > MAX_LANES:
+            self.names.append("other")
+
+    @staticmethod
+    def addresses(pkt: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        ip, arp, eth = pkt.get("ip") or {}, pkt.get("arp") or {}, pkt.get("eth") or {}
+        src = ip.get("src") or arp.get("sender_ip") or eth.get("src")
+        dst = ip.get("dst") or arp.get("target_ip") or eth.get("dst")
+        return src, dst
+
+    def lane(self, addr: str | None) -> str | None:
+        if addr is None:
+            return None
+        return addr if addr in self.names else ("other" if "other" in self.names else None)
+
+
+def _frame_bytes(
+    records: Any, wanted: set[int], budget: int, syn_offsets: Mapping[int, int]
+) -> tuple[dict[int, str], dict[int, int], str]:
+    """Frames' bytes (base64) for the packet view, within ``budget``; window scales from SYN options.
+
+    Returns (bytes by frame, window-scale shift by frame of a SYN that announced one, a note when the
+    capture file could not be read)."""
+    path = records.capture_file
+    out: dict[int, str] = {}
+    scales: dict[int, int] = {}
+    if path is None:
+        return out, scales, "no capture file in this directory: the frames' bytes are not in the page"
+    used = 0
+    number = 0
+    reader = CaptureReader(path)
+    try:
+        for rec in reader.records():
+            if not isinstance(rec, Record):
+                continue
+            number += 1
+            data = rec.data
+            if number in wanted and used + len(data) <= budget:
+                out[number] = base64.b64encode(data).decode("ascii")
+                used += len(data)
+            if len(data) > 47 and number in syn_offsets:
+                shift = _wscale(data, syn_offsets[number])
+                if shift is not None:
+                    scales[number] = shift
+    except PcapFormatError as err:
+        return out, scales, f"the capture file could not be read for the frames' bytes: {err}"
+    return out, scales, ""
+
+
+def _wscale(data: bytes, off: int) -> int | None:
+    """The window-scale shift a SYN announces in its TCP options, or None."""
+    if off + 20 > len(data):
+        return None
+    hlen = (data[off + 12] >> 4) * 4
+    i, end = off + 20, min(off + hlen, len(data))
+    while i < end:
+        kind = data[i]
+        if kind == 0:
+            break
+        if kind == 1:
+            i += 1
+            continue
+        if i + 1 >= end or data[i + 1] < 2:
+            break
+        if kind == 3 and data[i + 1] == 3 and i + 2 < end:
+            return min(data[i + 2], 14)
+        i += data[i + 1]
+    return None
+
+
+@dataclass
+class _Pending:
+    """What the packet pass found that the bytes pass and the page need afterwards."""
+
+    details: dict[int, dict[str, Any]] = field(default_factory=dict)
+    lost: dict[int, dict[str, Any]] = field(default_factory=dict)
+    syn_offsets: dict[int, int] = field(default_factory=dict)
+    probes: int = 0
+    total: int = 0
+    background: Counter[str] = field(default_factory=Counter)
+
+
+def build_page_data(records: Any) -> dict[str, Any]:
+    """The page's data (a JSON-able dict) from a run's records (:class:`lab.report.records.RunRecords`)."""
+    strings = Strings()
+    nodes_info = records.nodes_info
+    calls = [c for c in records.calls if c.get("call") not in QUIET_CALLS][:MAX_CALLS]
+    finder = hops.HopFinder(
+        links=hops.link_ends_from(nodes_info), mac_nodes=hops.mac_nodes_from(nodes_info),
+        ip_nodes=hops.ip_nodes_from(nodes_info), ep_nodes=hops.endpoint_nodes(calls),
+    )
+    address_lanes: _AddressLanes | None = None
+    if not nodes_info:
+        counts: Counter[str] = Counter()
+        for pkt in records.iter_packets():
+            if not hops.is_probe(pkt):
+                for addr in _AddressLanes.addresses(pkt):
+                    if addr:
+                        counts[addr] += 1
+        address_lanes = _AddressLanes(counts)
+    lane_names = ([n for n, info in nodes_info.items() if info.get("kind") != "switch"]
+                  if nodes_info else list(address_lanes.names if address_lanes else []))
+    kinds = {n: str(info.get("kind", "host")) for n, info in nodes_info.items()}
+    routed = "router" in kinds.values()
+    lane_index = {n: i for i, n in enumerate(lane_names)}
+
+    def lane_of(node: str | None) -> int:
+        if node is None:
+            return -1
+        if node not in lane_index:
+            if node not in kinds and nodes_info:
+                return -1
+            lane_index[node] = len(lane_names)  # a switch a packet crossed, or an unforeseen node
+            lane_names.append(node)
+        return lane_index[node]
+
+    cols = Columns()
+    pending = _Pending()
+    conns: dict[str, int] = {}
+    stacks: dict[str, int] = {}
+    stack_table: list[list[Any]] = []
+    mine: set[int] = set()
+    t0: int | None = None
+    starts = [c.get("t_start_ns") for c in calls if isinstance(c.get("t_start_ns"), int)]
+    for pkt in records.iter_packets():
+        pending.total += 1
+        if hops.is_probe(pkt):
+            pending.probes += 1
+            continue
+        if len(cols.data["n"]) >= MAX_PACKETS:
+            continue
+        number = int(pkt.get("number") or 0)
+        ts = int(pkt.get("ts_ns") or 0)
+        if t0 is None:
+            t0 = min([ts, *starts]) if starts else ts
+        cause = pkt.get("cause") or {}
+        linked = (cause.get("answers"), cause.get("copy_of"))
+        caused = bool(cause.get("calls") or cause.get("related") or any(n in mine for n in linked if n))
+        if caused:
+            mine.add(number)
+        if address_lanes is not None:
+            a, b = _AddressLanes.addresses(pkt)
+            hop = hops.Hop(address_lanes.lane(a), address_lanes.lane(b), None)
+            group = hops.group_destination(pkt)
+            if group:
+                hop = hops.Hop(hop.src, hop.dst, f"{group[0]} {group[1]}")
+        else:
+            hop = finder.hop(pkt)
+        src, dst = lane_of(hop.src), lane_of(hop.dst)
+        if dst == src:
+            dst = -1
+        bg = hops.background_kind(pkt)
+        if bg:
+            pending.background[bg] += 1
+        layers = [layer for layer in pkt.get("layers") or [] if isinstance(layer, dict)]
+        stack_key = "|".join(f"{x.get('name')}:{x.get('offset')}:{x.get('length')}" for x in layers)
+        if stack_key not in stacks:
+            stacks[stack_key] = len(stack_table)
+            stack_table.append([[strings(x.get("name")), x.get("osi"), strings(x.get("tcpip")),
+                                 x.get("offset"), x.get("length")] for x in layers])
+        conn = hops.connection_of(pkt)
+        if conn is not None and conn not in conns:
+            conns[conn] = len(conns)
+        tcp = pkt.get("tcp") or {}
+        ip = pkt.get("ip") or {}
+        role = pkt.get("role") or {}
+        label = short_label(pkt, ttl=ip.get("ttl") if routed else None)
+        cols.add(
+            n=number, t=round((ts - t0) / 1000, 3), s=src, d=dst, grp=strings(hop.group),
+            lbl=0, full=strings(label), role=strings(role.get("text")),
+            rc=strings(role.get("code")), cause=strings(cause.get("text")),
+            proto=strings(hops.protocol_of(pkt)),
+            conn=conns[conn] if conn is not None else -1, iface=strings(pkt.get("interface")),
+            bg=1 if bg else 0, mine=1 if caused else 0, copy=int(cause.get("copy_of") or 0),
+            cc=strings(",".join(str(c) for c in cause.get("calls") or [] if isinstance(c, int))),
+            stack=stacks[stack_key], seq=tcp.get("seq") or 0, ack=tcp.get("ack") or 0,
+            len=tcp.get("len") or 0, win=tcp.get("win") or 0, fc=1 if tcp.get("from_client") else 0,
+            flags=strings(tcp.get("flags")), an=strings(",".join(pkt.get("analysis") or [])),
+            ttl=ip.get("ttl") if ip.get("ttl") is not None else -1, len0=int(pkt.get("len") or 0),
+        )
+        if isinstance(pkt.get("lost"), dict):
+            pending.lost[number] = _lost(pkt["lost"], lane_names, kinds, src, dst)
+        if tcp and "SYN" in str(tcp.get("flags", "")):
+            off = next((x.get("offset") for x in layers if x.get("name") == "TCP"), None)
+            if isinstance(off, int):
+                pending.syn_offsets[number] = off
+        if len(pending.details) < DETAIL_PACKETS:
+            pending.details[number] = _detail(pkt, layers)
+    width = geometry.lane_width(len(lane_names))
+    _fit_labels(cols, strings, width)
+    frame_bytes, scales, bytes_note = _frame_bytes(records, set(pending.details), BYTES_BUDGET,
+                                                   pending.syn_offsets)
+    for number, b64 in frame_bytes.items():
+        pending.details[number]["bytes"] = b64
+    t0 = t0 or 0
+    call_rows = _calls(calls, lane_of, t0, strings)
+    events = _events(cols, call_rows)
+    embedded = len(cols.data["n"])
+    notes = []
+    if pending.total - pending.probes > embedded:
+        notes.append(f"this page holds the first {embedded:,} of {pending.total - pending.probes:,} packets "
+                     f"(its bound); every packet is in packets.jsonl and annotated.pcapng")
+    if embedded > len(pending.details):
+        notes.append(f"decoded fields are embedded for the first {len(pending.details):,} packets; later "
+                     "packets show their layers, role and cause")
+    if len(frame_bytes) < len(pending.details) and not bytes_note:
+        notes.append(f"frame bytes are embedded for {len(frame_bytes):,} packets ({BYTES_BUDGET >> 20} MiB "
+                     "budget); the others are in annotated.pcapng under the same frame number")
+    if bytes_note:
+        notes.append(bytes_note)
+    if records.skipped[0]:
+        notes.append(f"{records.skipped[0]} record line(s) were not JSON and were left out")
+    if len(records.calls) > MAX_CALLS:
+        notes.append(f"the first {MAX_CALLS:,} of {len(records.calls):,} calls are in this page")
+    lanes = [{"name": n, "kind": kinds.get(n, "host" if nodes_info else "address"),
+              "x": geometry.lane_x(i, width)} for i, n in enumerate(lane_names)]
+    return {
+        "meta": {
+            "title": records.title, "kind": "lab" if records.is_lab_run else "analyze",
+            "packets_total": pending.total, "probes": pending.probes, "packets": embedded,
+            "calls": len(call_rows), "notes": notes, "t0_ns": t0,
+            "background": dict(pending.background), "background_text": hops.BACKGROUND_EXPLANATION,
+            "geometry": {"LANE_W": width, "LEFT": geometry.LEFT, "ROW_H": geometry.ROW_H},
+        },
+        "lanes": lanes,
+        "strs": strings.table,
+        "P": cols.data,
+        "stacks": stack_table,
+        "conns": list(conns),
+        "calls": call_rows,
+        "events": events,
+        "details": {str(k): v for k, v in pending.details.items()},
+        "lost": {str(k): v for k, v in pending.lost.items()},
+        "wscale": {str(k): v for k, v in scales.items()},
+        "topology": topology_svg(nodes_info, records.summary, lanes=lane_names, packets=cols.data),
+        "text": _texts(records),
+    }
+
+
+def _fit_labels(cols: Columns, strings: Strings, width: float) -> None:
+    """Each arrow's label cut to its arrow (the full text stays in column ``full`` for hover)."""
+    s, d, full, lbl = cols.data["s"], cols.data["d"], cols.data["full"], cols.data["lbl"]
+    for i in range(len(full)):
+        if s[i] >= 0 and d[i] >= 0:
+            span = abs(geometry.lane_x(s[i], width) - geometry.lane_x(d[i], width))
+        else:
+            span = width  # a packet to a group: a marker at the sender, its label over one lane
+        lbl[i] = strings(geometry.fit_label(strings.table[full[i]], span))
+
+
+def _lost(lost: Mapping[str, Any], lanes: list[str], kinds: Mapping[str, str], src: int, dst: int
+          ) -> dict[str, Any]:
+    """Where the lost packet's stub goes: from the end of its last hop toward the other end of the link
+    it was lost on (the link is named ``a-b`` by its nodes)."""
+    link = str(lost.get("link") or "")
+    ends = next(((a, b) for a in lanes for b in lanes if a != b and link == f"{a}-{b}"), None)
+    start = lanes[dst] if 0 <= dst < len(lanes) else (lanes[src] if 0 <= src < len(lanes) else None)
+    toward = None
+    if ends is not None:
+        toward = ends[1] if ends[0] == start else ends[0] if ends[1] == start else ends[1]
+    return {"link": link, "seen_last_on": lost.get("seen_last_on"), "rule": lost.get("rule"),
+            "carried_by": lost.get("carried_by"),
+            "from": lanes.index(start) if start in lanes else -1,
+            "to": lanes.index(toward) if toward in lanes else -1}
+
+
+def _detail(pkt: Mapping[str, Any], layers: list[dict[str, Any]]) -> dict[str, Any]:
+    """The packet view's decoded fields, per header, straight from the record."""
+    fields: dict[str, Any] = {}
+    for layer in layers:
+        key = FIELD_BLOCKS.get(str(layer.get("name")))
+        if key and isinstance(pkt.get(key), dict):
+            fields[str(layer.get("name"))] = {k: v for k, v in pkt[key].items() if v is not None}
+    cause = pkt.get("cause") or {}
+    return {
+        "summary": pkt.get("summary"),
+        "fields": fields,
+        "app": pkt.get("app"),
+        "analysis": pkt.get("analysis") or [],
+        "cause": {k: cause.get(k) for k in CAUSE_KEYS if cause.get(k) not in (None, [], "")},
+    }
+
+
+def _calls(calls: list[dict[str, Any]], lane_of: Any, t0: int, strings: Strings) -> list[dict[str, Any]]:
+    out = []
+    for c in calls:
+        start = c.get("t_start_ns") if isinstance(c.get("t_start_ns"), int) else t0
+        end = c.get("t_end_ns") if isinstance(c.get("t_end_ns"), int) else start
+        out.append({
+            "id": c.get("id"), "node": c.get("node"), "lane": lane_of(str(c.get("node"))),
+            "name": c.get("call"), "text": call_text(c), "t": round((start - t0) / 1000, 3),
+            "t1": round((max(end, start) - t0) / 1000, 3), "_s": start, "_e": max(end, start),
+            "args": c.get("args") or {}, "ret": c.get("ret") if not isinstance(c.get("ret"), bytes) else None,
+            "error": c.get("error"), "exception": c.get("exception"), "sock": c.get("sock"),
+        })
+    return out
+
+
+def _events(cols: Columns, call_rows: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """Rows: packets, call starts and (when anything happened while a call ran) call returns, in time
+    order. Returned as two columns: the event kind and the index into the packet or call table."""
+    t = cols.data["t"]
+    evs = [geometry.Event(int(t[i] * 1000), geometry.PACKET, i) for i in range(len(t))]
+    starts = sorted([int(c["t"] * 1000) for c in call_rows] + [e.ts_ns for e in evs])
+    for i, c in enumerate(call_rows):
+        s, e = int(c["t"] * 1000), int(c["t1"] * 1000)
+        evs.append(geometry.Event(s, geometry.CALL_START, i))
+        if bisect_left(starts, e) > bisect_right(starts, s):
+            evs.append(geometry.Event(e, geometry.CALL_END, i))
+        c.pop("_s")
+        c.pop("_e")
+    ordered = geometry.order_events(evs)
+    return {"k": [e.kind for e in ordered], "r": [e.ref for e in ordered]}
+
+
+def _texts(records: Any) -> dict[str, Any]:
+    """The lab's own words: concept, expected observations with their evidence, questions (never their
+    answers), the socket story."""
+    report = records.report
+    observations = []
+    for obs in report.get("observations") or []:
+        if isinstance(obs, dict):
+            detail = str(obs.get("detail") or "")
+            observations.append({"label": str(obs.get("label") or obs.get("check") or ""),
+                                 "ok": bool(obs.get("ok")), "detail": detail,
+                                 "frames": frame_refs(detail)[:50]})
+    questions = report.get("questions") or records.lab.get("questions") or []
+    capture = report.get("capture") if isinstance(report.get("capture"), dict) else None
+    return {
+        "concept": to_html(records.lab.get("concept") or ""),
+        "summary": records.lab.get("summary") or "",
+        "observations": observations,
+        "questions": [{"id": str(q.get("id", "")), "text": str(q.get("text", ""))}
+                      for q in questions if isinstance(q, dict)],
+        "story": to_html(records.story or ""),
+        "failures": [str(f) for f in report.get("failures") or []],
+        "conditions": [str(c) for c in report.get("conditions") or [] if "no conditions" not in str(c)],
+        "capture": capture,
+        "ok": report.get("ok"),
+    }
+
+
+def iter_frame_numbers(data: Mapping[str, Any]) -> Iterable[int]:
+    """The frame numbers a page holds (tests and the bench check them against packets.jsonl)."""
+    return data["P"]["n"]

@@ -1,0 +1,87 @@
+"""report.html: one self-contained page per run (inline CSS, JavaScript and data; no network, no server).
+
+The page is assembled here from three parts: the data (:mod:`lab.report.html.data`), the stylesheet and
+one small script per view (``assets/*.js``: sequence diagram, packet view, topology, step-through,
+filters, TCP graph, the lab's text). A Content-Security-Policy forbids every request the page could make
+(``default-src 'none'``), so opening it never reaches the network even if a text in it tried to.
+
+The file is written atomically (a temporary file renamed into place): a page is there whole or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from lab.errors import UsageError
+from lab.report.html.data import build_page_data
+from lab.report.records import RunRecords, load_run
+
+SCRIPTS = ("core", "sequence", "filters", "stepper", "packetview", "topology", "tcpgraph", "text", "main")
+CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
+       "connect-src 'none'; form-action 'none'; base-uri 'none'")
+
+
+
+def _asset(name: str) -> str:
+    return resources.files("lab.report.html").joinpath("assets").joinpath(name).read_text(encoding="utf-8")
+
+
+def _script_json(data: Any) -> str:
+    """JSON that is safe inside a <script> element: no ``</`` can close it, no ``<!--`` can open one."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.replace("</", "<\\/").replace("<!--", "<\\!--").replace("\u2028", "\\u2028").replace(
+        "\u2029", "\\u2029")
+
+
+def render_page(records: RunRecords) -> str:
+    """The whole page as one string."""
+    import html
+
+    data = build_page_data(records)
+    meta = data["meta"]
+    esc = html.escape
+    bits = [f"{meta['packets']:,} packets", f"{meta['calls']:,} calls", f"{len(data['lanes'])} lanes"]
+    if meta["probes"]:
+        bits.append(f"{meta['probes']} lab capture probes left out")
+    text = data["text"]
+    if text.get("conditions"):
+        bits.append("; ".join(text["conditions"]))
+    if isinstance(text.get("capture"), dict) and text["capture"].get("complete") is False:
+        bits.append(f"capture INCOMPLETE: {text['capture'].get('dropped')} packets dropped by the capture")
+    notes = "".join(f"<div class='note'>{esc(n)}</div>" for n in meta["notes"])
+    body = _asset("page.html").format(title=esc(meta["title"]), meta=esc(" · ".join(bits)), notes=notes,
+                       bg_text=esc(meta["background_text"]))
+    scripts = "\n".join(_asset(f"{name}.js") for name in SCRIPTS)
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        f"<title>{esc(meta['title'])}</title>\n<style>\n{_asset('page.css')}</style></head>\n<body>\n{body}"
+        f"<script id=\"lab-data\" type=\"application/json\">{_script_json(data)}</script>\n"
+        f"<script>\n{scripts}\n</script>\n</body></html>\n"
+    )
+
+
+def write_report(run_dir: Path) -> Path:
+    """Write ``run_dir/report.html`` from the records in ``run_dir``; returns its path.
+
+    Raises:
+        UsageError: ``run_dir`` is not a run or analysis directory, or the page cannot be written.
+    """
+    records = load_run(Path(run_dir))
+    page = render_page(records)
+    target = records.root / "report.html"
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=records.root)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except OSError as err:
+        raise UsageError(f"{target}: cannot write the report page: {err.strerror}") from None
+    return target
