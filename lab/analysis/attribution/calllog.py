@@ -37,6 +37,11 @@ def endpoint(addr: Any) -> Endpoint | None:
     return None
 
 
+def is_peek(call: Call) -> bool:
+    """A receive with MSG_PEEK: it copies the data and leaves it queued; a later read consumes it."""
+    return "MSG_PEEK" in str((call.get("args") or {}).get("flags") or "")
+
+
 def is_linger0(args: dict[str, Any]) -> bool:
     """SO_LINGER with l_onoff=1, l_linger=0, however the tracer spelled the value."""
     if "LINGER" not in str(args.get("optname", "")).upper() and args.get("optname") != 13:
@@ -91,6 +96,7 @@ class Socket:
     recvs: list[Call] = field(default_factory=list)
     dgram_sends: list[Call] = field(default_factory=list)
     dgram_recvs: list[Call] = field(default_factory=list)
+    dgram_peeks: list[Call] = field(default_factory=list)  # recv(MSG_PEEK): read a copy, consumed nothing
     first_ns: int = 0
     linger0: bool = False
 
@@ -212,6 +218,8 @@ class CallLog:
                     ("send", "write")
                 ):
                     sock.dgram_sends.append(call)
+                elif is_peek(call):
+                    sock.dgram_peeks.append(call)
                 else:
                     sock.dgram_recvs.append(call)
         # accepted sockets learn their local address from the listening socket's port at least

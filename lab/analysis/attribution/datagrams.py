@@ -2,7 +2,8 @@
 
 Matching is per capture interface (the same datagram seen on two links is two packets of one call); its IP
 fragments, on every link they cross, share the datagram's cause — also the fragments seen before the one
-that carries the UDP header, matched by hosts and time.
+that carries the UDP header, matched by hosts and time. A receive with MSG_PEEK consumes nothing: it is
+named "peeked by" (``peeked_by``), and the read after it "received by" (``consumed_by``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from lab.analysis.attribution.calllog import TOL_NS, CallLog, Endpoint, endpoint
 from lab.analysis.attribution.causes import Call, call_label, make_cause
 
 Rec = dict[str, Any]
+COPY_LIMIT_NS = 1_000_000_000  # with no consuming read, a peek within this time looked at the datagram
 
 
 class DatagramRules:
@@ -49,13 +51,17 @@ class DatagramRules:
         send = self._match_dgram(src, dst, length, sha, rec["ts_ns"], iface, sending=True)
         recv = self._match_dgram(dst, src, length, sha, rec["ts_ns"], iface, sending=False)
         size = length if length is not None else (send or {}).get("dgram", {}).get("len")
+        peeks = self._peeks(dst, src, rec["ts_ns"], recv)
         read = ""
+        if peeks:
+            names = ", ".join(call_label(c) for c in peeks)
+            read = f"; peeked by {names} (MSG_PEEK: a copy, the datagram stays queued)"
         truncated = None
         if recv:
             got = recv.get("nbytes") or 0
             truncated = bool(size and got < size) or None
             trunc = f" — TRUNCATED to {got} of {size} bytes by a small buffer" if truncated else ""
-            read = f"; received by {call_label(recv)}{trunc}"
+            read += f"; received by {call_label(recv)}{trunc}"
         if send:
             out = make_cause(
                 "call",
@@ -63,6 +69,7 @@ class DatagramRules:
                 f"{call_label(send)}: one datagram of {size} bytes{read}",
                 [send],
                 consumed_by=[recv["id"]] if recv else None,
+                peeked_by=[c["id"] for c in peeks] or None,
                 truncated=truncated,
             )
         else:
@@ -79,6 +86,28 @@ class DatagramRules:
                 "rule": "ip-fragment",
                 "text": f"IP fragment (offset {frag.get('offset')}) of: {out['text']}",
             }
+        return out
+
+    def _peeks(self, local: tuple[str, int | None], peer: tuple[str, int | None], ts: int,
+               recv: Call | None) -> list[Call]:
+        """The MSG_PEEK calls that looked at this datagram: they returned after it arrived and no later
+        than the call that consumed it (a peek sees the head of the queue; it consumes nothing)."""
+        socks = self.log.udp_by_port.get(local[1], []) if local[1] is not None else self.log.udp_socks
+        out = []
+        for sock in socks:
+            if not sock.dgram_peeks or not sock.could_be_at(local[0]):
+                continue
+            for call in sock.dgram_peeks:
+                where = endpoint(call["dgram"].get("peer")) or sock.peer
+                if where is None or where[0] != peer[0] or (peer[1] is not None and where[1] != peer[1]):
+                    continue
+                if call.get("t_end_ns", 0) < ts - TOL_NS:
+                    continue
+                if recv is not None and call["t_start_ns"] > recv.get("t_end_ns", 0):
+                    continue
+                if recv is None and call["t_start_ns"] > ts + COPY_LIMIT_NS:
+                    continue
+                out.append(call)
         return out
 
     def _match_dgram(
