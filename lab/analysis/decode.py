@@ -101,6 +101,7 @@ class Pkt:
     quoted: dict | None = None
     icmp_echo: tuple[int, int] | None = None  # (identifier, sequence) of an echo request or reply
     icmp_mtu: int | None = None  # next-hop MTU of an ICMPv4 "fragmentation needed"
+    igmp: dict | None = None  # IGMP type, name, group and (v3 reports) group records
     arp: tuple | None = None
     payload: bytes = b""
     app: str | None = None
@@ -533,6 +534,7 @@ class Decoder:
         elif proto == 2:
             p.l4 = "igmp"
             p.layers.append(_ly("IGMP", off, avail, note))
+            p.igmp = igmp_fields(data, off, end)
         elif proto == 89:
             p.l4 = "ospf"
             p.layers.append(_ly("OSPF", off, avail, note))
@@ -568,6 +570,42 @@ class Decoder:
             hl = 20 if proto == 6 else 8
             p.layers.append(("TCP" if proto == 6 else "UDP", t, min(end - t, hl), "quoted"))
         p.quoted = q
+
+
+IGMP_TYPES = {0x11: "membership query", 0x12: "v1 membership report", 0x16: "v2 membership report",
+              0x17: "v2 leave group", 0x22: "v3 membership report"}
+IGMP_RECORDS = {1: "MODE_IS_INCLUDE", 2: "MODE_IS_EXCLUDE", 3: "CHANGE_TO_INCLUDE_MODE",
+                4: "CHANGE_TO_EXCLUDE_MODE", 5: "ALLOW_NEW_SOURCES", 6: "BLOCK_OLD_SOURCES"}
+
+
+def igmp_fields(data: bytes, off: int, end: int) -> dict | None:
+    """An IGMP message's type and group; an IGMPv3 report's group records (RFC 3376 4.2), bounded by
+    ``end``. A v3 record CHANGE_TO_EXCLUDE_MODE with no sources is a join, CHANGE_TO_INCLUDE_MODE with
+    none a leave."""
+    if end - off < 8:
+        return None
+    t = data[off]
+    out: dict = {"type": t, "name": IGMP_TYPES.get(t, f"type 0x{t:02x}"), "group": None}
+    if t != 0x22:
+        out["group"] = _ntoa(data[off + 4:off + 8])
+        if t == 0x11:
+            out["version"] = 3 if end - off >= 12 else (2 if data[off + 1] else 1)
+        return out
+    records = []
+    o = off + 8
+    for _ in range(_H(data, off + 6)[0]):
+        if o + 8 > end:
+            break
+        rtype, aux, nsrc = data[o], data[o + 1], _H(data, o + 2)[0]
+        stop = o + 8 + 4 * nsrc
+        if stop > end:
+            break
+        records.append({"type": rtype, "name": IGMP_RECORDS.get(rtype, f"record type {rtype}"),
+                        "group": _ntoa(data[o + 4:o + 8]),
+                        "sources": [_ntoa(data[i:i + 4]) for i in range(o + 8, stop, 4)]})
+        o = stop + 4 * aux
+    out["records"] = records
+    return out
 
 
 def tcp_mss(data: bytes, o: int, end: int) -> int | None:

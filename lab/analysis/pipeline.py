@@ -483,6 +483,8 @@ def _finish_rec(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item
         "analysis": analysis,
         "_cause": cause,
     }
+    if p.igmp is not None:
+        rec["igmp"] = p.igmp
     if item.comments:
         rec["comments"] = list(item.comments)
     if p.malformed:

@@ -149,7 +149,7 @@ def role_other(p: Pkt, answers: int | None, quoted_frame: int | None) -> tuple[s
         return "other", f"{'ICMPv6' if v6 else 'ICMP'} {name}", _cause("kernel", "icmp-other",
                                                                        f"kernel of {src}")
     if l4 == "igmp":
-        return "igmp", "IGMP membership message", _cause(
+        return "igmp", igmp_text(p.igmp), _cause(
             "kernel", "igmp", f"kernel of {src}: multicast membership (IP_ADD_MEMBERSHIP or querier)")
     if l4 == "ospf":
         return "ospf", "OSPF routing message", _cause("inferred", "ospf",
@@ -162,3 +162,21 @@ def role_other(p: Pkt, answers: int | None, quoted_frame: int | None) -> tuple[s
                                                                     "truncated or malformed TCP header")
     what = p.l2 or (p.malformed or "unknown payload")
     return "other", f"other: {what}", _cause("unexplained", "none", f"no rule explains this packet ({what})")
+
+
+_IGMP_MEANING = {(4, 0): "join", (3, 0): "leave"}  # (v3 record type, no sources) -> what it says
+
+
+def igmp_text(igmp: dict[str, Any] | None) -> str:
+    """An IGMP message as a student reads it: ``IGMP v3 membership report: CHANGE_TO_EXCLUDE_MODE
+    239.1.2.3 (join)``."""
+    if not igmp:
+        return "IGMP message (cut short)"
+    if igmp.get("records") is None:
+        group = igmp.get("group")
+        return f"IGMP {igmp['name']}" + (f" {group}" if group and group != "0.0.0.0" else "")
+    parts = []
+    for r in igmp["records"]:
+        meaning = _IGMP_MEANING.get((r["type"], len(r["sources"])))
+        parts.append(f"{r['name']} {r['group']}" + (f" ({meaning})" if meaning else ""))
+    return f"IGMP {igmp['name']}: " + (", ".join(parts) or "no group records")

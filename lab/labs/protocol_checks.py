@@ -111,12 +111,78 @@ def icmp_next_mtu(packets: Records, calls: Records) -> int | None:
     return ((msg or {}).get("icmp") or {}).get("mtu")
 
 
+def multicast_readers(packets: Records, calls: Records, group: str, nodes: list[str]) -> Result:
+    """Every datagram to ``group`` was read by a call on each of ``nodes`` (the members), and by no
+    other node."""
+    by_id = {c.get("id"): c for c in calls}
+    sent = [p for p in _originals(packets) if (p.get("ip") or {}).get("dst") == group and p.get("udp")]
+    if not sent:
+        return False, f"no datagram to {group}"
+    for p in sent:
+        readers = sorted(
+            {str(by_id[i].get("node")) for i in _cause(p).get("consumed_by") or [] if i in by_id}
+        )
+        if readers != sorted(nodes):
+            return (
+                False,
+                f"{ev.frame(p)} to {group} read on {readers or 'no node'} (expected {sorted(nodes)})",
+            )
+    return True, f"{len(sent)} datagrams to {group}, each read on {', '.join(sorted(nodes))}"
+
+
+def igmp_group(packets: Records, calls: Records, node: str | None = None) -> str | None:
+    """The group of the first IGMP membership report (of ``node``, as attributed; its first group
+    record for IGMPv3)."""
+    for p in _originals(packets):
+        igmp = p.get("igmp") or {}
+        if node is not None and _cause(p).get("node") != node:
+            continue
+        if igmp.get("type") in (0x12, 0x16):
+            return igmp.get("group")
+        if igmp.get("records"):
+            return igmp["records"][0]["group"]
+    return None
+
+
+def igmp_report_dst(packets: Records, calls: Records) -> str | None:
+    """The destination IP address of the first IGMP membership report (224.0.0.22 for IGMPv3)."""
+    rep = ev.first(packets, lambda p: (p.get("igmp") or {}).get("type") in (0x12, 0x16, 0x22))
+    return ((rep or {}).get("ip") or {}).get("dst")
+
+
+def multicast_mac(packets: Records, calls: Records) -> str | None:
+    """The Ethernet destination of the first UDP datagram to a multicast group."""
+    dgram = ev.first(
+        packets,
+        lambda p: (
+            bool(p.get("udp"))
+            and str((p.get("ip") or {}).get("dst", "")).split(".")[0].isdigit()
+            and 224 <= int(str(p["ip"]["dst"]).split(".")[0]) <= 239
+        ),
+    )
+    return ((dgram or {}).get("eth") or {}).get("dst")
+
+
+def igmp_record_type(packets: Records, calls: Records, kind: str = "join") -> str | None:
+    """The name of the IGMPv3 record type of the first report attributed as a ``kind`` (join/leave)."""
+    for p in _originals(packets):
+        if _cause(p).get("rule") == f"igmp-{kind}":
+            records = (p.get("igmp") or {}).get("records") or []
+            return records[0]["name"] if records else (p.get("igmp") or {}).get("name")
+    return None
+
+
 PROTOCOL_CHECKS: dict[str, Callable[..., Result]] = {
     "attributed": attributed,
+    "multicast_readers": multicast_readers,
 }
 
 PROTOCOL_QUESTIONS: dict[str, Callable[..., Any]] = {
     "icmp_echo_id": icmp_echo_id,
     "icmp_error_senders": icmp_error_senders,
     "icmp_next_mtu": icmp_next_mtu,
+    "igmp_group": igmp_group,
+    "igmp_report_dst": igmp_report_dst,
+    "multicast_mac": multicast_mac,
+    "igmp_record_type": igmp_record_type,
 }

@@ -61,6 +61,7 @@ CATALOGUE: tuple[str, ...] = (
     "mtu",
     "lossy-link",
     "icmp",
+    "igmp",
     "http",
     "dns",
     "tftp",

@@ -122,3 +122,47 @@ def test_fragmentation_needed_lowers_the_path_mtu(icmp_run: Run) -> None:
     assert len(too_big) == 1
     big = [p for p in icmp_run.packets if (p.get("udp") or {}).get("length") == 1408]
     assert big and all("received by" not in p["cause"]["text"] for p in big)  # dropped by r3, read by none
+
+
+@pytest.fixture(scope="module")
+def igmp_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return Run("igmp", tmp_path_factory.mktemp("igmp") / "run")
+
+
+@pytest.mark.root
+def test_igmp_lab_is_green(igmp_run: Run) -> None:
+    igmp_run.green()
+    assert igmp_run.report["answers"]["group"] == "239.1.2.3"
+    assert igmp_run.report["answers"]["report-dst"] == "224.0.0.22"
+    assert igmp_run.report["answers"]["group-mac"] == "01:00:5e:01:02:03"
+
+
+@pytest.mark.root
+def test_igmp_join_is_the_setsockopt_and_the_leave_is_the_close(igmp_run: Run) -> None:
+    joins = igmp_run.originals("igmp-join")
+    assert sorted(j["cause"]["node"] for j in joins) == ["h2", "h3"]
+    for join in joins:
+        call = igmp_run.call(join["cause"]["calls"][0])
+        assert call["call"] == "setsockopt" and call["args"]["optname"] == "IP_ADD_MEMBERSHIP"
+        assert call["node"] == join["cause"]["node"] and join["ts_ns"] >= call["t_start_ns"]
+        (record,) = join["igmp"]["records"]
+        assert record == {"type": 4, "name": "CHANGE_TO_EXCLUDE_MODE", "group": "239.1.2.3", "sources": []}
+        assert join["ip"]["dst"] == "224.0.0.22"
+    leaves = igmp_run.originals("igmp-leave")
+    assert sorted(x["cause"]["node"] for x in leaves) == ["h2", "h3"]
+    for leave in leaves:
+        call = igmp_run.call(leave["cause"]["calls"][0])
+        assert call["call"] == "close" and call["node"] == leave["cause"]["node"]
+        assert leave["igmp"]["records"][0]["name"] == "CHANGE_TO_INCLUDE_MODE"
+    assert not [p for p in igmp_run.packets if p.get("igmp") and p["cause"].get("node") == "h4"]
+
+
+@pytest.mark.root
+def test_each_multicast_datagram_is_one_sendto_read_by_every_member(igmp_run: Run) -> None:
+    datagrams = igmp_run.originals("udp-multicast")
+    assert len(datagrams) == 3
+    for dgram in datagrams:
+        assert igmp_run.call(dgram["cause"]["calls"][0])["call"] == "sendto"
+        readers = [igmp_run.call(i) for i in dgram["cause"]["consumed_by"]]
+        assert sorted(r["node"] for r in readers) == ["h2", "h3"]
+        assert all(r["call"] == "recvfrom" and r["nbytes"] == dgram["udp"]["length"] - 8 for r in readers)

@@ -28,6 +28,7 @@ from lab.analysis.attribution.calllog import CallLog, norm_ip
 from lab.analysis.attribution.causes import EXPLAINED, Call, call_label, coverage, make_cause
 from lab.analysis.attribution.datagrams import DatagramRules
 from lab.analysis.attribution.icmp import IcmpRules
+from lab.analysis.attribution.igmp import IgmpRules
 from lab.analysis.attribution.neighbours import NeighbourRules
 from lab.analysis.attribution.tcp import TcpRules
 
@@ -94,6 +95,7 @@ class Attributor:
         self.datagrams = DatagramRules(self.log)
         self.neighbours = NeighbourRules(self.log)
         self.icmp = IcmpRules(self.log)
+        self.igmp = IgmpRules(self.log)
         self._sightings: dict[tuple[Any, ...], _Sighting] = {}
         self._count = 0
 
@@ -137,13 +139,15 @@ class Attributor:
             if rec.get("tcp"):
                 return self.tcp.cause(rec)
             if rec.get("udp") or (ip.get("proto") == 17 and ip.get("frag")):
-                return self.datagrams.cause(rec)
+                return self.igmp.datagram(rec) or self.datagrams.cause(rec)
             if rec.get("arp"):
                 return self.neighbours.arp(rec)
             if rec.get("icmp"):
                 return self.icmp.cause(rec) or self.neighbours.icmp(rec)
         finally:
             self.neighbours.remember(rec)
+        if role == "igmp" and (found := self.igmp.cause(rec)):
+            return found
         if role == "igmp":
             return make_cause("kernel", "igmp", "kernel multicast group membership report/query (IGMP)")
         if role == "ospf":

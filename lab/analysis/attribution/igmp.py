@@ -1,0 +1,246 @@
+"""IGMP and IPv4 multicast datagrams: which call joined or left a group, and who got each datagram.
+
+- A membership report that *changes* state (IGMPv3 record CHANGE_TO_EXCLUDE_MODE with no sources, or an
+  IGMPv2 report: a join; CHANGE_TO_INCLUDE_MODE with no sources, or IGMPv2 leave: a leave) is the doing
+  of the call that changed the node's membership: setsockopt(IP_ADD_MEMBERSHIP) for a join,
+  setsockopt(IP_DROP_MEMBERSHIP) — or close()/exit of a socket that had joined — for a leave. The kernel
+  sends each such report several times (the robustness variable, 2 by default, spaced by the unsolicited
+  report interval); the later copies are the kernel's repeats of the first.
+- A current-state record (MODE_IS_EXCLUDE/INCLUDE) answers a membership query; a query comes from a
+  querier (a multicast router or a bridge configured as one).
+- A UDP datagram to a group is one sendto(); every socket that joined the group and read it is named
+  (a multicast datagram has as many receivers as members, unlike a unicast one).
+
+``cause`` and ``datagram`` return None for what they leave to the other rules.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from lab.analysis.attribution.calllog import TOL_NS, CallLog, Socket, endpoint, norm_ip
+from lab.analysis.attribution.causes import Call, call_label, make_cause
+
+Rec = dict[str, Any]
+ADD, DROP = "IP_ADD_MEMBERSHIP", "IP_DROP_MEMBERSHIP"
+JOIN_RECORD, LEAVE_RECORD = 4, 3  # CHANGE_TO_EXCLUDE_MODE, CHANGE_TO_INCLUDE_MODE
+V2_REPORT, V2_LEAVE, V1_REPORT, QUERY = 0x16, 0x17, 0x12, 0x11
+ALL_SNOOPERS = "224.0.0.106"
+
+
+def is_multicast(ip: str | None) -> bool:
+    try:
+        return ip is not None and ipaddress.IPv4Address(ip).is_multicast
+    except ValueError:
+        return False
+
+
+def _group_of(call: Call) -> str | None:
+    """The group of an IP_ADD/DROP_MEMBERSHIP setsockopt: the first 4 bytes of its ip_mreq(n)."""
+    args = call.get("args") or {}
+    if str(args.get("optname")) not in (ADD, DROP) or call.get("error") or call.get("exception"):
+        return None
+    value = args.get("value")
+    if isinstance(value, str) and len(value) >= 8:
+        try:
+            return str(ipaddress.IPv4Address(bytes.fromhex(value[:8])))
+        except ValueError:
+            return None
+    return None
+
+
+class IgmpRules:
+    """Membership events from the call log, matched to IGMP reports and multicast datagrams."""
+
+    def __init__(self, log: CallLog) -> None:
+        self.log = log
+        # (node, group) -> the calls that joined / left, in time order
+        self.joins: dict[tuple[str, str], list[Call]] = {}
+        self.leaves: dict[tuple[str, str], list[Call]] = {}
+        self.members: dict[str, list[Socket]] = {}  # group -> sockets that joined it
+        for sock in log.socks.values():
+            joined: list[str] = []
+            for call in sock.calls:
+                group = _group_of(call) if call.get("call") == "setsockopt" else None
+                if group and str(call["args"]["optname"]) == ADD:
+                    self.joins.setdefault((sock.node, group), []).append(call)
+                    self.members.setdefault(group, []).append(sock)
+                    joined.append(group)
+                elif group:
+                    self.leaves.setdefault((sock.node, group), []).append(call)
+                    joined = [g for g in joined if g != group]
+                elif call.get("call") in ("close", "exit") and joined and not call.get("error"):
+                    if (call.get("args") or {}).get("last_ref") is False:
+                        continue
+                    for g in joined:
+                        self.leaves.setdefault((sock.node, g), []).append(call)
+                    joined = []
+        for calls in (*self.joins.values(), *self.leaves.values()):
+            calls.sort(key=lambda c: c["t_start_ns"])
+        self._claimed: set[tuple[str, int]] = set()
+        self._first: dict[tuple[str, str, str], int] = {}  # (node, group, join|leave) -> first report
+
+    # -- IGMP ----------------------------------------------------------------------------------------
+    def cause(self, rec: Rec) -> dict[str, Any] | None:
+        igmp = rec.get("igmp")
+        if not igmp:
+            return None
+        src = norm_ip((rec.get("ip") or {}).get("src")) or ""
+        node = self.log.node_of(src, (rec.get("eth") or {}).get("src"))
+        if igmp["type"] == QUERY:
+            return make_cause(
+                "kernel",
+                "igmp-query",
+                f"kernel ({node}) asks which groups have members (IGMPv{igmp.get('version')} membership "
+                f"query{' for ' + igmp['group'] if igmp.get('group') not in (None, '0.0.0.0') else ''}): "
+                f"{node} acts as querier",
+                node=node,
+            )
+        events = self._events(igmp)
+        if not events:
+            return None
+        if src == "0.0.0.0" and [g for _k, g in events] == [ALL_SNOOPERS]:
+            return make_cause(
+                "kernel",
+                "igmp-snooper",
+                f"kernel of the switch's bridge device ({(rec.get('eth') or {}).get('src')}; source 0.0.0.0: "
+                f"it has no IPv4 address) joins {ALL_SNOOPERS}, the all-snoopers group (RFC 4286): a bridge "
+                "that snoops IGMP listens there for multicast router advertisements",
+            )
+        parts = [self._event(rec, node, kind, group) for kind, group in events]
+        calls = [c for _t, c, _r in parts if c is not None]
+        text = "; ".join(t for t, _c, _r in parts)
+        rules = [r for _t, _c, r in parts]
+        rule = next((r for r in rules if r in ("igmp-join", "igmp-leave")), rules[0])
+        source = "call" if rule in ("igmp-join", "igmp-leave") else "kernel"
+        return make_cause(source, rule, text, calls, node=node)
+
+    @staticmethod
+    def _events(igmp: dict[str, Any]) -> list[tuple[str, str]]:
+        """(join|leave|current, group) for each group the message reports."""
+        if igmp["type"] in (V2_REPORT, V1_REPORT):
+            return [("join", igmp["group"])]
+        if igmp["type"] == V2_LEAVE:
+            return [("leave", igmp["group"])]
+        out = []
+        for record in igmp.get("records") or []:
+            if record["type"] == JOIN_RECORD and not record["sources"]:
+                out.append(("join", record["group"]))
+            elif record["type"] == LEAVE_RECORD and not record["sources"]:
+                out.append(("leave", record["group"]))
+            elif record["type"] in (1, 2):
+                out.append(("current", record["group"]))
+        return out
+
+    def _event(self, rec: Rec, node: str, kind: str, group: str) -> tuple[str, Call | None, str]:
+        """(text, call, rule) for one reported membership change of ``node``."""
+        if kind == "current":
+            return (
+                f"kernel ({node}) reports its membership of {group} (current state: answers a query)",
+                None,
+                "igmp-current-state",
+            )
+        table = self.joins if kind == "join" else self.leaves
+        iface, ts = str(rec.get("interface")), rec.get("ts_ns", 0)
+        fresh = [
+            c
+            for c in table.get((node, group), [])
+            if c["t_start_ns"] <= ts + TOL_NS and (iface, c["id"]) not in self._claimed
+        ]
+        done = [c for c in table.get((node, group), []) if (iface, c["id"]) in self._claimed]
+        key = (node, group, kind)
+        if fresh and (not done or fresh[0]["t_start_ns"] > done[-1]["t_start_ns"]):
+            call = fresh[0]
+            self._claimed.add((iface, call["id"]))
+            self._first[key] = rec["number"]
+            how = self._how(call, kind)
+            return (
+                f"{call_label(call)}{how}: {node}'s kernel reports that it "
+                f"{'joins' if kind == 'join' else 'leaves'} {group}",
+                call,
+                f"igmp-{kind}",
+            )
+        if done:
+            first = self._first.get(key)
+            return (
+                f"kernel ({node}) repeats its report that it {'joined' if kind == 'join' else 'left'} {group}"
+                + (f" (first sent as frame {first})" if first else "")
+                + ": unsolicited reports go out robustness-variable times (2 by default)",
+                done[-1],
+                f"igmp-{kind}-repeat",
+            )
+        verb = "joins" if kind == "join" else "leaves"
+        return (
+            f"kernel ({node}) reports that it {verb} {group} (no traced call did that)",
+            None,
+            f"igmp-{kind}-untraced",
+        )
+
+    @staticmethod
+    def _how(call: Call, kind: str) -> str:
+        if call.get("call") == "setsockopt":
+            return f" ({call['args']['optname']})"
+        return " (closing a socket that had joined drops its memberships)" if kind == "leave" else ""
+
+    # -- multicast datagrams -------------------------------------------------------------------------
+    def datagram(self, rec: Rec) -> dict[str, Any] | None:
+        """A UDP datagram to a multicast group: its sendto(), and every member socket that read it."""
+        ip, udp = rec.get("ip") or {}, rec.get("udp")
+        dst = norm_ip(ip.get("dst"))
+        if not udp or not is_multicast(dst) or (ip.get("frag") or {}).get("mf"):
+            return None
+        src = norm_ip(ip.get("src")) or ""
+        length = max(int(udp.get("length") or 8) - 8, 0)
+        iface, ts = str(rec.get("interface")), rec.get("ts_ns", 0)
+        node = self.log.node_of(src, (rec.get("eth") or {}).get("src"))
+        send = self._first_fit(
+            [s for s in self.log.socks.values() if s.node == node],
+            (dst, udp["dport"]),
+            length,
+            ts,
+            iface,
+            sending=True,
+        )
+        if send is None:
+            return None
+        readers = []
+        for sock in self.members.get(dst or "", []):
+            read = self._first_fit([sock], (src, udp["sport"]), length, ts, iface, sending=False)
+            if read is not None:
+                readers.append(read)
+        readers.sort(key=lambda c: (c.get("node", ""), c["t_start_ns"]))
+        got = (
+            "; received by " + ", ".join(call_label(c) for c in readers) + f" (members of {dst})"
+            if readers
+            else f"; no traced socket that joined {dst} read it"
+        )
+        return make_cause(
+            "call",
+            "udp-multicast",
+            f"{call_label(send)}: one datagram of {length} bytes to group {dst}, "
+            f"one copy for every member{got}",
+            [send],
+            consumed_by=[c["id"] for c in readers] or None,
+        )
+
+    def _first_fit(
+        self, socks: list[Socket], peer: tuple[str, int], length: int, ts: int, iface: str, *, sending: bool
+    ) -> Call | None:
+        best: Call | None = None
+        for sock in socks:
+            for call in sock.dgram_sends if sending else sock.dgram_recvs:
+                dgram = call["dgram"]
+                if (iface, call["id"]) in self._claimed or endpoint(dgram.get("peer")) != peer:
+                    continue
+                if dgram.get("len") != length:
+                    continue
+                if sending and call["t_start_ns"] > ts + TOL_NS:
+                    continue
+                if not sending and call.get("t_end_ns", 0) < ts - TOL_NS:
+                    continue
+                if best is None or call["t_start_ns"] < best["t_start_ns"]:
+                    best = call
+        if best is not None:
+            self._claimed.add((iface, best["id"]))
+        return best
