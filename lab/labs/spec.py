@@ -15,7 +15,7 @@ Format (every key but ``name``, ``topology`` and ``steps`` is optional)::
     loopback: true               # the lab can also run on a loopback topology without root
     steps:
       - {name: server, node: h2, run: [python3, "{programs}/tcp_echo_server.py"], background: true,
-         ready: {tcp: 5000}}
+         ready: {tcp: 5012}}
       - {name: client, node: h1, run: [...], timeout: 20, expect_exit: 0, trace: true}
       - {name: firewall, node: h2, run: [nft, ...], root: "nft changes the node's firewall"}
       - {wait: server, timeout: 10}

@@ -16,7 +16,7 @@ import socket
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--host", default="0.0.0.0", help="address to bind (0.0.0.0: every address of the node)")
-    ap.add_argument("--port", type=int, default=5000)
+    ap.add_argument("--port", type=int, default=5012)
     ap.add_argument("--count", type=int, default=1, help="connections to serve before exiting")
     ap.add_argument(
         "--backlog", type=int, default=5, help="listen() backlog: finished handshakes kept queued"

@@ -13,7 +13,7 @@ def main() -> int:
     # the lab passes the node's own address: bound to 0.0.0.0, a reply takes the route's source address,
     # which on a loopback run is 127.0.0.1 (outside the run's capture), not this node's
     ap.add_argument("--host", default="0.0.0.0", help="address to bind (the lab gives the node's own)")
-    ap.add_argument("--port", type=int, default=5001)
+    ap.add_argument("--port", type=int, default=5013)
     ap.add_argument("--count", type=int, default=1, help="datagrams to echo before exiting")
     args = ap.parse_args()
 
