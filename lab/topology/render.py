@@ -114,13 +114,15 @@ def graph_svg(
     width: int = 900,
     height: int = 600,
     capture_ifaces: frozenset[str] = frozenset(),
+    spacing: tuple[int, int, int] = (200, 100, 110),
 ) -> str:
     """Draw ``g``: node attributes ``kind`` (host: circle, router: diamond, switch: square, else a rounded
     box) and ``addresses``; edge attributes ``label`` (conditions) and ``ifaces`` ({node: interface}).
 
     Every link is a ``<g class="link" data-ifaces="...">`` and every node a ``<g class="node"
     data-node="...">``, so a page can highlight the link a packet was seen on; an interface in
-    ``capture_ifaces`` gets a capture mark (a small filled circle) at its end of the link.
+    ``capture_ifaces`` gets a capture mark (a small filled circle) at its end of the link. ``spacing`` is
+    (px per column, px per row, margin).
     """
     pos = graph_positions(g, order_names)
     if not pos:
@@ -128,9 +130,9 @@ def graph_svg(
                 '<text x="10" y="20">no nodes</text></svg>\n')
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
-    margin = 110
-    height = max(height, int(100 * (max(ys) - min(ys) + 1)) + 2 * margin)
-    width = max(width, int(200 * (max(xs) - min(xs) + 1)) + 2 * margin)
+    col_w, row_h, margin = spacing
+    height = max(height, int(row_h * (max(ys) - min(ys) + 1)) + 2 * margin)
+    width = max(width, int(col_w * (max(xs) - min(xs) + 1)) + 2 * margin)
 
     def place(node: str) -> tuple[float, float]:
         x, y = pos[node]

@@ -61,6 +61,6 @@ def topology_svg(
     captured = frozenset(str(i.get("name")) for i in summary.get("interfaces") or [] if isinstance(i, dict))
     if nodes_info:
         return graph_svg(run_graph(nodes_info), list(nodes_info), title="network of this run",
-                         width=640, height=260, capture_ifaces=captured)
+                         width=440, height=150, capture_ifaces=captured, spacing=(110, 90, 50))
     return graph_svg(_address_graph(lanes, packets), lanes, title="busiest addresses in this capture",
-                     width=640, height=260)
+                     width=440, height=150, spacing=(130, 60, 70))

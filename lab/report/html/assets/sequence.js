@@ -71,13 +71,14 @@
       out += '<line x1="' + x1 + '" y1="' + (ya + 3) + '" x2="' + xm + '" y2="' + (ya + 3) + '" class="lost-line"/>' +
         '<text x="' + xm + '" y="' + (ya + 7) + '" text-anchor="middle" class="lost-x">✕</text>';
     }
-    let text = "#" + n + " " + str(P.role[i]) + (str(P.grp[i]) ? " (" + str(P.grp[i]) + ")" : "") + "  ← " + str(P.cause[i]);
-    out += '<text x="' + TEXT_X + '" y="' + ya + '" class="why">' + esc(text) + '</text>';
+    const text = "#" + n + " " + str(P.role[i]) + (str(P.grp[i]) ? " (" + str(P.grp[i]) + ")" : "") + "  ← " + str(P.cause[i]);
+    out += '<text x="' + TEXT_X + '" y="' + ya + '" class="why">';
     if (lost) {
-      out += '<text x="' + TEXT_X + '" y="' + (ya + 11) + '" class="lost-why">LOST on ' + esc(lost.link) +
-        (lost.rule ? " (" + esc(lost.rule) + ")" : "") + (lost.carried_by ? ' — bytes carried by <tspan class="golink" data-goto="' +
-        lost.carried_by + '">#' + lost.carried_by + '</tspan>' : " — no retransmission seen") + '</text>';
+      out += '<tspan class="lost-why">LOST on ' + esc(lost.link) + (lost.rule ? " (" + esc(lost.rule) + ")" : "") +
+        (lost.carried_by ? ', bytes carried by </tspan><tspan class="golink" data-goto="' + lost.carried_by + '">#' +
+          lost.carried_by + '</tspan><tspan class="lost-why">: </tspan>' : ", no retransmission seen: </tspan>");
     }
+    out += esc(text) + '</text>';
     return out + "</g>";
   }
   function callRow(c, y, row, ending) {

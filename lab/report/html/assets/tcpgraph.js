@@ -44,8 +44,11 @@
     let ymax = 1;
     data.forEach(i => { ymax = Math.max(ymax, P.seq[i] + P.len[i]); });
     acks.forEach(i => { ymax = Math.max(ymax, P.ack[i]); });
-    const winTop = acks.map(i => P.ack[i] + (shift === null ? P.win[i] : P.win[i] * Math.pow(2, shift)));
-    const ywin = Math.max(ymax, ...winTop.slice(0, 20000));
+    /* a SYN's own window is never scaled (RFC 7323); later windows are, by the shift its SYN announced */
+    const winTop = acks.map(i => P.ack[i] + (shift === null || str(P.flags[i]).indexOf("SYN") >= 0 ? P.win[i] : P.win[i] * Math.pow(2, shift)));
+    let wmax = 0;
+    winTop.forEach(w => { if (w > wmax) wmax = w; });
+    const ywin = Math.max(ymax, Math.min(wmax, ymax * 1.5));  /* the window may run off the top, the data never */
     const X = t => L + (t1 > t0 ? (t - t0) / (t1 - t0) : 0.5) * (W - L - R);
     const Y = s => H - B - (s / ywin) * (H - B - T);
     let bars = "", rbars = "", ackp = "", winp = "", dups = "", lostm = "";
@@ -67,9 +70,10 @@
       return '<text x="' + (L - 4) + '" y="' + y + '" text-anchor="end" class="ax">' + Math.round(f * ywin) + '</text>' +
         '<text x="' + X(t).toFixed(1) + '" y="' + (H - 12) + '" text-anchor="middle" class="ax">' + (t / 1000).toFixed(1) + ' ms</text>';
     }).join("");
-    pane.innerHTML = '<svg viewBox="0 0 ' + W + ' ' + H + '" width="100%" class="tcpg">' +
+    pane.innerHTML = '<svg viewBox="0 0 ' + W + ' ' + H + '" width="100%" class="tcpg"><defs><clipPath id="tcp-clip"><rect x="' + L +
+      '" y="' + T + '" width="' + (W - L - R) + '" height="' + (H - B - T) + '"/></clipPath></defs>' +
       '<rect x="' + L + '" y="' + T + '" width="' + (W - L - R) + '" height="' + (H - B - T) + '" class="frame"/>' + ticks +
-      '<path d="' + winp + '" class="win"/><path d="' + ackp + '" class="ackl"/><path d="' + bars + '" class="seg"/>' +
+      '<path d="' + winp + '" class="win" clip-path="url(#tcp-clip)"/><path d="' + ackp + '" class="ackl"/><path d="' + bars + '" class="seg"/>' +
       '<path d="' + rbars + '" class="rseg"/><path d="' + dups + '" class="dup"/><path d="' + lostm + '" class="lostm"/></svg>' +
       '<p class="legend"><span class="k seg"></span> data segments (' + (dataFc ? "client → server" : "server → client") +
       ') <span class="k rseg"></span> retransmissions <span class="k ackl"></span> ACK line <span class="k win"></span> receive window' +
