@@ -86,6 +86,11 @@ class RunPaths:
         return self.root / "story.md"
 
     @property
+    def routes(self) -> Path:
+        """Route events of a dynamically routed run (routing daemons installing/removing routes)."""
+        return self.root / "routes.jsonl"
+
+    @property
     def ladder(self) -> Path:
         return self.root / "ladder.txt"
 

@@ -29,6 +29,7 @@ from lab.analysis.attribution import EXPLAINED, Attributor, coverage
 from lab.analysis.pipeline import analyze_capture
 from lab.capture import Capture, CaptureTarget
 from lab.emulation import Network, counters
+from lab.emulation.daemons import RoutingDaemons, load_route_events
 from lab.errors import EmulationError, LabError, LabRunError, PrivilegeError, ToolMissingError, UsageError
 from lab.labs.evaluate import evaluate
 from lab.labs.spec import PROGRAMS_DIR, LabSpec, Step, check_programs, load_lab
@@ -36,7 +37,7 @@ from lab.labs.story import tell
 from lab.paths import RunPaths, default_out_dir
 from lab.records import SCHEMA_VERSION
 from lab.report.html.page import write_report
-from lab.report.ladder import Lane, ip_nodes_from, render_ladder
+from lab.report.ladder import Lane, ip_nodes_from, render_ladder, route_notes
 from lab.topology import load_topology
 from lab.tracing import merge_traces, wrap_command
 
@@ -187,9 +188,15 @@ def _execute(spec: LabSpec, topo: Any, loopback: bool, paths: RunPaths, python: 
         )
         with Capture(targets, paths.capture, paths.root / "work", python=python):
             say(f"capturing on {', '.join(t.label for t in targets)} (confirmed by probe)")
-            before = counters.snapshot(net, list(net.nodes))
-            executed.failures += _run_steps(spec, net, paths, python, steps, say)
-            executed.kernel_counters = counters.delta(before, counters.snapshot(net, list(net.nodes)))
+            # routing daemons (a topology with routing: ospf/eigrp) start after the capture is confirmed,
+            # so their first hellos are captured, and stop before it is drained
+            with RoutingDaemons(net, paths.root / "work" / "frr", paths.traces_dir, paths.routes) as daemons:
+                if daemons.protocol != "static":
+                    say(f"{daemons.protocol} daemons started on {', '.join(net.topo.routers)}")
+                before = counters.snapshot(net, list(net.nodes))
+                executed.failures += _run_steps(spec, net, paths, python, steps, say)
+                executed.kernel_counters = counters.delta(before, counters.snapshot(net, list(net.nodes)))
+            executed.failures += daemons.failures
     return executed
 
 
@@ -208,7 +215,8 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
         attributor=attributor,
     )
     packets = _read_jsonl(paths.packets)
-    evaluation = evaluate(spec, packets, calls)
+    routes = load_route_events(paths.routes)
+    evaluation = evaluate(spec, packets, calls, routes)
     wire = [p for p in packets if (p.get("role") or {}).get("code") != "lab-probe"]
     cov = coverage(p.get("cause") or {} for p in wire)
     failures += [
@@ -222,7 +230,8 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
     nodes_info = executed.nodes_info
     lanes = [Lane(n, info["kind"]) for n, info in nodes_info.items() if info["kind"] != "switch"]
     ladder = render_ladder(
-        packets, calls, lanes, mac_nodes, ip_nodes=ip_nodes, title=f"{spec.name}: {spec.title}"
+        packets, calls, lanes, mac_nodes, ip_nodes=ip_nodes, title=f"{spec.name}: {spec.title}",
+        notes=route_notes(routes),
     )
     paths.ladder.write_text(ladder)
     # the story again, with what the kernels counted (a dropped SYN's reason is a counter, not a packet)
@@ -243,6 +252,7 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
         "nodes": nodes_info,
         "conditions": executed.conditions,
         "kernel_counters": executed.kernel_counters,
+        "routes": routes,
         "steps": [s.as_dict() for s in executed.steps],
         "packets": result.packet_count,
         "calls": len(calls),

@@ -45,6 +45,7 @@ PROTOCOLS: dict[str, tuple[str, int, str]] = {
     "ICMPv6": ("internet", 3, "icmpv6"),
     "IGMP": ("internet", 3, "igmp"),
     "OSPF": ("internet", 3, "ospf"),
+    "EIGRP": ("internet", 3, "eigrp"),
     "GRE": ("internet", 3, "gre"),
     "ESP": ("internet", 3, "esp"),
     "AH": ("internet", 3, "ah"),
@@ -76,8 +77,8 @@ PROTOCOLS: dict[str, tuple[str, int, str]] = {
 
 # IP protocol number -> catalogue name (transport or internet-layer payloads of IP)
 IP_PROTOCOLS: dict[int, str] = {
-    1: "ICMP", 2: "IGMP", 6: "TCP", 17: "UDP", 47: "GRE", 50: "ESP", 51: "AH", 58: "ICMPv6", 89: "OSPF",
-    103: "PIM", 112: "VRRP", 132: "SCTP",
+    1: "ICMP", 2: "IGMP", 6: "TCP", 17: "UDP", 47: "GRE", 50: "ESP", 51: "AH", 58: "ICMPv6", 88: "EIGRP",
+    89: "OSPF", 103: "PIM", 112: "VRRP", 132: "SCTP",
 }
 
 # Well-known ports -> application protocol. TCP and UDP separately: DNS is on both, TFTP on UDP only.

@@ -18,6 +18,7 @@ from collections import OrderedDict
 
 from lab.analysis import linktypes as lt
 from lab.analysis.catalogue import IP_PROTOCOLS, TCP_PORTS, UDP_PORTS
+from lab.analysis.routinghdr import decode_eigrp, decode_ospf
 
 _H = struct.Struct("!H").unpack_from
 _HH = struct.Struct("!HH").unpack_from
@@ -85,7 +86,7 @@ class Pkt:
     frag: tuple[int, bool, int] | None = None  # (offset in bytes, more fragments, id)
     frag_done: tuple[int, ...] | None = None  # fragment sizes when this frame completed a reassembly
     frag_index: int = 0  # this fragment is the n-th one seen of its datagram
-    l4: str | None = None  # "tcp" "udp" "icmp" "icmpv6" "arp" "igmp" "ospf" "other-ip"
+    l4: str | None = None  # "tcp" "udp" "icmp" "icmpv6" "arp" "igmp" "ospf" "eigrp" "other-ip"
     sport: int | None = None
     dport: int | None = None
     flags: int | None = None
@@ -108,6 +109,7 @@ class Pkt:
     probe: bool = False
     malformed: str | None = None
     l2: str | None = None  # non-IP link-layer payload kind: "PPPoE Discovery", "LCP", "CDP", ...
+    routing: dict | None = None  # an OSPF or EIGRP header (``lab.analysis.routinghdr``)
 
     def __init__(self) -> None:
         self.layers = []
@@ -535,9 +537,11 @@ class Decoder:
             p.l4 = "igmp"
             p.layers.append(_ly("IGMP", off, avail, note))
             p.igmp = igmp_fields(data, off, end)
-        elif proto == 89:
-            p.l4 = "ospf"
-            p.layers.append(_ly("OSPF", off, avail, note))
+        elif proto == 89 or proto == 88:
+            p.l4 = "ospf" if proto == 89 else "eigrp"
+            p.layers.append(_ly("OSPF" if proto == 89 else "EIGRP", off, avail, note))
+            if claimed <= end:  # a routing message is read whole or not at all (no snap-length guesses)
+                p.routing = (decode_ospf if proto == 89 else decode_eigrp)(data, off, min(end, claimed))
         else:
             p.l4 = "other-ip"
             pname = IP_PROTOCOLS.get(proto)

@@ -40,6 +40,7 @@ from lab.analysis.lines import Lines
 from lab.analysis.reader import CaptureReader
 from lab.analysis.renderproc import RenderProcess
 from lab.analysis.roles import cause_tcp, ep, role_other
+from lab.analysis.routinghdr import describe as describe_routing
 from lab.analysis.writer import FLUSH_AT, AnnotatedWriter
 from lab.errors import PcapFormatError
 from lab.records import SCHEMA_VERSION
@@ -450,6 +451,8 @@ def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: An
             else:
                 answers = recent.get((ifx, "arp", tpa, spa))
                 summary = f"ARP {spa} is-at {sha}"
+        elif p.routing is not None:
+            summary = f"{src} -> {dst} {describe_routing(p.routing)}"
         elif src is not None:
             summary = f"{src} -> {dst} " + "/".join(x[0] for x in layers[-2:])
         else:
@@ -457,6 +460,11 @@ def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: An
         if len(recent) > MAX_RECENT:
             recent.clear()
         role_code, role_text, cause = role_other(p, answers, None)
+        if p.routing is not None:  # only routing packets carry the key: every other record is unchanged
+            rec = _finish_rec(p, n, ts, t0, iface, item, iface_nodes, layers, summary, tcp, udp, icmp, arp,
+                              app, role_code, role_text, analysis, cause)
+            rec["routing"] = p.routing
+            return rec
     return _finish_rec(p, n, ts, t0, iface, item, iface_nodes, layers, summary, tcp, udp, icmp, arp, app,
                        role_code, role_text, analysis, cause)
 

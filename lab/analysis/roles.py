@@ -13,6 +13,7 @@ from typing import Any
 
 from lab.analysis.decode import Pkt
 from lab.analysis.flows import TcpInfo
+from lab.analysis.routinghdr import describe as describe_routing
 
 
 def _cause(source: str, rule: str, text: str, answers: int | None = None) -> dict[str, Any]:
@@ -151,9 +152,10 @@ def role_other(p: Pkt, answers: int | None, quoted_frame: int | None) -> tuple[s
     if l4 == "igmp":
         return "igmp", igmp_text(p.igmp), _cause(
             "kernel", "igmp", f"kernel of {src}: multicast membership (IP_ADD_MEMBERSHIP or querier)")
-    if l4 == "ospf":
-        return "ospf", "OSPF routing message", _cause("inferred", "ospf",
-                                                      f"routing daemon on {src} (sendto() on a raw socket)")
+    if l4 == "ospf" or l4 == "eigrp":
+        name = "OSPF" if l4 == "ospf" else "EIGRP"
+        text = describe_routing(p.routing) if p.routing else f"{name} routing message (header cut short)"
+        return l4, text, _cause("inferred", l4, f"routing daemon on {src} (sendmsg() on a raw IP socket)")
     if p.l2 in PPP_CONTROL:
         return "other", f"PPP link control: {p.l2}", _cause("inferred", "ppp-control",
                                                              "PPP daemon negotiating the link")

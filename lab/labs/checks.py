@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.labs import evidence as ev
+from lab.labs.routingchecks import ROUTING_CHECKS
 
 Result = tuple[bool, str]
 Records = list[dict[str, Any]]
@@ -676,3 +677,4 @@ CHECKS: dict[str, Callable[..., Result]] = {
 from lab.labs.protocol_checks import PROTOCOL_CHECKS  # noqa: E402
 
 CHECKS.update(PROTOCOL_CHECKS)
+CHECKS.update(ROUTING_CHECKS)  # OSPF/EIGRP labs: lab.labs.routingchecks

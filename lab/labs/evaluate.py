@@ -8,6 +8,7 @@ must not hide the results of the others.
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
 from typing import Any
 
@@ -19,17 +20,22 @@ from lab.labs.story import tell
 Records = list[dict[str, Any]]
 
 
-def evaluate(spec: LabSpec, packets: Records, calls: Records) -> dict[str, Any]:
+def evaluate(
+    spec: LabSpec, packets: Records, calls: Records, routes: Records | None = None
+) -> dict[str, Any]:
     """Returns ``{"observations": [{check, params, label, ok, detail}], "answers": {...}, "story": str}``.
 
-    ``label`` is the check as the lab file wrote it (``role_count(role=syn, count=1)``). One observation
+    ``label`` is the check as the lab file wrote it (``role_count(role=syn, count=1)``). ``routes`` (the
+    run's route events) go to the checks that take them (``lab.labs.routingchecks``). One observation
     is added by itself, failed, when traffic of a traced call cannot be in the capture (``capture_complete``,
     see ``uncaptured_calls``): a lab must not pass on half a conversation.
     """
     observations = []
     for check in spec.observations:
         try:
-            ok, detail = CHECKS[check.name](packets, calls, **dict(check.params))
+            fn = CHECKS[check.name]
+            extra = {"routes": routes} if "routes" in inspect.signature(fn).parameters else {}
+            ok, detail = fn(packets, calls, **dict(check.params), **extra)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
             ok, detail = False, f"could not evaluate from these records: {type(err).__name__}: {err}"
         observations.append(

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.labs import evidence as ev
+from lab.labs.routingchecks import ROUTING_QUESTIONS
 
 Records = list[dict[str, Any]]
 
@@ -266,3 +267,4 @@ QUESTIONS: dict[str, Callable[..., Any]] = {
 from lab.labs.protocol_checks import PROTOCOL_QUESTIONS  # noqa: E402
 
 QUESTIONS.update(PROTOCOL_QUESTIONS)
+QUESTIONS.update(ROUTING_QUESTIONS)  # OSPF/EIGRP labs: lab.labs.routingchecks

@@ -62,6 +62,7 @@ CATALOGUE: tuple[str, ...] = (
     "lossy-link",
     "icmp",
     "igmp",
+    "ospf",
     "http",
     "dns",
     "tftp",

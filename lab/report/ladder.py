@@ -194,10 +194,16 @@ def render_ladder(
     *,
     ip_nodes: Mapping[str, str] | None = None,
     title: str = "",
+    notes: Iterable[tuple[int, str, str]] = (),
 ) -> str:
-    """The ladder as text; lab probes are left out (they are the lab's own frames, not the experiment's)."""
+    """The ladder as text; lab probes are left out (they are the lab's own frames, not the experiment's).
+
+    ``notes`` are other timed events, ``(time_ns, node, text)``, drawn as ``+`` in the node's column (the
+    routes a routing daemon installed: ``route_notes``).
+    """
     mac_nodes = mac_nodes or {}
     ip_nodes = ip_nodes or {}
+    notes = list(notes)
     cols = _Columns(lanes)
     packets = list(packets)
     calls = [c for c in calls if c.get("call") not in QUIET_CALLS]
@@ -233,6 +239,8 @@ def render_ladder(
             )
         else:
             events.append((start, 0, cols.mark(node, "*"), label))
+    for ts, node, text in notes:
+        events.append((ts, 1, cols.mark(node, "+"), text))
     if not events:
         return f"{title}\n(no packets or calls)\n"
     events.sort(key=lambda e: (e[0], e[1]))
@@ -245,5 +253,17 @@ def render_ladder(
     lines.append(
         "time in ms since the first event; * = socket call (or a packet with no one receiving column), "
         "< = a call returns after other events, -[n]-> = packet n and its cause"
+        + ("; + = a route installed or removed" if notes else "")
     )
     return "\n".join(lines) + "\n"
+
+
+def route_notes(routes: Iterable[Mapping[str, Any]]) -> list[tuple[int, str, str]]:
+    """Ladder notes for a run's route events (``routes.jsonl``): when each router's routes appeared."""
+    out = []
+    for r in routes:
+        verb = "route installed" if r.get("action") == "add" else "route removed"
+        via = f" via {r['via']}" if r.get("via") else ""
+        by = f" by {r['proto']}" if r.get("proto") else ""
+        out.append((int(r["ts_ns"]), str(r["node"]), f"{r['node']} {verb}: {r['dest']}{via}{by}"))
+    return out

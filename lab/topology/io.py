@@ -16,6 +16,7 @@ topology means the same thing whichever way it was written. The YAML format::
 
 Graph formats use node attributes ``kind``, ``ipv4``, ``ipv6`` (comma-separated lists) and edge attributes
 ``mtu``, ``rate``, ``delay``, ``jitter``, ``loss``; a graph attribute ``loopback`` marks a loopback topology.
+A top-level (graph) ``routing: static | ospf | eigrp`` chooses how routers learn routes (default static).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from lab.topology.spec import (
     LINK_KEYS,
     NODE_KEYS,
     READER_NOISE,
+    ROUTING,
     Conditions,
     LinkSpec,
     NodeSpec,
@@ -128,7 +130,7 @@ def topology_from_yaml(text: str, source: str = "<yaml>", default_name: str = "t
         raise TopologyError(str(err)) from None
     if not isinstance(data, dict):
         raise TopologyError("expected a mapping with 'nodes' and 'links'", source=source)
-    unknown = set(data) - {"name", "description", "nodes", "links", "loopback"}
+    unknown = set(data) - {"name", "description", "nodes", "links", "loopback", "routing"}
     if unknown:
         keys = ", ".join(sorted(map(str, unknown)))
         raise TopologyError(f"unknown top-level key(s): {keys}", source=source)
@@ -167,7 +169,8 @@ def topology_from_yaml(text: str, source: str = "<yaml>", default_name: str = "t
     if not isinstance(loopback, bool):
         raise TopologyError("'loopback' must be true or false", source=source)
     return Topology.build(name=str(data.get("name") or default_name), source=source, nodes=nodes,
-                          links=links, loopback=loopback, description=str(data.get("description") or ""))
+                          links=links, loopback=loopback, description=str(data.get("description") or ""),
+                          routing=_routing(data.get("routing", "static"), source))
 
 
 def _yaml_name(value: Any, where: str, source: str) -> None:
@@ -196,7 +199,15 @@ def topology_from_graph(graph: nx.Graph, source: str = "<graph>", name: str | No
     loopback = bool(graph.graph.get("loopback", False))
     topo_name = name or str(graph.graph.get("name") or "generated")
     return Topology.build(name=topo_name, source=source, nodes=nodes, links=links, loopback=loopback,
-                          description=str(graph.graph.get("description") or ""))
+                          description=str(graph.graph.get("description") or ""),
+                          routing=_routing(graph.graph.get("routing", "static"), source))
+
+
+def _routing(value: Any, source: str) -> str:
+    """The topology's ``routing`` (static, ospf or eigrp), exactly one of the names (full match)."""
+    if not isinstance(value, str) or value not in ROUTING:
+        raise TopologyError(f"'routing' must be one of {', '.join(ROUTING)}, not {value!r}", source=source)
+    return value
 
 
 def _node(raw: dict[str, Any], source: str, strict: bool) -> NodeSpec:

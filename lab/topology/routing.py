@@ -5,6 +5,9 @@ router on a shortest path (counted in segments crossed) through routers only. Ho
 to a router on their first segment that has one; hosts on a segment without a router reach only their
 segment (validation makes sure every host can reach every other one). Ties break by node order, so the
 routes, like the addresses, are deterministic.
+
+With dynamic routing (``Topology.routing`` ospf or eigrp) routers get none of these routes: their
+daemons learn them. Hosts keep their default route (hosts run no routing protocol).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def compute_routes(
         return next(i.name for i in interfaces[node] if i.segment == seg)
 
     for r in topo.routers:
-        if r not in transit:
+        if r not in transit or topo.routing != "static":
             continue
         attached = {i.segment for i in interfaces[r]}
         lengths, paths = nx.single_source_dijkstra(transit, r)

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 from lab.topology.limits import IFNAMSIZ, LINK_RANGES, NAME_RE, format_rate  # noqa: F401 - re-exported
 
 KINDS = ("host", "router", "switch")
+# How routers learn routes: ``static`` (computed from shortest paths and installed with the links), or a
+# routing protocol whose daemons (FRR) the lab runs in every router namespace (``lab.emulation.daemons``).
+ROUTING = ("static", "ospf", "eigrp")
 
 NODE_KEYS = {"name", "kind", "ipv4", "ipv6"}
 LINK_KEYS = {"endpoints", "mtu", "rate", "delay", "jitter", "loss"}
@@ -89,7 +92,9 @@ class LinkSpec:
 class Topology:
     """A validated topology: build one with ``lab.topology.load_topology`` or ``Topology.from_graph``.
 
-    ``loopback`` marks a topology meant for the loopback realization (hosts on 127.0.0.0/8).
+    ``loopback`` marks a topology meant for the loopback realization (hosts on 127.0.0.0/8). ``routing``
+    is one of ``ROUTING``: with ``ospf``/``eigrp`` routers get no static routes (hosts keep their default
+    route to their gateway) and learn the rest from the routing daemons.
     """
 
     name: str
@@ -98,6 +103,7 @@ class Topology:
     links: tuple[LinkSpec, ...]
     loopback: bool = False
     description: str = ""
+    routing: str = "static"
 
     @classmethod
     def build(
@@ -109,11 +115,12 @@ class Topology:
         links: list[LinkSpec],
         loopback: bool = False,
         description: str = "",
+        routing: str = "static",
     ) -> Topology:
         """Validate and return a topology; raises TopologyError naming ``source``, node/link and problem."""
         from lab.topology.validate import validate
 
-        topo = cls(name, source, tuple(nodes), tuple(links), loopback, description)
+        topo = cls(name, source, tuple(nodes), tuple(links), loopback, description, routing)
         validate(topo)
         return topo
 
@@ -149,6 +156,8 @@ class Topology:
     def graph(self) -> nx.Graph:
         """The topology as an ``nx.Graph`` with the same attribute names the readers accept."""
         g = nx.Graph(name=self.name, loopback=self.loopback)
+        if self.routing != "static":
+            g.graph["routing"] = self.routing
         for n in self.nodes:
             attrs: dict[str, Any] = {"kind": n.kind}
             if n.ipv4:

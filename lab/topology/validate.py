@@ -18,7 +18,7 @@ from lab.topology.limits import (
     name_has_room,
     name_problem,
 )
-from lab.topology.spec import KINDS
+from lab.topology.spec import KINDS, ROUTING
 
 if TYPE_CHECKING:
     from lab.topology.spec import LinkSpec, Topology
@@ -70,6 +70,12 @@ def validate(topo: Topology) -> None:
         if n.kind == "switch" and degree[n.name] > MAX_BRIDGE_PORTS:
             fail(f"node {n.name!r}: switch with {degree[n.name]} links, more than the {MAX_BRIDGE_PORTS} "
                  "ports a Linux bridge can have (join several switches)")
+
+    if topo.routing not in ROUTING:
+        fail(f"routing {topo.routing!r}: expected one of {', '.join(ROUTING)}")
+    if topo.routing != "static" and not topo.routers:
+        fail(f"routing {topo.routing}: the topology has no routers to run it (add a node of kind router, "
+             "or use routing: static)")
 
     if topo.loopback:
         _check_loopback(topo, fail)

@@ -59,6 +59,7 @@ class _Sock:
         self.sent = 0
         self.recv = 0
         self.refs = 0  # fds (in all processes) that refer to it
+        self.hdrincl = False  # a raw IPv4 socket whose sends carry their own IP header (IP_HDRINCL)
 
     def set_local(self, addr, rank: int) -> None:
         if addr is not None and rank >= self.local_rank:
@@ -224,6 +225,9 @@ class StraceParser:
             return
         st = self._new(proc, ev.ret, family, stype)
         st.observe(parse_decoration(ev.ret_dec))
+        # a raw IPv6 socket never sees IP headers; a raw IPv4 one always on receive, on send with IP_HDRINCL
+        # or when its protocol is IPPROTO_RAW
+        st.hdrincl = stype == "SOCK_RAW" and family == "AF_INET" and args["proto"] in ("IPPROTO_RAW", "0xff")
         self._emit(ev, proc.pid, st, ev.ret, args, ret=st.sid)
 
     def _on_socketpair(self, ev: Syscall, proc: _Process) -> None:
@@ -353,6 +357,11 @@ class StraceParser:
 
     def _on_setsockopt(self, ev: Syscall, proc: _Process) -> None:
         self._control(ev, proc, ("level", "optname", "value"))
+        if len(ev.args) > 3 and ev.args[2] == "IP_HDRINCL" and not ev.error:
+            fd, dec = parse_fd(ev.args[0])
+            st = self._lookup(proc, fd, dec)
+            if st is not None:
+                st.hdrincl = ev.args[3] != "[0]"
 
     def _on_getsockopt(self, ev: Syscall, proc: _Process) -> None:
         self._control(ev, proc, ("level", "optname", "value"))
@@ -402,6 +411,8 @@ class StraceParser:
                     args["dgrams"] = dgrams
             else:
                 dgram = _dgram_of(addr if addr is not None else st.peer, payload, truncated, n)
+        elif st.type == "SOCK_RAW" and st.family == "AF_INET" and not ev.error and n and payload is not None:
+            dgram = _raw_dgram(payload[:n], truncated, out, st.hdrincl, addr)
         if payload is not None:
             args["preview"] = payload[: min(n, 32) if not out else 32].decode("utf-8", "backslashreplace")
         self._emit(ev, proc.pid, st, fd, args, nbytes=n, sb=sb, rb=rb, dgram=dgram,
@@ -437,6 +448,24 @@ def _dgram_of(peer, payload: bytes | None, truncated: bool, n: int) -> dict:
     complete = payload is not None and len(payload) >= n and not (truncated and len(payload) <= n)
     digest = hashlib.sha1(payload[:n]).hexdigest()[:16] if complete and payload is not None else None
     return {"peer": peer, "len": n, "sha1": digest}
+
+
+def _raw_dgram(data: bytes, truncated: bool, out: bool, hdrincl: bool, addr) -> dict | None:
+    """The record of one raw IPv4 datagram (a routing daemon's OSPF or EIGRP message, say).
+
+    What is hashed is the IP payload, as a capture shows it: a received datagram (and a sent one with
+    IP_HDRINCL) starts with an IP header, whose checksum, and sometimes ID, the kernel fills in. ``ip``
+    keeps the header's addresses and ID where the bytes show them.
+    """
+    ip = None
+    if (not out or hdrincl) and len(data) >= 20 and data[0] >> 4 == 4:
+        ihl = (data[0] & 15) * 4
+        ip = {"src": ".".join(map(str, data[12:16])), "dst": ".".join(map(str, data[16:20])),
+              "id": int.from_bytes(data[4:6], "big"), "proto": data[9]}
+        data = data[ihl:]
+    peer = (addr[0] if isinstance(addr, list) and addr else None) if out else (ip or {}).get("src")
+    digest = None if truncated else hashlib.sha1(data).hexdigest()[:16]
+    return {"peer": peer, "len": len(data), "sha1": digest, "raw": True, "ip": ip}
 
 
 def _mmsg(ev: Syscall) -> list[tuple[list | None, bytes, bool, int]]:

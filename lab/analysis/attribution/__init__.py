@@ -11,8 +11,9 @@ Packets the kernel sends on its own (SYN-ACK, handshake ACK, pure ACKs, retransm
 port, ICMP errors, ARP/NDP) get source ``kernel``, the duty that made the kernel send them, and the frame or
 call they answer. ``inferred`` and ``unexplained`` are honest failures: they count against coverage.
 
-Division of labour: ``calllog`` indexes the calls, ``tcp``/``datagrams``/``neighbours`` hold the rules,
-``causes`` the shape of a cause and the coverage figure; ``Attributor`` dispatches each packet.
+Division of labour: ``calllog`` indexes the calls, ``tcp``/``datagrams``/``neighbours``/``rawip`` (routing
+protocols over raw IP) hold the rules, ``causes`` the shape of a cause and the coverage figure;
+``Attributor`` dispatches each packet.
 
 Interface: ``Attributor(calls)`` once per run with all of ``calls.jsonl``; then ``cause(rec)`` for every
 packet record (packets.jsonl dict without ``cause``) in capture order, each exactly once.
@@ -30,6 +31,7 @@ from lab.analysis.attribution.datagrams import DatagramRules
 from lab.analysis.attribution.icmp import IcmpRules
 from lab.analysis.attribution.igmp import IgmpRules
 from lab.analysis.attribution.neighbours import NeighbourRules
+from lab.analysis.attribution.rawip import RawIpRules
 from lab.analysis.attribution.tcp import TcpRules
 
 __all__ = ["EXPLAINED", "Attributor", "call_label", "coverage", "norm_ip"]
@@ -96,6 +98,7 @@ class Attributor:
         self.neighbours = NeighbourRules(self.log)
         self.icmp = IcmpRules(self.log)
         self.igmp = IgmpRules(self.log)
+        self.raw_ip = RawIpRules(self.log)
         self._sightings: dict[tuple[Any, ...], _Sighting] = {}
         self._count = 0
 
@@ -144,6 +147,8 @@ class Attributor:
                 return self.neighbours.arp(rec)
             if rec.get("icmp"):
                 return self.icmp.cause(rec) or self.neighbours.icmp(rec)
+            if rec.get("routing"):
+                return self.raw_ip.cause(rec)
         finally:
             self.neighbours.remember(rec)
         if role == "igmp" and (found := self.igmp.cause(rec)):

@@ -1,0 +1,75 @@
+"""OSPFv2 and EIGRP headers decoded from bytes, and their packets explained by the daemon's send call."""
+
+from __future__ import annotations
+
+import struct
+
+from lab.analysis.attribution import Attributor
+from lab.analysis.decode import Decoder
+from lab.analysis.routinghdr import decode_eigrp, decode_ospf, describe
+
+
+def _ospf(mtype: int, body: bytes, rid: bytes = bytes([1, 1, 1, 1])) -> bytes:
+    return struct.pack("!BBH4s4sHH", 2, mtype, 24 + len(body), rid, bytes(4), 0, 0) + bytes(8) + body
+
+
+def test_ospf_hello_lists_neighbours() -> None:
+    body = bytes([255, 255, 255, 0]) + struct.pack("!HBBI", 1, 2, 1, 4) + bytes(8) + bytes([2, 2, 2, 2])
+    info = decode_ospf(_ospf(1, body), 0, len(_ospf(1, body)))
+    assert info["message"] == "Hello" and info["router_id"] == "1.1.1.1" and info["area"] == "0.0.0.0"
+    assert (info["hello_interval"], info["dead_interval"], info["neighbors"]) == (1, 4, ["2.2.2.2"])
+    assert describe(info) == "OSPF Hello (router 1.1.1.1; neighbours seen: 2.2.2.2)"
+
+
+def test_ospf_dd_update_ack() -> None:
+    dd = _ospf(2, struct.pack("!HBBI", 1500, 2, 7, 99))
+    assert decode_ospf(dd, 0, len(dd))["flags"] == "I|M|MS"
+    lsu = _ospf(4, struct.pack("!I", 3) + bytes(60))
+    assert decode_ospf(lsu, 0, len(lsu))["lsas"] == 3
+    ack = _ospf(5, bytes(40))
+    text = describe(decode_ospf(ack, 0, len(ack)))
+    assert text == "OSPF Link State Acknowledgment (router 1.1.1.1; 2 LSA(s) acknowledged)"
+    short = decode_ospf(lsu, 0, 10)
+    assert short["malformed"] == "OSPF header cut short" and short["len"] == 10
+
+
+def test_eigrp_messages() -> None:
+    hello = struct.pack("!BBHIIIHH", 2, 5, 0, 0, 0, 0, 0, 1) + bytes(12)
+    assert decode_eigrp(hello, 0, len(hello))["message"] == "Hello"
+    ack = struct.pack("!BBHIIIHH", 2, 5, 0, 0, 0, 7, 0, 1)
+    info = decode_eigrp(ack, 0, len(ack))
+    assert info["message"] == "Ack" and describe(info) == "EIGRP Ack (AS 1, acknowledges seq 7)"
+    update = struct.pack("!BBHIIIHH", 2, 1, 0, 1 | 8, 5, 0, 0, 1) + bytes(20)
+    info = decode_eigrp(update, 0, len(update))
+    assert (info["message"], info["flags"], info["seq"]) == ("Update", "INIT|EOT", 5)
+
+
+def _frame(proto: int, payload: bytes, ipid: int) -> bytes:
+    eth = bytes.fromhex("01005e000005" "020000000101" "0800")
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0xC0, 20 + len(payload), ipid, 0, 1, proto, 0,
+                     bytes([198, 18, 1, 254]), bytes([224, 0, 0, 5]))
+    return eth + ip + payload
+
+
+def test_decoded_frame_is_attributed_to_the_daemons_sendmsg() -> None:
+    payload = _ospf(1, bytes(20))
+    p = Decoder().decode(1, _frame(89, payload, 0x2E15), 0)
+    assert p.l4 == "ospf" and p.routing is not None and p.routing["message"] == "Hello"
+    sha = p.routing["sha1"]
+    call = {"id": 7, "node": "r1", "program": "ospfd", "call": "sendmsg", "type": "SOCK_RAW",
+            "family": "AF_INET", "sock": "1:13:1", "t_start_ns": 1_000, "t_end_ns": 2_000, "error": None,
+            "dgram": {"peer": "224.0.0.5", "len": len(payload), "sha1": sha, "raw": True,
+                      "ip": {"src": "198.18.1.254", "dst": "224.0.0.5", "id": 0x2E15, "proto": 89}}}
+    recv = {**call, "id": 8, "node": "r2", "call": "recvmsg", "sock": "2:13:1", "t_start_ns": 3_000,
+            "t_end_ns": 3_500, "dgram": {**call["dgram"], "peer": "198.18.1.254"}}
+    other = {**call, "id": 9, "dgram": {**call["dgram"], "ip": {**call["dgram"]["ip"], "id": 1}}}
+    att = Attributor([call, recv, other])
+    rec = {"number": 1, "ts_ns": 2_500, "interface": "r1-eth1", "routing": p.routing,
+           "ip": {"version": 4, "src": "198.18.1.254", "dst": "224.0.0.5", "id": 0x2E15, "proto": 89},
+           "role": {"code": "ospf"}}
+    cause = att.cause(rec)
+    assert cause["source"] == "call" and cause["calls"] == [7] and cause["consumed_by"] == [8]
+    assert cause["text"] == ("ospfd on r1 sendmsg() #7: OSPF Hello to 224.0.0.5; received by ospfd on r2 "
+                             "recvmsg() #8")
+    again = att.cause({**rec, "number": 2, "ts_ns": 2_600})  # the same bytes again: no call left for them
+    assert again["source"] == "inferred" and "no traced call sent it" in again["text"]
