@@ -95,6 +95,7 @@ class Pkt:
     win: int = 0
     tcplen: int | None = None
     mss: int | None = None
+    wscale: int | None = None  # the window scale option (SYN and SYN-ACK only)
     udplen: int | None = None
     icmp_type: int | None = None
     icmp_code: int | None = None
@@ -550,6 +551,8 @@ class Decoder:
 
     def _tcp_options(self, p: Pkt, data: bytes, o: int, end: int) -> None:
         p.mss = tcp_mss(data, o, end)
+        if p.flags is not None and p.flags & 2:
+            p.wscale = tcp_wscale(data, o, end)
 
     def _quoted(self, p: Pkt, data: bytes, off: int, end: int) -> None:
         """The header an ICMP error quotes: addresses, protocol and ports of the offending packet."""
@@ -610,6 +613,35 @@ def igmp_fields(data: bytes, off: int, end: int) -> dict | None:
         o = stop + 4 * aux
     out["records"] = records
     return out
+
+
+def tcp_wscale(data: bytes, o: int, end: int) -> int | None:
+    """The window scale option's shift count among the TCP options in ``data[o:end]``, if present (RFC 7323:
+    only a SYN or SYN-ACK carries it; a shift above 14 is taken as 14)."""
+    while o < end:
+        kind = data[o]
+        if kind == 0:
+            break
+        if kind == 1:
+            o += 1
+            continue
+        if o + 1 >= end:
+            break
+        olen = data[o + 1]
+        if olen < 2:
+            break
+        if kind == 3 and olen == 3 and o + 3 <= end:
+            return min(data[o + 2], 14)
+        o += olen
+    return None
+
+
+def win_text(win: int, shift: int | None) -> str:
+    """``64512 (63<<10)``: the window a segment really announces, with the header field and the scale
+    negotiated in the handshake; ``63 (scale unknown)`` when the capture has no handshake to tell."""
+    if shift is None:
+        return f"{win} (scale unknown: no handshake captured)"
+    return f"{win << shift} ({win}<<{shift})" if shift else str(win)
 
 
 def tcp_mss(data: bytes, o: int, end: int) -> int | None:

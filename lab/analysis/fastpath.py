@@ -25,7 +25,15 @@ from hashlib import sha1 as _sha1
 from typing import Any
 
 from lab.analysis.catalogue import layer_dict
-from lab.analysis.decode import Decoder, tcp_content_app, tcp_mss, tcp_port_app, udp_port_app
+from lab.analysis.decode import (
+    Decoder,
+    tcp_content_app,
+    tcp_mss,
+    tcp_port_app,
+    tcp_wscale,
+    udp_port_app,
+    win_text,
+)
 from lab.analysis.flows import FlowTable, flag_str
 from lab.analysis.roles import cause_tcp, ep
 
@@ -47,7 +55,7 @@ _UDP = struct.Struct("!HH H").unpack_from
 _OPT_TS = b"\x01\x01\x08\x0a"
 
 TCP_LINE = (b'{"number":%d,"ts_ns":%d,"t":%b,%b"len":%d,"caplen":%d,"layers":%b,'
-            b'"summary":"%b TCP [%b] seq=%d%b win=%d len=%d%b",%b%d,"id":%d,"proto":6,"frag":null},'
+            b'"summary":"%b TCP [%b] seq=%d%b win=%b len=%d%b",%b%d,"id":%d,"proto":6,"frag":null},'
             b'%b"flags":"%b","flags_int":%d,"seq_raw":%d,"ack_raw":%d,"seq":%d,"ack":%d,"len":%d,"win":%d,'
             b'"mss":%b,"stream":%d,"from_client":%b},"udp":null,"icmp":null,"arp":null,"app":%b,'
             b'"role":{"code":"%b","text":%b},"analysis":%b,"cause":%b}')
@@ -220,7 +228,8 @@ class FastPath:
         tlen = claimed - 34 - hl
         if tlen < 0:
             tlen = 0
-        info = flows.tcp(v.src, sport, v.dst, dport, fl, seq, ack, win, tlen, n, ts, ifx)
+        info = flows.tcp(v.src, sport, v.dst, dport, fl, seq, ack, win, tlen, n, ts, ifx,
+                         tcp_wscale(data, 54, 34 + hl) if fl & 2 and hl > 20 else None)
         st = info.st
         if app is not None:
             if st.app is None:
@@ -248,7 +257,8 @@ class FastPath:
             cause = cause_tcp(v.src, sport, info)
             cause_j, source, th, me, tt = _dumps(cause), cause["source"], cause["text"], "", ""
         ethip = v.ethip if v.mac == data[:12] else self._ethip(v, data)
-        return (6, layers, v.arrow, fl, info.rel_seq, info.rel_ack, win, tlen, app, ethip, ttl, ipid,
+        return (6, layers, v.arrow, fl, info.rel_seq, info.rel_ack, win, info.wshift, tlen, app, ethip, ttl,
+                ipid,
                 v.l4_prefix, seq, ack, mss, info.stream, info.from_client, info.role, info.text, an or None,
                 cause_j, names, names_s, source, th, me, tt)
 
@@ -301,9 +311,10 @@ class Renderer:
     An entry is a flat tuple (a tuple is the cheapest thing to build and to send); ``FastPath._tcp`` and
     ``_udp`` build it and ``_tcp``/``_udp`` here unpack it, in this order:
 
-    TCP: 6, layers JSON, arrow, flags, rel seq, rel ack, win, TCP length, app, eth+ip JSON head, ttl, IP id,
-         tcp JSON head, seq, ack, mss JSON, stream, from client, role code, role text, analysis flags or
-         None, cause JSON, layer names, their "/" string, cause source, cause text head, sender, tail
+    TCP: 6, layers JSON, arrow, flags, rel seq, rel ack, win, its scale (shift; None: unknown), TCP length,
+         app, eth+ip JSON head, ttl, IP id, tcp JSON head, seq, ack, mss JSON, stream, from client, role
+         code, role text, analysis flags or None, cause JSON, layer names, their "/" string, cause source,
+         cause text head, sender, tail
     UDP: 17, layers JSON, arrow, payload length, app, eth+ip JSON head, ttl, IP id, udp JSON head, UDP
          length, conversation, payload end, frame answered or None, sender (bytes), layer names, their
          "/" string, sender (str)
@@ -333,7 +344,7 @@ class Renderer:
         return got
 
     def _tcp(self, entry: tuple, item: Any, n: int, t0: int | None) -> tuple[bytes, str, tuple]:
-        (_proto, layers, arrow, fl, rel_seq, rel_ack, win, tlen, app, ethip, ttl,
+        (_proto, layers, arrow, fl, rel_seq, rel_ack, win, wshift, tlen, app, ethip, ttl,
          ipid, l4_prefix, seq, ack, mss, stream, from_client, role, text, an, cause_j, names, names_s, source,
          cause_head, me, cause_tail) = entry
         flags = self._flags.get(fl)
@@ -345,7 +356,8 @@ class Renderer:
         line = TCP_LINE % (
             n, ts, _dumps((ts - t0) / 1e9) if t0 is not None else b"null",
             self._iface.get(iface.index) or self._iface_json(iface), item.wirelen, item.caplen, layers,
-            arrow, flags, rel_seq, b" ack=%d" % rel_ack if fl & 16 else b"", win, tlen,
+            arrow, flags, rel_seq, b" ack=%d" % rel_ack if fl & 16 else b"",
+            b"%d" % win if wshift == 0 else win_text(win, wshift).encode(), tlen,
             b" " + appb if app else b"", ethip, ttl, ipid,
             l4_prefix, flags, fl, seq, ack, rel_seq, rel_ack, tlen, win, mss, stream,
             b"true" if from_client else b"false", b'"%b"' % appb if app else b"null",

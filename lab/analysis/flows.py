@@ -97,7 +97,7 @@ class TcpStream:
     __slots__ = ("id", "client", "server", "client_by", "isn", "syn_frame", "syn_seq", "synack_frame",
                  "synack_seq", "synack_ack", "hsack_frame", "fin_from", "fin_frames", "rst_from",
                  "rst_frames", "packets", "payload", "first_frame", "last_frame", "last_ts", "closed", "app",
-                 "analysis", "first_ts", "home", "link", "links")
+                 "analysis", "first_ts", "home", "link", "links", "wsopt", "shift")
 
     def __init__(self, sid: int, client: tuple, server: tuple, client_by: str, number: int, ts: int | None,
                  home: int = 0):
@@ -122,6 +122,8 @@ class TcpStream:
         self.home = home  # the interface the stream was first seen on
         self.link = TcpLink()  # ... and what that interface has seen
         self.links: dict[int, TcpLink] | None = None  # other interfaces, in a merged multi-link capture
+        self.wsopt: list[int | None] = [None, None]  # each side's SYN: its window scale, -1 without one
+        self.shift: list[int] | None = None  # the scale in effect per direction, once both SYNs were seen
 
     def link_of(self, iface: int) -> TcpLink:
         """The per-interface state for ``iface`` (made on first use)."""
@@ -186,7 +188,7 @@ class TcpInfo:
     """What one TCP segment's record needs from the flow table."""
 
     __slots__ = ("stream", "from_client", "rel_seq", "rel_ack", "analysis", "role", "text", "first_data",
-                 "answers", "st")
+                 "answers", "st", "wshift")
 
     def __init__(self) -> None:
         self.analysis: list[str] = []
@@ -221,8 +223,11 @@ class FlowTable:
 
     # -- TCP ------------------------------------------------------------------------------------------
     def tcp(self, src: str, sport: int, dst: str, dport: int, fl: int, seq: int, ack: int, win: int,
-            tlen: int, number: int, ts: int | None, iface: int = 0) -> TcpInfo:
-        """Put one segment in its stream; ``iface`` is the capture interface it was seen on."""
+            tlen: int, number: int, ts: int | None, iface: int = 0, wscale: int | None = None) -> TcpInfo:
+        """Put one segment in its stream; ``iface`` is the capture interface it was seen on, ``wscale`` a
+        SYN's window scale option. ``info.wshift`` is the scale of this segment's window: 0 on a SYN
+        (never scaled), the shift both SYNs agreed on (RFC 7323: 0 unless both carry the option), or None
+        when the capture holds no handshake to tell."""
         key = (src, sport, dst, dport)
         ent = self._tcp.get(key)
         syn_only = fl & (SYN | ACK) == SYN
@@ -273,6 +278,15 @@ class FlowTable:
         info.answers = None
         info.first_data = False
         info.analysis = an = []
+        if fl & SYN:
+            info.wshift = 0
+            st.wsopt[d] = -1 if wscale is None else wscale
+            w0, w1 = st.wsopt
+            if w0 is not None and w1 is not None:
+                st.shift = [w0, w1] if w0 >= 0 and w1 >= 0 else [0, 0]
+        else:
+            sh = st.shift
+            info.wshift = sh[d] if sh is not None else None
 
         # handshake bookkeeping: the stream's first occurrence of each step (frame numbers, flag-derived as
         # in the corpus truth) and, for roles and "answers", this interface's own

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from lab.analysis import renderproc
 from lab.analysis.catalogue import layer_dict
-from lab.analysis.decode import Decoder, Pkt
+from lab.analysis.decode import Decoder, Pkt, win_text
 from lab.analysis.fastpath import MAX_RECENT, FastPath, Renderer
 from lab.analysis.flows import FlowTable, flag_str
 from lab.analysis.lines import Lines
@@ -352,7 +352,7 @@ def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: An
     if l4 == "tcp" and p.flags is not None and src is not None:
         fl = p.flags
         tlen = p.tcplen or 0
-        info = flows.tcp(src, p.sport, dst, p.dport, fl, p.seq, p.ack, p.win, tlen, n, ts, ifx)
+        info = flows.tcp(src, p.sport, dst, p.dport, fl, p.seq, p.ack, p.win, tlen, n, ts, ifx, p.wscale)
         st = info.st
         if st.first_frame == n and st.app is None and flows.ftp_expect:
             for k in ((dst, p.dport), (src, p.sport)):
@@ -385,7 +385,7 @@ def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: An
         cause = cause_tcp(src, p.sport, info)
         ack_s = f" ack={info.rel_ack}" if fl & 16 else ""
         summary = (f"{ep(src, p.sport)} -> {ep(dst, p.dport)} TCP [{tcp['flags']}] seq={info.rel_seq}{ack_s} "
-                   f"win={p.win} len={p.tcplen}")
+                   f"win={win_text(p.win, info.wshift)} len={p.tcplen}")
         if app:
             summary += f" {app}"
         recent[(ifx, src, dst, 6, p.sport, p.dport)] = n
