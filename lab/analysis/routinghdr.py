@@ -63,7 +63,8 @@ def decode_ospf(data: bytes, off: int, end: int) -> dict[str, Any]:
 
 
 def decode_eigrp(data: bytes, off: int, end: int) -> dict[str, Any]:
-    """The EIGRP header at ``data[off:end]``; a Hello without TLVs that acknowledges a sequence is an Ack."""
+    """The EIGRP header at ``data[off:end]``; a Hello that acknowledges a sequence number is an Ack (FRR's
+    Acks carry the Hello's parameter TLVs, so the length does not tell them apart)."""
     body = data[off:end]
     out: dict[str, Any] = {"protocol": "EIGRP", "len": len(body), "sha1": hashlib.sha1(body).hexdigest()[:16]}
     if len(body) < 20:
@@ -71,7 +72,7 @@ def decode_eigrp(data: bytes, off: int, end: int) -> dict[str, Any]:
         return out
     version, opcode, _ck, flags, seq, ack, _vrid, asn = _EIGRP(body, 0)
     message = EIGRP_OPCODES.get(opcode, f"opcode {opcode}")
-    if opcode == 5 and ack and len(body) == 20:
+    if opcode == 5 and ack:  # RFC 7868: an Ack is a Hello (unicast) with a non-zero acknowledgment number
         message = "Ack"
     out.update(version=version, type=opcode, message=message, seq=seq, ack=ack, asn=asn,
                flags="|".join(name for bit, name in EIGRP_FLAGS if flags & bit) or "none")

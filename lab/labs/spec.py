@@ -63,6 +63,7 @@ CATALOGUE: tuple[str, ...] = (
     "icmp",
     "igmp",
     "ospf",
+    "eigrp",
     "http",
     "dns",
     "tftp",

@@ -36,7 +36,7 @@ def test_ospf_dd_update_ack() -> None:
 def test_eigrp_messages() -> None:
     hello = struct.pack("!BBHIIIHH", 2, 5, 0, 0, 0, 0, 0, 1) + bytes(12)
     assert decode_eigrp(hello, 0, len(hello))["message"] == "Hello"
-    ack = struct.pack("!BBHIIIHH", 2, 5, 0, 0, 0, 7, 0, 1)
+    ack = struct.pack("!BBHIIIHH", 2, 5, 0, 0, 0, 7, 0, 1) + bytes(20)  # FRR's Acks keep the Hello's TLVs
     info = decode_eigrp(ack, 0, len(ack))
     assert info["message"] == "Ack" and describe(info) == "EIGRP Ack (AS 1, acknowledges seq 7)"
     update = struct.pack("!BBHIIIHH", 2, 1, 0, 1 | 8, 5, 0, 0, 1) + bytes(20)
