@@ -15,8 +15,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Protocol
 
@@ -74,12 +75,21 @@ class KernelBackend:
 
     def create(self, plan: Plan) -> None:
         # /etc/netns files are only read by `ip netns exec`, i.e. after create() returns: write them while
-        # the kernel builds namespaces (hundreds of small files on an overlay /etc take a few 100 ms)
+        # the kernel builds namespaces (hundreds of small files on an overlay /etc take a few 100 ms). The
+        # writer is stopped and joined before create() returns or raises, even when interrupted, so that a
+        # teardown never runs while it still creates directories.
+        stop = threading.Event()
         with ThreadPoolExecutor(max_workers=1) as pool:
-            etc = pool.submit(_write_files, plan.etc_files)
-            what = f"run {plan.run_id}: creating namespaces and links"
-            _batch(["ip", "-batch", "-"], plan.root_batch, what)
-            self._configure(plan)
+            etc = pool.submit(_write_files, plan.etc_files, stop)
+            try:
+                what = f"run {plan.run_id}: creating namespaces and links"
+                _batch(["ip", "-batch", "-"], plan.root_batch, what)
+                self._configure(plan)
+            except BaseException:
+                stop.set()
+                raise
+            finally:
+                _wait_for(etc)
             etc.result()
 
     def _configure(self, plan: Plan) -> None:
@@ -146,11 +156,16 @@ class KernelBackend:
         pids = kill_all(pids_in_namespaces(existing))
         if pids:
             problems.append(f"processes survived SIGKILL: {pids}")
-        if existing:
+        # tried again for what is left: a Ctrl-C signals the whole process group, so an `ip` running at
+        # that instant dies with it
+        for attempt in range(3):
+            existing = [ns for ns in existing if (NETNS_DIR / ns).exists()]
+            if not existing:
+                break
             lines = "".join(f"netns del {ns}\n" for ns in existing)
             proc = subprocess.run(["ip", "-force", "-batch", "-"], input=lines, capture_output=True,
                                   text=True, timeout=60)
-            if proc.returncode != 0:
+            if proc.returncode != 0 and attempt == 2:
                 err = proc.stderr.strip().splitlines()
                 problems.append(err[0] if err else "netns del failed")
         for d in etc_dirs:
@@ -196,8 +211,22 @@ def kill_all(pids: list[int], timeout: float = 5.0) -> list[int]:
     return pids
 
 
-def _write_files(files: dict[str, str]) -> None:
+def _wait_for(future: Future) -> None:
+    """Wait until ``future`` is done; a signal arriving meanwhile is raised once it is (not before)."""
+    interrupted: BaseException | None = None
+    while not future.done():
+        try:
+            wait([future])
+        except BaseException as err:  # KeyboardInterrupt, Terminated: raised after the wait
+            interrupted = interrupted or err
+    if interrupted is not None:
+        raise interrupted
+
+
+def _write_files(files: dict[str, str], stop: threading.Event) -> None:
     for path, content in files.items():
+        if stop.is_set():
+            return
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(content)

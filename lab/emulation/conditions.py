@@ -26,22 +26,23 @@ def netem_available() -> bool:
     """Whether the kernel accepts a netem qdisc (tested once per process in a scratch namespace, whose name
     ``lab clean`` recognises if this process is killed before it deletes it: see ``lab.emulation.scratch``).
     """
-    from lab.emulation.scratch import scratch_namespace
+    from lab.emulation import scratch
+    from lab.emulation.deferred import signals_deferred
 
-    ns = scratch_namespace()
-    try:
-        _run(["ip", "netns", "add", ns])
-    except EmulationError:
-        return False
-    try:
-        _run(["ip", "-n", ns, "link", "add", "name", "p0", "type", "veth", "peer", "name", "p1"])
-        proc = subprocess.run(["tc", "-n", ns, "qdisc", "add", "dev", "p0", "root", "netem", "delay", "1ms"],
-                              capture_output=True, text=True, timeout=10)
-        return proc.returncode == 0
-    except EmulationError:
-        return False
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+    ns = scratch.scratch_namespace()
+    # Held signals for the ~20 ms it takes: an `ip netns add` forked just before a signal runs to the end
+    # even when this process gives up on it, and could create the namespace after our delete.
+    with signals_deferred():
+        try:
+            _run(["ip", "netns", "add", ns])
+            _run(["ip", "-n", ns, "link", "add", "name", "p0", "type", "veth", "peer", "name", "p1"])
+            proc = subprocess.run(["tc", "-n", ns, "qdisc", "add", "dev", "p0", "root", "netem", "delay",
+                                   "1ms"], capture_output=True, text=True, timeout=10)
+            return proc.returncode == 0
+        except EmulationError:
+            return False
+        finally:
+            scratch.remove(ns)
 
 
 def _run(argv: list[str]) -> None:

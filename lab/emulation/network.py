@@ -32,6 +32,7 @@ from typing import IO, Any
 
 from lab.emulation import conditions
 from lab.emulation.backend import Backend, KernelBackend, kill_all, pids_of_run
+from lab.emulation.deferred import signals_deferred
 from lab.emulation.names import NETNS_DIR, check_run_id, namespace, new_run_id
 from lab.emulation.plan import Plan, build_plan
 from lab.emulation.state import RunState, load_states, process_start
@@ -118,8 +119,13 @@ class Network:
             else:
                 self._start_netns()
         except BaseException:
-            self._teardown()
-            self._restore_handlers()
+            # the signal that interrupted bring-up may reach us again (a process-group Ctrl-C kills our `ip`
+            # child first, and its failure brings us here before the signal itself): held until done
+            try:
+                with signals_deferred():
+                    self._teardown()
+            finally:
+                self._restore_handlers()
             raise
         self._up = True
 
@@ -128,14 +134,12 @@ class Network:
         if self._state is None:
             self._restore_handlers()
             return
-        pending = self._hold_signals()
         try:
-            self._teardown()
+            with signals_deferred():
+                self._teardown()
         finally:
             self._up = False
             self._restore_handlers()
-        if pending:
-            signal.raise_signal(pending[0])
 
     def _start_netns(self) -> None:
         if self._backend is None and os.geteuid() != 0:
@@ -150,19 +154,24 @@ class Network:
         state = self._new_state("netns")
         state.namespaces = dict(plan.namespaces)
         state.etc_dirs = sorted({os.path.dirname(p) for p in plan.etc_files})
-        state.claim()
-        # a namespace of ours that exists without a record (made by hand, or by a run recorded under another
-        # LAB_STATE_DIR) is not ours to remove: give the claim back and refuse
-        taken = [ns for ns in plan.namespaces.values() if (NETNS_DIR / ns).exists()]
-        if taken:
-            state.remove()
-            raise UsageError(f"run id {self.run_id} is in use (namespace {taken[0]} exists without a record "
-                             "of this machine's runs); choose another run id")
-        self._state = state
-        self._plan = plan
-        self._backend = backend
-        self.conditions_report = list(plan.conditions_report)
-        backend.create(plan)
+        # Signals are held from the claim until the kernel objects are made (or their making failed): a
+        # child forked an instant before a signal (`ip -batch`) runs to its end even if we give up on it,
+        # and would create namespaces after our teardown. Ctrl-C also kills those children, so bring-up
+        # fails at once and the held signal then unwinds through the teardown.
+        with signals_deferred():
+            state.claim()
+            # a namespace of ours that exists without a record (made by hand, or by a run recorded under
+            # another LAB_STATE_DIR) is not ours to remove: give the claim back and refuse
+            taken = [ns for ns in plan.namespaces.values() if (NETNS_DIR / ns).exists()]
+            if taken:
+                state.remove()
+                raise UsageError(f"run id {self.run_id} is in use (namespace {taken[0]} exists without a "
+                                 "record of this machine's runs); choose another run id")
+            self._state = state
+            self._plan = plan
+            self._backend = backend
+            self.conditions_report = list(plan.conditions_report)
+            backend.create(plan)
         self._state.status = "up"
         self._state.save()
 
@@ -230,14 +239,6 @@ class Network:
                               signal.SIGTERM: signal.getsignal(signal.SIGTERM)}
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, on_term)
-
-    def _hold_signals(self) -> list[int]:
-        """During teardown: remember signals instead of raising; re-raised after handlers are restored."""
-        pending: list[int] = []
-        if self._old_handlers and threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, lambda s, _f: pending.append(s))
-        return pending
 
     def _restore_handlers(self) -> None:
         if not self._old_handlers or threading.current_thread() is not threading.main_thread():

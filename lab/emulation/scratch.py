@@ -45,11 +45,18 @@ def stale() -> list[str]:
     return out
 
 
-def remove(name: str) -> str | None:
-    """Delete one scratch namespace; returns the problem, or None."""
+def remove(name: str, attempts: int = 3) -> str | None:
+    """Delete one scratch namespace; returns the problem, or None.
+
+    Tried again while it still exists: a Ctrl-C signals the whole process group, so the ``ip netns del``
+    that was running at that instant dies with it.
+    """
     if owner(name) is None:
         return f"{name}: not a scratch namespace"
-    proc = subprocess.run(["ip", "netns", "del", name], capture_output=True, text=True, timeout=30)
-    if proc.returncode != 0 and (NETNS_DIR / name).exists():
-        return f"{name}: {proc.stderr.strip() or 'netns del failed'}"
-    return None
+    problem = None
+    for _ in range(attempts):
+        proc = subprocess.run(["ip", "netns", "del", name], capture_output=True, text=True, timeout=30)
+        if not (NETNS_DIR / name).exists():
+            return None
+        problem = f"{name}: {proc.stderr.strip() or 'netns del failed'}"
+    return problem
