@@ -17,6 +17,7 @@ import struct
 from collections import OrderedDict
 
 from lab.analysis import linktypes as lt
+from lab.analysis.appfields import snmp_fields, telnet_fields
 from lab.analysis.catalogue import IP_PROTOCOLS, TCP_PORTS, UDP_PORTS
 from lab.analysis.routinghdr import decode_eigrp, decode_ospf
 
@@ -62,6 +63,11 @@ ICMP6_NAMES = {
 }
 ICMP4_ERRORS = frozenset({3, 4, 5, 11, 12})
 ICMP6_ERRORS = frozenset({1, 2, 3, 4})
+# applications whose fields a packet record carries (under the key), decoded from the payload
+FIELD_DECODERS = {
+    "SNMP": lambda payload: ("snmp", snmp_fields(payload)),
+    "Telnet": lambda payload: ("telnet", telnet_fields(payload)),
+}
 ICMP_ECHO_TYPES = frozenset({0, 8, 128, 129})  # echo reply/request, ICMPv4 and ICMPv6 (the same layout)
 
 PPP_PROTOCOLS = {0x0021: "IPv4", 0x0057: "IPv6", 0xC021: "LCP", 0x8021: "IPCP", 0x8057: "IPv6CP",
@@ -104,6 +110,7 @@ class Pkt:
     icmp_echo: tuple[int, int] | None = None  # (identifier, sequence) of an echo request or reply
     icmp_mtu: int | None = None  # next-hop MTU of an ICMPv4 "fragmentation needed"
     igmp: dict | None = None  # IGMP type, name, group and (v3 reports) group records
+    app_fields: tuple[str, dict] | None = None  # ("snmp" | "telnet", decoded fields): lab.analysis.appfields
     arp: tuple | None = None
     payload: bytes = b""
     app: str | None = None
@@ -495,6 +502,8 @@ class Decoder:
                 app = _tcp_app(sport, dport, p.payload)
                 p.app = app
                 p.layers.append(_ly(app or "Data", off + hl, plen, note))
+                if app in FIELD_DECODERS:
+                    p.app_fields = FIELD_DECODERS[app](p.payload)
         elif proto == 17:
             p.l4 = "udp"
             if avail < 8:
@@ -512,6 +521,8 @@ class Decoder:
                 app = _udp_app(sport, dport, p.payload)
                 p.app = app
                 p.layers.append(_ly(app or "Data", off + 8, pend - off - 8, note))
+                if app in FIELD_DECODERS:
+                    p.app_fields = FIELD_DECODERS[app](p.payload)
         elif proto == 1 or proto == 58:
             name = "ICMP" if proto == 1 else "ICMPv6"
             p.l4 = "icmp" if proto == 1 else "icmpv6"

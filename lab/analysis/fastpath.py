@@ -26,6 +26,7 @@ from typing import Any
 
 from lab.analysis.catalogue import layer_dict
 from lab.analysis.decode import (
+    FIELD_DECODERS,
     Decoder,
     tcp_content_app,
     tcp_mss,
@@ -223,7 +224,7 @@ class FastPath:
         app = None
         if plen > 0:
             app = tcp_content_app(data, 34 + hl, end) or v.port_app
-            if app == "FTP":
+            if app == "FTP" or app in FIELD_DECODERS:  # FTP's data channels; fields the record carries
                 return None
         tlen = claimed - 34 - hl
         if tlen < 0:
@@ -281,7 +282,7 @@ class FastPath:
         if pend > 42:
             app = v.port_app  # as decode._udp_app, with the port lookup done once per view
             if app is not None:
-                if app == "TFTP":
+                if app == "TFTP" or app in FIELD_DECODERS:
                     return None
                 if app == "QUIC" and not data[42] & 0x40:  # a QUIC packet has the fixed bit set
                     app = None

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lab.analysis import renderproc
+from lab.analysis.appfields import brief as app_brief
 from lab.analysis.catalogue import layer_dict
 from lab.analysis.decode import Decoder, Pkt, win_text
 from lab.analysis.fastpath import MAX_RECENT, FastPath, Renderer
@@ -465,6 +466,9 @@ def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: An
                               app, role_code, role_text, analysis, cause)
             rec["routing"] = p.routing
             return rec
+    if p.app_fields is not None:  # what the decoded application fields say, in the words of the protocol
+        said = app_brief(*p.app_fields)
+        summary, role_text = f"{summary}: {said}", f"{role_text}: {said}"
     return _finish_rec(p, n, ts, t0, iface, item, iface_nodes, layers, summary, tcp, udp, icmp, arp, app,
                        role_code, role_text, analysis, cause)
 
@@ -493,6 +497,8 @@ def _finish_rec(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item
     }
     if p.igmp is not None:
         rec["igmp"] = p.igmp
+    if p.app_fields is not None:
+        rec[p.app_fields[0]] = p.app_fields[1]
     if item.comments:
         rec["comments"] = list(item.comments)
     if p.malformed:

@@ -172,10 +172,73 @@ def igmp_record_type(packets: Records, calls: Records, kind: str = "join") -> st
     return None
 
 
+def _snmp(packets: Records, pdu: str | None = None) -> Records:
+    return [p for p in _originals(packets) if p.get("snmp") and (pdu is None or p["snmp"].get("pdu") == pdu)]
+
+
+def snmp_pdu(
+    packets: Records,
+    calls: Records,
+    pdu: str,
+    community: str | None = None,
+    oids: list[str] | None = None,
+    value: str | int | None = None,
+) -> Result:
+    """An SNMP message of type ``pdu`` decoded with this community, these OIDs in order, or a variable
+    bound to this value."""
+    found = _snmp(packets, pdu)
+    if not found:
+        seen = sorted({str(p["snmp"].get("pdu")) for p in _snmp(packets)})
+        return False, f"no SNMP {pdu} decoded (seen: {seen or 'no SNMP at all'})"
+    for p in found:
+        snmp = p["snmp"]
+        got_oids = [v["oid"] for v in snmp.get("varbinds") or []]
+        values = [v.get("value") for v in snmp.get("varbinds") or []]
+        if community is not None and snmp.get("community") != community:
+            continue
+        if oids is not None and got_oids != list(oids):
+            continue
+        if value is not None and value not in values:
+            continue
+        bound = ", ".join(f"{v['oid']} = {v.get('value')!r}" for v in snmp.get("varbinds") or [])
+        return (
+            True,
+            f"{ev.frame(p)}: SNMP {snmp.get('version')} {pdu}, community {snmp.get('community')!r}, {bound}",
+        )
+    first = found[0]["snmp"]
+    return False, f"{len(found)} SNMP {pdu} decoded, none as expected; first: {first}"
+
+
 PROTOCOL_CHECKS: dict[str, Callable[..., Result]] = {
     "attributed": attributed,
     "multicast_readers": multicast_readers,
+    "snmp_pdu": snmp_pdu,
 }
+
+
+def snmp_field(packets: Records, calls: Records, pdu: str, field: str) -> Any:
+    """A field (community, request_id, error, version) of the first SNMP message of type ``pdu``."""
+    found = _snmp(packets, pdu)
+    return found[0]["snmp"].get(field) if found else None
+
+
+def _varbind(packets: Records, oid: str) -> dict[str, Any] | None:
+    for p in _snmp(packets, "response"):
+        for vb in p["snmp"].get("varbinds") or []:
+            if vb.get("oid") == str(oid):
+                return vb
+    return None
+
+
+def snmp_value(packets: Records, calls: Records, oid: str) -> Any:
+    """The value the first response binds to ``oid``."""
+    return (_varbind(packets, oid) or {}).get("value")
+
+
+def snmp_value_type(packets: Records, calls: Records, oid: str) -> str | None:
+    """The SNMP type (INTEGER, OCTET STRING, TimeTicks...) of ``oid``'s value in the first response."""
+    return (_varbind(packets, oid) or {}).get("type")
+
 
 PROTOCOL_QUESTIONS: dict[str, Callable[..., Any]] = {
     "icmp_echo_id": icmp_echo_id,
@@ -185,4 +248,7 @@ PROTOCOL_QUESTIONS: dict[str, Callable[..., Any]] = {
     "igmp_report_dst": igmp_report_dst,
     "multicast_mac": multicast_mac,
     "igmp_record_type": igmp_record_type,
+    "snmp_field": snmp_field,
+    "snmp_value": snmp_value,
+    "snmp_value_type": snmp_value_type,
 }

@@ -67,6 +67,7 @@ CATALOGUE: tuple[str, ...] = (
     "http",
     "dns",
     "tftp",
+    "snmp",
     "smtp",
 )
 

@@ -166,3 +166,41 @@ def test_each_multicast_datagram_is_one_sendto_read_by_every_member(igmp_run: Ru
         readers = [igmp_run.call(i) for i in dgram["cause"]["consumed_by"]]
         assert sorted(r["node"] for r in readers) == ["h2", "h3"]
         assert all(r["call"] == "recvfrom" and r["nbytes"] == dgram["udp"]["length"] - 8 for r in readers)
+
+
+@pytest.fixture(scope="module")
+def snmp_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return Run("snmp", tmp_path_factory.mktemp("snmp") / "run")
+
+
+@pytest.mark.root
+def test_snmp_lab_is_green(snmp_run: Run) -> None:
+    snmp_run.green()
+    answers = snmp_run.report["answers"]
+    assert answers["community"] == "lab-public" and answers["sysname"] == "lab-agent"
+    assert answers["services-type"] == "INTEGER"
+
+
+@pytest.mark.root
+def test_snmp_get_and_response_are_decoded_and_sent_by_the_real_programs(snmp_run: Run) -> None:
+    (request,) = [p for p in snmp_run.packets if (p.get("snmp") or {}).get("pdu") == "get-request"]
+    (response,) = [p for p in snmp_run.packets if (p.get("snmp") or {}).get("pdu") == "response"]
+    assert request["udp"]["dport"] == 161 and response["udp"]["sport"] == 161
+    assert request["snmp"]["version"] == "v2c" and request["snmp"]["community"] == "lab-public"
+    assert [v["oid"] for v in request["snmp"]["varbinds"]] == [
+        "1.3.6.1.2.1.1.5.0",
+        "1.3.6.1.2.1.1.6.0",
+        "1.3.6.1.2.1.1.7.0",
+    ]
+    assert all(v["type"] == "NULL" for v in request["snmp"]["varbinds"])
+    assert response["snmp"]["request_id"] == request["snmp"]["request_id"]
+    assert response["snmp"]["error"] == "noError"
+    assert [v["value"] for v in response["snmp"]["varbinds"]] == ["lab-agent", "rack 42, lab network", 72]
+    assert "get-request community 'lab-public'" in request["role"]["text"]
+    for packet, sender, reader in ((request, "h1", "h2"), (response, "h2", "h1")):
+        send = snmp_run.call(packet["cause"]["calls"][0])
+        read = snmp_run.call(packet["cause"]["consumed_by"][0])
+        assert send["tracer"] == read["tracer"] == "strace"  # snmpget and snmpd are C programs
+        assert (send["node"], read["node"]) == (sender, reader)
+        assert send["call"].startswith("send") and read["call"].startswith("recv")
+        assert send["ret"] == packet["udp"]["length"] - 8
