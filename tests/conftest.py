@@ -1,10 +1,13 @@
-"""Shared fixtures: where the public corpus lives, and skips with reasons for root-only tests."""
+"""Shared fixtures: where the public corpus lives, skips with reasons for root-only tests, and the runs of
+the lab catalogue (each lab run at most once per session, shared by every test that reads its outputs)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,3 +37,27 @@ def require_tool(name: str) -> str:
     if path is None:
         pytest.skip(f"{name} not installed (run make setup)")
     return path
+
+
+@pytest.fixture(scope="session")
+def catalogue_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Any]:
+    """``catalogue_run("lossy-link")``: the ``RunResult`` of that catalogue lab, run for real the first time
+    a test asks for it and shared afterwards (the end-to-end test, the sentence guards and the TCP flag
+    comparison all read the same run). A run that raised is re-raised to every test that asks again."""
+    from lab.labs.spec import load_lab
+    from lab.runner import run_lab
+
+    runs: dict[str, Any] = {}
+
+    def get(name: str) -> Any:
+        if name not in runs:
+            try:
+                runs[name] = run_lab(load_lab(name), tmp_path_factory.mktemp("catalogue") / name)
+            except Exception as err:  # noqa: BLE001 - kept and re-raised for each test that asks
+                runs[name] = err
+        got = runs[name]
+        if isinstance(got, Exception):
+            raise got
+        return got
+
+    return get

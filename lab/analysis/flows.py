@@ -9,17 +9,18 @@ memory stays flat however many connections a capture holds.
 Analysis flags are tshark's (``tcp.analysis.*``), with its definitions; on the 61 readable captures of the
 public corpus they equal tshark's per packet (``test_analysis_flags_are_tsharks``): retransmission (data
 already sent in this direction), fast_retransmission (after >= 2 duplicate ACKs; also a retransmission),
-out_of_order (fills a gap left by a lost_segment, or comes within the first round trip after the highest
-segment), lost_segment (a gap: previous segment not captured), duplicate_ack (same ACK, window and next
-sequence number, window open), zero_window, zero_window_probe (one byte at the next sequence number while
-the peer's window is 0; it does not move the next sequence number, so the data after it is no
-retransmission), window_update (same ACK, new window), keep_alive (0 or 1 byte one below the next sequence
-number), keep_alive_ack and zero_window_probe_ack (the repeated ACK that answers one: not a duplicate ACK).
-Not computed: window_full and ack_lost_segment (they need the bytes in flight).
+out_of_order (comes within the first round trip after the highest segment — filling a gap is no reason: a
+resent segment that fills the gap a loss left is a retransmission, as tshark says), lost_segment (a gap:
+previous segment not captured), duplicate_ack (same ACK, window and next sequence number, window open),
+zero_window, zero_window_probe (one byte at the next sequence number while the peer's window is 0; it does not
+move the next sequence number, so the data after it is no retransmission), window_update (same ACK, new
+window), keep_alive (0 or 1 byte one below the next sequence number), keep_alive_ack and zero_window_probe_ack
+(the repeated ACK that answers one: not a duplicate ACK). Not computed: window_full and ack_lost_segment (they
+need the bytes in flight).
 
 Several capture points in one file (a routed lab merges the captures of every link): a conversation keeps
 one stream id across interfaces (like tshark's ``tcp.stream``), but everything that asks "was this seen
-before?" -- expected sequence numbers, last ACK and window, duplicate-ACK counts, gaps, "SYN (again)",
+before?" -- expected sequence numbers, last ACK and window, duplicate-ACK counts, "SYN (again)",
 "FIN (again)", which frame a reply answers -- is kept per interface (``TcpLink``), so the same segment seen
 on the next link is not a retransmission. Stream-level summaries (handshake frames, FIN/RST senders) keep
 the first occurrence on any interface; packet and byte counts are those of the interface where the
@@ -67,7 +68,7 @@ def _well_known(port: int) -> bool:
 class TcpLink:
     """What one capture interface has seen of one TCP stream: the "seen before?" state of each direction."""
 
-    __slots__ = ("nxt", "lastack", "lastwin", "dupacks", "gaps", "data_seen", "syn_frame", "synack_frame",
+    __slots__ = ("nxt", "lastack", "lastwin", "dupacks", "data_seen", "syn_frame", "synack_frame",
                  "synack_seq", "synack_ack", "hsack_frame", "fin_from", "nxt_ts", "syn_ts", "first_rtt",
                  "lastack_ts", "probe", "fin_frame", "fin_end")
 
@@ -81,7 +82,6 @@ class TcpLink:
         self.probe: list[str | None] = [None, None]  # the last segment was a keep-alive or zero-window probe
         self.lastwin: list[int | None] = [None, None]
         self.dupacks = [0, 0]
-        self.gaps: list[list[tuple[int, int]]] = [[], []]
         self.data_seen = [False, False]
         self.syn_frame: int | None = None
         self.synack_frame: int | None = None
@@ -364,10 +364,6 @@ class FlowTable:
                         an.append("retransmission")
                 elif seglen and seq != nxt and ((seq - nxt) & M32) < HALF:
                     an.append("lost_segment")
-                    gl = lk.gaps[d]
-                    gl.append((nxt, seq))
-                    if len(gl) > 16:
-                        del gl[0]
             # a probe's byte is sent again until the window opens: it does not move the next sequence number
             if probe != "zero_window_probe" and (nxt is None or ((seq + seglen - nxt) & M32) < HALF):
                 end = (seq + seglen) & M32
@@ -494,14 +490,9 @@ class FlowTable:
         return info
 
     def _retrans_kind(self, lk: TcpLink, d: int, seq: int, seglen: int, ts: int | None) -> str:
-        """A segment that does not advance the sequence: fills a gap we saw, answers duplicate ACKs (within
-        20 ms of the last), came too soon after the highest segment to be a resend (tshark's test: within
-        the first round trip, 3 ms when unknown), or else a retransmission."""
-        gl = lk.gaps[d]
-        for i, (a, b) in enumerate(gl):
-            if _ge(seq, a) and not _ge(seq, b):
-                del gl[i]
-                return "out_of_order"
+        """A segment that does not advance the sequence: answers duplicate ACKs (within 20 ms of the last),
+        came too soon after the highest segment to be a resend (tshark's test: within the first round trip,
+        3 ms when unknown), or else a retransmission — also when it fills a gap (tshark has no gap rule)."""
         o = 1 - d
         last_ack = lk.lastack_ts[o]
         if (lk.dupacks[o] >= 2 and lk.lastack[o] == seq and ts is not None and last_ack is not None

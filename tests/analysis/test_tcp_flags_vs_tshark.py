@@ -126,3 +126,35 @@ def test_the_scenarios_cover_every_flag(tmp_path: Path) -> None:
         _write(pcap, segments)
         seen.update(*_tshark_flags(pcap))
     assert seen == set(FLAGS), sorted(set(FLAGS) - seen)
+
+
+@pytest.mark.root
+def test_lossy_link_capture_per_interface_equals_tshark(catalogue_run, tmp_path: Path) -> None:  # noqa: ANN001
+    """A real capture with loss (the lossy-link lab: 10% loss on r1-h2, captured on both links): our flags
+    on each interface equal tshark's run on that interface's packets alone. The retransmissions that fill
+    the gaps a loss left are retransmissions (or fast ones), not out-of-order segments."""
+    run = catalogue_run("lossy-link")
+    capture = run.out / "capture.pcapng"
+    res = analyze_capture(capture, tmp_path / "out")
+    recs = {r["number"]: r for r in load_jsonl(res.packets_path)}
+    listing = subprocess.run(["tshark", "-r", str(capture), "-T", "fields", "-e", "frame.interface_name"],
+                             capture_output=True, text=True, check=True, timeout=120).stdout.splitlines()
+    assert len(listing) == len(recs)
+    compared = retransmissions = 0
+    wrong = []
+    for name in sorted(set(listing)):
+        part = tmp_path / f"{name}.pcapng"
+        subprocess.run(["tshark", "-r", str(capture), "-Y", f'frame.interface_name == "{name}"', "-w",
+                        str(part)], capture_output=True, check=True, timeout=120)
+        numbers = [i + 1 for i, iface in enumerate(listing) if iface == name]
+        theirs = _tshark_flags(part)
+        assert len(theirs) == len(numbers)
+        for n, flags in zip(numbers, theirs, strict=True):
+            if recs[n]["tcp"] is None:
+                continue
+            compared += 1
+            retransmissions += "retransmission" in flags
+            if set(recs[n]["analysis"]) != flags:
+                wrong.append((name, n, sorted(recs[n]["analysis"]), sorted(flags)))
+    assert compared > 500 and retransmissions > 0, (compared, retransmissions)
+    assert wrong == []

@@ -16,8 +16,8 @@ LABS = list_labs()
 
 @pytest.mark.root
 @pytest.mark.parametrize("spec", LABS, ids=[lab.name for lab in LABS])
-def test_lab_runs_and_checks_itself(spec, tmp_path: Path) -> None:  # noqa: ANN001
-    result = runner.run_lab(spec, tmp_path / spec.name)
+def test_lab_runs_and_checks_itself(spec, catalogue_run) -> None:  # noqa: ANN001
+    result = catalogue_run(spec.name)  # shared with the sentence guards (test_sentences_guard.py)
     report = result.report
     failed = [f"{o['label']}: {o['detail']}" for o in report["observations"] if not o["ok"]]
     assert not failed, failed
@@ -27,7 +27,7 @@ def test_lab_runs_and_checks_itself(spec, tmp_path: Path) -> None:  # noqa: ANN0
     assert set(report["answers"]) == {q.id for q in spec.questions}
     unanswered = [qid for qid, value in report["answers"].items() if value is None]
     assert not unanswered, unanswered
-    assert (tmp_path / spec.name / "lab.yaml").is_file()
+    assert (result.out / "lab.yaml").is_file()
 
 
 LOOPBACK_LABS = [lab for lab in LABS if lab.loopback]
