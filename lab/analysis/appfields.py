@@ -1,13 +1,14 @@
-"""Application fields a student is asked about, decoded from one packet's payload: SNMP and Telnet.
+"""Application fields a student is asked about, decoded from one packet's payload: SNMP, Telnet, FTP.
 
 - SNMP (RFC 3416, BER): version, community, PDU type, request id, error status and the variable
   bindings (OID and typed value) of v1/v2c messages; a v3 message is named, its scoped PDU may be
   encrypted and is not decoded.
 - Telnet (RFC 854/855): the option negotiation commands (IAC WILL/WONT/DO/DONT option, subnegotiations)
   and how many bytes of data surround them.
+- FTP control (RFC 959): the command and reply lines of a control-connection segment.
 
 Both are bounded by the payload (a cut or hostile payload yields what could be read plus ``error``),
-and both run only for packets the ports name SNMP or Telnet (the fast path leaves those to the general
+and they run only for packets the ports name SNMP, Telnet or FTP (the fast path leaves those to the general
 path, so its output stays the general path's).
 """
 
@@ -224,9 +225,21 @@ def brief(kind: str, fields: dict[str, Any]) -> str:
         vbs = fields.get("varbinds") or []
         shown = [vb["oid"] if vb.get("value") is None else f"{vb['oid']} = {vb['value']!r}" for vb in vbs[:3]]
         return head + (": " + ", ".join(shown) if shown else "") + (", ..." if len(vbs) > 3 else "")
+    if kind == "ftp":
+        return " | ".join(fields.get("lines") or []) + ("" if fields.get("complete", True) else " ...")
     commands = fields.get("commands") or []
     data = fields.get("data_bytes", 0)
     shown = ", ".join(commands[:6]) + (", ..." if len(commands) > 6 else "")
     if not commands:
         return f"data only, {data} bytes"
     return shown + (f" + {data} data bytes" if data else "")
+
+
+MAX_FTP_LINES = 16
+
+
+def ftp_fields(data: bytes) -> dict[str, Any]:
+    """The FTP control lines in ``data`` (commands or numbered replies, CRLF-terminated text)."""
+    text = data.decode("latin-1")
+    lines = [line[:200] for line in text.split("\r\n") if line][:MAX_FTP_LINES]
+    return {"lines": lines, "complete": text.endswith("\r\n")}

@@ -17,7 +17,7 @@ import struct
 from collections import OrderedDict
 
 from lab.analysis import linktypes as lt
-from lab.analysis.appfields import snmp_fields, telnet_fields
+from lab.analysis.appfields import ftp_fields, snmp_fields, telnet_fields
 from lab.analysis.catalogue import IP_PROTOCOLS, TCP_PORTS, UDP_PORTS
 from lab.analysis.routinghdr import decode_eigrp, decode_ospf
 
@@ -67,6 +67,7 @@ ICMP6_ERRORS = frozenset({1, 2, 3, 4})
 FIELD_DECODERS = {
     "SNMP": lambda payload: ("snmp", snmp_fields(payload)),
     "Telnet": lambda payload: ("telnet", telnet_fields(payload)),
+    "FTP": lambda payload: ("ftp", ftp_fields(payload)),
 }
 ICMP_ECHO_TYPES = frozenset({0, 8, 128, 129})  # echo reply/request, ICMPv4 and ICMPv6 (the same layout)
 
@@ -110,7 +111,7 @@ class Pkt:
     icmp_echo: tuple[int, int] | None = None  # (identifier, sequence) of an echo request or reply
     icmp_mtu: int | None = None  # next-hop MTU of an ICMPv4 "fragmentation needed"
     igmp: dict | None = None  # IGMP type, name, group and (v3 reports) group records
-    app_fields: tuple[str, dict] | None = None  # ("snmp" | "telnet", decoded fields): lab.analysis.appfields
+    app_fields: tuple[str, dict] | None = None  # ("snmp" | "telnet" | "ftp", fields): lab.analysis.appfields
     arp: tuple | None = None
     payload: bytes = b""
     app: str | None = None

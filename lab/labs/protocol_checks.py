@@ -10,6 +10,7 @@ Registered into ``CHECKS`` and ``QUESTIONS`` at the end of those modules.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -209,10 +210,59 @@ def snmp_pdu(
     return False, f"{len(found)} SNMP {pdu} decoded, none as expected; first: {first}"
 
 
+def _ftp_data(packets: Records) -> list[dict[str, Any]]:
+    """Each FTP data connection (first SYN seen of an FTP-DATA stream), with its mode: passive when
+    its SYN goes to the port a 227 reply named, active when it goes to the port a PORT command named."""
+    announced: dict[tuple[str, int], tuple[str, dict]] = {}
+    out: list[dict[str, Any]] = []
+    seen: set[tuple] = set()
+    for p in _originals(packets):
+        tcp = ev.tcp(p)
+        if tcp is None:
+            continue
+        text = _ftp_text(p)
+        if text:
+            endpoint = _ftp_endpoint(text)
+            if endpoint:
+                announced[endpoint[1]] = (endpoint[0], p)
+        if ev.is_syn(p):
+            dst = ((p.get("ip") or {}).get("dst"), tcp.get("dport"))
+            if dst in announced and dst not in seen:
+                seen.add(dst)
+                mode, by = announced[dst]
+                out.append({"mode": mode, "port": dst[1], "syn": p, "announced_by": by})
+    return out
+
+
+def _ftp_text(p: dict[str, Any]) -> str:
+    ftp = p.get("ftp")
+    return "\n".join(ftp.get("lines") or []) if isinstance(ftp, dict) else ""
+
+
+def _ftp_endpoint(text: str) -> tuple[str, tuple[str, int]] | None:
+    m = re.search(r"(?:227 .*?\(|PORT )(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)", text)
+    if not m:
+        return None
+    g = [int(x) for x in m.groups()]
+    mode = "passive" if text.startswith("227") else "active"
+    return mode, (f"{g[0]}.{g[1]}.{g[2]}.{g[3]}", g[4] * 256 + g[5])
+
+
+def ftp_data_connections(packets: Records, calls: Records, passive: int = 1, active: int = 0) -> Result:
+    """FTP data connections opened as announced: ``passive`` ones to a port of a 227 reply (the client
+    connects), ``active`` ones to a port of a PORT command (the server connects back)."""
+    found = _ftp_data(packets)
+    modes = [d["mode"] for d in found]
+    ok = modes.count("passive") == passive and modes.count("active") == active
+    detail = ", ".join(f"{d['mode']} port {d['port']} (SYN {ev.frame(d['syn'])})" for d in found)
+    return ok, f"{detail or 'no data connection'} (expected {passive} passive, {active} active)"
+
+
 PROTOCOL_CHECKS: dict[str, Callable[..., Result]] = {
     "attributed": attributed,
     "multicast_readers": multicast_readers,
     "snmp_pdu": snmp_pdu,
+    "ftp_data_connections": ftp_data_connections,
 }
 
 
@@ -240,6 +290,23 @@ def snmp_value_type(packets: Records, calls: Records, oid: str) -> str | None:
     return (_varbind(packets, oid) or {}).get("type")
 
 
+def ftp_data_port(packets: Records, calls: Records, mode: str = "passive") -> int | None:
+    """The port of the first ``mode`` (passive/active) FTP data connection, as its 227 reply or PORT
+    command announced it."""
+    return next((d["port"] for d in _ftp_data(packets) if d["mode"] == mode), None)
+
+
+def ftp_data_opener(packets: Records, calls: Records, mode: str = "active") -> str | None:
+    """The node that sent the SYN of the first ``mode`` FTP data connection (the client in passive
+    mode, the server in active mode), as the attribution names the connect() behind it."""
+    syn = next((d["syn"] for d in _ftp_data(packets) if d["mode"] == mode), None)
+    if syn is None:
+        return None
+    by_id = {c.get("id"): c for c in calls}
+    ids = _cause(syn).get("calls") or []
+    return str(by_id[ids[0]].get("node")) if ids and ids[0] in by_id else None
+
+
 PROTOCOL_QUESTIONS: dict[str, Callable[..., Any]] = {
     "icmp_echo_id": icmp_echo_id,
     "icmp_error_senders": icmp_error_senders,
@@ -251,4 +318,6 @@ PROTOCOL_QUESTIONS: dict[str, Callable[..., Any]] = {
     "snmp_field": snmp_field,
     "snmp_value": snmp_value,
     "snmp_value_type": snmp_value_type,
+    "ftp_data_port": ftp_data_port,
+    "ftp_data_opener": ftp_data_opener,
 }

@@ -68,6 +68,7 @@ CATALOGUE: tuple[str, ...] = (
     "dns",
     "tftp",
     "snmp",
+    "ftp",
     "smtp",
 )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import struct
 
-from lab.analysis.appfields import brief, snmp_fields, telnet_fields
+from lab.analysis.appfields import brief, ftp_fields, snmp_fields, telnet_fields
 from lab.analysis.decode import igmp_fields
 
 # SNMPv2c get-request, community "public", request-id 0x0a0b0c0d, varbind sysName.0 = NULL
@@ -81,3 +81,9 @@ def test_igmpv3_report_records() -> None:
     assert len(igmp_fields(cut, 0, len(cut))["records"]) == 1
     v2 = struct.pack("!BBH4s", 0x17, 0, 0, socket.inet_aton("239.1.2.3"))
     assert igmp_fields(v2, 0, 8) == {"type": 0x17, "name": "v2 leave group", "group": "239.1.2.3"}
+
+
+def test_ftp_control_lines() -> None:
+    fields = ftp_fields(b"227 Entering passive mode (198,18,0,2,157,211).\r\n")
+    assert fields == {"lines": ["227 Entering passive mode (198,18,0,2,157,211)."], "complete": True}
+    assert brief("ftp", ftp_fields(b"USER student\r\nPASS x")) == "USER student | PASS x ..."

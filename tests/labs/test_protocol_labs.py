@@ -204,3 +204,56 @@ def test_snmp_get_and_response_are_decoded_and_sent_by_the_real_programs(snmp_ru
         assert (send["node"], read["node"]) == (sender, reader)
         assert send["call"].startswith("send") and read["call"].startswith("recv")
         assert send["ret"] == packet["udp"]["length"] - 8
+
+
+@pytest.fixture(scope="module")
+def ftp_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return Run("ftp", tmp_path_factory.mktemp("ftp") / "run")
+
+
+def _first_line(run: Run, prefix: str) -> dict[str, Any]:
+    return next(
+        p
+        for p in run.packets
+        if any(line.startswith(prefix) for line in (p.get("ftp") or {}).get("lines", []))
+    )
+
+
+@pytest.mark.root
+def test_ftp_lab_is_green(ftp_run: Run) -> None:
+    ftp_run.green()
+    answers = ftp_run.report["answers"]
+    assert answers["active-syn-from"] == "h2" and answers["connections"] == 3
+
+
+@pytest.mark.root
+def test_ftp_passive_data_connection_goes_to_the_port_of_the_227_reply(ftp_run: Run) -> None:
+    assert "PASS lab-password" in _first_line(ftp_run, "PASS")["ftp"]["lines"]  # clear text
+    reply = _first_line(ftp_run, "227 ")
+    nums = reply["ftp"]["lines"][0].split("(")[1].split(")")[0].split(",")
+    port = int(nums[4]) * 256 + int(nums[5])
+    assert ftp_run.report["answers"]["pasv-port"] == port and 40400 <= port <= 40409
+    syn = next(
+        p for p in ftp_run.packets if (p.get("tcp") or {}).get("flags") == "SYN" and p["tcp"]["dport"] == port
+    )
+    connect = ftp_run.call(syn["cause"]["calls"][0])
+    assert connect["call"] == "connect" and connect["node"] == "h1"
+    data = [p for p in ftp_run.packets if p.get("app") == "FTP-DATA" and p["tcp"]["sport"] == port]
+    assert sum(p["tcp"]["len"] for p in data) == 3000
+    assert {ftp_run.call(p["cause"]["calls"][0])["node"] for p in data} == {"h2"}
+
+
+@pytest.mark.root
+def test_ftp_active_data_connection_is_opened_by_the_server(ftp_run: Run) -> None:
+    command = _first_line(ftp_run, "PORT ")
+    assert ftp_run.call(command["cause"]["calls"][0])["node"] == "h1"
+    nums = command["ftp"]["lines"][0].split()[1].split(",")
+    port = int(nums[4]) * 256 + int(nums[5])
+    syn = next(
+        p for p in ftp_run.packets if (p.get("tcp") or {}).get("flags") == "SYN" and p["tcp"]["dport"] == port
+    )
+    connect = ftp_run.call(syn["cause"]["calls"][0])
+    # the server connects back (pyftpdlib's non-blocking connect_ex)
+    assert connect["call"] in ("connect", "connect_ex") and connect["node"] == "h2"
+    accept = next(c for c in ftp_run.calls.values() if c["call"] == "accept" and c["node"] == "h1")
+    assert accept["t_end_ns"] >= syn["ts_ns"]
