@@ -27,7 +27,7 @@ import networkx as nx
 
 from lab.analysis.attribution import EXPLAINED, Attributor, coverage
 from lab.analysis.pipeline import analyze_capture
-from lab.capture import Capture, CaptureTarget
+from lab.capture import Capture, CaptureOptions, CaptureStats, CaptureTarget
 from lab.emulation import Network, counters
 from lab.emulation.daemons import RoutingDaemons, load_route_events
 from lab.errors import EmulationError, LabError, LabRunError, PrivilegeError, ToolMissingError, UsageError
@@ -133,8 +133,12 @@ def run_lab(
     loopback: bool = False,
     python: str = sys.executable,
     log: TextIO | None = None,
+    capture: CaptureOptions | None = None,
 ) -> RunResult:
     """Run one lab and write its outputs into ``out_dir`` (default ``captures/<lab>-<UTC stamp>/``).
+
+    ``capture`` sets dumpcap's buffer and snap length (default: an automatic buffer and whole packets).
+    Packets dumpcap dropped make the run fail, whatever else held (``report["capture"]`` says where).
 
     A program that failed, an expected observation that did not hold or a packet left unexplained does
     not raise: it is listed in ``RunResult.failures`` (and the report's ``failures``), after every output
@@ -150,7 +154,7 @@ def run_lab(
     shutil.copyfile(spec.source, paths.root / "lab.yaml")
     paths.topology.write_text(json.dumps(nx.node_link_data(topo.graph(), edges="links"), default=str) + "\n")
     say = (lambda msg: print(msg, file=log, flush=True)) if log else (lambda msg: None)
-    executed = _execute(spec, topo, loopback, paths, python, say)
+    executed = _execute(spec, topo, loopback, paths, python, say, capture or CaptureOptions())
     say(f"network {executed.run_id} down; analyzing")
     return _explain(spec, executed, paths, loopback)
 
@@ -166,9 +170,12 @@ class _Executed:
     steps: list[StepResult]
     failures: list[str]
     kernel_counters: dict[str, dict[str, int]] = field(default_factory=dict)  # what the run's kernels dropped
+    capture: CaptureStats | None = None  # what each capture point received and dropped
 
 
-def _execute(spec: LabSpec, topo: Any, loopback: bool, paths: RunPaths, python: str, say: Any) -> _Executed:
+def _execute(
+    spec: LabSpec, topo: Any, loopback: bool, paths: RunPaths, python: str, say: Any, options: CaptureOptions
+) -> _Executed:
     """Network up, capture confirmed, steps run, capture drained, network down — in that order, always."""
     steps: list[StepResult] = []
     with Network(topo, loopback=loopback) as net:
@@ -186,7 +193,11 @@ def _execute(spec: LabSpec, topo: Any, loopback: bool, paths: RunPaths, python: 
             steps,
             [],
         )
-        with Capture(targets, paths.capture, paths.root / "work", python=python):
+        capture = Capture(
+            targets, paths.capture, paths.root / "work", python=python, buffer_mib=options.buffer_mib,
+            snaplen=options.snaplen,
+        )
+        with capture:
             say(f"capturing on {', '.join(t.label for t in targets)} (confirmed by probe)")
             # routing daemons (a topology with routing: ospf/eigrp) start after the capture is confirmed,
             # so their first hellos are captured, and stop before it is drained
@@ -197,6 +208,7 @@ def _execute(spec: LabSpec, topo: Any, loopback: bool, paths: RunPaths, python: 
                 executed.failures += _run_steps(spec, net, paths, python, steps, say)
                 executed.kernel_counters = counters.delta(before, counters.snapshot(net, list(net.nodes)))
             executed.failures += daemons.failures
+        executed.capture = capture.stats
     return executed
 
 
@@ -218,7 +230,12 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
     routes = load_route_events(paths.routes)
     evaluation = evaluate(spec, packets, calls, routes)
     wire = [p for p in packets if (p.get("role") or {}).get("code") != "lab-probe"]
-    cov = coverage(p.get("cause") or {} for p in wire)
+    stats = executed.capture or CaptureStats({})
+    # coverage says what it is over: explained packets of a capture that lost some are not "everything"
+    cov = {**coverage(p.get("cause") or {} for p in wire), "capture_complete": stats.complete}
+    lost = stats.problem()
+    if lost:
+        failures.insert(0, lost)  # first: every other verdict of this run stands on this capture
     failures += [
         f"expected observation failed: {o['check']}: {o['detail']}"
         for o in evaluation["observations"]
@@ -230,17 +247,16 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
     nodes_info = executed.nodes_info
     lanes = [Lane(n, info["kind"]) for n, info in nodes_info.items() if info["kind"] != "switch"]
     ladder = render_ladder(
-        packets, calls, lanes, mac_nodes, ip_nodes=ip_nodes, title=f"{spec.name}: {spec.title}",
+        packets, calls, lanes, mac_nodes, ip_nodes=ip_nodes,
+        title=f"{spec.name}: {spec.title}\n{stats.header_line()}",
         notes=route_notes(routes),
     )
     paths.ladder.write_text(ladder)
     # the story again, with what the kernels counted (a dropped SYN's reason is a counter, not a packet)
     story = evaluation.get("story", "")
     if executed.kernel_counters:
-        story = evaluation.get("story", "")
-    if executed.kernel_counters:
         story = tell(packets, calls, spec.title, counters=executed.kernel_counters)
-    paths.story.write_text(story + "\n")
+    paths.story.write_text(_under_title(story, stats.header_line()) + "\n")
     report = {
         "schema_version": SCHEMA_VERSION,
         "lab": spec.name,
@@ -254,6 +270,7 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
         "kernel_counters": executed.kernel_counters,
         "routes": routes,
         "steps": [s.as_dict() for s in executed.steps],
+        "capture": stats.as_dict(),
         "packets": result.packet_count,
         "calls": len(calls),
         "coverage": cov,
@@ -271,6 +288,12 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
     except LabError as err:  # the evidence is on disk already; a page that cannot be made is one failure
         failures.append(f"report.html not written: {err}")
     return RunResult(paths.root, report, ladder, failures)
+
+
+def _under_title(text: str, line: str) -> str:
+    """``line`` as the paragraph right under the text's first (title) line."""
+    title, _, rest = text.partition("\n")
+    return f"{title}\n\n{line}\n{rest}" if rest else f"{title}\n\n{line}"
 
 
 def _run_steps(

@@ -5,7 +5,8 @@ here), so a capture is only ready once a probe frame sent on each interface is s
 stopped once a final probe shows that everything sent before it has been written.
 """
 
-from lab.capture.dumpcap import Capture, CaptureTarget
+from lab.capture.dumpcap import Capture, CaptureOptions, CaptureTarget
 from lab.capture.probe import PROBE_ETHERTYPE, PROBE_MAGIC
+from lab.capture.stats import CaptureStats
 
-__all__ = ["Capture", "CaptureTarget", "PROBE_ETHERTYPE", "PROBE_MAGIC"]
+__all__ = ["Capture", "CaptureOptions", "CaptureStats", "CaptureTarget", "PROBE_ETHERTYPE", "PROBE_MAGIC"]

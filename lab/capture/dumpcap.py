@@ -23,11 +23,27 @@ from types import TracebackType
 
 from lab.capture.idb import rename_interfaces
 from lab.capture.probe import probe_payload
-from lab.errors import CaptureError, LabError, PcapFormatError, ToolMissingError
+from lab.capture.stats import CaptureStats, InterfaceCounts, combine, read_isb, read_log
+from lab.errors import CaptureError, LabError, PcapFormatError, ToolMissingError, UsageError
 
 _PR_SET_PDEATHSIG = 1
 _PROBE_TIMEOUT = 10.0  # seconds for one probe sender (a Python start-up inside a namespace)
 _MERGE_TIMEOUT = 120.0
+# dumpcap's kernel buffer per interface (-B, MiB). Its default of 2 MiB overflowed within a fraction of a
+# second of a bulk TCP transfer here (bench/bench_capture.py); a larger buffer absorbs bursts while dumpcap
+# writes. The budget is shared by all capture points of a run, so a 1,000-node topology does not ask the
+# kernel for gigabytes; each point gets at least dumpcap's own default.
+BUFFER_BUDGET_MIB = 512
+BUFFER_MAX_MIB = 64
+BUFFER_MIN_MIB = 2
+# Ethernet (14) + IPv6 (40) + TCP with options (60): a shorter snap length would cut headers the analysis
+# reads (sequence numbers, ports, lengths)
+SNAPLEN_MIN = 114
+
+
+def buffer_per_interface(points: int) -> int:
+    """The automatic -B for each of ``points`` capture points: the budget shared, within [min, max]."""
+    return max(BUFFER_MIN_MIB, min(BUFFER_MAX_MIB, BUFFER_BUDGET_MIB // max(points, 1)))
 
 
 @dataclass(frozen=True)
@@ -38,6 +54,28 @@ class CaptureTarget:
     ifname: str
     label: str
     bpf: str | None = None
+
+
+@dataclass(frozen=True)
+class CaptureOptions:
+    """How hard dumpcap holds on to packets: its kernel buffer per interface and its snap length.
+
+    ``buffer_mib`` None = ``buffer_per_interface`` (automatic). ``snaplen`` None = whole packets; a short
+    one (e.g. 128) keeps the headers of a bulk transfer at a fraction of the bytes to write, at a price: the
+    payload beyond it is not kept (see README, "Capture loss").
+    """
+
+    buffer_mib: int | None = None
+    snaplen: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.buffer_mib is not None and not 1 <= self.buffer_mib <= 4096:
+            raise UsageError(f"capture buffer {self.buffer_mib} MiB: choose 1..4096")
+        if self.snaplen is not None and not SNAPLEN_MIN <= self.snaplen <= 262144:
+            raise UsageError(
+                f"snap length {self.snaplen}: choose {SNAPLEN_MIN}..262144 (below {SNAPLEN_MIN} bytes the "
+                "IP and TCP headers themselves would be cut)"
+            )
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -92,6 +130,8 @@ class Capture:
         *,
         python: str = sys.executable,
         ready_timeout: float = 10.0,
+        buffer_mib: int | None = None,
+        snaplen: int | None = None,
     ) -> None:
         self.targets = list(targets)
         if not self.targets:
@@ -100,6 +140,9 @@ class Capture:
         self.work_dir = work_dir
         self.python = python
         self.ready_timeout = ready_timeout
+        self.buffer_mib = buffer_mib or buffer_per_interface(len(self.targets))
+        self.snaplen = snaplen
+        self.stats: CaptureStats | None = None  # set by stop(): what each point received and dropped
         self._groups: list[_Group] = []
         self._probe_seq = 0
 
@@ -132,16 +175,9 @@ class Capture:
                 group = _Group(
                     namespace, targets, self.work_dir / f"cap-{n}.pcapng", self.work_dir / f"dumpcap-{n}.log"
                 )
-                argv = [dumpcap, "-q"]
-                for target in targets:
-                    argv += ["-i", target.ifname]
-                    if target.bpf:
-                        # probes must pass any capture filter, or readiness could never be confirmed
-                        argv += ["-f", f"({target.bpf}) or ether proto 0x88b5"]
-                argv += ["-w", str(group.file)]
                 with group.log.open("wb") as log:
                     group.proc = subprocess.Popen(
-                        _in_namespace(namespace, argv),
+                        _in_namespace(namespace, self.dumpcap_argv(dumpcap, targets, group.file)),
                         stdin=subprocess.DEVNULL,
                         stdout=log,
                         stderr=log,
@@ -153,6 +189,19 @@ class Capture:
         except BaseException:
             self._terminate()
             raise
+
+    def dumpcap_argv(self, dumpcap: str, targets: list[CaptureTarget], file: Path) -> list[str]:
+        """One dumpcap for ``targets`` (one namespace): -B and -s follow each -i, as dumpcap applies them
+        to the interface named before them; ``-q`` still leaves the closing statistics lines in the log."""
+        argv = [dumpcap, "-q"]
+        for target in targets:
+            argv += ["-i", target.ifname, "-B", str(self.buffer_mib)]
+            if self.snaplen:
+                argv += ["-s", str(self.snaplen)]
+            if target.bpf:
+                # probes must pass any capture filter, or readiness could never be confirmed
+                argv += ["-f", f"({target.bpf}) or ether proto 0x88b5"]
+        return [*argv, "-w", str(file)]
 
     def stop(self, *, drain: bool = True) -> Path:
         """Confirm everything sent so far is on disk (a last probe), stop dumpcap, merge, name interfaces.
@@ -170,6 +219,7 @@ class Capture:
             failure = err
         try:
             self._terminate()
+            self.stats = self._read_stats()
             self._merge()
         except LabError as merge_err:
             if failure is None:
@@ -251,6 +301,22 @@ class Capture:
                 # still saves what it wrote; a TimeoutExpired escaping here would skip that merge
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=5)
+
+    def _read_stats(self) -> CaptureStats:
+        """Each point's received/dropped counts, from its group's statistics blocks and dumpcap's log."""
+        counts: dict[str, InterfaceCounts] = {}
+        for group in self._groups:
+            isb = read_isb(group.file)
+            try:
+                log = read_log(group.log.read_text(errors="replace"))
+            except OSError:
+                log = {}
+            for index, target in enumerate(group.targets):  # dumpcap writes one IDB per -i, in order
+                said = log.get(target.ifname) or next(  # the log may prefix a description ("Loopback: lo")
+                    (c for name, c in log.items() if name.endswith(f": {target.ifname}")), None
+                )
+                counts[target.label] = combine(isb.get(index), said)
+        return CaptureStats(counts)
 
     def _merge(self) -> None:
         files = [g.file for g in self._groups if g.file.exists() and g.file.stat().st_size > 0]

@@ -27,26 +27,65 @@ def _outputs(paths: RunPaths) -> str:
     help="Output directory (default captures/<lab>-<UTC timestamp>/).",
 )
 @click.option("--loopback", is_flag=True, help="Loopback topology: 127.x addresses, no root.")
+@click.option(
+    "--snaplen",
+    type=int,
+    default=None,
+    metavar="BYTES",
+    help="Keep only the first BYTES of each packet (e.g. 128 for bulk transfers): far less to write, so "
+    "fewer drops; payload beyond it is not kept (UDP datagrams are then matched to calls by length, not "
+    "content). Default: whole packets.",
+)
+@click.option(
+    "--capture-buffer",
+    "buffer_mib",
+    type=int,
+    default=None,
+    metavar="MIB",
+    help="dumpcap's kernel buffer per capture point, in MiB (default: 512 MiB shared by the run's "
+    "capture points, 2 to 64 each).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON instead of the ladder.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print progress.")
-def run_cmd(lab_name: str, out: Path | None, loopback: bool, as_json: bool, quiet: bool) -> None:
+def run_cmd(
+    lab_name: str,
+    out: Path | None,
+    loopback: bool,
+    snaplen: int | None,
+    buffer_mib: int | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Run a lab: build its network, capture, run its programs traced, explain every packet.
 
     Writes capture.pcapng, annotated.pcapng (a comment on every packet), calls.jsonl, packets.jsonl,
     ladder.txt, story.md and report.json, then prints the ladder. `lab labs` lists the catalogue.
+
+    A run whose capture dropped packets fails (exit 10) and says how many were lost where; its report
+    says the coverage is over an incomplete capture.
     """
+    from lab.capture import CaptureOptions
     from lab.runner import run_lab
 
-    result = run_lab(lab_name, out, loopback=loopback, log=None if quiet or as_json else sys.stderr)
+    options = CaptureOptions(buffer_mib=buffer_mib, snaplen=snaplen)
+    result = run_lab(
+        lab_name, out, loopback=loopback, log=None if quiet or as_json else sys.stderr, capture=options
+    )
     report = result.report
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
         click.echo(result.ladder)
         cov = report["coverage"]
+        captured = report.get("capture") or {}
+        over = (
+            ""
+            if captured.get("complete")
+            else f" over an INCOMPLETE capture ({captured.get('dropped', '?')} packets dropped)"
+        )
         click.echo(
             f"packets: {report['packets']}  calls: {report['calls']}  explained: "
-            f"{cov['explained']}/{cov['total']}"
+            f"{cov['explained']}/{cov['total']}{over}"
         )
         rules = ", ".join(f"{rule} {n}" for rule, n in cov["by_rule"].items())
         click.echo(f"attribution by rule: {rules}")

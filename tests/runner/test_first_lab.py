@@ -119,7 +119,9 @@ def test_coverage_is_complete_and_the_ladder_names_both_hosts(echo_run) -> None:
     result, *_ = echo_run
     cov = result.report["coverage"]
     assert cov["explained"] == cov["total"] > 0
-    assert "h1" in result.ladder.splitlines()[2] and "h2" in result.ladder.splitlines()[2]
+    assert cov["capture_complete"] is True and result.report["capture"]["dropped"] == 0
+    assert result.ladder.splitlines()[1].startswith("capture: complete (")
+    assert "h1" in result.ladder.splitlines()[3] and "h2" in result.ladder.splitlines()[3]
     assert "connect(" in result.ladder and "SYN" in result.ladder
 
 
