@@ -26,6 +26,7 @@ from typing import Any, TextIO
 import networkx as nx
 
 from lab.analysis.attribution import EXPLAINED, Attributor, coverage
+from lab.analysis.attribution.loss import LossRule, find_lost, rules_from
 from lab.analysis.pipeline import analyze_capture
 from lab.capture import Capture, CaptureOptions, CaptureStats, CaptureTarget
 from lab.emulation import Network, counters
@@ -171,6 +172,7 @@ class _Executed:
     failures: list[str]
     kernel_counters: dict[str, dict[str, int]] = field(default_factory=dict)  # what the run's kernels dropped
     capture: CaptureStats | None = None  # what each capture point received and dropped
+    loss_rules: list[LossRule] = field(default_factory=list)  # the topology's emulated loss, per link
 
 
 def _execute(
@@ -192,6 +194,7 @@ def _execute(
             list(net.conditions_report or []),
             steps,
             [],
+            loss_rules=[] if loopback else rules_from(topo.links, net.conditions_report or []),
         )
         capture = Capture(
             targets, paths.capture, paths.root / "work", python=python, buffer_mib=options.buffer_mib,
@@ -227,6 +230,19 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
         attributor=attributor,
     )
     packets = _read_jsonl(paths.packets)
+    # copies an emulated lossy link dropped are known only once the whole capture is seen: analyze again
+    # with them known, so that their records say so (lost) and no call is said to have read them
+    lost = find_lost(packets, executed.nodes_info, executed.loss_rules) if executed.loss_rules else {}
+    if lost:
+        result = analyze_capture(
+            paths.capture,
+            paths.root,
+            calls=calls,
+            iface_nodes=executed.iface_nodes,
+            progress=False,
+            attributor=Attributor(calls, ip_nodes=ip_nodes, mac_nodes=mac_nodes, lost=lost),
+        )
+        packets = _read_jsonl(paths.packets)
     routes = load_route_events(paths.routes)
     evaluation = evaluate(spec, packets, calls, routes)
     wire = [p for p in packets if (p.get("role") or {}).get("code") != "lab-probe"]

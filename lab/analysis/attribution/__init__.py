@@ -21,7 +21,7 @@ packet record (packets.jsonl dict without ``cause``) in capture order, each exac
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from lab.analysis.attribution.causes import EXPLAINED, Call, call_label, coverag
 from lab.analysis.attribution.datagrams import DatagramRules
 from lab.analysis.attribution.icmp import IcmpRules
 from lab.analysis.attribution.igmp import IgmpRules
+from lab.analysis.attribution.loss import lost_text
 from lab.analysis.attribution.neighbours import NeighbourRules
 from lab.analysis.attribution.rawip import RawIpRules
 from lab.analysis.attribution.tcp import TcpRules
@@ -37,6 +38,7 @@ from lab.analysis.attribution.tcp import TcpRules
 __all__ = ["EXPLAINED", "Attributor", "call_label", "coverage", "norm_ip"]
 
 COPY_WINDOW_NS = 1_000_000_000  # a forwarded copy crosses the next link within this time
+READ_WORDS = ("read by", "received by", "peeked by")  # clauses naming who consumed a packet's bytes
 
 
 @dataclass
@@ -89,9 +91,13 @@ class Attributor:
         *,
         ip_nodes: dict[str, str] | None = None,
         mac_nodes: dict[str, str] | None = None,
+        lost: Mapping[int, dict[str, Any]] | None = None,
     ) -> None:
         """``ip_nodes``/``mac_nodes`` (from the topology, when known) name the node behind an address the
-        call log never shows, such as an IPv6 link-local source of the kernel's own packets."""
+        call log never shows, such as an IPv6 link-local source of the kernel's own packets. ``lost``
+        (frame -> ``lost`` record, from ``loss.find_lost`` on a first analysis) marks the copies an
+        emulated lossy link dropped: their record gets ``lost`` and their cause says so, and names no
+        call as having read bytes that never arrived."""
         self.log = CallLog(calls, ip_nodes=ip_nodes, mac_nodes=mac_nodes)
         self.tcp = TcpRules(self.log)
         self.datagrams = DatagramRules(self.log)
@@ -101,13 +107,27 @@ class Attributor:
         self.raw_ip = RawIpRules(self.log)
         self._sightings: dict[tuple[Any, ...], _Sighting] = {}
         self._count = 0
+        self.lost = dict(lost or {})
 
     def cause(self, rec: dict[str, Any]) -> dict[str, Any]:
         """The cause of one packet; a packet already seen on another link (forwarded) keeps that cause.
 
         Rules run for every sighting (they keep per-link state), but the cause of a forwarded copy is the
         one decided where the packet was first seen: a retransmission stays a retransmission on every hop.
+        A lost copy (``lost``) also gets ``rec["lost"]``.
         """
+        cause = self._sighting(rec)
+        lost = self.lost.get(rec.get("number", -1)) if self.lost else None
+        if lost is None:
+            return cause
+        rec["lost"] = dict(lost)
+        kept = [part for part in cause["text"].split("; ") if not part.startswith(READ_WORDS)]
+        dst = self.log.node_of((rec.get("ip") or {}).get("dst"))
+        out = {k: v for k, v in cause.items() if k not in ("consumed_by", "peeked_by")}
+        out["text"] = "; ".join([*kept, lost_text(lost, dst)])
+        return out
+
+    def _sighting(self, rec: dict[str, Any]) -> dict[str, Any]:
         cause = self._rules(rec)
         key = _identity(rec)
         if key is None:
