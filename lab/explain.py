@@ -14,6 +14,7 @@ from lab.analysis.attribution import Attributor, coverage
 from lab.analysis.pipeline import AnalysisResult, analyze_capture
 from lab.emulation import Network
 from lab.paths import RunPaths
+from lab.report.hops import link_ends_from
 from lab.report.ladder import Lane, ip_nodes_from, render_ladder
 from lab.tracing import merge_traces
 
@@ -71,6 +72,7 @@ def explain_capture(paths: RunPaths, info: dict[str, dict[str, Any]], iface_node
     wire = [p for p in packets if p["role"]["code"] != "lab-probe"]
     cov = coverage(p["cause"] for p in wire)
     lanes = [Lane(n, i["kind"]) for n, i in info.items() if i["kind"] != "switch"]
-    ladder = render_ladder(packets, calls, lanes, macs, ip_nodes=ip_nodes, title=title)
+    ladder = render_ladder(packets, calls, lanes, macs, ip_nodes=ip_nodes, title=title,
+                           links=link_ends_from(info))
     paths.ladder.write_text(ladder)
     return Explained(calls, result, cov, ladder)

@@ -37,6 +37,7 @@ from lab.labs.spec import PROGRAMS_DIR, LabSpec, Step, check_programs, load_lab
 from lab.labs.story import tell
 from lab.paths import RunPaths, default_out_dir
 from lab.records import SCHEMA_VERSION
+from lab.report.hops import link_ends_from
 from lab.report.html.page import write_report
 from lab.report.ladder import Lane, ip_nodes_from, render_ladder, route_notes
 from lab.topology import load_topology
@@ -266,6 +267,7 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
         packets, calls, lanes, mac_nodes, ip_nodes=ip_nodes,
         title=f"{spec.name}: {spec.title}\n{stats.header_line()}",
         notes=route_notes(routes),
+        links=link_ends_from(nodes_info),
     )
     paths.ladder.write_text(ladder)
     # the story again, with what the kernels counted (a dropped SYN's reason is a counter, not a packet)

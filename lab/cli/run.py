@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -108,8 +109,19 @@ def run_cmd(
 @click.option("--json", "as_json", is_flag=True, help="Print the run's report.json.")
 @click.option("--html", "as_html", is_flag=True,
               help="(Re)write the run's report.html (one self-contained page) and print its path.")
-def show_cmd(run_dir: Path, as_json: bool, as_html: bool) -> None:
-    """Print the ladder of a finished run (its directory under captures/), or make its report.html."""
+@click.option("--filter", "filters", multiple=True, metavar="FILTER",
+              help="Keep only: conn=PORT|ADDR:PORT, proto=NAME, node=NAME, mine (what the programs "
+                   "caused), background (show the kernel's IPv6 housekeeping). Repeatable.")
+@click.option("--width", type=click.IntRange(min=20), default=None,
+              help="Cut lines to this many characters (default: the terminal's width on a terminal).")
+@click.option("--wide", is_flag=True, help="Never cut lines.")
+def show_cmd(run_dir: Path, as_json: bool, as_html: bool, filters: tuple[str, ...], width: int | None,
+             wide: bool) -> None:
+    """Print the ladder of a finished run (its directory under captures/), or make its report.html.
+
+    On a terminal the ladder is redrawn from the run's records and cut to the terminal's width; piped,
+    ladder.txt is printed whole (unless --filter or --width is given).
+    """
     paths = RunPaths(run_dir)
     if not paths.root.is_dir():
         raise UsageError(f"no run directory at {run_dir}")
@@ -117,6 +129,14 @@ def show_cmd(run_dir: Path, as_json: bool, as_html: bool) -> None:
         from lab.report.html.page import write_report
 
         click.echo(write_report(paths.root))
+        return
+    if not as_json and (filters or width or (sys.stdout.isatty() and not wide)):
+        from lab.report.ladder import LadderFilter
+        from lab.report.terminal import run_ladder
+
+        if width is None and not wide and sys.stdout.isatty():
+            width = shutil.get_terminal_size().columns
+        click.echo(run_ladder(paths.root, LadderFilter.parse(filters), None if wide else width).rstrip("\n"))
         return
     target = paths.report if as_json else paths.ladder
     if not target.exists():

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from lab.analysis.attribution import norm_ip
@@ -100,7 +101,11 @@ def group_destination(pkt: Mapping[str, Any]) -> tuple[str, str] | None:
     """``("multicast", "ff02::16")`` or ``("broadcast", "ff:ff:ff:ff:ff:ff")`` when the packet is addressed
     to a group rather than to one node (the IP destination decides first, then the Ethernet one); else None.
     A subnet's directed broadcast (198.18.0.255) is not recognised: the prefix is not in the record."""
-    dst_ip = (pkt.get("ip") or {}).get("dst")
+    return _group(str((pkt.get("ip") or {}).get("dst") or ""), str((pkt.get("eth") or {}).get("dst") or ""))
+
+
+@lru_cache(maxsize=65536)  # a capture has few distinct destinations; parsing each address is slow
+def _group(dst_ip: str, dst_mac: str) -> tuple[str, str] | None:
     if dst_ip:
         try:
             addr = ipaddress.ip_address(dst_ip)
@@ -111,7 +116,7 @@ def group_destination(pkt: Mapping[str, Any]) -> tuple[str, str] | None:
                 return "broadcast", dst_ip
             if addr.is_multicast:  # 224.0.0.0/4, ff00::/8
                 return "multicast", dst_ip
-    dst_mac = str((pkt.get("eth") or {}).get("dst") or "").lower()
+    dst_mac = dst_mac.lower()
     if dst_mac:
         if dst_mac == "ff:ff:ff:ff:ff:ff":
             return "broadcast", dst_mac

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 from lab.errors import UsageError
@@ -77,8 +78,8 @@ def iter_jsonl(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
                 skipped[0] += 1
                 continue
             if isinstance(obj, dict):

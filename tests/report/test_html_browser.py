@@ -241,6 +241,20 @@ def test_routed_page_draws_each_hop(browser: Any, routed: Path) -> None:
             lanes[rows[p["number"]]["src"]], lanes[rows[p["number"]]["dst"]])
     # no packet is drawn as one arrow across a router
     assert all(abs(r["src"] - r["dst"]) == 1 for r in rows.values() if "src" in r)
+    # as rendered by the browser: every arrow label inside its arrow, no two labels overlapping
+    boxes = page.page.evaluate("""() => Array.from(document.querySelectorAll('#seq-svg g.pk')).map(g => {
+        const t = g.querySelector('text.lbl'), l = g.querySelector('line.arr');
+        if (!t || !l) return null;
+        const b = t.getBBox();
+        return [b.x, b.y, b.x + b.width, b.y + b.height, Number(l.getAttribute('x1')),
+                Number(l.getAttribute('x2'))];
+    }).filter(Boolean)""")
+    assert len(boxes) >= 20
+    for x0, _y0, x1, _y1, a, b in boxes:
+        assert min(a, b) - 1 <= x0 and x1 <= max(a, b) + 1
+    for i, p in enumerate(boxes):
+        for q in boxes[i + 1:]:
+            assert p[2] <= q[0] or q[2] <= p[0] or p[3] <= q[1] or q[3] <= p[1], (p, q)
     page.click_frame(copies[2]["number"])
     text = page.page.locator("#pv").inner_text()
     assert f"TTL {copies[2]['ip']['ttl']}" in text and copies[2]["eth"]["src"] in text

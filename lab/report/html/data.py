@@ -34,8 +34,8 @@ from lab.report.html.topology import topology_svg
 from lab.report.ladder import call_text
 
 MAX_PACKETS = 250_000
-DETAIL_PACKETS = 20_000
-BYTES_BUDGET = 6 << 20
+DETAIL_PACKETS = 5_000
+BYTES_BUDGET = 2 << 20
 MAX_TEXT = 300
 MAX_CALLS = 50_000
 MAX_LANES = 12  # lanes of a ``lab analyze`` page (one per address); the rest share one "other" lane
@@ -69,8 +69,8 @@ class Columns:
     """One list per packet field, all the same length (one entry per packet in the page)."""
 
     names: tuple[str, ...] = (
-        "n", "t", "s", "d", "grp", "lbl", "full", "role", "rc", "cause", "proto", "conn", "iface", "bg",
-        "mine", "copy", "cc", "stack", "seq", "ack", "len", "win", "fc", "flags", "an", "ttl", "len0",
+        "n", "t", "s", "d", "grp", "lbl", "esrc", "edst", "role", "rc", "cause", "proto", "conn", "iface",
+        "bg", "mine", "copy", "cc", "stack", "seq", "ack", "len", "win", "fc", "flags", "an", "ttl", "len0",
     )
     data: dict[str, list[Any]] = field(default_factory=dict)
 
@@ -96,27 +96,20 @@ def frame_refs(text: str) -> list[int]:
     return out
 
 
-def short_label(pkt: Mapping[str, Any], ttl: int | None = None) -> str:
-    """What an arrow says: flags, seq/ack/len for TCP, the datagram length for UDP, the question for ARP;
-    on a routed topology the TTL right after the kind (it is what changes hop by hop)."""
-    tcp, udp, arp, icmp = pkt.get("tcp"), pkt.get("udp"), pkt.get("arp"), pkt.get("icmp")
-    hop = f" ttl={ttl}" if ttl is not None else ""
-    if tcp:
-        text = (f"{tcp.get('flags', '')}{hop} seq={tcp.get('seq')} ack={tcp.get('ack')} len={tcp.get('len')}")
-        hop = ""
-    elif udp:
+def kind_text(pkt: Mapping[str, Any]) -> str:
+    """What a non-TCP arrow says: the datagram length for UDP, the question for ARP, the ICMP message.
+    (A TCP arrow's text, flags seq/ack/len, is made by the page from its columns: the text of 200,000
+    segments would be 200,000 distinct strings.)"""
+    udp, arp, icmp = pkt.get("udp"), pkt.get("arp"), pkt.get("icmp")
+    if udp:
         text = f"UDP {max(int(udp.get('length') or 8) - 8, 0)} B"
-        text += f" {pkt['app']}" if pkt.get("app") else ""
-    elif arp:
-        text = (f"ARP who-has {arp.get('target_ip')}" if arp.get("op") == 1
+        return text + (f" {pkt['app']}" if pkt.get("app") else "")
+    if arp:
+        return (f"ARP who-has {arp.get('target_ip')}" if arp.get("op") == 1
                 else f"ARP {arp.get('sender_ip')} is-at")
-    elif icmp:
-        text = f"{'ICMPv6' if icmp.get('version') == 6 else 'ICMP'} {icmp.get('name') or icmp.get('type')}"
-    else:
-        text = (pkt.get("role") or {}).get("text") or pkt.get("summary") or "?"
-    eth = pkt.get("eth") or {}
-    macs = f"  [eth {eth.get('src')} -> {eth.get('dst')}]" if eth.get("src") else ""
-    return f"#{pkt.get('number')} {text}{hop}{macs}"
+    if icmp:
+        return f"{'ICMPv6' if icmp.get('version') == 6 else 'ICMP'} {icmp.get('name') or icmp.get('type')}"
+    return str((pkt.get("role") or {}).get("text") or pkt.get("summary") or "?")
 
 
 class _AddressLanes:
@@ -290,10 +283,12 @@ def build_page_data(records: Any) -> dict[str, Any]:
         tcp = pkt.get("tcp") or {}
         ip = pkt.get("ip") or {}
         role = pkt.get("role") or {}
-        label = short_label(pkt, ttl=ip.get("ttl") if routed else None)
+        label = "" if tcp else kind_text(pkt)
+        eth = pkt.get("eth") or {}
         cols.add(
             n=number, t=round((ts - t0) / 1000, 3), s=src, d=dst, grp=strings(hop.group),
-            lbl=0, full=strings(label), role=strings(role.get("text")),
+            lbl=strings(label), esrc=strings(eth.get("src")), edst=strings(eth.get("dst")),
+            role=strings(role.get("text")),
             rc=strings(role.get("code")), cause=strings(cause.get("text")),
             proto=strings(hops.protocol_of(pkt)),
             conn=conns[conn] if conn is not None else -1, iface=strings(pkt.get("interface")),
@@ -313,7 +308,6 @@ def build_page_data(records: Any) -> dict[str, Any]:
         if len(pending.details) < DETAIL_PACKETS:
             pending.details[number] = _detail(pkt, layers)
     width = geometry.lane_width(len(lane_names))
-    _fit_labels(cols, strings, width)
     frame_bytes, scales, bytes_note = _frame_bytes(records, set(pending.details), BYTES_BUDGET,
                                                    pending.syn_offsets)
     for number, b64 in frame_bytes.items():
@@ -346,7 +340,8 @@ def build_page_data(records: Any) -> dict[str, Any]:
             "packets_total": pending.total, "probes": pending.probes, "packets": embedded,
             "calls": len(call_rows), "notes": notes, "t0_ns": t0,
             "background": dict(pending.background), "background_text": hops.BACKGROUND_EXPLANATION,
-            "geometry": {"LANE_W": width, "LEFT": geometry.LEFT, "ROW_H": geometry.ROW_H},
+            "geometry": {"LANE_W": width, "LEFT": geometry.LEFT, "ROW_H": geometry.ROW_H,
+                         "CHAR_W": geometry.CHAR_W, "LABEL_PAD": geometry.LABEL_PAD, "routed": routed},
         },
         "lanes": lanes,
         "strs": strings.table,
@@ -361,17 +356,6 @@ def build_page_data(records: Any) -> dict[str, Any]:
         "topology": topology_svg(nodes_info, records.summary, lanes=lane_names, packets=cols.data),
         "text": _texts(records),
     }
-
-
-def _fit_labels(cols: Columns, strings: Strings, width: float) -> None:
-    """Each arrow's label cut to its arrow (the full text stays in column ``full`` for hover)."""
-    s, d, full, lbl = cols.data["s"], cols.data["d"], cols.data["full"], cols.data["lbl"]
-    for i in range(len(full)):
-        if s[i] >= 0 and d[i] >= 0:
-            span = abs(geometry.lane_x(s[i], width) - geometry.lane_x(d[i], width))
-        else:
-            span = width  # a packet to a group: a marker at the sender, its label over one lane
-        lbl[i] = strings(geometry.fit_label(strings.table[full[i]], span))
 
 
 def _lost(lost: Mapping[str, Any], lanes: list[str], kinds: Mapping[str, str], src: int, dst: int

@@ -10,12 +10,13 @@ The file is written atomically (a temporary file renamed into place): a page is 
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from lab.errors import UsageError
 from lab.report.html.data import build_page_data
@@ -33,7 +34,7 @@ def _asset(name: str) -> str:
 
 def _script_json(data: Any) -> str:
     """JSON that is safe inside a <script> element: no ``</`` can close it, no ``<!--`` can open one."""
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text = orjson.dumps(data).decode("utf-8")
     return text.replace("</", "<\\/").replace("<!--", "<\\!--").replace("\u2028", "\\u2028").replace(
         "\u2029", "\\u2029")
 

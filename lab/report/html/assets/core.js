@@ -20,6 +20,23 @@ const LAB = (function () {
   }
   function str(i) { return S[i] || ""; }
   function ms(us) { return (us / 1000).toFixed(3); }
+  /* an arrow's text: TCP from its columns (flags, TTL on routed topologies, seq/ack/len), others from
+     their kind text; "full" adds the Ethernet addresses (hover) */
+  function label(i) {
+    const f = str(P.flags[i]);
+    const ttl = G.routed && P.ttl[i] >= 0 ? " ttl=" + P.ttl[i] : "";
+    const kind = str(P.lbl[i]);
+    return "#" + P.n[i] + " " + (kind ? kind + ttl : f + ttl + " seq=" + P.seq[i] + " ack=" + P.ack[i] + " len=" + P.len[i]);
+  }
+  function fullLabel(i) {
+    return label(i) + (str(P.esrc[i]) ? "  [eth " + str(P.esrc[i]) + " -> " + str(P.edst[i]) + "]" : "");
+  }
+  /* the label cut to fit above an arrow span px long: the same rule as geometry.fit_label */
+  function fit(text, span) {
+    const room = Math.floor((span - 2 * G.LABEL_PAD) / G.CHAR_W);
+    if (room <= 1) return "";
+    return text.length <= room ? text : text.slice(0, room - 1) + "…";
+  }
   /* which calls a packet names in its cause ("7" or "7,8" in column cc) */
   function packetCalls(i) {
     const t = str(P.cc[i]);
@@ -55,6 +72,6 @@ const LAB = (function () {
     if (k === 1) D.packetEvent[r] = e;
     else if (k === 0) D.callEvent[r] = e;
   }
-  return { D, S, P, G, byNumber, callById, state, on, emit, esc, str, ms, packetCalls,
+  return { D, S, P, G, byNumber, callById, state, on, emit, esc, str, ms, packetCalls, label, fullLabel, fit,
            selectEvent, selectFrame, selectCall };
 })();

@@ -50,9 +50,9 @@
     const layers = D.stacks[P.stack[i]] || [];
     const total = P.len0[i] || layers.reduce((a, l) => Math.max(a, l[3] + l[4]), 0);
     let h = '<h3>Frame ' + n + ' <span class="role">' + esc(str(P.role[i])) + '</span></h3>';
-    h += '<div class="dim">' + esc(d ? d.summary : str(P.full[i])) + '</div>';
+    h += '<div class="dim">' + esc(d ? d.summary : LAB.fullLabel(i)) + '</div>';
     h += '<div class="dim">t = ' + ms(P.t[i]) + ' ms · seen on ' + esc(str(P.iface[i])) + ' · ' + total + ' bytes' +
-      (P.ttl[i] >= 0 ? ' · TTL ' + P.ttl[i] : '') + '</div>';
+      (P.ttl[i] >= 0 ? ' · TTL ' + P.ttl[i] : '') + (str(P.esrc[i]) ? ' · Ethernet ' + esc(str(P.esrc[i])) + ' → ' + esc(str(P.edst[i])) : '') + '</div>';
     h += '<h4>Cause</h4><p class="cause">' + linkify(str(P.cause[i])) + '</p>';
     const calls = LAB.packetCalls(i);
     if (d && d.cause) {

@@ -51,17 +51,17 @@
     const s = P.s[i], d = P.d[i], n = P.n[i];
     const cls = "pk" + (P.bg[i] ? " bg" : "") + (str(P.an[i]).indexOf("retrans") >= 0 ? " retrans" : "") +
       (P.copy[i] ? " copy" : "");
-    let out = '<g class="' + cls + '" data-ev="' + row.ev + '" data-n="' + n + '"><title>' + esc(str(P.full[i])) +
+    let out = '<g class="' + cls + '" data-ev="' + row.ev + '" data-n="' + n + '"><title>' + esc(LAB.fullLabel(i)) +
       "\n" + esc(str(P.role[i])) + "\n" + esc(str(P.cause[i])) + '</title>';
     const ya = y + ROW * 0.7;
     if (s >= 0 && d >= 0) {
       out += arrow(laneX(s), laneX(d), ya, "arr");
       out += '<text x="' + ((laneX(s) + laneX(d)) / 2) + '" y="' + (ya - 4) + '" text-anchor="middle" class="lbl">' +
-        esc(str(P.lbl[i])) + '</text>';
+        esc(LAB.fit(LAB.label(i), Math.abs(laneX(s) - laneX(d)))) + '</text>';
     } else if (s >= 0) {
       const x = laneX(s);
       out += '<circle cx="' + x + '" cy="' + ya + '" r="4" class="grp"/>' +
-        '<text x="' + (x + 8) + '" y="' + (ya - 4) + '" class="lbl">' + esc(str(P.lbl[i])) + ' ' +
+        '<text x="' + (x + 8) + '" y="' + (ya - 4) + '" class="lbl">' + esc(LAB.fit(LAB.label(i), LW)) + ' ' +
         esc(str(P.grp[i]) || "(receiver not in this diagram)") + '</text>';
     }
     const lost = D.lost[n];

@@ -1,0 +1,99 @@
+"""Benchmark: report.html for 1k, 10k and 200k packets -- time to write it, its size, and the time until
+the page is interactive in Chromium (and stays so: a scroll to the middle and a click on a packet there).
+
+The captures are real traffic made in namespaces by :mod:`bench.bench_analyze` (cached under
+``bench/out/``, root needed the first time); the 1k and 10k ones are its first packets (``editcap -r``).
+Each is analyzed once (``analyze_capture``, not timed here: bench_analyze times it), then:
+* write: ``write_report`` (read packets.jsonl and the capture's bytes, build the page data, write the
+  file), the shortest of three runs;
+* interactive: from ``page.goto`` until the page's own scripts have drawn the diagram and set
+  ``body[data-ready]`` (JSON parsed, filters applied, first event selected), in Debian's chromium;
+* responsive: scrolling the sequence diagram to the middle and selecting the packet there, measured in
+  the page (``performance.now()``), so a frozen page would show here.
+
+Run: ``.venv/bin/python -m bench report``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.bench_analyze import OUT, make_capture
+
+SIZES = {"1k": 1_000, "10k": 10_000, "200k": 200_000}
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _capture_for(name: str, count: int, big: Path) -> Path:
+    if name == "200k":
+        return big
+    path = OUT / f"report-{name}.pcapng"
+    if not path.exists():
+        subprocess.run(["editcap", "-r", str(big), str(path), f"1-{count}"], check=True, timeout=300)
+    return path
+
+
+def _open_in_browser(page_path: Path) -> tuple[float, float]:
+    """(seconds until interactive, milliseconds for scroll-to-middle + select) in headless chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
+            start = time.perf_counter()
+            page.goto(page_path.as_uri(), timeout=600_000)
+            page.wait_for_selector("body[data-ready='1']", timeout=600_000)
+            ready = time.perf_counter() - start
+            react = page.evaluate("""() => {
+              const t = performance.now();
+              const box = document.getElementById('seq');
+              box.scrollTop = box.scrollHeight / 2; LAB.sequence.draw();
+              const g = document.querySelector('#seq-svg g.pk');
+              LAB.selectEvent(Number(g.dataset.ev));
+              return performance.now() - t;
+            }""")
+        finally:
+            browser.close()
+    return ready, float(react)
+
+
+def main() -> int:
+    from lab.analysis.pipeline import analyze_capture
+    from lab.report.html.page import write_report
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    big = OUT / "analyze-200k.pcapng"
+    if not big.exists():
+        print(f"making {big.name} (real traffic in namespaces) ...", flush=True)
+        make_capture(big, 1)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
+        for name, count in SIZES.items():
+            cap = _capture_for(name, count, big)
+            out = Path(tmp) / name
+            analyze_capture(cap, out, progress=False)
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                page = write_report(out)
+                times.append(time.perf_counter() - start)
+            packets = sum(1 for line in (out / "packets.jsonl").open() if line.strip())
+            ready, react = _open_in_browser(page)
+            rows.append((name, packets, min(times), page.stat().st_size, ready, react))
+    print(f"\n{'capture':8} {'packets':>9} {'write s':>8} {'page MiB':>9} {'interactive s':>14} "
+          f"{'scroll+select ms':>17}")
+    for name, packets, t, size, ready, react in rows:
+        print(f"{name:8} {packets:>9,} {t:>8.2f} {size / 2**20:>9.1f} {ready:>14.2f} {react:>17.1f}")
+    print("write: shortest of 3 runs of write_report; interactive: goto until the page's scripts are done, "
+          "in Debian's chromium (headless); scroll+select: scroll to the middle, select a packet there.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
