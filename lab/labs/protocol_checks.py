@@ -258,11 +258,39 @@ def ftp_data_connections(packets: Records, calls: Records, passive: int = 1, act
     return ok, f"{detail or 'no data connection'} (expected {passive} passive, {active} active)"
 
 
+def _telnet(packets: Records, side: str) -> Records:
+    """Telnet segments with commands sent by the ``server`` (from port 23) or the ``client``."""
+    out = []
+    for p in _originals(packets):
+        tcp, tel = ev.tcp(p) or {}, p.get("telnet") or {}
+        from_server = tcp.get("sport") == 23
+        if tel.get("commands") and from_server == (side == "server"):
+            out.append(p)
+    return out
+
+
+def telnet_negotiation(packets: Records, calls: Records, side: str, commands: list[str]) -> Result:
+    """The ``side`` (client or server) sent each of these Telnet commands (e.g. ``WILL TERMINAL-TYPE``),
+    each segment attributed to a call."""
+    sent = _telnet(packets, side)
+    said = [c for p in sent for c in p["telnet"]["commands"]]
+    missing = [c for c in commands if c not in said]
+    unattributed = [p for p in sent if _cause(p).get("source") != "call"]
+    ok = not missing and not unattributed and bool(sent)
+    detail = f"{side} sent {len(said)} commands in {len(sent)} segments: {', '.join(said[:12])}"
+    if missing:
+        detail += f"; missing {missing}"
+    if unattributed:
+        detail += f"; {ev.frame(unattributed[0])} not attributed to a call"
+    return ok, detail
+
+
 PROTOCOL_CHECKS: dict[str, Callable[..., Result]] = {
     "attributed": attributed,
     "multicast_readers": multicast_readers,
     "snmp_pdu": snmp_pdu,
     "ftp_data_connections": ftp_data_connections,
+    "telnet_negotiation": telnet_negotiation,
 }
 
 
@@ -307,6 +335,29 @@ def ftp_data_opener(packets: Records, calls: Records, mode: str = "active") -> s
     return str(by_id[ids[0]].get("node")) if ids and ids[0] in by_id else None
 
 
+def telnet_commands(packets: Records, calls: Records, side: str = "server") -> list[str] | None:
+    """The Telnet commands of the first segment with commands that ``side`` sent."""
+    sent = _telnet(packets, side)
+    return list(sent[0]["telnet"]["commands"]) if sent else None
+
+
+def telnet_terminal(packets: Records, calls: Records) -> str | None:
+    """The terminal type in the client's TERMINAL-TYPE IS subnegotiation."""
+    for p in _telnet(packets, "client"):
+        for c in p["telnet"]["commands"]:
+            m = re.fullmatch(r"SB TERMINAL-TYPE IS '(.*)'", c)
+            if m:
+                return m.group(1)
+    return None
+
+
+def telnet_offers(packets: Records, calls: Records, command: str) -> str | None:
+    """Which side (client or server) first sent ``command`` (e.g. ``WILL ECHO``)."""
+    firsts = [(ev.ts(p), side) for side in ("client", "server") for p in _telnet(packets, side)
+              if command in p["telnet"]["commands"]]  # fmt: skip
+    return min(firsts)[1] if firsts else None
+
+
 PROTOCOL_QUESTIONS: dict[str, Callable[..., Any]] = {
     "icmp_echo_id": icmp_echo_id,
     "icmp_error_senders": icmp_error_senders,
@@ -320,4 +371,7 @@ PROTOCOL_QUESTIONS: dict[str, Callable[..., Any]] = {
     "snmp_value_type": snmp_value_type,
     "ftp_data_port": ftp_data_port,
     "ftp_data_opener": ftp_data_opener,
+    "telnet_commands": telnet_commands,
+    "telnet_terminal": telnet_terminal,
+    "telnet_offers": telnet_offers,
 }

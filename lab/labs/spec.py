@@ -69,6 +69,7 @@ CATALOGUE: tuple[str, ...] = (
     "tftp",
     "snmp",
     "ftp",
+    "telnet",
     "smtp",
 )
 

@@ -257,3 +257,49 @@ def test_ftp_active_data_connection_is_opened_by_the_server(ftp_run: Run) -> Non
     assert connect["call"] in ("connect", "connect_ex") and connect["node"] == "h2"
     accept = next(c for c in ftp_run.calls.values() if c["call"] == "accept" and c["node"] == "h1")
     assert accept["t_end_ns"] >= syn["ts_ns"]
+
+
+@pytest.fixture(scope="module")
+def telnet_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return Run("telnet", tmp_path_factory.mktemp("telnet") / "run")
+
+
+@pytest.mark.root
+def test_telnet_lab_is_green(telnet_run: Run) -> None:
+    telnet_run.green()
+    assert telnet_run.report["answers"]["terminal"] == "VT100"
+    assert "DO TERMINAL-TYPE" in telnet_run.report["answers"]["first-server-commands"]
+
+
+@pytest.mark.root
+def test_telnet_negotiation_is_decoded_and_sent_by_telnetd_and_the_client(telnet_run: Run) -> None:
+    with_commands = [p for p in telnet_run.packets if (p.get("telnet") or {}).get("commands")]
+    server = [p for p in with_commands if p["tcp"]["sport"] == 23]
+    client = [p for p in with_commands if p["tcp"]["dport"] == 23]
+    assert server and client
+    first = server[0]
+    assert first["telnet"]["data_bytes"] == 0 and "DO TERMINAL-TYPE" in first["telnet"]["commands"]
+    for p in server:  # telnetd (C, under strace) writes the socket that inetd made its standard output
+        call = telnet_run.call(p["cause"]["calls"][0])
+        assert (
+            call["tracer"] == "strace"
+            and call["node"] == "h2"
+            and call["call"] in ("write", "send", "sendto")
+        )
+    for p in client:  # the Python client, traced in-process
+        calls = [telnet_run.call(i) for i in p["cause"]["calls"]]
+        assert all(c["tracer"] == "python" and c["call"] == "send" and c["node"] == "h1" for c in calls)
+        assert all(c["ret"] == 3 for c in calls if not c["args"].get("preview", "").startswith("\\xff\\xfa"))
+    said = [(p["number"], c) for p in with_commands for c in p["telnet"]["commands"]]
+    order = [c for _n, c in said]
+    assert order.index("WILL TERMINAL-TYPE") < order.index("SB TERMINAL-TYPE SEND")
+    assert order.index("SB TERMINAL-TYPE SEND") < order.index("SB TERMINAL-TYPE IS 'VT100'")
+    assert "DO ECHO" in [
+        c for p in client for c in p["telnet"]["commands"]
+    ]  # agreed to the server's WILL ECHO
+    typed = next(
+        p
+        for p in telnet_run.packets
+        if p["tcp"] and p["tcp"]["dport"] == 23 and (p.get("telnet") or {}).get("data_bytes") == 19
+    )
+    assert telnet_run.call(typed["cause"]["calls"][0])["args"]["preview"].startswith("hello over telnet")
