@@ -33,10 +33,10 @@ def _asset(name: str) -> str:
 
 
 def _script_json(data: Any) -> str:
-    """JSON that is safe inside a <script> element: no ``</`` can close it, no ``<!--`` can open one."""
+    """JSON that is safe inside a <script> element: every ``<`` is written ``\\u003c`` (it only occurs
+    inside JSON strings), so no text of a record can close the element or open a comment in it."""
     text = orjson.dumps(data).decode("utf-8")
-    return text.replace("</", "<\\/").replace("<!--", "<\\!--").replace("\u2028", "\\u2028").replace(
-        "\u2029", "\\u2029")
+    return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def render_page(records: RunRecords) -> str:
