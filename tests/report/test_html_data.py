@@ -34,8 +34,8 @@ def seg(number: int, iface: str, src: str, dst: str, ttl: int, **extra: Any) -> 
     rec = {"number": number, "ts_ns": T0 + number * 1000, "interface": iface, "node": iface.split("-")[0],
            "len": 59, "layers": LAYERS, "eth": {"src": src, "dst": dst},
            "ip": {"version": 4, "src": "198.18.0.1", "dst": "198.18.1.1", "ttl": ttl},
-           "tcp": {"sport": 40000, "dport": 5000, "flags": "PSH,ACK", "seq": 1, "ack": 1, "len": 5, "win": 502,
-                   "from_client": True},
+           "tcp": {"sport": 40000, "dport": 5000, "flags": "PSH,ACK", "seq": 1, "ack": 1, "len": 5,
+                   "win": 502, "from_client": True},
            "role": {"code": "data", "text": "data: 5 bytes"},
            "cause": {"source": "call", "rule": "send", "text": "h1 send() #3 bytes 0-4", "calls": [3]}}
     rec.update(extra)
@@ -137,6 +137,6 @@ def test_lab_show_html_and_ladder_options(run_dir: Path) -> None:
     done = subprocess.run([*lab, "--width", "60", "--filter", "node=r1"], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
-    assert max(len(ln) for ln in done.stdout.splitlines()) <= 60 and "#3" in done.stdout
+    assert max(len(ln) for ln in done.stdout.splitlines()) <= 60 and "[3]" in done.stdout
     bad = subprocess.run([*lab, "--filter", "nope"], capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1 and "nope" in bad.stderr
