@@ -38,7 +38,7 @@ from lab.analysis.decode import Decoder, Pkt, win_text
 from lab.analysis.fastpath import MAX_RECENT, FastPath, Renderer
 from lab.analysis.flows import FlowTable, flag_str
 from lab.analysis.lines import Lines
-from lab.analysis.reader import CaptureReader
+from lab.analysis.reader import DEFAULT_MAX_RATIO, CaptureReader, check_capture_path, check_inflation
 from lab.analysis.renderproc import RenderProcess
 from lab.analysis.roles import cause_tcp, ep, role_other
 from lab.analysis.routinghdr import describe as describe_routing
@@ -64,6 +64,9 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 
 PROGRESS_EVERY = 16384
+# The packet budget (``lab analyze --max-packets``): about three minutes of analysis and a few GB of
+# output; a lab's own runs stay far below it.
+DEFAULT_MAX_PACKETS = 20_000_000
 _FTP_PASV = re.compile(rb"^227 .*?\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)")
 _FTP_PORT = re.compile(rb"^PORT (\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
 _FTP_EPSV = re.compile(rb"^229 .*?\(\|\|\|(\d+)\|\)")
@@ -117,7 +120,9 @@ def _progress_printer(reader: CaptureReader) -> Callable[[int], None]:
 def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = None,
                     iface_nodes: dict[str, str] | None = None, deep: bool = False,
                     progress: bool | None = None, attributor: CauseSource | None = None,
-                    fast_path: bool = True, render_process: bool | None = None) -> AnalysisResult:
+                    fast_path: bool = True, render_process: bool | None = None,
+                    max_ratio: float | None = DEFAULT_MAX_RATIO,
+                    max_packets: int | None = DEFAULT_MAX_PACKETS) -> AnalysisResult:
     """Analyze one capture file; write ``packets.jsonl``, ``annotated.pcapng``, ``conversations.jsonl`` and
     ``summary.json`` into ``out_dir``.
 
@@ -135,24 +140,28 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
         render_process: analyze here and let a second process format the JSON lines and write
             packets.jsonl and annotated.pcapng (default: for files of 8 MiB and more on a machine with
             more than one CPU; never with a call log or ``deep``).
+        max_ratio: stop (PcapFormatError) when a gzip input inflates to more than this many times the
+            compressed bytes read (``lab.analysis.reader.DEFAULT_MAX_RATIO``); None or 0: no limit.
+        max_packets: stop (PcapFormatError) after this many packets; None or 0: no limit.
 
     Returns:
         An ``AnalysisResult``; ``errors`` lists partial-read problems (the file was cut short, ...).
 
     Raises:
-        PcapFormatError: the file is not a capture at all, or its only link type is unsupported.
+        PcapFormatError: the file is missing, not a regular file, not a capture at all, or its only link
+            type is unsupported; or it exceeds a budget (the outputs written so far are incomplete).
     """
     pcap = Path(pcap)
     out_dir = Path(out_dir)
-    if not pcap.is_file():
-        raise PcapFormatError(f"{pcap}: no such capture file")
+    check_capture_path(pcap)
+    check_inflation(pcap, max_ratio)  # a decompression bomb is refused before any output exists
     if attributor is None and calls is not None:
         from lab.analysis.attribution import Attributor
 
         attributor = Attributor(calls)
     if progress is None:
         progress = sys.stderr.isatty()
-    reader = CaptureReader(pcap)
+    reader = CaptureReader(pcap, max_ratio=max_ratio)
     records = reader.records()
     head: list[Any] = []  # blocks up to the first packet: a file that cannot be read fails before any output
     for item in records:
@@ -167,8 +176,8 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
             (os.cpu_count() or 1) > 1 and pcap.stat().st_size >= renderproc.MIN_BYTES):
         render = RenderProcess(pcap, out_dir, iface_nodes)
     try:
-        return _analyze(reader, itertools.chain(head, records), pcap,
-                        out_dir, iface_nodes, deep_rows, progress, attributor, fast_path, render=render)
+        return _analyze(reader, itertools.chain(head, records), pcap, out_dir, iface_nodes, deep_rows,
+                        progress, attributor, fast_path, render=render, max_packets=max_packets or None)
     except BaseException:
         if render is not None:
             render.abort()
@@ -178,7 +187,7 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
 def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
              iface_nodes: dict[str, str] | None, deep_rows: dict | None, progress: bool,
              attributor: CauseSource | None, fast_path: bool, *,
-             render: RenderProcess | None = None) -> AnalysisResult:
+             render: RenderProcess | None = None, max_packets: int | None = None) -> AnalysisResult:
     """One pass: write packets.jsonl, annotated.pcapng, conversations.jsonl and summary.json -- or, with
     a ``render`` process, send it each packet's entry (it writes the first two) and write the last two."""
     packets_path = out_dir / "packets.jsonl"
@@ -212,6 +221,11 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
     entries: list = []  # what goes to the render process
     # The loop allocates millions of short-lived, acyclic objects; the cyclic collector would scan the
     # live flow tables over and over for nothing (it costs ~40% of the time). Restored in ``finally``.
+    # progress and the packet budget share one comparison per packet: ``checkpoint`` is the next packet
+    # number at which either is due
+    limit = max_packets if max_packets is not None else -1
+    every = PROGRESS_EVERY if show is not None else 1 << 62
+    checkpoint = min(every, limit + 1) if limit >= 0 else every
     gc_was_enabled = gc.isenabled()
     loop_done = False
     gc.disable()
@@ -263,8 +277,14 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
                     lines.flush()  # type: ignore[union-attr]
                     jsize = 0
                 writer.packet(item, comment)  # type: ignore[union-attr]
-            if show is not None and n % PROGRESS_EVERY == 0:
-                show(n)
+            if n >= checkpoint:
+                if 0 <= limit < n:
+                    raise PcapFormatError(
+                        f"{pcap}: more than {limit:,} packets, the analysis budget: stopped (the outputs in "
+                        f"{out_dir} are incomplete; raise the limit with --max-packets)")
+                if show is not None and n % PROGRESS_EVERY == 0:
+                    show(n)
+                checkpoint = min(n + every - n % every, limit + 1) if limit >= n else n + every - n % every
         if entries:
             render.send(entries)  # type: ignore[union-attr]
         loop_done = True

@@ -21,6 +21,8 @@ unsupported link type in a pcap header) raises ``PcapFormatError``.
 from __future__ import annotations
 
 import gzip
+import os
+import stat
 import struct
 import zlib
 from collections.abc import Iterator
@@ -44,6 +46,57 @@ PCAP_MAGICS = {
 }
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 GZIP_MAGIC = b"\x1f\x8b"
+# The decompression budget (``lab analyze --max-ratio``): a gzip input may inflate to at most this many
+# times the compressed bytes read so far (at least RATIO_FLOOR of them). Real captures compress 2-20x;
+# 200 MB of zeros after a pcap header compress to 200 KB (1000x) and would make gigabytes of output.
+DEFAULT_MAX_RATIO = 100
+RATIO_FLOOR = 16 << 10
+
+
+def check_inflation(path: Path, max_ratio: float | None, probe: int = 8 << 20) -> None:
+    """Raise PcapFormatError if a gzip file's first ``probe`` decompressed bytes already break the
+    decompression budget: a bomb is then refused before any output exists (``CaptureReader`` keeps
+    checking while it reads, for a bomb that starts later in the file)."""
+    if not max_ratio:
+        return
+    with open(path, "rb") as raw:
+        if raw.read(2) != GZIP_MAGIC:
+            return
+        raw.seek(0)
+        inflated = 0
+        try:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+                while inflated < probe and (chunk := gz.read(CHUNK)):
+                    inflated += len(chunk)
+                    packed = raw.tell()
+                    if inflated > max_ratio * max(packed, RATIO_FLOOR):
+                        raise PcapFormatError(_bomb_message(path, max_ratio, inflated, packed))
+        except (OSError, EOFError, zlib.error):
+            return  # corrupt data: the reader says where, with what it could read before
+
+
+def _bomb_message(path: Path, max_ratio: float, inflated: int, packed: int) -> str:
+    return (f"{path}: decompresses to more than {max_ratio:g} times its compressed size ({inflated:,} bytes "
+            f"from the first {packed:,}): a decompression bomb? stopped (raise the limit with --max-ratio "
+            "if this is a real capture)")
+
+
+def check_capture_path(path: Path) -> None:
+    """Raise PcapFormatError unless ``path`` is a regular file: one line for a missing file, a directory,
+    a FIFO or a device (a FIFO or /dev/zero would block or never end; analysis reads the file twice)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise PcapFormatError(f"{path}: no such capture file") from None
+    except OSError as err:
+        raise PcapFormatError(f"{path}: cannot open: {err.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise PcapFormatError(f"{path}: is a directory, not a capture file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a character device" if stat.S_ISCHR(st.st_mode)
+                else "a block device" if stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
+                else "not a regular file")
+        raise PcapFormatError(f"{path}: {kind}, not a capture file (save the capture to a file first)")
 
 
 @dataclass
@@ -115,12 +168,16 @@ def _tsresol_factor(code: int) -> tuple[int, int]:
 class CaptureReader:
     """Iterate the records of one capture file; see the module docstring for what it yields."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, max_ratio: float | None = None) -> None:
+        """``max_ratio``: the decompression budget of a gzip input (see DEFAULT_MAX_RATIO); None or 0 for
+        none. Exceeding it raises PcapFormatError from ``records()``."""
         self.path = Path(path)
         self.info = CaptureInfo()
         self.errors: list[str] = []
         self.bytes_read = 0  # decompressed bytes consumed, for progress
         self.file_size = self.path.stat().st_size if self.path.exists() else 0
+        self.max_ratio = max_ratio or None
+        self._inflated = 0  # decompressed bytes read so far (gzip input)
 
     # -- buffered input -------------------------------------------------------------------------------
     def records(self) -> Iterator[Record | bytes]:
@@ -157,11 +214,21 @@ class CaptureReader:
 
     def _read(self, n: int) -> bytes:
         try:
-            return self._fh.read(n)
+            data = self._fh.read(n)
         except (OSError, EOFError, zlib.error) as err:
             self.errors.append(f"{self.path}: compressed data is corrupt after {self.bytes_read} bytes: "
                                f"{err}")
             return b""
+        if self.max_ratio is not None and self.info.gzip:  # once per chunk, not per packet
+            self._inflated += len(data)
+            try:
+                packed = self._raw.tell()
+            except (OSError, ValueError):
+                packed = self.file_size
+            if self._inflated > self.max_ratio * max(packed, RATIO_FLOOR):
+                raise PcapFormatError(_bomb_message(self.path, self.max_ratio, self._inflated, packed)
+                                      + "; the outputs written so far are incomplete")
+        return data
 
     # -- pcap -----------------------------------------------------------------------------------------
     def _pcap(self, magic: bytes) -> Iterator[Record]:

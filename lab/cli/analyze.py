@@ -8,23 +8,10 @@ from typing import Any
 
 import click
 
-from lab.errors import TraceError, UsageError
+from lab.analysis.pipeline import DEFAULT_MAX_PACKETS
+from lab.analysis.reader import DEFAULT_MAX_RATIO, check_capture_path
+from lab.errors import UsageError
 from lab.paths import default_out_dir
-
-
-def _load_calls(path: Path) -> list[dict[str, Any]]:
-    calls = []
-    try:
-        with open(path, encoding="utf-8") as fh:
-            for i, line in enumerate(fh, 1):
-                if line.strip():
-                    try:
-                        calls.append(json.loads(line))
-                    except json.JSONDecodeError as err:
-                        raise TraceError(f"{path}: line {i}: not JSON ({err.msg})") from err
-    except OSError as err:
-        raise UsageError(f"{path}: cannot read the call log: {err.strerror}") from err
-    return calls
 
 
 def render_summary(summary: dict[str, Any]) -> str:
@@ -55,26 +42,37 @@ def render_summary(summary: dict[str, Any]) -> str:
 
 
 @click.command("analyze")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option("--out", "out", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Output directory (default captures/analyze-<UTC time>).")
-@click.option("--calls", "calls_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+@click.option("--calls", "calls_path", type=click.Path(path_type=Path), default=None,
               help="calls.jsonl recorded elsewhere: exact attribution instead of inference.")
 @click.option("--deep", is_flag=True, help="Also let tshark dissect every protocol Wireshark knows (slow).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def analyze_cmd(file: Path, out: Path | None, calls_path: Path | None, deep: bool, as_json: bool) -> None:
+@click.option("--max-ratio", type=click.FloatRange(min=0), default=DEFAULT_MAX_RATIO, show_default=True,
+              help="Stop when a gzip capture inflates to more than this many times the compressed bytes "
+                   "read (a decompression bomb); 0: no limit.")
+@click.option("--max-packets", type=click.IntRange(min=0), default=DEFAULT_MAX_PACKETS, show_default=True,
+              help="Stop after this many packets; 0: no limit.")
+def analyze_cmd(file: Path, out: Path | None, calls_path: Path | None, deep: bool, as_json: bool,
+                max_ratio: float, max_packets: int) -> None:
     """Explain every packet of a capture (pcap/pcapng, gzip or not): layers, roles, flows.
 
     Writes annotated.pcapng (one comment per packet), packets.jsonl, conversations.jsonl,
-    summary.json and report.html (the same, as pictures: open it in any browser, offline).
+    summary.json and report.html (the same, as pictures: open it in any browser, offline). Analysis is
+    bounded (--max-ratio, --max-packets): past a limit it stops with one line and a non-zero exit, and
+    the outputs written so far are incomplete.
     """
+    from lab.analysis.attribution.calllog import read_call_log
     from lab.analysis.pipeline import analyze_capture
 
-    if not file.is_file():
-        raise UsageError(f"{file}: no such capture file")
-    calls = _load_calls(calls_path) if calls_path is not None else None
+    calls = read_call_log(calls_path) if calls_path is not None else None
     out_dir = out if out is not None else default_out_dir("analyze", create=False)
-    result = analyze_capture(file, out_dir, calls=calls, deep=deep)
+    if not file.exists():
+        raise UsageError(f"{file}: no such capture file")
+    check_capture_path(file)  # a directory, a FIFO, a device: one line before anything is read
+    result = analyze_capture(file, out_dir, calls=calls, deep=deep, max_ratio=max_ratio or None,
+                             max_packets=max_packets or None)
     from lab.report.html.page import write_report
 
     page = write_report(out_dir)

@@ -7,11 +7,15 @@ port, or by a UDP port; time only picks between sockets that reused the same por
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from lab.errors import TraceError
 
 Call = dict[str, Any]
 Endpoint = tuple[str, int]
@@ -22,6 +26,177 @@ CLOSE_CALLS = {"close", "shutdown"}
 SENDING_CALLS = CONNECT_CALLS | {"sendto", "send", "sendall", "sendmsg", "write", "sendmmsg", "writev"}
 WILDCARD = {"0.0.0.0", "::", ""}
 READ_CALLS = ("recv", "read", "makefile-read")
+
+
+# -- reading a call log someone handed us (``lab analyze --calls``) ------------------------------------
+# The attribution rules below read the records with .get() and compare, sort and subtract their fields;
+# a field of the wrong type would surface as a TypeError deep inside a rule. So a log given from outside
+# is checked record by record against this table first, and the first bad record is named by its line.
+MAX_INT = (1 << 63) - 1  # every number in a record is a 64-bit value (times in ns, byte offsets, ids)
+
+
+def _int(v: Any) -> str | None:
+    if isinstance(v, bool) or not isinstance(v, int):
+        return f"must be an integer, not {_kind(v)}"
+    return None if 0 <= v <= MAX_INT else f"{v} out of range 0..2^63-1"
+
+
+def _text(v: Any) -> str | None:
+    return None if isinstance(v, str) else f"must be a string, not {_kind(v)}"
+
+
+def _name(v: Any) -> str | None:
+    return None if isinstance(v, str) and v else f"must be a non-empty string, not {_kind(v)}"
+
+
+def _sock_id(v: Any) -> str | None:
+    return None if isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)) else (
+        f"must be a socket id (string or integer), not {_kind(v)}")
+
+
+def _mapping(v: Any) -> str | None:
+    return None if isinstance(v, dict) else f"must be an object, not {_kind(v)}"
+
+
+def _address(v: Any) -> str | None:
+    """``[host, port, ...]`` (an IP socket), or a string (an AF_UNIX path)."""
+    if isinstance(v, str):
+        return None
+    if not isinstance(v, list) or len(v) < 2 or not isinstance(v[0], str):
+        return f"must be an address [host, port] or a path, not {_kind(v)}"
+    port = v[1]
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        return f"port must be an integer 0..65535, not {json.dumps(port)[:40]}"
+    return None
+
+
+def _any(v: Any) -> str | None:
+    return None
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    name = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array",
+            dict: "an object"}.get(type(v), type(v).__name__)
+    return f"{name} {json.dumps(v)[:40]}" if not isinstance(v, dict | list) else name
+
+
+# field -> (check, required); a field that is absent or null is "not known" unless required
+CALL_FIELDS: dict[str, tuple[Callable[[Any], str | None], bool]] = {
+    "call": (_name, True),
+    "t_start_ns": (_int, True),
+    "t_end_ns": (_int, False),
+    "id": (_int, False),
+    "tracer": (_text, False),
+    "node": (_text, False),
+    "pid": (_int, False),
+    "tid": (_int, False),
+    "sock": (_sock_id, False),
+    "fd": (_int, False),
+    "args": (_mapping, False),
+    "ret": (_any, False),
+    "error": (_text, False),
+    "exception": (_text, False),
+    "family": (_text, False),
+    "type": (_text, False),
+    "local": (_address, False),
+    "peer": (_address, False),
+    "nbytes": (_int, False),
+    "sent_before": (_int, False),
+    "sent_after": (_int, False),
+    "recv_before": (_int, False),
+    "recv_after": (_int, False),
+    "dgram": (_mapping, False),
+}
+DGRAM_FIELDS: dict[str, Callable[[Any], str | None]] = {"peer": _address, "len": _int, "sha1": _text}
+RET_FIELDS: dict[str, Callable[[Any], str | None]] = {"sock": _sock_id, "peer": _address}
+
+
+def call_problem(rec: Any) -> str | None:
+    """What is wrong with one call record (``None``: nothing the attribution rules would trip over)."""
+    if not isinstance(rec, dict):
+        return f"a call record is a JSON object, not {_kind(rec)}"
+    for key, (check, required) in CALL_FIELDS.items():
+        value = rec.get(key)
+        if value is None:
+            if required:
+                return f"missing field '{key}'"
+            continue
+        problem = check(value)
+        if problem:
+            return f"field '{key}' {problem}"
+    for outer, fields in (("dgram", DGRAM_FIELDS), ("ret", RET_FIELDS)):
+        inner = rec.get(outer)
+        if isinstance(inner, dict):
+            for key, check in fields.items():
+                if inner.get(key) is not None and (problem := check(inner[key])):
+                    return f"field '{outer}.{key}' {problem}"
+    if rec.get("t_end_ns") is not None and rec["t_end_ns"] < rec["t_start_ns"]:
+        return f"bad times: t_end_ns {rec['t_end_ns']} is before t_start_ns {rec['t_start_ns']}"
+    for what in ("sent", "recv"):
+        before, after = rec.get(f"{what}_before"), rec.get(f"{what}_after")
+        if (before is None) != (after is None):
+            return f"'{what}_before' and '{what}_after' go together (one is missing)"
+        if before is not None and after < before:
+            return f"bad byte offsets: {what}_after {after} is before {what}_before {before}"
+    return None
+
+
+def read_call_log(path: Path | str) -> list[Call]:
+    """Read and check a calls.jsonl handed to ``lab analyze --calls``, record by record.
+
+    Records without an ``id`` are numbered after the highest one given (the attribution rules refer to
+    calls by id); a ``t_end_ns`` of null is dropped (unknown, as if absent).
+
+    Raises:
+        TraceError: ``FILE: line N: problem`` for the first line that is not UTF-8, not JSON, or not a
+            call record (a field missing or of the wrong type, times or byte offsets that go backwards,
+            an id used twice); or the file cannot be read.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise TraceError(f"{path}: is a directory, not a call log")
+    if path.exists() and not path.is_file():
+        raise TraceError(f"{path}: not a regular file (a call log is a calls.jsonl file)")
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as err:
+        raise TraceError(f"{path}: cannot read the call log: {err.strerror}") from None
+    records: list[Call] = []
+    ids: dict[int, int] = {}
+    with fh:
+        for n, raw in enumerate(fh, 1):
+            where = f"{path}: line {n}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise TraceError(f"{where}: not UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1})"
+                                 ) from None
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise TraceError(f"{where}: not JSON ({err.msg} at column {err.colno})") from None
+            except RecursionError:
+                raise TraceError(f"{where}: JSON nested too deeply") from None
+            problem = call_problem(rec)
+            if problem is None and rec.get("id") is not None:
+                if rec["id"] in ids:
+                    problem = f"id {rec['id']} already used on line {ids[rec['id']]}"
+                ids[rec["id"]] = n
+            if problem:
+                raise TraceError(f"{where}: {problem}")
+            if rec.get("t_end_ns", 0) is None:
+                del rec["t_end_ns"]
+            records.append(rec)
+    next_id = max(ids, default=0) + 1
+    for rec in records:
+        if rec.get("id") is None:
+            rec["id"] = next_id
+            next_id += 1
+    return records
 
 
 def norm_ip(ip: str | None) -> str | None:
