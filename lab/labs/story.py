@@ -11,6 +11,7 @@ side. Differences are found by small detector functions in ``DETECTORS`` (a tabl
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -427,6 +428,9 @@ KERNEL_KINDS = (
 )
 
 
+KERNEL_OF = re.compile(r"kernel \(([\w.-]+)\)")
+
+
 def background(packets: Records, calls: Records) -> list[str]:
     """Packets nobody's program asked for: a kernel's duties when an interface comes up (MLD, NDP)."""
     wire = ev.wire(packets)
@@ -435,12 +439,13 @@ def background(packets: Records, calls: Records) -> list[str]:
     rs = [p for p in wire if ev.role(p) == "ndp-rs"]
     notes = []
     if mld:
-        nodes = sorted({str(p.get("node")) for p in mld})
+        said = ((p.get("cause") or {}).get("text", "") for p in mld)
+        nodes = sorted({m.group(1) for text in said if (m := KERNEL_OF.search(text))})
         notes.append(
             f"{len(mld)} MLD reports (first {ev.frame(mld[0])}) open the capture before any program runs: "
-            f"when an interface comes up with IPv6, its kernel ({', '.join(nodes)}) reports which multicast "
-            f"groups it listens to (its solicited-node groups, needed for neighbour discovery) — IPv6 "
-            f"requires it (RFC 3810), and no socket call is involved. Background traffic, not the lab's."
+            f"when an interface comes up with IPv6, its kernel ({', '.join(nodes) or '?'}) reports which "
+            f"multicast groups it listens to (its solicited-node groups, needed for neighbour discovery) — "
+            f"IPv6 requires it (RFC 3810), and no socket call is involved. Background traffic, not the lab's."
         )
     if rs:
         notes.append(

@@ -133,7 +133,8 @@ class NeighbourRules:
             )
         if version == 6 and itype == 133:
             return make_cause(
-                "kernel", "ndp-rs", f"kernel ({node}) router solicitation at interface bring-up"
+                "kernel", "ndp-rs", f"kernel ({node}) asks for IPv6 routers when its interface comes up "
+                f"(router solicitation; no program asked)"
             )
         if version == 6 and itype == 134:
             return make_cause("kernel", "ndp-ra", f"router advertisement from {node}")
@@ -141,7 +142,8 @@ class NeighbourRules:
             return make_cause(
                 "kernel",
                 "mld",
-                f"kernel ({node}) MLD report: joins the multicast groups of its "
-                f"addresses (IPv6 interface bring-up)",
+                f"kernel ({node}) reports its multicast listening (MLD) when the interface comes up: the "
+                f"groups of its addresses, which neighbour discovery needs (IPv6 requires it; no program "
+                f"asked)",
             )
         return make_cause("unexplained", "icmp", f"ICMP {name} from {node}: no rule explains it")
