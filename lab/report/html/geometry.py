@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 LANE_W = 180  # px between two lifelines at least: room for a label of about 26 characters
-MAX_LANE_W = 320  # px at most (a two-host lab gets wide lanes: its labels are read whole)
-DIAGRAM_W = 900  # px the lanes share before they fall back to LANE_W each
+MAX_LANE_W = 260  # px at most (a two-host lab gets wide lanes: its labels are read whole)
+DIAGRAM_W = 780  # px the lanes share before they fall back to LANE_W each
 LEFT = 70  # px left of the first lifeline (time column)
 ROW_H = 24  # px per event row
 CHAR_W = 6.6  # px per character at the page's 11 px monospace label font
