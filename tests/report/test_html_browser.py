@@ -195,6 +195,10 @@ def test_echo_step_through_and_filters(browser: Any, echo: Path) -> None:
     frame = int(pg.locator("#pv").get_attribute("data-frame"))
     assert pg.locator("#topo .link.hl").count() == 1
     assert f"frame {frame}" in pg.locator("#topo-say").inner_text()
+    # connection filter: the one TCP connection's segments, no ARP
+    pg.select_option("#f-conn", index=1)
+    assert set(page.rows()) == {p["number"] for p in packets if p.get("tcp")}
+    pg.select_option("#f-conn", value="")
     # protocol filter: only ARP rows remain
     arp = {p["number"] for p in packets if p.get("arp")}
     assert arp
@@ -325,4 +329,34 @@ def test_corpus_capture_page(browser: Any, corpus_dir: Path, tmp_path: Path) -> 
     assert names == [layer["name"] for layer in first_tcp["layers"]]
     assert page.page.locator("#tcp-graph svg path.seg").count() == 1
     page.shot("corpus")
+    page.assert_clean()
+
+
+def test_a_large_page_draws_only_the_rows_in_view(browser: Any, tmp_path: Path) -> None:
+    """30,000 packets (hand-made records, no capture file): the diagram holds a screenful of rows however
+    far it is scrolled, the last packet is reachable, and the page says its bytes are not embedded."""
+    t0 = 1_764_103_195_000_000_000
+    with (tmp_path / "packets.jsonl").open("w") as fh:
+        for n in range(1, 30_001):
+            a, b = ("198.18.0.1", "198.18.0.2") if n % 2 else ("198.18.0.2", "198.18.0.1")
+            fh.write(json.dumps({
+                "number": n, "ts_ns": t0 + n * 1000, "interface": "eth0", "len": 60,
+                "layers": [{"name": "Ethernet", "tcpip": "link", "osi": 2, "offset": 0, "length": 14},
+                           {"name": "IPv4", "tcpip": "internet", "osi": 3, "offset": 14, "length": 20},
+                           {"name": "UDP", "tcpip": "transport", "osi": 4, "offset": 34, "length": 26}],
+                "ip": {"version": 4, "src": a, "dst": b, "ttl": 64}, "udp": {"sport": 5003, "dport": 5003,
+                                                                               "length": 26},
+                "role": {"code": "datagram", "text": "datagram"},
+                "cause": {"source": "inferred", "text": f"datagram {n}"}}) + "\n")
+    from lab.report.html.page import write_report
+
+    page = Page(browser, write_report(tmp_path))
+    pg = page.page
+    assert pg.evaluate("LAB.state.vis.length") == 30_000
+    assert pg.locator("#seq-svg g.pk").count() < 120
+    pg.evaluate("const b = document.getElementById('seq'); b.scrollTop = b.scrollHeight; LAB.sequence.draw()")
+    assert pg.locator("#seq-svg g.pk").count() < 120
+    assert pg.locator("#seq-svg g.pk[data-n='30000']").count() == 1
+    page.click_frame(30_000)
+    assert "not embedded" in pg.locator("#pv").inner_text()
     page.assert_clean()

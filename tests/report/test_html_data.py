@@ -140,3 +140,17 @@ def test_lab_show_html_and_ladder_options(run_dir: Path) -> None:
     assert max(len(ln) for ln in done.stdout.splitlines()) <= 60 and "[3]" in done.stdout
     bad = subprocess.run([*lab, "--filter", "nope"], capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1 and "nope" in bad.stderr
+
+
+def test_lab_analyze_writes_the_page_and_says_where(corpus_dir: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "a"
+    pcap = corpus_dir / "pcaps" / "zeek__smtp.pcap"
+    done = subprocess.run([sys.executable, "-m", "lab", "analyze", str(pcap), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == f"open in a browser: {out / 'report.html'}"
+    page = (out / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "lab analyze" in page
