@@ -13,6 +13,7 @@ import ctypes
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -86,6 +87,21 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 def _in_namespace(namespace: str | None, argv: list[str]) -> list[str]:
     return ["ip", "netns", "exec", namespace, *argv] if namespace else argv
+
+
+def complete_blocks(data: bytes) -> bytes:
+    """The longest prefix of a pcapng file made of whole blocks (a file still being written may end in
+    half a block; mergecap would call it cut short)."""
+    if len(data) < 12:
+        return b""
+    order = "<" if data[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+    pos = 0
+    while pos + 12 <= len(data):
+        (length,) = struct.unpack_from(order + "I", data, pos + 4)
+        if length < 12 or length % 4 or pos + length > len(data):
+            break
+        pos += length
+    return data[:pos]
 
 
 @dataclass
@@ -318,14 +334,36 @@ class Capture:
                 counts[target.label] = combine(isb.get(index), said)
         return CaptureStats(counts)
 
-    def _merge(self) -> None:
-        files = [g.file for g in self._groups if g.file.exists() and g.file.stat().st_size > 0]
-        if not files:
+    def snapshot(self, dest: Path) -> Path:
+        """Write what has been captured so far into ``dest`` without stopping (a live session's ``lab
+        explain``): a probe first proves that everything sent before this call is on disk, then each
+        file's complete blocks are copied (dumpcap may be writing the next one) and merged as ``stop``
+        merges. The interface statistics (drop counts) exist only once dumpcap stops."""
+        if not self._groups:
+            raise CaptureError("the capture is not running")
+        self._confirm("snapshot", 5.0)
+        copies = []
+        for n, group in enumerate(self._groups):
+            copy = self.work_dir / f"snapshot-{n}.pcapng"
+            copy.write_bytes(complete_blocks(group.file.read_bytes()))
+            copies.append(copy)
+        try:
+            self._merge(copies, dest)
+        finally:
+            for copy in copies:
+                copy.unlink(missing_ok=True)
+        return dest
+
+    def _merge(self, files: list[Path] | None = None, out_file: Path | None = None) -> None:
+        out_file = out_file or self.out_file
+        raw = [g.file for g in self._groups] if files is None else files
+        present = [f for f in raw if f.exists() and f.stat().st_size > 0]
+        if not present:
             raise CaptureError("dumpcap wrote no capture file")
-        labels = [t.label for g in self._groups if g.file in files for t in g.targets]
-        tmp = self.out_file.with_suffix(".merging")
-        if len(files) == 1:
-            shutil.copyfile(files[0], tmp)
+        labels = [t.label for g, f in zip(self._groups, raw, strict=True) if f in present for t in g.targets]
+        tmp = out_file.with_suffix(".merging")
+        if len(present) == 1:
+            shutil.copyfile(present[0], tmp)
         else:
             mergecap = shutil.which("mergecap")
             if mergecap is None:
@@ -333,7 +371,7 @@ class Capture:
             # -I none keeps every interface block, in input order, so labels can be applied by position
             try:
                 done = subprocess.run(
-                    [mergecap, "-I", "none", "-w", str(tmp), *map(str, files)],
+                    [mergecap, "-I", "none", "-w", str(tmp), *map(str, present)],
                     capture_output=True,
                     text=True,
                     timeout=_MERGE_TIMEOUT,
@@ -357,9 +395,10 @@ class Capture:
             raise CaptureError(
                 f"the merged capture is unreadable ({err}); raw files kept in {self.work_dir}"
             ) from None
-        tmp.replace(self.out_file)
-        for group in self._groups:  # the merged file holds every packet of these; the dumpcap logs stay
-            group.file.unlink(missing_ok=True)
+        tmp.replace(out_file)
+        if files is None:  # stop: the merged file holds every packet of these; the dumpcap logs stay
+            for group in self._groups:
+                group.file.unlink(missing_ok=True)
 
     def _where(self, group: _Group) -> str:
         ifnames = ",".join(t.ifname for t in group.targets)

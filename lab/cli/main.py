@@ -29,6 +29,8 @@ VERBS = {
     "topo": "topo",
     "trace": "trace",
     "analyze": "analyze",
+    "explain": "live",
+    "watch": "live",
 }
 
 

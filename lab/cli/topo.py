@@ -19,6 +19,7 @@ from lab.emulation import clean as cleaning
 from lab.emulation.names import check_run_id
 from lab.emulation.state import load_state, load_states
 from lab.errors import LabError, PrivilegeError, UsageError
+from lab.paths import default_out_dir
 from lab.topology import load_topology
 from lab.topology.render import as_dict, svg, table
 
@@ -39,9 +40,20 @@ def _print_summary(s: dict) -> None:
 @click.argument("topology")
 @click.option("--loopback", is_flag=True, help="hosts as 127.x addresses on lo (no namespaces, no root)")
 @click.option("--run-id", default=None, help="name the run (1-12 of [a-z0-9]); random by default")
+@click.option("--capture/--no-capture", default=True, show_default=True,
+              help="capture every link from the start and trace what `lab exec` runs, so that `lab explain`"
+                   " and `lab watch` can explain every packet (the session directory is printed)")
+@click.option("--out", "out", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="the session directory (default captures/<topology>-live-<UTC time>)")
 @click.option("--json", "as_json", is_flag=True, help="print the run as JSON")
-def up(topology: str, loopback: bool, run_id: str | None, as_json: bool) -> None:
-    """Bring up TOPOLOGY (a name or file) and leave it running; prints run id, nodes and addresses."""
+def up(topology: str, loopback: bool, run_id: str | None, capture: bool, out: Path | None,
+       as_json: bool) -> None:
+    """Bring up TOPOLOGY (a name or file) and leave it running; prints run id, nodes and addresses.
+
+    Capture is on by default: every link is captured from the start (confirmed by probes, as in `lab run`)
+    and every command `lab exec` runs is traced, so `lab explain RUN` and `lab watch RUN` explain what you
+    do by hand; `lab down RUN` explains the whole session on its way out.
+    """
     topo = load_topology(topology)  # validate here: bad input fails before any process starts
     if not loopback and not topo.loopback and os.geteuid() != 0:
         raise PrivilegeError("network namespaces need root; run as root, or use --loopback")
@@ -50,6 +62,9 @@ def up(topology: str, loopback: bool, run_id: str | None, as_json: bool) -> None
         argv += ["--run-id", run_id]
     if loopback:
         argv.append("--loopback")
+    if capture:
+        live = out if out is not None else default_out_dir(f"{topo.name}-live")
+        argv += ["--live-dir", str(live.resolve())]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, start_new_session=True)
     try:
@@ -74,17 +89,24 @@ def up(topology: str, loopback: bool, run_id: str | None, as_json: bool) -> None
         click.echo(json.dumps(result, indent=1))
     else:
         _print_summary(result)
+        if result.get("live_dir"):
+            click.echo(f"capturing every link into {result['live_dir']}; `lab exec` traces what it runs; "
+                       f"`lab explain {result['run_id']}` or `lab watch {result['run_id']}` explain it")
 
 
 @click.command("exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--no-trace", is_flag=True, help="do not record the command's socket calls")
 @click.argument("run_id")
 @click.argument("node")
 @click.argument("argv", nargs=-1, required=True, type=click.UNPROCESSED)
-def exec_(run_id: str, node: str, argv: tuple[str, ...]) -> None:
+def exec_(no_trace: bool, run_id: str, node: str, argv: tuple[str, ...]) -> None:
     """Run a command inside NODE of run RUN_ID: lab exec RUN NODE -- CMD ARGS.
 
-    The command sees LAB_RUN, LAB_NODE and LAB_IP (the node's IPv4 address) in its environment: on a
-    loopback run, where every node shares the machine's network, LAB_IP is the address to bind to.
+    On a run brought up with capture (the default), the command's socket calls are recorded into the
+    session (Python programs in-process, anything else under strace) unless --no-trace; stdin, stdout and
+    stderr are the command's own, so servers, shells and `nc` typed into work as usual. The command sees
+    LAB_RUN, LAB_NODE and LAB_IP (the node's IPv4 address) in its environment: on a loopback run, where
+    every node shares the machine's network, LAB_IP is the address to bind to.
     """
     st = load_state(run_id)
     if st is None:
@@ -96,6 +118,13 @@ def exec_(run_id: str, node: str, argv: tuple[str, ...]) -> None:
         cmd = cmd[1:]
     if not cmd:
         raise UsageError("lab exec: no command given (lab exec RUN NODE -- CMD ARGS)")
+    if st.live_dir and not no_trace:
+        from lab.live import LiveDir
+        from lab.tracing import wrap_command
+
+        cmd, trace_env = wrap_command(cmd, LiveDir(Path(st.live_dir)).paths.traces_dir, node,
+                                      python=sys.executable)
+        os.environ.update(trace_env)
     if st.mode == "netns":
         cmd = ["ip", "netns", "exec", st.namespaces[node], *cmd]
     address = (st.addresses.get(node) or {}).get("ipv4") or ""
@@ -110,10 +139,25 @@ def exec_(run_id: str, node: str, argv: tuple[str, ...]) -> None:
 @click.command("down")
 @click.argument("run_id")
 @click.option("--force", is_flag=True, help="also stop a run owned by a live process other than `lab up`")
-def down(run_id: str, force: bool) -> None:
-    """Tear down run RUN_ID (brought up with `lab up`)."""
+@click.option("--no-explain", is_flag=True, help="do not explain the captured session on the way out")
+def down(run_id: str, force: bool, no_explain: bool) -> None:
+    """Tear down run RUN_ID (brought up with `lab up`); a captured session is explained first."""
+    st = load_state(run_id)
+    live_dir = st.live_dir if st is not None else None
     result = cleaning.down(run_id, force=force)
     click.echo(f"run {result.run_id}: down ({len(result.namespaces)} namespaces removed)")
+    if live_dir and not no_explain:
+        from lab.live import LiveDir, explain_dir
+
+        live = LiveDir(Path(live_dir))
+        if live.session().get("stopped"):
+            out, explained = explain_dir(live)
+            cov = explained.coverage
+            click.echo(f"explained {cov['total']} packets ({cov['explained']} by a call, the kernel or the "
+                       f"lab) and {len(explained.calls)} calls: {out}/report.html, {out}/ladder.txt")
+        else:
+            click.echo(f"the session in {live_dir} was not closed by its keeper: its capture may be cut "
+                       "short; `lab analyze` its files by hand")
 
 
 @click.command("clean")

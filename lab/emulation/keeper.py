@@ -2,7 +2,9 @@
 
 ``lab up`` starts this module in its own session; the keeper's pid is the run's owner, so ``lab clean``
 leaves the network alone while the keeper lives, and ``lab down`` stops it with SIGTERM (the Network's
-handler unwinds and tears everything down). Protocol: one JSON line on stdout, the run's summary or
+handler unwinds and tears everything down). With ``--live-dir`` it also records the session (``lab.live``):
+capture on every link from the start, snapshots on SIGUSR1, the final capture before the teardown.
+Protocol: one JSON line on stdout, the run's summary or
 ``{"error": message, "exit_code": n}``.
 """
 
@@ -13,6 +15,7 @@ import json
 import os
 import signal
 import sys
+from pathlib import Path
 
 from lab.errors import LabError
 
@@ -43,12 +46,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("topology")
     ap.add_argument("--run-id")
     ap.add_argument("--loopback", action="store_true")
+    ap.add_argument("--live-dir", default=None)
+    ap.add_argument("--no-capture", action="store_true")
     args = ap.parse_args(argv)
     out = sys.stdout
+    recorder = None
     try:
         topo = load_topology(args.topology)
-        net = Network(topo, loopback=args.loopback, run_id=args.run_id, keeper=True)
+        net = Network(topo, loopback=args.loopback, run_id=args.run_id, keeper=True, live_dir=args.live_dir)
         net.start()
+        if args.live_dir:
+            from lab.live import Recorder
+
+            recorder = Recorder(net, Path(args.live_dir), capture=not args.no_capture)
+            try:
+                recorder.start()
+            except BaseException:
+                net.stop()
+                raise
     except LabError as err:
         out.write(json.dumps({"error": str(err), "exit_code": err.exit_code}) + "\n")
         out.flush()
@@ -59,15 +74,25 @@ def main(argv: list[str] | None = None) -> int:
         out.flush()
         return 1
     try:
-        out.write(json.dumps(summary(net)) + "\n")
+        info = summary(net)
+        if recorder is not None:
+            info["live_dir"] = str(recorder.live.root)
+            info["capture"] = recorder.capture_on
+        out.write(json.dumps(info) + "\n")
         out.flush()
         out.close()
         while True:
             signal.pause()
+            if recorder is not None:
+                recorder.serve_once()
     except BaseException:  # SIGTERM unwinds here (Network's handler); SIGINT too
         pass
     finally:
-        net.stop()
+        try:
+            if recorder is not None:
+                recorder.stop()
+        finally:
+            net.stop()
     return 0
 
 

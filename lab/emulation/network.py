@@ -75,6 +75,7 @@ class Network:
         run_id: names this run's resources; random 6 hex characters by default.
         backend: the kernel seam (tests pass a RecordingBackend).
         keeper: recorded in the state file: the run belongs to a `lab up` keeper process.
+        live_dir: recorded in the state file: where a `lab up` session captures and traces (lab.live).
     """
 
     def __init__(
@@ -84,8 +85,10 @@ class Network:
         run_id: str | None = None,
         backend: Backend | None = None,
         keeper: bool = False,
+        live_dir: str | None = None,
     ) -> None:
         self.topo = topo
+        self._live_dir = live_dir
         self.loopback = loopback or topo.loopback
         self.run_id = check_run_id(run_id) if run_id else new_run_id()
         self._backend = backend
@@ -200,7 +203,8 @@ class Network:
 
     def _new_state(self, mode: str) -> RunState:
         st = RunState(run_id=self.run_id, owner_pid=os.getpid(), owner_start=process_start(os.getpid()),
-                      topology=self.topo.name, source=self.topo.source, mode=mode, keeper=self._keeper)
+                      topology=self.topo.name, source=self.topo.source, mode=mode, keeper=self._keeper,
+                      live_dir=self._live_dir)
         st.kinds = {n.name: n.kind for n in self.topo.nodes}
         st.addresses = {n.name: {"ipv4": self._ip_or_none(n.name, 4), "ipv6": self._ip_or_none(n.name, 6)}
                         for n in self.topo.nodes}

@@ -38,6 +38,7 @@ class RunState:
     kinds: dict[str, str] = field(default_factory=dict)
     status: str = "creating"  # creating | up | stopping
     keeper: bool = False  # brought up by `lab up` (owner is the keeper process)
+    live_dir: str | None = None  # `lab up` with capture: the live session's directory (lab.live)
 
     @property
     def path(self) -> Path:

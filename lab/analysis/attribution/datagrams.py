@@ -8,6 +8,7 @@ named "peeked by" (``peeked_by``), and the read after it "received by" (``consum
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from lab.analysis.attribution.calllog import TOL_NS, CallLog, Endpoint, endpoint, norm_ip
@@ -135,7 +136,10 @@ class DatagramRules:
                     continue
                 dgram = call["dgram"]
                 where = endpoint(dgram.get("peer")) or sock.peer
-                if where is None or where[0] != peer[0] or (peer[1] is not None and where[1] != peer[1]):
+                # a host name the program gave (sendto(b'x', ('h2', 9000))) is no address to compare:
+                # the port, the length, the payload's hash and the time still decide
+                if where is None or (_is_address(where[0]) and where[0] != peer[0]) or (
+                        peer[1] is not None and where[1] != peer[1]):
                     continue
                 if sending and call["t_start_ns"] > ts + TOL_NS:
                     continue
@@ -158,6 +162,14 @@ class DatagramRules:
         if best is not None:
             self._matched.add((iface, best["id"]))
         return best
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _not_this_datagram(call: Call, length: int) -> bool:
