@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.capture import Capture, CaptureTarget
+from lab.capture.stats import CaptureStats, InterfaceCounts
 from lab.emulation.state import load_state, process_alive
 from lab.errors import CaptureError, LabError, ToolMissingError, UsageError
 from lab.paths import RunPaths
@@ -126,12 +127,15 @@ class Recorder:
 
     def stop(self) -> None:
         """Stop capturing (the final file, with dumpcap's statistics) and mark the session stopped."""
+        stats = None
         try:
             if self._capture is not None:
                 self._capture.stop()
+                stats = self._capture.stats
         finally:
             self._capture = None
             data = self.live.session()
+            data["capture_stats"] = stats.as_dict() if stats is not None else None
             data["stopped"] = True
             data["stopped_ns"] = time.time_ns()
             self.live.write_session(data)
@@ -236,6 +240,16 @@ def explain_dir(live: LiveDir, *, since: str | None = None, last: str | None = N
         for log in live.paths.traces_dir.iterdir():
             shutil.copyfile(log, target.traces_dir / log.name)
         shutil.copyfile(live.paths.topology, target.topology)
+    stats = session.get("capture_stats")
+    if stats is None:
+        capture: dict[str, Any] = {"complete": None, "note": "dumpcap's drop counts are known once the "
+                                   "capture stops (lab down); a snapshot cannot say what was lost yet"}
+        failures: list[str] = []
+    else:
+        counts = CaptureStats({label: InterfaceCounts(c["received"], c["dropped"])
+                               for label, c in stats["per_interface"].items()})
+        capture, problem = counts.as_dict(), counts.problem()
+        failures = [problem] if problem else []
     explained = explain_capture(target, session["nodes"], session["iface_nodes"],
                                 title=f"{session['topology']} (run {session['run_id']}, explored by hand)")
     report = {
@@ -244,7 +258,8 @@ def explain_dir(live: LiveDir, *, since: str | None = None, last: str | None = N
         "window_start_ns": start_ns, "live": not session.get("stopped"),
         "packets": explained.analysis.packet_count, "calls": len(explained.calls),
         "coverage": explained.coverage, "summary": explained.analysis.summary,
-        "analysis_errors": list(explained.analysis.errors), "failures": [], "ok": True,
+        "analysis_errors": list(explained.analysis.errors), "capture": capture,
+        "failures": failures, "ok": not failures,
     }
     tmp = target.report.with_name(".report.json.tmp")
     tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")

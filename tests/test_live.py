@@ -91,6 +91,8 @@ def test_by_hand_session_every_packet_explained_and_nothing_left(session) -> Non
     assert namespaces(run_id) == [] and run_processes(live) == []
     final = json.loads((live / "report.json").read_text())
     assert final["live"] is False and final["coverage"]["explained"] == final["coverage"]["total"]
+    assert final["capture"]["complete"] is True and final["capture"]["dropped"] == 0
+    assert report["capture"]["complete"] is None  # a snapshot cannot know the drop counts yet
     assert final["packets"] >= report["packets"]
 
 

@@ -155,6 +155,11 @@ def down(run_id: str, force: bool, no_explain: bool) -> None:
             cov = explained.coverage
             click.echo(f"explained {cov['total']} packets ({cov['explained']} by a call, the kernel or the "
                        f"lab) and {len(explained.calls)} calls: {out}/report.html, {out}/ladder.txt")
+            report = json.loads((out / "report.json").read_text())
+            if report["failures"]:
+                from lab.errors import CaptureError
+
+                raise CaptureError(f"run {run_id}: {report['failures'][0]}")
         else:
             click.echo(f"the session in {live_dir} was not closed by its keeper: its capture may be cut "
                        "short; `lab analyze` its files by hand")
