@@ -144,6 +144,20 @@ class ARP(TypedDict):
     target_ip: str
 
 
+class FTPLines(TypedDict):
+    """FTP control lines of one segment (commands or numbered replies)."""
+
+    lines: list[str]
+    complete: bool
+
+
+class TelnetFields(TypedDict):
+    """Telnet option negotiation in one segment: the IAC commands as words, and the plain data bytes."""
+
+    commands: list[str]
+    data_bytes: int
+
+
 class PacketRecord(TypedDict):
     """One line of packets.jsonl: one captured frame, explained."""
 
@@ -170,6 +184,11 @@ class PacketRecord(TypedDict):
     malformed: NotRequired[str]
     lost: NotRequired[Lost]
     deep: NotRequired[Any]
+    igmp: NotRequired[dict[str, Any]]
+    snmp: NotRequired[dict[str, Any]]
+    ftp: NotRequired[FTPLines]
+    telnet: NotRequired[TelnetFields]
+    routing: NotRequired[dict[str, Any]]
 
 
 # -- calls.jsonl ----------------------------------------------------------------------------------------
