@@ -29,6 +29,7 @@ from lab.analysis.attribution import EXPLAINED, Attributor, coverage
 from lab.analysis.attribution.loss import LossRule, find_lost, rules_from
 from lab.analysis.pipeline import analyze_capture
 from lab.capture import Capture, CaptureOptions, CaptureStats, CaptureTarget
+from lab.classroom.manifest import check_student, write_manifest
 from lab.emulation import Network, counters
 from lab.emulation.daemons import RoutingDaemons, load_route_events
 from lab.errors import EmulationError, LabError, LabRunError, PrivilegeError, ToolMissingError, UsageError
@@ -136,6 +137,7 @@ def run_lab(
     python: str = sys.executable,
     log: TextIO | None = None,
     capture: CaptureOptions | None = None,
+    student: str | None = None,
 ) -> RunResult:
     """Run one lab and write its outputs into ``out_dir`` (default ``captures/<lab>-<UTC stamp>/``).
 
@@ -150,6 +152,8 @@ def run_lab(
         LabError: the run could not take place (privileges, tools, topology, capture never confirmed).
     """
     spec = lab if isinstance(lab, LabSpec) else load_lab(lab)
+    if student is not None:
+        check_student(student)
     preflight(spec, loopback)
     topo = load_topology(spec.topology_ref)
     paths = RunPaths(out_dir or default_out_dir(spec.name)).make()
@@ -158,7 +162,13 @@ def run_lab(
     say = (lambda msg: print(msg, file=log, flush=True)) if log else (lambda msg: None)
     executed = _execute(spec, topo, loopback, paths, python, say, capture or CaptureOptions())
     say(f"network {executed.run_id} down; analyzing")
-    return _explain(spec, executed, paths, loopback)
+    result = _explain(spec, executed, paths, loopback)
+    write_manifest(  # last: it hashes every output, so grading can tell what changed afterwards
+        paths.root, lab=spec.name, lab_file=spec.source, nodes=executed.nodes_info,
+        capture_points=executed.iface_nodes, run_id=executed.run_id, loopback=loopback, student=student,
+        loss_rules=[{"a": r.a, "b": r.b, "rule": r.rule} for r in executed.loss_rules],
+    )
+    return result
 
 
 @dataclass
@@ -216,34 +226,51 @@ def _execute(
     return executed
 
 
-def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool) -> RunResult:
-    """Attribute every packet, check the lab's expectations, draw the ladder, write the report."""
-    failures = list(executed.failures)
-    calls = merge_traces(paths.traces_dir, paths.calls)
-    ip_nodes, mac_nodes = ip_nodes_from(executed.nodes_info), _mac_nodes(executed.nodes_info)
+def analyze_evidence(
+    capture: Path,
+    traces_dir: Path,
+    out_dir: Path,
+    nodes_info: dict[str, Any],
+    iface_nodes: dict[str, str],
+    loss_rules: list[LossRule] | tuple[()] = (),
+) -> tuple[Any, list[dict[str, Any]], list[dict[str, Any]]]:
+    """The analysis of a run's raw evidence (capture + call logs) into ``out_dir``: (result, packets, calls).
+
+    One code path for the run itself and for grading, which recomputes the key from a run's raw evidence
+    into a directory of its own instead of trusting the run's derived files.
+    """
+    out = RunPaths(out_dir)
+    calls = merge_traces(traces_dir, out.calls)
+    ip_nodes, mac_nodes = ip_nodes_from(nodes_info), _mac_nodes(nodes_info)
     attributor = Attributor(calls, ip_nodes=ip_nodes, mac_nodes=mac_nodes)
     result = analyze_capture(
-        paths.capture,
-        paths.root,
-        calls=calls,
-        iface_nodes=executed.iface_nodes,
-        progress=False,
-        attributor=attributor,
+        capture, out.root, calls=calls, iface_nodes=iface_nodes, progress=False, attributor=attributor
     )
-    packets = _read_jsonl(paths.packets)
+    packets = _read_jsonl(out.packets)
     # copies an emulated lossy link dropped are known only once the whole capture is seen: analyze again
     # with them known, so that their records say so (lost) and no call is said to have read them
-    lost = find_lost(packets, executed.nodes_info, executed.loss_rules) if executed.loss_rules else {}
+    lost = find_lost(packets, nodes_info, loss_rules) if loss_rules else {}
     if lost:
         result = analyze_capture(
-            paths.capture,
-            paths.root,
+            capture,
+            out.root,
             calls=calls,
-            iface_nodes=executed.iface_nodes,
+            iface_nodes=iface_nodes,
             progress=False,
             attributor=Attributor(calls, ip_nodes=ip_nodes, mac_nodes=mac_nodes, lost=lost),
         )
-        packets = _read_jsonl(paths.packets)
+        packets = _read_jsonl(out.packets)
+    return result, packets, calls
+
+
+def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool) -> RunResult:
+    """Attribute every packet, check the lab's expectations, draw the ladder, write the report."""
+    failures = list(executed.failures)
+    result, packets, calls = analyze_evidence(
+        paths.capture, paths.traces_dir, paths.root, executed.nodes_info, executed.iface_nodes,
+        executed.loss_rules,
+    )
+    ip_nodes, mac_nodes = ip_nodes_from(executed.nodes_info), _mac_nodes(executed.nodes_info)
     routes = load_route_events(paths.routes)
     evaluation = evaluate(spec, packets, calls, routes)
     wire = [p for p in packets if (p.get("role") or {}).get("code") != "lab-probe"]
@@ -258,6 +285,7 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
         for o in evaluation["observations"]
         if not o["ok"]
     ]
+    failures += [f"question '{u['id']}': {u['reason']}" for u in evaluation["unanswered"]]
     if cov["explained"] != cov["total"]:
         unexplained = [p["number"] for p in wire if (p.get("cause") or {}).get("source") not in EXPLAINED]
         failures.append(f"{len(unexplained)} packet(s) not explained: frames {unexplained[:10]}")
@@ -295,8 +323,7 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
         "summary": result.summary,
         "analysis_errors": list(result.errors),
         "observations": evaluation["observations"],
-        "answers": evaluation["answers"],
-        "questions": [{"id": q.id, "text": q.text} for q in spec.questions],
+        "questions": [{"id": q.id, "text": q.text} for q in spec.questions],  # never the answers
         "failures": failures,
         "ok": not failures,
     }

@@ -167,15 +167,15 @@ def _run_one(run_lab: Any, spec: LabSpec, out: Path) -> dict[str, Any]:
             error=str(err),
             observations_ok=0,
             observations_total=len(spec.observations),
+            questions=len(spec.questions),
             coverage=None,
-            answers={},
+            unanswered=[],
         )
         return row
     row["seconds"] = round(time.monotonic() - start, 1)
     report = result.report
     obs = report.get("observations", [])
     cov = report.get("coverage") or {}
-    answers = report.get("answers") or {}
     # the runner's failures also hold what no observation covers: a program's exit status, a server never
     # ready, a step timed out; a lab whose programs failed is not "ok" because its checks happened to hold
     failures = list(getattr(result, "failures", None) or report.get("failures") or [])
@@ -188,13 +188,13 @@ def _run_one(run_lab: Any, spec: LabSpec, out: Path) -> dict[str, Any]:
         observations_total=len(obs),
         failed=obs_failed + other,
         coverage=cov,
-        answers=answers,
+        questions=len(spec.questions),
+        unanswered=[f for f in failures if f.startswith("question '")],
     )
     row["ok"] = (
         not other
         and row["observations_ok"] == row["observations_total"]
         and cov.get("explained") == cov.get("total")
-        and all(v is not None for v in answers.values())
     )
     return row
 
@@ -211,11 +211,12 @@ def write_index(root: Path, rows: list[dict[str, Any]]) -> Path:
     for r in rows:
         cov = r.get("coverage") or {}
         covtext = f"{cov.get('explained')}/{cov.get('total')}" if cov else "-"
-        answered = sum(1 for v in (r.get("answers") or {}).values() if v is not None)
+        asked = r.get("questions", 0)
+        answered = asked - len(r.get("unanswered") or [])
         result = "ok" if r["ok"] else f"FAILED{': ' + r['error'] if r.get('error') else ''}"
         lines.append(
             f"| {r['name']} | {result} | {r['observations_ok']}/{r['observations_total']} | {covtext} | "
-            f"{answered}/{len(r.get('answers') or {})} | {r.get('seconds', '-')} | {r['out']} |"
+            f"{answered}/{asked} | {r.get('seconds', '-')} | {r['out']} |"
         )
     failed = [r for r in rows if r.get("failed")]
     if failed:
@@ -229,18 +230,25 @@ def write_index(root: Path, rows: list[dict[str, Any]]) -> Path:
 @click.command("check")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.argument("answers_file", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="machine-readable grades")
-def check(run_dir: Path, answers_file: Path, as_json: bool) -> None:
-    """Grade ANSWERS_FILE (YAML/JSON: question id -> answer) against RUN_DIR's own capture.
+@click.option("--lab", "lab_file", metavar="LAB.yaml", default=None,
+              help="the teacher's lab file (default: the shipped catalogue lab the run names)")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable grades (never the key)")
+def check(run_dir: Path, answers_file: Path, lab_file: str | None, as_json: bool) -> None:
+    """Grade ANSWERS_FILE (YAML/JSON: question id -> answer) against the key of RUN_DIR.
 
-    Exit 0 when every answer is right, 1 otherwise.
+    The key is recomputed from the run's raw evidence (capture.pcapng and traces/) against the teacher's
+    lab file, never the run's own copy; the run's manifest is checked on the way. Nothing printed holds
+    the key. Exit 0 when every answer is right and nothing is flagged, 1 otherwise.
     """
     from lab.labs.grading import grade
 
-    result = grade(run_dir, answers_file)
+    result = grade(run_dir, answers_file, lab_file)
     click.echo(json.dumps(result.to_json(), indent=2, default=str) if as_json else result.summary())
+    if result.flags or result.problems:
+        first = (result.flags or result.problems)[0]
+        raise LabError(f"the run cannot be trusted as it is: {first}")
     if not result.all_correct:
-        raise LabError(f"{len(result.marks) - result.correct} of {len(result.marks)} answers not correct")
+        raise LabError(f"{result.total - result.correct} of {result.total} answers not correct")
 
 
 COMMANDS: list[click.Command] = [labs, check]

@@ -48,6 +48,8 @@ def _outputs(paths: RunPaths) -> str:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON instead of the ladder.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print progress.")
+@click.option("--student", metavar="ID", default=None,
+              help="Who runs it (letters, digits, . _ @ -): recorded in the run's manifest for `lab submit`.")
 def run_cmd(
     lab_name: str,
     out: Path | None,
@@ -56,6 +58,7 @@ def run_cmd(
     buffer_mib: int | None,
     as_json: bool,
     quiet: bool,
+    student: str | None,
 ) -> None:
     """Run a lab: build its network, capture, run its programs traced, explain every packet.
 
@@ -70,7 +73,8 @@ def run_cmd(
 
     options = CaptureOptions(buffer_mib=buffer_mib, snaplen=snaplen)
     result = run_lab(
-        lab_name, out, loopback=loopback, log=None if quiet or as_json else sys.stderr, capture=options
+        lab_name, out, loopback=loopback, log=None if quiet or as_json else sys.stderr, capture=options,
+        student=student,
     )
     report = result.report
     if as_json:

@@ -1,9 +1,9 @@
 """Evaluate a finished lab run: its expected observations, its questions' answers, and its story.
 
-The runner calls ``evaluate(spec, packets, calls)`` after the capture is analyzed; ``lab check`` calls it
-again from a run directory. A check or question that cannot cope with the records (a field missing
-from an older run, say) is reported as failed / unanswered with the reason, never raised: one bad check
-must not hide the results of the others.
+The runner calls ``evaluate(spec, packets, calls)`` after the capture is analyzed (observations and story,
+for the student); grading calls ``key`` on the evidence it re-analyzed itself (answers, for the teacher).
+A check or question that cannot cope with the records (a field missing from an older run, say) is
+reported as failed / unanswered with the reason, never raised: one bad check must not hide the others.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import inspect
 import ipaddress
 from typing import Any
 
-from lab.labs.checks import CHECKS
-from lab.labs.questions import QUESTIONS
+from lab.labs.extensions import Functions, load_functions
 from lab.labs.spec import LabSpec
 from lab.labs.story import tell
 
@@ -23,17 +22,20 @@ Records = list[dict[str, Any]]
 def evaluate(
     spec: LabSpec, packets: Records, calls: Records, routes: Records | None = None
 ) -> dict[str, Any]:
-    """Returns ``{"observations": [{check, params, label, ok, detail}], "answers": {...}, "story": str}``.
+    """Returns ``{"observations": [{check, params, label, ok, detail}], "unanswered": [{id, reason}],
+    "story": str}`` -- never the answers: everything here ends up in files a student reads.
 
     ``label`` is the check as the lab file wrote it (``role_count(role=syn, count=1)``). ``routes`` (the
     run's route events) go to the checks that take them (``lab.labs.routingchecks``). One observation
     is added by itself, failed, when traffic of a traced call cannot be in the capture (``capture_complete``,
-    see ``uncaptured_calls``): a lab must not pass on half a conversation.
+    see ``uncaptured_calls``): a lab must not pass on half a conversation. ``unanswered`` names each
+    question whose answer function found nothing in this capture: a broken lab file, which fails the run.
     """
+    functions = load_functions(spec.functions, str(spec.source))
     observations = []
     for check in spec.observations:
         try:
-            fn = CHECKS[check.name]
+            fn = functions.checks[check.name]
             extra = {"routes": routes} if "routes" in inspect.signature(fn).parameters else {}
             ok, detail = fn(packets, calls, **dict(check.params), **extra)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
@@ -61,9 +63,10 @@ def evaluate(
                 "it to its node's address ({ip[NODE]} in the lab file)",
             }
         )
+    _, unanswered = key(spec, packets, calls, functions)
     return {
         "observations": observations,
-        "answers": answers(spec, packets, calls),
+        "unanswered": [{"id": qid, "reason": why} for qid, why in unanswered.items()],
         "story": tell(packets, calls, spec.title),
     }
 
@@ -103,14 +106,35 @@ def _is_loopback(addr: object) -> bool:
 
 
 def answers(spec: LabSpec, packets: Records, calls: Records) -> dict[str, Any]:
-    """Each question's answer from this capture (None: the capture does not contain it)."""
+    """Each question's answer from this capture (None: the capture does not contain it). The key: only
+    grading (the teacher's side) calls this; no output of a run holds it."""
+    return key(spec, packets, calls)[0]
+
+
+def key(
+    spec: LabSpec, packets: Records, calls: Records, functions: Functions | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """(answers, problems): each auto-marked question's answer, and why a question has none.
+
+    A question whose function finds nothing (``udp_port`` with ``index: 5`` in a capture of one datagram)
+    is a lab-file problem named here with its parameters; manual questions have no key at all.
+    """
+    functions = functions or load_functions(spec.functions, str(spec.source))
     out: dict[str, Any] = {}
+    problems: dict[str, str] = {}
     for q in spec.questions:
+        if q.manual:
+            continue
+        call = _label(q.answer, q.params)
         try:
-            out[q.id] = QUESTIONS[q.answer](packets, calls, **dict(q.params))
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            out[q.id] = functions.answers[q.answer](packets, calls, **dict(q.params))
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
             out[q.id] = None
-    return out
+            problems[q.id] = f"{call} could not be computed from this capture ({type(err).__name__}: {err})"
+            continue
+        if out[q.id] is None:
+            problems[q.id] = f"{call} found nothing in this capture (check the question's parameters)"
+    return out, problems
 
 
 def _label(name: str, params: Any) -> str:

@@ -1,113 +1,154 @@
-"""Grading: a student's answers against the answers computed from the same run's own capture.
+"""Grading: a student's answers against the key recomputed from the raw evidence of their run.
 
-Every student captures different sequence numbers and ports, so there is no answer key: the key is
-recomputed from the run directory (``lab.yaml``, ``packets.jsonl``, ``calls.jsonl``). Comparison is
-tolerant the way a teacher would be: ``0x1f`` equals ``31``, ``"TCP"`` equals ``"tcp"``, ``"64, 63"``
-equals ``[64, 63]``, ``"1460 bytes"`` equals ``1460``.
+Every student captures different sequence numbers and ports, so there is no fixed answer key: the key is
+recomputed per run, by the teacher's side only, from what the run cannot easily fake -- its capture and
+its call logs, re-analyzed here (``lab.classroom.evidence``) -- against the **teacher's** lab file, never
+the copy inside the run. The run's manifest is checked on the way (``lab.classroom.manifest``): a changed
+file, a capture that disagrees with the call logs, a run of another lab file or a partial run is flagged.
 
-For teachers with pytest::
+What is printed for a student (``Grade.summary``, ``Grade.feedback``) never contains the key; only
+``Grade.to_json(key=True)`` (the teacher's table) does. Matching follows ``lab.classroom.matching.TYPES``.
+
+For teachers with pytest (see also the ``lab.classroom.pytest_plugin`` fixtures)::
 
     from lab.labs.grading import grade
     def test_student_answers():
-        result = grade("captures/tcp-echo-20261125T210000Z", "answers/alice.yaml")
+        result = grade("captures/tcp-echo-20261125T210000Z", "answers/alice.yaml", lab="tcp-echo.yaml")
         assert result.all_correct, result.summary()
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab.classroom import evidence as raw
+from lab.classroom.hints import capture_ports, hints_for
+from lab.classroom.manifest import Manifest, changed_files, read_manifest, sha256_file
+from lab.classroom.matching import Verdict, match
 from lab.errors import UsageError
-from lab.labs.evaluate import answers as compute_answers
-from lab.labs.spec import LabSpec, load_lab
+from lab.labs.evaluate import key as compute_key
+from lab.labs.questions import CHOICES
+from lab.labs.spec import CATALOGUE, LabSpec, did_you_mean, lab_path, load_lab
+from lab.paths import RunPaths
 from lab.yamlfile import YamlFileError, read_yaml_file
 
-Records = list[dict[str, Any]]
+STATUS = ("right", "wrong", "missing", "manual", "no-key")
 
 
 @dataclass(frozen=True)
 class Mark:
-    """One question: what the capture says, what the student said, and whether they agree."""
+    """One question: what the student said and the verdict. ``expected`` is the key: teacher-only."""
 
     id: str
     text: str
-    expected: Any
     given: Any
-    ok: bool
+    status: str  # one of STATUS
     reason: str = ""
+    hints: tuple[str, ...] = ()
+    expected: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "right"
+
+    def line(self) -> str:
+        """The mark as a student may read it: never the expected value."""
+        label = {"right": "ok     ", "wrong": "WRONG  ", "missing": "MISSING", "manual": "MANUAL ",
+                 "no-key": "NO KEY "}[self.status]
+        text = f"  {label} {self.id}"
+        if self.status in ("right", "wrong"):
+            text += f": given {self.given!r}"
+        if self.reason:
+            text += f" ({self.reason})"
+        return text + "".join(f"\n            hint: {h}" for h in self.hints)
 
 
 @dataclass(frozen=True)
 class Grade:
     lab: str
     marks: tuple[Mark, ...]
-    unknown: tuple[str, ...] = ()  # answer ids that are no question of this lab
+    unknown: tuple[str, ...] = ()  # answer ids that are no question of this lab, with a suggestion
+    student: str | None = None
+    flags: tuple[str, ...] = ()  # tamper evidence: changed files, capture vs calls, another lab, partial
+    problems: tuple[str, ...] = ()  # the lab file's own problems (a question without a key)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def marked(self) -> tuple[Mark, ...]:
+        """The automatically marked questions (manual ones are the teacher's to read)."""
+        return tuple(m for m in self.marks if m.status != "manual")
 
     @property
     def correct(self) -> int:
         return sum(m.ok for m in self.marks)
 
     @property
+    def total(self) -> int:
+        return len(self.marked)
+
+    @property
+    def manual(self) -> tuple[Mark, ...]:
+        return tuple(m for m in self.marks if m.status == "manual")
+
+    @property
+    def trusted(self) -> bool:
+        return not self.flags and not self.problems
+
+    @property
     def all_correct(self) -> bool:
-        return self.correct == len(self.marks) and not self.unknown
+        return self.trusted and self.correct == self.total and not self.unknown
 
     def summary(self) -> str:
-        lines = [f"{self.lab}: {self.correct}/{len(self.marks)} correct"]
-        for m in self.marks:
-            if m.reason == "no answer given":
-                lines.append(f"  MISSING {m.id}: no answer given (capture says {m.expected!r})")
-                continue
-            status = "ok     " if m.ok else "WRONG  "
-            lines.append(
-                f"  {status} {m.id}: given {m.given!r}, capture says {m.expected!r}"
-                + (f" ({m.reason})" if m.reason else "")
-            )
-        lines += [f"  ?       {u}: not a question of this lab" for u in self.unknown]
+        who = f" (student {self.student})" if self.student else ""
+        lines = [f"{self.lab}{who}: {self.correct}/{self.total} correct"
+                 + (f", {len(self.manual)} for the teacher to read" if self.manual else "")]
+        lines += [m.line() for m in self.marks]
+        lines += [f"  ?       {u}" for u in self.unknown]
+        lines += [f"  FLAG    {f}" for f in self.flags]
+        lines += [f"  LAB     {p}" for p in self.problems]
         return "\n".join(lines)
 
-    def to_json(self) -> dict[str, Any]:
+    def feedback(self) -> str:
+        """Markdown for the student: marks, hints and flags, never the key."""
+        who = f" -- {self.student}" if self.student else ""
+        out = [f"# {self.lab}{who}", "", f"Score: {self.correct}/{self.total}", ""]
+        for m in self.marks:
+            said = f" -- you said {m.given!r}" if m.given is not None else ""
+            out.append(f"- **{m.id}**: {m.status}{said}" + (f" ({m.reason})" if m.reason else ""))
+            out += [f"  - hint: {h}" for h in m.hints]
+        if self.unknown:
+            out += ["", "Answers to no question of this lab:"] + [f"- {u}" for u in self.unknown]
+        if self.flags:
+            out += ["", "Your submission was flagged for the teacher:"] + [f"- {f}" for f in self.flags]
+        return "\n".join(out) + "\n"
+
+    def to_json(self, *, key: bool = False) -> dict[str, Any]:
+        """The grade as data; ``key=True`` adds each question's expected answer (for the teacher only)."""
+        def mark(m: Mark) -> dict[str, Any]:
+            d = {"id": m.id, "text": m.text, "given": m.given, "status": m.status, "ok": m.ok,
+                 "reason": m.reason, "hints": list(m.hints)}
+            return {**d, "expected": m.expected} if key else d
+
         return {
             "lab": self.lab,
+            "student": self.student,
             "correct": self.correct,
-            "total": len(self.marks),
+            "total": self.total,
             "all_correct": self.all_correct,
-            "marks": [m.__dict__ for m in self.marks],
+            "trusted": self.trusted,
+            "marks": [mark(m) for m in self.marks],
             "unknown": list(self.unknown),
+            "flags": list(self.flags),
+            "problems": list(self.problems),
+            **self.extra,
         }
 
 
-def load_run(run_dir: str | Path) -> tuple[LabSpec, Records, Records]:
-    """The lab spec copy and the evidence of a finished run."""
-    root = Path(run_dir)
-    if not root.is_dir():
-        raise UsageError(f"run directory not found: {root}")
-    spec_file = root / "lab.yaml"
-    if not spec_file.is_file():
-        raise UsageError(f"{root}: no lab.yaml (is this the output directory of `lab run`?)")
-    spec = load_lab(spec_file, check_topology=False)
-    return spec, read_jsonl(root / "packets.jsonl"), read_jsonl(root / "calls.jsonl")
-
-
-def read_jsonl(path: Path) -> Records:
-    if not path.is_file():
-        raise UsageError(f"{path}: missing (the run did not finish its analysis)")
-    out = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if line.strip():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise UsageError(f"{path}: line {n}: invalid JSON: {err.msg}") from None
-    return out
-
-
 def read_answers(path: str | Path) -> dict[str, Any]:
-    """A YAML or JSON mapping ``question id -> answer``."""
+    """A YAML or JSON mapping ``question id -> answer`` (read with the same limits as every input)."""
     p = Path(path)
     try:  # YAML is a superset of JSON; lab.yamlfile refuses bombs, deep nesting and huge files
         raw = read_yaml_file(p)
@@ -118,105 +159,102 @@ def read_answers(path: str | Path) -> dict[str, Any]:
     return {str(k): v for k, v in raw.items()}
 
 
-def grade(run_dir: str | Path, given: Mapping[str, Any] | str | Path) -> Grade:
-    """Grade ``given`` (a mapping, or a YAML/JSON file of one) against the run's own capture."""
-    spec, packets, calls = load_run(run_dir)
+def teacher_lab(lab: str | Path | LabSpec | None, manifest: Manifest | None) -> LabSpec:
+    """The teacher's lab file: ``lab`` if given, else the shipped catalogue lab the run names.
+
+    A run's own ``lab.yaml`` is never used to grade it: it is the student's copy.
+    """
+    if isinstance(lab, LabSpec):
+        return lab
+    if lab is not None:
+        return load_lab(lab)
+    name = manifest.lab if manifest else None
+    if name not in CATALOGUE:
+        raise UsageError("grade against the teacher's lab file: pass --lab LAB.yaml (this run is not of a "
+                         "shipped catalogue lab)")
+    return load_lab(lab_path(name))
+
+
+def audit(root: Path, manifest: Manifest, spec: LabSpec, *, evidence_only: bool = False) -> list[str]:
+    """Tamper evidence of a run: changed files, another lab, a different lab file, a partial run."""
+    flags = changed_files(root, manifest, evidence_only=evidence_only)
+    if manifest.lab != spec.name:
+        flags.append(f"this is a run of lab '{manifest.lab}', not of '{spec.name}'")
+    elif manifest.lab_sha256 != sha256_file(spec.source):
+        flags.append("the run's lab file differs from the teacher's (run with another version of the lab)")
+    partial = getattr(RunPaths(root), "partial_reason", None)
+    reason = partial() if callable(partial) else None
+    if reason:
+        flags.append(f"partial run: {reason}")
+    return flags
+
+
+def grade(
+    run_dir: str | Path,
+    given: Mapping[str, Any] | str | Path,
+    lab: str | Path | LabSpec | None = None,
+    *,
+    evidence_only: bool = False,
+) -> Grade:
+    """Grade ``given`` (a mapping, or a YAML/JSON file of one) against the key of ``run_dir``'s raw evidence.
+
+    ``lab`` is the teacher's lab file (path, catalogue name or spec); without it, the shipped lab the run
+    names. ``evidence_only``: the run is an unpacked bundle (raw evidence only, no derived files).
+
+    Raises:
+        UsageError: not a run directory, no manifest, evidence that cannot be analyzed, a bad answers file.
+    """
+    root = Path(run_dir)
+    if not root.is_dir():
+        raise UsageError(f"run directory not found: {root}")
+    manifest = read_manifest(root)
+    spec = teacher_lab(lab, manifest)
     answers = dict(given) if isinstance(given, Mapping) else read_answers(given)
-    expected = compute_answers(spec, packets, calls)
-    return grade_answers(spec, expected, answers)
+    flags = audit(root, manifest, spec, evidence_only=evidence_only)
+    packets, calls, errors = raw.reanalyze(root, manifest)
+    flags += [f"capture and call logs disagree: {line}" for line in raw.inconsistencies(packets, calls)]
+    flags += [f"capture: {e}" for e in errors]
+    expected, problems = compute_key(spec, packets, calls)
+    return grade_answers(
+        spec, expected, answers, ports=capture_ports(packets), student=manifest.student, flags=tuple(flags),
+        problems=tuple(f"question '{q}': {why}" for q, why in problems.items()),
+    )
 
 
-def grade_answers(spec: LabSpec, expected: Mapping[str, Any], given: Mapping[str, Any]) -> Grade:
+def grade_answers(
+    spec: LabSpec,
+    expected: Mapping[str, Any],
+    given: Mapping[str, Any],
+    *,
+    ports: frozenset[int] = frozenset(),
+    student: str | None = None,
+    flags: tuple[str, ...] = (),
+    problems: tuple[str, ...] = (),
+) -> Grade:
+    """Mark each question of ``spec``; the key is ``expected`` (question id -> value)."""
     marks = []
     for q in spec.questions:
-        want = expected.get(q.id)
-        if q.id not in given:
-            marks.append(Mark(q.id, q.text, want, None, False, "no answer given"))
-        elif want is None:
-            marks.append(
-                Mark(q.id, q.text, None, given[q.id], False, "this capture does not contain the answer")
-            )
+        answer = given.get(q.id)
+        if q.manual:
+            marks.append(Mark(q.id, q.text, answer, "manual", "collected for the teacher to read"))
+        elif q.id not in given or answer is None or (isinstance(answer, str) and not answer.strip()):
+            marks.append(Mark(q.id, q.text, None, "missing", "no answer given", expected=expected.get(q.id)))
+        elif expected.get(q.id) is None:
+            marks.append(Mark(q.id, q.text, answer, "no-key", "the lab could not compute this question's "
+                              "answer from this capture: the teacher will mark it"))
         else:
-            marks.append(Mark(q.id, q.text, want, given[q.id], same(want, given[q.id])))
-    unknown = tuple(sorted(set(given) - {q.id for q in spec.questions}))
-    return Grade(spec.name, tuple(marks), unknown)
-
-
-# -- tolerant comparison -----------------------------------------------------------------------------
-_NUMBER = re.compile(r"^\s*([-+]?(?:0x[0-9a-f]+|\d+(?:\.\d+)?|[0-9a-f]+))\b", re.IGNORECASE)
+            want = expected[q.id]
+            verdict: Verdict = match(want, answer, q.type, CHOICES.get(q.answer, ()))
+            hints = () if verdict.ok else tuple(hints_for(q, answer, want, ports))
+            marks.append(Mark(q.id, q.text, answer, "right" if verdict.ok else "wrong", verdict.reason, hints,
+                              want))
+    ids = [q.id for q in spec.questions]
+    unknown = tuple(
+        f"{u}: not a question of this lab{did_you_mean(u, ids)}" for u in sorted(set(given) - set(ids))
+    )
+    return Grade(spec.name, tuple(marks), unknown, student, flags, problems)
 
 
 def same(expected: Any, given: Any) -> bool:
-    """Whether a student's ``given`` answer means ``expected``."""
-    if isinstance(expected, bool):
-        return _as_bool(given) is expected
-    if isinstance(expected, int | float):
-        value = _as_number(given, prefer_hex=False)
-        if value is not None and _num_eq(expected, value):
-            return True
-        alt = _as_number(given, prefer_hex=True)
-        return alt is not None and _num_eq(expected, alt)
-    if isinstance(expected, list | tuple):
-        items = _as_list(given)
-        return (
-            items is not None
-            and len(items) == len(expected)
-            and all(same(e, g) for e, g in zip(expected, items, strict=True))
-        )
-    return _norm(given) == _norm(expected)
-
-
-def _num_eq(a: float, b: float) -> bool:
-    return a == b if isinstance(a, int) and float(b).is_integer() else abs(a - b) <= 1e-3 * max(1.0, abs(a))
-
-
-def _as_number(value: Any, *, prefer_hex: bool) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return value
-    if not isinstance(value, str):
-        return None
-    m = _NUMBER.match(value.strip().replace("_", ""))
-    if not m:
-        return None
-    token = m.group(1).lower()
-    try:
-        if token.lstrip("+-").startswith("0x"):
-            return int(token, 16)
-        if prefer_hex and re.search("[a-f]", token):  # bare hex like "a1b2c3d4", as Wireshark shows it
-            return int(token, 16)
-        return float(token) if "." in token else int(token, 10)
-    except ValueError:
-        return None
-
-
-def _as_list(value: Any) -> list | None:
-    if isinstance(value, list | tuple):
-        return list(value)
-    if isinstance(value, str):
-        return [v for v in re.split(r"[,\s;]+", value.strip().strip("[]")) if v]
-    if isinstance(value, int | float):
-        return [value]
-    return None
-
-
-def _as_bool(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    text = _norm(value)
-    return {
-        "yes": True,
-        "true": True,
-        "y": True,
-        "1": True,
-        "no": False,
-        "false": False,
-        "n": False,
-        "0": False,
-    }.get(text)
-
-
-def _norm(value: Any) -> str:
-    text = re.sub(r"\s+", " ", str(value).strip().strip(".").lower())
-    return re.sub(r"^(the|a|an) ", "", text)
+    """Whether a student's ``given`` answer means ``expected`` (the rules of ``matching.TYPES``)."""
+    return match(expected, given).ok

@@ -268,3 +268,6 @@ from lab.labs.protocol_checks import PROTOCOL_QUESTIONS  # noqa: E402
 
 QUESTIONS.update(PROTOCOL_QUESTIONS)
 QUESTIONS.update(ROUTING_QUESTIONS)  # OSPF/EIGRP labs: lab.labs.routingchecks
+
+# The possible answers of a text question: a sentence naming one of them (and no other) is accepted.
+CHOICES: dict[str, tuple[str, ...]] = {"first_talker": ("server", "client")}

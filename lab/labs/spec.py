@@ -27,6 +27,7 @@ Format (every key but ``name``, ``topology`` and ``steps`` is optional)::
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import os
 import re
@@ -83,10 +84,12 @@ TOP_KEYS = {
     "observations",
     "questions",
     "concept",
+    "functions",
 }
 RUN_STEP_KEYS = {"name", "node", "run", "background", "ready", "timeout", "expect_exit", "trace", "root"}
 WAIT_STEP_KEYS = {"wait", "timeout"}
-QUESTION_KEYS = {"id", "text", "answer"}
+QUESTION_KEYS = {"id", "text", "answer", "hint", "mistakes", "answer_type"}
+MANUAL = "manual"  # ``answer: manual``: a free-text question collected for the teacher, never auto-marked
 PLACEHOLDERS = {"programs", "python", "ip", "ip6", "out", "labdir"}
 NODE_PLACEHOLDERS = {"ip", "ip6"}
 DEFAULT_TIMEOUT = 30.0
@@ -148,6 +151,13 @@ class Question:
     text: str
     answer: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    hint: str = ""  # the teacher's hint, shown with any wrong answer (never the answer itself)
+    mistakes: tuple[tuple[Any, str], ...] = ()  # (a common wrong answer, what to say to it)
+    type: str | None = None  # answer type for matching (lab.classroom.matching.TYPES); default: inferred
+
+    @property
+    def manual(self) -> bool:
+        return self.answer == MANUAL
 
 
 @dataclass(frozen=True)
@@ -163,6 +173,7 @@ class LabSpec:
     observations: tuple[Check, ...] = ()
     questions: tuple[Question, ...] = ()
     concept: str = ""
+    functions: Path | None = None  # the lab's own checks/answers module (lab.labs.extensions)
 
     @property
     def labdir(self) -> Path:
@@ -243,10 +254,12 @@ def parse_lab(raw: Any, source: Path, *, check_topology: bool = True) -> LabSpec
     steps = _steps(raw["steps"], where, nodes)
     if loopback:
         _check_loopback_variant(topo, steps, where)
+    functions = _functions(raw.get("functions"), source, where, trusted=check_topology)
     observations = tuple(
-        _check(i, c, where) for i, c in enumerate(_list(raw.get("observations"), where, "observations"), 1)
+        _check(i, c, where, functions)
+        for i, c in enumerate(_list(raw.get("observations"), where, "observations"), 1)
     )
-    questions = _questions(_list(raw.get("questions"), where, "questions"), where)
+    questions = _questions(_list(raw.get("questions"), where, "questions"), where, functions)
     return LabSpec(
         name=name,
         source=source,
@@ -259,6 +272,8 @@ def parse_lab(raw: Any, source: Path, *, check_topology: bool = True) -> LabSpec
         observations=observations,
         questions=questions,
         concept=_opt_str(raw.get("concept"), where, "concept"),
+        # only a trusted file's module is ever loaded: a run's copy keeps the name out of reach
+        functions=source.parent / raw["functions"] if raw.get("functions") and check_topology else None,
     )
 
 
@@ -460,23 +475,37 @@ def _check_placeholders(arg: str, at: str, nodes: set[str] | None) -> None:
 
 
 # -- observations and questions ----------------------------------------------------------------------
-def _check(i: int, raw: Any, where: str) -> Check:
-    from lab.labs.checks import CHECKS
+def _functions(value: Any, source: Path, where: str, *, trusted: bool) -> Any:
+    """The functions a lab may name; its own module is imported only from a trusted lab file.
 
+    An untrusted file (a run's copy: ``check_topology=False``) gets ``None``: names are then checked against
+    the built-ins only where they can be, and its module is never executed.
+    """
+    from lab.labs.extensions import BUILTIN, load_functions
+
+    if value is None:
+        return BUILTIN
+    name = _str(value, where, "functions")
+    if "/" in name or "\\" in name or not name.endswith(".py"):
+        raise UsageError(f"{where}: 'functions' names a .py file in the lab file's directory, not {name!r}")
+    return load_functions(source.parent / name, where) if trusted else None
+
+
+def _check(i: int, raw: Any, where: str, functions: Any) -> Check:
     at = _at(where, raw, None, f"observation {i}")
     if not isinstance(raw, dict) or "check" not in raw:
         raise UsageError(f"{at}: an observation is a mapping with 'check: FUNCTION' and its parameters")
     name = _str(raw["check"], at, "check")
-    if name not in CHECKS:
-        raise UsageError(f"{at}: unknown check '{name}' (see lab/labs/checks.py)")
     params = {k: v for k, v in raw.items() if k != "check"}
-    _bind(CHECKS[name], params, f"{at} ({name})")
+    if functions is not None:
+        if name not in functions.checks:
+            raise UsageError(f"{at}: unknown check '{name}'{did_you_mean(name, functions.checks)} "
+                             "(`lab labs checks` lists them)")
+        _bind(functions.checks[name], params, f"{at} ({name})")
     return Check(name, params)
 
 
-def _questions(items: list, where: str) -> tuple[Question, ...]:
-    from lab.labs.questions import QUESTIONS
-
+def _questions(items: list, where: str, functions: Any) -> tuple[Question, ...]:
     out: list[Question] = []
     ids: set[str] = set()
     for i, raw in enumerate(items, 1):
@@ -491,16 +520,50 @@ def _questions(items: list, where: str) -> tuple[Question, ...]:
             raise UsageError(f"{at}: duplicate question id '{qid}'")
         ids.add(qid)
         fn = _str(raw["answer"], at, "answer")
-        if fn not in QUESTIONS:
-            raise UsageError(f"{at} ({qid}): unknown answer function '{fn}' (see lab/labs/questions.py)")
         params = {k: v for k, v in raw.items() if k not in QUESTION_KEYS}
-        _bind(QUESTIONS[fn], params, f"{at} ({qid})")
-        out.append(Question(qid, _str(raw["text"], at, "text"), fn, params))
+        if fn == MANUAL:
+            if params:
+                raise UsageError(f"{at} ({qid}): a manual question takes no parameters ({', '.join(params)})")
+        elif functions is not None:
+            if fn not in functions.answers:
+                raise UsageError(f"{at} ({qid}): unknown answer function '{fn}'"
+                                 f"{did_you_mean(fn, functions.answers)} (`lab labs checks` lists them)")
+            _bind(functions.answers[fn], params, f"{at} ({qid})")
+        out.append(Question(qid, _str(raw["text"], at, "text"), fn, params, *_feedback(raw, at, qid)))
     return tuple(out)
+
+
+def _feedback(raw: dict, at: str, qid: str) -> tuple[str, tuple[tuple[Any, str], ...], str | None]:
+    """A question's ``hint`` (text), ``mistakes`` ({common wrong answer: what to say}) and ``type``."""
+    from lab.classroom.matching import TYPES
+
+    hint = _opt_str(raw.get("hint"), f"{at} ({qid})", "hint")
+    mistakes = raw.get("mistakes") or {}
+    if not isinstance(mistakes, dict) or not all(isinstance(v, str) and v.strip() for v in mistakes.values()):
+        raise UsageError(f"{at} ({qid}): 'mistakes' maps a common wrong answer to the hint for it")
+    kind = raw.get("answer_type")
+    if kind is not None and kind not in TYPES:
+        raise UsageError(f"{at} ({qid}): unknown answer type {kind!r}{did_you_mean(str(kind), TYPES)} "
+                         f"(one of: {', '.join(TYPES)})")
+    return hint, tuple(mistakes.items()), kind
+
+
+def did_you_mean(name: str, known: Any) -> str:
+    """``; did you mean 'x'?`` for the closest known name, or nothing."""
+    close = difflib.get_close_matches(name, [str(k) for k in known], n=1, cutoff=0.6)
+    if not close:
+        close = [k for k in map(str, known) if k.lower() == name.lower()]
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _bind(fn: Any, params: dict, at: str) -> None:
     """Fail now if ``params`` do not fit the function's keyword parameters (after packets, calls)."""
+    names = list(inspect.signature(fn).parameters)[2:]
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values())
+    unknown = [k for k in params if k not in names]
+    if unknown and not takes_any:
+        raise UsageError(f"{at}: unknown parameter '{unknown[0]}'{did_you_mean(unknown[0], names)} "
+                         f"(takes: {', '.join(names) or 'no parameters'})")
     try:
         inspect.signature(fn).bind(None, None, **params)
     except TypeError as err:

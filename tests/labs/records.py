@@ -279,3 +279,20 @@ def routed_syn() -> Capture:
     for a, b in [(H1, "198.18.0.254"), ("198.18.1.254", "198.18.1.253"), ("198.18.2.254", H2)]:
         cap.arp(a, b)
     return cap
+
+
+def load_run(run_dir: Any) -> tuple[Any, list[dict[str, Any]], list[dict[str, Any]]]:
+    """A recorded run's lab copy and derived records (packets.jsonl, calls.jsonl), for unit tests of checks.
+
+    Grading never reads these derived files (it re-analyzes the raw evidence); tests of the checks do.
+    """
+    import json
+    from pathlib import Path
+
+    from lab.labs.spec import load_lab
+
+    root = Path(run_dir)
+    def read(name: str) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in (root / name).read_text().splitlines() if line.strip()]
+
+    return load_lab(root / "lab.yaml", check_topology=False), read("packets.jsonl"), read("calls.jsonl")

@@ -1,5 +1,6 @@
 """Every lab of the catalogue, run for real (namespaces, capture, tracing): its own expected observations
-hold, every packet is explained, and every question is answered from the capture."""
+hold, every packet is explained, every question is answered from the raw evidence (capture and call logs,
+re-analyzed as grading does), and no output a student reads holds an answer."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.labs.grading import grade
 from lab.labs.spec import list_labs
+from tests.classroom.outputs import assert_no_key_in_outputs
 
 runner = pytest.importorskip("lab.runner", reason="runner not yet available")
 
@@ -24,10 +27,14 @@ def test_lab_runs_and_checks_itself(spec, catalogue_run) -> None:  # noqa: ANN00
     assert len(report["observations"]) == len(spec.observations)
     cov = report["coverage"]
     assert cov["total"] > 0 and cov["explained"] == cov["total"], report.get("failures")
-    assert set(report["answers"]) == {q.id for q in spec.questions}
-    unanswered = [qid for qid, value in report["answers"].items() if value is None]
-    assert not unanswered, unanswered
     assert (result.out / "lab.yaml").is_file()
+    # the key, recomputed from the raw evidence alone, answers every question; the run is consistent
+    graded = grade(result.out, {}, spec)
+    assert graded.trusted, (graded.flags, graded.problems)
+    key = {m.id: m.expected for m in graded.marks}
+    assert set(key) == {q.id for q in spec.questions if not q.manual}
+    assert all(v is not None for v in key.values()), key
+    assert_no_key_in_outputs(result.out, key)
 
 
 LOOPBACK_LABS = [lab for lab in LABS if lab.loopback]
@@ -39,4 +46,4 @@ def test_loopback_lab_checks_itself(spec, tmp_path: Path) -> None:  # noqa: ANN0
     result = runner.run_lab(spec, tmp_path / spec.name, loopback=True)
     failed = [f"{o['label']}: {o['detail']}" for o in result.report["observations"] if not o["ok"]]
     assert not failed, failed
-    assert all(value is not None for value in result.report["answers"].values()), result.report["answers"]
+    assert "answers" not in result.report and not result.failures, result.failures

@@ -53,7 +53,6 @@ class FakeRunner:
         report = {
             "observations": obs,
             "coverage": {"explained": 5, "total": 5},
-            "answers": {q.id: 1 for q in spec.questions},
         }
         return SimpleNamespace(out=out, report=report)
 

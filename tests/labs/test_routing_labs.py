@@ -16,6 +16,7 @@ import pytest
 
 from lab.emulation.daemons import FRR_DIR, FRR_STATE_DIR
 from lab.emulation.names import NETNS_DIR
+from lab.labs.grading import grade
 from lab.labs.spec import load_lab
 
 runner = pytest.importorskip("lab.runner", reason="runner not yet available")
@@ -42,7 +43,9 @@ def test_routing_lab(protocol: str, tmp_path: Path) -> None:
     assert report["ok"], report["failures"]
     cov = report["coverage"]
     assert cov["total"] > 0 and cov["explained"] == cov["total"], report["failures"]
-    assert all(value is not None for value in report["answers"].values()), report["answers"]
+    graded = grade(result.out, {}, spec)  # the key, recomputed from the raw evidence as grading does
+    assert graded.trusted, (graded.flags, graded.problems)
+    assert all(m.expected is not None for m in graded.marks), graded.marks
 
     packets = [json.loads(line) for line in (result.out / "packets.jsonl").read_text().splitlines()]
     calls = {c["id"]: c for c in map(json.loads, (result.out / "calls.jsonl").read_text().splitlines())}
