@@ -143,6 +143,11 @@ class RoutingDaemons:
     def protocol(self) -> str:
         return self.net.topo.routing
 
+    @property
+    def daemon_pids(self) -> dict[str, int]:
+        """``"r1/ospfd" -> pid`` of every FRR daemon running now (started and not yet stopped)."""
+        return {f"{p.node}/{p.program}": p.daemon_pid for p in self._procs if p.daemon_pid}
+
     def __enter__(self) -> RoutingDaemons:
         if self.protocol == "static":
             return self

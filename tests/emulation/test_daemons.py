@@ -1,0 +1,98 @@
+"""Integration: FRR daemons belong to their run — stopped with the run, and found by `lab clean` after the
+run's owner was SIGKILLed (they live in the run's namespaces); routes learned and recorded meanwhile."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lab.emulation import Network
+from lab.emulation.clean import clean
+from lab.emulation.daemons import FRR_DIR, FRR_STATE_DIR, RoutingDaemons
+from lab.emulation.names import NETNS_DIR
+from lab.labs.spec import LABS_DIR
+from lab.topology import load_topology
+from tests.emulation.helpers import run_id
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(not os.access(FRR_DIR / "ospfd", os.X_OK), reason="FRR not installed (make setup)"),
+]
+TOPO = LABS_DIR / "topologies" / "ospf-triangle.yaml"
+
+# brings the OSPF network and its daemons up, waits for r1's route to h2's LAN, prints the daemon pids
+OWNER = """
+import json, sys, time
+from pathlib import Path
+from lab.emulation import Network
+from lab.emulation.daemons import RoutingDaemons
+from lab.topology import load_topology
+work = Path(sys.argv[3])
+with Network(load_topology(sys.argv[1]), run_id=sys.argv[2]) as net:
+    with RoutingDaemons(net, work / "frr", work / "traces", work / "routes.jsonl", trace=False) as d:
+        net.run("r1", [sys.executable, sys.argv[4], net.ip("h2"), "--timeout", "30"], timeout=40)
+        print(json.dumps(d.daemon_pids), flush=True)
+        time.sleep(300)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] not in "ZX"
+
+
+def test_daemons_learn_routes_and_stop_with_the_run(tmp_path: Path) -> None:
+    with Network(load_topology(TOPO), run_id=run_id("o")) as net:
+        with RoutingDaemons(net, tmp_path / "frr", tmp_path / "traces", tmp_path / "routes.jsonl") as daemons:
+            done = net.run("r1", [sys.executable, str(LABS_DIR / "programs" / "route_wait.py"), net.ip("h2"),
+                                  "--timeout", "30"], timeout=40)
+            assert "route to" in done.stdout
+            pids = list(daemons.daemon_pids.values())
+            assert len(pids) == 2 * len(net.topo.routers) and all(_alive(pid) for pid in pids)
+        assert not daemons.failures, daemons.failures
+        assert not any(_alive(pid) for pid in pids)
+        left = [d for d in FRR_STATE_DIR.glob("*.*") if d.suffix.lstrip(".") in {str(pid) for pid in pids}]
+        assert not left, left
+    events = [json.loads(line) for line in (tmp_path / "routes.jsonl").read_text().splitlines()]
+    assert {e["node"] for e in events if e["action"] == "add" and e["proto"] == "ospf"} == {"r1", "r2", "r3"}
+    assert any(e["action"] == "delete" for e in events)  # zebra withdrew its routes while we listened
+    calls = [json.loads(line) for f in sorted((tmp_path / "traces").glob("calls-r*-ospfd.jsonl"))
+             for line in f.read_text().splitlines()]
+    assert calls and all(c["family"] in ("AF_INET", "AF_INET6") and c["program"] == "ospfd" for c in calls)
+    assert any(c["call"] == "sendmsg" and (c.get("dgram") or {}).get("raw") for c in calls)
+
+
+def test_sigkill_owner_then_clean_kills_the_daemons(tmp_path: Path) -> None:
+    rid = run_id("q")
+    wait = LABS_DIR / "programs" / "route_wait.py"
+    argv = [sys.executable, "-c", OWNER, str(TOPO), rid, str(tmp_path), str(wait)]
+    owner = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    pids: list[int] = []
+    try:
+        pids = list(json.loads(owner.stdout.readline()).values())
+        assert len(pids) == 6 and all(_alive(pid) for pid in pids)
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+        assert all(_alive(pid) for pid in pids), "SIGKILL leaves them behind: that is what clean is for"
+        (removed,), _ = clean([rid])
+        assert set(pids) <= set(removed.processes) and not removed.problems
+        assert not any(_alive(pid) for pid in pids)
+        assert not [p for p in NETNS_DIR.iterdir() if p.name.startswith(f"lab-{rid}-")]
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+        clean([rid])
+        for pid in pids:  # FRR's empty per-process state directories: the one known leftover of a SIGKILL
+            for d in FRR_STATE_DIR.glob(f"*.{pid}"):
+                shutil.rmtree(d)
