@@ -58,9 +58,10 @@ def mac_nodes(info: dict[str, dict[str, Any]]) -> dict[str, str]:
 
 
 def explain_capture(paths: RunPaths, info: dict[str, dict[str, Any]], iface_nodes: dict[str, str], *,
-                    title: str) -> Explained:
+                    title: str, ladder: bool = True) -> Explained:
     """Merge ``paths.traces_dir`` into calls.jsonl, attribute and annotate ``paths.capture``, write
-    ladder.txt; returns what a caller reports (coverage excludes the lab's own probe frames)."""
+    ladder.txt (unless ``ladder`` is False: ``lab watch`` prints its own lines); returns what a caller
+    reports (coverage excludes the lab's own probe frames)."""
     calls = merge_traces(paths.traces_dir, paths.calls)
     ip_nodes, macs = ip_nodes_from(info), mac_nodes(info)
     attributor = Attributor(calls, ip_nodes=ip_nodes, mac_nodes=macs)
@@ -71,8 +72,10 @@ def explain_capture(paths: RunPaths, info: dict[str, dict[str, Any]], iface_node
     packets = [p.record for p in Run(paths.root).packets]
     wire = [p for p in packets if p["role"]["code"] != "lab-probe"]
     cov = coverage(p["cause"] for p in wire)
+    if not ladder:
+        return Explained(calls, result, cov, "")
     lanes = [Lane(n, i["kind"]) for n, i in info.items() if i["kind"] != "switch"]
-    ladder = render_ladder(packets, calls, lanes, macs, ip_nodes=ip_nodes, title=title,
-                           links=link_ends_from(info))
-    paths.ladder.write_text(ladder)
-    return Explained(calls, result, cov, ladder)
+    text = render_ladder(packets, calls, lanes, macs, ip_nodes=ip_nodes, title=title,
+                         links=link_ends_from(info))
+    paths.ladder.write_text(text)
+    return Explained(calls, result, cov, text)

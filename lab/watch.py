@@ -82,7 +82,8 @@ class Watcher:
             paths.capture.write_bytes(capture.read_bytes())
             for log in self.live.paths.traces_dir.glob("*"):
                 (paths.traces_dir / log.name).write_bytes(log.read_bytes())
-            explained = explain_capture(paths, session["nodes"], session["iface_nodes"], title="watch")
+            explained = explain_capture(paths, session["nodes"], session["iface_nodes"], title="watch",
+                                        ladder=False)
             with open(paths.packets, "rb") as fh:
                 records = [json.loads(line) for line in fh]
         self.analysis_s = time.monotonic() - started
