@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lab.errors import UsageError
 from lab.report import hops
-from lab.report.ladder import LadderFilter, Lane, cut_to_width, render_ladder
+from lab.report.ladder import LadderFilter, Lane, cut_to_width, render_ladder, route_notes
 from lab.report.records import load_run
 
 
@@ -27,5 +27,5 @@ def run_ladder(run_dir: Path, keep: LadderFilter, width: int | None) -> str:
     title = records.title
     text = render_ladder(records.iter_packets(), records.calls, lanes, hops.mac_nodes_from(nodes),
                          ip_nodes=hops.ip_nodes_from(nodes), title=title, links=hops.link_ends_from(nodes),
-                         keep=keep)
+                         keep=keep, notes=route_notes(records.report.get("routes") or []))
     return text if width is None else cut_to_width(text, width)

@@ -18,6 +18,8 @@ from lab.emulation.daemons import FRR_DIR, FRR_STATE_DIR
 from lab.emulation.names import NETNS_DIR
 from lab.labs.grading import grade
 from lab.labs.spec import load_lab
+from lab.report.ladder import LadderFilter
+from lab.report.terminal import run_ladder
 
 runner = pytest.importorskip("lab.runner", reason="runner not yet available")
 
@@ -68,6 +70,8 @@ def test_routing_lab(protocol: str, tmp_path: Path) -> None:
     host = [p for p in packets if p.get("tcp")]
     assert host and min(p["ts_ns"] for p in host) > first_route
     assert re.search(r"\+ .* r\d route installed: 198\.18\.", result.ladder)
+    redrawn = run_ladder(result.out, LadderFilter(), None)  # lab show draws them from report.json
+    assert redrawn.count("route installed") == result.ladder.count("route installed")
 
     # nothing left: namespaces gone, every daemon (pid files) gone, FRR's state directories removed
     namespaces = [info["namespace"] for info in report["nodes"].values()]
