@@ -251,4 +251,45 @@ def check(run_dir: Path, answers_file: Path, lab_file: str | None, as_json: bool
         raise LabError(f"{result.total - result.correct} of {result.total} answers not correct")
 
 
-COMMANDS: list[click.Command] = [labs, check]
+@click.command("submit")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--answers", "answers_file", required=True, type=click.Path(path_type=Path),
+              help="your answers (YAML/JSON: question id -> answer)")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="where to write the bundle (default: the current directory)")
+def submit(run_dir: Path, answers_file: Path, out_dir: Path | None) -> None:
+    """Write one bundle (tar.gz) to hand in: the run's manifest, raw capture, call logs and your answers.
+
+    The run must have been made with `lab run NAME --student ID` and be unchanged since.
+    """
+    from lab.classroom.bundle import submit as write_bundle
+
+    click.echo(str(write_bundle(run_dir, answers_file, out_dir)))
+
+
+@click.command("grade")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--lab", "lab_file", metavar="LAB.yaml", required=True, help="the teacher's lab file")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="where to write grades.csv, grades.json and feedback/ (default: FOLDER/grades)")
+@click.option("--json", "as_json", is_flag=True, help="print grades.json (it holds the key: teacher only)")
+def grade_cmd(folder: Path, lab_file: str, out_dir: Path | None, as_json: bool) -> None:
+    """Grade every bundle (*.tar.gz from `lab submit`) in FOLDER against the teacher's lab file.
+
+    Writes a score table (grades.csv, grades.json) and one feedback file per student, and prints a
+    one-line summary. Exit 0 when every bundle was graded and none flagged, 1 otherwise.
+    """
+    from lab.classroom.batch import grade_folder, summary_line, write_outputs
+
+    spec = load_lab(lab_file)
+    subs = grade_folder(folder, spec)
+    out = out_dir or Path(folder) / "grades"
+    doc = write_outputs(spec, subs, out)
+    click.echo(json.dumps(doc, indent=2, default=str) if as_json else summary_line(spec, subs, out))
+    attention = [s for s in subs if s.status != "graded"]
+    if attention:
+        raise LabError(f"{len(attention)} of {len(subs)} bundle(s) need the teacher's attention "
+                       f"(refused or flagged): see {out / 'grades.csv'}")
+
+
+COMMANDS: list[click.Command] = [labs, check, submit, grade_cmd]

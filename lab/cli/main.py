@@ -21,6 +21,8 @@ VERBS = {
     "show": "run",
     "labs": "labs",
     "check": "labs",
+    "submit": "labs",
+    "grade": "labs",
     "up": "topo",
     "exec": "topo",
     "down": "topo",

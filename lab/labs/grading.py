@@ -214,7 +214,10 @@ def grade(
     packets, calls, errors = raw.reanalyze(root, manifest)
     flags += [f"capture and call logs disagree: {line}" for line in raw.inconsistencies(packets, calls)]
     flags += [f"capture: {e}" for e in errors]
-    expected, problems = compute_key(spec, packets, calls)
+    if manifest.lab != spec.name:  # another lab's capture holds no key to this lab's questions
+        expected, problems = {}, {}
+    else:
+        expected, problems = compute_key(spec, packets, calls)
     return grade_answers(
         spec, expected, answers, ports=capture_ports(packets), student=manifest.student, flags=tuple(flags),
         problems=tuple(f"question '{q}': {why}" for q, why in problems.items()),
@@ -240,8 +243,8 @@ def grade_answers(
         elif q.id not in given or answer is None or (isinstance(answer, str) and not answer.strip()):
             marks.append(Mark(q.id, q.text, None, "missing", "no answer given", expected=expected.get(q.id)))
         elif expected.get(q.id) is None:
-            marks.append(Mark(q.id, q.text, answer, "no-key", "the lab could not compute this question's "
-                              "answer from this capture: the teacher will mark it"))
+            marks.append(Mark(q.id, q.text, answer, "no-key", "this run's capture holds no answer to this "
+                              "question: the teacher will mark it"))
         else:
             want = expected[q.id]
             verdict: Verdict = match(want, answer, q.type, CHOICES.get(q.answer, ()))
