@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
     from lab.records import CallRecord, ConversationRecord, PacketRecord
 
+EMBED_REPORT_LIMIT = 4 << 20
+"""report.html pages up to this size are embedded by ``Run._repr_html_`` (a notebook carries them along)."""
+
 RAW_CACHE_LIMIT = 64 << 20
 """Captures up to this size keep every frame's bytes after the first ``Packet.raw``; larger ones are read
 again up to the frame asked for, so memory stays flat."""
@@ -421,6 +424,15 @@ class Run:
         return f"<Run {name} at {self.dir}: {len(self)} packets, {len(self.calls)} calls>"
 
     def _repr_html_(self) -> str:
+        """In Jupyter: the run's own report page (sequence diagram, packet view, topology), embedded when it
+        is small enough to carry in a notebook, else a table of the first frames and a link to it."""
+        page = self.dir / "report.html"
+        if page.is_file() and page.stat().st_size <= EMBED_REPORT_LIMIT:
+            return (f"<div><b>{html.escape(repr(self))}</b><iframe style='width:100%;height:640px;border:0' "
+                    f"srcdoc=\"{html.escape(page.read_text(encoding='utf-8'), quote=True)}\"></iframe></div>")
+        return self._table_html()
+
+    def _table_html(self) -> str:
         rows = []
         for p in self.packets:
             if len(rows) == 200:

@@ -92,7 +92,8 @@ def test_filters(echo: lab.Run) -> None:
 def test_reopened_run_is_the_same(echo: lab.Run) -> None:
     again = lab.open(echo.dir)
     assert [p.record for p in again.packets] == [p.record for p in echo.packets]
-    assert "<table>" in again._repr_html_() and "<table>" in again.packet(1)._repr_html_()
+    assert "<iframe" in again._repr_html_() and "sequence" in again._repr_html_()  # the report page
+    assert "<table>" in again._table_html() and "<table>" in again.packet(1)._repr_html_()
     with pytest.raises(KeyError, match="no frame 0"):
         again.packet(0)
     with pytest.raises(KeyError, match="no call #99999"):
