@@ -298,3 +298,40 @@ def _last_line(path: Path) -> str:
     except OSError:
         return ""
     return f": {lines[-1][:200]}" if lines else ""
+
+
+@dataclass
+class KeptDaemons:
+    """The daemons of a ``lab up`` session (``lab.emulation.keeper``), kept until ``stop``.
+
+    In a session directory (``workdir`` = ``<session>/frr``) the protocol daemons are traced and their
+    calls land in ``<session>/traces`` when they stop, so that ``lab down`` explains their packets; without
+    one they run untraced in a temporary directory.
+    """
+
+    daemons: RoutingDaemons
+    scratch: Path | None  # a temporary work directory, removed at the end
+
+    @classmethod
+    def start(cls, net: Any, workdir: Path | None) -> KeptDaemons:
+        scratch = None
+        if workdir is None:
+            import tempfile
+
+            scratch = workdir = Path(tempfile.mkdtemp(prefix=f"lab-{net.run_id}-frr-"))
+        traces = workdir.parent / "traces" if scratch is None else workdir / "traces"
+        daemons = RoutingDaemons(net, workdir, traces, workdir / "routes.jsonl", trace=scratch is None)
+        try:
+            daemons.__enter__()
+        except BaseException:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        return cls(daemons, scratch)
+
+    def stop(self) -> None:
+        try:
+            self.daemons.__exit__(None, None, None)
+        finally:
+            if self.scratch is not None:
+                shutil.rmtree(self.scratch, ignore_errors=True)

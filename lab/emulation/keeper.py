@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     out = sys.stdout
     recorder = None
+    daemons = None
     try:
         topo = load_topology(args.topology)
         net = Network(topo, loopback=args.loopback, run_id=args.run_id, keeper=True, live_dir=args.live_dir)
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             except BaseException:
                 net.stop()
                 raise
+        daemons = _routing_daemons(net, args.live_dir, recorder)
     except LabError as err:
         out.write(json.dumps({"error": str(err), "exit_code": err.exit_code}) + "\n")
         out.flush()
@@ -89,11 +91,36 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         try:
+            if daemons is not None:
+                daemons.stop()
+        finally:
+            try:
+                if recorder is not None:
+                    recorder.stop()
+            finally:
+                net.stop()
+    return 0
+
+
+def _routing_daemons(net, live_dir: str | None, recorder):  # noqa: ANN001, ANN202
+    """A dynamically routed topology's daemons (``lab.emulation.daemons``) for the whole session.
+
+    Their files go to the session directory when there is one (traced), else to a temporary directory
+    removed at the end (untraced); on failure everything already up is stopped and the error propagates.
+    """
+    if net.topo.routing == "static" or net.loopback:
+        return None
+    from lab.emulation.daemons import KeptDaemons
+
+    try:
+        return KeptDaemons.start(net, Path(live_dir) / "frr" if live_dir else None)
+    except BaseException:
+        try:
             if recorder is not None:
                 recorder.stop()
         finally:
             net.stop()
-    return 0
+        raise
 
 
 if __name__ == "__main__":

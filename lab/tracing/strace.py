@@ -463,7 +463,11 @@ def _raw_dgram(data: bytes, truncated: bool, out: bool, hdrincl: bool, addr) -> 
         ip = {"src": ".".join(map(str, data[12:16])), "dst": ".".join(map(str, data[16:20])),
               "id": int.from_bytes(data[4:6], "big"), "proto": data[9]}
         data = data[ihl:]
-    peer = (addr[0] if isinstance(addr, list) and addr else None) if out else (ip or {}).get("src")
+    # [address, 0] like every datagram record's peer (raw IP has no ports): a send's destination, a
+    # receive's source
+    src = (ip or {}).get("src")
+    sent_to = list(addr[:2]) if isinstance(addr, list) and addr else None
+    peer = sent_to if out else ([src, 0] if src else None)
     digest = None if truncated else hashlib.sha1(data).hexdigest()[:16]
     return {"peer": peer, "len": len(data), "sha1": digest, "raw": True, "ip": ip}
 

@@ -58,10 +58,10 @@ def test_decoded_frame_is_attributed_to_the_daemons_sendmsg() -> None:
     sha = p.routing["sha1"]
     call = {"id": 7, "node": "r1", "program": "ospfd", "call": "sendmsg", "type": "SOCK_RAW",
             "family": "AF_INET", "sock": "1:13:1", "t_start_ns": 1_000, "t_end_ns": 2_000, "error": None,
-            "dgram": {"peer": "224.0.0.5", "len": len(payload), "sha1": sha, "raw": True,
+            "dgram": {"peer": ["224.0.0.5", 0], "len": len(payload), "sha1": sha, "raw": True,
                       "ip": {"src": "198.18.1.254", "dst": "224.0.0.5", "id": 0x2E15, "proto": 89}}}
     recv = {**call, "id": 8, "node": "r2", "call": "recvmsg", "sock": "2:13:1", "t_start_ns": 3_000,
-            "t_end_ns": 3_500, "dgram": {**call["dgram"], "peer": "198.18.1.254"}}
+            "t_end_ns": 3_500, "dgram": {**call["dgram"], "peer": ["198.18.1.254", 0]}}
     other = {**call, "id": 9, "dgram": {**call["dgram"], "ip": {**call["dgram"]["ip"], "id": 1}}}
     att = Attributor([call, recv, other])
     rec = {"number": 1, "ts_ns": 2_500, "interface": "r1-eth1", "routing": p.routing,

@@ -23,11 +23,11 @@ def test_raw_send_and_receive() -> None:
         "fffffffc 0001 02 01 00000004 00000000 00000000"  # mask, hello 1 s, options, prio, dead 4 s, DR, BDR
     )
     assert len(hello) == 44
-    assert send["dgram"] == {"peer": "224.0.0.5", "len": 44, "sha1": hashlib.sha1(hello).hexdigest()[:16],
-                             "raw": True,
+    digest = hashlib.sha1(hello).hexdigest()[:16]
+    assert send["dgram"] == {"peer": ["224.0.0.5", 0], "len": 44, "sha1": digest, "raw": True,
                              "ip": {"src": "198.18.200.1", "dst": "224.0.0.5", "id": 0x2E15, "proto": 89}}
     assert send["nbytes"] == 64  # the call moved the IP header too
-    assert recv["dgram"]["peer"] == "198.18.200.2" and recv["dgram"]["len"] == 44
+    assert recv["dgram"]["peer"] == ["198.18.200.2", 0] and recv["dgram"]["len"] == 44
     assert recv["dgram"]["ip"]["src"] == "198.18.200.2" and recv["dgram"]["ip"]["id"] == 0x2E16
 
 

@@ -67,7 +67,8 @@ class RawIpRules:
                 continue
             dgram = call["dgram"]
             header = dgram.get("ip") or {}
-            if header.get("src") not in (None, "0.0.0.0", src) or dgram.get("peer") not in (None, dst):
+            peer = dgram.get("peer") or [None]
+            if header.get("src") not in (None, "0.0.0.0", src) or peer[0] not in (None, dst):
                 continue
             if header.get("id") and ipid is not None and header["id"] != ipid:
                 continue
