@@ -96,3 +96,24 @@ def test_sigkill_owner_then_clean_kills_the_daemons(tmp_path: Path) -> None:
         for pid in pids:  # FRR's empty per-process state directories: the one known leftover of a SIGKILL
             for d in FRR_STATE_DIR.glob(f"*.{pid}"):
                 shutil.rmtree(d)
+
+
+def test_lab_up_runs_the_daemons_for_the_session(tmp_path: Path) -> None:
+    lab = Path(sys.executable).with_name("lab")
+    rid = run_id("u")
+    up = subprocess.run([str(lab), "up", str(TOPO), "--run-id", rid, "--out", str(tmp_path / "s")],
+                        capture_output=True, text=True, timeout=60)
+    assert up.returncode == 0, up.stderr
+    try:
+        wait = subprocess.run([str(lab), "exec", rid, "r1", sys.executable,
+                               str(LABS_DIR / "programs" / "route_wait.py"), "198.18.4.1", "--timeout", "30"],
+                              capture_output=True, text=True, timeout=60)
+        assert wait.returncode == 0 and "via" in wait.stdout, wait.stderr
+        pids = [int(p.read_text()) for p in (tmp_path / "s" / "frr").glob("*/*.pid")]
+        assert len(pids) == 6 and all(_alive(pid) for pid in pids)
+    finally:
+        down = subprocess.run([str(lab), "down", rid], capture_output=True, text=True, timeout=120)
+    assert down.returncode == 0, down.stderr
+    assert not any(_alive(pid) for pid in pids)
+    calls = list((tmp_path / "s" / "traces").glob("calls-r*-ospfd.jsonl"))
+    assert len(calls) == 3  # traced in the session: lab down explained their packets
