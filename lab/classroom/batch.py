@@ -39,6 +39,7 @@ class Submission:
     grade: Grade | None = None
     refused: str = ""
     notes: list[str] = field(default_factory=list)
+    run: Path | None = None  # the unpacked run, when the caller asked to keep it
 
     @property
     def student(self) -> str:
@@ -64,6 +65,7 @@ def grade_bundle(bundle: Path, lab: LabSpec, workdir: Path | None = None) -> Sub
     with tempfile.TemporaryDirectory(prefix="lab-bundle-") as tmp:
         root = workdir or Path(tmp) / "run"
         root.mkdir(parents=True, exist_ok=True)
+        sub.run = workdir
         try:
             unpack(sub.bundle, root)
             sub.grade = grade(root, answers_of(root), lab, evidence_only=True)

@@ -48,7 +48,7 @@ class Mark:
     status: str  # one of STATUS
     reason: str = ""
     hints: tuple[str, ...] = ()
-    expected: Any = None
+    expected: Any = field(default=None, repr=False)  # the key: never in a repr pytest or a log may print
 
     @property
     def ok(self) -> bool:
