@@ -272,7 +272,7 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
     )
     ip_nodes, mac_nodes = ip_nodes_from(executed.nodes_info), _mac_nodes(executed.nodes_info)
     routes = load_route_events(paths.routes)
-    evaluation = evaluate(spec, packets, calls, routes)
+    evaluation = evaluate(spec, packets, calls, routes, paths.root)
     wire = [p for p in packets if (p.get("role") or {}).get("code") != "lab-probe"]
     stats = executed.capture or CaptureStats({})
     # coverage says what it is over: explained packets of a capture that lost some are not "everything"
@@ -409,6 +409,7 @@ def _placeholders(spec: LabSpec, net: Network, paths: RunPaths, python: str) -> 
         "ip6": ip6,
         "out": str(paths.root),
         "labdir": str(spec.labdir),
+        "netns": {n: net.namespace(n) or "" for n in ips},
     }
 
 

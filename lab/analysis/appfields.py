@@ -1,4 +1,4 @@
-"""Application fields a student is asked about, decoded from one packet's payload: SNMP, Telnet, FTP.
+"""Fields a student is asked about, decoded from one packet: SNMP, Telnet, FTP, PPP's LCP/IPCP, SLIP.
 
 - SNMP (RFC 3416, BER): version, community, PDU type, request id, error status and the variable
   bindings (OID and typed value) of v1/v2c messages; a v3 message is named, its scoped PDU may be
@@ -6,6 +6,8 @@
 - Telnet (RFC 854/855): the option negotiation commands (IAC WILL/WONT/DO/DONT option, subnegotiations)
   and how many bytes of data surround them.
 - FTP control (RFC 959): the command and reply lines of a control-connection segment.
+- PPP link and IP control (RFC 1661, 1332): code, identifier, Configure options (MRU, magic number,
+  IP address, Van Jacobson compression — CSLIP's header compression, negotiated over PPP).
 
 Both are bounded by the payload (a cut or hostile payload yields what could be read plus ``error``),
 and they run only for packets the ports name SNMP, Telnet or FTP (the fast path leaves those to the general
@@ -212,8 +214,72 @@ def telnet_fields(data: bytes) -> dict[str, Any]:
     return {"commands": commands, "data_bytes": plain}
 
 
+PPP_CODES = {
+    1: "Configure-Request", 2: "Configure-Ack", 3: "Configure-Nak", 4: "Configure-Reject",
+    5: "Terminate-Request", 6: "Terminate-Ack", 7: "Code-Reject", 8: "Protocol-Reject", 9: "Echo-Request",
+    10: "Echo-Reply", 11: "Discard-Request",
+}  # fmt: skip
+LCP_OPTIONS = {1: "MRU", 2: "ACCM", 3: "Auth-Protocol", 4: "Quality-Protocol", 5: "Magic-Number",
+               7: "Protocol-Field-Compression", 8: "Address-Control-Field-Compression"}  # fmt: skip
+IPCP_OPTIONS = {2: "IP-Compression-Protocol", 3: "IP-Address", 129: "Primary-DNS", 131: "Secondary-DNS"}
+MAX_PPP_OPTIONS = 32
+
+
+def _ppp_option(protocol: str, otype: int, value: bytes) -> dict[str, Any]:
+    names = LCP_OPTIONS if protocol == "LCP" else IPCP_OPTIONS if protocol == "IPCP" else {}
+    out: dict[str, Any] = {"type": names.get(otype, f"option {otype}")}
+    if protocol == "IPCP" and otype in (3, 129, 131) and len(value) == 4:
+        out["value"] = ".".join(str(b) for b in value)
+    elif protocol == "IPCP" and otype == 2 and len(value) >= 2:
+        proto = int.from_bytes(value[:2], "big")
+        out["value"] = "Van Jacobson (0x002d)" if proto == 0x002D else f"0x{proto:04x}"
+        if proto == 0x002D and len(value) >= 4:
+            out["max_slot_id"], out["comp_slot_id"] = value[2], value[3]
+    elif protocol == "LCP" and otype == 3 and len(value) >= 2:
+        proto = int.from_bytes(value[:2], "big")
+        out["value"] = {0xC023: "PAP", 0xC223: "CHAP"}.get(proto, f"0x{proto:04x}")
+    elif len(value) in (2, 4):
+        out["value"] = int.from_bytes(value, "big") if otype != 5 else value.hex()
+    elif value:
+        out["value"] = value.hex()
+    return out
+
+
+def ppp_control_fields(protocol: str, data: bytes, off: int) -> dict[str, Any]:
+    """An LCP/IPCP packet (RFC 1661/1332): code, identifier, and the options of Configure packets."""
+    out: dict[str, Any] = {"protocol": protocol}
+    if len(data) - off < 4:
+        out["error"] = "cut short"
+        return out
+    code, ident, length = data[off], data[off + 1], int.from_bytes(data[off + 2 : off + 4], "big")
+    out.update(code=PPP_CODES.get(code, f"code {code}"), id=ident)
+    end = min(off + max(length, 4), len(data))
+    if code in (1, 2, 3, 4):
+        options, i = [], off + 4
+        while i + 2 <= end and len(options) < MAX_PPP_OPTIONS:
+            otype, olen = data[i], data[i + 1]
+            if olen < 2 or i + olen > end:
+                out["error"] = "option cut short"
+                break
+            options.append(_ppp_option(protocol, otype, data[i + 2 : i + olen]))
+            i += olen
+        out["options"] = options
+    elif code in (9, 10) and end - off >= 8:
+        out["magic"] = data[off + 4 : off + 8].hex()
+    return out
+
+
 def brief(kind: str, fields: dict[str, Any]) -> str:
     """One line of decoded fields for summaries and role texts (which already name the protocol)."""
+    if kind == "ppp":
+        opts = ", ".join(
+            f"{o['type']}={o['value']}" if "value" in o else o["type"] for o in fields.get("options") or []
+        )
+        return f"{fields.get('protocol')} {fields.get('code')} id {fields.get('id')}" + (
+            f": {opts}" if opts else ""
+        )
+    if kind == "slip":
+        return f"{fields.get('direction')}, {fields.get('type')}"
     if kind == "snmp":
         if "pdu" not in fields:
             return f"({fields.get('error', 'not decoded')})"

@@ -17,7 +17,7 @@ import struct
 from collections import OrderedDict
 
 from lab.analysis import linktypes as lt
-from lab.analysis.appfields import ftp_fields, snmp_fields, telnet_fields
+from lab.analysis.appfields import ftp_fields, ppp_control_fields, snmp_fields, telnet_fields
 from lab.analysis.catalogue import IP_PROTOCOLS, TCP_PORTS, UDP_PORTS
 from lab.analysis.routinghdr import decode_eigrp, decode_ospf
 
@@ -72,7 +72,9 @@ FIELD_DECODERS = {
 ICMP_ECHO_TYPES = frozenset({0, 8, 128, 129})  # echo reply/request, ICMPv4 and ICMPv6 (the same layout)
 
 PPP_PROTOCOLS = {0x0021: "IPv4", 0x0057: "IPv6", 0xC021: "LCP", 0x8021: "IPCP", 0x8057: "IPv6CP",
-                 0xC023: "PAP", 0xC223: "CHAP"}
+                 0xC023: "PAP", 0xC223: "CHAP", 0x002D: "VJ compressed TCP/IP",
+                 0x002F: "VJ uncompressed TCP/IP"}
+SLIP_TYPES = {0x40: "IP", 0x70: "VJ uncompressed TCP"}  # libpcap's SLIP packet type byte (0x80+: compressed)
 HTTP_STARTS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ",
                b"TRACE ", b"HTTP/1.", b"HTTP/2")
 IP6_EXT = {0: "IPv6 Hop-by-Hop", 43: "IPv6 Routing", 60: "IPv6 Destination Options"}
@@ -111,7 +113,7 @@ class Pkt:
     icmp_echo: tuple[int, int] | None = None  # (identifier, sequence) of an echo request or reply
     icmp_mtu: int | None = None  # next-hop MTU of an ICMPv4 "fragmentation needed"
     igmp: dict | None = None  # IGMP type, name, group and (v3 reports) group records
-    app_fields: tuple[str, dict] | None = None  # ("snmp" | "telnet" | "ftp", fields): lab.analysis.appfields
+    app_fields: tuple[str, dict] | None = None  # (record key, fields): lab.analysis.appfields
     arp: tuple | None = None
     payload: bytes = b""
     app: str | None = None
@@ -241,6 +243,8 @@ class Decoder:
                 proto, plen = (_H(data, off)[0] if n >= off + 2 else 0), 2
             p.layers.append(("PPP", 0, off + plen))
             self._ppp(p, data, off + plen, proto)
+        elif linktype == lt.SLIP:
+            self._slip(p, data)
         elif linktype == lt.RADIOTAP:
             rlen = data[2] | (data[3] << 8) if n >= 4 else n
             p.layers.append(("Radiotap", 0, min(rlen, n)))
@@ -306,6 +310,21 @@ class Decoder:
         else:
             self._ethertype(p, data, off, proto)
 
+    def _slip(self, p: Pkt, data: bytes) -> None:
+        """SLIP frames as libpcap stores them: direction, packet type, 14 bytes of (CSLIP) compressed
+        header, then the IP datagram as it was before compression (SLIP itself carries bare IP)."""
+        n = len(data)
+        if n < 16:
+            p.layers.append(("SLIP", 0, n))
+            p.malformed = "frame shorter than a SLIP pseudo-header"
+            return
+        kind = SLIP_TYPES.get(data[1] & 0xF0) or ("VJ compressed TCP" if data[1] & 0x80 else None)
+        p.layers.append(("SLIP" if kind in (None, "IP") else "CSLIP", 0, 16))
+        p.app_fields = ("slip", {"direction": "sent" if data[0] else "received", "type": kind or
+                                 f"type 0x{data[1]:02x}", "compressed_header": data[1:16].hex()})
+        if n > 16:
+            self._ip4(p, data, 16)
+
     def _ppp(self, p: Pkt, data: bytes, off: int, proto: int) -> None:
         name = PPP_PROTOCOLS.get(proto)
         if name == "IPv4":
@@ -315,6 +334,8 @@ class Decoder:
         elif name is not None:
             p.layers.append((name, off, len(data) - off))
             p.l2 = name
+            if name in ("LCP", "IPCP", "IPv6CP"):
+                p.app_fields = ("ppp", ppp_control_fields(name, data, off))
         else:
             p.l2 = f"PPP protocol 0x{proto:04x}"
 

@@ -6,6 +6,7 @@ ETHERNET = 1
 NULL = 0
 LOOP = 108
 PPP = 9
+SLIP = 8  # BSD/libpcap SLIP: a 16-byte pseudo-header (direction, packet type, CSLIP header), then IP
 PPP_HDLC = 50
 RAW = 101
 RAW_12 = 12
@@ -17,7 +18,7 @@ LINUX_SLL2 = 276
 IEEE802_11 = 105
 RADIOTAP = 127
 
-SUPPORTED_LINKTYPES = frozenset({ETHERNET, NULL, LOOP, PPP, PPP_HDLC, RAW, RAW_12, RAW_14, IPV4, IPV6,
+SUPPORTED_LINKTYPES = frozenset({ETHERNET, NULL, LOOP, PPP, PPP_HDLC, SLIP, RAW, RAW_12, RAW_14, IPV4, IPV6,
                                  LINUX_SLL, LINUX_SLL2, IEEE802_11, RADIOTAP})
 
 LINKTYPE_NAMES = {

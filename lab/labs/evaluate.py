@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import ipaddress
+from pathlib import Path
 from typing import Any
 
 from lab.labs.extensions import Functions, load_functions
@@ -20,7 +21,11 @@ Records = list[dict[str, Any]]
 
 
 def evaluate(
-    spec: LabSpec, packets: Records, calls: Records, routes: Records | None = None
+    spec: LabSpec,
+    packets: Records,
+    calls: Records,
+    routes: Records | None = None,
+    run_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Returns ``{"observations": [{check, params, label, ok, detail}], "unanswered": [{id, reason}],
     "story": str}`` -- never the answers: everything here ends up in files a student reads.
@@ -36,8 +41,7 @@ def evaluate(
     for check in spec.observations:
         try:
             fn = functions.checks[check.name]
-            extra = {"routes": routes} if "routes" in inspect.signature(fn).parameters else {}
-            ok, detail = fn(packets, calls, **dict(check.params), **extra)
+            ok, detail = fn(packets, calls, **dict(check.params), **_context(fn, routes, run_dir))
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
             ok, detail = False, f"could not evaluate from these records: {type(err).__name__}: {err}"
         observations.append(
@@ -63,7 +67,7 @@ def evaluate(
                 "it to its node's address ({ip[NODE]} in the lab file)",
             }
         )
-    _, unanswered = key(spec, packets, calls, functions)
+    _, unanswered = key(spec, packets, calls, functions, run_dir)
     return {
         "observations": observations,
         "unanswered": [{"id": qid, "reason": why} for qid, why in unanswered.items()],
@@ -111,8 +115,24 @@ def answers(spec: LabSpec, packets: Records, calls: Records) -> dict[str, Any]:
     return key(spec, packets, calls)[0]
 
 
+def _context(fn: Any, routes: Records | None, run_dir: Path | None) -> dict[str, Any]:
+    """The run's extra evidence a check or answer asks for by parameter name: ``routes`` (route events),
+    ``run_dir`` (files a lab step wrote beside the capture, e.g. the ppp lab's link.pcapng)."""
+    wanted = inspect.signature(fn).parameters
+    extra: dict[str, Any] = {}
+    if "routes" in wanted:
+        extra["routes"] = routes
+    if "run_dir" in wanted:
+        extra["run_dir"] = run_dir
+    return extra
+
+
 def key(
-    spec: LabSpec, packets: Records, calls: Records, functions: Functions | None = None
+    spec: LabSpec,
+    packets: Records,
+    calls: Records,
+    functions: Functions | None = None,
+    run_dir: Path | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """(answers, problems): each auto-marked question's answer, and why a question has none.
 
@@ -127,7 +147,8 @@ def key(
             continue
         call = _label(q.answer, q.params)
         try:
-            out[q.id] = functions.answers[q.answer](packets, calls, **dict(q.params))
+            fn = functions.answers[q.answer]
+            out[q.id] = fn(packets, calls, **dict(q.params), **_context(fn, None, run_dir))
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
             out[q.id] = None
             problems[q.id] = f"{call} could not be computed from this capture ({type(err).__name__}: {err})"

@@ -217,7 +217,7 @@ def grade(
     if manifest.lab != spec.name:  # another lab's capture holds no key to this lab's questions
         expected, problems = {}, {}
     else:
-        expected, problems = compute_key(spec, packets, calls)
+        expected, problems = compute_key(spec, packets, calls, run_dir=root)
     return grade_answers(
         spec, expected, answers, ports=capture_ports(packets), student=manifest.student, flags=tuple(flags),
         problems=tuple(f"question '{q}': {why}" for q, why in problems.items()),

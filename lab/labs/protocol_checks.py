@@ -10,8 +10,11 @@ Registered into ``CHECKS`` and ``QUESTIONS`` at the end of those modules.
 
 from __future__ import annotations
 
+import json
 import re
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from lab.labs import evidence as ev
@@ -285,12 +288,61 @@ def telnet_negotiation(packets: Records, calls: Records, side: str, commands: li
     return ok, detail
 
 
+def _link(run_dir: Path | None) -> tuple[dict[str, Any], Records]:
+    """The ppp lab's link file: what ppp_link.py said of it (link.json) and its packets, analyzed here
+    from the raw link.pcapng (as grading recomputes a key: never from a derived file a student holds)."""
+    if run_dir is None:
+        raise ValueError("this check reads the run directory's link capture")
+    meta = json.loads((Path(run_dir) / "link.json").read_text())
+    pcap = Path(run_dir) / "link.pcapng"
+    stamp = (str(pcap.resolve()), pcap.stat().st_mtime_ns, pcap.stat().st_size)
+    if stamp not in _LINK_CACHE:
+        from lab.analysis.pipeline import analyze_capture
+
+        with tempfile.TemporaryDirectory(prefix="lab-link-") as tmp:
+            analyze_capture(pcap, Path(tmp), progress=False)
+            lines = (Path(tmp) / "packets.jsonl").read_text().splitlines()
+        _LINK_CACHE.clear()
+        _LINK_CACHE[stamp] = [json.loads(line) for line in lines if line.strip()]
+    return meta, _LINK_CACHE[stamp]
+
+
+_LINK_CACHE: dict[tuple[str, int, int], Records] = {}
+
+
+def link_capture(
+    packets: Records,
+    calls: Records,
+    layers: list[str],
+    crafted_layers: list[str] = (),  # type: ignore[assignment]
+    run_dir: Path | None = None,
+) -> Result:
+    """The ppp lab's link file decodes with these ``layers`` (plus ``crafted_layers`` when crafted), and
+    says honestly what it is: every frame of a crafted file carries a comment saying "crafted", every
+    frame of a captured one says where it was captured."""
+    meta, frames = _link(run_dir)
+    mode = meta.get("mode")
+    word = "crafted" if mode == "crafted" else "captured"
+    unlabelled = [f for f in frames if not any(word in c for c in f.get("comments") or [])]
+    seen = {ly["name"] for f in frames for ly in f.get("layers") or []}
+    wanted = list(layers) + (list(crafted_layers) if mode == "crafted" else [])
+    missing = [name for name in wanted if name not in seen]
+    ok = bool(frames) and not unlabelled and not missing and mode in ("crafted", "captured")
+    detail = f"{len(frames)} {word} frames ({meta.get('reason')}); layers {sorted(seen)}"
+    if unlabelled:
+        detail += f"; frame {unlabelled[0].get('number')} is not labelled {word}"
+    if missing:
+        detail += f"; missing {missing}"
+    return ok, detail
+
+
 PROTOCOL_CHECKS: dict[str, Callable[..., Result]] = {
     "attributed": attributed,
     "multicast_readers": multicast_readers,
     "snmp_pdu": snmp_pdu,
     "ftp_data_connections": ftp_data_connections,
     "telnet_negotiation": telnet_negotiation,
+    "link_capture": link_capture,
 }
 
 
@@ -358,6 +410,28 @@ def telnet_offers(packets: Records, calls: Records, command: str) -> str | None:
     return min(firsts)[1] if firsts else None
 
 
+def ppp_option(
+    packets: Records, calls: Records, protocol: str, code: str, option: str, run_dir: Path | None = None
+) -> Any:
+    """The value of ``option`` in the first ``protocol`` (LCP, IPCP) packet of type ``code`` on the ppp
+    lab's link."""
+    _meta, frames = _link(run_dir)
+    for f in frames:
+        ppp = f.get("ppp") or {}
+        if ppp.get("protocol") == protocol and ppp.get("code") == code:
+            for o in ppp.get("options") or []:
+                if o.get("type") == option:
+                    return o.get("value")
+    return None
+
+
+def link_layer_names(packets: Records, calls: Records, run_dir: Path | None = None) -> list[str]:
+    """The link-layer names of the ppp lab's link frames (PPP, SLIP, CSLIP), each once, in order."""
+    _meta, frames = _link(run_dir)
+    names = [f["layers"][0]["name"] for f in frames if f.get("layers")]
+    return list(dict.fromkeys(names))
+
+
 PROTOCOL_QUESTIONS: dict[str, Callable[..., Any]] = {
     "icmp_echo_id": icmp_echo_id,
     "icmp_error_senders": icmp_error_senders,
@@ -374,4 +448,6 @@ PROTOCOL_QUESTIONS: dict[str, Callable[..., Any]] = {
     "telnet_commands": telnet_commands,
     "telnet_terminal": telnet_terminal,
     "telnet_offers": telnet_offers,
+    "ppp_option": ppp_option,
+    "link_layer_names": link_layer_names,
 }

@@ -61,6 +61,7 @@ CATALOGUE: tuple[str, ...] = (
     "routed",
     "mtu",
     "lossy-link",
+    "ppp",
     "icmp",
     "igmp",
     "ospf",
@@ -90,8 +91,8 @@ RUN_STEP_KEYS = {"name", "node", "run", "background", "ready", "timeout", "expec
 WAIT_STEP_KEYS = {"wait", "timeout"}
 QUESTION_KEYS = {"id", "text", "answer", "hint", "mistakes", "answer_type"}
 MANUAL = "manual"  # ``answer: manual``: a free-text question collected for the teacher, never auto-marked
-PLACEHOLDERS = {"programs", "python", "ip", "ip6", "out", "labdir"}
-NODE_PLACEHOLDERS = {"ip", "ip6"}
+PLACEHOLDERS = {"programs", "python", "ip", "ip6", "out", "labdir", "netns"}
+NODE_PLACEHOLDERS = {"ip", "ip6", "netns"}
 DEFAULT_TIMEOUT = 30.0
 MAX_TIMEOUT = 86_400.0  # a day: longer is a typo, and an infinite or NaN timeout never fires
 # A lab's name becomes its run directory's name under captures/: no separators, no dots, no newline

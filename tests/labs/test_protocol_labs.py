@@ -4,6 +4,7 @@ daemon or kernel — facts read from packets.jsonl and calls.jsonl, not just the
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from lab.labs.grading import grade
-from lab.labs.spec import load_lab
+from lab.labs.spec import PROGRAMS_DIR, load_lab
 
 runner = pytest.importorskip("lab.runner")
 
@@ -308,3 +309,85 @@ def test_telnet_negotiation_is_decoded_and_sent_by_telnetd_and_the_client(telnet
         if p["tcp"] and p["tcp"]["dport"] == 23 and (p.get("telnet") or {}).get("data_bytes") == 19
     )
     assert telnet_run.call(typed["cause"]["calls"][0])["args"]["preview"].startswith("hello over telnet")
+
+
+def _ppp_program():  # noqa: ANN202 - the lab's program, imported as a module
+    spec = importlib.util.spec_from_file_location("ppp_link", PROGRAMS_DIR / "ppp_link.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+PPP = _ppp_program()
+PPP_SUPPORTED, PPP_REASON = PPP.ppp_support()
+
+
+def test_ppp_record_is_unframed_into_ppp_frames(tmp_path: Path) -> None:
+    """pppd's record format and RFC 1662 framing, converted as the live path does (no kernel needed)."""
+    lcp = b"\xff\x03\xc0\x21\x01\x01\x00\x08\x01\x04\x05\xdc"
+    stuffed = lcp.replace(b"\x7d", b"\x7d\x5d").replace(b"\x03", b"\x7d\x23")  # an escaped control byte
+    line = b"\x7e" + stuffed + b"\xaa\xbb" + b"\x7e"
+    # start time 100 s, then half the frame sent, 0.3 s later the rest; then a received frame
+    record = (
+        b"\x07"
+        + (100).to_bytes(4, "big")
+        + b"\x01\x00\x05"
+        + line[:5]
+        + b"\x06\x03"
+        + b"\x01"
+        + len(line[5:]).to_bytes(2, "big")
+        + line[5:]
+        + b"\x02\x00"
+        + bytes([len(line)])
+        + line
+    )
+    path = tmp_path / "h1.record"
+    path.write_bytes(record)
+    frames = PPP.read_record(path, 0)
+    assert [(t, f, d) for t, f, d in frames] == [
+        (100_300_000_000, lcp, "sent"),
+        (100_300_000_000, lcp, "received"),
+    ]
+
+
+@pytest.mark.root
+@pytest.mark.skipif(PPP_SUPPORTED, reason="the kernel has PPP: the live test runs instead")
+def test_ppp_lab_falls_back_to_crafted_frames_and_says_so(tmp_path: Path) -> None:
+    run = Run("ppp", tmp_path / "run")
+    run.green()
+    meta = json.loads((tmp_path / "run" / "link.json").read_text())
+    assert meta["mode"] == "crafted" and meta["reason"] == PPP_REASON and "CONFIG_PPP" in PPP_REASON
+    said = (tmp_path / "run" / "logs" / "link.out").read_text().splitlines()[0]
+    assert said.startswith(PPP_REASON) and "crafted" in said
+    frames = _jsonl(tmp_path / "run" / "link" / "packets.jsonl")
+    assert frames and all(any("crafted with scapy" in c for c in f["comments"]) for f in frames)
+    lcp = [f["ppp"] for f in frames if (f.get("ppp") or {}).get("protocol") == "LCP"]
+    assert lcp[0]["code"] == "Configure-Request" and {"type": "MRU", "value": 1500} in lcp[0]["options"]
+    nak = next(f["ppp"] for f in frames if (f.get("ppp") or {}).get("code") == "Configure-Nak")
+    assert nak["protocol"] == "IPCP" and nak["options"] == [{"type": "IP-Address", "value": "198.19.0.1"}]
+    slip = [f for f in frames if f["layers"][0]["name"] == "SLIP"]
+    cslip = [f for f in frames if f["layers"][0]["name"] == "CSLIP"]
+    assert [f["icmp"]["type"] for f in slip] == [8, 0]
+    assert [f["slip"]["type"] for f in cslip] == [
+        "VJ uncompressed TCP",
+        "VJ compressed TCP",
+        "VJ compressed TCP",
+    ]
+    assert [f["tcp"]["seq"] for f in cslip] == [1, 11, 21]  # one connection, its headers compressed
+    assert run.answers["link-layers"] == ["PPP", "SLIP", "CSLIP"]
+
+
+@pytest.mark.root
+@pytest.mark.skipif(not PPP_SUPPORTED, reason=f"pppd needs a kernel with PPP: {PPP_REASON}")
+def test_ppp_lab_runs_pppd_between_two_namespaces(tmp_path: Path) -> None:
+    run = Run("ppp", tmp_path / "run")
+    run.green()
+    meta = json.loads((tmp_path / "run" / "link.json").read_text())
+    assert meta["mode"] == "captured" and meta["replies"] == 3
+    frames = _jsonl(tmp_path / "run" / "link" / "packets.jsonl")
+    protocols = [(f.get("ppp") or {}).get("protocol") for f in frames]
+    assert "LCP" in protocols and "IPCP" in protocols
+    assert protocols.index("LCP") < protocols.index("IPCP")
+    echoes = [f for f in frames if (f.get("icmp") or {}).get("type") in (0, 8)]
+    assert len(echoes) >= 6 and all(f["layers"][0]["name"] == "PPP" for f in echoes)
+    assert all(any("captured by pppd" in c for c in f["comments"]) for f in frames)
