@@ -67,6 +67,21 @@ class Session:
                 i += 2
         self.pending = buf[i:]
 
+    def settle(self, quiet: float) -> None:
+        """Read (and answer) whatever the server still sends until it has been silent for ``quiet`` s."""
+        timeout = self.sock.gettimeout()
+        self.sock.settimeout(quiet)
+        try:
+            while True:
+                data = self.sock.recv(4096)
+                if not data:
+                    break
+                self.feed(data)
+        except TimeoutError:
+            pass
+        finally:
+            self.sock.settimeout(timeout)
+
     def read_until(self, marker: bytes) -> bool:
         while marker not in self.text:
             data = self.sock.recv(4096)
@@ -82,6 +97,7 @@ def main() -> int:
     ap.add_argument("--port", type=int, default=23)
     ap.add_argument("--line", default="hello over telnet")
     ap.add_argument("--terminal", default="VT100")
+    ap.add_argument("--quiet", type=float, default=0.3, help="seconds of server silence before typing")
     args = ap.parse_args()
 
     sock = socket.create_connection((args.host, args.port), timeout=10)
@@ -89,8 +105,13 @@ def main() -> int:
     if not session.read_until(b"type a line: "):
         print("the server closed before its prompt", flush=True)
         return 1
+    # telnetd may still be settling options (TIMING-MARK, BINARY) and can flush the terminal's input when
+    # a mode changes: type only once the server has been quiet for a moment, as a person would
+    session.settle(args.quiet)
     sock.send(args.line.encode() + b"\r\n")  # the line, as a terminal sends it (CR LF)
     ok = session.read_until(b"you typed: " + args.line.encode())
+    if not ok:
+        print(f"no echo of the line; the server said: {session.text!r}", flush=True)
     while sock.recv(4096):  # the session ends: the server closes the connection
         pass
     sock.close()

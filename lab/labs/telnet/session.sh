@@ -5,3 +5,6 @@ printf 'lab telnet session (the shell behind telnetd on h2)\r\n'
 printf 'type a line: '
 read -r line
 printf 'you typed: %s\r\n' "$line"
+# telnetd closes the connection as soon as this program exits, without draining what is still in the
+# terminal's buffer: give it a moment to send the last line
+sleep 0.3
