@@ -26,7 +26,8 @@ def probe(sock: socket.socket, host: str, port: int, ttl: int, timeout: float) -
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
     sock.sendto(f"probe ttl={ttl}".encode(), (host, port))
     poller = select.poll()
-    poller.register(sock, select.POLLERR)
+    # fileno(): the descriptor number the kernel knows the socket by — what poll() watches
+    poller.register(sock.fileno(), select.POLLERR)
     if not poller.poll(timeout * 1000):
         return None
     _data, ancdata, _flags, _addr = sock.recvmsg(1500, 512, MSG_ERRQUEUE)
