@@ -76,7 +76,8 @@ def show_cmd(name: str, as_json: bool) -> None:
     click.echo(f"\nRun it: lab run {_run_arg(spec)}"
                + (f"   (without root: lab run {_run_arg(spec)} --loopback)" if spec.loopback else ""))
     if spec.questions:
-        click.echo("\n## Questions (answer from your own capture; grade with `lab check RUN_DIR ANSWERS`)")
+        click.echo("\n## Questions (answer from your own capture; check with `lab check RUN_DIR ANSWERS`, "
+                   "hand in with `lab submit RUN_DIR --answers ANSWERS`)")
         for q in spec.questions:
             click.echo(f"- {q.id}: {q.text}")
 
