@@ -46,9 +46,11 @@ def reanalyze(root: Path, manifest: Manifest) -> tuple[Records, Records, list[st
             )
         except LabError as err:
             raise UsageError(f"{root}: its evidence cannot be analyzed: {err}") from None
-        except (ValueError, TypeError, KeyError, AttributeError) as err:
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError, OSError) as err:
+            # hostile input (a bundle's manifest or call logs) that the analysis does not name itself
             raise UsageError(
-                f"{root}: the manifest's nodes or capture points are malformed ({type(err).__name__}: {err})"
+                f"{root}: its evidence cannot be analyzed: malformed manifest or call log "
+                f"({type(err).__name__}: {str(err)[:200]})"
             ) from None
     return packets, calls, list(result.errors)
 

@@ -129,6 +129,8 @@ def read_manifest(root: Path) -> Manifest:
         raw = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise UsageError(f"{path}: not a readable manifest: {err}") from None
+    except RecursionError:
+        raise UsageError(f"{path}: not a readable manifest: nested too deeply") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise UsageError(f"{path}: not a lab run manifest (format {FORMAT} expected)")
     files = raw.get("files")

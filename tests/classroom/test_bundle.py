@@ -135,3 +135,27 @@ def test_garbage_and_hostile_contents(tmp_path: Path, teacher) -> None:  # noqa:
     sub = grade_bundle(raw_bundle(tmp_path / "cap.tar.gz", lying), teacher)
     assert sub.status in ("refused", "flagged")
     assert sub.refused or any("capture.pcapng: changed" in f for f in sub.grade.flags)
+
+
+@pytest.mark.parametrize(
+    ("case", "log"),
+    [
+        ("deep-json", b"[" * 100_000 + b"]" * 100_000 + b"\n"),
+        ("not-records", b'{"id": 1, "call": 5, "t_start_ns": "soon", "local": {"x": 1}}\n'),
+        ("binary", bytes(range(256)) * 10),
+    ],
+)
+def test_hostile_call_logs_are_refused_or_flagged_never_a_traceback(tmp_path: Path, teacher,  # noqa: ANN001
+                                                                    case: str, log: bytes) -> None:
+    ev = [m for m in evidence_members(DATA / "tcp-echo") if not m[0].name.startswith("traces/")]
+    path = raw_bundle(tmp_path / f"{case}.tar.gz", [*ev, member("traces/calls-h1-1.jsonl", log)])
+    sub = grade_bundle(path, teacher)
+    assert sub.status in ("refused", "flagged"), sub
+    assert sub.refused or any("added after the run" in f for f in sub.grade.flags)
+
+
+def test_a_deeply_nested_manifest_is_refused(tmp_path: Path, teacher) -> None:  # noqa: ANN001
+    ev = evidence_members(DATA / "tcp-echo")
+    deep = [member("manifest.json", b"[" * 200_000 + b"]" * 200_000), *ev[1:]]
+    sub = grade_bundle(raw_bundle(tmp_path / "deep.tar.gz", deep), teacher)
+    assert sub.status == "refused" and "manifest" in sub.refused
