@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.bench_analyze import OUT, make_capture
 
@@ -37,33 +38,31 @@ def _capture_for(name: str, count: int, big: Path) -> Path:
     return path
 
 
-def _open_in_browser(page_path: Path) -> tuple[float, float]:
+def _open_in_browser(browser: Any, page_path: Path) -> tuple[float, float]:
     """(seconds until interactive, milliseconds for scroll-to-middle + select) in headless chromium."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})
-            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
-            start = time.perf_counter()
-            page.goto(page_path.as_uri(), timeout=600_000)
-            page.wait_for_selector("body[data-ready='1']", timeout=600_000)
-            ready = time.perf_counter() - start
-            react = page.evaluate("""() => {
-              const t = performance.now();
-              const box = document.getElementById('seq');
-              box.scrollTop = box.scrollHeight / 2; LAB.sequence.draw();
-              const g = document.querySelector('#seq-svg g.pk');
-              LAB.selectEvent(Number(g.dataset.ev));
-              return performance.now() - t;
-            }""")
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    try:
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
+        start = time.perf_counter()
+        page.goto(page_path.as_uri(), timeout=600_000)
+        page.wait_for_selector("body[data-ready='1']", timeout=600_000)
+        ready = time.perf_counter() - start
+        react = page.evaluate("""() => {
+          const t = performance.now();
+          const box = document.getElementById('seq');
+          box.scrollTop = box.scrollHeight / 2; LAB.sequence.draw();
+          const g = document.querySelector('#seq-svg g.pk');
+          LAB.selectEvent(Number(g.dataset.ev));
+          return performance.now() - t;
+        }""")
+    finally:
+        page.close()
     return ready, float(react)
 
 
 def main() -> int:
+    from playwright.sync_api import sync_playwright
+
     from lab.analysis.pipeline import analyze_capture
     from lab.report.html.page import write_report
 
@@ -73,7 +72,11 @@ def main() -> int:
         print(f"making {big.name} (real traffic in namespaces) ...", flush=True)
         make_capture(big, 1)
     rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        warm = browser.new_page()  # the browser's own start-up is not the page's
+        warm.set_content("<p>warm up</p>")
+        warm.close()
         for name, count in SIZES.items():
             cap = _capture_for(name, count, big)
             out = Path(tmp) / name
@@ -84,8 +87,9 @@ def main() -> int:
                 page = write_report(out)
                 times.append(time.perf_counter() - start)
             packets = sum(1 for line in (out / "packets.jsonl").open() if line.strip())
-            ready, react = _open_in_browser(page)
+            ready, react = _open_in_browser(browser, page)
             rows.append((name, packets, min(times), page.stat().st_size, ready, react))
+        browser.close()
     print(f"\n{'capture':8} {'packets':>9} {'write s':>8} {'page MiB':>9} {'interactive s':>14} "
           f"{'scroll+select ms':>17}")
     for name, packets, t, size, ready, react in rows:
