@@ -20,13 +20,13 @@ For teachers with pytest (see also the ``lab.classroom.pytest_plugin`` fixtures)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from lab.classroom import evidence as raw
 from lab.classroom.hints import capture_ports, hints_for
-from lab.classroom.manifest import Manifest, changed_files, read_manifest, sha256_file
+from lab.classroom.manifest import Manifest, changed_files, is_evidence, read_manifest, sha256_file
 from lab.classroom.matching import Verdict, match
 from lab.errors import UsageError
 from lab.labs.evaluate import key as compute_key
@@ -72,8 +72,9 @@ class Grade:
     marks: tuple[Mark, ...]
     unknown: tuple[str, ...] = ()  # answer ids that are no question of this lab, with a suggestion
     student: str | None = None
-    flags: tuple[str, ...] = ()  # tamper evidence: changed files, capture vs calls, another lab, partial
+    flags: tuple[str, ...] = ()  # tamper evidence: changed evidence, capture vs calls, another lab, partial
     problems: tuple[str, ...] = ()  # the lab file's own problems (a question without a key)
+    notes: tuple[str, ...] = ()  # derived files changed after the run: reported, not read, not held against
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -109,6 +110,7 @@ class Grade:
         lines += [f"  ?       {u}" for u in self.unknown]
         lines += [f"  FLAG    {f}" for f in self.flags]
         lines += [f"  LAB     {p}" for p in self.problems]
+        lines += [f"  NOTE    {n}" for n in self.notes]
         return "\n".join(lines)
 
     def feedback(self) -> str:
@@ -143,6 +145,7 @@ class Grade:
             "unknown": list(self.unknown),
             "flags": list(self.flags),
             "problems": list(self.problems),
+            "notes": list(self.notes),
             **self.extra,
         }
 
@@ -175,9 +178,16 @@ def teacher_lab(lab: str | Path | LabSpec | None, manifest: Manifest | None) -> 
     return load_lab(lab_path(name))
 
 
-def audit(root: Path, manifest: Manifest, spec: LabSpec, *, evidence_only: bool = False) -> list[str]:
-    """Tamper evidence of a run: changed files, another lab, a different lab file, a partial run."""
-    flags = changed_files(root, manifest, evidence_only=evidence_only)
+def audit(
+    root: Path, manifest: Manifest, spec: LabSpec, *, evidence_only: bool = False
+) -> tuple[list[str], list[str]]:
+    """(flags, notes) of a run: every file that changed since the run is reported; a change to the raw
+    evidence grading reads (capture, call logs, lab file), another lab, a different lab file or a partial
+    run is a flag; a change to a derived file (report.json, packets.jsonl...) only a note, since grading
+    never reads those (``lab show --html`` rewrites report.html, for one)."""
+    changes = changed_files(root, manifest, evidence_only=evidence_only)
+    flags = [c for c in changes if is_evidence(c.split(":", 1)[0])]
+    notes = [f"{c} -- a derived file, not used for grading" for c in changes if c not in flags]
     if manifest.lab != spec.name:
         flags.append(f"this is a run of lab '{manifest.lab}', not of '{spec.name}'")
     elif manifest.lab_sha256 != sha256_file(spec.source):
@@ -186,7 +196,7 @@ def audit(root: Path, manifest: Manifest, spec: LabSpec, *, evidence_only: bool 
     reason = partial() if callable(partial) else None
     if reason:
         flags.append(f"partial run: {reason}")
-    return flags
+    return flags, notes
 
 
 def grade(
@@ -210,7 +220,7 @@ def grade(
     manifest = read_manifest(root)
     spec = teacher_lab(lab, manifest)
     answers = dict(given) if isinstance(given, Mapping) else read_answers(given)
-    flags = audit(root, manifest, spec, evidence_only=evidence_only)
+    flags, notes = audit(root, manifest, spec, evidence_only=evidence_only)
     packets, calls, errors = raw.reanalyze(root, manifest)
     flags += [f"capture and call logs disagree: {line}" for line in raw.inconsistencies(packets, calls)]
     flags += [f"capture: {e}" for e in errors]
@@ -218,10 +228,11 @@ def grade(
         expected, problems = {}, {}
     else:
         expected, problems = compute_key(spec, packets, calls, run_dir=root)
-    return grade_answers(
+    graded = grade_answers(
         spec, expected, answers, ports=capture_ports(packets), student=manifest.student, flags=tuple(flags),
         problems=tuple(f"question '{q}': {why}" for q, why in problems.items()),
     )
+    return replace(graded, notes=tuple(notes))
 
 
 def grade_answers(

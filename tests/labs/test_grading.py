@@ -114,18 +114,32 @@ def test_the_run_copy_of_the_lab_file_is_never_the_key(run_dir: Path, teacher_la
 @pytest.mark.parametrize(
     ("tamper", "flag"),
     [
-        (lambda r: (r / "report.json").write_text("{}"), "report.json: changed after the run"),
-        (lambda r: (r / "packets.jsonl").unlink(), "packets.jsonl: missing"),
         (lambda r: (r / "traces" / "extra.jsonl").write_text(""), "traces/extra.jsonl: added after the run"),
         (lambda r: _flip_last_byte(r / "capture.pcapng"), "capture.pcapng: changed after the run"),
+        (lambda r: next((r / "traces").iterdir()).unlink(), "traces/calls-h"),
+        (lambda r: (r / "lab.yaml").write_text("name: x\n"), "lab.yaml: changed after the run"),
     ],
-    ids=["report", "deleted", "added", "capture"],
+    ids=["added-log", "capture", "deleted-log", "lab-file"],
 )
-def test_tampered_files_are_flagged(run_dir: Path, teacher_lab: Path, tamper, flag: str) -> None:  # noqa: ANN001
+def test_tampered_evidence_is_flagged(run_dir: Path, teacher_lab: Path, tamper, flag: str) -> None:  # noqa: ANN001
     tamper(run_dir)
     result = grade(run_dir, right_answers(DATA / "tcp-echo"), teacher_lab)
     assert any(f.startswith(flag) for f in result.flags), result.flags
     assert not result.all_correct  # right answers, but a run that cannot be trusted as it is
+
+
+def test_changed_derived_files_are_reported_not_held_against(run_dir: Path, teacher_lab: Path) -> None:
+    """report.json or packets.jsonl are never read by grading: a change is noted, the grade stands."""
+    (run_dir / "report.json").write_text('{"answers": "forged"}')
+    (run_dir / "packets.jsonl").unlink()
+    result = grade(run_dir, right_answers(DATA / "tcp-echo"), teacher_lab)
+    assert result.all_correct and not result.flags
+    assert result.notes == (
+        "packets.jsonl: missing (listed in the manifest) -- a derived file, not used for grading",
+        "report.json: changed after the run (its SHA-256 differs from the manifest) -- a derived file, not "
+        "used for grading",
+    )
+    assert "NOTE    report.json: changed after the run" in result.summary()
 
 
 def _flip_last_byte(path: Path) -> None:
@@ -198,9 +212,9 @@ def test_lab_check_cli(run_dir: Path, teacher_lab: Path, tmp_path: Path,
     assert "4/4 correct" in capsys.readouterr().out
     # without --lab: the shipped catalogue file is the teacher's, never the run's copy
     assert teacher_lab_of(None, read_manifest(run_dir)).source == lab_path("tcp-echo")
-    (run_dir / "report.json").write_text("{}")
+    _flip_last_byte(run_dir / "capture.pcapng")
     assert main(["check", "--lab", str(teacher_lab), str(run_dir), str(good)]) == 1
-    assert "cannot be trusted as it is: report.json: changed after the run" in capsys.readouterr().err
+    assert "cannot be trusted as it is: capture.pcapng: changed after the run" in capsys.readouterr().err
 
 
 def test_lab_check_bad_inputs(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
