@@ -31,10 +31,14 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from lab.analysis.linktypes import LINKTYPE_NAMES, SUPPORTED_LINKTYPES
+from lab.analysis.pcapngopts import keep_options
 from lab.errors import PcapFormatError
 
 CHUNK = 1 << 20
 MAX_RECORD = 256 << 20  # larger claimed record lengths mean a corrupt file, not a huge packet
+# The largest packet tshark reads for every link type the decoder knows (WTAP_MAX_PACKET_SIZE_STANDARD):
+# a larger one would make annotated.pcapng unreadable, so the reader stops there, as tshark does.
+MAX_CAPLEN = 262_144
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1000),  # little-endian, microseconds
@@ -267,9 +271,10 @@ class CaptureReader:
                                            f"{number} (offset {consumed})")
                     return
             sec, frac, caplen, wirelen = unpack(buf, pos)
-            if caplen > MAX_RECORD:
-                self.errors.append(f"{self.path}: record {number + 1} claims {caplen} captured bytes "
-                                   f"(offset {consumed + pos}); file is corrupt, stopped there")
+            if caplen > MAX_CAPLEN:
+                self.errors.append(f"{self.path}: record {number + 1} claims {caplen} captured bytes, more "
+                                   f"than {MAX_CAPLEN} (offset {consumed + pos}); file is corrupt, stopped "
+                                   "there")
                 return
             end = pos + hlen + caplen
             if end > len(buf):
@@ -310,7 +315,7 @@ class CaptureReader:
                 btype, blen, iid, tsh, tsl, caplen, wirelen = epb7(buf, pos)
                 end = pos + blen
                 if (btype == 6 and end <= nbuf and blen == 32 + ((caplen + 3) & ~3) and iid < len(ifaces)
-                        and blen <= MAX_RECORD):
+                        and caplen <= MAX_CAPLEN):
                     iface, mul, div = fast_ifaces[iid]
                     ts = ((tsh << 32) | tsl) * mul
                     number += 1
@@ -362,6 +367,15 @@ class CaptureReader:
                     self.errors.append(f"{self.path}: file cut short in the middle of a block after packet "
                                        f"{number} (block needs {blen} bytes, {len(buf) - pos} present)")
                     return
+            if struct.unpack_from(order + "I", buf, end - 4)[0] != blen:  # tshark checks both lengths
+                self.errors.append(f"{self.path}: block at offset {consumed + pos} has different lengths at "
+                                   f"its start and end; stopped after packet {number}")
+                return
+            if btype == 0x0A0D0D0A and blen < 28 or btype == 1 and blen < 20:
+                what = "section header" if btype != 1 else "interface"
+                self.errors.append(f"{self.path}: {what} block at offset {consumed + pos} is only {blen} "
+                                   f"bytes; stopped after packet {number}")
+                return
             if btype == 6 or btype == 2:  # EPB, obsolete PB
                 if blen < 32:
                     self.errors.append(f"{self.path}: packet block at offset {consumed + pos} is only {blen} "
@@ -375,9 +389,10 @@ class CaptureReader:
                     (iid,) = struct.unpack_from(order + "H", buf, pos + 8)
                     hdr = struct.pack(order + "IIIII", iid, tsh, tsl, caplen, wirelen)
                 dend = pos + 28 + caplen
-                if dend > end - 4 or iid >= len(ifaces):
+                if dend > end - 4 or iid >= len(ifaces) or caplen > MAX_CAPLEN:
                     why = ("captured length exceeds its block" if dend > end - 4
-                           else f"unknown interface {iid}")
+                           else f"unknown interface {iid}" if iid >= len(ifaces)
+                           else f"{caplen} captured bytes, more than {MAX_CAPLEN}")
                     self.errors.append(f"{self.path}: packet {number + 1} (offset {consumed + pos}): {why}; "
                                        f"stopped there")
                     return
@@ -409,7 +424,7 @@ class CaptureReader:
                 block = buf[pos:end]
                 if btype == 0x0A0D0D0A:
                     vmaj, vmin = struct.unpack_from(order + "HH", buf, pos + 12)
-                    if vmaj != 1:
+                    if vmaj != 1 or vmin not in (0, 2):  # the versions tshark reads (1.2 is read as 1.0)
                         self.errors.append(f"{self.path}: section {info.sections + 1} has unsupported pcapng "
                                            f"version {vmaj}.{vmin}; stopped after packet {number}")
                         return
@@ -439,19 +454,18 @@ class CaptureReader:
 
 
 def _options(raw: bytes, order: str) -> tuple[bytes, tuple[str, ...]]:
-    """Split EPB options: return them without opt_endofopt, and the comment strings."""
+    """Split EPB options: return the well-formed ones without opt_endofopt (``pcapngopts.keep_options``:
+    what is returned can always be written back), and the comment strings."""
+    kept, _dropped = keep_options(raw, order, 6)
     comments: list[str] = []
     p = 0
-    n = len(raw)
     hdr = struct.Struct(order + "HH").unpack_from
-    while p + 4 <= n:
-        code, olen = hdr(raw, p)
-        if code == 0:
-            break
+    while p + 4 <= len(kept):
+        code, olen = hdr(kept, p)
         if code == 1:
-            comments.append(raw[p + 4:p + 4 + olen].decode("utf-8", "replace"))
+            comments.append(kept[p + 4:p + 4 + olen].decode("utf-8", "replace"))
         p += 4 + ((olen + 3) & ~3)
-    return raw[:min(p, n)], tuple(comments)
+    return kept, tuple(comments)
 
 
 def _idb_options(raw: bytes, order: str) -> tuple[str | None, int]:

@@ -1,7 +1,8 @@
 """Annotated pcapng writer: the input's blocks and packet bytes, each packet with one more comment.
 
-A pcapng input is copied block by block (sections, interfaces, name resolution, statistics, custom blocks
-unchanged, in their own byte order); every packet is rewritten as an Enhanced Packet Block with its
+A pcapng input is copied block by block (sections, interfaces, name resolution, statistics, secrets and
+custom blocks, in their own byte order; a malformed option is left out, see ``clean_block``, and other
+block types are not copied); every packet is rewritten as an Enhanced Packet Block with its
 original header fields, data and options, plus an ``opt_comment``. Simple and obsolete packet blocks
 become EPBs (a simple packet block has no timestamp: its EPB gets timestamp 0, the only way to attach a
 comment). A pcap input becomes one little-endian section with one interface of the same link type,
@@ -19,6 +20,7 @@ import struct
 import threading
 from pathlib import Path
 
+from lab.analysis.pcapngopts import keep_options
 from lab.analysis.reader import CaptureInfo, Record
 
 FLUSH_AT = 1 << 20
@@ -77,6 +79,67 @@ class BackgroundFile:
 
 
 
+# Non-packet blocks copied to annotated.pcapng: section, interface, name resolution, statistics,
+# decryption secrets, custom. Others (systemd journal entries, block types this reader does not know)
+# carry nothing about the packets and tshark validates some of them: they are left out.
+COPIED_BLOCKS = frozenset({0x0A0D0D0A, 1, 4, 5, 0x0A, 0xBAD, 0x40000BAD})
+# Non-packet blocks whose options tshark parses: block type -> bytes of fixed fields before the options.
+# (NRB and DSB have variable fields first; they are walked in ``_options_start``.)
+_FIXED = {0x0A0D0D0A: 16, 1: 8, 5: 12}
+
+
+def _options_start(btype: int, body: bytes, order: str) -> int | None:
+    """Where the options of a block body start, or None when its fixed fields are already malformed."""
+    if btype in _FIXED:
+        return _FIXED[btype] if len(body) >= _FIXED[btype] else None
+    if btype == 4:  # NRB: records (type, length, value padded) up to an end record
+        p = 0
+        while p + 4 <= len(body):
+            rtype, rlen = struct.unpack_from(order + "HH", body, p)
+            value = body[p + 4:p + 4 + rlen]
+            p += 4 + ((rlen + 3) & ~3)
+            if p > len(body):
+                return None
+            if rtype == 0:
+                return p
+            # an address (4 or 16 bytes), then NUL-terminated names: tshark refuses anything else
+            size = {1: 4, 2: 16}.get(rtype)
+            if size is not None and (rlen <= size or value[-1:] != b"\0"):
+                return None
+        return None
+    if btype == 0x0A:  # DSB: secrets type, length, secrets padded
+        if len(body) < 8:
+            return None
+        (slen,) = struct.unpack_from(order + "I", body, 4)
+        p = 8 + ((slen + 3) & ~3)
+        return p if p <= len(body) else None
+    return len(body)  # other blocks: no options that tshark reads
+
+
+def clean_block(raw: bytes, order: str) -> bytes | None:
+    """``raw`` (a whole non-packet pcapng block, lengths already checked by the reader), or a copy with
+    only its well-formed options (``pcapngopts.keep_options``), or None to leave out a statistics, name
+    resolution or secrets block whose fixed fields are malformed. tshark refuses a whole file for one such
+    block; ``annotated.pcapng`` must always open."""
+    (btype,) = struct.unpack_from(order + "I", raw, 0)
+    if btype not in COPIED_BLOCKS:
+        return None
+    body = raw[8:-4]
+    if btype in (0xBAD, 0x40000BAD) and len(body) < 4:  # a custom block starts with its PEN
+        return None
+    start = _options_start(btype, body, order)
+    if start is None:
+        return None if btype in (4, 5, 0x0A) else raw
+    if start == len(body):
+        return raw
+    kept, dropped = keep_options(body[start:], order, btype)
+    if not dropped:
+        return raw
+    new_body = body[:start] + (kept + struct.pack(order + "HH", 0, 0) if kept else b"")
+    blen = len(new_body) + 12
+    return struct.pack(order + "II", btype, blen) + new_body + struct.pack(order + "I", blen)
+
+
 def _opt(order: str, code: int, value: bytes) -> bytes:
     pad = (-len(value)) & 3
     return struct.pack(order + "HH", code, len(value)) + value + b"\0" * pad
@@ -105,10 +168,13 @@ class AnnotatedWriter:
         self._copts: dict[int, tuple[bytes, bytes]] = {}  # comment length -> its option header, padding
 
     def block(self, raw: bytes) -> None:
-        """Copy a non-packet block unchanged (an SHB also sets the byte order of what follows)."""
+        """Copy a non-packet block (an SHB also sets the byte order of what follows): unchanged, unless
+        its options are malformed (``clean_block``)."""
         if raw[:4] == b"\x0a\x0d\x0d\x0a":
             self._set_order("<" if raw[8:12] == _BOM_LE else ">")
-        self._put(raw)
+        cleaned = clean_block(raw, self._order)
+        if cleaned is not None:
+            self._put(cleaned)
 
     def _pcap_header(self, rec: Record | None) -> None:
         if not self._pcap_started:
