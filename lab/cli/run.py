@@ -145,7 +145,15 @@ def show_cmd(run_dir: Path, as_json: bool, as_html: bool, filters: tuple[str, ..
     target = paths.report if as_json else paths.ladder
     if not target.exists():
         raise UsageError(f"{run_dir} has no {target.name}: not a finished lab run")
-    click.echo(target.read_text().rstrip("\n"))
+    try:  # a damaged or foreign file is one line, not a traceback
+        text = target.read_bytes().decode("utf-8")
+        if as_json:
+            json.loads(text)
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{target}: not UTF-8 text (byte {err.start}): a damaged or foreign file") from None
+    except (ValueError, RecursionError) as err:
+        raise UsageError(f"{target}: not JSON ({err}): a damaged or foreign file") from None
+    click.echo(text.rstrip("\n"))
 
 
 COMMANDS = [run_cmd, show_cmd]

@@ -82,3 +82,13 @@ def test_yaml_1_1_booleans_do_not_pass_as_booleans(tmp_path: Path) -> None:
     path.write_text(_text(MINIMAL).replace('"background": true', '"background": yes'))
     with pytest.raises(UsageError, match="'background' must be true or false"):
         load_lab(path)
+
+
+@pytest.mark.parametrize(("content", "message"), [(b"\xff\xfe\x00binary", "not UTF-8"),
+                                                  (b"{not json", "not JSON"), (b"", "not JSON")])
+def test_show_json_on_a_damaged_report_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   content: bytes, message: str) -> None:
+    (tmp_path / "report.json").write_bytes(content)
+    assert main(["show", str(tmp_path), "--json"]) == UsageError.exit_code
+    err = capsys.readouterr().err.strip()
+    assert message in err and "report.json" in err and "\n" not in err and "Traceback" not in err, err
