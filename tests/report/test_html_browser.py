@@ -302,8 +302,12 @@ def test_lossy_link_tcp_graph_marks_retransmissions(browser: Any, tmp_path_facto
     packets = _records(out, "packets.jsonl")
     retrans = [p for p in packets if "retransmission" in (p.get("analysis") or []) and not
                p["cause"].get("copy_of")]
+    lost = {p["number"] for p in packets if p.get("lost")}
+    assert lost, "10% loss on ~280 data segments: the attribution marks the lost copies"
     page = Page(browser, out / "report.html")
     pg = page.page
+    rows = page.rows()
+    assert {n for n, r in rows.items() if r["lost"]} == lost  # each lost copy ends with a cross
     assert pg.locator("#tcp-graph svg path.seg").get_attribute("d")
     assert (pg.locator("#tcp-graph svg path.rseg").get_attribute("d") != "") == bool(retrans)
     assert pg.locator("#tcp-graph svg path.ackl").get_attribute("d")
