@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 
 from lab.errors import UsageError
 from lab.paths import RunPaths
+from lab.yamlfile import YamlFileError, read_yaml_file
 
 
 @dataclass
@@ -100,11 +100,9 @@ def _json_file(path: Path) -> dict[str, Any]:
 
 def _lab_yaml(path: Path) -> dict[str, Any]:
     """The lab description's text parts; the lab loader already validated it when the run started."""
-    try:
-        obj = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+    try:  # lab.yamlfile: a run directory can come from anyone; no alias bombs, no deep nesting
+        obj = read_yaml_file(path)
+    except YamlFileError:
         return {}
     if not isinstance(obj, dict):
         return {}

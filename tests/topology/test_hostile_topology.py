@@ -144,3 +144,23 @@ def test_up_builds_exactly_what_check_accepts(tmp_path: Path, name: str) -> None
             down = subprocess.run([sys.executable, "-m", "lab", "down", rid], capture_output=True, text=True,
                                   timeout=300)
             assert down.returncode == 0, down.stderr
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("deep.json", '{"nodes": ' + "[" * 100_000 + "]" * 100_000 + "}", "invalid json"),
+    ("laughs.graphml", '<?xml version="1.0"?><!DOCTYPE g [<!ENTITY a "aaaaaaaaaa">'
+     + "".join(f'<!ENTITY {chr(98 + i)} "' + f"&{chr(97 + i)};" * 10 + '">' for i in range(9))
+     + ']><graphml xmlns="http://graphml.graphdrawing.org/xmlns"><graph edgedefault="undirected">'
+     '<node id="&j;"/></graph></graphml>', "invalid graphml"),
+    ("newline.json", '{"nodes": [{"id": "h1\\n"}, {"id": "h2"}], '
+     '"links": [{"source": "h1\\n", "target": "h2"}]}', "name may contain only"),
+    ("reserved.gml", 'graph [ node [ id 0 label "lo" kind "switch" ] node [ id 1 label "h1" ] '
+     'node [ id 2 label "h2" ] edge [ source 0 target 1 ] edge [ source 0 target 2 ] ]', "reserved"),
+])
+def test_hostile_graph_formats_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str,
+                                            text: str, message: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    assert main(["topo", "check", str(path)]) == TopologyError.exit_code
+    err = capsys.readouterr().err.strip()
+    assert message in err and name in err and "\n" not in err and "Traceback" not in err, err

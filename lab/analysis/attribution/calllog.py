@@ -32,6 +32,8 @@ READ_CALLS = ("recv", "read", "makefile-read")
 # The attribution rules below read the records with .get() and compare, sort and subtract their fields;
 # a field of the wrong type would surface as a TypeError deep inside a rule. So a log given from outside
 # is checked record by record against this table first, and the first bad record is named by its line.
+# The table is what attribution needs, looser than what our tracers write (``lab/schema/call.schema.json``):
+# a log made elsewhere may leave fields out (unknown) or number its sockets.
 MAX_INT = (1 << 63) - 1  # every number in a record is a 64-bit value (times in ns, byte offsets, ids)
 
 
