@@ -189,6 +189,7 @@ class PacketRecord(TypedDict):
     ftp: NotRequired[FTPLines]
     telnet: NotRequired[TelnetFields]
     routing: NotRequired[dict[str, Any]]
+    ppp: NotRequired[dict[str, Any]]
 
 
 # -- calls.jsonl ----------------------------------------------------------------------------------------
