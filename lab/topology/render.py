@@ -102,7 +102,10 @@ def svg(topo: Topology, width: int = 900, height: int = 600) -> str:
         addrs = [a for i in topo.layout.interfaces[n.name] for a in (i.ipv4, i.ipv6) if a]
         g.add_node(n.name, kind=n.kind, addresses=addrs)
     for li in topo.links:
-        g.add_edge(li.a, li.b, label=li.conditions.describe() if not li.conditions.empty else "")
+        ifaces = {node: i.name for node in (li.a, li.b) for i in topo.layout.interfaces[node]
+                  if i.link == li.index}
+        g.add_edge(li.a, li.b, label=li.conditions.describe() if not li.conditions.empty else "",
+                   ifaces=ifaces)
     return graph_svg(g, [n.name for n in topo.nodes], title=topo.name, width=width, height=height)
 
 
