@@ -113,12 +113,7 @@ def kind_text(pkt: Mapping[str, Any]) -> str:
 
 
 class _AddressLanes:
-    """Lanes of a ``lab analyze`` page: the busiest addresses, one lane each, the rest in one lane."""
-
-    def __init__(self, counts: Counter[str]) -> None:
-        self.names = [a for a, _ in counts.most_common(MAX_LANES)]
-        if len(counts) > MAX_LANES:
-            self.names.append("other")
+    """Where a packet's addresses are: IP, else ARP's, else Ethernet's."""
 
     @staticmethod
     def addresses(pkt: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -127,10 +122,22 @@ class _AddressLanes:
         dst = ip.get("dst") or arp.get("target_ip") or eth.get("dst")
         return src, dst
 
-    def lane(self, addr: str | None) -> str | None:
-        if addr is None:
-            return None
-        return addr if addr in self.names else ("other" if "other" in self.names else None)
+
+def _address_lanes(counts: Counter[str], pairs: list[tuple[str | None, str | None]], cols: Columns
+                   ) -> list[str]:
+    """Lanes of a ``lab analyze`` page, the busiest addresses (one lane each, the rest in one "other"
+    lane), and each packet's arrow between them (columns ``s`` and ``d``)."""
+    names = [a for a, _ in counts.most_common(MAX_LANES)]
+    if len(counts) > MAX_LANES:
+        names.append("other")
+    index = {n: i for i, n in enumerate(names)}
+    other = index.get("other", -1)
+    s, d = cols.data["s"], cols.data["d"]
+    for i, (a, b) in enumerate(pairs):
+        src = index.get(a, other) if a else -1
+        dst = index.get(b, other) if b else -1
+        s[i], d[i] = src, (-1 if dst == src else dst)
+    return names
 
 
 def _frame_bytes(
@@ -208,17 +215,10 @@ def build_page_data(records: Any) -> dict[str, Any]:
         links=hops.link_ends_from(nodes_info), mac_nodes=hops.mac_nodes_from(nodes_info),
         ip_nodes=hops.ip_nodes_from(nodes_info), ep_nodes=hops.endpoint_nodes(calls),
     )
-    address_lanes: _AddressLanes | None = None
-    if not nodes_info:
-        counts: Counter[str] = Counter()
-        for pkt in records.iter_packets():
-            if not hops.is_probe(pkt):
-                for addr in _AddressLanes.addresses(pkt):
-                    if addr:
-                        counts[addr] += 1
-        address_lanes = _AddressLanes(counts)
-    lane_names = ([n for n, info in nodes_info.items() if info.get("kind") != "switch"]
-                  if nodes_info else list(address_lanes.names if address_lanes else []))
+    by_address = not nodes_info  # a lab analyze page: lanes are the busiest addresses, known at the end
+    addr_counts: Counter[str] = Counter()
+    addr_pairs: list[tuple[str | None, str | None]] = []
+    lane_names = [n for n, info in nodes_info.items() if info.get("kind") != "switch"]
     kinds = {n: str(info.get("kind", "host")) for n, info in nodes_info.items()}
     routed = "router" in kinds.values()
     lane_index = {n: i for i, n in enumerate(lane_names)}
@@ -257,17 +257,18 @@ def build_page_data(records: Any) -> dict[str, Any]:
         caused = bool(cause.get("calls") or cause.get("related") or any(n in mine for n in linked if n))
         if caused:
             mine.add(number)
-        if address_lanes is not None:
+        if by_address:
             a, b = _AddressLanes.addresses(pkt)
-            hop = hops.Hop(address_lanes.lane(a), address_lanes.lane(b), None)
+            addr_counts.update(x for x in (a, b) if x)
+            addr_pairs.append((a, b))
             group = hops.group_destination(pkt)
-            if group:
-                hop = hops.Hop(hop.src, hop.dst, f"{group[0]} {group[1]}")
+            hop = hops.Hop(None, None, f"{group[0]} {group[1]}" if group else None)
+            src = dst = -1  # set once the busiest addresses are known
         else:
             hop = finder.hop(pkt)
-        src, dst = lane_of(hop.src), lane_of(hop.dst)
-        if dst == src:
-            dst = -1
+            src, dst = lane_of(hop.src), lane_of(hop.dst)
+            if dst == src:
+                dst = -1
         bg = hops.background_kind(pkt)
         if bg:
             pending.background[bg] += 1
@@ -307,6 +308,8 @@ def build_page_data(records: Any) -> dict[str, Any]:
                 pending.syn_offsets[number] = off
         if len(pending.details) < DETAIL_PACKETS:
             pending.details[number] = _detail(pkt, layers)
+    if by_address:
+        lane_names = _address_lanes(addr_counts, addr_pairs, cols)
     width = geometry.lane_width(len(lane_names))
     frame_bytes, scales, bytes_note = _frame_bytes(records, set(pending.details), BYTES_BUDGET,
                                                    pending.syn_offsets)
