@@ -125,6 +125,9 @@ def test_frame_refs_and_markdown() -> None:
     html = to_html("# T\n\n| a | b |\n|---|---|\n| `x` | <i> |\n\n- one\n- two\n\n    code <here>\n")
     assert "<table>" in html and "<code>x</code>" in html and "&lt;i&gt;" in html
     assert "<ul><li>one</li><li>two</li></ul>" in html and "code &lt;here&gt;" in html
+    timeline = to_html("## t\nt=  0.1  wire frame 3\nt=  0.2  h1   call #1 socket()\n")
+    assert "<pre>t=  0.1  wire frame 3\nt=  0.2  h1   call #1 socket()</pre>" in timeline
+    assert to_html("a soft\nbreak") == "<p>a soft break</p>"
 
 
 def test_lab_show_html_and_ladder_options(run_dir: Path) -> None:

@@ -3,8 +3,10 @@
 Why data plus small JavaScript rather than SVG drawn here: a 200,000-packet analysis would be a
 200,000-arrow SVG (tens of megabytes of markup, minutes of layout in the browser). The page instead holds
 one column per packet field (numbers, and indexes into one table of distinct strings: the same role or
-cause text is stored once) and draws only the rows in view. Layout numbers come from
-:mod:`lab.report.html.geometry`, so they are computed and tested here, not in the browser.
+cause text is stored once) and draws only the rows in view. The layout comes from
+:mod:`lab.report.html.geometry` (lane positions and widths, one row per event in time order, computed
+here); the page cuts each arrow's label with the same rule (``fit`` in core.js, given geometry's
+constants), and a browser test checks the rendered labels stay inside their arrows without overlapping.
 
 Bounds (so that the file stays openable whatever the capture):
 * at most ``MAX_PACKETS`` packets are in the page (their rows, arrows, causes, layers);
@@ -21,7 +23,7 @@ import base64
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -451,8 +453,3 @@ def _texts(records: Any) -> dict[str, Any]:
         "capture": capture,
         "ok": report.get("ok"),
     }
-
-
-def iter_frame_numbers(data: Mapping[str, Any]) -> Iterable[int]:
-    """The frame numbers a page holds (tests and the bench check them against packets.jsonl)."""
-    return data["P"]["n"]

@@ -1,7 +1,8 @@
 """A small Markdown subset to HTML, for the lab's concept text and the socket story.
 
 The texts are the project's own (lab.yaml ``concept``, story.md): headings, paragraphs, bullet lists,
-tables, indented or fenced code, inline code and emphasis. Everything is escaped first, so a text can
+tables, indented or fenced code, inline code and emphasis; a block of lines aligned with runs of spaces
+(the story's timeline) is kept line by line. Everything is escaped first, so a text can
 never inject markup into the page; what is not in the subset stays visible as plain text.
 """
 
@@ -45,9 +46,12 @@ def to_html(text: str) -> str:
     i = 0
 
     def flush() -> None:
-        if para:
-            out.append(f"<p>{_inline(' '.join(para))}</p>")
-            para.clear()
+        # lines aligned with runs of spaces (the story's timeline) are a listing: kept line by line
+        if len(para) > 1 and any("  " in p for p in para):
+            out.append(f"<pre>{html.escape(chr(10).join(para))}</pre>")
+        elif para:
+            out.append(f"<p>{_inline(' '.join(p.strip() for p in para))}</p>")
+        para.clear()
 
     while i < len(lines):
         line = lines[i]
@@ -96,7 +100,7 @@ def to_html(text: str) -> str:
             out.append(f"<{tag}>" + "".join(f"<li>{_inline(x)}</li>" for x in items) + f"</{tag}>")
             continue
         else:
-            para.append(stripped)
+            para.append(line.rstrip())
         i += 1
     flush()
     return "\n".join(out)
