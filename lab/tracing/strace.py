@@ -219,7 +219,7 @@ class StraceParser:
     def _on_socket(self, ev: Syscall, proc: _Process) -> None:
         family = ev.args[0] if ev.args else None
         stype = ev.args[1].split("|")[0] if len(ev.args) > 1 else None
-        args = {"family": family, "type": stype, "proto": ev.args[2] if len(ev.args) > 2 else None}
+        args = {"family": family, "type": stype, "proto": _proto(ev.args[2]) if len(ev.args) > 2 else None}
         if ev.error or ev.ret is None or ev.ret < 0:
             self._emit(ev, proc.pid, None, None, args)
             return
@@ -227,7 +227,7 @@ class StraceParser:
         st.observe(parse_decoration(ev.ret_dec))
         # a raw IPv6 socket never sees IP headers; a raw IPv4 one always on receive, on send with IP_HDRINCL
         # or when its protocol is IPPROTO_RAW
-        st.hdrincl = stype == "SOCK_RAW" and family == "AF_INET" and args["proto"] in ("IPPROTO_RAW", "0xff")
+        st.hdrincl = stype == "SOCK_RAW" and family == "AF_INET" and args["proto"] in ("IPPROTO_RAW", "255")
         self._emit(ev, proc.pid, st, ev.ret, args, ret=st.sid)
 
     def _on_socketpair(self, ev: Syscall, proc: _Process) -> None:
@@ -448,6 +448,13 @@ def _dgram_of(peer, payload: bytes | None, truncated: bool, n: int) -> dict:
     complete = payload is not None and len(payload) >= n and not (truncated and len(payload) <= n)
     digest = hashlib.sha1(payload[:n]).hexdigest()[:16] if complete and payload is not None else None
     return {"peer": peer, "len": n, "sha1": digest}
+
+
+def _proto(text: str) -> str:
+    """A socket() protocol as strace shows it; one strace has no name for (``0x59 /* IPPROTO_??? */``, OSPF)
+    becomes its decimal number (``89``), as the IANA protocol table and the IP header's field say it."""
+    m = re.fullmatch(r"0x([0-9a-f]+) /\* IPPROTO_\?\?\? \*/", text)
+    return str(int(m[1], 16)) if m else text
 
 
 def _raw_dgram(data: bytes, truncated: bool, out: bool, hdrincl: bool, addr) -> dict | None:

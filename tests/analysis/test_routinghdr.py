@@ -73,3 +73,23 @@ def test_decoded_frame_is_attributed_to_the_daemons_sendmsg() -> None:
                              "recvmsg() #8")
     again = att.cause({**rec, "number": 2, "ts_ns": 2_600})  # the same bytes again: no call left for them
     assert again["source"] == "inferred" and "no traced call sent it" in again["text"]
+
+
+def test_a_hello_nobody_read_is_not_given_the_next_hellos_reading() -> None:
+    """Hellos repeat the same bytes every second: a reading one interval later belongs to the next one."""
+    sha = "0123456789abcdef"
+    dgram = {"peer": ["224.0.0.10", 0], "len": 40, "sha1": sha, "raw": True,
+             "ip": {"src": "198.18.1.254", "dst": "224.0.0.10", "id": 0, "proto": 88}}
+    sends = [{"id": i, "node": "r1", "program": "eigrpd", "call": "sendmsg", "sock": "1:12:1", "error": None,
+              "t_start_ns": t, "t_end_ns": t + 10, "dgram": dgram} for i, t in ((1, 0), (2, 1_000_000_000))]
+    late = {"id": 3, "node": "r2", "program": "eigrpd", "call": "recvmsg", "sock": "2:12:1", "error": None,
+            "t_start_ns": 1_000_050_000, "t_end_ns": 1_000_060_000,
+            "dgram": {**dgram, "peer": ["198.18.1.254", 0]}}
+    att = Attributor([*sends, late])
+    rec = {"interface": "r1-eth1", "routing": {"protocol": "EIGRP", "message": "Hello", "sha1": sha},
+           "ip": {"version": 4, "src": "198.18.1.254", "dst": "224.0.0.10", "id": 777, "proto": 88},
+           "role": {"code": "eigrp"}}
+    first = att.cause({**rec, "number": 1, "ts_ns": 100_000})
+    assert first["calls"] == [1] and "received by" not in first["text"]
+    second = att.cause({**rec, "number": 2, "ts_ns": 1_000_010_000})
+    assert second["calls"] == [2] and second["consumed_by"] == [3]

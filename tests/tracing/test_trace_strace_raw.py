@@ -15,6 +15,7 @@ def test_raw_send_and_receive() -> None:
     recs = parse_strace_file(DATA, node="r1")
     sock = [r for r in recs if r["call"] == "socket"]
     assert sock and sock[0]["type"] == "SOCK_RAW" and sock[0]["family"] == "AF_INET"
+    assert sock[0]["args"]["proto"] == "89"  # strace: 0x59 /* IPPROTO_??? */
     send = next(r for r in recs if r["call"] == "sendmsg")
     recv = next(r for r in recs if r["call"] == "recvmsg")
     # the OSPF Hello bytes of the second iovec (the first is the IP header ospfd wrote itself)

@@ -19,6 +19,9 @@ from lab.analysis.attribution.causes import Call, make_cause
 
 Rec = dict[str, Any]
 SEND_WINDOW_NS = 1_000_000_000  # a raw datagram reaches the wire within this time of its send call
+# a daemon reads a datagram within this time of its arrival: well under a hello interval (1 s here), so the
+# same Hello bytes one interval later are never taken for this one's reading
+RECV_WINDOW_NS = 200_000_000
 
 
 def daemon_call_label(call: Call) -> str:
@@ -80,7 +83,7 @@ class RawIpRules:
         """The first unmatched recvmsg() of each node that returned these bytes from ``src``."""
         found: dict[str, Call] = {}
         for call in self._recvs.get(sha or "", ()):
-            if call["t_start_ns"] > ts + SEND_WINDOW_NS:
+            if call["t_start_ns"] > ts + RECV_WINDOW_NS:
                 break
             node = str(call.get("node"))
             if node in found or (iface, call["id"]) in self._matched:
