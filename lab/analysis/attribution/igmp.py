@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any
 
 from lab.analysis.attribution.calllog import TOL_NS, CallLog, Socket, endpoint, norm_ip
@@ -24,6 +25,8 @@ from lab.analysis.attribution.causes import Call, call_label, make_cause
 
 Rec = dict[str, Any]
 ADD, DROP = "IP_ADD_MEMBERSHIP", "IP_DROP_MEMBERSHIP"
+ADDS, DROPS = (ADD, "MCAST_JOIN_GROUP"), (DROP, "MCAST_LEAVE_GROUP")  # the second: RFC 3678, FRR's daemons
+_STRACE_GROUP = re.compile(r'(?:imr_multiaddr=|gr_group=\{[^}]*sin_addr=)inet_addr\("([0-9.]+)"\)')
 JOIN_RECORD, LEAVE_RECORD = 4, 3  # CHANGE_TO_EXCLUDE_MODE, CHANGE_TO_INCLUDE_MODE
 V2_REPORT, V2_LEAVE, V1_REPORT, QUERY = 0x16, 0x17, 0x12, 0x11
 ALL_SNOOPERS = "224.0.0.106"
@@ -37,11 +40,15 @@ def is_multicast(ip: str | None) -> bool:
 
 
 def _group_of(call: Call) -> str | None:
-    """The group of an IP_ADD/DROP_MEMBERSHIP setsockopt: the first 4 bytes of its ip_mreq(n)."""
+    """The group of an IP_ADD/DROP_MEMBERSHIP (or MCAST_JOIN/LEAVE_GROUP) setsockopt: the first 4 bytes of
+    its ip_mreq(n) as the Python tracer records them, or the address in strace's decoding of the struct
+    (``imr_multiaddr=inet_addr("224.0.0.5")``; ``gr_group={... sin_addr=inet_addr("224.0.0.5")}``)."""
     args = call.get("args") or {}
-    if str(args.get("optname")) not in (ADD, DROP) or call.get("error") or call.get("exception"):
+    if str(args.get("optname")) not in (*ADDS, *DROPS) or call.get("error") or call.get("exception"):
         return None
     value = args.get("value")
+    if isinstance(value, str) and (m := _STRACE_GROUP.search(value)):
+        return m[1]
     if isinstance(value, str) and len(value) >= 8:
         try:
             return str(ipaddress.IPv4Address(bytes.fromhex(value[:8])))
@@ -63,7 +70,7 @@ class IgmpRules:
             joined: list[str] = []
             for call in sock.calls:
                 group = _group_of(call) if call.get("call") == "setsockopt" else None
-                if group and str(call["args"]["optname"]) == ADD:
+                if group and str(call["args"]["optname"]) in ADDS:
                     self.joins.setdefault((sock.node, group), []).append(call)
                     self.members.setdefault(group, []).append(sock)
                     joined.append(group)
