@@ -11,6 +11,7 @@ The order matters and is the point of this module:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -27,16 +28,17 @@ import networkx as nx
 
 from lab.analysis.attribution import EXPLAINED, Attributor, coverage
 from lab.analysis.attribution.loss import LossRule, find_lost, rules_from
-from lab.analysis.pipeline import analyze_capture
+from lab.analysis.pipeline import AnalysisResult, analyze_capture
 from lab.capture import Capture, CaptureOptions, CaptureStats, CaptureTarget
 from lab.classroom.manifest import check_student, write_manifest
 from lab.emulation import Network, counters
 from lab.emulation.daemons import RoutingDaemons, load_route_events
 from lab.errors import EmulationError, LabError, LabRunError, PrivilegeError, ToolMissingError, UsageError
+from lab.interrupts import signals_raise
 from lab.labs.evaluate import evaluate
 from lab.labs.spec import PROGRAMS_DIR, LabSpec, Step, check_programs, load_lab
 from lab.labs.story import tell
-from lab.paths import RunPaths, default_out_dir
+from lab.paths import Phase, RunPaths, claim_run_dir, marked_partial, write_atomic
 from lab.records import SCHEMA_VERSION
 from lab.report.hops import link_ends_from
 from lab.report.html.page import write_report
@@ -138,11 +140,15 @@ def run_lab(
     log: TextIO | None = None,
     capture: CaptureOptions | None = None,
     student: str | None = None,
+    run_id: str | None = None,
 ) -> RunResult:
     """Run one lab and write its outputs into ``out_dir`` (default ``captures/<lab>-<UTC stamp>/``).
 
-    ``capture`` sets dumpcap's buffer and snap length (default: an automatic buffer and whole packets).
-    Packets dumpcap dropped make the run fail, whatever else held (``report["capture"]`` says where).
+    ``out_dir`` must be new or empty (``lab.paths.claim_run_dir``); it holds a PARTIAL marker until the
+    run's last output is in place, and keeps it, with the reason, when a signal or an error ends the run.
+    ``run_id`` names the run's kernel objects (random by default). ``capture`` sets dumpcap's buffer and
+    snap length (default: an automatic buffer and whole packets). Packets dumpcap dropped make the run
+    fail, whatever else held (``report["capture"]`` says where).
 
     A program that failed, an expected observation that did not hold or a packet left unexplained does
     not raise: it is listed in ``RunResult.failures`` (and the report's ``failures``), after every output
@@ -151,24 +157,32 @@ def run_lab(
     Raises:
         LabError: the run could not take place (privileges, tools, topology, capture never confirmed).
     """
-    spec = lab if isinstance(lab, LabSpec) else load_lab(lab)
-    if student is not None:
-        check_student(student)
-    preflight(spec, loopback)
-    topo = load_topology(spec.topology_ref)
-    paths = RunPaths(out_dir or default_out_dir(spec.name)).make()
-    shutil.copyfile(spec.source, paths.root / "lab.yaml")
-    paths.topology.write_text(json.dumps(nx.node_link_data(topo.graph(), edges="links"), default=str) + "\n")
-    say = (lambda msg: print(msg, file=log, flush=True)) if log else (lambda msg: None)
-    executed = _execute(spec, topo, loopback, paths, python, say, capture or CaptureOptions())
-    say(f"network {executed.run_id} down; analyzing")
-    result = _explain(spec, executed, paths, loopback)
-    write_manifest(  # last: it hashes every output, so grading can tell what changed afterwards
-        paths.root, lab=spec.name, lab_file=spec.source, nodes=executed.nodes_info,
-        capture_points=executed.iface_nodes, run_id=executed.run_id, loopback=loopback, student=student,
-        loss_rules=[{"a": r.a, "b": r.b, "rule": r.rule} for r in executed.loss_rules],
-    )
-    return result
+    with signals_raise():  # SIGTERM unwinds like Ctrl-C at every moment, analysis included
+        spec = lab if isinstance(lab, LabSpec) else load_lab(lab)
+        if student is not None:
+            check_student(student)
+        preflight(spec, loopback)
+        topo = load_topology(spec.topology_ref)
+        paths = claim_run_dir(out_dir, spec.name)
+        phase = Phase()
+        with marked_partial(paths, phase):
+            write_atomic(paths.root / "lab.yaml", spec.source.read_bytes())
+            graph = nx.node_link_data(topo.graph(), edges="links")
+            write_atomic(paths.topology, json.dumps(graph, default=str) + "\n")
+            say = (lambda msg: print(msg, file=log, flush=True)) if log else (lambda msg: None)
+            options = capture or CaptureOptions()
+            executed = _execute(spec, topo, loopback, paths, python, say, options, phase, run_id)
+            say(f"network {executed.run_id} down; analyzing")
+            phase.now = "analysis"
+            result = _explain(spec, executed, paths, loopback)
+            phase.now = "manifest"
+            rules = [{"a": r.a, "b": r.b, "rule": r.rule} for r in executed.loss_rules]
+            write_manifest(  # last: it hashes every output, so grading can tell what changed afterwards
+                paths.root, lab=spec.name, lab_file=spec.source, nodes=executed.nodes_info,
+                capture_points=executed.iface_nodes, run_id=executed.run_id, loopback=loopback,
+                student=student, loss_rules=rules,
+            )
+            return result
 
 
 @dataclass
@@ -187,11 +201,20 @@ class _Executed:
 
 
 def _execute(
-    spec: LabSpec, topo: Any, loopback: bool, paths: RunPaths, python: str, say: Any, options: CaptureOptions
+    spec: LabSpec,
+    topo: Any,
+    loopback: bool,
+    paths: RunPaths,
+    python: str,
+    say: Any,
+    options: CaptureOptions,
+    phase: Phase,
+    run_id: str | None = None,
 ) -> _Executed:
     """Network up, capture confirmed, steps run, capture drained, network down — in that order, always."""
     steps: list[StepResult] = []
-    with Network(topo, loopback=loopback) as net:
+    phase.now = "bring-up"
+    with Network(topo, loopback=loopback, run_id=run_id) as net:
         say(f"network {net.run_id} up: " + ", ".join(f"{n}={net.ip(n)}" for n in net.hosts))
         for line in net.conditions_report or []:
             if "no conditions" not in line:
@@ -208,11 +231,13 @@ def _execute(
             loss_rules=[] if loopback else rules_from(topo.links, net.conditions_report or []),
         )
         capture = Capture(
-            targets, paths.capture, paths.root / "work", python=python, buffer_mib=options.buffer_mib,
+            targets, paths.capture, paths.work_dir, python=python, buffer_mib=options.buffer_mib,
             snaplen=options.snaplen,
         )
+        phase.now = "capture start"
         with capture:
             say(f"capturing on {', '.join(t.label for t in targets)} (confirmed by probe)")
+            phase.now = "programs"
             # routing daemons (a topology with routing: ospf/eigrp) start after the capture is confirmed,
             # so their first hellos are captured, and stop before it is drained
             with RoutingDaemons(net, paths.root / "work" / "frr", paths.traces_dir, paths.routes) as daemons:
@@ -222,7 +247,9 @@ def _execute(
                 executed.failures += _run_steps(spec, net, paths, python, steps, say)
                 executed.kernel_counters = counters.delta(before, counters.snapshot(net, list(net.nodes)))
             executed.failures += daemons.failures
+            phase.now = "capture stop"
         executed.capture = capture.stats
+        phase.now = "teardown"
     return executed
 
 
@@ -266,10 +293,13 @@ def analyze_evidence(
 def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool) -> RunResult:
     """Attribute every packet, check the lab's expectations, draw the ladder, write the report."""
     failures = list(executed.failures)
+    stage = paths.work_dir / "analysis"  # renamed into the run directory once complete
+    stage.mkdir(parents=True, exist_ok=True)
     result, packets, calls = analyze_evidence(
-        paths.capture, paths.traces_dir, paths.root, executed.nodes_info, executed.iface_nodes,
+        paths.capture, paths.traces_dir, stage, executed.nodes_info, executed.iface_nodes,
         executed.loss_rules,
     )
+    summary = _publish_analysis(result, stage, paths)
     ip_nodes, mac_nodes = ip_nodes_from(executed.nodes_info), _mac_nodes(executed.nodes_info)
     routes = load_route_events(paths.routes)
     evaluation = evaluate(spec, packets, calls, routes, paths.root)
@@ -297,12 +327,12 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
         notes=route_notes(routes),
         links=link_ends_from(nodes_info),
     )
-    paths.ladder.write_text(ladder)
+    write_atomic(paths.ladder, ladder)
     # the story again, with what the kernels counted (a dropped SYN's reason is a counter, not a packet)
     story = evaluation.get("story", "")
     if executed.kernel_counters:
         story = tell(packets, calls, spec.title, counters=executed.kernel_counters)
-    paths.story.write_text(_under_title(story, stats.header_line()) + "\n")
+    write_atomic(paths.story, _under_title(story, stats.header_line()) + "\n")
     report = {
         "schema_version": SCHEMA_VERSION,
         "lab": spec.name,
@@ -320,19 +350,38 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
         "packets": result.packet_count,
         "calls": len(calls),
         "coverage": cov,
-        "summary": result.summary,
+        "summary": summary,
         "analysis_errors": list(result.errors),
         "observations": evaluation["observations"],
         "questions": [{"id": q.id, "text": q.text} for q in spec.questions],  # never the answers
         "failures": failures,
         "ok": not failures,
+        "partial": False,  # true (with partial_reason) when the run was cut short after writing this
     }
-    paths.report.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    write_atomic(paths.report, json.dumps(report, indent=2, default=str) + "\n")
     try:
         write_report(paths.root)
     except LabError as err:  # the evidence is on disk already; a page that cannot be made is one failure
         failures.append(f"report.html not written: {err}")
     return RunResult(paths.root, report, ladder, failures)
+
+
+def _publish_analysis(result: AnalysisResult, stage: Path, paths: RunPaths) -> dict[str, Any]:
+    """Rename the complete analysis outputs from ``stage`` into the run directory; returns the summary,
+    which names them there (summary.json written last, atomically)."""
+    staged = RunPaths(stage)
+    for name in ("calls", "packets", "annotated", "conversations"):
+        src = getattr(staged, name)
+        if src.exists():
+            src.replace(getattr(paths, name))
+    outputs = {"packets": str(paths.packets), "annotated": str(paths.annotated),
+               "conversations": str(paths.conversations)}
+    summary = {**result.summary, "outputs": outputs}
+    write_atomic(paths.summary, json.dumps(summary, indent=2) + "\n")
+    staged.summary.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # the staging directory, now empty
+        stage.rmdir()
+    return summary
 
 
 def _under_title(text: str, line: str) -> str:

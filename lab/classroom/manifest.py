@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import UsageError
+from lab.paths import PARTIAL
 
 MANIFEST = "manifest.json"
 FORMAT = "lab-run-manifest/1"
@@ -83,7 +84,7 @@ def run_files(root: Path) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
-        if rel == MANIFEST or path.is_symlink() or not path.is_file():
+        if rel in (MANIFEST, PARTIAL) or path.is_symlink() or not path.is_file():  # PARTIAL goes at the end
             continue
         out[rel] = {"sha256": sha256_file(path), "size": path.stat().st_size}
     return out

@@ -11,7 +11,7 @@ import click
 
 from lab.errors import LabError, LabRunError, UsageError
 from lab.labs.spec import LabSpec, lab_path, list_labs, load_lab
-from lab.paths import default_out_dir
+from lab.paths import Phase, RunPaths, claim_out_dir, marked_partial, write_atomic
 
 
 @click.group("labs", invoke_without_command=True)
@@ -129,7 +129,8 @@ def checks_cmd(as_json: bool) -> None:
     "out",
     type=click.Path(path_type=Path),
     default=None,
-    help="directory for all runs and the index (default captures/labs-<UTC timestamp>)",
+    help="directory for all runs and the index: new or empty, a directory holding anything is refused "
+    "(default captures/labs-<UTC timestamp>)",
 )
 @click.option("--only", multiple=True, help="run only these labs (repeatable)")
 @click.option("--json", "as_json", is_flag=True, help="print the index as JSON")
@@ -140,13 +141,15 @@ def run_all_cmd(out: Path | None, only: tuple[str, ...], as_json: bool) -> None:
     except ImportError as err:
         raise UsageError(f"the lab runner is not available: {err}") from None
     specs = [load_lab(n) for n in only] if only else list_labs()
-    root = out or default_out_dir("labs")
-    root.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for spec in specs:
-        click.echo(f"== {spec.name}", err=True)
-        rows.append(_run_one(run_lab, spec, root / spec.name))
-    index = write_index(root, rows)
+    root = claim_out_dir(out, "labs")  # a non-empty --out is refused: runs are never mixed
+    phase = Phase("labs")
+    with marked_partial(RunPaths(root), phase):
+        rows = []
+        for spec in specs:
+            click.echo(f"== {spec.name}", err=True)
+            phase.now = f"lab {spec.name}"
+            rows.append(_run_one(run_lab, spec, root / spec.name))
+        index = write_index(root, rows)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:
@@ -202,7 +205,7 @@ def _run_one(run_lab: Any, spec: LabSpec, out: Path) -> dict[str, Any]:
 
 def write_index(root: Path, rows: list[dict[str, Any]]) -> Path:
     """index.json (the rows) and index.md (a table a student can read) in ``root``; returns index.md."""
-    (root / "index.json").write_text(json.dumps({"labs": rows}, indent=2) + "\n")
+    write_atomic(root / "index.json", json.dumps({"labs": rows}, indent=2) + "\n")
     lines = [
         "# Lab catalogue results",
         "",
@@ -224,7 +227,7 @@ def write_index(root: Path, rows: list[dict[str, Any]]) -> Path:
         lines += ["", "## Failed observations"]
         lines += [f"- {r['name']}: {f}" for r in failed for f in r["failed"]]
     path = root / "index.md"
-    path.write_text("\n".join(lines) + "\n")
+    write_atomic(path, "\n".join(lines) + "\n")
     return path
 
 
@@ -243,6 +246,9 @@ def check(run_dir: Path, answers_file: Path, lab_file: str | None, as_json: bool
     """
     from lab.labs.grading import grade
 
+    partial = RunPaths(run_dir).partial_reason()
+    if partial:  # answers graded against half a capture would be graded wrong
+        raise UsageError(f"{run_dir} is a partial run ({partial}): run the lab again to completion")
     result = grade(run_dir, answers_file, lab_file)
     click.echo(json.dumps(result.to_json(), indent=2, default=str) if as_json else result.summary())
     if result.flags or result.problems:

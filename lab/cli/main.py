@@ -6,6 +6,7 @@ import importlib
 import os
 import select
 import shlex
+import signal
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ import click
 
 from lab import __version__
 from lab.errors import LabError
+from lab.interrupts import Terminated, describe, signal_of, signals_raise
 
 # verb -> module exposing it in COMMANDS. Modules are imported only when their verb is used, so that
 # `lab analyze` does not pay for networkx and `lab show` does not pay for the analyzer.
@@ -36,7 +38,21 @@ VERBS = {
 }
 
 
+class _Unwound(BaseException):
+    """Carries a KeyboardInterrupt past click, which would print an empty line and turn it into Abort."""
+
+    def __init__(self, err: BaseException) -> None:
+        super().__init__()
+        self.err = err
+
+
 class _LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as err:
+            raise _Unwound(err) from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(VERBS)
 
@@ -110,18 +126,27 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+def _interrupted(err: BaseException) -> int:
+    """One line for SIGINT/SIGTERM (with what the command added, e.g. where its partial outputs are)."""
+    click.echo(f"lab: {describe(err)}", err=True)
+    return 128 + (signal_of(err) or signal.SIGINT)
+
+
 def _main(argv: list[str] | None) -> int:
     try:
-        # without standalone mode click returns ctx.exit(n)'s code (or the command's return value)
-        code = cli.main(args=argv, prog_name="lab", standalone_mode=False)
+        # without standalone mode click returns ctx.exit(n)'s code (or the command's return value);
+        # SIGINT and SIGTERM unwind every verb the same way (lab.interrupts), ending here in one line
+        with signals_raise():
+            code = cli.main(args=argv, prog_name="lab", standalone_mode=False)
     except LabError as err:
         click.echo(f"lab: {err}", err=True)
         return err.exit_code
+    except _Unwound as wrapped:
+        return _interrupted(wrapped.err)
+    except (KeyboardInterrupt, Terminated) as err:
+        return _interrupted(err)
     except click.exceptions.Abort:
-        click.echo("lab: interrupted", err=True)
-        return 130
-    except KeyboardInterrupt:
-        click.echo("lab: interrupted", err=True)
+        click.echo("lab: interrupted (SIGINT)", err=True)
         return 130
     except click.ClickException as err:
         err.show()

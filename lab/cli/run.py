@@ -25,7 +25,8 @@ def _outputs(paths: RunPaths) -> str:
     "--out",
     "out",
     type=click.Path(path_type=Path),
-    help="Output directory (default captures/<lab>-<UTC timestamp>/).",
+    help="Output directory: new or empty (a directory holding anything is refused, never mixed into). "
+    "Default: a fresh captures/<lab>-<UTC timestamp>/.",
 )
 @click.option("--loopback", is_flag=True, help="Loopback topology: 127.x addresses, no root.")
 @click.option(
@@ -46,6 +47,7 @@ def _outputs(paths: RunPaths) -> str:
     help="dumpcap's kernel buffer per capture point, in MiB (default: 512 MiB shared by the run's "
     "capture points, 2 to 64 each).",
 )
+@click.option("--run-id", default=None, help="Name the run's namespaces (1-12 of [a-z0-9]); default random.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON instead of the ladder.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print progress.")
 @click.option("--student", metavar="ID", default=None,
@@ -56,6 +58,7 @@ def run_cmd(
     loopback: bool,
     snaplen: int | None,
     buffer_mib: int | None,
+    run_id: str | None,
     as_json: bool,
     quiet: bool,
     student: str | None,
@@ -66,15 +69,23 @@ def run_cmd(
     ladder.txt, story.md and report.json, then prints the ladder. `lab labs` lists the catalogue.
 
     A run whose capture dropped packets fails (exit 10) and says how many were lost where; its report
-    says the coverage is over an incomplete capture.
+    says the coverage is over an incomplete capture. Every output appears under its final name only when
+    complete; until the run ends its directory holds a PARTIAL file, which an interrupted (Ctrl-C: exit
+    130, SIGTERM: 143) or failed run keeps, with the reason (`lab show` says so).
     """
     from lab.capture import CaptureOptions
+    from lab.emulation.names import check_run_id
     from lab.runner import run_lab
 
     options = CaptureOptions(buffer_mib=buffer_mib, snaplen=snaplen)
     result = run_lab(
-        lab_name, out, loopback=loopback, log=None if quiet or as_json else sys.stderr, capture=options,
+        lab_name,
+        out,
+        loopback=loopback,
+        log=None if quiet or as_json else sys.stderr,
+        capture=options,
         student=student,
+        run_id=check_run_id(run_id) if run_id else None,
     )
     report = result.report
     if as_json:
@@ -129,6 +140,12 @@ def show_cmd(run_dir: Path, as_json: bool, as_html: bool, filters: tuple[str, ..
     paths = RunPaths(run_dir)
     if not paths.root.is_dir():
         raise UsageError(f"no run directory at {run_dir}")
+    partial = paths.partial_reason()
+    target = paths.report if as_json else paths.ladder
+    if partial and not target.exists():
+        raise UsageError(f"{run_dir} is a partial run ({partial}): it has no {target.name}")
+    if partial:  # on stderr: stdout stays the ladder (or JSON) alone
+        click.echo(f"lab: {run_dir} is a PARTIAL run: {partial}", err=True)
     if as_html:
         from lab.report.html.page import write_report
 
@@ -142,7 +159,6 @@ def show_cmd(run_dir: Path, as_json: bool, as_html: bool, filters: tuple[str, ..
             width = shutil.get_terminal_size().columns
         click.echo(run_ladder(paths.root, LadderFilter.parse(filters), None if wide else width).rstrip("\n"))
         return
-    target = paths.report if as_json else paths.ladder
     if not target.exists():
         raise UsageError(f"{run_dir} has no {target.name}: not a finished lab run")
     try:  # a damaged or foreign file is one line, not a traceback

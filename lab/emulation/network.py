@@ -37,6 +37,7 @@ from lab.emulation.names import NETNS_DIR, check_run_id, namespace, new_run_id
 from lab.emulation.plan import Plan, build_plan
 from lab.emulation.state import RunState, load_states, process_start
 from lab.errors import EmulationError, PrivilegeError, TopologyError, UsageError
+from lab.interrupts import raise_terminated
 from lab.topology import Iface, Topology, loopback_addresses
 
 
@@ -56,14 +57,6 @@ class CapturePoint:
 
 
 PROBE = Path(__file__).with_name("probe.py")
-
-
-class Terminated(SystemExit):
-    """Raised by our SIGTERM handler to unwind the ``with`` block (like KeyboardInterrupt for SIGINT).
-
-    A SystemExit (code 143 = 128 + SIGTERM): every ``finally`` runs, ``except Exception`` does not catch it,
-    and at the top of the program it exits quietly with the conventional status, no traceback.
-    """
 
 
 class Network:
@@ -236,13 +229,10 @@ class Network:
         if threading.current_thread() is not threading.main_thread():
             return
 
-        def on_term(signum: int, _frame: object) -> None:
-            raise Terminated(128 + signum)
-
         self._old_handlers = {signal.SIGINT: signal.getsignal(signal.SIGINT),
                               signal.SIGTERM: signal.getsignal(signal.SIGTERM)}
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGTERM, raise_terminated)
 
     def _restore_handlers(self) -> None:
         if not self._old_handlers or threading.current_thread() is not threading.main_thread():

@@ -241,7 +241,8 @@ def test_ctrl_c_tears_everything_down_and_keeps_the_capture(tmp_path: Path) -> N
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert err.strip().splitlines()[-1] == "lab: interrupted"
+    assert err.strip().splitlines()[-1].startswith("lab: interrupted (SIGINT); partial outputs in ")
+    assert (tmp_path / "out" / "PARTIAL").read_text().startswith("interrupted by SIGINT during programs")
     assert not [ns for ns in _netns() if run_id in ns]
     assert (tmp_path / "out" / "capture.pcapng").stat().st_size > 0
 
