@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab.capture import Capture, CaptureTarget
+from lab.capture import Capture, CaptureStats, CaptureTarget
 from lab.emulation import Network
 from lab.errors import EmulationError, UsageError
 from lab.explain import Explained, explain_capture, nodes_info
@@ -135,6 +135,7 @@ class LiveCapture:
         if self.run is not None:
             return self.run
         self._capture.stop()
+        stats = self._capture.stats or CaptureStats({})
         self._capture = None
         net = self.session.net
         info = nodes_info(net)
@@ -145,12 +146,16 @@ class LiveCapture:
         self.paths.topology.write_text(json.dumps(_node_link(net.topo), default=str) + "\n")
         self.explained = explain_capture(self.paths, info, self._iface_nodes,
                                          title=f"capture of {net.topo.name} (run {net.run_id})")
+        lost = stats.problem()  # packets dumpcap dropped: the explanation covers an incomplete capture
         self.paths.report.write_text(json.dumps({
             "lab": None, "title": f"capture of {net.topo.name}", "run_id": net.run_id,
             "out": str(self.paths.root), "topology": net.topo.source, "nodes": info,
-            "packets": self.explained.analysis.packet_count, "calls": len(self.explained.calls),
-            "coverage": self.explained.coverage, "summary": self.explained.analysis.summary,
-            "analysis_errors": list(self.explained.analysis.errors), "failures": [], "ok": True,
+            "capture": stats.as_dict(), "packets": self.explained.analysis.packet_count,
+            "calls": len(self.explained.calls),
+            "coverage": {**self.explained.coverage, "capture_complete": stats.complete},
+            "summary": self.explained.analysis.summary,
+            "analysis_errors": list(self.explained.analysis.errors), "failures": [lost] if lost else [],
+            "ok": lost is None,
         }, indent=2, default=str) + "\n")
         self.run = Run(self.paths.root)
         return self.run

@@ -270,7 +270,7 @@ class FastPath:
         if flows.tftp_expect:
             return None
         sport, dport, ulen = _UDP(data, 34)
-        if ulen < 8:
+        if ulen < 8 or 34 + ulen > end:  # cut by the snap length: the general path leaves its hash out
             return None
         pend = 34 + ulen if 34 + ulen < end else end
         ifx = iface.index

@@ -431,8 +431,9 @@ def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: An
             elif conv.app is None:
                 conv.app = app
             p.app = app  # the role text names it
-            udp = {"sport": p.sport, "dport": p.dport, "length": p.udplen, "stream": conv.id,
-                   "sha1": hashlib.sha1(p.payload).hexdigest()[:16]}
+            udp = {"sport": p.sport, "dport": p.dport, "length": p.udplen, "stream": conv.id}
+            if len(p.payload) >= p.udplen - 8:  # cut by the snap length: a hash of a part would match no call
+                udp["sha1"] = hashlib.sha1(p.payload).hexdigest()[:16]
             recent[(ifx, src, dst, 17, p.sport, p.dport)] = n
             summary = f"{ep(src, p.sport)} -> {ep(dst, p.dport)} UDP len={max(p.udplen - 8, 0)}"
             if app:
