@@ -225,6 +225,7 @@ class CallRecord(TypedDict):
     recv_after: int | None
     dgram: dict[str, Any] | None
     cmd: NotRequired[str]
+    program: NotRequired[str]  # the daemon that made the call (``ospfd``), for a routing daemon's calls
 
 
 # -- conversations.jsonl --------------------------------------------------------------------------------

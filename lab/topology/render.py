@@ -22,6 +22,7 @@ def as_dict(topo: Topology) -> dict:
         "source": topo.source,
         "description": topo.description,
         "loopback": topo.loopback,
+        "routing": topo.routing,
         "nodes": [
             {"name": n.name, "kind": n.kind,
              "interfaces": [{"name": i.name, "ipv4": i.ipv4, "ipv6": i.ipv6, "mac": i.mac,
@@ -54,11 +55,14 @@ def table(topo: Topology) -> str:
                                                          else "")]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     routed = [(n.name, r) for n in topo.nodes for r in layout.routes[n.name]]
-    if routed:
+    if routed or topo.routing != "static":
         lines.append("")
         lines.append("ROUTES")
         for node, r in routed:
             lines.append(f"  {node}: {r.describe()}")
+        if topo.routing != "static" and topo.routers:
+            lines.append(f"  {', '.join(topo.routers)}: learned at run time with {topo.routing.upper()} "
+                         f"(FRR's {topo.routing}d; routing: {topo.routing}), no static routes")
     conds = [li for li in topo.links if li.mtu or not li.conditions.empty]
     if conds:
         lines.append("")

@@ -20,6 +20,7 @@ from lab.labs.grading import grade
 from lab.labs.spec import load_lab
 from lab.report.ladder import LadderFilter
 from lab.report.terminal import run_ladder
+from tests.test_records import validate_dir
 
 runner = pytest.importorskip("lab.runner", reason="runner not yet available")
 
@@ -62,6 +63,10 @@ def test_routing_lab(protocol: str, tmp_path: Path) -> None:
         assert call["call"] == "sendmsg" and call["type"] == "SOCK_RAW" and call["program"] == f"{protocol}d"
         assert call["dgram"]["sha1"] == p["routing"]["sha1"]
     assert any("received by" in p["cause"]["text"] for p in hellos)
+
+    counts = validate_dir(result.out)  # the routing fields and the daemons' call records fit the schema
+    assert counts["packet"] >= cov["total"]  # and the lab's probe frames
+    assert counts["call"] == len(calls)
 
     # host traffic only after the first route the protocol installed
     routes = [r for r in report["routes"] if r["action"] == "add" and r["proto"] == protocol]

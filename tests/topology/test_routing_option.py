@@ -50,3 +50,11 @@ def test_dynamic_routing_needs_routers() -> None:
     text = "name: flat\nrouting: ospf\nnodes: [h1, h2]\nlinks: [[h1, h2]]\n"
     with pytest.raises(TopologyError, match="routing ospf: the topology has no routers"):
         topology_from_yaml(text, source="flat.yaml")
+
+
+def test_topo_show_says_how_routers_learn_routes() -> None:
+    from lab.topology.render import table as render_table
+
+    text = render_table(_topo("routing: eigrp"))
+    assert "  r1, r2: learned at run time with EIGRP (FRR's eigrpd; routing: eigrp), no static routes" in text
+    assert "learned at run time" not in render_table(_topo(""))
