@@ -105,12 +105,15 @@ def _sides(calls: list[Mapping[str, Any]]) -> dict[str, str]:
 
 
 def _udp_sides(calls: list[Mapping[str, Any]]) -> dict[str, str]:
-    """UDP: a socket that bound a port and received first is the server; one that sent first, the client."""
+    """UDP: a socket that bound a port and received first is the server; one that sent first, the client.
+    A datagram socket of another protocol (an ICMP ping socket: SOCK_DGRAM, IPPROTO_ICMP) is no UDP."""
+    other = {str(c.get("sock")) for c in calls if c.get("call") == "socket"
+             and (c.get("args") or {}).get("proto") not in (0, 17, None)}
     first: dict[str, str] = {}
     bound: set[str] = set()
     for c in sorted(calls, key=lambda c: c.get("t_start_ns") or 0):
         sid = c.get("sock")
-        if sid is None or c.get("type") != "SOCK_DGRAM":
+        if sid is None or c.get("type") != "SOCK_DGRAM" or str(sid) in other:
             continue
         fam = _family(str(c.get("call")))
         if fam == "bind":

@@ -36,3 +36,10 @@ def test_udp_calls_get_the_udp_flow() -> None:
              c(5, "k", "sendto", type="SOCK_DGRAM"), c(6, "s", "sendto", type="SOCK_DGRAM"),
              c(7, "k", "recvfrom", type="SOCK_DGRAM")]
     assert classic_steps(calls) == {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7}
+
+
+def test_a_ping_socket_is_no_udp() -> None:
+    ping = {"family": "AF_INET", "type": "SOCK_DGRAM", "proto": 1}  # IPPROTO_ICMP: a ping socket
+    calls = [c(1, "p", "socket", type="SOCK_DGRAM", args=ping), c(2, "p", "sendto", type="SOCK_DGRAM"),
+             c(3, "p", "recvfrom", type="SOCK_DGRAM")]
+    assert classic_steps(calls) == {}
