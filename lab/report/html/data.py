@@ -208,153 +208,168 @@ class _Pending:
     background: Counter[str] = field(default_factory=Counter)
 
 
-def build_page_data(records: Any) -> dict[str, Any]:
-    """The page's data (a JSON-able dict) from a run's records (:class:`lab.report.records.RunRecords`)."""
-    strings = Strings()
-    nodes_info = records.nodes_info
-    calls = [c for c in records.calls if c.get("call") not in QUIET_CALLS][:MAX_CALLS]
-    finder = hops.HopFinder(
-        links=hops.link_ends_from(nodes_info), mac_nodes=hops.mac_nodes_from(nodes_info),
-        ip_nodes=hops.ip_nodes_from(nodes_info), ep_nodes=hops.endpoint_nodes(calls),
-    )
-    by_address = not nodes_info  # a lab analyze page: lanes are the busiest addresses, known at the end
-    addr_counts: Counter[str] = Counter()
-    addr_pairs: list[tuple[str | None, str | None]] = []
-    lane_names = [n for n, info in nodes_info.items() if info.get("kind") != "switch"]
-    kinds = {n: str(info.get("kind", "host")) for n, info in nodes_info.items()}
-    routed = "router" in kinds.values()
-    lane_index = {n: i for i, n in enumerate(lane_names)}
+class _Lanes:
+    """The lanes of a lab run's page: its hosts and routers in the run's order; a switch (or a node the run
+    did not list) gets a lane when a packet crosses it."""
 
-    def lane_of(node: str | None) -> int:
+    def __init__(self, nodes_info: Mapping[str, Mapping[str, Any]]) -> None:
+        self.kinds = {n: str(info.get("kind", "host")) for n, info in nodes_info.items()}
+        self.names = [n for n, kind in self.kinds.items() if kind != "switch"]
+        self.index = {n: i for i, n in enumerate(self.names)}
+
+    def of(self, node: str | None) -> int:
         if node is None:
             return -1
-        if node not in lane_index:
-            if node not in kinds and nodes_info:
+        if node not in self.index:
+            if node not in self.kinds and self.kinds:
                 return -1
-            lane_index[node] = len(lane_names)  # a switch a packet crossed, or an unforeseen node
-            lane_names.append(node)
-        return lane_index[node]
+            self.index[node] = len(self.names)
+            self.names.append(node)
+        return self.index[node]
 
-    cols = Columns()
-    pending = _Pending()
-    conns: dict[str, int] = {}
-    stacks: dict[str, int] = {}
-    stack_table: list[list[Any]] = []
-    mine: set[int] = set()
-    t0: int | None = None
-    starts = [c.get("t_start_ns") for c in calls if isinstance(c.get("t_start_ns"), int)]
-    for pkt in records.iter_packets():
+
+class _PacketTable:
+    """Packets into columns, one at a time (packets.jsonl is streamed, never held whole)."""
+
+    def __init__(self, nodes_info: Mapping[str, Mapping[str, Any]], calls: list[dict[str, Any]],
+                 strings: Strings) -> None:
+        self.strings = strings
+        self.cols = Columns()
+        self.pending = _Pending()
+        self.lanes = _Lanes(nodes_info)
+        self.routed = "router" in self.lanes.kinds.values()
+        self.finder = hops.HopFinder(
+            links=hops.link_ends_from(nodes_info), mac_nodes=hops.mac_nodes_from(nodes_info),
+            ip_nodes=hops.ip_nodes_from(nodes_info), ep_nodes=hops.endpoint_nodes(calls),
+        )
+        # a lab analyze page has no nodes: its lanes are the busiest addresses, known once all are read
+        self.by_address = not nodes_info
+        self.addr_counts: Counter[str] = Counter()
+        self.addr_pairs: list[tuple[str | None, str | None]] = []
+        self.conns: dict[str, int] = {}
+        self.stacks: dict[str, int] = {}
+        self.stack_table: list[list[Any]] = []
+        self.mine: set[int] = set()
+        starts = [c["t_start_ns"] for c in calls if isinstance(c.get("t_start_ns"), int)]
+        self.first_call = min(starts) if starts else None
+        self.t0: int | None = None
+
+    def add(self, pkt: Mapping[str, Any]) -> None:
+        pending, strings = self.pending, self.strings
         pending.total += 1
         if hops.is_probe(pkt):
             pending.probes += 1
-            continue
-        if len(cols.data["n"]) >= MAX_PACKETS:
-            continue
+            return
+        if len(self.cols.data["n"]) >= MAX_PACKETS:
+            return
         number = int(pkt.get("number") or 0)
         ts = int(pkt.get("ts_ns") or 0)
-        if t0 is None:
-            t0 = min([ts, *starts]) if starts else ts
+        if self.t0 is None:
+            self.t0 = ts if self.first_call is None else min(ts, self.first_call)
         cause = pkt.get("cause") or {}
         linked = (cause.get("answers"), cause.get("copy_of"))
-        caused = bool(cause.get("calls") or cause.get("related") or any(n in mine for n in linked if n))
+        caused = bool(cause.get("calls") or cause.get("related") or any(n in self.mine for n in linked if n))
         if caused:
-            mine.add(number)
-        if by_address:
-            a, b = _AddressLanes.addresses(pkt)
-            addr_counts.update(x for x in (a, b) if x)
-            addr_pairs.append((a, b))
-            group = hops.group_destination(pkt)
-            hop = hops.Hop(None, None, f"{group[0]} {group[1]}" if group else None)
-            src = dst = -1  # set once the busiest addresses are known
-        else:
-            hop = finder.hop(pkt)
-            src, dst = lane_of(hop.src), lane_of(hop.dst)
-            if dst == src:
-                dst = -1
+            self.mine.add(number)
+        src, dst, group = self._hop(pkt)
         bg = hops.background_kind(pkt)
         if bg:
             pending.background[bg] += 1
         layers = [layer for layer in pkt.get("layers") or [] if isinstance(layer, dict)]
-        stack_key = "|".join(f"{x.get('name')}:{x.get('offset')}:{x.get('length')}" for x in layers)
-        if stack_key not in stacks:
-            stacks[stack_key] = len(stack_table)
-            stack_table.append([[strings(x.get("name")), x.get("osi"), strings(x.get("tcpip")),
-                                 x.get("offset"), x.get("length")] for x in layers])
         conn = hops.connection_of(pkt)
-        if conn is not None and conn not in conns:
-            conns[conn] = len(conns)
+        if conn is not None and conn not in self.conns:
+            self.conns[conn] = len(self.conns)
         tcp = pkt.get("tcp") or {}
         ip = pkt.get("ip") or {}
         role = pkt.get("role") or {}
-        label = "" if tcp else kind_text(pkt)
         eth = pkt.get("eth") or {}
-        cols.add(
-            n=number, t=round((ts - t0) / 1000, 3), s=src, d=dst, grp=strings(hop.group),
-            lbl=strings(label), esrc=strings(eth.get("src")), edst=strings(eth.get("dst")),
-            role=strings(role.get("text")),
-            rc=strings(role.get("code")), cause=strings(cause.get("text")),
-            proto=strings(hops.protocol_of(pkt)),
-            conn=conns[conn] if conn is not None else -1, iface=strings(pkt.get("interface")),
+        self.cols.add(
+            n=number, t=round((ts - self.t0) / 1000, 3), s=src, d=dst, grp=strings(group),
+            lbl=strings("" if tcp else kind_text(pkt)), esrc=strings(eth.get("src")),
+            edst=strings(eth.get("dst")), role=strings(role.get("text")), rc=strings(role.get("code")),
+            cause=strings(cause.get("text")), proto=strings(hops.protocol_of(pkt)),
+            conn=self.conns[conn] if conn is not None else -1, iface=strings(pkt.get("interface")),
             bg=1 if bg else 0, mine=1 if caused else 0, copy=int(cause.get("copy_of") or 0),
             cc=strings(",".join(str(c) for c in cause.get("calls") or [] if isinstance(c, int))),
-            stack=stacks[stack_key], seq=tcp.get("seq") or 0, ack=tcp.get("ack") or 0,
+            stack=self._stack(layers), seq=tcp.get("seq") or 0, ack=tcp.get("ack") or 0,
             len=tcp.get("len") or 0, win=tcp.get("win") or 0, fc=1 if tcp.get("from_client") else 0,
             flags=strings(tcp.get("flags")), an=strings(",".join(pkt.get("analysis") or [])),
             ttl=ip.get("ttl") if ip.get("ttl") is not None else -1, len0=int(pkt.get("len") or 0),
         )
         if isinstance(pkt.get("lost"), dict):
-            pending.lost[number] = _lost(pkt["lost"], lane_names, kinds, src, dst)
+            pending.lost[number] = _lost(pkt["lost"], self.lanes.names, src, dst)
         if tcp and "SYN" in str(tcp.get("flags", "")):
             off = next((x.get("offset") for x in layers if x.get("name") == "TCP"), None)
             if isinstance(off, int):
                 pending.syn_offsets[number] = off
         if len(pending.details) < DETAIL_PACKETS:
             pending.details[number] = _detail(pkt, layers)
-    if by_address:
-        lane_names = _address_lanes(addr_counts, addr_pairs, cols)
+
+    def _hop(self, pkt: Mapping[str, Any]) -> tuple[int, int, str | None]:
+        """(sender lane, receiver lane or -1, group text): by the run's links, or by address."""
+        if self.by_address:
+            a, b = _AddressLanes.addresses(pkt)
+            self.addr_counts.update(x for x in (a, b) if x)
+            self.addr_pairs.append((a, b))
+            group = hops.group_destination(pkt)
+            return -1, -1, f"{group[0]} {group[1]}" if group else None  # lanes set in finish()
+        hop = self.finder.hop(pkt)
+        src, dst = self.lanes.of(hop.src), self.lanes.of(hop.dst)
+        return src, (-1 if dst == src else dst), hop.group
+
+    def _stack(self, layers: list[dict[str, Any]]) -> int:
+        """The index of this list of headers in the table of distinct ones (a capture has few)."""
+        key = "|".join(f"{x.get('name')}:{x.get('offset')}:{x.get('length')}" for x in layers)
+        if key not in self.stacks:
+            self.stacks[key] = len(self.stack_table)
+            self.stack_table.append([[self.strings(x.get("name")), x.get("osi"), self.strings(x.get("tcpip")),
+                                      x.get("offset"), x.get("length")] for x in layers])
+        return self.stacks[key]
+
+    def finish(self) -> list[str]:
+        """The lane names, once every packet is in."""
+        if self.by_address:
+            self.lanes.names = _address_lanes(self.addr_counts, self.addr_pairs, self.cols)
+        return self.lanes.names
+
+
+def build_page_data(records: Any) -> dict[str, Any]:
+    """The page's data (a JSON-able dict) from a run's records (:class:`lab.report.records.RunRecords`)."""
+    strings = Strings()
+    nodes_info = records.nodes_info
+    calls = [c for c in records.calls if c.get("call") not in QUIET_CALLS][:MAX_CALLS]
+    table = _PacketTable(nodes_info, calls, strings)
+    for pkt in records.iter_packets():
+        table.add(pkt)
+    lane_names = table.finish()
+    pending, cols = table.pending, table.cols
     width = geometry.lane_width(len(lane_names))
     frame_bytes, scales, bytes_note = _frame_bytes(records, set(pending.details), BYTES_BUDGET,
                                                    pending.syn_offsets)
     for number, b64 in frame_bytes.items():
         pending.details[number]["bytes"] = b64
-    t0 = t0 or 0
-    call_rows = _calls(calls, lane_of, t0, strings)
-    events = _events(cols, call_rows)
+    t0 = table.t0 or table.first_call or 0
+    call_rows = _calls(calls, table.lanes.of, t0)
     embedded = len(cols.data["n"])
-    notes = []
-    if pending.total - pending.probes > embedded:
-        notes.append(f"this page holds the first {embedded:,} of {pending.total - pending.probes:,} packets "
-                     f"(its bound); every packet is in packets.jsonl and annotated.pcapng")
-    if embedded > len(pending.details):
-        notes.append(f"decoded fields are embedded for the first {len(pending.details):,} packets; later "
-                     "packets show their layers, role and cause")
-    if len(frame_bytes) < len(pending.details) and not bytes_note:
-        notes.append(f"frame bytes are embedded for {len(frame_bytes):,} packets ({BYTES_BUDGET >> 20} MiB "
-                     "budget); the others are in annotated.pcapng under the same frame number")
-    if bytes_note:
-        notes.append(bytes_note)
-    if records.skipped[0]:
-        notes.append(f"{records.skipped[0]} record line(s) were not JSON and were left out")
-    if len(records.calls) > MAX_CALLS:
-        notes.append(f"the first {MAX_CALLS:,} of {len(records.calls):,} calls are in this page")
-    lanes = [{"name": n, "kind": kinds.get(n, "host" if nodes_info else "address"),
+    lanes = [{"name": n, "kind": table.lanes.kinds.get(n, "host" if nodes_info else "address"),
               "x": geometry.lane_x(i, width)} for i, n in enumerate(lane_names)]
     return {
         "meta": {
             "title": records.title, "kind": "lab" if records.is_lab_run else "analyze",
             "packets_total": pending.total, "probes": pending.probes, "packets": embedded,
-            "calls": len(call_rows), "notes": notes, "t0_ns": t0,
+            "calls": len(call_rows), "t0_ns": t0,
+            "notes": _notes(records, pending, embedded, len(frame_bytes), bytes_note),
             "background": dict(pending.background), "background_text": hops.BACKGROUND_EXPLANATION,
             "geometry": {"LANE_W": width, "LEFT": geometry.LEFT, "ROW_H": geometry.ROW_H,
-                         "CHAR_W": geometry.CHAR_W, "LABEL_PAD": geometry.LABEL_PAD, "routed": routed},
+                         "CHAR_W": geometry.CHAR_W, "LABEL_PAD": geometry.LABEL_PAD, "routed": table.routed},
         },
         "lanes": lanes,
         "strs": strings.table,
         "P": cols.data,
-        "stacks": stack_table,
-        "conns": list(conns),
+        "stacks": table.stack_table,
+        "conns": list(table.conns),
         "calls": call_rows,
-        "events": events,
+        "events": _events(cols, call_rows),
         "details": {str(k): v for k, v in pending.details.items()},
         "lost": {str(k): v for k, v in pending.lost.items()},
         "wscale": {str(k): v for k, v in scales.items()},
@@ -363,8 +378,29 @@ def build_page_data(records: Any) -> dict[str, Any]:
     }
 
 
-def _lost(lost: Mapping[str, Any], lanes: list[str], kinds: Mapping[str, str], src: int, dst: int
-          ) -> dict[str, Any]:
+def _notes(records: Any, pending: _Pending, embedded: int, with_bytes: int, bytes_note: str) -> list[str]:
+    """What the page says it left out (its bounds), so a reader never takes a cut page for the run."""
+    notes = []
+    wire = pending.total - pending.probes
+    if wire > embedded:
+        notes.append(f"this page holds the first {embedded:,} of {wire:,} packets (its bound); every "
+                     "packet is in packets.jsonl and annotated.pcapng")
+    if embedded > len(pending.details):
+        notes.append(f"decoded fields are embedded for the first {len(pending.details):,} packets; later "
+                     "packets show their layers, role and cause")
+    if with_bytes < len(pending.details) and not bytes_note:
+        notes.append(f"frame bytes are embedded for {with_bytes:,} packets ({BYTES_BUDGET >> 20} MiB "
+                     "budget); the others are in annotated.pcapng under the same frame number")
+    if bytes_note:
+        notes.append(bytes_note)
+    if records.skipped[0]:
+        notes.append(f"{records.skipped[0]} record line(s) were not JSON and were left out")
+    if len(records.calls) > MAX_CALLS:
+        notes.append(f"the first {MAX_CALLS:,} of {len(records.calls):,} calls are in this page")
+    return notes
+
+
+def _lost(lost: Mapping[str, Any], lanes: list[str], src: int, dst: int) -> dict[str, Any]:
     """Where the lost packet's stub goes: from the end of its last hop toward the other end of the link
     it was lost on (the link is named ``a-b`` by its nodes)."""
     link = str(lost.get("link") or "")
@@ -396,7 +432,7 @@ def _detail(pkt: Mapping[str, Any], layers: list[dict[str, Any]]) -> dict[str, A
     }
 
 
-def _calls(calls: list[dict[str, Any]], lane_of: Any, t0: int, strings: Strings) -> list[dict[str, Any]]:
+def _calls(calls: list[dict[str, Any]], lane_of: Any, t0: int) -> list[dict[str, Any]]:
     out = []
     for c in calls:
         start = c.get("t_start_ns") if isinstance(c.get("t_start_ns"), int) else t0
