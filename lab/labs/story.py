@@ -256,8 +256,9 @@ def udp_no_connection(packets: Records, calls: Records) -> list[str]:
     if not n:
         return []
     return [
-        f"{n} UDP datagrams and nothing else: no handshake before the first one, no ACK after any, and "
-        f"{len(closes)} close() call{'s' if len(closes) != 1 else ''} sent nothing — there was no connection."
+        f"{n} UDP datagrams carry the whole exchange: no handshake before the first one, no ACK after any, "
+        f"and {len(closes)} close() call{'s' if len(closes) != 1 else ''} sent nothing — there was no "
+        f"connection."
     ]
 
 

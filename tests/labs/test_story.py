@@ -31,7 +31,7 @@ def test_tell_udp_uses_the_udp_flow() -> None:
     calls = [call(1, "close", type="SOCK_DGRAM"), call(2, "close", type="SOCK_DGRAM", node="h2")]
     text = story.tell(cap.packets, calls)
     assert "The classic UDP socket flow" in text
-    assert "2 UDP datagrams and nothing else" in text and "2 close() calls sent nothing" in text
+    assert "2 UDP datagrams carry the whole exchange" in text and "2 close() calls sent nothing" in text
     # only what the run contains: no ACKs, handshakes or retransmissions in a UDP run
     assert "ACKs" not in text and "handshake answers" not in text and "retransmissions" not in text
 
