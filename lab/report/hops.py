@@ -128,6 +128,11 @@ def _group(dst_ip: str, dst_mac: str) -> tuple[str, str] | None:
     return None
 
 
+def to_ip_group(pkt: Mapping[str, Any]) -> bool:
+    """Sent to an IP multicast or broadcast address (an ARP request's target names its one receiver)."""
+    return bool((pkt.get("ip") or {}).get("dst")) and _group(str(pkt["ip"]["dst"]), "") is not None
+
+
 class HopFinder:
     """Decides the hop of each frame; built once per run from what the run knows about its nodes."""
 
@@ -156,6 +161,8 @@ class HopFinder:
             if owner == ends.peer or src_mac:
                 return Hop(ends.peer, ends.node, group_text)
         src, dst = self._by_address(pkt)
+        if to_ip_group(pkt):
+            dst = None  # a socket bound to the group address is one member of several, not the receiver
         if dst is None and group is None:
             node = pkt.get("node")
             if node and node != src:

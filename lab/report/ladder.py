@@ -298,6 +298,8 @@ def render_ladder(
         else:
             src, dst = _endpoints(pkt, mac_nodes, ip_nodes, ep_nodes)
             group = None
+            if hops.to_ip_group(pkt):
+                dst = None  # to a group: a star at the sender, not an arrow to one member
         background = hops.background_kind(pkt)
         if background and not keep.background:
             folded[background] = folded.get(background, 0) + 1

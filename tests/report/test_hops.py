@@ -70,3 +70,11 @@ def test_connection_key_is_the_same_both_ways() -> None:
     a = {"ip": {"src": "198.18.0.1", "dst": "198.18.0.2"}, "tcp": {"sport": 40000, "dport": 5000}}
     b = {"ip": {"src": "198.18.0.2", "dst": "198.18.0.1"}, "tcp": {"sport": 5000, "dport": 40000}}
     assert hops.connection_of(a) == hops.connection_of(b) == "TCP 198.18.0.1:40000 <-> 198.18.0.2:5000"
+
+
+def test_a_datagram_to_a_group_has_no_single_receiver_even_if_a_member_bound_the_group() -> None:
+    """Receivers of a multicast group bind to the group's address: that socket names one member of many."""
+    f = hops.HopFinder(ip_nodes=hops.ip_nodes_from(NODES), ep_nodes={("239.1.2.3", 5000): "h2"})
+    pkt = {"eth": {"src": "02:00:00:00:01:00", "dst": "01:00:5e:01:02:03"},
+           "ip": {"src": "198.18.0.1", "dst": "239.1.2.3"}, "udp": {"sport": 40000, "dport": 5000}}
+    assert f.hop(pkt) == hops.Hop("h1", None, "multicast 239.1.2.3")
