@@ -245,6 +245,9 @@ def main() -> int:
             lost = "none up to the last rate tried"
         snap = str(snaplen or "whole")
         print(f"{work.name:<10} {label:<14} {buf:>5}Mi {snap:>8} {ok_mbit:>17} {ok_pps:>8}   {lost}")
+    print("one trial per rate, rates as achieved: other processes on the machine move the edge, so a lossy "
+          "trial can sit below a loss-free one; a 2 s trial is lab-sized, and a larger buffer helps a burst "
+          "more than a sustained stream")
     return 0
 
 
