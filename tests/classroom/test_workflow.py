@@ -14,6 +14,7 @@ import yaml
 from lab.cli.main import main
 from lab.labs.grading import grade
 from lab.labs.spec import lab_path, load_lab
+from tests.classroom.outputs import assert_no_key_in_outputs
 
 runner = pytest.importorskip("lab.runner")
 
@@ -60,7 +61,10 @@ def test_run_submit_grade_for_real(tmp_path: Path, capsys: pytest.CaptureFixture
     for student in ("s1", "s2"):
         out = tmp_path / f"run-{student}"
         assert main(["run", str(lab), "--student", student, "--out", str(out), "-q", "--json"]) == 0
-        report = json.loads(capsys.readouterr().out)
+        printed = capsys.readouterr().out
+        report = json.loads(printed)
+        key = {m.id: m.expected for m in grade(out, {}, lab).marks if m.expected is not None}
+        assert len(key) == 5 and assert_no_key_in_outputs(out, key, printed=printed) >= 4
         assert "answers" not in report
         assert [q["id"] for q in report["questions"]][-2:] == ["syn-window", "why"]
         packets = [json.loads(line) for line in (out / "packets.jsonl").read_text().splitlines()]
