@@ -124,34 +124,43 @@ class CaptureStats:
 def read_isb(path: Path) -> dict[int, InterfaceCounts]:
     """Interface index (within the file, over all its sections) -> counts of its last statistics block.
 
-    A truncated or unreadable tail ends the walk quietly: what was read before stays; an interface without
-    a statistics block is absent from the result.
+    Streams the file block by block, reading only section, interface and statistics blocks (packet blocks
+    are skipped by seeking), so a capture of hundreds of megabytes costs no memory. A truncated or
+    unreadable tail ends the walk quietly: what was read before stays; an interface without a statistics
+    block is absent from the result.
     """
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return {}
     out: dict[int, InterfaceCounts] = {}
-    pos, endian, base, in_section = 0, "<", 0, 0
-    while pos + 12 <= len(data):
-        if struct.unpack_from("<I", data, pos)[0] == _SHB:
-            endian = "<" if data[pos + 8 : pos + 12] == b"\x4d\x3c\x2b\x1a" else ">"
-            base += in_section
-            in_section = 0
-        btype, blen = struct.unpack_from(endian + "II", data, pos)
-        if blen < 12 or blen % 4 or pos + blen > len(data):
-            break
-        if btype == _IDB:
-            in_section += 1
-        elif btype == _ISB and blen >= 24:
-            iid = struct.unpack_from(endian + "I", data, pos + 8)[0]
-            opts = _options(data[pos + 20 : pos + blen - 4], endian)
-            received = opts.get(_ISB_IFRECV)
-            dropped = None
-            if _ISB_IFDROP in opts or _ISB_OSDROP in opts:
-                dropped = opts.get(_ISB_IFDROP, 0) + opts.get(_ISB_OSDROP, 0)
-            out[base + iid] = InterfaceCounts(received, dropped)
-        pos += blen
+    try:
+        fh = path.open("rb")
+    except OSError:
+        return out
+    with fh:
+        endian, base, in_section = "<", 0, 0
+        while len(head := fh.read(8)) == 8:
+            if struct.unpack_from("<I", head)[0] == _SHB:
+                magic = fh.read(4)
+                fh.seek(-4, 1)
+                endian = "<" if magic == b"\x4d\x3c\x2b\x1a" else ">"
+                base += in_section
+                in_section = 0
+            btype, blen = struct.unpack(endian + "II", head)
+            if blen < 12 or blen % 4:
+                break
+            if btype == _IDB:
+                in_section += 1
+            if btype == _ISB and blen >= 24:
+                body = fh.read(blen - 8)
+                if len(body) != blen - 8:
+                    break
+                iid = struct.unpack_from(endian + "I", body)[0]
+                opts = _options(body[12:-4], endian)
+                received = opts.get(_ISB_IFRECV)
+                dropped = None
+                if _ISB_IFDROP in opts or _ISB_OSDROP in opts:
+                    dropped = opts.get(_ISB_IFDROP, 0) + opts.get(_ISB_OSDROP, 0)
+                out[base + iid] = InterfaceCounts(received, dropped)
+            else:
+                fh.seek(blen - 8, 1)
     return out
 
 
