@@ -158,6 +158,15 @@ class TelnetFields(TypedDict):
     data_bytes: int
 
 
+class SlipFields(TypedDict):
+    """libpcap's SLIP pseudo-header: direction, packet type (IP, or CSLIP's VJ uncompressed/compressed
+    TCP) and the 14 bytes that hold a CSLIP compressed header (hex)."""
+
+    direction: str
+    type: str
+    compressed_header: str
+
+
 class PacketRecord(TypedDict):
     """One line of packets.jsonl: one captured frame, explained."""
 
@@ -190,6 +199,7 @@ class PacketRecord(TypedDict):
     telnet: NotRequired[TelnetFields]
     routing: NotRequired[dict[str, Any]]
     ppp: NotRequired[dict[str, Any]]
+    slip: NotRequired[SlipFields]
 
 
 # -- calls.jsonl ----------------------------------------------------------------------------------------
