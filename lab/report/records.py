@@ -68,14 +68,14 @@ class RunRecords:
 def iter_jsonl(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
     """The JSON objects of a .jsonl file; a line that is not a JSON object is counted in ``skipped[0]``."""
     try:
-        fh = path.open(encoding="utf-8", errors="replace")
+        fh = path.open("rb")  # bytes straight to orjson: decoding 300 MB of text first costs seconds
     except FileNotFoundError:
         return
     except OSError as err:
         raise UsageError(f"{path}: cannot read: {err.strerror}") from None
     with fh:
         for line in fh:
-            if not line.strip():
+            if line.isspace():
                 continue
             try:
                 obj = orjson.loads(line)
