@@ -270,8 +270,21 @@ def submit(run_dir: Path, answers_file: Path, out_dir: Path | None) -> None:
     The run must have been made with `lab run NAME --student ID` and be unchanged since.
     """
     from lab.classroom.bundle import submit as write_bundle
+    from lab.labs.grading import read_answers
+    from lab.labs.spec import did_you_mean
 
-    click.echo(str(write_bundle(run_dir, answers_file, out_dir)))
+    path = write_bundle(run_dir, answers_file, out_dir)
+    # a mistyped id would silently score nothing: say so now, while the student can still fix it
+    ids = [q.id for q in load_lab(Path(run_dir) / "lab.yaml", check_topology=False).questions]
+    given = read_answers(answers_file)
+    for qid in given:
+        if qid not in ids:
+            click.echo(f"lab: warning: {answers_file}: '{qid}' is not a question of this lab"
+                       f"{did_you_mean(qid, ids)}", err=True)
+    for qid in ids:
+        if qid not in given:
+            click.echo(f"lab: warning: {answers_file}: no answer to '{qid}'", err=True)
+    click.echo(str(path))
 
 
 @click.command("grade")

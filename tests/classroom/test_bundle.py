@@ -49,7 +49,15 @@ def test_submit_cli_and_its_refusals(tmp_path: Path, capsys: pytest.CaptureFixtu
     answers = tmp_path / "a.yaml"
     answers.write_text("syn-mss: 1460\n")
     assert main(["submit", str(run), "--answers", str(answers), "--out", str(tmp_path)]) == 0
-    assert Path(capsys.readouterr().out.strip()).is_file()
+    out, err = capsys.readouterr()
+    assert Path(out.strip()).is_file()
+    assert "no answer to 'syn-seq'" in err
+    answers.write_text("SYN-SEQ: 1\nsyn-mss: 1460\n")
+    assert main(["submit", str(run), "--answers", str(answers), "--out", str(tmp_path / "again")]) == 2
+    assert "output directory not found" in capsys.readouterr().err
+    (tmp_path / "again").mkdir()
+    assert main(["submit", str(run), "--answers", str(answers), "--out", str(tmp_path / "again")]) == 0
+    assert "'SYN-SEQ' is not a question of this lab; did you mean 'syn-seq'?" in capsys.readouterr().err
     (run / "capture.pcapng").write_bytes(b"forged")
     assert main(["submit", str(run), "--answers", str(answers), "--out", str(tmp_path)]) == 2
     assert "evidence changed since it was made (capture.pcapng: changed" in capsys.readouterr().err

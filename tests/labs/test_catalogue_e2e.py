@@ -47,3 +47,6 @@ def test_loopback_lab_checks_itself(spec, tmp_path: Path) -> None:  # noqa: ANN0
     failed = [f"{o['label']}: {o['detail']}" for o in result.report["observations"] if not o["ok"]]
     assert not failed, failed
     assert "answers" not in result.report and not result.failures, result.failures
+    graded = grade(result.out, {}, spec)  # a loopback run's evidence re-analyzes to the same key
+    assert graded.trusted and all(m.expected is not None for m in graded.marks if m.status != "manual"), (
+        graded.flags, graded.problems)
