@@ -17,7 +17,7 @@ DEB_PACKAGES := tshark tcpdump strace iproute2 nftables ethtool procps curl netc
                 iputils-ping wireshark-common python3 python3-venv \
                 frr snmpd snmp telnetd telnet ppp chromium fonts-dejavu-core
 
-.PHONY: setup debs demo test lint lab labs analyze clean bench help FORCE
+.PHONY: setup debs labuser demo test lint lab labs analyze clean bench help FORCE
 
 help:
 	@echo "make demo           set up, then run the default lab (tcp-echo) end to end and print its ladder"
@@ -28,7 +28,15 @@ help:
 	@echo "make bench          benchmarks against peers measured in the same run"
 	@echo "make clean          remove every leftover lab resource (namespaces, links, captures processes)"
 
-setup: debs $(VENV)/.installed
+setup: debs labuser $(VENV)/.installed
+
+# The programs of a lab file run as this unprivileged system user (lab/emulation/privilege.py says why a
+# dedicated one rather than nobody or a dynamic uid): no home, no login shell.
+labuser:
+	@getent passwd lab >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "setup: note: user 'lab' is missing; lab runs as root need it (run make setup as root)"; exit 0; fi; \
+	  echo "setup: creating the system user lab"; \
+	  useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin lab; }
 
 # Checked on every run (dpkg-query is fast): a stamp file could claim packages a fresh machine lacks.
 debs:

@@ -33,6 +33,8 @@ from lab.capture import Capture, CaptureOptions, CaptureStats, CaptureTarget
 from lab.classroom.manifest import check_student, write_manifest
 from lab.emulation import Network, counters
 from lab.emulation.daemons import RoutingDaemons, load_route_events
+from lab.emulation.privilege import describe as describe_privileges
+from lab.emulation.privilege import lab_user, program_confinement
 from lab.errors import EmulationError, LabError, LabRunError, PrivilegeError, ToolMissingError, UsageError
 from lab.interrupts import signals_raise
 from lab.labs.evaluate import evaluate
@@ -44,7 +46,7 @@ from lab.report.hops import link_ends_from
 from lab.report.html.page import write_report
 from lab.report.ladder import Lane, ip_nodes_from, render_ladder, route_notes
 from lab.topology import load_topology
-from lab.tracing import merge_traces, wrap_command
+from lab.tracing import is_python_command, merge_traces, wrap_command
 
 READY_POLL_S = 0.02
 
@@ -59,11 +61,13 @@ class StepResult:
     error: str | None = None
     started_ns: int = 0
     ended_ns: int = 0
+    user: str | None = None  # "lab", "root" (the step declared root), None: the caller (a loopback run)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "node": self.node,
+            "user": self.user,
             "argv": self.argv,
             "exit_code": self.exit_code,
             "terminated_by_lab": self.terminated,
@@ -116,6 +120,8 @@ def preflight(spec: LabSpec, loopback: bool) -> None:
     ):
         raise ToolMissingError("strace", "to trace the lab's non-Python programs")
     check_programs(spec)
+    if os.geteuid() == 0 and any(s.run and not s.root for s in spec.steps):
+        lab_user()  # the unprivileged user programs run as: missing -> one line saying how to create it
 
 
 def _can_capture() -> bool:
@@ -170,6 +176,7 @@ def run_lab(
             graph = nx.node_link_data(topo.graph(), edges="links")
             write_atomic(paths.topology, json.dumps(graph, default=str) + "\n")
             say = (lambda msg: print(msg, file=log, flush=True)) if log else (lambda msg: None)
+            say(describe_privileges([(s.name, s.node, s.root_reason) for s in spec.root_steps]))
             options = capture or CaptureOptions()
             executed = _execute(spec, topo, loopback, paths, python, say, options, phase, run_id)
             say(f"network {executed.run_id} down; analyzing")
@@ -417,7 +424,7 @@ def _run_steps(
                 argv[0] = python
             res = StepResult(step.name, step.node, argv)
             results.append(res)
-            proc = _start(step, argv, net, paths, python, res)
+            proc = _start(step, argv, net, paths, python, res, spec.labdir)
             started.append((proc, res))
             if step.background:
                 background[step.name] = (proc, res)
@@ -456,26 +463,47 @@ def _placeholders(spec: LabSpec, net: Network, paths: RunPaths, python: str) -> 
         "python": python,
         "ip": ips,
         "ip6": ip6,
-        "out": str(paths.root),
+        "out": str(_files_dir(paths)),
         "labdir": str(spec.labdir),
         "netns": {n: net.namespace(n) or "" for n in ips},
     }
 
 
 def _start(
-    step: Step, argv: list[str], net: Network, paths: RunPaths, python: str, res: StepResult
+    step: Step, argv: list[str], net: Network, paths: RunPaths, python: str, res: StepResult,
+    labdir: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    env: dict[str, str] = {}
+    # least privilege (lab.emulation.privilege): as user 'lab' unless the step declared root; it may write
+    # only {out} (its cwd) and the traces; strace, when it traces the step, drops to the user itself
+    files = _files_dir(paths)
+    node = step.node or "local"
+    confinement = program_confinement(
+        net.node_tmp(step.node or ""), root=step.root, strace=step.trace and not is_python_command(argv),
+        readable=[labdir] if labdir else [], writable=[files, paths.traces_dir], cwd=files,
+    )
+    user = confinement.user if confinement else None
+    res.user = "root" if confinement and not user else (user.name if user else None)
+    env: dict[str, str] = dict(user.env) if user else {}
     if step.trace:
-        argv, env = wrap_command(argv, paths.traces_dir, step.node or "local", python=python)
+        argv, trace_env = wrap_command(argv, paths.traces_dir, node, python=python,
+                                       strace_user=user.name if user else None)
+        env.update(trace_env)
     out = (paths.logs_dir / f"{step.name}.out").open("wb")
     err = (paths.logs_dir / f"{step.name}.err").open("wb")
     res.started_ns = time.time_ns()
     try:
-        return net.popen(step.node, argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        return net.popen(step.node, argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                         confinement=confinement, cwd=None if confinement else files)
     finally:
         out.close()
         err.close()
+
+
+def _files_dir(paths: RunPaths) -> Path:
+    """``{out}``: where a lab's programs may write (and their working directory), ``files/`` of the run."""
+    files = paths.root / "files"
+    files.mkdir(exist_ok=True)
+    return files
 
 
 def _wait(proc: subprocess.Popen[bytes], res: StepResult, timeout: float) -> None:

@@ -11,6 +11,7 @@ which is its record; it is removed when that owner is gone.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ def remove_run(state: RunState) -> Cleaned:
         if survivors:
             out.problems.append(f"processes survived SIGKILL: {survivors}")
     if not out.problems:
+        shutil.rmtree(state.files_dir, ignore_errors=True)
         state.remove()
     return out
 

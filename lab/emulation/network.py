@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,6 +36,7 @@ from lab.emulation.backend import Backend, KernelBackend, kill_all, pids_of_run
 from lab.emulation.deferred import signals_deferred
 from lab.emulation.names import NETNS_DIR, check_run_id, namespace, new_run_id
 from lab.emulation.plan import Plan, build_plan
+from lab.emulation.privilege import Confinement
 from lab.emulation.state import RunState, load_states, process_start
 from lab.errors import EmulationError, PrivilegeError, TopologyError, UsageError
 from lab.interrupts import raise_terminated
@@ -220,6 +222,7 @@ class Network:
             if problems:
                 # keep the record so that `lab clean` can finish the job, and say so
                 raise EmulationError(f"run {self.run_id}: teardown incomplete: {problems[0]}")
+        shutil.rmtree(st.files_dir, ignore_errors=True)  # the nodes' /tmp: their programs are gone now
         if not self._unrecorded:
             st.remove()
         self._state = None
@@ -321,6 +324,17 @@ class Network:
         """
         return {"LAB_RUN": self.run_id, "LAB_NODE": node, "LAB_IP": self._ip_or_none(node, 4) or ""}
 
+    def node_tmp(self, node: str) -> Path:
+        """The node's private /tmp for this run (created on first use, removed with the run; mode 1777 like
+        /tmp). It lives beside the run's record, so ``lab clean`` removes it too."""
+        self._check_node(node)
+        if self._state is None:
+            raise UsageError(f"run {self.run_id} is not up")
+        d = self._state.files_dir / "tmp" / node
+        d.mkdir(parents=True, exist_ok=True)
+        d.chmod(0o1777)
+        return d
+
     def command(self, node: str, argv: Sequence[str]) -> list[str]:
         """The argv that runs ``argv`` inside ``node`` (``ip netns exec NS ...``, or as is on loopback)."""
         self._check_node(node)
@@ -339,10 +353,17 @@ class Network:
         stdin: int | IO[Any] | None = None,
         stdout: int | IO[Any] | None = None,
         stderr: int | IO[Any] | None = None,
+        confinement: Confinement | None = None,
         **kwargs: Any,
     ) -> subprocess.Popen:
-        """Start ``argv`` inside the node's namespace; ``env`` is merged over ``os.environ`` and ``marks``."""
+        """Start ``argv`` inside the node's namespace; ``env`` is merged over ``os.environ`` and ``marks``.
+
+        ``confinement`` starts it with least privilege (``lab.emulation.privilege``): what a lab file's
+        programs get. Without it the command runs as the caller (``lab exec``, tests: the operator's own).
+        """
         full_env = {**os.environ, **self.marks(node), **(env or {})}
+        if confinement is not None:
+            argv = confinement.argv(argv)
         return subprocess.Popen(self.command(node, argv), env=full_env, cwd=cwd, stdin=stdin, stdout=stdout,
                                 stderr=stderr, **kwargs)
 

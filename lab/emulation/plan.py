@@ -107,7 +107,10 @@ def build_plan(topo: Topology, run_id: str, netem: bool) -> Plan:
     numbers = {n.name: k for k, n in enumerate(topo.nodes, 1)}
     for n in topo.nodes:
         ifaces = layout.interfaces[n.name]
-        sysctl: dict[str, str] = {}
+        # lab programs run unprivileged (lab.emulation.privilege): in its own namespace a node's programs may
+        # bind any port (a DNS server on 53, SMTP on 25) and send ICMP echo through ping sockets
+        sysctl: dict[str, str] = {"net/ipv4/ip_unprivileged_port_start": "0",
+                                  "net/ipv4/ping_group_range": "0 2147483647"}
         ip = ["link set dev lo up"]
         tc: list[str] = []
         if n.kind == "switch":

@@ -44,6 +44,11 @@ class RunState:
     def path(self) -> Path:
         return state_dir() / f"{self.run_id}.json"
 
+    @property
+    def files_dir(self) -> Path:
+        """``<id>.d/`` beside the record: the nodes' private /tmp directories (removed with the run)."""
+        return state_dir() / f"{self.run_id}.d"
+
     def claim(self) -> None:
         """Create the record, or raise RunIdInUse: the atomic claim on the run id (see the module doc)."""
         tmp = self._write_tmp()

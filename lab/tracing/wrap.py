@@ -63,15 +63,20 @@ def _python_shebang(prog: str) -> bool:
     return first.startswith(b"#!") and b"python" in first
 
 
-def strace_argv(argv: list[str], out: Path) -> list[str]:
-    """The strace command line recording ``argv`` (and its children and threads) into ``out``."""
+def strace_argv(argv: list[str], out: Path, user: str | None = None) -> list[str]:
+    """The strace command line recording ``argv`` (and its children and threads) into ``out``.
+
+    ``user``: the traced program runs as this user (``strace -u``) while strace itself stays root: how an
+    unprivileged lab program is traced (ptrace of a process one started needs no more than that).
+    """
     strace = shutil.which("strace")
     if strace is None:
         raise ToolMissingError("strace", "to trace non-Python programs")
     # -q (not -qq): keep "+++ exited/killed +++", which says when the kernel closed what was left open.
     # -x: only non-printable bytes escaped (paths stay readable). --seccomp-bpf: stop only on traced calls.
+    as_user = ["-u", user] if user else []
     return [strace, "-f", "-q", "-ttt", "-T", "-yy", "-x", "--seccomp-bpf", "-s", str(STRACE_STRSIZE),
-            "-e", "trace=" + ",".join(STRACE_SYSCALLS), "-o", str(out), "--", *argv]
+            "-e", "trace=" + ",".join(STRACE_SYSCALLS), *as_user, "-o", str(out), "--", *argv]
 
 
 def _reserve(trace_dir: Path, node: str) -> Path:
@@ -95,8 +100,8 @@ def check_node(node: str) -> str:
     return node
 
 
-def wrap_command(argv: list[str], trace_dir: Path, node: str,
-                 python: str = sys.executable) -> tuple[list[str], dict[str, str]]:
+def wrap_command(argv: list[str], trace_dir: Path, node: str, python: str = sys.executable,
+                 strace_user: str | None = None) -> tuple[list[str], dict[str, str]]:
     """Return ``(argv2, env_add)`` that run ``argv`` with every socket call recorded under ``trace_dir``.
 
     Args:
@@ -105,6 +110,8 @@ def wrap_command(argv: list[str], trace_dir: Path, node: str,
         node: node name stamped on every record (lab node, or "local").
         python: interpreter that replaces a bare ``python``/``python3``/``python3.X`` argv[0], so the
             venv's interpreter runs the program.
+        strace_user: a program traced with strace runs as this user (strace stays root); a Python program's
+            user is its launcher's business (the tracer runs inside the program).
 
     Raises:
         UsageError: empty argv or a bad node name.
@@ -122,4 +129,4 @@ def wrap_command(argv: list[str], trace_dir: Path, node: str,
         pythonpath = os.pathsep.join(p for p in (str(INJECT_DIR), os.environ.get("PYTHONPATH", "")) if p)
         env = {"PYTHONPATH": pythonpath, "LAB_TRACE_DIR": str(trace_dir.resolve()), "LAB_NODE": node}
         return argv2, env
-    return strace_argv(list(argv), _reserve(trace_dir, node).resolve()), {}
+    return strace_argv(list(argv), _reserve(trace_dir, node).resolve(), strace_user), {}
