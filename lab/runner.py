@@ -34,7 +34,7 @@ from lab.classroom.manifest import check_student, write_manifest
 from lab.emulation import Network, counters
 from lab.emulation.daemons import RoutingDaemons, load_route_events
 from lab.emulation.privilege import describe as describe_privileges
-from lab.emulation.privilege import lab_user, program_confinement
+from lab.emulation.privilege import lab_user, program_confinement, unreadable
 from lab.errors import EmulationError, LabError, LabRunError, PrivilegeError, ToolMissingError, UsageError
 from lab.interrupts import signals_raise
 from lab.labs.evaluate import evaluate
@@ -121,7 +121,13 @@ def preflight(spec: LabSpec, loopback: bool) -> None:
         raise ToolMissingError("strace", "to trace the lab's non-Python programs")
     check_programs(spec)
     if os.geteuid() == 0 and any(s.run and not s.root for s in spec.steps):
-        lab_user()  # the unprivileged user programs run as: missing -> one line saying how to create it
+        user = lab_user()  # the unprivileged user programs run as; missing: one line says how to add it
+        uses_labdir = [s for s in spec.steps if not s.root and any("{labdir}" in a for a in s.run)]
+        if uses_labdir and unreadable(spec.labdir, user):
+            raise PrivilegeError(
+                f"{spec.source}: step '{uses_labdir[0].name}' runs as user '{user.name}', which cannot read "
+                f"{spec.labdir} (a private directory): make it readable (chmod o+rx), or move the lab"
+            )
 
 
 def _can_capture() -> bool:

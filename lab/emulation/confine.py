@@ -13,7 +13,9 @@ nothing it mounts is ever seen outside this program and its children). In order:
    program sees them and nothing else of what the covered directory held;
 3. it changes to the working directory and, unless a tracer does it (``strace -u``), drops to the user:
    supplementary groups cleared, gid and uid set, no_new_privs (no setuid binary gives root back);
-4. it checks that the user can use what it must, and says so in one line (exit 126) if not; then it execs.
+4. it checks that the user can write where it must, and says so in one line (exit 126) if not; then it
+   execs. (A lab file directory that the user may not read is refused by ``lab run`` before anything
+   starts: ``lab.emulation.privilege.unreadable``.)
 
 SPEC (JSON): {"tmp": DIR, "user": [name, uid, gid] | null, "drop": bool, "cwd": DIR | null,
 "readable": [DIR...], "writable": [DIR...]}. A step that declared ``root`` has "user": null: it gets the
@@ -51,17 +53,20 @@ def mount(source, target, fstype, flags, data=None):
            f"mount {target}")
 
 
-def searchable(path, uid, gid):
-    """Whether uid (primary group gid, no other groups) may search directory ``path`` (mode bits only)."""
+def searchable(path, uid, gid, read=False):
+    """Whether uid (primary group gid, no other groups) may search directory ``path`` (and, with ``read``,
+    list it), by mode bits only."""
     try:
         st = os.stat(path)
     except OSError:
         return False
     if st.st_uid == uid:
-        return bool(st.st_mode & stat.S_IXUSR)
-    if st.st_gid == gid:
-        return bool(st.st_mode & stat.S_IXGRP)
-    return bool(st.st_mode & stat.S_IXOTH)
+        want = stat.S_IXUSR | (stat.S_IRUSR if read else 0)
+    elif st.st_gid == gid:
+        want = stat.S_IXGRP | (stat.S_IRGRP if read else 0)
+    else:
+        want = stat.S_IXOTH | (stat.S_IROTH if read else 0)
+    return st.st_mode & want == want
 
 
 def under(path, top):
@@ -84,6 +89,9 @@ def build_view(spec):
     needed = [(os.path.realpath(p), False) for p in spec.get("readable", [])]
     needed += [(os.path.realpath(p), True) for p in spec.get("writable", [])]
     needed = sorted({(p, w) for p, w in needed if os.path.isdir(p)}, key=lambda x: (len(x[0]), x[1]))
+    if user:  # a readable directory the user cannot read is of no use to it, and re-mounting it would
+        # block the way to a writable directory inside it (a lab file next to the run's output)
+        needed = [(p, w) for p, w in needed if w or searchable(p, user[1], user[2], read=True)]
     covers = ["/tmp"]
     if user:
         for path, _w in needed:
@@ -137,11 +145,11 @@ def main():
         sys.stderr.write(f"lab: cannot confine the program: {err.strerror or err}\n")
         return 126
     if user and spec.get("drop", True):
+        # the writable directories were handed to the user: if it still cannot write them, nothing it does
+        # would be recorded. (A private readable directory is refused before the run, where it matters.)
         for path, writable in needed:
-            if not os.access(path, os.R_OK | os.X_OK | (os.W_OK if writable else 0)):
-                how = "write" if writable else "read"
-                sys.stderr.write(f"lab: user {user[0]} cannot {how} {path} (make it readable by others, or "
-                                 "mark the step root)\n")
+            if writable and not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+                sys.stderr.write(f"lab: user {user[0]} cannot write {path}\n")
                 return 126
     try:
         os.execvp(argv[0], argv)

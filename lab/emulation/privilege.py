@@ -88,6 +88,22 @@ class Confinement:
         return [sys.executable, "-I", "-S", str(CONFINE), json.dumps(spec), "--", *argv]
 
 
+def unreadable(directory: Path, user: RunAs) -> bool:
+    """Whether ``user`` may not list and enter ``directory`` itself (its parents do not matter: the
+    program's view re-mounts it under whatever covers them; ACLs are not consulted, only mode bits)."""
+    try:
+        st = directory.stat()
+    except OSError:
+        return False  # a missing directory is another error, reported where it is used
+    if st.st_uid == user.uid:
+        bits = st.st_mode >> 6
+    elif st.st_gid == user.gid:
+        bits = st.st_mode >> 3
+    else:
+        bits = st.st_mode
+    return (bits & 0o5) != 0o5
+
+
 def give_to(user: RunAs | None, *dirs: Path) -> None:
     """Make ``dirs`` (created if missing) writable by ``user``: the only host directories it may write."""
     for d in dirs:

@@ -123,3 +123,27 @@ def test_lab_programs_run_unprivileged_with_a_private_tmp_and_root_steps_as_root
     assert not (state_dir() / f"{result.report['run_id']}.d").exists()
     assert not (Path("/root") / "lab-priv-test").exists() and not Path("/etc/lab-priv-test").exists()
     assert os.stat(result.out / "report.json").st_uid == 0
+
+
+def test_a_lab_file_in_a_directory_the_lab_user_cannot_read_is_refused_before_the_run(tmp_path: Path) -> None:
+    from lab.errors import PrivilegeError
+    from lab.labs.spec import load_lab
+    from lab.runner import preflight
+
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "p.py").write_text("print('hi')\n")
+    path = private / "lab.yaml"
+    step = {"name": "hello", "node": "h1", "run": ["python3", "{labdir}/p.py"]}
+    path.write_text(yaml.safe_dump({"name": "private", "topology": "two-hosts", "steps": [step]}))
+    with pytest.raises(PrivilegeError) as err:
+        preflight(load_lab(path), loopback=False)
+    text = str(err.value)
+    assert str(path) in text and "step 'hello'" in text and "cannot read" in text and "\n" not in text
+    # a root step may read it; so may anyone once it is readable
+    path.write_text(yaml.safe_dump({"name": "private", "topology": "two-hosts",
+                                    "steps": [{**step, "root": "reads a private directory"}]}))
+    preflight(load_lab(path), loopback=False)
+    private.chmod(0o755)
+    path.write_text(yaml.safe_dump({"name": "private", "topology": "two-hosts", "steps": [step]}))
+    preflight(load_lab(path), loopback=False)
