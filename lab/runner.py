@@ -481,17 +481,22 @@ def _start(
 ) -> subprocess.Popen[bytes]:
     # least privilege (lab.emulation.privilege): as user 'lab' unless the step declared root; it may write
     # only {out} (its cwd) and the traces; strace, when it traces the step, drops to the user itself
+    # only {out} (files/) and the in-process tracer's traces/py/ are writable: strace's logs, the capture
+    # and the reports are written by root where a lab program cannot plant a link
     files = _files_dir(paths)
     node = step.node or "local"
+    traced_in_process = step.trace and is_python_command(argv)
+    trace_dir = paths.traces_dir / "py" if traced_in_process else paths.traces_dir
     confinement = program_confinement(
-        net.node_tmp(step.node or ""), root=step.root, strace=step.trace and not is_python_command(argv),
-        readable=[labdir] if labdir else [], writable=[files, paths.traces_dir], cwd=files,
+        net.node_tmp(step.node or ""), root=step.root, strace=step.trace and not traced_in_process,
+        readable=[labdir] if labdir else [], writable=[files, *([trace_dir] if traced_in_process else [])],
+        mounted=[] if traced_in_process else [trace_dir], cwd=files,
     )
     user = confinement.user if confinement else None
     res.user = "root" if confinement and not user else (user.name if user else None)
     env: dict[str, str] = dict(user.env) if user else {}
     if step.trace:
-        argv, trace_env = wrap_command(argv, paths.traces_dir, node, python=python,
+        argv, trace_env = wrap_command(argv, trace_dir, node, python=python,
                                        strace_user=user.name if user else None)
         env.update(trace_env)
     out = (paths.logs_dir / f"{step.name}.out").open("wb")

@@ -18,8 +18,10 @@ nothing it mounts is ever seen outside this program and its children). In order:
    starts: ``lab.emulation.privilege.unreadable``.)
 
 SPEC (JSON): {"tmp": DIR, "user": [name, uid, gid] | null, "drop": bool, "cwd": DIR | null,
-"readable": [DIR...], "writable": [DIR...]}. A step that declared ``root`` has "user": null: it gets the
-private /tmp and runs as root.
+"readable": [DIR...], "writable": [DIR...], "mounted": [DIR...]}: "writable" directories were handed to the
+user, "mounted" ones stay root's and are only kept reachable, writable, for a tracer that stays root
+(strace writes its log there, out of the program's reach). A step that declared ``root`` has "user": null:
+it gets the private /tmp and runs as root.
 """
 
 import ctypes
@@ -87,7 +89,7 @@ def build_view(spec):
     """Private /tmp and the covers that keep the needed directories reachable (see the module doc)."""
     user = spec.get("user")
     needed = [(os.path.realpath(p), False) for p in spec.get("readable", [])]
-    needed += [(os.path.realpath(p), True) for p in spec.get("writable", [])]
+    needed += [(os.path.realpath(p), True) for p in (*spec.get("writable", []), *spec.get("mounted", []))]
     needed = sorted({(p, w) for p, w in needed if os.path.isdir(p)}, key=lambda x: (len(x[0]), x[1]))
     if user:  # a readable directory the user cannot read is of no use to it, and re-mounting it would
         # block the way to a writable directory inside it (a lab file next to the run's output)
@@ -147,8 +149,9 @@ def main():
     if user and spec.get("drop", True):
         # the writable directories were handed to the user: if it still cannot write them, nothing it does
         # would be recorded. (A private readable directory is refused before the run, where it matters.)
-        for path, writable in needed:
-            if writable and not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+        handed = {os.path.realpath(p) for p in spec.get("writable", [])}
+        for path, _writable in needed:
+            if path in handed and not os.access(path, os.R_OK | os.W_OK | os.X_OK):
                 sys.stderr.write(f"lab: user {user[0]} cannot write {path}\n")
                 return 126
     try:

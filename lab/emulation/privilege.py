@@ -74,6 +74,7 @@ class Confinement:
     writable: tuple[Path, ...] = ()
     cwd: Path | None = None
     drop: bool = True
+    mounted: tuple[Path, ...] = ()  # root's, kept reachable for a tracer that stays root (strace's logs)
 
     def argv(self, argv: Sequence[str]) -> list[str]:
         """``argv`` started through the confining launcher (run it inside the node's namespace)."""
@@ -84,6 +85,7 @@ class Confinement:
             "cwd": str(self.cwd) if self.cwd else None,
             "readable": [str(p) for p in self.readable],
             "writable": [str(p) for p in self.writable],
+            "mounted": [str(p) for p in self.mounted],
         }
         return [sys.executable, "-I", "-S", str(CONFINE), json.dumps(spec), "--", *argv]
 
@@ -126,10 +128,12 @@ def program_confinement(
     strace: bool,
     readable: Sequence[Path] = (),
     writable: Sequence[Path] = (),
+    mounted: Sequence[Path] = (),
     cwd: Path | None = None,
 ) -> Confinement | None:
     """How a lab file's program starts: as ``lab`` (or as root if its step declared ``root``), with the node's
-    private /tmp, reading ``readable`` and the interpreter, writing only ``writable`` (handed to ``lab``).
+    private /tmp, reading ``readable`` and the interpreter, writing only ``writable`` (handed to ``lab``);
+    ``mounted`` stays root's (a tracer that stays root writes there).
 
     None when this process is not root: a caller without privileges (a loopback run) already runs programs
     as itself and cannot build a mount namespace. ``strace``: the step runs under strace, which drops to the
@@ -140,7 +144,7 @@ def program_confinement(
     user = None if root else lab_user()
     give_to(user, *writable)
     return Confinement(node_tmp, user, readable=(*interpreter_dirs(), *readable), writable=tuple(writable),
-                       cwd=cwd, drop=not strace)
+                       cwd=cwd, drop=not strace, mounted=tuple(mounted))
 
 
 def describe(root_steps: Sequence[tuple[str, str | None, str]]) -> str:

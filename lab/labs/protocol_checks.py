@@ -293,8 +293,10 @@ def _link(run_dir: Path | None) -> tuple[dict[str, Any], Records]:
     from the raw link.pcapng (as grading recomputes a key: never from a derived file a student holds)."""
     if run_dir is None:
         raise ValueError("this check reads the run directory's link capture")
-    meta = json.loads((Path(run_dir) / "link.json").read_text())
-    pcap = Path(run_dir) / "link.pcapng"
+    # the link step writes into {out}: the run's files/ directory (where lab programs may write)
+    base = Path(run_dir) / "files" if (Path(run_dir) / "files" / "link.json").is_file() else Path(run_dir)
+    meta = json.loads((base / "link.json").read_text())
+    pcap = base / "link.pcapng"
     stamp = (str(pcap.resolve()), pcap.stat().st_mtime_ns, pcap.stat().st_size)
     if stamp not in _LINK_CACHE:
         from lab.analysis.pipeline import analyze_capture

@@ -60,7 +60,11 @@ def collect(trace_dir: Path) -> list[dict[str, Any]]:
     if not trace_dir.is_dir():
         raise TraceError(f"{trace_dir}: trace directory does not exist")
     records: list[dict[str, Any]] = []
-    for path in sorted(trace_dir.glob("calls-*.jsonl")):
+    # in-process tracer logs may sit one level down (traces/py/, the one directory of a run that an
+    # unprivileged lab program writes): only regular files are read there, never a link it planted
+    for path in sorted([*trace_dir.glob("calls-*.jsonl"), *trace_dir.glob("*/calls-*.jsonl")]):
+        if path.is_symlink() or not path.is_file():
+            continue
         records.extend(load_calls(path))
     for path in sorted(trace_dir.glob("strace-*.txt")):
         records.extend(parse_strace_file(path, node=_strace_node(path)))

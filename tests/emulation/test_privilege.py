@@ -119,6 +119,11 @@ def test_lab_programs_run_unprivileged_with_a_private_tmp_and_root_steps_as_root
     assert [c["tracer"] for c in server_binds] == ["python"] and server_binds[0]["local"][1] == 80
     assert client_connects and {c["tracer"] for c in client_connects} == {"strace"}
     assert client_connects[0]["peer"][1] == 80
+    # the program writes only files/ and the tracer's traces/py/; strace's log stays root's, out of its reach
+    traces = result.out / "traces"
+    assert os.stat(traces).st_uid == 0 and os.stat(traces / "py").st_uid == lab_user.pw_uid
+    assert [p.stat().st_uid for p in (traces / "py").glob("calls-h2-*.jsonl")] == [lab_user.pw_uid]
+    assert [p.stat().st_uid for p in traces.glob("strace-h1-*.txt")] == [0]
     # the nodes' /tmp directories went with the run
     assert not (state_dir() / f"{result.report['run_id']}.d").exists()
     assert not (Path("/root") / "lab-priv-test").exists() and not Path("/etc/lab-priv-test").exists()

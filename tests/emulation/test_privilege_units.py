@@ -33,7 +33,7 @@ def test_the_launcher_gets_everything_it_needs_as_one_json_argument(tmp_path: Pa
     assert argv[5:] == ["--", "dig", "@198.18.0.2", "www.lab"]
     assert json.loads(argv[4]) == {"tmp": str(tmp_path / "tmp"), "user": ["lab", 999, 995], "drop": False,
                                    "cwd": str(tmp_path / "files"), "readable": ["/opt/x"],
-                                   "writable": [str(tmp_path / "files")]}
+                                   "writable": [str(tmp_path / "files")], "mounted": []}
     assert json.loads(Confinement(tmp_path, None).argv(["nft"])[4])["user"] is None
 
 
@@ -95,3 +95,17 @@ def test_the_view_covers_the_topmost_directory_the_user_cannot_search(tmp_path: 
         private.chmod(0o755)
     assert confine.under("/tmp/a/b", "/tmp") and confine.under("/tmp", "/tmp")
     assert not confine.under("/tmpx", "/tmp")
+
+
+def test_merge_reads_what_an_unprivileged_tracer_wrote_but_no_link_it_planted(tmp_path: Path) -> None:
+    from lab.tracing.merge import collect
+
+    record = {"tracer": "python", "node": "h2", "pid": 7, "tid": 7, "call": "close", "args": {}, "ret": None,
+              "t_start_ns": 1, "t_end_ns": 2}
+    (tmp_path / "py").mkdir()
+    (tmp_path / "py" / "calls-h2-7.jsonl").write_text(json.dumps(record) + "\n")
+    secret = tmp_path / "secret.jsonl"  # stands for a root-only file a program would like to see copied
+    secret.write_text(json.dumps({**record, "node": "leaked"}) + "\n")
+    (tmp_path / "py" / "calls-h2-8.jsonl").symlink_to(secret)
+    records = collect(tmp_path)
+    assert [r["node"] for r in records] == ["h2"]
