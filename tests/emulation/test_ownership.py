@@ -195,3 +195,30 @@ def test_interrupt_at_random_moments_of_bring_up_leaves_nothing(tmp_path, seed):
         assert _scratch_of(proc.pid) == []
         outcomes.append("up" in out)
     assert len(outcomes) == 10 and not all(outcomes), "every signal came after bring-up: nothing was tested"
+
+
+# Brings a network up, gives h1 its private /tmp (as a lab program's start does), then waits to be killed.
+TMP_OWNER = """
+import sys, time
+from lab.emulation import Network
+from lab.topology import load_topology
+with Network(load_topology("two-hosts"), run_id=sys.argv[1]) as net:
+    (net.node_tmp("h1") / "left-by-a-program").write_text("x")
+    print(net.node_tmp("h1"), flush=True)
+    time.sleep(300)
+"""
+
+
+def test_sigkill_then_clean_removes_the_nodes_private_tmp_too():
+    rid = run_id("p")
+    proc = subprocess.Popen([sys.executable, "-c", TMP_OWNER, rid], stdout=subprocess.PIPE, text=True)
+    try:
+        tmp = Path(proc.stdout.readline().strip())
+        assert (tmp / "left-by-a-program").is_file() and oct(tmp.stat().st_mode & 0o7777) == "0o1777"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert tmp.exists(), "SIGKILL leaves it behind: that is what clean is for"
+    removed, _alive = clean([rid])
+    assert [r.run_id for r in removed] == [rid] and not removed[0].problems
+    assert not tmp.exists() and not tmp.parent.parent.exists() and _left(rid) == []

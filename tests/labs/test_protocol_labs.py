@@ -355,11 +355,12 @@ def test_ppp_record_is_unframed_into_ppp_frames(tmp_path: Path) -> None:
 def test_ppp_lab_falls_back_to_crafted_frames_and_says_so(tmp_path: Path) -> None:
     run = Run("ppp", tmp_path / "run")
     run.green()
-    meta = json.loads((tmp_path / "run" / "link.json").read_text())
+    # the link step wrote into {out}: the run's files/ (the only place a lab program may write)
+    meta = json.loads((tmp_path / "run" / "files" / "link.json").read_text())
     assert meta["mode"] == "crafted" and meta["reason"] == PPP_REASON and "CONFIG_PPP" in PPP_REASON
     said = (tmp_path / "run" / "logs" / "link.out").read_text().splitlines()[0]
     assert said.startswith(PPP_REASON) and "crafted" in said
-    frames = _jsonl(tmp_path / "run" / "link" / "packets.jsonl")
+    frames = _jsonl(tmp_path / "run" / "files" / "link" / "packets.jsonl")
     assert frames and all(any("crafted with scapy" in c for c in f["comments"]) for f in frames)
     lcp = [f["ppp"] for f in frames if (f.get("ppp") or {}).get("protocol") == "LCP"]
     assert lcp[0]["code"] == "Configure-Request" and {"type": "MRU", "value": 1500} in lcp[0]["options"]
@@ -382,9 +383,10 @@ def test_ppp_lab_falls_back_to_crafted_frames_and_says_so(tmp_path: Path) -> Non
 def test_ppp_lab_runs_pppd_between_two_namespaces(tmp_path: Path) -> None:
     run = Run("ppp", tmp_path / "run")
     run.green()
-    meta = json.loads((tmp_path / "run" / "link.json").read_text())
+    # the link step wrote into {out}: the run's files/ (the only place a lab program may write)
+    meta = json.loads((tmp_path / "run" / "files" / "link.json").read_text())
     assert meta["mode"] == "captured" and meta["replies"] == 3
-    frames = _jsonl(tmp_path / "run" / "link" / "packets.jsonl")
+    frames = _jsonl(tmp_path / "run" / "files" / "link" / "packets.jsonl")
     protocols = [(f.get("ppp") or {}).get("protocol") for f in frames]
     assert "LCP" in protocols and "IPCP" in protocols
     assert protocols.index("LCP") < protocols.index("IPCP")
