@@ -11,9 +11,9 @@ the table in ``lab/labs/README.md``) and each carries examples that the tests ru
   Items are separated by arrows, commas or semicolons (or by spaces when there are none of those), so
   thousands separators are not allowed inside a list. Each item is marked as a number or a word.
 - **range**: two numbers, low and high: ``"0-1479"``, ``"0..1479"``, ``"0 to 1479"``, ``[0, 1479]``.
-- **text**: case, surrounding whitespace, a leading article and a trailing full stop do not matter; a
-  sentence naming the answer is accepted when the question's choices are known and no other choice is
-  named (``"the server sends first"``; ``"server or client"`` is wrong).
+- **text**: case, surrounding whitespace, a leading article, a trailing full stop and a remark in
+  parentheses do not matter; a sentence naming the answer is accepted when the question's choices are
+  known and no other choice is named (``"the server sends first"``; ``"server or client"`` is wrong).
 - **yesno**: yes/no, true/false, y/n; a sentence starting with one of them and not naming the other.
 - **manual**: free text a teacher reads; never marked automatically.
 """
@@ -113,7 +113,9 @@ def match_text(expected: Any, given: Any, choices: Sequence[str] = ()) -> Verdic
     if given is None or isinstance(given, list | dict):
         return Verdict(False, "not a word or a sentence")
     want, said = norm(expected), norm(given)
-    if said == want:
+    if isinstance(given, str) and _hedged(given):
+        return Verdict(False, "names more than one value: give one answer")
+    if said == want or norm(PARENS.sub(" ", str(given))) == want:  # "239.1.2.3 (the group)"
         return RIGHT
     others = [c for c in map(norm, choices) if c != want]
     named = lambda word: re.search(rf"\b{re.escape(word)}\b", said) is not None  # noqa: E731
@@ -219,8 +221,10 @@ TYPES: dict[str, AnswerType] = {
         AnswerType(
             "text",
             "a word: case, spaces, a leading article, a final full stop ignored; a sentence naming only it",
-            (("server", "Server"), ("server", " the SERVER. "), ("server", "the server sends first")),
-            (("server", "client"), ("server", "server or client"), ("server", "the server or the client")),
+            (("server", "Server"), ("server", " the SERVER. "), ("server", "the server sends first"),
+             ("239.1.2.3", "239.1.2.3 (the group)")),
+            (("server", "client"), ("server", "server or client"), ("server", "the server or the client"),
+             ("239.1.2.3", "239.1.2.3 (or 239.1.2.4)")),
             match_text,
         ),
         AnswerType(
