@@ -171,7 +171,7 @@ def _run_one(run_lab: Any, spec: LabSpec, out: Path) -> dict[str, Any]:
             error=str(err),
             observations_ok=0,
             observations_total=len(spec.observations),
-            questions=len(spec.questions),
+            questions=sum(not q.manual for q in spec.questions),  # the auto-marked ones
             coverage=None,
             unanswered=[],
         )
@@ -192,7 +192,7 @@ def _run_one(run_lab: Any, spec: LabSpec, out: Path) -> dict[str, Any]:
         observations_total=len(obs),
         failed=obs_failed + other,
         coverage=cov,
-        questions=len(spec.questions),
+        questions=sum(not q.manual for q in spec.questions),  # the auto-marked ones
         unanswered=[f for f in failures if f.startswith("question '")],
     )
     row["ok"] = (
