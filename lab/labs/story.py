@@ -467,6 +467,29 @@ def retransmissions(packets: Records, calls: Records) -> list[str]:
     ]
 
 
+def lost_copies(packets: Records, calls: Records) -> list[str]:
+    """Copies an emulated lossy link dropped (``lost``): where, by which rule, and what carried the bytes."""
+    lost = [p for p in ev.wire(packets) if p.get("lost")]
+    if not lost:
+        return []
+    first = lost[0]
+    info = first["lost"]
+    data = [p for p in lost if ev.payload_len(p) > 0]
+    carried = [p for p in data if p["lost"].get("carried_by") is not None]
+    text = (
+        f"{len(lost)} packets never reached the next link ({len(data)} of them carried data): they were "
+        f"dropped by the emulated {info['rule']}; the first, {ev.frame(first)}, was last seen on "
+        f"{info['seen_last_on']}."
+    )
+    if carried:
+        c = carried[0]
+        text += (
+            f" Its receiver never read such a copy: the bytes of {ev.frame(c)} arrived with the "
+            f"retransmission frame {c['lost']['carried_by']}, which the sender's kernel made on its own."
+        )
+    return [text]
+
+
 def reset_instead_of_fin(packets: Records, calls: Records) -> list[str]:
     rsts = ev.matching(packets, lambda p: "RST" in ev.tcp_flags(p))
     if not rsts:
@@ -512,6 +535,7 @@ DETECTORS: tuple[Callable[[Records, Records], list[str]], ...] = (
     segments_vs_calls,
     kernel_only,
     retransmissions,
+    lost_copies,
     reset_instead_of_fin,
     link_layer,
     background,

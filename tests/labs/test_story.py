@@ -121,3 +121,16 @@ def test_segments_vs_calls_and_reset() -> None:
     calls = [call(8, "sendall", nbytes=2896)]
     assert "left as 2 segments" in story.segments_vs_calls(cap.packets, calls)[0]
     assert "is a RST, not the FIN" in story.reset_instead_of_fin(cap.packets, calls)[0]
+
+
+def test_lost_copies_are_told_with_their_rule_and_retransmission() -> None:
+    cap = Capture()
+    rule = "loss 10% on link r1-h2 (nftables)"
+    seg = cap.tcp(C, S, "ACK", role="data", seq=1449, length=1448)
+    seg["lost"] = {"link": "r1-h2", "seen_last_on": "h1-eth0", "rule": rule, "carried_by": 7}
+    ack = cap.tcp(S, C, "ACK", role="ack", from_client=False, iface="r1-eth1")
+    ack["lost"] = {"link": "r1-h2", "seen_last_on": "r1-eth1", "rule": rule, "carried_by": None}
+    (note,) = story.lost_copies(cap.packets, [])
+    assert note.startswith("2 packets never reached the next link (1 of them carried data)")
+    assert rule in note and "retransmission frame 7" in note
+    assert story.lost_copies(Capture().packets, []) == []
