@@ -106,8 +106,9 @@ def _arguments(call: Mapping[str, Any]) -> list[str]:
         size = args.get("bufsize", args.get("nbytes"))
         if size is not None:
             shown.append(str(size))
+    reading = name.startswith(READ_CALLS)
     for key in ("address", "backlog", "how", "level", "optname", "value", "flag", "timeout", "flags"):
-        if key in args:
+        if key in args and not (reading and key == "address"):  # where a datagram came from is a result
             value = args[key]
             shown.append(py_addr(value) if key == "address" else str(value))
     return shown
@@ -134,6 +135,8 @@ def _outcome(call: Mapping[str, Any]) -> str:
         if name in ("recvfrom", "recvfrom_into") and isinstance(ret, list) and len(ret) == 2:
             first = str(ret[0]) if name.endswith("_into") else data
             return f" -> ({first}, {py_addr(ret[1])})"
+        if "address" in args:  # strace's recvfrom(): the source address it filled in
+            return f" -> {data} from {py_addr(args['address'])}"
         if name.startswith("recvmsg") and isinstance(ret, list) and len(ret) == 4:
             return f" -> ({data}, ancdata {ret[1]}, flags {ret[2]}, {py_addr(ret[3])})"
         if name.endswith("_into"):

@@ -80,3 +80,9 @@ def test_a_send_whose_bytes_left_after_the_peers_ack_blocked() -> None:
     assert SendWaits(packets).waited(send) is True
     assert "blocked until the peer's ACKs" in duration_text(send, True)
     assert SendWaits(packets).waited(rec("recv", local=["198.18.0.1", 4000])) is None
+
+
+def test_an_strace_recvfrom_shows_the_source_as_a_result() -> None:
+    args = {"bufsize": 1024, "preview": "hi", "address": ["198.18.0.1", 9]}
+    c = rec("recvfrom", tracer="strace", args=args, ret=2, nbytes=2, type="SOCK_DGRAM")
+    assert call_text(c) == "recvfrom(1024) -> b'hi' (2 B) from ('198.18.0.1', 9)"
