@@ -17,7 +17,7 @@ from lab.errors import ToolMissingError, UsageError
 
 INJECT_DIR = Path(__file__).resolve().parent / "inject"
 
-_PYTHON_NAME = re.compile(r"^python(\d+(\.\d+)?)?$")
+_PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?")  # fullmatch
 _NODE_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")  # fullmatch: "h1\n" is not a name
 
 # Syscalls recorded for non-Python programs: the network class plus the generic fd calls that move socket
@@ -37,7 +37,7 @@ def is_python_command(argv: list[str]) -> bool:
     """
     if not argv:
         return False
-    if _PYTHON_NAME.match(os.path.basename(argv[0])):
+    if _PYTHON_NAME.fullmatch(os.path.basename(argv[0])):
         return not _ignores_environment(argv[1:])
     return _python_shebang(argv[0])
 
@@ -124,7 +124,7 @@ def wrap_command(argv: list[str], trace_dir: Path, node: str, python: str = sys.
     trace_dir.mkdir(parents=True, exist_ok=True)
     if is_python_command(argv):
         argv2 = list(argv)
-        if _PYTHON_NAME.match(os.path.basename(argv[0])):
+        if _PYTHON_NAME.fullmatch(os.path.basename(argv[0])):
             argv2[0] = python
         pythonpath = os.pathsep.join(p for p in (str(INJECT_DIR), os.environ.get("PYTHONPATH", "")) if p)
         env = {"PYTHONPATH": pythonpath, "LAB_TRACE_DIR": str(trace_dir.resolve()), "LAB_NODE": node}

@@ -92,3 +92,20 @@ def test_show_json_on_a_damaged_report_is_one_line(tmp_path: Path, capsys: pytes
     assert main(["show", str(tmp_path), "--json"]) == UsageError.exit_code
     err = capsys.readouterr().err.strip()
     assert message in err and "report.json" in err and "\n" not in err and "Traceback" not in err, err
+
+
+def test_a_fifo_lab_file_and_a_bomb_of_answers_are_one_line(tmp_path: Path) -> None:
+    import os
+
+    from lab.labs.grading import read_answers
+
+    os.mkfifo(tmp_path / "lab.yaml")
+    with pytest.raises(UsageError, match=r"not a regular file \(a FIFO\)"):
+        load_lab(tmp_path / "lab.yaml")
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(alias_bomb())
+    with pytest.raises(UsageError, match="YAML bomb") as err:
+        read_answers(answers)
+    assert "\n" not in str(err.value) and str(answers) in str(err.value)
+    answers.write_text("q1: yes\nq2: 3\n")
+    assert read_answers(answers) == {"q1": "yes", "q2": 3}  # YAML 1.2: an answer "yes" stays the word
