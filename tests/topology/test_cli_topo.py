@@ -74,4 +74,4 @@ def test_up_interrupted_stops_its_keeper(monkeypatch, capsys):
     monkeypatch.setattr(topo_cli.subprocess, "Popen", Keeper)
     monkeypatch.setattr(topo_cli.os, "geteuid", lambda: 0)
     assert main(["up", "two-hosts"]) == 130
-    assert Keeper.terminated and capsys.readouterr().err.strip() == "lab: interrupted"
+    assert Keeper.terminated and capsys.readouterr().err.strip() == "lab: interrupted (SIGINT)"
