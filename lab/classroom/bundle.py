@@ -1,8 +1,9 @@
 """Bundles: what a student hands in (``lab submit``) and how a teacher opens one (hostile input).
 
 A bundle is one ``.tar.gz`` holding only what grading reads: ``manifest.json``, the raw ``capture.pcapng``,
-the call logs ``traces/*``, the run's ``lab.yaml`` (to tell which lab file the run ran) and the student's
-``answers.yaml``. No derived file travels: the teacher re-analyzes the raw evidence.
+the call logs ``traces/*`` (and one level down, ``traces/py/*``), the run's ``lab.yaml`` (to tell which lab
+file the run ran) and the student's ``answers.yaml``. No derived file travels: the teacher re-analyzes the
+raw evidence.
 
 A teacher opens files written by others, so unpacking trusts nothing in the archive. Python 3.11.2 has
 no ``tarfile.data_filter``, so its rules are applied here explicitly, and stricter: only the names above
@@ -24,7 +25,8 @@ from lab.errors import UsageError
 
 ANSWERS = "answers.yaml"
 NAME_RE = re.compile(
-    r"(?:manifest\.json|capture\.pcapng|lab\.yaml|answers\.yaml|traces/[A-Za-z0-9][A-Za-z0-9._-]{0,120})"
+    r"(?:manifest\.json|capture\.pcapng|lab\.yaml|answers\.yaml"
+    r"|traces/(?:[A-Za-z0-9][A-Za-z0-9_-]{0,40}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,120})"
 )
 REQUIRED = (MANIFEST, "capture.pcapng", "lab.yaml", ANSWERS)
 MAX_MEMBERS = 1000

@@ -171,8 +171,9 @@ def read_manifest(root: Path) -> Manifest:
 
 
 def is_evidence(rel: str) -> bool:
-    """The raw evidence a bundle carries and grading reads: the capture, the call logs, the lab file."""
-    return rel in ("capture.pcapng", "lab.yaml") or (rel.startswith("traces/") and rel.count("/") == 1)
+    """The raw evidence a bundle carries and grading reads: the capture, the call logs (``traces/*`` and one
+    level down, ``traces/py/*`` where an unprivileged program's tracer writes), the lab file."""
+    return rel in ("capture.pcapng", "lab.yaml") or (rel.startswith("traces/") and rel.count("/") <= 2)
 
 
 def changed_files(root: Path, manifest: Manifest, *, evidence_only: bool = False) -> list[str]:

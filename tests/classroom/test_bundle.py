@@ -90,6 +90,7 @@ HOSTILE = [
     ("fifo", lambda ev: [member("traces/fifo", type=tarfile.FIFOTYPE), *ev], "is a FIFO"),
     ("directory", lambda ev: [member("traces", type=tarfile.DIRTYPE), *ev], "is a directory"),
     ("foreign", lambda ev: [*ev, member("lab_functions.py", b"import os\n")], "not part of a lab bundle"),
+    ("too-deep", lambda ev: [*ev, member("traces/py/a/calls-h1-1.jsonl", b"")], "not part of a lab bundle"),
     ("duplicate", lambda ev: [*ev, ev[0]], "appears twice"),
     ("missing", lambda ev: ev[1:], "missing manifest.json"),
     ("no-traces", lambda ev: [m for m in ev if not m[0].name.startswith("traces/")], "no call logs"),
