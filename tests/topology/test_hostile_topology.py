@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -74,8 +75,6 @@ def test_yes_and_no_are_node_names(tmp_path: Path) -> None:
 
 
 def test_a_fifo_or_a_directory_is_named_as_such(tmp_path: Path) -> None:
-    import os
-
     os.mkfifo(tmp_path / "fifo.yaml")
     for target, what in ((tmp_path / "fifo.yaml", "a FIFO"), (tmp_path, "a directory")):
         with pytest.raises(TopologyError, match=f"not a regular file \\({what}\\)"):
@@ -94,6 +93,7 @@ BORDERLINE = {  # name: (text, check accepts)
     "switch-help": ("nodes: [h1, h2, {name: help, kind: switch}]\nlinks: [[h1, help], [h2, help]]\n", True),
     "bridge-max": (star(MAX_BRIDGE_PORTS), True),
     "bridge-over": (star(MAX_BRIDGE_PORTS + 1), False),
+    "newline-name": ('nodes: ["h1\\n", h2]\nlinks: [["h1\\n", h2]]\n', False),
 }
 
 
@@ -108,7 +108,7 @@ def test_check_verdicts_of_the_borderline_files(tmp_path: Path) -> None:
         assert _check(path) is accepted, name
         if accepted:  # and the plan of what up would build has every value exactly
             build_plan(load_topology(path), "abc", netem=False)
-    assert len(BORDERLINE) == 10
+    assert len(BORDERLINE) == 11
 
 
 def test_plans_realize_values_without_rounding(tmp_path: Path) -> None:
@@ -123,8 +123,16 @@ def test_plans_realize_values_without_rounding(tmp_path: Path) -> None:
 
 
 @pytest.mark.root
+def test_up_refuses_a_run_id_with_a_newline() -> None:
+    up = subprocess.run([sys.executable, "-m", "lab", "up", "two-hosts", "--run-id", "ab\n"],
+                        capture_output=True, text=True, timeout=60)
+    assert up.returncode == 2 and up.stderr.count("\n") == 1 and "run id 'ab\\n'" in up.stderr, up.stderr
+    assert not [ns for ns in os.listdir("/run/netns") if ns.startswith("lab-ab")]
+
+
+@pytest.mark.root
 @pytest.mark.parametrize("name", ["loss-100", "loss-resolution", "switch-help", "rate-fraction", "switch-lo",
-                                  "bridge-max", "bridge-over"])
+                                  "bridge-max", "bridge-over", "newline-name"])
 def test_up_builds_exactly_what_check_accepts(tmp_path: Path, name: str) -> None:
     text, accepted = BORDERLINE[name]
     path = tmp_path / f"{name}.yaml"
@@ -139,6 +147,7 @@ def test_up_builds_exactly_what_check_accepts(tmp_path: Path, name: str) -> None
             assert json.loads(up.stdout)["run_id"] == rid
         else:
             assert len(up.stderr.strip().splitlines()) == 1 and name + ".yaml" in up.stderr
+            assert not [ns for ns in os.listdir("/run/netns") if ns.startswith(f"lab-{rid}-")]
     finally:
         if up.returncode == 0:
             down = subprocess.run([sys.executable, "-m", "lab", "down", rid], capture_output=True, text=True,
