@@ -203,6 +203,34 @@ class PacketRecord(TypedDict):
 
 
 # -- calls.jsonl ----------------------------------------------------------------------------------------
+class RawIPHeader(TypedDict):
+    """The IPv4 header of a raw IP datagram, where the bytes showed it (received, or sent with IP_HDRINCL)."""
+
+    src: str
+    dst: str
+    id: int
+    proto: int
+
+
+class Datagram(TypedDict):
+    """What one data call moved as a unit: a UDP or ping datagram, or a raw socket's frame or packet.
+
+    ``sha1`` (16 hex digits; null when the tracer saw only part of the bytes) matches the call to the
+    captured packet. Raw sockets (``raw``) say what was hashed in ``level``: ``link`` (an AF_PACKET
+    SOCK_RAW frame, Ethernet header included), ``network`` (AF_PACKET SOCK_DGRAM: from the IP header on)
+    or ``ip-payload`` (raw IP: what follows the IP header; absent in the strace converter's records, which
+    mean the same); ``pkttype`` is the packet socket's frame type of a read frame (4: a copy of a frame
+    this node sent)."""
+
+    peer: Address | None
+    len: int
+    sha1: str | None
+    raw: NotRequired[bool]
+    level: NotRequired[Literal["link", "network", "ip-payload"]]
+    pkttype: NotRequired[int]
+    ip: NotRequired[RawIPHeader | None]
+
+
 class CallRecord(TypedDict):
     """One line of calls.jsonl: one socket call, as the in-process tracer or strace saw it (``exception``
     and ``message``: what Python raised, as it prints it; ``error``: the errno name). Times are on
@@ -233,7 +261,7 @@ class CallRecord(TypedDict):
     sent_after: int | None
     recv_before: int | None
     recv_after: int | None
-    dgram: dict[str, Any] | None
+    dgram: Datagram | None
     cmd: NotRequired[str]
     program: NotRequired[str]  # the daemon that made the call (``ospfd``), for a routing daemon's calls
 

@@ -213,6 +213,9 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
     fp = FastPath(decoder, flows, recent) if fast_path and attributor is None and not deep_rows else None
     fast = fp.packet if fp is not None else None
     render_entry = Renderer(iface_nodes).render
+    # the captured bytes go to an attributor that asks for them (a call log with raw-socket calls): packets
+    # a program built itself are matched to its calls by their hash
+    frames = bool(getattr(attributor, "wants_frames", False))
     t0: int | None = None
     n = 0
     jl = lines.buf if lines is not None else []
@@ -255,7 +258,10 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
                 if deep_rows is not None:
                     _attach_deep(rec, deep_rows.get(n))
                 inferred = rec.pop("_cause")
-                cause = attributor.cause(rec) if attributor is not None else inferred
+                if attributor is None:
+                    cause = inferred
+                else:
+                    cause = attributor.cause(rec, item.data) if frames else attributor.cause(rec)
                 rec["cause"] = cause
                 role = rec["role"]
                 names = tuple(ly["name"] for ly in rec["layers"])

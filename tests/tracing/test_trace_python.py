@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from lab.tracing import load_calls, merge_traces, wrap_command
+from tests.test_records import validate_dir
 
 from .tracecheck import by_sock, check_offsets, run_traced
 
@@ -233,3 +234,39 @@ def test_untraced_without_trace_dir(tmp_path: Path) -> None:
     out = subprocess.run(argv, env={**os.environ, **env}, capture_output=True, timeout=30, check=True)
     assert out.stdout.decode().split() == ["False", "False"]
     assert not list((tmp_path / "traces").glob("calls-*"))
+
+
+@pytest.mark.root
+def test_raw_sockets_record_their_frames_and_packets_by_hash(tmp_path: Path) -> None:
+    """AF_PACKET and SOCK_RAW calls carry ``dgram`` with ``raw``, the level hashed and the hash of the
+    real bytes (scapy sends this way): a link-level frame whole, a raw IP packet without its header."""
+    argv, env = wrap_command(["python3", str(PROGRAMS / "raw_sockets.py")], tmp_path / "traces", "h1",
+                             python=sys.executable)
+    # a network namespace of its own: lo carries nothing but this test's frames
+    proc = subprocess.run(["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *argv],
+                          env={**os.environ, **env}, capture_output=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr.decode()
+    facts = json.loads(proc.stdout)
+    recs = merge_traces(tmp_path / "traces", tmp_path / "calls.jsonl")
+
+    def sha(hexbytes: str) -> str:
+        return hashlib.sha1(bytes.fromhex(hexbytes)).hexdigest()[:16]
+
+    frame = one(recs, call="send", family="AF_PACKET")
+    assert frame["type"] == "SOCK_RAW" and frame["nbytes"] == facts["sent"] == len(facts["frame"]) // 2
+    assert frame["dgram"] == {"raw": True, "level": "link", "peer": None, "len": facts["sent"],
+                              "sha1": sha(facts["frame"])}
+    copies = [r for r in recs if r["call"] == "recvmsg" and r["family"] == "AF_PACKET"
+              and r["dgram"]["sha1"] == sha(facts["frame"])]
+    assert sorted(r["dgram"]["pkttype"] for r in copies) == sorted(facts["pkttypes"]) == [0, 4]
+    assert all(r["dgram"]["raw"] and r["dgram"]["level"] == "link" for r in copies)
+    sendto = one(recs, call="sendto", family="AF_INET")
+    assert sendto["type"] == "SOCK_RAW" and sendto["dgram"]["level"] == "ip-payload"
+    assert sendto["dgram"]["sha1"] == sha(facts["udp"]) and sendto["dgram"]["len"] == len(facts["udp"]) // 2
+    assert sendto["dgram"]["ip"] == {"src": "127.0.0.1", "dst": "127.0.0.1", "id": 0x1234, "proto": 17}
+    assert sendto["dgram"]["peer"] == ["127.0.0.1", 0]
+    got = one(recs, call="recvfrom", family="AF_INET")
+    assert facts["got_ip_payload"] == facts["udp"]
+    assert got["dgram"]["sha1"] == sha(facts["udp"]) and got["dgram"]["ip"]["id"] == 0x1234
+    assert got["dgram"]["peer"] == [facts["source"], 0]
+    assert validate_dir(tmp_path)["call"] == len(recs)  # the raw datagram fields are in the shipped schema

@@ -16,7 +16,9 @@ protocols over raw IP) hold the rules, ``causes`` the shape of a cause and the c
 ``Attributor`` dispatches each packet.
 
 Interface: ``Attributor(calls)`` once per run with all of ``calls.jsonl``; then ``cause(rec)`` for every
-packet record (packets.jsonl dict without ``cause``) in capture order, each exactly once.
+packet record (packets.jsonl dict without ``cause``) in capture order, each exactly once. When
+``wants_frames`` is true (the call log holds raw-socket calls), pass the captured bytes too,
+``cause(rec, frame)``: packets a program built itself are known by their bytes (``crafted``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 from lab.analysis.attribution.calllog import CallLog, norm_ip
 from lab.analysis.attribution.causes import EXPLAINED, Call, call_label, coverage, make_cause
+from lab.analysis.attribution.crafted import CraftedRules
 from lab.analysis.attribution.datagrams import DatagramRules
 from lab.analysis.attribution.icmp import IcmpRules
 from lab.analysis.attribution.igmp import IgmpRules
@@ -105,18 +108,21 @@ class Attributor:
         self.icmp = IcmpRules(self.log)
         self.igmp = IgmpRules(self.log)
         self.raw_ip = RawIpRules(self.log)
+        self.crafted = CraftedRules(self.log)
+        self.wants_frames = self.crafted.wants_frames
         self._sightings: dict[tuple[Any, ...], _Sighting] = {}
         self._count = 0
         self.lost = dict(lost or {})
 
-    def cause(self, rec: dict[str, Any]) -> dict[str, Any]:
+    def cause(self, rec: dict[str, Any], frame: bytes | None = None) -> dict[str, Any]:
         """The cause of one packet; a packet already seen on another link (forwarded) keeps that cause.
 
         Rules run for every sighting (they keep per-link state), but the cause of a forwarded copy is the
         one decided where the packet was first seen: a retransmission stays a retransmission on every hop.
-        A lost copy (``lost``) also gets ``rec["lost"]``.
+        A lost copy (``lost``) also gets ``rec["lost"]``. ``frame``: the captured bytes, when
+        ``wants_frames``.
         """
-        cause = self._sighting(rec)
+        cause = self._sighting(rec, frame)
         lost = self.lost.get(rec.get("number", -1)) if self.lost else None
         if lost is None:
             return cause
@@ -127,8 +133,10 @@ class Attributor:
         out["text"] = "; ".join([*kept, lost_text(lost, dst)])
         return out
 
-    def _sighting(self, rec: dict[str, Any]) -> dict[str, Any]:
+    def _sighting(self, rec: dict[str, Any], frame: bytes | None) -> dict[str, Any]:
         cause = self._rules(rec)
+        if frame is not None:  # the protocol rules ran first: their state saw the packet either way
+            cause = self.crafted.refine(rec, frame, cause)
         key = _identity(rec)
         if key is None:
             return cause

@@ -25,6 +25,12 @@ Choices worth knowing:
   object the program sees is the one the C call raised, re-raised unchanged.
 - Each record is written with one ``os.write`` to an O_APPEND file under one lock: nothing is buffered, so a
   crash loses nothing and there is nothing to flush at exit. ``os.fork`` children get their own file.
+- Raw sockets (AF_PACKET, and SOCK_RAW of AF_INET/AF_INET6) move whole frames or packets a program built
+  itself (scapy does): each send/receive gets a ``dgram`` with ``raw: true`` and a hash of the bytes, so
+  the analysis can find the call that wrote a captured frame by its bytes. ``level`` says what was hashed:
+  ``link`` (an AF_PACKET SOCK_RAW frame, Ethernet header included), ``network`` (AF_PACKET SOCK_DGRAM:
+  from the IP header on) or ``ip-payload`` (raw IP: what follows the IP header, as the strace converter
+  records it, because the kernel fills in the header's checksum and sometimes its ID).
 - TLS payload inside ``ssl.SSLSocket`` goes through OpenSSL, not these methods: the connect/close of such a
   socket is recorded, its encrypted records are not.
 """
@@ -58,6 +64,9 @@ _TCP_INFO = getattr(_socket, "TCP_INFO", 11)
 _INET = (_socket.AF_INET, _socket.AF_INET6)
 _STREAM = _socket.SOCK_STREAM
 _DGRAM = _socket.SOCK_DGRAM
+_RAW = _socket.SOCK_RAW
+_PACKET = getattr(_socket, "AF_PACKET", -1)
+_IP_HDRINCL = getattr(_socket, "IP_HDRINCL", 3)
 _PEEK = _socket.MSG_PEEK
 
 
@@ -431,6 +440,33 @@ def _dgram(st: _Sock, addr, data: bytes) -> dict | None:
             "sha1": _sha1(data).hexdigest()[:16]}
 
 
+def _raw(sock, st: _Sock, addr, data: bytes, out: bool, source) -> dict | None:
+    """The ``dgram`` of a frame or packet moved by a raw socket (see the module docstring), else None."""
+    digest = _sha1
+    if st.family == _PACKET:
+        rec = {"raw": True, "level": "link" if st.stype == _RAW else "network", "peer": addr,
+               "len": len(data), "sha1": digest(data).hexdigest()[:16]}
+        if not out and type(source) is tuple and len(source) > 2:
+            rec["pkttype"] = source[2]  # 4: PACKET_OUTGOING, a copy of a frame this node sent
+        return rec
+    if st.stype != _RAW or st.family not in _INET:
+        return None  # netlink and other families carry no network packets
+    ip = None
+    hdrincl = not out
+    if out and st.family == _socket.AF_INET:
+        try:
+            hdrincl = sock.proto == 255 or bool(_C.getsockopt(sock, _socket.IPPROTO_IP, _IP_HDRINCL))
+        except OSError:
+            hdrincl = False
+    if hdrincl and len(data) >= 20 and data[0] >> 4 == 4:  # IPv4 raw reads (and IP_HDRINCL sends) have it
+        ip = {"src": ".".join(map(str, data[12:16])), "dst": ".".join(map(str, data[16:20])),
+              "id": int.from_bytes(data[4:6], "big"), "proto": data[9]}
+        data = data[(data[0] & 15) * 4:]
+    peer = addr if out or ip is None else [ip["src"], 0]
+    return {"peer": peer, "len": len(data), "sha1": digest(data).hexdigest()[:16], "raw": True,
+            "level": "ip-payload", "ip": ip}
+
+
 def _target(sock):
     """(fd, state) of a socket, or (fd, None) when this call is not to be recorded."""
     fd = _fileno(sock)
@@ -507,7 +543,10 @@ def _out_record(name, sock, st, fd, a, k, data_i, flags_of, addr_of, r, err, t0,
         _refresh_peer(sock, st)
     if st.stype == _DGRAM and (st.local is None or st.local[1:2] == [0]):
         st.local = _getname(sock, _C.getsockname)
-    dg = _dgram(st, addr, _payload(data, n)) if err is None and st.stype == _DGRAM else None
+    dg = None
+    if err is None and st.stype != _STREAM:
+        dg = _dgram(st, addr, _payload(data, n)) if st.stype == _DGRAM and st.family in _INET else \
+            _raw(sock, st, addr, _payload(data, n), True, None)
     _emit(name, st, fd, args, None if whole else r, err, t0, t1, n, sb, sa, st.recv, st.recv, dg)
 
 
@@ -564,7 +603,7 @@ def _in_wrapper(name: str, real, kind: str, flags_i: int):
 
 def _in_record(name, sock, st, fd, a, k, kind, flags_i, r, err, t0, t1):
     flags = a[flags_i] if len(a) > flags_i else k.get("flags", 0)
-    addr = None
+    addr = source = None
     data = b""  # where the received bytes are (the first n of it); never copied for stream sockets
     n = 0
     ret = None
@@ -580,12 +619,14 @@ def _in_record(name, sock, st, fd, a, k, kind, flags_i, r, err, t0, t1):
             data = buf
             ret = n = r if kind == "into" else r[0]
             if kind == "from_into":
-                addr = _addr(r[1])
+                source = r[1]
+                addr = _addr(source)
                 ret = [n, addr]
     elif kind == "from":
         args = {"bufsize": a[0] if a else None}
         if r is not None:
-            data, addr = r[0], _addr(r[1])
+            data, source = r[0], r[1]
+            addr = _addr(source)
             ret = [len(data), addr]
             n = len(data)
     else:  # msg, msg_into
@@ -601,7 +642,8 @@ def _in_record(name, sock, st, fd, a, k, kind, flags_i, r, err, t0, t1):
             else:
                 data = b"".join(_payload(b, 1 << 30) for b in bufs)
                 n = r[0]
-            addr = _addr(r[3])
+            source = r[3]
+            addr = _addr(source)
             ret = [n, len(r[1]), r[2], addr]
     fl = _flags(flags)
     if fl:
@@ -620,8 +662,9 @@ def _in_record(name, sock, st, fd, a, k, kind, flags_i, r, err, t0, t1):
     if st.pending:
         _refresh_peer(sock, st)
     dg = None
-    if st.stype == _DGRAM and err is None and r is not None:
-        dg = _dgram(st, addr, _payload(data, n))
+    if st.stype != _STREAM and err is None and r is not None:
+        dg = _dgram(st, addr, _payload(data, n)) if st.stype == _DGRAM and st.family in _INET else \
+            _raw(sock, st, addr, _payload(data, n), False, source)
     _emit(name, st, fd, args, ret, err, t0, t1, n, st.sent, st.sent, rb, st.recv, dg)
 
 

@@ -1,0 +1,215 @@
+"""Packets a program built itself and wrote to a raw socket (scapy does): matched to the call by their bytes.
+
+A frame written to an AF_PACKET socket, or a packet written to a SOCK_RAW IP socket, never passes through
+the kernel's TCP or UDP: the protocol rules would take a crafted SYN for a ``connect()`` nobody made, and a
+crafted ARP request for the kernel's own. The tracer records each raw send with a hash of the bytes it
+moved and what they start with (``dgram.level``: ``link`` = the whole frame, ``network`` = from the IP
+header on, ``ip-payload`` = what follows the IP header, the kernel filling in the header); a captured frame
+whose same part has the same hash, within a second after the call began, is that call's — the earliest
+such call not yet matched on that capture interface, as for datagrams.
+
+What the kernel does next is named too: a crafted SYN's connection belongs to no socket of the node that
+sent it, so when that node's kernel gets the SYN-ACK it answers with a RST (``rst-no-socket``) — unless a
+firewall rule drops it. Incoming frames that a raw socket also read (``pkttype`` not 4, PACKET_OUTGOING)
+name the read as a copy: the raw socket consumes nothing, the kernel still handles the frame.
+
+Cost: nothing unless the call log holds raw sends (``wants_frames``); then one length test per packet,
+and a hash only for frames of a length some raw call moved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from typing import Any
+
+from lab.analysis.attribution.calllog import TOL_NS, CallLog, Endpoint, norm_ip
+from lab.analysis.attribution.causes import Call, call_label, make_cause
+
+Rec = dict[str, Any]
+LEVELS = ("link", "network", "ip-payload")
+SEND_WINDOW_NS = 1_000_000_000  # a raw frame reaches the capture within this time of its send call
+READ_WINDOW_NS = 1_000_000_000  # a raw socket reads a copy of a frame within this time of its capture
+PACKET_OUTGOING = 4
+SYN, RST, ACK = 0x02, 0x04, 0x10
+
+
+def _raw_calls(log: CallLog) -> tuple[list[Call], list[Call]]:
+    """Successful raw sends and reads whose record says what they hashed (a level this module knows)."""
+    sends: list[Call] = []
+    reads: list[Call] = []
+    for call in log.calls:
+        dgram = call.get("dgram")
+        if not isinstance(dgram, dict) or dgram.get("raw") is not True or call.get("error"):
+            continue
+        if dgram.get("level") not in LEVELS or not isinstance(dgram.get("sha1"), str):
+            continue
+        if not isinstance(dgram.get("len"), int) or isinstance(dgram.get("len"), bool):
+            continue
+        name = str(call.get("call", ""))
+        if name.startswith(("send", "write")):
+            sends.append(call)
+        elif name.startswith(("recv", "read")) and dgram.get("pkttype") != PACKET_OUTGOING:
+            reads.append(call)
+    return sends, reads
+
+
+def _parts(rec: Rec, frame: bytes) -> dict[str, bytes]:
+    """The part of the frame each level hashes; none when the capture cut the frame short."""
+    if rec.get("caplen") != rec.get("len") or len(frame) != rec.get("caplen"):
+        return {}
+    parts = {"link": frame}
+    internet = next((ly for ly in rec.get("layers") or () if ly.get("tcpip") == "internet"), None)
+    if internet is None:
+        return parts
+    start = internet["offset"]
+    packet = frame[start:]
+    ip = rec.get("ip") or {}
+    if ip.get("version") == 4 and len(packet) >= 20:
+        total = int.from_bytes(packet[2:4], "big")
+        packet = packet[:total] if 20 <= total <= len(packet) else packet
+        parts["network"] = packet
+        parts["ip-payload"] = packet[(packet[0] & 15) * 4:]
+    elif ip.get("version") == 6 and len(packet) >= 40:
+        packet = packet[: 40 + int.from_bytes(packet[4:6], "big")]
+        parts["network"] = packet
+        parts["ip-payload"] = packet[40:]
+    return parts
+
+
+def _what(rec: Rec) -> str:
+    """``TCP SYN 198.18.0.1:41001 -> 198.18.0.2:5012``, ``ARP request for 198.18.0.2``: what was crafted."""
+    ip, tcp, udp, arp = rec.get("ip") or {}, rec.get("tcp"), rec.get("udp"), rec.get("arp")
+    if tcp:
+        flags = str(tcp.get("flags") or "").replace(",", "-") or "segment"
+        return f"TCP {flags} {ip.get('src')}:{tcp['sport']} -> {ip.get('dst')}:{tcp['dport']}"
+    if udp:
+        return f"UDP datagram {ip.get('src')}:{udp['sport']} -> {ip.get('dst')}:{udp['dport']}"
+    if arp:
+        kind = "request for" if arp.get("op") == 1 else "reply from"
+        return f"ARP {kind} {arp.get('target_ip') if arp.get('op') == 1 else arp.get('sender_ip')}"
+    if ip:
+        return f"IP packet {ip.get('src')} -> {ip.get('dst')} (protocol {ip.get('proto')})"
+    return "frame"
+
+
+class CraftedRules:
+    """Match captured frames to raw-socket sends by their bytes, and explain the kernel's answers to them."""
+
+    def __init__(self, log: CallLog) -> None:
+        self.log = log
+        sends, reads = _raw_calls(log)
+        self._sends: dict[tuple[str, str], list[Call]] = defaultdict(list)  # (level, sha1) -> calls, by time
+        self._reads: dict[tuple[str, str], list[Call]] = defaultdict(list)
+        self._lengths: dict[str, set[int]] = defaultdict(set)  # level -> lengths a raw call moved
+        for calls, index in ((sends, self._sends), (reads, self._reads)):
+            for call in calls:
+                dgram = call["dgram"]
+                index[(dgram["level"], dgram["sha1"])].append(call)
+                self._lengths[dgram["level"]].add(dgram["len"])
+        for calls in (*self._sends.values(), *self._reads.values()):
+            calls.sort(key=lambda c: c["t_start_ns"])
+        self._matched: set[tuple[str, int]] = set()  # (capture interface, call id)
+        # (crafting node, its endpoint, the peer's) of crafted SYNs -> (send call, frame)
+        self._crafted_syns: dict[tuple[str, Endpoint, Endpoint], tuple[Call, int]] = {}
+        self.wants_frames = bool(sends or reads)
+
+    def refine(self, rec: Rec, frame: bytes | None, cause: dict[str, Any]) -> dict[str, Any]:
+        """The cause of a packet the protocol rules explained as ``cause``: a raw send's, when its bytes are
+        the frame's; the kernel's answer to a crafted SYN; else ``cause``, with raw reads of it named."""
+        if frame is None or rec.get("routing"):
+            return cause  # routing daemons' raw IP is lab.analysis.attribution.rawip's
+        hashes = self._hashes(rec, frame)
+        if not hashes:
+            return self._no_socket_rst(rec, cause)
+        iface, ts = str(rec.get("interface")), rec.get("ts_ns") or 0
+        send = self._send(hashes, iface, ts)
+        reads = self._copies(hashes, iface, ts, send)
+        if send is not None:
+            return self._crafted(rec, send, reads)
+        return self._read_too(self._no_socket_rst(rec, cause), reads)
+
+    def _hashes(self, rec: Rec, frame: bytes) -> dict[str, str]:
+        """level -> sha1 of the frame's part at that level, only where a raw call moved that many bytes."""
+        out: dict[str, str] = {}
+        for level, part in _parts(rec, frame).items():
+            if len(part) in self._lengths.get(level, ()):
+                out[level] = hashlib.sha1(part).hexdigest()[:16]
+        return out
+
+    def _send(self, hashes: dict[str, str], iface: str, ts: int) -> Call | None:
+        for level, digest in hashes.items():
+            for call in self._sends.get((level, digest), ()):
+                if call["t_start_ns"] > ts + TOL_NS:
+                    break
+                if (iface, call["id"]) in self._matched or call["t_start_ns"] < ts - SEND_WINDOW_NS:
+                    continue
+                self._matched.add((iface, call["id"]))
+                return call
+        return None
+
+    def _copies(self, hashes: dict[str, str], iface: str, ts: int, send: Call | None) -> list[Call]:
+        """Raw reads of an incoming copy of this frame: the first unmatched one per socket (a node's own
+        outgoing frames are marked PACKET_OUTGOING by its packet sockets and are left out)."""
+        found: dict[Any, Call] = {}
+        for level, digest in hashes.items():
+            for call in self._reads.get((level, digest), ()):
+                if call["t_start_ns"] > ts + READ_WINDOW_NS:
+                    break
+                if (call.get("t_end_ns") or call["t_start_ns"]) < ts - TOL_NS:
+                    continue
+                if (iface, call["id"]) in self._matched or call.get("sock") in found:
+                    continue
+                if send is not None and call.get("node") == send.get("node"):
+                    continue  # its own frame, read back on the node that sent it
+                found[call.get("sock")] = call
+        for call in found.values():
+            self._matched.add((iface, call["id"]))
+        return sorted(found.values(), key=lambda c: c["t_start_ns"])
+
+    def _crafted(self, rec: Rec, send: Call, reads: list[Call]) -> dict[str, Any]:
+        node = str(send.get("node") or "?")
+        what = _what(rec)
+        sock = f"{send.get('family')} {send.get('type')}"
+        level = send["dgram"]["level"]
+        whole = {"link": "the whole frame", "network": "the IP packet", "ip-payload": "the IP payload"}[level]
+        proto = what.split(" ", 1)[0] if what.startswith(("TCP", "UDP", "ARP")) else "IP"
+        text = (f"{call_label(send)} on a raw socket ({sock}) wrote {what}: {whole}, built by the program "
+                f"byte for byte (the same hash); {node}'s kernel only put it on the wire, its {proto} never "
+                f"saw it")
+        tcp = rec.get("tcp")
+        ip = rec.get("ip") or {}
+        if tcp and (tcp.get("flags_int") or 0) & (SYN | ACK) == SYN:
+            src: Endpoint = (norm_ip(ip.get("src")) or "", tcp["sport"])
+            dst: Endpoint = (norm_ip(ip.get("dst")) or "", tcp["dport"])
+            self._crafted_syns[(node, src, dst)] = (send, rec["number"])
+        cause = make_cause("call", "raw-send", text, [send])
+        return self._read_too(cause, reads)
+
+    def _no_socket_rst(self, rec: Rec, cause: dict[str, Any]) -> dict[str, Any]:
+        """A RST from the node that crafted the connection's SYN, where no socket of it owns the connection:
+        its kernel answered what came back (the SYN-ACK) for a connection it never opened."""
+        tcp, ip = rec.get("tcp"), rec.get("ip") or {}
+        if not tcp or not (tcp.get("flags_int") or 0) & RST or cause.get("source") != "kernel":
+            return cause
+        src: Endpoint = (norm_ip(ip.get("src")) or "", tcp["sport"])
+        dst: Endpoint = (norm_ip(ip.get("dst")) or "", tcp["dport"])
+        node = cause.get("node") or self.log.node_of(src[0])
+        crafted = self._crafted_syns.get((node, src, dst))
+        if crafted is None or self.log.tcp_sock(src, dst, rec.get("ts_ns") or 0) is not None:
+            return cause
+        send, frame = crafted
+        answers = cause.get("answers")
+        text = (f"kernel ({node}) resets: no socket of {node} owns {src[0]}:{src[1]} <-> {dst[0]}:{dst[1]} "
+                f"— the SYN was crafted on a raw socket, the kernel never saw it (SYN frame {frame} by "
+                f"{call_label(send)}" + (f"; answers frame {answers})" if answers is not None else ")"))
+        return make_cause("kernel", "rst-no-socket", text, [send], answers, node=node)
+
+    @staticmethod
+    def _read_too(cause: dict[str, Any], reads: list[Call]) -> dict[str, Any]:
+        if not reads:
+            return cause
+        who = ", ".join(call_label(c) for c in reads)
+        consumed = list(dict.fromkeys([*(cause.get("consumed_by") or []), *(c["id"] for c in reads)]))
+        text = f"{cause['text']}; a copy read by {who} (raw socket)"
+        return {**cause, "text": text, "consumed_by": consumed}
