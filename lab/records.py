@@ -11,17 +11,121 @@ every writer produces against them. Change a record here, regenerate with ``pyth
 """
 
 import json
+import re
 import sys
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, NotRequired, TypedDict, Union
+from typing import Annotated, Any, Literal, NotRequired, Required, TypedDict, Union
 
 SCHEMA_VERSION = 1
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 
 Address = list[str | int]  # [host, port] (IPv6: [host, port, flowinfo, scope_id]); a path for AF_UNIX
 """A socket address as the tracers write it: the tuple Python's socket module returns, as a JSON list."""
+
+
+# -- the vocabulary of cause rules ----------------------------------------------------------------------
+CAUSE_RULES: dict[str, str] = {
+    # TCP: opening
+    "syn-connect": "a SYN: connect() by the client (a traced call, or inferred from the packet)",
+    "syn-retransmit": "the kernel resends an unanswered SYN (retransmission timer)",
+    "syn-ack": "the listening server's kernel answers a SYN (listen() socket; accept() returns later)",
+    "synack-retransmit": "the server's kernel resends a SYN-ACK the client did not acknowledge",
+    "handshake-ack": "the client's kernel completes the handshake; connect() returns",
+    # TCP: data
+    "tcp-data": "data whose stream offsets are unknown (handshake not captured, or no call log): a send()",
+    "tcp-data-offset": "data matched by stream offset to the send calls that wrote those bytes",
+    "tcp-retransmit": "the kernel resends data not yet acknowledged",
+    # TCP: pure ACKs (attribution.tcp's ACK_RULES; without a call log the flow's analysis flags decide)
+    "ack": "the kernel acknowledges received data",
+    "ack-fin": "the kernel acknowledges the peer's FIN",
+    "ack-in-recv": "an ACK sent inside a recv call: reading opened the receive window",
+    "delayed-ack": "an ACK the kernel held back (delayed ACK timer) before sending it alone",
+    "dup-ack": "a duplicate ACK: the receiver still expects the same byte (a segment is missing)",
+    "keepalive": "a keep-alive probe (SO_KEEPALIVE)",
+    "probe-ack": "the kernel answers the peer's keep-alive or zero-window probe",
+    "window-update": "the kernel announces a new receive window, nothing else new",
+    # TCP: closing and resets
+    "fin-close": "a FIN: close() or shutdown(SHUT_WR) by the application",
+    "fin-exit": "a FIN the kernel sends as the process exits without close()",
+    "fin-retransmit": "the kernel resends an unacknowledged FIN",
+    "rst-refused": "the kernel refuses a SYN: no socket listens on the port (ECONNREFUSED)",
+    "rst-linger0": "close() with SO_LINGER 0 aborts the connection",
+    "rst-unread": "close() with unread received data: the kernel resets instead of sending FIN",
+    "rst-dead-socket": "the kernel resets: a segment arrived for a socket already closed",
+    # a reset whose reason the packets alone cannot tell apart; the call log names one of the three above
+    "rst": "the kernel aborts the connection (close() with unread data, SO_LINGER 0, or a closed socket)",
+    "rst-no-socket": "the kernel resets a connection a program crafted on a raw socket: no socket owns it",
+    # UDP, IP
+    "udp-sendto": "one datagram: one send call (sendto/send/sendmsg), traced or inferred",
+    "udp-multicast": "a datagram to a multicast group, sent by a traced call",
+    "ip-fragment": "an IP fragment of a datagram larger than the path MTU (the datagram's cause applies)",
+    "raw-send": "a packet a program built itself and sent on a raw or packet socket",
+    # ARP, NDP, MLD
+    "arp-request": "the kernel resolves an address before sending to it",
+    "arp-reply": "the kernel answers an ARP request for its address",
+    "arp-gratuitous": "the kernel announces its own address (gratuitous ARP)",
+    "arp-other": "an ARP opcode other than request or reply",
+    "ndp-ns": "IPv6 neighbour solicitation: the kernel resolves an address",
+    "ndp-na": "IPv6 neighbour advertisement: the kernel answers a solicitation",
+    "ndp-rs": "IPv6 router solicitation",
+    "ndp-ra": "IPv6 router advertisement",
+    "ndp-dad": "IPv6 duplicate address detection (a solicitation from the unspecified address ::)",
+    "mld": "multicast listener discovery: the kernel reports the groups of its addresses",
+    # ICMP
+    "icmp-echo-request": "an echo request (ping): a send on an ICMP socket, traced or inferred",
+    "icmp-echo-reply": "the kernel answers an echo request",
+    "icmp-error": "the kernel reports an error about a packet it could not deliver",
+    # distinct from icmp-error: the call log tells which packet and socket the error is about
+    "icmp-time-exceeded": "a router's kernel: the TTL ran out (traceroute)",
+    "icmp-port-unreachable": "the kernel: no socket bound to the UDP port",
+    "icmp-frag-needed": "a router's kernel: too big for the next link and DF set (path MTU discovery)",
+    "icmp-other": "another ICMP message",
+    # IGMP: the general path reads no per-group records; the call log ties joins and leaves to calls
+    "igmp": "a multicast membership report or query (the messages not read group by group)",
+    "igmp-join": "setsockopt(IP_ADD_MEMBERSHIP): the kernel reports the join",
+    "igmp-leave": "setsockopt(IP_DROP_MEMBERSHIP) or close(): the kernel reports the leave",
+    "igmp-join-repeat": "the kernel repeats a join report (robustness)",
+    "igmp-leave-repeat": "the kernel repeats a leave report (robustness)",
+    "igmp-join-untraced": "a join report with no traced call that joined",
+    "igmp-leave-untraced": "a leave report with no traced call that left",
+    "igmp-current-state": "the kernel answers a query with its current memberships",
+    "igmp-query": "a querier asks which groups have members",
+    "igmp-snooper": "the kernel joins the all-snoopers group (a bridge that snoops IGMP)",
+    # routing daemons, PPP, the lab itself
+    "ospf-send": "an OSPF message from a routing daemon (sendmsg() on a raw IP socket)",
+    "eigrp-send": "an EIGRP message from a routing daemon (sendmsg() on a raw IP socket)",
+    "ppp-control": "the PPP daemon negotiating the link (LCP, IPCP, authentication)",
+    "lab-probe": "the lab's capture-readiness probe, not network traffic",
+    "unknown": "no rule explains this packet (source unexplained)",
+}
+"""Every ``cause.rule`` a writer may produce, with what it means. ``lab analyze`` (no call log: the
+packet's role decides) and lab runs (the call log decides) use the same names for the same event; names
+differ only where the reasoning does (the comments say where). A segment with data and FIN has both rules,
+joined by ``+`` (``tcp-data-offset+fin-close``)."""
+
+
+class _Schema(dict):
+    """JSON Schema keywords an ``Annotated`` field adds to its type's schema."""
+
+
+def _rule_schema() -> _Schema:
+    """One name of the vocabulary, or several joined by ``+``."""
+    bad = [r for r in CAUSE_RULES if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", r)]
+    if bad:  # the pattern below joins the names unescaped
+        raise ValueError(f"cause rule names must be lowercase words joined by '-': {bad}")
+    one = "|".join(CAUSE_RULES)
+    return _Schema(anyOf=[{"enum": list(CAUSE_RULES)}, {"pattern": f"^(?:{one})(?:\\+(?:{one}))+$"}])
+
+
+CauseRule = Annotated[str, _rule_schema()]
+"""A name of ``CAUSE_RULES``, or several joined by ``+``."""
+
+
+def is_cause_rule(rule: str) -> bool:
+    """Whether ``rule`` is in the vocabulary (each part of a ``+`` combination)."""
+    return all(part in CAUSE_RULES for part in rule.split("+"))
 
 
 # -- packets.jsonl --------------------------------------------------------------------------------------
@@ -47,7 +151,7 @@ class Cause(TypedDict):
     (implied by the packet alone) or unexplained."""
 
     source: Literal["call", "kernel", "lab", "inferred", "unexplained"]
-    rule: str
+    rule: CauseRule
     text: str
     calls: NotRequired[list[int]]
     answers: NotRequired[int | None]
@@ -337,6 +441,14 @@ def _schema_of(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
     args = typing.get_args(tp)
     if tp is Any:
         return {}
+    if origin in (Required, NotRequired):
+        return _schema_of(args[0], defs)
+    if origin is Annotated:
+        schema = _schema_of(args[0], defs)
+        for extra in tp.__metadata__:
+            if isinstance(extra, _Schema):
+                schema.update(extra)
+        return schema
     if tp is type(None):
         return {"type": "null"}
     if tp is bool:
@@ -365,7 +477,7 @@ def _schema_of(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _object_schema(tp: type, defs: dict[str, Any]) -> dict[str, Any]:
-    hints = typing.get_type_hints(tp)
+    hints = typing.get_type_hints(tp, include_extras=True)
     props = {key: _schema_of(hint, defs) for key, hint in hints.items()}
     schema: dict[str, Any] = {
         "type": "object",

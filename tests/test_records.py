@@ -7,6 +7,7 @@ live network), a routed run's forwarded copies (tests/labs/data/routed), and a l
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import jsonschema
 import pytest
 
 from lab.analysis.pipeline import analyze_capture
-from lab.records import RECORDS, SCHEMA_DIR, json_schema, shipped_schema
+from lab.records import CAUSE_RULES, RECORDS, SCHEMA_DIR, is_cause_rule, json_schema, shipped_schema
 
 FILES = {"packet": "packets.jsonl", "call": "calls.jsonl", "conversation": "conversations.jsonl"}
 
@@ -49,6 +50,35 @@ def test_the_schema_refuses_what_it_should() -> None:
     assert list(v.iter_errors({"number": 1}))  # fields missing
     call = jsonschema.Draft202012Validator(shipped_schema("call"))
     assert list(call.iter_errors({"id": "1"}))
+
+
+def test_a_cause_rule_outside_the_vocabulary_is_refused() -> None:
+    v = jsonschema.Draft202012Validator(shipped_schema("packet")["$defs"]["Cause"])
+    cause = {"source": "inferred", "text": "connect()", "calls": [], "answers": None}
+    assert not list(v.iter_errors({**cause, "rule": "syn-connect"}))
+    assert not list(v.iter_errors({**cause, "rule": "tcp-data-offset+fin-close"}))  # data with FIN
+    for old in ("tcp-syn-connect", "syn-connect+", "syn-connect+nonsense", "SYN-CONNECT"):
+        assert list(v.iter_errors({**cause, "rule": old})), old
+
+
+def _rule_literals() -> dict[str, str]:
+    """Every literal rule name the package passes to its cause builder (``make_cause``), by place."""
+    root = Path(__file__).resolve().parent.parent / "lab"
+    found = {}
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "make_cause"
+                    and len(node.args) > 1 and isinstance(node.args[1], ast.Constant)):
+                found[node.args[1].value] = f"{path.relative_to(root.parent)}:{node.lineno}"
+    return found
+
+
+def test_every_rule_the_code_names_is_in_the_vocabulary() -> None:
+    found = _rule_literals()
+    assert len(found) > 30  # the walk saw the rule modules
+    unknown = {rule: where for rule, where in found.items() if not is_cause_rule(rule)}
+    assert not unknown, f"cause rules missing from lab.records.CAUSE_RULES: {unknown}"
+    assert all(meaning.strip() for meaning in CAUSE_RULES.values())
 
 
 @pytest.mark.parametrize("render_process", [False, True], ids=["one-process", "render-process"])

@@ -68,7 +68,7 @@ UDP_LINE = (b'{"number":%d,"ts_ns":%d,"t":%b,%b"len":%d,"caplen":%d,"layers":%b,
 _UDP_TEXT = b"UDP datagram%b, %d bytes"
 _UDP_REPLY_TEXT = b"UDP datagram%b, %d bytes (response to frame %d)"
 _UDP_CAUSE = b'{"source":"inferred","rule":"udp-sendto","text":"sendto() by %b","calls":[],"answers":null}'
-_UDP_REPLY_CAUSE = (b'{"source":"inferred","rule":"udp-sendto-reply",'
+_UDP_REPLY_CAUSE = (b'{"source":"inferred","rule":"udp-sendto",'
                     b'"text":"sendto() by %b answering frame %d","calls":[],"answers":%d}')
 
 MAX_VIEWS = 16_384  # flow directions kept prepared; packets of a flow come close together

@@ -33,47 +33,47 @@ def cause_tcp(src: str, sport: int, info: TcpInfo) -> dict[str, Any]:
     me = ep(src, sport)
     an = info.analysis
     if an and ("retransmission" in an or "fast_retransmission" in an):
-        return _cause("kernel", "tcp-retransmission",
+        return _cause("kernel", "tcp-retransmit",
                       f"kernel of {who} {me} retransmits data not yet acknowledged")
     if role == "syn":
-        return _cause("inferred", "tcp-syn-connect", f"connect() by client {me}")
+        return _cause("inferred", "syn-connect", f"connect() by client {me}")
     if role == "syn-ack":
-        return _cause("kernel", "tcp-synack-listen",
+        return _cause("kernel", "syn-ack",
                       f"kernel of listening server {me} answers the SYN "
                       f"(listen() socket; accept() returns later)",
                       info.answers)
     if role == "handshake-ack":
-        return _cause("kernel", "tcp-handshake-ack",
+        return _cause("kernel", "handshake-ack",
                       f"kernel of client {me} completes the handshake; connect() returns", info.answers)
     if role == "data":
         if info.first_data:
-            return _cause("inferred", "tcp-first-data",
+            return _cause("inferred", "tcp-data",
                           f"send() by {who} {me} (first data on this connection)")
         return _cause("inferred", "tcp-data", f"send()/write() by {who} {me}")
     if role == "fin":
-        return _cause("inferred", "tcp-fin-close", f"close()/shutdown(SHUT_WR) by {who} {me}")
+        return _cause("inferred", "fin-close", f"close()/shutdown(SHUT_WR) by {who} {me}")
     if role == "rst":
         if info.answers is not None:
-            return _cause("kernel", "tcp-rst-refused",
+            return _cause("kernel", "rst-refused",
                           f"kernel of {me}: no socket listening on port {sport}, "
                           f"connect() fails ECONNREFUSED",
                           info.answers)
-        return _cause("kernel", "tcp-rst-abort",
+        return _cause("kernel", "rst",
                       f"kernel of {who} {me} aborts the connection (close() with unread data, SO_LINGER 0, "
                       f"or a segment for a closed socket)")
     if an and "keep_alive" in an:
-        return _cause("kernel", "tcp-keepalive", f"kernel of {who} {me}: keep-alive probe (SO_KEEPALIVE)")
+        return _cause("kernel", "keepalive", f"kernel of {who} {me}: keep-alive probe (SO_KEEPALIVE)")
     if an and "window_update" in an:
-        return _cause("kernel", "tcp-window-update",
+        return _cause("kernel", "window-update",
                       f"kernel of {who} {me} announces a new receive window (larger: the application read "
                       f"with recv(); smaller: data is waiting to be read)")
     if an and ("keep_alive_ack" in an or "zero_window_probe_ack" in an):
         probe = "keep-alive" if "keep_alive_ack" in an else "zero-window probe"
-        return _cause("kernel", "tcp-probe-ack", f"kernel of {who} {me} answers the peer's {probe}")
+        return _cause("kernel", "probe-ack", f"kernel of {who} {me} answers the peer's {probe}")
     if role == "ack" and info.answers is not None:
         text = f"kernel of {who} {me} acknowledges the peer's FIN (frame {info.answers})"
-        return _cause("kernel", "tcp-ack-fin", text, info.answers)
-    return _cause("kernel", "tcp-ack", f"kernel of {who} {me} acknowledges received data")
+        return _cause("kernel", "ack-fin", text, info.answers)
+    return _cause("kernel", "ack", f"kernel of {who} {me} acknowledges received data")
 
 
 def role_udp(me: str, app: str | None, ln: int, answers: int | None, fragments: int = 0
@@ -86,7 +86,7 @@ def role_udp(me: str, app: str | None, ln: int, answers: int | None, fragments: 
         text = f"UDP datagram{a}, {ln} bytes"
     if answers is not None:
         text += f" (response to frame {answers})"
-        return "udp", text, _cause("inferred", "udp-sendto-reply",
+        return "udp", text, _cause("inferred", "udp-sendto",
                                    f"sendto() by {me} answering frame {answers}", answers)
     return "udp", text, _cause("inferred", "udp-sendto", f"sendto() by {me}")
 
@@ -119,7 +119,7 @@ def role_other(p: Pkt, answers: int | None, quoted_frame: int | None) -> tuple[s
                 return "arp-request", f"ARP announcement (gratuitous) for {spa}", _cause(
                     "kernel", "arp-gratuitous", f"kernel of {spa} announces its address")
             return "arp-request", f"ARP request: who has {tpa}? tell {spa}", _cause(
-                "kernel", "arp-resolve", f"kernel of {spa} resolves {tpa} before sending to it")
+                "kernel", "arp-request", f"kernel of {spa} resolves {tpa} before sending to it")
         if op == 2:
             return "arp-reply", f"ARP reply: {spa} is at {sha}", _cause(
                 "kernel", "arp-reply", f"kernel of {spa} answers an ARP request for its address", answers)
@@ -130,7 +130,7 @@ def role_other(p: Pkt, answers: int | None, quoted_frame: int | None) -> tuple[s
         v6 = l4 == "icmpv6"
         if (t == 8 and not v6) or (t == 128 and v6):
             return "icmp-echo-request", f"ICMP echo request (ping) to {p.dst}", _cause(
-                "inferred", "icmp-echo", f"ping on {src}: sendto() on an ICMP socket")
+                "inferred", "icmp-echo-request", f"ping on {src}: sendto() on an ICMP socket")
         if (t == 0 and not v6) or (t == 129 and v6):
             return "icmp-echo-reply", f"ICMP echo reply from {src}", _cause(
                 "kernel", "icmp-echo-reply", f"kernel of {src} answers the echo request", answers)
@@ -143,7 +143,7 @@ def role_other(p: Pkt, answers: int | None, quoted_frame: int | None) -> tuple[s
                 "kernel", "icmp-error", f"kernel of {src} reports {name}{what}", quoted_frame)
         if v6 and t in NDP_ROLES:
             code, text = NDP_ROLES[t]
-            return code, text, _cause("kernel", "ndp", f"kernel of {src}: IPv6 neighbor discovery")
+            return code, text, _cause("kernel", code, f"kernel of {src}: IPv6 neighbor discovery")
         if v6 and t in (130, 131, 132, 143):
             return "other", f"MLD: {name}", _cause("kernel", "mld",
                                                    f"kernel of {src}: multicast listener discovery")
@@ -155,15 +155,17 @@ def role_other(p: Pkt, answers: int | None, quoted_frame: int | None) -> tuple[s
     if l4 == "ospf" or l4 == "eigrp":
         name = "OSPF" if l4 == "ospf" else "EIGRP"
         text = describe_routing(p.routing) if p.routing else f"{name} routing message (header cut short)"
-        return l4, text, _cause("inferred", l4, f"routing daemon on {src} (sendmsg() on a raw IP socket)")
+        return l4, text, _cause("inferred", f"{l4}-send",
+                                f"routing daemon on {src} (sendmsg() on a raw IP socket)")
     if p.l2 in PPP_CONTROL:
         return "other", f"PPP link control: {p.l2}", _cause("inferred", "ppp-control",
                                                              "PPP daemon negotiating the link")
     if p.tcplen is None and l4 == "tcp":
-        return "other", "TCP segment too short to decode", _cause("unexplained", "none",
+        return "other", "TCP segment too short to decode", _cause("unexplained", "unknown",
                                                                     "truncated or malformed TCP header")
     what = p.l2 or (p.malformed or "unknown payload")
-    return "other", f"other: {what}", _cause("unexplained", "none", f"no rule explains this packet ({what})")
+    return "other", f"other: {what}", _cause("unexplained", "unknown",
+                                             f"no rule explains this packet ({what})")
 
 
 _IGMP_MEANING = {(4, 0): "join", (3, 0): "leave"}  # (v3 record type, no sources) -> what it says

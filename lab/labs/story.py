@@ -435,7 +435,7 @@ KERNEL_OF = re.compile(r"kernel \(([\w.-]+)\)")
 def background(packets: Records, calls: Records) -> list[str]:
     """Packets nobody's program asked for: a kernel's duties when an interface comes up (MLD, NDP)."""
     wire = ev.wire(packets)
-    mld = [p for p in wire if (p.get("cause") or {}).get("rule") in ("mld", "mld-report")
+    mld = [p for p in wire if (p.get("cause") or {}).get("rule") == "mld"
            or str((p.get("role") or {}).get("text", "")).startswith("MLD")]
     rs = [p for p in wire if ev.role(p) == "ndp-rs"]
     notes = []

@@ -183,6 +183,7 @@ class Attributor:
             return found
         if role == "igmp":
             return make_cause("kernel", "igmp", "kernel multicast group membership report/query (IGMP)")
-        if role == "ospf":
-            return make_cause("inferred", "ospf", "a routing daemon's OSPF message (no call log for it)")
+        if role in ("ospf", "eigrp"):
+            return make_cause("inferred", f"{role}-send",
+                              f"a routing daemon's {role.upper()} message (no call log for it)")
         return make_cause("unexplained", "unknown", f"no rule explains a {role} packet")

@@ -98,7 +98,7 @@ class NeighbourRules:
             )
         if (version, itype) in ((4, 8), (6, 128)):
             self._echo_requests[(src, dst)] = rec["number"]
-            return make_cause("inferred", "icmp-echo", f"echo request from {node} (ping; not traced)")
+            return make_cause("inferred", "icmp-echo-request", f"echo request from {node} (ping; not traced)")
         if (version, itype) in ((4, 0), (6, 129)):
             req = self._echo_requests.get((dst, src))
             return make_cause(
@@ -146,4 +146,4 @@ class NeighbourRules:
                 f"groups of its addresses, which neighbour discovery needs (IPv6 requires it; no program "
                 f"asked)",
             )
-        return make_cause("unexplained", "icmp", f"ICMP {name} from {node}: no rule explains it")
+        return make_cause("unexplained", "icmp-other", f"ICMP {name} from {node}: no rule explains it")
