@@ -417,6 +417,10 @@ class CaptureReader:
                 caplen = min(wirelen, blen - 16)
                 if iface.snaplen:
                     caplen = min(caplen, iface.snaplen)
+                if caplen > MAX_CAPLEN:
+                    self.errors.append(f"{self.path}: packet {number + 1} (offset {consumed + pos}): "
+                                       f"{caplen} captured bytes, more than {MAX_CAPLEN}; stopped there")
+                    return
                 number += 1
                 hdr = struct.pack(order + "IIIII", 0, 0, 0, caplen, wirelen)
                 yield Record(iface, None, caplen, wirelen, buf[pos + 12:pos + 12 + caplen], hdr, b"", ())
