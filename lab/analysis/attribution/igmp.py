@@ -199,12 +199,14 @@ class IgmpRules:
             return None
         src = norm_ip(ip.get("src")) or ""
         length = max(int(udp.get("length") or 8) - 8, 0)
+        sha = udp.get("sha1")
         iface, ts = str(rec.get("interface")), rec.get("ts_ns", 0)
         node = self.log.node_of(src, (rec.get("eth") or {}).get("src"))
         send = self._first_fit(
             [s for s in self.log.socks.values() if s.node == node],
             (dst, udp["dport"]),
             length,
+            sha,
             ts,
             iface,
             sending=True,
@@ -213,7 +215,7 @@ class IgmpRules:
             return None
         readers = []
         for sock in self.members.get(dst or "", []):
-            read = self._first_fit([sock], (src, udp["sport"]), length, ts, iface, sending=False)
+            read = self._first_fit([sock], (src, udp["sport"]), length, sha, ts, iface, sending=False)
             if read is not None:
                 readers.append(read)
         readers.sort(key=lambda c: (c.get("node", ""), c["t_start_ns"]))
@@ -232,15 +234,25 @@ class IgmpRules:
         )
 
     def _first_fit(
-        self, socks: list[Socket], peer: tuple[str, int], length: int, ts: int, iface: str, *, sending: bool
+        self,
+        socks: list[Socket],
+        peer: tuple[str, int],
+        length: int,
+        sha: str | None,
+        ts: int,
+        iface: str,
+        *,
+        sending: bool,
     ) -> Call | None:
+        """The earliest unclaimed call that sent (read) these very bytes: length and payload hash, so that
+        a member that missed one datagram is never said to have read it."""
         best: Call | None = None
         for sock in socks:
             for call in sock.dgram_sends if sending else sock.dgram_recvs:
                 dgram = call["dgram"]
                 if (iface, call["id"]) in self._claimed or endpoint(dgram.get("peer")) != peer:
                     continue
-                if dgram.get("len") != length:
+                if dgram.get("len") != length or (sha and dgram.get("sha1") and dgram["sha1"] != sha):
                     continue
                 if sending and call["t_start_ns"] > ts + TOL_NS:
                     continue

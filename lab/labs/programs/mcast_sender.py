@@ -18,8 +18,12 @@ def main() -> int:
     ap.add_argument("--iface-ip", required=True, help="this node's address: the interface to send from")
     ap.add_argument("--count", type=int, default=3)
     ap.add_argument("--interval", type=float, default=0.05)
+    ap.add_argument("--settle", type=float, default=1.5, help="seconds to wait before the first datagram")
     args = ap.parse_args()
 
+    # a receiver's kernel sends its join report up to a second after setsockopt() (and repeats it), and
+    # the switch's IGMP snooping settles on what it has heard: send once the LAN knows the members
+    time.sleep(args.settle)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(args.iface_ip))
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
