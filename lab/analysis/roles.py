@@ -11,13 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from lab.analysis.attribution.causes import make_cause
 from lab.analysis.decode import Pkt
 from lab.analysis.flows import TcpInfo
 from lab.analysis.routinghdr import describe as describe_routing
-
-
-def _cause(source: str, rule: str, text: str, answers: int | None = None) -> dict[str, Any]:
-    return {"source": source, "rule": rule, "text": text, "calls": [], "answers": answers}
 
 
 def ep(addr: str | None, port: int | None) -> str:
@@ -33,47 +30,48 @@ def cause_tcp(src: str, sport: int, info: TcpInfo) -> dict[str, Any]:
     me = ep(src, sport)
     an = info.analysis
     if an and ("retransmission" in an or "fast_retransmission" in an):
-        return _cause("kernel", "tcp-retransmit",
+        return make_cause("kernel", "tcp-retransmit",
                       f"kernel of {who} {me} retransmits data not yet acknowledged")
     if role == "syn":
-        return _cause("inferred", "syn-connect", f"connect() by client {me}")
+        return make_cause("inferred", "syn-connect", f"connect() by client {me}")
     if role == "syn-ack":
-        return _cause("kernel", "syn-ack",
+        return make_cause("kernel", "syn-ack",
                       f"kernel of listening server {me} answers the SYN "
                       f"(listen() socket; accept() returns later)",
-                      info.answers)
+                      answers=info.answers)
     if role == "handshake-ack":
-        return _cause("kernel", "handshake-ack",
-                      f"kernel of client {me} completes the handshake; connect() returns", info.answers)
+        return make_cause("kernel", "handshake-ack",
+                          f"kernel of client {me} completes the handshake; connect() returns",
+                          answers=info.answers)
     if role == "data":
         if info.first_data:
-            return _cause("inferred", "tcp-data",
+            return make_cause("inferred", "tcp-data",
                           f"send() by {who} {me} (first data on this connection)")
-        return _cause("inferred", "tcp-data", f"send()/write() by {who} {me}")
+        return make_cause("inferred", "tcp-data", f"send()/write() by {who} {me}")
     if role == "fin":
-        return _cause("inferred", "fin-close", f"close()/shutdown(SHUT_WR) by {who} {me}")
+        return make_cause("inferred", "fin-close", f"close()/shutdown(SHUT_WR) by {who} {me}")
     if role == "rst":
         if info.answers is not None:
-            return _cause("kernel", "rst-refused",
+            return make_cause("kernel", "rst-refused",
                           f"kernel of {me}: no socket listening on port {sport}, "
                           f"connect() fails ECONNREFUSED",
-                          info.answers)
-        return _cause("kernel", "rst",
+                          answers=info.answers)
+        return make_cause("kernel", "rst",
                       f"kernel of {who} {me} aborts the connection (close() with unread data, SO_LINGER 0, "
                       f"or a segment for a closed socket)")
     if an and "keep_alive" in an:
-        return _cause("kernel", "keepalive", f"kernel of {who} {me}: keep-alive probe (SO_KEEPALIVE)")
+        return make_cause("kernel", "keepalive", f"kernel of {who} {me}: keep-alive probe (SO_KEEPALIVE)")
     if an and "window_update" in an:
-        return _cause("kernel", "window-update",
+        return make_cause("kernel", "window-update",
                       f"kernel of {who} {me} announces a new receive window (larger: the application read "
                       f"with recv(); smaller: data is waiting to be read)")
     if an and ("keep_alive_ack" in an or "zero_window_probe_ack" in an):
         probe = "keep-alive" if "keep_alive_ack" in an else "zero-window probe"
-        return _cause("kernel", "probe-ack", f"kernel of {who} {me} answers the peer's {probe}")
+        return make_cause("kernel", "probe-ack", f"kernel of {who} {me} answers the peer's {probe}")
     if role == "ack" and info.answers is not None:
         text = f"kernel of {who} {me} acknowledges the peer's FIN (frame {info.answers})"
-        return _cause("kernel", "ack-fin", text, info.answers)
-    return _cause("kernel", "ack", f"kernel of {who} {me} acknowledges received data")
+        return make_cause("kernel", "ack-fin", text, answers=info.answers)
+    return make_cause("kernel", "ack", f"kernel of {who} {me} acknowledges received data")
 
 
 def role_udp(me: str, app: str | None, ln: int, answers: int | None, fragments: int = 0
@@ -86,9 +84,9 @@ def role_udp(me: str, app: str | None, ln: int, answers: int | None, fragments: 
         text = f"UDP datagram{a}, {ln} bytes"
     if answers is not None:
         text += f" (response to frame {answers})"
-        return "udp", text, _cause("inferred", "udp-sendto",
-                                   f"sendto() by {me} answering frame {answers}", answers)
-    return "udp", text, _cause("inferred", "udp-sendto", f"sendto() by {me}")
+        return "udp", text, make_cause("inferred", "udp-sendto",
+                                   f"sendto() by {me} answering frame {answers}", answers=answers)
+    return "udp", text, make_cause("inferred", "udp-sendto", f"sendto() by {me}")
 
 
 NDP_ROLES = {133: ("ndp-rs", "NDP router solicitation"), 134: ("ndp-ra", "NDP router advertisement"),
@@ -101,7 +99,7 @@ def role_other(p: Pkt, answers: int | None, quoted_frame: int | None) -> tuple[s
     l4 = p.l4
     src = p.src
     if p.probe:
-        return "lab-probe", "lab capture probe", _cause("lab", "lab-probe",
+        return "lab-probe", "lab capture probe", make_cause("lab", "lab-probe",
                                                         "lab capture stage: readiness probe frame")
     if l4 == "udp":
         ln = len(p.payload) if p.udplen is None else max(p.udplen - 8, 0)
@@ -110,61 +108,62 @@ def role_other(p: Pkt, answers: int | None, quoted_frame: int | None) -> tuple[s
         foff, mf, ident = p.frag or (0, False, 0)
         text = (f"IP fragment {p.frag_index} of datagram id 0x{ident:x} (offset {foff}, "
                 + ("more follow)" if mf else "last by offset)"))
-        return "ip-fragment", text, _cause("kernel", "ip-fragment",
+        return "ip-fragment", text, make_cause("kernel", "ip-fragment",
                                            f"kernel of {src} splits a datagram larger than the path MTU")
     if l4 == "arp":
         op, sha, spa, _tha, tpa = p.arp or (0, None, None, None, None)
         if op == 1:
             if spa == tpa:
-                return "arp-request", f"ARP announcement (gratuitous) for {spa}", _cause(
+                return "arp-request", f"ARP announcement (gratuitous) for {spa}", make_cause(
                     "kernel", "arp-gratuitous", f"kernel of {spa} announces its address")
-            return "arp-request", f"ARP request: who has {tpa}? tell {spa}", _cause(
+            return "arp-request", f"ARP request: who has {tpa}? tell {spa}", make_cause(
                 "kernel", "arp-request", f"kernel of {spa} resolves {tpa} before sending to it")
         if op == 2:
-            return "arp-reply", f"ARP reply: {spa} is at {sha}", _cause(
-                "kernel", "arp-reply", f"kernel of {spa} answers an ARP request for its address", answers)
-        return "other", f"ARP opcode {op}", _cause("kernel", "arp-other", "kernel ARP")
+            return "arp-reply", f"ARP reply: {spa} is at {sha}", make_cause(
+                "kernel", "arp-reply", f"kernel of {spa} answers an ARP request for its address",
+                answers=answers)
+        return "other", f"ARP opcode {op}", make_cause("kernel", "arp-other", "kernel ARP")
     if l4 in ("icmp", "icmpv6"):
         t = p.icmp_type
         name = p.icmp_name or ""
         v6 = l4 == "icmpv6"
         if (t == 8 and not v6) or (t == 128 and v6):
-            return "icmp-echo-request", f"ICMP echo request (ping) to {p.dst}", _cause(
+            return "icmp-echo-request", f"ICMP echo request (ping) to {p.dst}", make_cause(
                 "inferred", "icmp-echo-request", f"ping on {src}: sendto() on an ICMP socket")
         if (t == 0 and not v6) or (t == 129 and v6):
-            return "icmp-echo-reply", f"ICMP echo reply from {src}", _cause(
-                "kernel", "icmp-echo-reply", f"kernel of {src} answers the echo request", answers)
+            return "icmp-echo-reply", f"ICMP echo reply from {src}", make_cause(
+                "kernel", "icmp-echo-reply", f"kernel of {src} answers the echo request", answers=answers)
         if (not v6 and t in (3, 4, 5, 11, 12)) or (v6 and t in (1, 2, 3, 4)):
             what = f" for frame {quoted_frame}" if quoted_frame is not None else ""
             q = p.quoted or {}
             about = (f" ({ep(q.get('src'), q.get('sport'))} -> {ep(q.get('dst'), q.get('dport'))})"
                      if q else "")
-            return "icmp-error", f"ICMP error: {name}{what}{about}", _cause(
-                "kernel", "icmp-error", f"kernel of {src} reports {name}{what}", quoted_frame)
+            return "icmp-error", f"ICMP error: {name}{what}{about}", make_cause(
+                "kernel", "icmp-error", f"kernel of {src} reports {name}{what}", answers=quoted_frame)
         if v6 and t in NDP_ROLES:
             code, text = NDP_ROLES[t]
-            return code, text, _cause("kernel", code, f"kernel of {src}: IPv6 neighbor discovery")
+            return code, text, make_cause("kernel", code, f"kernel of {src}: IPv6 neighbor discovery")
         if v6 and t in (130, 131, 132, 143):
-            return "other", f"MLD: {name}", _cause("kernel", "mld",
+            return "other", f"MLD: {name}", make_cause("kernel", "mld",
                                                    f"kernel of {src}: multicast listener discovery")
-        return "other", f"{'ICMPv6' if v6 else 'ICMP'} {name}", _cause("kernel", "icmp-other",
+        return "other", f"{'ICMPv6' if v6 else 'ICMP'} {name}", make_cause("kernel", "icmp-other",
                                                                        f"kernel of {src}")
     if l4 == "igmp":
-        return "igmp", igmp_text(p.igmp), _cause(
+        return "igmp", igmp_text(p.igmp), make_cause(
             "kernel", "igmp", f"kernel of {src}: multicast membership (IP_ADD_MEMBERSHIP or querier)")
     if l4 == "ospf" or l4 == "eigrp":
         name = "OSPF" if l4 == "ospf" else "EIGRP"
         text = describe_routing(p.routing) if p.routing else f"{name} routing message (header cut short)"
-        return l4, text, _cause("inferred", f"{l4}-send",
+        return l4, text, make_cause("inferred", f"{l4}-send",
                                 f"routing daemon on {src} (sendmsg() on a raw IP socket)")
     if p.l2 in PPP_CONTROL:
-        return "other", f"PPP link control: {p.l2}", _cause("inferred", "ppp-control",
+        return "other", f"PPP link control: {p.l2}", make_cause("inferred", "ppp-control",
                                                              "PPP daemon negotiating the link")
     if p.tcplen is None and l4 == "tcp":
-        return "other", "TCP segment too short to decode", _cause("unexplained", "unknown",
+        return "other", "TCP segment too short to decode", make_cause("unexplained", "unknown",
                                                                     "truncated or malformed TCP header")
     what = p.l2 or (p.malformed or "unknown payload")
-    return "other", f"other: {what}", _cause("unexplained", "unknown",
+    return "other", f"other: {what}", make_cause("unexplained", "unknown",
                                              f"no rule explains this packet ({what})")
 
 

@@ -1,5 +1,8 @@
 """The shape of a cause, and coverage: how many packets a run explained.
 
+``make_cause`` is the one builder of a packet's ``cause`` record: the call-log rules of this package and
+the packet-only rules of ``analysis.roles`` both use it (the names come from ``lab.records.CAUSE_RULES``).
+
 ``calls`` lists the calls that produced a packet (source ``call``); a packet the kernel sent on its own
 lists the calls it acts for, or answers, under ``related`` instead — a SYN-ACK is not produced by listen().
 """
@@ -21,6 +24,7 @@ def call_label(call: Call) -> str:
 def make_cause(
     source: str, rule: str, text: str, calls: Iterable[Call] = (), answers: int | None = None, **extra: Any
 ) -> dict[str, Any]:
+    """A ``cause`` record (``lab.records.Cause``); ``extra`` fields are kept unless empty."""
     ids = [c["id"] for c in calls if "id" in c]
     # "calls" are the calls that produced the packet; a kernel packet only acts for (or answers) calls
     out: dict[str, Any] = {
