@@ -4,7 +4,9 @@ Each bundle is unpacked by the hostile-input rules of ``bundle`` into a director
 recomputed from its raw evidence (``lab.labs.grading.grade``), and its student's answers marked. A bundle
 that cannot be opened or analyzed is *refused* with the reason; one whose evidence is inconsistent,
 changed, of another lab or of another version of the lab file is *flagged*: its marks are still
-computed, so the teacher can decide. Outputs, in the output directory:
+computed, so the teacher can decide. Bundles are also held against each other: a student id twice, and
+one capture in the bundles of two students (the manifest is not signed: its student id can be rewritten),
+flag every bundle involved. Outputs, in the output directory:
 
 - ``grades.csv``: one row per bundle: student, status, score, one column per question (1, 0, ``manual``,
   ``missing``), flags;
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.classroom.bundle import answers_of, unpack
+from lab.classroom.manifest import sha256_file
 from lab.errors import LabError, UsageError
 from lab.labs.grading import Grade, grade
 from lab.labs.spec import LabSpec
@@ -40,6 +43,7 @@ class Submission:
     refused: str = ""
     notes: list[str] = field(default_factory=list)
     run: Path | None = None  # the unpacked run, when the caller asked to keep it
+    capture_sha256: str = ""  # of the capture as handed in: two students' bundles may not share one
 
     @property
     def student(self) -> str:
@@ -68,6 +72,7 @@ def grade_bundle(bundle: Path, lab: LabSpec, workdir: Path | None = None) -> Sub
         sub.run = workdir
         try:
             unpack(sub.bundle, root)
+            sub.capture_sha256 = sha256_file(root / "capture.pcapng")
             sub.grade = grade(root, answers_of(root), lab, evidence_only=True)
         except LabError as err:
             sub.refused = str(err)
@@ -88,11 +93,28 @@ def bundles_in(folder: Path) -> list[Path]:
 
 
 def grade_folder(folder: Path, lab: LabSpec) -> list[Submission]:
-    subs = [grade_bundle(b, lab) for b in bundles_in(folder)]
+    return grade_bundles(bundles_in(folder), lab)
+
+
+def grade_bundles(bundles: list[Path], lab: LabSpec, workdir: Path | None = None) -> list[Submission]:
+    """Grade each bundle, then hold them against each other: one student twice, one capture twice.
+
+    ``workdir``: keep each unpacked run under it (``run1``, ``run2``...), for the pytest plugin.
+    """
+    subs = [grade_bundle(b, lab, workdir / f"run{i}" if workdir else None) for i, b in enumerate(bundles, 1)]
     counts = Counter(s.student for s in subs if s.grade)
+    by_capture: dict[str, list[Submission]] = {}
     for s in subs:
         if s.grade and counts[s.student] > 1:
             s.notes.append(f"student {s.student} handed in {counts[s.student]} bundles")
+        if s.grade:
+            by_capture.setdefault(s.capture_sha256, []).append(s)
+    for same in by_capture.values():  # a classmate's run with the student id changed in its manifest
+        owners = sorted({s.student for s in same})
+        if len(owners) > 1:
+            for s in same:
+                others = ", ".join(o for o in owners if o != s.student)
+                s.notes.append(f"the same capture (byte for byte) as the bundle of {others}")
     return subs
 
 

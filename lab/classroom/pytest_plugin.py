@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from lab.classroom.batch import Submission, bundles_in, grade_bundle
+from lab.classroom.batch import Submission, bundles_in, grade_bundles
 from lab.errors import LabError
 from lab.labs.grading import Mark
 from lab.labs.spec import LabSpec, load_lab
@@ -81,10 +81,12 @@ class Classroom:
             raise pytest.UsageError(f"lab grading: {err}") from None
 
     def submission(self, bundle: Path) -> Submission:
-        if bundle not in self._graded:
+        """The graded bundle; the whole folder is graded on first use, so that bundles are also held
+        against each other (one student twice, one capture handed in by two students), as ``lab grade``."""
+        if not self._graded:
             assert self.workdir is not None
-            run = self.workdir / f"run{len(self._graded) + 1}"
-            self._graded[bundle] = grade_bundle(bundle, self.spec, workdir=run)
+            subs = grade_bundles(self.bundles(), self.spec, self.workdir)
+            self._graded = {s.bundle: s for s in subs}
         return self._graded[bundle]
 
     def label(self, bundle: Path) -> str:
@@ -169,5 +171,6 @@ def lab_answer(request: pytest.FixtureRequest, _lab_classroom: Classroom) -> Any
     mark = next(m for m in sub.grade.marks if m.id == qid)
     if mark.status == "manual":
         pytest.skip(f"{sub.student} {qid}: free text for the teacher to read: {mark.given!r}")
-    flags = "".join(f"\n  FLAG {f}" for f in sub.grade.flags)
-    return Answer(sub.student, qid, mark, f"{sub.student}:{mark.line()}{flags}", trusted=not sub.grade.flags)
+    flags = "".join(f"\n  FLAG {f}" for f in [*sub.grade.flags, *sub.notes])
+    trusted = sub.status == "graded"
+    return Answer(sub.student, qid, mark, f"{sub.student}:{mark.line()}{flags}", trusted=trusted)

@@ -192,8 +192,7 @@ def audit(
         flags.append(f"this is a run of lab '{manifest.lab}', not of '{spec.name}'")
     elif manifest.lab_sha256 != sha256_file(spec.source):
         flags.append("the run's lab file differs from the teacher's (run with another version of the lab)")
-    partial = getattr(RunPaths(root), "partial_reason", None)
-    reason = partial() if callable(partial) else None
+    reason = RunPaths(root).partial_reason()
     if reason:
         flags.append(f"partial run: {reason}")
     return flags, notes

@@ -62,6 +62,16 @@ Member = tuple[tarfile.TarInfo, bytes | None]
 def evidence_members(run: Path, answers: bytes = b"syn-mss: 1460\n") -> list[Member]:
     """The members of an honest bundle of ``run``."""
     names = ["manifest.json", "capture.pcapng", "lab.yaml"] + [
-        f"traces/{p.name}" for p in sorted((run / "traces").iterdir())
+        p.relative_to(run).as_posix() for p in sorted((run / "traces").rglob("*")) if p.is_file()
     ]
     return [member(n, (run / n).read_bytes()) for n in names] + [member("answers.yaml", answers)]
+
+
+CLASS = DATA / "class"  # four real tcp-echo runs by ann, ben, cat and eve, raw evidence only
+
+
+def class_run(tmp: Path, student: str) -> Path:
+    """A copy of the recorded run of ``student`` (one of CLASS), each with its own capture."""
+    run = tmp / f"run-{student}"
+    shutil.copytree(CLASS / student, run)
+    return run

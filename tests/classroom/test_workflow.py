@@ -98,12 +98,16 @@ def test_a_question_that_finds_nothing_fails_the_run(tmp_path: Path) -> None:
     assert graded.problems and "fifth-udp" in graded.problems[0] and not graded.all_correct
 
 
-def test_a_partial_run_is_flagged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """When capture's RunPaths.partial_reason() names why a run is partial, grading says so."""
+def test_a_partial_run_is_flagged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run marked partial (RunPaths.mark_partial) is flagged by grade() and refused by lab check."""
     from lab.paths import RunPaths
 
     run = tmp_path / "run"
     shutil.copytree(Path(__file__).parent / "data" / "tcp-echo", run)
-    monkeypatch.setattr(RunPaths, "partial_reason", lambda self: "interrupted by SIGINT", raising=False)
+    RunPaths(run).mark_partial("interrupted by SIGINT during the capture")
     graded = grade(run, {}, load_lab(run / "lab.yaml"))
-    assert "partial run: interrupted by SIGINT" in graded.flags
+    assert "partial run: interrupted by SIGINT during the capture" in graded.flags and not graded.all_correct
+    answers = tmp_path / "a.yaml"
+    answers.write_text("syn-mss: 1460\n")
+    assert main(["check", "--lab", str(run / "lab.yaml"), str(run), str(answers)]) == 2
+    assert "is a partial run (interrupted by SIGINT during the capture)" in capsys.readouterr().err
