@@ -57,6 +57,7 @@ CATALOGUE: tuple[str, ...] = (
     "send-vs-sendall",
     "shutdown-vs-close",
     "addresses",
+    "handshake-by-hand",
     "ipv6",
     "routed",
     "mtu",
