@@ -202,3 +202,21 @@ def test_a_signal_in_any_verb_ends_in_one_line_and_its_exit_code(tmp_path: Path,
     name = "interrupted (SIGINT)" if sig == signal.SIGINT else "terminated (SIGTERM)"
     assert (proc.returncode, out, err) == (128 + sig, "", f"lab: {name}\n")
 
+
+
+def test_an_interrupted_run_all_marks_its_directory_and_says_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import lab.runner
+    from lab.cli.main import main
+
+    def interrupted(spec: object, out: Path) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lab.runner, "run_lab", interrupted)
+    out = tmp_path / "all"
+    assert main(["labs", "run-all", "--only", "tcp-echo", "--out", str(out)]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"lab: interrupted (SIGINT); partial outputs in {out} (marked PARTIAL)"
+    assert RunPaths(out).partial_reason() == "interrupted by SIGINT during lab tcp-echo"
+    assert not (out / "index.md").exists()
