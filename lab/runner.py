@@ -373,7 +373,7 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
     }
     write_atomic(paths.report, json.dumps(report, indent=2, default=str) + "\n")
     try:
-        write_report(paths.root)
+        write_report(paths.root, by_the_run=True)
     except LabError as err:  # the evidence is on disk already; a page that cannot be made is one failure
         failures.append(f"report.html not written: {err}")
     return RunResult(paths.root, report, ladder, failures)

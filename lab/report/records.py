@@ -34,6 +34,7 @@ class RunRecords:
     summary: dict[str, Any]
     lab: dict[str, Any] = field(default_factory=dict)  # the run's copy of its lab.yaml (concept, questions)
     story: str = ""
+    partial: str | None = None  # why the run was cut short (RunPaths.partial_reason), None when complete
     skipped: list[int] = field(default_factory=lambda: [0])  # lines that were not JSON objects
 
     def iter_packets(self) -> Iterator[dict[str, Any]]:
@@ -133,4 +134,4 @@ def load_run(root: Path) -> RunRecords:
     except OSError:
         story = ""
     return RunRecords(paths.root, calls, report, summary if isinstance(summary, dict) else {},
-                      _lab_yaml(paths.root / "lab.yaml"), story, skipped)
+                      _lab_yaml(paths.root / "lab.yaml"), story, paths.partial_reason(), skipped)

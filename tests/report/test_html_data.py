@@ -157,3 +157,9 @@ def test_lab_analyze_writes_the_page_and_says_where(corpus_dir: Path, tmp_path: 
     assert done.stdout.strip().splitlines()[-1] == f"open in a browser: {out / 'report.html'}"
     page = (out / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "lab analyze" in page
+
+
+def test_a_partial_run_gets_a_page_that_says_so(run_dir: Path) -> None:
+    (run_dir / "PARTIAL").write_text("interrupted by SIGINT at 2026-12-04T21:00:00Z\n")
+    page = render_page(load_run(run_dir))
+    assert "PARTIAL RUN: " in page and "SIGINT" in page

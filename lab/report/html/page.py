@@ -52,6 +52,8 @@ def render_page(records: RunRecords) -> str:
     text = data["text"]
     if text.get("conditions"):
         bits.append("; ".join(text["conditions"]))
+    if records.partial:
+        meta["notes"].insert(0, f"PARTIAL RUN: {records.partial}; this page shows what it had written")
     if isinstance(text.get("capture"), dict) and text["capture"].get("complete") is False:
         bits.append(f"capture INCOMPLETE: {text['capture'].get('dropped')} packets dropped by the capture")
     notes = "".join(f"<div class='note'>{esc(n)}</div>" for n in meta["notes"])
@@ -68,13 +70,18 @@ def render_page(records: RunRecords) -> str:
     )
 
 
-def write_report(run_dir: Path) -> Path:
+def write_report(run_dir: Path, *, by_the_run: bool = False) -> Path:
     """Write ``run_dir/report.html`` from the records in ``run_dir``; returns its path.
+
+    ``by_the_run``: the run itself writes its page while finishing, its PARTIAL marker still saying
+    "running" (a page made later of a run cut short says PARTIAL RUN and why).
 
     Raises:
         UsageError: ``run_dir`` is not a run or analysis directory, or the page cannot be written.
     """
     records = load_run(Path(run_dir))
+    if by_the_run:
+        records.partial = None
     page = render_page(records)
     target = records.root / "report.html"
     try:
