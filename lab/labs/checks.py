@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from lab.identity import packet_identity
 from lab.labs import evidence as ev
 from lab.labs.routingchecks import ROUTING_CHECKS
 
@@ -530,19 +531,12 @@ def ip_version(packets: Records, calls: Records, version: int, role: str | None 
 
 
 # -- the network -------------------------------------------------------------------------------------
-def _same_packet(p: dict) -> tuple:
-    """What stays the same for one IP packet on every link of its path (all but TTL and Ethernet)."""
-    ip = p.get("ip") or {}
-    t = ev.tcp(p) or {}
-    return (ip.get("src"), ip.get("dst"), ip.get("id"), ip.get("proto"), t.get("seq_raw"), t.get("flags"))
-
-
 def ttl_per_hop(packets: Records, calls: Records, routers: int) -> Result:
     """The client's SYN, seen on every link: same IP/TCP headers, TTL one lower after each router."""
     syn = ev.first(packets, ev.is_syn)
     if syn is None:
         return False, "no SYN captured"
-    copies = ev.matching(packets, lambda p: _same_packet(p) == _same_packet(syn))
+    copies = ev.matching(packets, lambda p: packet_identity(p) == packet_identity(syn))
     ttls = sorted({int(p["ip"]["ttl"]) for p in copies}, reverse=True)
     expected = [ttls[0] - i for i in range(routers + 1)] if ttls else []
     ok = ttls == expected
@@ -558,7 +552,7 @@ def new_ethernet_per_link(packets: Records, calls: Records, links: int) -> Resul
     syn = ev.first(packets, ev.is_syn)
     if syn is None:
         return False, "no SYN captured"
-    copies = ev.matching(packets, lambda p: _same_packet(p) == _same_packet(syn))
+    copies = ev.matching(packets, lambda p: packet_identity(p) == packet_identity(syn))
     pairs = {((p.get("eth") or {}).get("src"), (p.get("eth") or {}).get("dst")) for p in copies}
     return len(
         pairs

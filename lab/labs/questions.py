@@ -12,6 +12,7 @@ import errno as _errno
 from collections.abc import Callable
 from typing import Any
 
+from lab.identity import packet_identity
 from lab.labs import evidence as ev
 from lab.labs.routingchecks import ROUTING_QUESTIONS
 
@@ -113,9 +114,7 @@ def syn_ttls(packets: Records, calls: Records) -> list[int] | None:
     syn = ev.first(packets, ev.is_syn)
     if syn is None:
         return None
-    from lab.labs.checks import _same_packet
-
-    copies = ev.matching(packets, lambda p: _same_packet(p) == _same_packet(syn))
+    copies = ev.matching(packets, lambda p: packet_identity(p) == packet_identity(syn))
     return sorted({int(p["ip"]["ttl"]) for p in copies}, reverse=True)
 
 

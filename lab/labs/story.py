@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from lab.identity import packet_identity
 from lab.labs import evidence as ev
 from lab.tracing.calltext import SendWaits, call_text, duration_text
 from lab.tracing.steps import STEPS, UDP_STEPS, classic_steps, step_label
@@ -300,12 +301,10 @@ def time_wait(packets: Records, calls: Records) -> list[str]:
 
 def hops(packets: Records, calls: Records) -> list[str]:
     """One packet seen on several links: what routers change and what they do not."""
-    from lab.labs.checks import _same_packet
-
     syn = ev.first(packets, ev.is_syn)
     if syn is None:
         return []
-    copies = ev.matching(packets, lambda p: _same_packet(p) == _same_packet(syn))
+    copies = ev.matching(packets, lambda p: packet_identity(p) == packet_identity(syn))
     if len({p.get("interface") for p in copies}) < 2:
         return []
     ttls = [int(p["ip"]["ttl"]) for p in copies]

@@ -37,6 +37,7 @@ from lab.analysis.attribution.loss import lost_text
 from lab.analysis.attribution.neighbours import NeighbourRules
 from lab.analysis.attribution.rawip import RawIpRules
 from lab.analysis.attribution.tcp import TcpRules
+from lab.identity import packet_identity
 
 __all__ = ["EXPLAINED", "Attributor", "call_label", "coverage", "norm_ip"]
 
@@ -50,39 +51,6 @@ class _Sighting:
     cause: dict[str, Any]
     frame: int
     ts: int
-
-
-def _identity(rec: dict[str, Any]) -> tuple[Any, ...] | None:
-    """What stays the same when a router forwards a packet (not TTL, not MACs): the same packet on
-    another link. IPv4 adds the IP ID; IPv6 has none, so a later copy on a link that already saw the
-    same bytes counts as a new event (a retransmission), never as a copy."""
-    ip = rec.get("ip")
-    if not ip:
-        return None
-    frag = ip.get("frag") or {}
-    key: tuple[Any, ...] = (
-        ip.get("version"),
-        norm_ip(ip.get("src")),
-        norm_ip(ip.get("dst")),
-        ip.get("id") if ip.get("version") == 4 else None,
-        ip.get("proto"),
-        frag.get("offset"),
-        frag.get("mf"),
-    )
-    if tcp := rec.get("tcp"):
-        return key + (
-            tcp["sport"],
-            tcp["dport"],
-            tcp.get("seq_raw"),
-            tcp.get("ack_raw"),
-            tcp.get("flags_int"),
-            tcp.get("len"),
-        )
-    if udp := rec.get("udp"):
-        return key + (udp["sport"], udp["dport"], udp.get("length"), udp.get("sha1"))
-    if icmp := rec.get("icmp"):
-        return key + (icmp.get("type"), icmp.get("code"))
-    return key
 
 
 class Attributor:
@@ -137,7 +105,7 @@ class Attributor:
         cause = self._rules(rec)
         if frame is not None:  # the protocol rules ran first: their state saw the packet either way
             cause = self.crafted.refine(rec, frame, cause)
-        key = _identity(rec)
+        key = packet_identity(rec)
         if key is None:
             return cause
         iface, ts = str(rec.get("interface")), rec.get("ts_ns", 0)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import TraceError
+from lab.identity import norm_ip
 
 Call = dict[str, Any]
 Endpoint = tuple[str, int]
@@ -199,13 +200,6 @@ def read_call_log(path: Path | str) -> list[Call]:
             rec["id"] = next_id
             next_id += 1
     return records
-
-
-def norm_ip(ip: str | None) -> str | None:
-    """``::ffff:198.18.0.1`` (a v4 peer of a dual-stack socket) is the same host as ``198.18.0.1``."""
-    if ip and ip.startswith("::ffff:") and "." in ip:
-        return ip[7:]
-    return ip
 
 
 def endpoint(addr: Any) -> Endpoint | None:
