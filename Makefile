@@ -70,7 +70,7 @@ demo: setup
 	$(LABCMD) run tcp-echo
 
 test: setup lint
-	$(BIN)/pytest -q -rs
+	$(BIN)/pytest -q -rfEs
 
 lint: setup
 	$(BIN)/ruff check lab tests bench
