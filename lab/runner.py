@@ -22,7 +22,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import networkx as nx
 
@@ -77,14 +77,40 @@ class StepResult:
         }
 
 
+FailureKind = Literal["capture", "step", "daemon", "observation", "question", "unexplained", "page"]
+"""Which part of a run judged it: the capture lost packets; a step failed (exit status, timeout, never
+ready); a routing daemon; an expected observation did not hold; a question found nothing to answer with;
+packets no rule explains; the report page could not be written."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One reason a run did not pass, as data: callers decide by ``kind``, people read ``text``."""
+
+    kind: FailureKind
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
 @dataclass
 class RunResult:
-    """What a run left: its directory and the report (also written as ``report.json``)."""
+    """What a run left: its directory, the report (also written as ``report.json``, whose ``failures`` are
+    the texts of ``failures`` here) and the verdict: the run passed when ``failures`` is empty."""
 
     out: Path
     report: dict[str, Any]
     ladder: str = ""
-    failures: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def failed(self, *kinds: FailureKind) -> list[Failure]:
+        """The failures of these kinds (all of them when none is named)."""
+        return [f for f in self.failures if not kinds or f.kind in kinds]
 
     @property
     def paths(self) -> RunPaths:
@@ -207,7 +233,7 @@ class _Executed:
     iface_nodes: dict[str, str]
     conditions: list[str]
     steps: list[StepResult]
-    failures: list[str]
+    failures: list[Failure]
     kernel_counters: dict[str, dict[str, int]] = field(default_factory=dict)  # what the run's kernels dropped
     capture: CaptureStats | None = None  # what each capture point received and dropped
     loss_rules: list[LossRule] = field(default_factory=list)  # the topology's emulated loss, per link
@@ -257,9 +283,10 @@ def _execute(
                 if daemons.protocol != "static":
                     say(f"{daemons.protocol} daemons started on {', '.join(net.topo.routers)}")
                 before = counters.snapshot(net, list(net.nodes))
-                executed.failures += _run_steps(spec, net, paths, python, steps, say)
+                failed = _run_steps(spec, net, paths, python, steps, say)
+                executed.failures += [Failure("step", text) for text in failed]
                 executed.kernel_counters = counters.delta(before, counters.snapshot(net, list(net.nodes)))
-            executed.failures += daemons.failures
+            executed.failures += [Failure("daemon", t) for t in daemons.failures]
             phase.now = "capture stop"
         executed.capture = capture.stats
         phase.now = "teardown"
@@ -322,16 +349,18 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
     cov = {**coverage(p.get("cause") or {} for p in wire), "capture_complete": stats.complete}
     lost = stats.problem()
     if lost:
-        failures.insert(0, lost)  # first: every other verdict of this run stands on this capture
+        failures.insert(0, Failure("capture", lost))  # first: every other verdict stands on this capture
     failures += [
-        f"expected observation failed: {o['check']}: {o['detail']}"
+        Failure("observation", f"expected observation failed: {o['check']}: {o['detail']}")
         for o in evaluation["observations"]
         if not o["ok"]
     ]
-    failures += [f"question '{u['id']}': {u['reason']}" for u in evaluation["unanswered"]]
+    failures += [Failure("question", f"question '{u['id']}': {u['reason']}")
+                 for u in evaluation["unanswered"]]
     if cov["explained"] != cov["total"]:
         unexplained = [p["number"] for p in wire if (p.get("cause") or {}).get("source") not in EXPLAINED]
-        failures.append(f"{len(unexplained)} packet(s) not explained: frames {unexplained[:10]}")
+        failures.append(Failure("unexplained", f"{len(unexplained)} packet(s) not explained: "
+                                               f"frames {unexplained[:10]}"))
     nodes_info = executed.nodes_info
     lanes = [Lane(n, info["kind"]) for n, info in nodes_info.items() if info["kind"] != "switch"]
     ladder = render_ladder(
@@ -367,7 +396,7 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
         "analysis_errors": list(result.errors),
         "observations": evaluation["observations"],
         "questions": [{"id": q.id, "text": q.text} for q in spec.questions],  # never the answers
-        "failures": failures,
+        "failures": [f.text for f in failures],
         "ok": not failures,
         "partial": False,  # true (with partial_reason) when the run was cut short after writing this
     }
@@ -375,7 +404,7 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
     try:
         write_report(paths.root, by_the_run=True)
     except LabError as err:  # the evidence is on disk already; a page that cannot be made is one failure
-        failures.append(f"report.html not written: {err}")
+        failures.append(Failure("page", f"report.html not written: {err}"))
     return RunResult(paths.root, report, ladder, failures)
 
 

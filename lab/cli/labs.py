@@ -180,12 +180,11 @@ def _run_one(run_lab: Any, spec: LabSpec, out: Path) -> dict[str, Any]:
     report = result.report
     obs = report.get("observations", [])
     cov = report.get("coverage") or {}
-    # the runner's failures also hold what no observation covers: a program's exit status, a server never
-    # ready, a step timed out; a lab whose programs failed is not "ok" because its checks happened to hold
-    failures = list(getattr(result, "failures", None) or report.get("failures") or [])
+    # the runner's verdict also holds what no observation covers: a program's exit status, a server never
+    # ready, a step timed out; a lab whose programs failed is not "ok" because its checks happened to hold.
+    # Observations and coverage are counted below from the report, so their failures are not repeated.
     obs_failed = [o.get("label") or o.get("check") for o in obs if not o.get("ok")]
-    other = [f for f in failures
-             if not f.startswith("expected observation failed") and "packet(s) not explained" not in f]
+    other = [f.text for f in result.failures if f.kind not in ("observation", "unexplained")]
     row.update(
         out=str(result.out),
         observations_ok=sum(1 for o in obs if o.get("ok")),
@@ -193,7 +192,7 @@ def _run_one(run_lab: Any, spec: LabSpec, out: Path) -> dict[str, Any]:
         failed=obs_failed + other,
         coverage=cov,
         questions=sum(not q.manual for q in spec.questions),  # the auto-marked ones
-        unanswered=[f for f in failures if f.startswith("question '")],
+        unanswered=[f.text for f in result.failed("question")],
     )
     row["ok"] = (
         not other

@@ -91,8 +91,9 @@ def test_run_submit_grade_for_real(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_a_question_that_finds_nothing_fails_the_run(tmp_path: Path) -> None:
     lab = _teacher_lab(tmp_path, [{"id": "fifth-udp", "text": "?", "answer": "udp_port", "index": 5}])
     result = runner.run_lab(load_lab(lab), tmp_path / "run")
-    assert result.failures == ["question 'fifth-udp': udp_port(index=5) found nothing in this capture "
-                               "(check the question's parameters)"]
+    assert [(f.kind, f.text) for f in result.failures] == [
+        ("question", "question 'fifth-udp': udp_port(index=5) found nothing in this capture "
+                     "(check the question's parameters)")]
     assert not result.report["ok"]
     graded = grade(tmp_path / "run", {}, lab)
     assert graded.problems and "fifth-udp" in graded.problems[0] and not graded.all_correct

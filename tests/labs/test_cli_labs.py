@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -12,6 +11,7 @@ from lab.cli import labs as cli_labs
 from lab.cli.main import main
 from lab.errors import LabRunError
 from lab.labs.spec import CATALOGUE, load_lab
+from lab.runner import Failure, RunResult
 
 
 def test_lab_labs_lists_the_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
@@ -54,7 +54,7 @@ class FakeRunner:
             "observations": obs,
             "coverage": {"explained": 5, "total": 5},
         }
-        return SimpleNamespace(out=out, report=report)
+        return RunResult(out, report)
 
 
 def test_run_all_index(tmp_path: Path) -> None:
@@ -83,12 +83,30 @@ def test_run_all_marks_incomplete_coverage_as_failed(tmp_path: Path) -> None:
 def test_run_all_marks_a_failed_program_as_failed(tmp_path: Path) -> None:
     def server_died(spec, out):  # noqa: ANN001, ANN202
         result = FakeRunner()(spec, out)
-        result.failures = ["step 'server' on h2 exited 1, expected 0"]
+        result.failures = [Failure("step", "step 'server' on h2 exited 1, expected 0")]
         return result
 
     row = cli_labs._run_one(server_died, load_lab("tcp-echo"), tmp_path)
     assert not row["ok"] and row["failed"] == ["step 'server' on h2 exited 1, expected 0"]
     assert "- tcp-echo: step 'server' on h2 exited 1" in cli_labs.write_index(tmp_path, [row]).read_text()
+
+
+def test_run_all_reads_the_verdict_by_kind_not_by_text(tmp_path: Path) -> None:
+    """An observation's failure is counted once (from the report's observations), a question's is listed
+    as unanswered, whatever their texts say."""
+    def mixed(spec, out):  # noqa: ANN001, ANN202
+        result = FakeRunner()(spec, out)
+        result.report["observations"][0]["ok"] = False
+        first = result.report["observations"][0]["check"]
+        result.failures = [Failure("observation", f"{first} did not hold"),
+                           Failure("question", "'q1' found nothing (packet(s) not explained)")]
+        return result
+
+    spec = load_lab("tcp-echo")
+    row = cli_labs._run_one(mixed, spec, tmp_path)
+    assert not row["ok"]
+    assert row["failed"] == [spec.observations[0].name, "'q1' found nothing (packet(s) not explained)"]
+    assert row["unanswered"] == ["'q1' found nothing (packet(s) not explained)"]
 
 
 def test_show_a_minimal_user_lab(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
