@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 
 from lab.capture.idb import rename_interfaces
-from lab.capture.probe import probe_payload
+from lab.capture.probe import TEMPFAIL, probe_payload
 from lab.capture.stats import CaptureStats, InterfaceCounts, combine, read_isb, read_log
 from lab.errors import CaptureError, LabError, PcapFormatError, ToolMissingError, UsageError
 
@@ -293,6 +293,8 @@ class Capture:
             raise CaptureError(
                 f"the capture probe sender in {group.namespace} did not finish within {_PROBE_TIMEOUT:g}s"
             ) from None
+        if done.returncode == TEMPFAIL:
+            return  # the kernel could not queue it this time (ENOBUFS): the confirm loop sends again
         if done.returncode != 0:
             raise CaptureError(
                 f"could not send a capture probe in {group.namespace}: "

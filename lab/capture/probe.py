@@ -13,8 +13,10 @@ probe of ``r1-eth10`` can never confirm ``r1-eth1`` (a plain substring test woul
 
 from __future__ import annotations
 
+import errno
 import socket
 import sys
+import time
 
 PROBE_ETHERTYPE = 0x88B5
 PROBE_MAGIC = b"LABPROBE"
@@ -34,20 +36,40 @@ def probe_frame(token: bytes, ifname: str) -> bytes:
     return frame.ljust(_MIN_FRAME, b"\0")
 
 
-def send_probes(ifnames: list[str], token: bytes) -> None:
-    """Send one probe on each interface; each carries its interface's name so each can be confirmed."""
+TEMPFAIL = 75  # exit status of a probe sender whose frames the kernel could not queue this time
+_BUSY = (errno.ENOBUFS, errno.EAGAIN)
+_BUSY_TRIES = 10
+
+
+def send_probes(ifnames: list[str], token: bytes) -> bool:
+    """Send one probe on each interface; each carries its interface's name so each can be confirmed.
+
+    Returns False when a frame could not be queued even after a few short retries (ENOBUFS: the veth's
+    peer is swamped by other traffic on a loaded machine): the caller sends probes again on its next round
+    instead of calling the capture broken. Any other error is raised.
+    """
+    sent_all = True
     for ifname in ifnames:
         with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
             sock.bind((ifname, 0))
-            sock.send(probe_frame(token, ifname))
+            for attempt in range(_BUSY_TRIES):
+                try:
+                    sock.send(probe_frame(token, ifname))
+                    break
+                except OSError as err:
+                    if err.errno not in _BUSY:
+                        raise
+                    time.sleep(0.002 * (attempt + 1))
+            else:
+                sent_all = False
+    return sent_all
 
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
         print("usage: python -m lab.capture.probe TOKEN IFNAME...", file=sys.stderr)
         return 2
-    send_probes(argv[1:], argv[0].encode())
-    return 0
+    return 0 if send_probes(argv[1:], argv[0].encode()) else TEMPFAIL
 
 
 if __name__ == "__main__":
