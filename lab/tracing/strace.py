@@ -42,6 +42,11 @@ _OUT = {"write", "writev", "send", "sendto", "sendmsg", "sendmmsg", "pwrite64"}
 _IN = {"read", "readv", "recv", "recvfrom", "recvmsg", "recvmmsg", "pread64"}
 _CLONES = {"clone", "clone3", "fork", "vfork"}
 _INET = ("AF_INET", "AF_INET6")
+# -yy names no protocol for some sockets (AF_PACKET): ``socket:[inode]`` is still the socket we know
+_BARE_SOCKET = re.compile(r"socket:\[\d+\]")
+_PKTTYPE = re.compile(r"sll_pkttype=(\w+)")
+_PKTTYPES = {"PACKET_HOST": 0, "PACKET_BROADCAST": 1, "PACKET_MULTICAST": 2, "PACKET_OTHERHOST": 3,
+             "PACKET_OUTGOING": 4}
 _WILDCARD = ("0.0.0.0", "::", None)
 
 
@@ -172,7 +177,7 @@ class StraceParser:
             if dec is None:
                 return None
             st = self._new(proc, fd, dec.family, dec.type)
-        elif dec_text is not None and dec is None:
+        elif dec_text is not None and dec is None and not _BARE_SOCKET.fullmatch(dec_text):
             self._drop(proc, fd)  # the fd is no longer a socket (closed behind our back, e.g. exec)
             return None
         st.observe(dec)
@@ -413,6 +418,8 @@ class StraceParser:
                 dgram = _dgram_of(addr if addr is not None else st.peer, payload, truncated, n)
         elif st.type == "SOCK_RAW" and st.family == "AF_INET" and not ev.error and n and payload is not None:
             dgram = _raw_dgram(payload[:n], truncated, out, st.hdrincl, addr)
+        elif st.family == "AF_PACKET" and not ev.error and n and payload is not None:
+            dgram = _frame_dgram(ev, payload[:n], truncated or len(payload) < n, out, st.type)
         if payload is not None:
             args["preview"] = payload[: min(n, 32) if not out else 32].decode("utf-8", "backslashreplace")
         self._emit(ev, proc.pid, st, fd, args, nbytes=n, sb=sb, rb=rb, dgram=dgram,
@@ -477,6 +484,18 @@ def _raw_dgram(data: bytes, truncated: bool, out: bool, hdrincl: bool, addr) -> 
     peer = sent_to if out else ([src, 0] if src else None)
     digest = None if truncated else hashlib.sha1(data).hexdigest()[:16]
     return {"peer": peer, "len": len(data), "sha1": digest, "raw": True, "ip": ip}
+
+
+def _frame_dgram(ev: Syscall, data: bytes, truncated: bool, out: bool, stype: str | None) -> dict:
+    """The record of one frame (SOCK_RAW) or packet (SOCK_DGRAM) an AF_PACKET socket moved, hashed whole as
+    the Python tracer does; a read frame's ``pkttype`` (4: PACKET_OUTGOING, a copy of our own)."""
+    digest = None if truncated else hashlib.sha1(data).hexdigest()[:16]
+    rec: dict[str, Any] = {"raw": True, "level": "link" if stype == "SOCK_RAW" else "network", "peer": None,
+                           "len": len(data), "sha1": digest}
+    kind = _PKTTYPE.search(ev.args[1]) if not out and len(ev.args) > 1 else None
+    if kind is not None and kind[1] in _PKTTYPES:
+        rec["pkttype"] = _PKTTYPES[kind[1]]
+    return rec
 
 
 def _mmsg(ev: Syscall) -> list[tuple[list | None, bytes, bool, int]]:

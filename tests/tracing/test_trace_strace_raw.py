@@ -4,9 +4,17 @@ its IP payload, the IP header's addresses and ID (sent with IP_HDRINCL, or recei
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
+from lab.tracing import merge_traces, wrap_command
 from lab.tracing.strace import parse_strace_file
+from tests.test_records import validate_dir
 
 DATA = Path(__file__).parent / "data" / "ospfd_raw.strace"  # recorded from FRR 8.4's ospfd on this project
 
@@ -39,3 +47,26 @@ def test_raw_send_without_hdrincl_hashes_the_whole_payload(tmp_path: Path) -> No
     recs = parse_strace_file(path, node="r1")
     send = next(r for r in recs if r["call"] == "sendmsg")
     assert send["dgram"]["ip"] is None and send["dgram"]["len"] == 64  # no header known: all 64 bytes
+
+
+@pytest.mark.root
+def test_packet_sockets_under_strace_record_their_frames_by_hash(tmp_path: Path) -> None:
+    """A program strace traces (not Python's tracer) writes a frame on an AF_PACKET socket: -yy names no
+    protocol for it (``socket:[N]``), yet every call is recorded, the frame hashed whole as the Python
+    tracer hashes it, and each read copy with its packet type (4: the outgoing copy)."""
+    prog = Path(__file__).parent / "programs" / "raw_sockets.py"
+    argv, env = wrap_command(["sh", "-c", f'exec "{sys.executable}" "{prog}"'], tmp_path / "traces", "h1")
+    assert argv[0].endswith("strace")
+    proc = subprocess.run(["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *argv],
+                          env={**os.environ, **env}, capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    facts = json.loads(proc.stdout)
+    recs = merge_traces(tmp_path / "traces", tmp_path / "calls.jsonl")
+    digest = hashlib.sha1(bytes.fromhex(facts["frame"])).hexdigest()[:16]
+    packet = [r for r in recs if r["family"] == "AF_PACKET"]
+    (send,) = [r for r in packet if r["call"] == "sendto"]
+    assert send["nbytes"] == facts["sent"] and send["sock"] is not None
+    assert send["dgram"] == {"raw": True, "level": "link", "peer": None, "len": facts["sent"], "sha1": digest}
+    reads = [r for r in packet if r["call"] == "recvmsg" and r["dgram"]["sha1"] == digest]
+    assert sorted(r["dgram"]["pkttype"] for r in reads) == sorted(facts["pkttypes"]) == [0, 4]
+    assert validate_dir(tmp_path)["call"] == len(recs)
