@@ -103,7 +103,7 @@ class Recorder:
         self.live.write_session(session)
         if self.capture_on:
             targets = [CaptureTarget(p.namespace, p.ifname, p.label, p.bpf) for p in points]
-            self._capture = Capture(targets, paths.capture, paths.root / "work")
+            self._capture = Capture(targets, paths.capture, paths.work_dir)
             self._capture.start()
 
     def _on_usr1(self, _signum: int, _frame: object) -> None:

@@ -117,6 +117,21 @@ class RunPaths:
         return self.root / "ladder.txt"
 
     @property
+    def page(self) -> Path:
+        """The report page: one offline HTML file (sequence diagram, packets, topology)."""
+        return self.root / "report.html"
+
+    @property
+    def lab_file(self) -> Path:
+        """The lab file the run ran, copied in, so the run can be graded and re-explained without it."""
+        return self.root / "lab.yaml"
+
+    @property
+    def manifest(self) -> Path:
+        """The classroom manifest: the SHA-256 of every file of a student's run (``lab submit``)."""
+        return self.root / "manifest.json"
+
+    @property
     def report(self) -> Path:
         return self.root / "report.json"
 
@@ -134,6 +149,11 @@ class RunPaths:
     def logs_dir(self) -> Path:
         """stdout/stderr of every program the lab ran."""
         return self.root / "logs"
+
+    @property
+    def frr_dir(self) -> Path:
+        """The routing daemons' configuration and sockets of a dynamically routed run."""
+        return self.work_dir / "frr"
 
     @property
     def work_dir(self) -> Path:

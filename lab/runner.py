@@ -204,7 +204,7 @@ def run_lab(
         paths = claim_run_dir(out_dir, spec.name)
         phase = Phase()
         with marked_partial(paths, phase):
-            write_atomic(paths.root / "lab.yaml", spec.source.read_bytes())
+            write_atomic(paths.lab_file, spec.source.read_bytes())
             graph = nx.node_link_data(topo.graph(), edges="links")
             write_atomic(paths.topology, json.dumps(graph, default=str) + "\n")
             say = (lambda msg: print(msg, file=log, flush=True)) if log else (lambda msg: None)
@@ -279,7 +279,7 @@ def _execute(
             phase.now = "programs"
             # routing daemons (a topology with routing: ospf/eigrp) start after the capture is confirmed,
             # so their first hellos are captured, and stop before it is drained
-            with RoutingDaemons(net, paths.root / "work" / "frr", paths.traces_dir, paths.routes) as daemons:
+            with RoutingDaemons(net, paths.frr_dir, paths.traces_dir, paths.routes) as daemons:
                 if daemons.protocol != "static":
                     say(f"{daemons.protocol} daemons started on {', '.join(net.topo.routers)}")
                 before = counters.snapshot(net, list(net.nodes))

@@ -426,7 +426,7 @@ class Run:
     def _repr_html_(self) -> str:
         """In Jupyter: the run's own report page (sequence diagram, packet view, topology), embedded when it
         is small enough to carry in a notebook, else a table of the first frames and a link to it."""
-        page = self.dir / "report.html"
+        page = RunPaths(self.dir).page
         if page.is_file() and page.stat().st_size <= EMBED_REPORT_LIMIT:
             return (f"<div><b>{html.escape(repr(self))}</b><iframe style='width:100%;height:640px;border:0' "
                     f"srcdoc=\"{html.escape(page.read_text(encoding='utf-8'), quote=True)}\"></iframe></div>")
@@ -440,7 +440,7 @@ class Run:
                 break
             rows.append(f"<tr><td>{p.number}</td><td>{html.escape(str(p.node))}</td>"
                         f"<td>{html.escape(p.summary)}</td><td>{html.escape(p.cause.text)}</td></tr>")
-        page = self.dir / "report.html"
+        page = RunPaths(self.dir).page
         link = f'<p>Full report: <a href="{html.escape(str(page))}">{html.escape(str(page))}</a></p>' \
             if page.is_file() else ""
         return (f"<div><b>{html.escape(repr(self))}</b>{link}<table><tr><th>#</th><th>node</th>"

@@ -125,7 +125,7 @@ class LiveCapture:
         points = net.capture_points()
         self._iface_nodes = {p.label: p.node for p in points}
         self._capture = Capture([CaptureTarget(p.namespace, p.ifname, p.label, p.bpf) for p in points],
-                                self.paths.capture, self.paths.root / "work")
+                                self.paths.capture, self.paths.work_dir)
         self._capture.start()
         return self
 
@@ -194,7 +194,7 @@ class Session:
     @property
     def traces_dir(self) -> Path:
         assert self.out is not None, "the network is not up"
-        return self.out / "traces"
+        return RunPaths(self.out).traces_dir
 
     def __enter__(self) -> Session:
         self.out = self._out_arg or default_out_dir(f"network-{self.topology.name}")

@@ -59,7 +59,7 @@ class Watcher:
         if stopped:  # the keeper merged the raw files into the final capture
             final = self.live.paths.capture
             return final if final.is_file() else None
-        raw = sorted((self.live.root / "work").glob("cap-*.pcapng"))
+        raw = sorted(self.live.paths.work_dir.glob("cap-*.pcapng"))
         data = b"".join(complete_blocks(p.read_bytes()) for p in raw if p.is_file())
         if not data:
             return None

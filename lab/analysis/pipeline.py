@@ -44,6 +44,7 @@ from lab.analysis.roles import cause_tcp, ep, role_other
 from lab.analysis.routinghdr import describe as describe_routing
 from lab.analysis.writer import FLUSH_AT, AnnotatedWriter
 from lab.errors import PcapFormatError
+from lab.paths import RunPaths
 from lab.records import SCHEMA_VERSION
 
 try:  # orjson is ~10x faster than the stdlib encoder; the stdlib one gives the same bytes for our data
@@ -190,10 +191,9 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
              render: RenderProcess | None = None, max_packets: int | None = None) -> AnalysisResult:
     """One pass: write packets.jsonl, annotated.pcapng, conversations.jsonl and summary.json -- or, with
     a ``render`` process, send it each packet's entry (it writes the first two) and write the last two."""
-    packets_path = out_dir / "packets.jsonl"
-    annotated_path = out_dir / "annotated.pcapng"
-    conv_path = out_dir / "conversations.jsonl"
-    summary_path = out_dir / "summary.json"
+    outputs = RunPaths(out_dir)
+    packets_path, annotated_path = outputs.packets, outputs.annotated
+    conv_path, summary_path = outputs.conversations, outputs.summary
     ship = render is not None
     conv_lines = Lines(conv_path)
     try:

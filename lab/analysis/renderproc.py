@@ -34,6 +34,7 @@ from lab.analysis.lines import Lines
 from lab.analysis.reader import CaptureReader
 from lab.analysis.writer import FRAME, AnnotatedWriter, BackgroundFile
 from lab.errors import LabError, PcapFormatError
+from lab.paths import RunPaths
 
 MIN_BYTES = 8 << 20  # below this a second process costs more than it saves
 CHUNK_PACKETS = 1024  # entries per pipe frame
@@ -165,7 +166,7 @@ def _render(pcap: Path, out_dir: Path, iface_nodes: dict[str, str] | None, fd: i
     still growing has more: they are left out, as the analysis left them out)."""
     gc.disable()  # as in the analysis: nothing here makes reference cycles
     reader = CaptureReader(pcap)
-    lines = Lines(out_dir / "packets.jsonl")
+    lines = Lines(RunPaths(out_dir).packets)
     writer: AnnotatedWriter | None = None
     render = Renderer(iface_nodes).render
     kinds: dict[tuple, int] = {}
@@ -179,7 +180,7 @@ def _render(pcap: Path, out_dir: Path, iface_nodes: dict[str, str] | None, fd: i
         try:
             for item in reader.records():
                 if writer is None:
-                    writer = AnnotatedWriter(out_dir / "annotated.pcapng", reader.info)
+                    writer = AnnotatedWriter(RunPaths(out_dir).annotated, reader.info)
                 if type(item) is bytes:
                     writer.block(item)
                     continue
@@ -210,7 +211,7 @@ def _render(pcap: Path, out_dir: Path, iface_nodes: dict[str, str] | None, fd: i
                                       f"(did the file change while it was analyzed?)")
         finally:
             if writer is None:
-                writer = AnnotatedWriter(out_dir / "annotated.pcapng", reader.info)
+                writer = AnnotatedWriter(RunPaths(out_dir).annotated, reader.info)
             lines.close()
             writer.close()
     return kinds

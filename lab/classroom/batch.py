@@ -30,6 +30,7 @@ from lab.classroom.manifest import sha256_file
 from lab.errors import LabError, UsageError
 from lab.labs.grading import Grade, grade
 from lab.labs.spec import LabSpec
+from lab.paths import RunPaths
 
 MAX_BUNDLES = 10_000
 
@@ -72,7 +73,7 @@ def grade_bundle(bundle: Path, lab: LabSpec, workdir: Path | None = None) -> Sub
         sub.run = workdir
         try:
             unpack(sub.bundle, root)
-            sub.capture_sha256 = sha256_file(root / "capture.pcapng")
+            sub.capture_sha256 = sha256_file(RunPaths(root).capture)
             sub.grade = grade(root, answers_of(root), lab, evidence_only=True)
         except LabError as err:
             sub.refused = str(err)

@@ -20,15 +20,15 @@ import re
 import tarfile
 from pathlib import Path
 
-from lab.classroom.manifest import MANIFEST, changed_files, is_evidence, read_manifest
+from lab.classroom.manifest import IN_RUN, MANIFEST, TRACES, changed_files, is_evidence, read_manifest
 from lab.errors import UsageError
 
 ANSWERS = "answers.yaml"
+REQUIRED = (MANIFEST, IN_RUN.capture.name, IN_RUN.lab_file.name, ANSWERS)
 NAME_RE = re.compile(
-    r"(?:manifest\.json|capture\.pcapng|lab\.yaml|answers\.yaml"
-    r"|traces/(?:[A-Za-z0-9][A-Za-z0-9_-]{0,40}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,120})"
+    "(?:" + "|".join(re.escape(name) for name in REQUIRED)
+    + rf"|{TRACES}/(?:[A-Za-z0-9][A-Za-z0-9_-]{{0,40}}/)?[A-Za-z0-9][A-Za-z0-9._-]{{0,120}})"
 )
-REQUIRED = (MANIFEST, "capture.pcapng", "lab.yaml", ANSWERS)
 MAX_MEMBERS = 1000
 MAX_MEMBER_BYTES = 256 << 20
 MAX_TEXT_BYTES = 16 << 20  # everything but the capture
@@ -108,7 +108,7 @@ def unpack(bundle: Path, dest: Path) -> Path:
                 if n > MAX_MEMBERS:
                     raise UsageError(f"{where}: more than {MAX_MEMBERS} members")
                 name = _check_member(member, where, seen)
-                limit = MAX_MEMBER_BYTES if name == "capture.pcapng" else MAX_TEXT_BYTES
+                limit = MAX_MEMBER_BYTES if name == IN_RUN.capture.name else MAX_TEXT_BYTES
                 if member.size > limit:
                     raise UsageError(f"{where}: member {name} is larger than {limit >> 20} MiB")
                 total += member.size
@@ -120,7 +120,7 @@ def unpack(bundle: Path, dest: Path) -> Path:
     missing = [r for r in REQUIRED if r not in seen]
     if missing:
         raise UsageError(f"{where}: not a lab bundle: missing {', '.join(missing)}")
-    if not any(name.startswith("traces/") for name in seen):
+    if not any(name.startswith(f"{TRACES}/") for name in seen):
         raise UsageError(f"{where}: not a lab bundle: no call logs (traces/)")
     return dest
 

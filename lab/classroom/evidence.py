@@ -21,6 +21,7 @@ from typing import Any
 from lab.classroom.manifest import Manifest
 from lab.errors import LabError, UsageError
 from lab.labs import evidence as ev
+from lab.paths import RunPaths
 
 Records = list[dict[str, Any]]
 Endpoint = tuple[str, int]
@@ -33,7 +34,7 @@ def reanalyze(root: Path, manifest: Manifest) -> tuple[Records, Records, list[st
     from lab.analysis.attribution.loss import LossRule
     from lab.runner import analyze_evidence
 
-    capture, traces = root / "capture.pcapng", root / "traces"
+    capture, traces = RunPaths(root).capture, RunPaths(root).traces_dir
     if not capture.is_file():
         raise UsageError(f"{root}: no capture.pcapng (the raw evidence grading reads)")
     if not traces.is_dir():

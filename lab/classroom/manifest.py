@@ -22,9 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import UsageError
-from lab.paths import PARTIAL
+from lab.paths import PARTIAL, RunPaths
 
-MANIFEST = "manifest.json"
+IN_RUN = RunPaths(Path())  # a run's files by their names inside the run directory
+MANIFEST = IN_RUN.manifest.name
+EVIDENCE_FILES = (IN_RUN.capture.name, IN_RUN.lab_file.name)
+TRACES = IN_RUN.traces_dir.name
 FORMAT = "lab-run-manifest/1"
 STUDENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 HASH_CHUNK = 1 << 20
@@ -173,7 +176,7 @@ def read_manifest(root: Path) -> Manifest:
 def is_evidence(rel: str) -> bool:
     """The raw evidence a bundle carries and grading reads: the capture, the call logs (``traces/*`` and one
     level down, ``traces/py/*`` where an unprivileged program's tracer writes), the lab file."""
-    return rel in ("capture.pcapng", "lab.yaml") or (rel.startswith("traces/") and rel.count("/") <= 2)
+    return rel in EVIDENCE_FILES or (rel.startswith(f"{TRACES}/") and rel.count("/") <= 2)
 
 
 def changed_files(root: Path, manifest: Manifest, *, evidence_only: bool = False) -> list[str]:

@@ -274,7 +274,7 @@ def submit(run_dir: Path, answers_file: Path, out_dir: Path | None) -> None:
 
     path = write_bundle(run_dir, answers_file, out_dir)
     # a mistyped id would silently score nothing: say so now, while the student can still fix it
-    ids = [q.id for q in load_lab(Path(run_dir) / "lab.yaml", check_topology=False).questions]
+    ids = [q.id for q in load_lab(RunPaths(Path(run_dir)).lab_file, check_topology=False).questions]
     given = read_answers(answers_file)
     for qid in given:
         if qid not in ids:

@@ -15,7 +15,7 @@ from lab.paths import RunPaths
 
 def _outputs(paths: RunPaths) -> str:
     names = [paths.capture, paths.annotated, paths.calls, paths.packets, paths.conversations, paths.ladder,
-             paths.story, paths.report, paths.root / "report.html"]
+             paths.story, paths.report, paths.page]
     return "\n".join(f"  {p}" for p in names if p.exists())
 
 
@@ -108,7 +108,7 @@ def run_cmd(
         for obs in report["observations"]:
             click.echo(f"  [{'ok' if obs['ok'] else 'FAILED'}] {obs['check']}: {obs['detail']}")
         click.echo(f"outputs in {result.out}/:\n{_outputs(result.paths)}")
-        page = result.paths.root / "report.html"
+        page = result.paths.page
         if page.exists():
             click.echo(f"open the report in a browser (offline, one file): {page}")
     if result.failures:

@@ -19,7 +19,7 @@ from lab.emulation import clean as cleaning
 from lab.emulation.names import check_run_id
 from lab.emulation.state import load_state, load_states
 from lab.errors import LabError, PrivilegeError, UsageError
-from lab.paths import default_out_dir
+from lab.paths import RunPaths, default_out_dir
 from lab.topology import load_topology
 from lab.topology.render import as_dict, svg, table
 
@@ -155,7 +155,7 @@ def down(run_id: str, force: bool, no_explain: bool) -> None:
             cov = explained.coverage
             click.echo(f"explained {cov['total']} packets ({cov['explained']} by a call, the kernel or the "
                        f"lab) and {len(explained.calls)} calls: {out}/report.html, {out}/ladder.txt")
-            report = json.loads((out / "report.json").read_text())
+            report = json.loads(RunPaths(out).report.read_text())
             if report["failures"]:
                 from lab.errors import CaptureError
 

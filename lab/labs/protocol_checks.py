@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.labs import evidence as ev
+from lab.paths import RunPaths
 
 Result = tuple[bool, str]
 Records = list[dict[str, Any]]
@@ -303,7 +304,7 @@ def _link(run_dir: Path | None) -> tuple[dict[str, Any], Records]:
 
         with tempfile.TemporaryDirectory(prefix="lab-link-") as tmp:
             analyze_capture(pcap, Path(tmp), progress=False)
-            lines = (Path(tmp) / "packets.jsonl").read_text().splitlines()
+            lines = RunPaths(Path(tmp)).packets.read_text().splitlines()
         _LINK_CACHE.clear()
         _LINK_CACHE[stamp] = [json.loads(line) for line in lines if line.strip()]
     return meta, _LINK_CACHE[stamp]

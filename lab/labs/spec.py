@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError, UsageError
+from lab.paths import RunPaths
 from lab.topology import Topology, load_topology
 from lab.topology.limits import NAME_RE as NODE_NAME_RE
 from lab.yamlfile import YamlFileError, line_of, read_yaml_file
@@ -198,7 +199,7 @@ def lab_path(name_or_path: str | Path) -> Path:
     if text.endswith((".yaml", ".yml")) or "/" in text or Path(text).exists():
         path = Path(text).expanduser()
         if path.is_dir():
-            run_dir = (path / "report.json").is_file()
+            run_dir = RunPaths(path).report.is_file()
             hint = " (a run's output directory? grade it with `lab check DIR ANSWERS`)" if run_dir else ""
             raise UsageError(f"{text} is a directory, not a lab file{hint}")
         if not path.exists():

@@ -134,4 +134,4 @@ def load_run(root: Path) -> RunRecords:
     except OSError:
         story = ""
     return RunRecords(paths.root, calls, report, summary if isinstance(summary, dict) else {},
-                      _lab_yaml(paths.root / "lab.yaml"), story, paths.partial_reason(), skipped)
+                      _lab_yaml(paths.lab_file), story, paths.partial_reason(), skipped)

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from lab.errors import UsageError
+from lab.paths import RunPaths
 from lab.report.html.data import build_page_data
 from lab.report.records import RunRecords, load_run
 
@@ -83,7 +84,7 @@ def write_report(run_dir: Path, *, by_the_run: bool = False) -> Path:
     if by_the_run:
         records.partial = None
     page = render_page(records)
-    target = records.root / "report.html"
+    target = RunPaths(records.root).page
     try:
         fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=records.root)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
