@@ -18,10 +18,13 @@ output cut mid-record and nothing saying so.
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 
 class Terminated(SystemExit):
@@ -37,6 +40,38 @@ def raise_terminated(signum: int, _frame: object) -> None:
     raise Terminated(128 + signum)
 
 
+def _rescue_unraisable(unraisable: Any) -> None:
+    """``sys.unraisablehook``: a signal's exception that Python had to drop is raised again as the signal.
+
+    A handler's exception can only surface where Python can propagate it. Raised inside an ``os.fork()``
+    callback (every ``subprocess`` start runs logging's ``_releaseLock`` there) or a ``__del__``, it is
+    printed as "Exception ignored" and dropped, and the program carries on as if never signalled (a
+    SIGTERM during bring-up once ended a run with exit 0). The signal is sent again a moment later from
+    a timer thread (sent from here, its handler would run at once, still inside the hook or the fork, and
+    be dropped again), so the main thread takes it at an ordinary step; any other unraisable exception
+    goes to the previous hook.
+    """
+    sig = signal_of(unraisable.exc_value) if unraisable.exc_value is not None else None
+    if sig is None:
+        _previous_unraisablehook(unraisable)
+        return
+    timer = threading.Timer(RESEND_DELAY_S, os.kill, args=(os.getpid(), sig))
+    timer.daemon = True
+    timer.start()
+
+
+_previous_unraisablehook = sys.unraisablehook
+RESEND_DELAY_S = 0.02
+
+
+def install_unraisable_rescue() -> None:
+    """Install ``_rescue_unraisable`` (idempotent; it passes every other exception on unchanged)."""
+    global _previous_unraisablehook
+    if sys.unraisablehook is not _rescue_unraisable:
+        _previous_unraisablehook = sys.unraisablehook
+        sys.unraisablehook = _rescue_unraisable
+
+
 @contextmanager
 def signals_raise() -> Iterator[None]:
     """SIGINT -> KeyboardInterrupt and SIGTERM -> Terminated inside the block; previous handlers after.
@@ -46,6 +81,7 @@ def signals_raise() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    install_unraisable_rescue()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, raise_terminated)

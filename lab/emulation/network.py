@@ -39,7 +39,7 @@ from lab.emulation.plan import Plan, build_plan
 from lab.emulation.privilege import Confinement
 from lab.emulation.state import RunState, load_states, process_start
 from lab.errors import EmulationError, PrivilegeError, TopologyError, UsageError
-from lab.interrupts import raise_terminated
+from lab.interrupts import install_unraisable_rescue, raise_terminated
 from lab.topology import Iface, Topology, loopback_addresses
 
 
@@ -232,6 +232,7 @@ class Network:
         if threading.current_thread() is not threading.main_thread():
             return
 
+        install_unraisable_rescue()
         self._old_handlers = {signal.SIGINT: signal.getsignal(signal.SIGINT),
                               signal.SIGTERM: signal.getsignal(signal.SIGTERM)}
         signal.signal(signal.SIGINT, signal.default_int_handler)
