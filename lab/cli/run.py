@@ -141,6 +141,9 @@ def show_cmd(run_dir: Path, as_json: bool, as_html: bool, filters: tuple[str, ..
     if not paths.root.is_dir():
         raise UsageError(f"no run directory at {run_dir}")
     partial = paths.partial_reason()
+    target = paths.report if as_json else paths.ladder
+    if partial and not as_html and not target.exists():  # one line: nothing of it can be shown
+        raise UsageError(f"{run_dir} is a partial run ({partial}): it has no {target.name}")
     if partial:  # on stderr: stdout stays the ladder (or JSON, or the page's path) alone
         click.echo(f"lab: {run_dir} is a PARTIAL run: {partial}", err=True)
     if as_html:  # a partial run's page shows what it has, marked partial
@@ -148,9 +151,6 @@ def show_cmd(run_dir: Path, as_json: bool, as_html: bool, filters: tuple[str, ..
 
         click.echo(write_report(paths.root))
         return
-    target = paths.report if as_json else paths.ladder
-    if partial and not target.exists():
-        raise UsageError(f"{run_dir} is a partial run ({partial}): it has no {target.name}")
     if not as_json and (filters or width or (sys.stdout.isatty() and not wide)):
         from lab.report.ladder import LadderFilter
         from lab.report.terminal import run_ladder
