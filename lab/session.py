@@ -39,7 +39,7 @@ from lab.errors import EmulationError, UsageError
 from lab.explain import Explained, explain_capture, nodes_info
 from lab.paths import RunPaths, default_out_dir
 from lab.runs import Run
-from lab.topology import Topology, load_topology
+from lab.topology import Topology, load_topology, topology_from_graph
 from lab.tracing import wrap_command
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def _topology(topology: str | Path | Topology | nx.Graph) -> Topology:
         return topology
     if isinstance(topology, str | Path):
         return load_topology(topology)
-    return Topology.from_graph(topology, source="<graph>")
+    return topology_from_graph(topology, source="<graph>")
 
 
 class Node:

@@ -26,81 +26,23 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import networkx as nx
 
 from lab.errors import TopologyError
+from lab.topology.layout import Iface, Layout, Route, Segment
+from lab.topology.routing import compute_routes
 
 if TYPE_CHECKING:
     from lab.topology.spec import Topology
+
+__all__ = ["Iface", "Layout", "Route", "Segment", "loopback_addresses", "resolve"]  # types re-exported
 
 LAB_V4 = ipaddress.ip_network("198.18.0.0/15")
 LAB_V6 = ipaddress.ip_network("fd00::/8")
 LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")
 LOOPBACK_BASE = ipaddress.ip_address("127.18.0.0")
-
-
-@dataclass(frozen=True)
-class Iface:
-    """One interface of a node; addresses carry their prefix (``198.18.0.1/24``)."""
-
-    node: str
-    name: str
-    index: int
-    link: int  # 1-based link index in the topology
-    peer_node: str | None
-    segment: int | None
-    ipv4: str | None
-    ipv6: str | None
-    mac: str
-
-
-@dataclass(frozen=True)
-class Segment:
-    """One subnet: the links it spans, its switches and its addressed (non-switch) interfaces."""
-
-    index: int
-    links: tuple[int, ...]
-    switches: tuple[str, ...]
-    members: tuple[tuple[str, str], ...]  # (node, ifname)
-    ipv4: str | None
-    ipv6: str | None
-
-
-@dataclass(frozen=True)
-class Route:
-    """A static route; ``dest`` is ``"default"`` or a network with prefix."""
-
-    version: int
-    dest: str
-    via: str
-    dev: str
-
-    def describe(self) -> str:
-        return f"{self.dest} via {self.via} dev {self.dev}"
-
-
-@dataclass(frozen=True)
-class Layout:
-    interfaces: dict[str, tuple[Iface, ...]]
-    segments: tuple[Segment, ...]
-    routes: dict[str, tuple[Route, ...]]
-
-    def iface(self, node: str, name: str) -> Iface:
-        for i in self.interfaces[node]:
-            if i.name == name:
-                return i
-        raise KeyError(f"{node}/{name}")
-
-    def primary(self, node: str, version: int = 4) -> str | None:
-        """The first address of the node (no prefix), in interface order."""
-        for i in self.interfaces.get(node, ()):
-            addr = i.ipv4 if version == 4 else i.ipv6
-            if addr:
-                return addr.split("/")[0]
-        return None
 
 
 def ifname(node: str, index: int) -> str:
@@ -174,8 +116,6 @@ def resolve(topo: Topology) -> Layout:
                 str(net4[k]) if k in net4 else None, str(net6[k]) if k in net6 else None)
         for k, links in enumerate(comps)
     )
-    from lab.topology.routing import compute_routes
-
     routes = compute_routes(topo, interfaces, segments)
     return Layout(interfaces, segments, routes)
 

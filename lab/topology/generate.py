@@ -1,7 +1,7 @@
 """Ready-made graphs for generated topologies (benchmarks, coursework, scale tests).
 
 Each function returns an ``nx.Graph`` using the same attribute names as the files; wrap it with
-``Topology.from_graph``.
+``lab.topology.topology_from_graph``.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ from lab.topology.spec import (
     parse_rate_bit,
     parse_time_ms,
 )
+from lab.topology.validate import build_topology
 from lab.yamlfile import YamlFileError, parse_yaml, read_text_file
 
 SUFFIXES = (".yaml", ".yml", ".graphml", ".gml", ".json")
@@ -168,7 +169,7 @@ def topology_from_yaml(text: str, source: str = "<yaml>", default_name: str = "t
     loopback = data.get("loopback", False)
     if not isinstance(loopback, bool):
         raise TopologyError("'loopback' must be true or false", source=source)
-    return Topology.build(name=str(data.get("name") or default_name), source=source, nodes=nodes,
+    return build_topology(name=str(data.get("name") or default_name), source=source, nodes=nodes,
                           links=links, loopback=loopback, description=str(data.get("description") or ""),
                           routing=_routing(data.get("routing", "static"), source))
 
@@ -198,7 +199,7 @@ def topology_from_graph(graph: nx.Graph, source: str = "<graph>", name: str | No
              for i, (u, v, attrs) in enumerate(graph.edges(data=True), 1)]
     loopback = bool(graph.graph.get("loopback", False))
     topo_name = name or str(graph.graph.get("name") or "generated")
-    return Topology.build(name=topo_name, source=source, nodes=nodes, links=links, loopback=loopback,
+    return build_topology(name=topo_name, source=source, nodes=nodes, links=links, loopback=loopback,
                           description=str(graph.graph.get("description") or ""),
                           routing=_routing(graph.graph.get("routing", "static"), source))
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
-from lab.topology.addressing import Iface, Route, Segment
+from lab.topology.layout import Iface, Route, Segment
 
 if TYPE_CHECKING:
     from lab.topology.spec import Topology

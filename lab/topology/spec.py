@@ -11,14 +11,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import networkx as nx
 
-if TYPE_CHECKING:
-    from lab.topology.addressing import Layout
-
+from lab.errors import TopologyError
+from lab.topology.layout import Layout
 from lab.topology.limits import IFNAMSIZ, LINK_RANGES, NAME_RE, format_rate  # noqa: F401 - re-exported
 
 KINDS = ("host", "router", "switch")
@@ -90,7 +88,8 @@ class LinkSpec:
 
 @dataclass(frozen=True)
 class Topology:
-    """A validated topology: build one with ``lab.topology.load_topology`` or ``Topology.from_graph``.
+    """A validated topology: build one with ``lab.topology.load_topology``, ``topology_from_graph`` or
+    ``build_topology`` (they validate it and compute its ``layout``; this class only holds data).
 
     ``loopback`` marks a topology meant for the loopback realization (hosts on 127.0.0.0/8). ``routing``
     is one of ``ROUTING``: with ``ospf``/``eigrp`` routers get no static routes (hosts keep their default
@@ -104,32 +103,7 @@ class Topology:
     loopback: bool = False
     description: str = ""
     routing: str = "static"
-
-    @classmethod
-    def build(
-        cls,
-        *,
-        name: str,
-        source: str,
-        nodes: list[NodeSpec],
-        links: list[LinkSpec],
-        loopback: bool = False,
-        description: str = "",
-        routing: str = "static",
-    ) -> Topology:
-        """Validate and return a topology; raises TopologyError naming ``source``, node/link and problem."""
-        from lab.topology.validate import validate
-
-        topo = cls(name, source, tuple(nodes), tuple(links), loopback, description, routing)
-        validate(topo)
-        return topo
-
-    @classmethod
-    def from_graph(cls, graph: nx.Graph, source: str = "<graph>", name: str | None = None) -> Topology:
-        """A topology from a networkx graph whose node/edge attributes use the YAML attribute names."""
-        from lab.topology.io import topology_from_graph
-
-        return topology_from_graph(graph, source=source, name=name)
+    _layout: Layout | None = field(default=None, compare=False, repr=False)
 
     # -- derived views ------------------------------------------------------------------------------
     def node(self, name: str) -> NodeSpec:
@@ -181,12 +155,14 @@ class Topology:
             g.add_edge(link.a, link.b, **attrs)
         return g
 
-    @cached_property
+    @property
     def layout(self) -> Layout:
-        """Interfaces, segments, addresses and routes: deterministic for a given topology."""
-        from lab.topology.addressing import resolve
-
-        return resolve(self)
+        """Interfaces, segments, addresses and routes: deterministic for a given topology, computed once
+        by the builder (``lab.topology.build_topology``, which every reader uses) as it validates."""
+        if self._layout is None:
+            raise TopologyError("this topology was not built by lab.topology.build_topology (no layout)",
+                                source=self.source)
+        return self._layout
 
 
 # -- attribute parsing (shared by every reader) -------------------------------------------------------

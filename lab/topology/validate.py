@@ -1,15 +1,19 @@
-"""Validation: every problem gets one message naming the source, the node or link, and what is wrong.
+"""Validation and the one builder of a ``Topology``: every problem gets one message naming the source,
+the node or link, and what is wrong.
 
 Checks run before anything is created, in the order a user would fix them: names and kinds, links, link
-parameters, interface-name lengths, addresses (by computing the layout), and finally reachability.
+parameters, interface-name lengths, addresses (by computing the layout), and finally reachability. The
+layout computed on the way is the one the topology carries (``Topology.layout``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
-from typing import TYPE_CHECKING
 
 from lab.errors import TopologyError
+from lab.topology.addressing import LOOPBACK_V4, resolve
+from lab.topology.layout import Layout
 from lab.topology.limits import (
     LINK_RANGES,
     MAX_BRIDGE_PORTS,
@@ -18,13 +22,28 @@ from lab.topology.limits import (
     name_has_room,
     name_problem,
 )
-from lab.topology.spec import KINDS, ROUTING
-
-if TYPE_CHECKING:
-    from lab.topology.spec import LinkSpec, Topology
+from lab.topology.routing import reachable_hosts
+from lab.topology.spec import KINDS, ROUTING, LinkSpec, NodeSpec, Topology
 
 
-def validate(topo: Topology) -> None:
+def build_topology(
+    *,
+    name: str,
+    source: str,
+    nodes: list[NodeSpec],
+    links: list[LinkSpec],
+    loopback: bool = False,
+    description: str = "",
+    routing: str = "static",
+) -> Topology:
+    """Validate and return a topology with its layout; raises TopologyError naming ``source``, node/link
+    and problem. Every reader (YAML, GraphML, GML, JSON, an ``nx.Graph``) builds through here."""
+    topo = Topology(name, source, tuple(nodes), tuple(links), loopback, description, routing)
+    return dataclasses.replace(topo, _layout=validate(topo))
+
+
+def validate(topo: Topology) -> Layout:
+    """Check ``topo``; returns its layout (computed on the way: address conflicts are found there)."""
     src = topo.source
 
     def fail(msg: str) -> None:
@@ -79,9 +98,9 @@ def validate(topo: Topology) -> None:
 
     if topo.loopback:
         _check_loopback(topo, fail)
-        return
+        return resolve(topo)
 
-    layout = topo.layout  # raises TopologyError on address conflicts
+    layout = resolve(topo)  # raises TopologyError on address conflicts
     hosts = topo.hosts
     if not hosts:
         fail("no hosts: a topology needs at least one node of kind host")
@@ -89,13 +108,12 @@ def validate(topo: Topology) -> None:
         if degree[h] == 0 and len(hosts) > 1:
             fail(f"node {h!r}: host has no links (no path to other hosts)")
     if len(hosts) > 1:
-        from lab.topology.routing import reachable_hosts
-
         first = hosts[0]
         reach = reachable_hosts(topo, layout.interfaces, first)
         for h in hosts[1:]:
             if h not in reach:
                 fail(f"node {h!r}: host has no path to {first!r} (add a link or a router between them)")
+    return layout
 
 
 def _check_params(link: LinkSpec, fail) -> None:
@@ -115,8 +133,6 @@ def _check_params(link: LinkSpec, fail) -> None:
 
 
 def _check_loopback(topo: Topology, fail) -> None:
-    from lab.topology.addressing import LOOPBACK_V4
-
     for n in topo.nodes:
         if n.kind == "router":
             fail(f"node {n.name!r}: a loopback topology cannot have routers (they need namespaces)")

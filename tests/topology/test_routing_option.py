@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lab.errors import TopologyError
-from lab.topology import Topology
+from lab.topology import Topology, topology_from_graph
 from lab.topology.io import topology_from_yaml
 
 TRIANGLE = """
@@ -33,7 +33,7 @@ def test_dynamic_routing_leaves_routers_without_routes_and_hosts_with_their_gate
     assert topo.layout.routes["r1"] == () and topo.layout.routes["r2"] == ()
     (v4,) = [r for r in topo.layout.routes["h1"] if r.version == 4]
     assert v4.dest == "default" and v4.via == topo.layout.primary("r1")
-    again = Topology.from_graph(topo.graph())  # the option survives the graph form
+    again = topology_from_graph(topo.graph())  # the option survives the graph form
     assert again.routing == protocol
 
 

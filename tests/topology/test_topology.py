@@ -10,7 +10,7 @@ import pytest
 from lab.emulation.conditions import check_link, describe
 from lab.emulation.plan import build_plan
 from lab.errors import EmulationError, TopologyError
-from lab.topology import Topology, load_topology, topology_from_yaml
+from lab.topology import load_topology, topology_from_graph, topology_from_yaml
 from lab.topology.render import as_dict, svg, table
 
 SHIPPED = ["two-hosts", "lan", "routed", "chain", "dumbbell", "loopback"]
@@ -46,7 +46,7 @@ def test_routes_pick_the_shorter_of_two_paths():
     g.add_nodes_from(["h1", "h2"])
     g.add_nodes_from(["r1", "r2", "r3", "r4"], kind="router")
     g.add_edges_from([("h1", "r1"), ("r1", "r2"), ("r2", "h2"), ("r1", "r3"), ("r3", "r4"), ("r4", "r2")])
-    t = Topology.from_graph(g, source="<test>")
+    t = topology_from_graph(g, source="<test>")
     to_h2 = next(r for r in t.layout.routes["r1"] if r.version == 4 and r.dest.startswith(
         t.layout.interfaces["h2"][0].ipv4.rsplit(".", 1)[0]))
     r2_addr = next(i.ipv4.split("/")[0] for i in t.layout.interfaces["r2"] if i.peer_node == "r1")
@@ -60,7 +60,7 @@ def test_formats_agree(tmp_path):
     nx.write_gml(g, tmp_path / "d.gml")
     (tmp_path / "d.json").write_text(json.dumps(nx.node_link_data(g, edges="links")))
     # a graph's link order is its edge order, so compare with the same graph read from Python
-    ref = Topology.from_graph(g)
+    ref = topology_from_graph(g)
     conds = {frozenset((li.a, li.b)): li.conditions for li in t.links}
     for suffix in ("graphml", "gml", "json"):
         other = load_topology(tmp_path / f"d.{suffix}")
@@ -133,7 +133,7 @@ def test_bad_graph_inputs(tmp_path):
     g = nx.Graph()
     g.add_edge("h1", "h2", loss="lots")
     with pytest.raises(TopologyError, match=r"<gen>: link 1 \(h1 -- h2\): loss must be"):
-        Topology.from_graph(g, source="<gen>")
+        topology_from_graph(g, source="<gen>")
 
 
 def test_plan_creates_everything_inside_namespaces():
