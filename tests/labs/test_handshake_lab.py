@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +124,18 @@ def test_with_its_rsts_dropped_the_handshake_completes_by_hand(hs: Evidence) -> 
     assert accept["error"] is None and accept["ret"]["peer"] == [H1, 41002]
     recv = next(c for c in hs.calls.values() if c["call"] == "recv" and c["node"] == "h2")
     assert recv["exception"] == "ConnectionResetError" and recv["t_end_ns"] >= accept["t_end_ns"]
+
+
+@pytest.mark.root
+def test_lab_analyze_with_the_call_log_explains_it_the_same_way(hs: Evidence, tmp_path: Path) -> None:
+    """``lab analyze --calls`` (no topology: nodes known only from the call log) accepts the run's call log
+    — scapy's netlink sockets included — and gives every frame the rule the run gave it."""
+    out = tmp_path / "analyze"
+    proc = subprocess.run([sys.executable, "-m", "lab", "analyze", str(hs.out / "capture.pcapng"), "--calls",
+                           str(hs.out / "calls.jsonl"), "--out", str(out)], capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()
+    again = {p["number"]: p["cause"] for p in _jsonl(out / "packets.jsonl")}
+    assert {n: c["rule"] for n, c in again.items()} == {p["number"]: p["cause"]["rule"] for p in hs.packets}
+    (rst,) = hs.tcp(41001, PORT, "RST")
+    assert again[rst["number"]]["node"] == "h1" and again[rst["number"]]["rule"] == "rst-no-socket"
+    assert any(c["family"] == "AF_NETLINK" for c in hs.calls.values())

@@ -62,8 +62,11 @@ def _mapping(v: Any) -> str | None:
 
 
 def _address(v: Any) -> str | None:
-    """``[host, port, ...]`` (an IP socket), or a string (an AF_UNIX path)."""
+    """``[host, port, ...]`` (an IP socket; an AF_PACKET one: [interface, protocol]), a string (an AF_UNIX
+    path), or integers only (an AF_NETLINK socket: [port id, groups], as the tracer writes it)."""
     if isinstance(v, str):
+        return None
+    if isinstance(v, list) and len(v) >= 2 and all(type(x) is int for x in v):
         return None
     if not isinstance(v, list) or len(v) < 2 or not isinstance(v[0], str):
         return f"must be an address [host, port] or a path, not {_kind(v)}"

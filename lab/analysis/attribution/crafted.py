@@ -110,8 +110,8 @@ class CraftedRules:
         for calls in (*self._sends.values(), *self._reads.values()):
             calls.sort(key=lambda c: c["t_start_ns"])
         self._matched: set[tuple[str, int]] = set()  # (capture interface, call id)
-        # (crafting node, its endpoint, the peer's) of crafted SYNs -> (send call, frame)
-        self._crafted_syns: dict[tuple[str, Endpoint, Endpoint], tuple[Call, int]] = {}
+        # (its source endpoint, the peer's) of crafted SYNs -> (crafting node, send call, frame)
+        self._crafted_syns: dict[tuple[Endpoint, Endpoint], tuple[str, Call, int]] = {}
         self.wants_frames = bool(sends or reads)
 
     def refine(self, rec: Rec, frame: bytes | None, cause: dict[str, Any]) -> dict[str, Any]:
@@ -182,7 +182,7 @@ class CraftedRules:
         if tcp and (tcp.get("flags_int") or 0) & (SYN | ACK) == SYN:
             src: Endpoint = (norm_ip(ip.get("src")) or "", tcp["sport"])
             dst: Endpoint = (norm_ip(ip.get("dst")) or "", tcp["dport"])
-            self._crafted_syns[(node, src, dst)] = (send, rec["number"])
+            self._crafted_syns[(src, dst)] = (node, send, rec["number"])
         cause = make_cause("call", "raw-send", text, [send])
         return self._read_too(cause, reads)
 
@@ -194,11 +194,14 @@ class CraftedRules:
             return cause
         src: Endpoint = (norm_ip(ip.get("src")) or "", tcp["sport"])
         dst: Endpoint = (norm_ip(ip.get("dst")) or "", tcp["dport"])
-        node = cause.get("node") or self.log.node_of(src[0])
-        crafted = self._crafted_syns.get((node, src, dst))
+        crafted = self._crafted_syns.get((src, dst))
         if crafted is None or self.log.tcp_sock(src, dst, rec.get("ts_ns") or 0) is not None:
             return cause
-        send, frame = crafted
+        node, send, frame = crafted
+        # the node the rules named for the RST's source address; without the topology it is the address
+        # itself, and the SYN's source address was then the crafting node's own
+        if cause.get("node", src[0]) not in (node, src[0]):
+            return cause
         answers = cause.get("answers")
         text = (f"kernel ({node}) resets: no socket of {node} owns {src[0]}:{src[1]} <-> {dst[0]}:{dst[1]} "
                 f"— the SYN was crafted on a raw socket, the kernel never saw it (SYN frame {frame} by "
