@@ -1,8 +1,10 @@
 """Conversations: TCP streams and UDP exchanges, with per-direction sequence state (scapy's TCPSession idea).
 
-``FlowTable.tcp(pkt, number, ts)`` and ``FlowTable.udp(...)`` are called once per packet in capture order.
-They return what the packet record needs (stream id, direction, relative seq/ack, analysis flags, role) and
-keep just enough per-stream state to answer that. Streams that are closed (FIN both ways or RST) and quiet
+``FlowTable.tcp(src, sport, dst, dport, flags, seq, ack, win, len, number, ts, iface, wscale)`` and
+``FlowTable.udp(src, sport, dst, dport, number, ts, iface)`` are called once per packet in capture order,
+with the header fields the decoder (or the fast path) read. They return what the packet record needs
+(stream id, direction, relative seq/ack, analysis flags, role) and keep just enough per-stream state to
+answer that. Streams that are closed (FIN both ways or RST) and quiet
 for a while, and any stream idle for long, are evicted and handed to ``on_done`` with their summary, so
 memory stays flat however many connections a capture holds.
 
@@ -503,10 +505,6 @@ class FlowTable:
                 and lk.nxt[d] != (seq + seglen) & M32):
             return "out_of_order"
         return "retransmission"
-
-    def tcp_stream_app(self, src: str, sport: int, dst: str, dport: int) -> TcpStream | None:
-        ent = self._tcp.get((src, sport, dst, dport))
-        return ent[0] if ent else None
 
     # -- UDP ------------------------------------------------------------------------------------------
     def udp(self, src: str, sport: int, dst: str, dport: int, number: int, ts: int | None, iface: int = 0

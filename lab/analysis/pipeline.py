@@ -1,9 +1,10 @@
 """The analysis pipeline shared by ``lab analyze`` and ``lab run``: capture in, explained packets out.
 
 One pass over the capture, in order: read a record (``reader``), decode it (``decode``), put it in its
-conversation (``flows``), give it a role and a cause (``roles``, or the lead's ``Attributor`` when a call
-log exists), then write its packets.jsonl line and its annotated pcapng block (``writer``). Nothing is kept
-per packet after it is written, so memory depends on the number of live conversations, not on the file.
+conversation (``flows``), give it a role and a cause (``roles``, or the call-log ``attribution.Attributor``
+when a call log exists), then write its packets.jsonl line and its annotated pcapng block (``writer``).
+Nothing is kept per packet after it is written, so memory depends on the number of live conversations, not
+on the file.
 
 A large file is shared by two processes (``renderproc``): this one analyzes and pipes, a chunk at a time,
 each packet's entry (what its JSON line and comment are made of, see ``fastpath``) to the other, which
@@ -130,7 +131,7 @@ def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = Non
     Args:
         pcap: a pcap or pcapng file, gzip-compressed or not.
         out_dir: created if missing.
-        calls: calls.jsonl records of a lab run; when given, each packet's cause comes from the lead's
+        calls: calls.jsonl records of a lab run; when given, each packet's cause comes from the
             ``Attributor`` (exact attribution) instead of inference.
         iface_nodes: pcapng interface name -> lab node name, fills ``node``.
         deep: also run tshark over the file and attach its full protocol chain per packet.

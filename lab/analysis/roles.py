@@ -1,15 +1,19 @@
 """Roles and inferred causes: what a packet is for, and which socket call (or kernel) most likely sent it.
 
-Rules are a table keyed by role (and for TCP by the flow's view of the segment), each a small function of
-the packet; the texts follow the packets.jsonl contract. When a real call log exists the pipeline uses
-the lead's ``Attributor`` instead of ``cause_tcp``/``cause_other`` here; these are the fallback that marks
-its guesses ``"source": "inferred"`` (a user program's call implied by the packet) or ``"kernel"``
-(the kernel sends it on its own: SYN-ACK, ACKs, ARP, NDP, ICMP errors, retransmissions).
+TCP segments go through ``TCP_RULES``, an ordered table (first match wins) over the flow's view of the
+segment (``flows.TcpInfo``: role, analysis flags, the frame it answers); every other packet is dispatched
+on its protocol by ``role_other``, one branch per protocol because each reads different header fields.
+The rule names are ``lab.records.CAUSE_RULES``, the same as the call-log attribution's; the texts follow
+the packets.jsonl contract. When a call log exists the pipeline uses ``attribution.Attributor`` instead;
+these are the fallback that marks its guesses ``"source": "inferred"`` (a user program's call implied by
+the packet) or ``"kernel"`` (the kernel sends it on its own: SYN-ACK, ACKs, ARP, NDP, ICMP errors,
+retransmissions).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from lab.analysis.attribution.causes import make_cause
 from lab.analysis.decode import Pkt
@@ -23,55 +27,91 @@ def ep(addr: str | None, port: int | None) -> str:
     return f"{addr}:{port}"
 
 
+class _Segment(NamedTuple):
+    """The facts every TCP rule reads: the flow's view of the segment and who sent it from where."""
+
+    info: TcpInfo
+    who: str  # "client" or "server"
+    me: str  # the sender's endpoint as text
+    sport: int
+
+
+class TcpRule(NamedTuple):
+    """One row of ``TCP_RULES``: the cause rule it gives, when it applies, the cause it builds."""
+
+    rule: str
+    when: Callable[[_Segment], bool]
+    cause: Callable[[_Segment], dict[str, Any]]
+
+
+def _role(role: str, answered: bool | None = None) -> Callable[[_Segment], bool]:
+    """The segment has this role (and answers a frame, or does not, when ``answered`` says)."""
+    if answered is None:
+        return lambda s: s.info.role == role
+    return lambda s: s.info.role == role and (s.info.answers is not None) == answered
+
+
+def _flagged(*flags: str) -> Callable[[_Segment], bool]:
+    """The flow's analysis flagged the segment with one of ``flags`` (tshark's tcp.analysis names)."""
+    return lambda s: bool(s.info.analysis) and any(f in s.info.analysis for f in flags)
+
+
+def _data(s: _Segment) -> dict[str, Any]:
+    if s.info.first_data:
+        return make_cause("inferred", "tcp-data", f"send() by {s.who} {s.me} (first data on this connection)")
+    return make_cause("inferred", "tcp-data", f"send()/write() by {s.who} {s.me}")
+
+
+def _probe_ack(s: _Segment) -> dict[str, Any]:
+    probe = "keep-alive" if "keep_alive_ack" in s.info.analysis else "zero-window probe"
+    return make_cause("kernel", "probe-ack", f"kernel of {s.who} {s.me} answers the peer's {probe}")
+
+
+TCP_RULES: tuple[TcpRule, ...] = (
+    TcpRule("tcp-retransmit", _flagged("retransmission", "fast_retransmission"), lambda s: make_cause(
+        "kernel", "tcp-retransmit", f"kernel of {s.who} {s.me} retransmits data not yet acknowledged")),
+    TcpRule("syn-connect", _role("syn"), lambda s: make_cause(
+        "inferred", "syn-connect", f"connect() by client {s.me}")),
+    TcpRule("syn-ack", _role("syn-ack"), lambda s: make_cause(
+        "kernel", "syn-ack",
+        f"kernel of listening server {s.me} answers the SYN (listen() socket; accept() returns later)",
+        answers=s.info.answers)),
+    TcpRule("handshake-ack", _role("handshake-ack"), lambda s: make_cause(
+        "kernel", "handshake-ack", f"kernel of client {s.me} completes the handshake; connect() returns",
+        answers=s.info.answers)),
+    TcpRule("tcp-data", _role("data"), _data),
+    TcpRule("fin-close", _role("fin"), lambda s: make_cause(
+        "inferred", "fin-close", f"close()/shutdown(SHUT_WR) by {s.who} {s.me}")),
+    TcpRule("rst-refused", _role("rst", answered=True), lambda s: make_cause(
+        "kernel", "rst-refused",
+        f"kernel of {s.me}: no socket listening on port {s.sport}, connect() fails ECONNREFUSED",
+        answers=s.info.answers)),
+    TcpRule("rst", _role("rst"), lambda s: make_cause(
+        "kernel", "rst", f"kernel of {s.who} {s.me} aborts the connection (close() with unread data, "
+        f"SO_LINGER 0, or a segment for a closed socket)")),
+    TcpRule("keepalive", _flagged("keep_alive"), lambda s: make_cause(
+        "kernel", "keepalive", f"kernel of {s.who} {s.me}: keep-alive probe (SO_KEEPALIVE)")),
+    TcpRule("window-update", _flagged("window_update"), lambda s: make_cause(
+        "kernel", "window-update", f"kernel of {s.who} {s.me} announces a new receive window (larger: the "
+        f"application read with recv(); smaller: data is waiting to be read)")),
+    TcpRule("probe-ack", _flagged("keep_alive_ack", "zero_window_probe_ack"), _probe_ack),
+    TcpRule("ack-fin", _role("ack", answered=True), lambda s: make_cause(
+        "kernel", "ack-fin", f"kernel of {s.who} {s.me} acknowledges the peer's FIN (frame {s.info.answers})",
+        answers=s.info.answers)),
+    TcpRule("ack", lambda s: True, lambda s: make_cause(
+        "kernel", "ack", f"kernel of {s.who} {s.me} acknowledges received data")),
+)
+"""Inferred TCP causes without a call log, in order: the first rule whose ``when`` holds gives the cause
+(a retransmission is one whatever its role; the last rule takes every other pure ACK)."""
+
+
 def cause_tcp(src: str, sport: int, info: TcpInfo) -> dict[str, Any]:
     """Inferred cause of a TCP segment (sent from ``src``:``sport``) from its role in the stream."""
-    role = info.role
-    who = "client" if info.from_client else "server"
-    me = ep(src, sport)
-    an = info.analysis
-    if an and ("retransmission" in an or "fast_retransmission" in an):
-        return make_cause("kernel", "tcp-retransmit",
-                      f"kernel of {who} {me} retransmits data not yet acknowledged")
-    if role == "syn":
-        return make_cause("inferred", "syn-connect", f"connect() by client {me}")
-    if role == "syn-ack":
-        return make_cause("kernel", "syn-ack",
-                      f"kernel of listening server {me} answers the SYN "
-                      f"(listen() socket; accept() returns later)",
-                      answers=info.answers)
-    if role == "handshake-ack":
-        return make_cause("kernel", "handshake-ack",
-                          f"kernel of client {me} completes the handshake; connect() returns",
-                          answers=info.answers)
-    if role == "data":
-        if info.first_data:
-            return make_cause("inferred", "tcp-data",
-                          f"send() by {who} {me} (first data on this connection)")
-        return make_cause("inferred", "tcp-data", f"send()/write() by {who} {me}")
-    if role == "fin":
-        return make_cause("inferred", "fin-close", f"close()/shutdown(SHUT_WR) by {who} {me}")
-    if role == "rst":
-        if info.answers is not None:
-            return make_cause("kernel", "rst-refused",
-                          f"kernel of {me}: no socket listening on port {sport}, "
-                          f"connect() fails ECONNREFUSED",
-                          answers=info.answers)
-        return make_cause("kernel", "rst",
-                      f"kernel of {who} {me} aborts the connection (close() with unread data, SO_LINGER 0, "
-                      f"or a segment for a closed socket)")
-    if an and "keep_alive" in an:
-        return make_cause("kernel", "keepalive", f"kernel of {who} {me}: keep-alive probe (SO_KEEPALIVE)")
-    if an and "window_update" in an:
-        return make_cause("kernel", "window-update",
-                      f"kernel of {who} {me} announces a new receive window (larger: the application read "
-                      f"with recv(); smaller: data is waiting to be read)")
-    if an and ("keep_alive_ack" in an or "zero_window_probe_ack" in an):
-        probe = "keep-alive" if "keep_alive_ack" in an else "zero-window probe"
-        return make_cause("kernel", "probe-ack", f"kernel of {who} {me} answers the peer's {probe}")
-    if role == "ack" and info.answers is not None:
-        text = f"kernel of {who} {me} acknowledges the peer's FIN (frame {info.answers})"
-        return make_cause("kernel", "ack-fin", text, answers=info.answers)
-    return make_cause("kernel", "ack", f"kernel of {who} {me} acknowledges received data")
+    seg = _Segment(info, "client" if info.from_client else "server", ep(src, sport), sport)
+    for rule in TCP_RULES:
+        if rule.when(seg):
+            return rule.cause(seg)
+    raise AssertionError("the last TCP rule takes every segment")
 
 
 def role_udp(me: str, app: str | None, ln: int, answers: int | None, fragments: int = 0

@@ -137,7 +137,7 @@ def checks_cmd(as_json: bool) -> None:
 def run_all_cmd(out: Path | None, only: tuple[str, ...], as_json: bool) -> None:
     """Run every lab of the catalogue and write index.md and index.json of the results."""
     try:
-        from lab.runner import run_lab  # the lead's runner
+        from lab.runner import run_lab  # lazy: listing and showing labs need no runner
     except ImportError as err:
         raise UsageError(f"the lab runner is not available: {err}") from None
     specs = [load_lab(n) for n in only] if only else list_labs()

@@ -416,7 +416,8 @@ def _emit(call, st, fd, args, ret, err, t0, t1, nbytes=None, sb=None, sa=None, r
 
 
 def _j(v) -> str:
-    """JSON text of a record value (str, int, None, bool, float, list, dict of those; else json.dumps)."""
+    """JSON text of a record value (str, int, None, bool, list, tuple, dict of those); anything else,
+    floats included, through the encoder (an unknown type as its ``str``)."""
     t = type(v)
     if t is int:
         return str(v)
@@ -468,7 +469,8 @@ def _raw(sock, st: _Sock, addr, data: bytes, out: bool, source) -> dict | None:
 
 
 def _target(sock):
-    """(fd, state) of a socket, or (fd, None) when this call is not to be recorded."""
+    """(fd, state, record?) of a socket: ``record`` is False, and ``state`` None, for a socket the tracer
+    does not know and for calls made while the tracer itself is working (``_tls.quiet``)."""
     fd = _fileno(sock)
     st = _socks.get(fd)
     if st is None and fd >= 0:
