@@ -150,9 +150,10 @@ class IcmpRules:
         """The earliest unclaimed sendto (recvfrom) of a ping socket at ``at`` that fits the packet."""
         size, ts, iface = _icmp_len(rec), rec.get("ts_ns", 0), str(rec.get("interface"))
         node = self.log.node_of(at)
+        known = node != at  # node_of names the node, or returns the address when no node is known for it
         best: Call | None = None
         for sock in self.ping_socks:
-            if sock.node != node and not sock.could_be_at(at):
+            if (known and sock.node != node) or (not known and not sock.could_be_at(at)):
                 continue
             for call in sock.dgram_sends if sending else sock.dgram_recvs:
                 dgram = call["dgram"]
