@@ -36,18 +36,8 @@ from lab.analysis.decode import (
     win_text,
 )
 from lab.analysis.flows import FlowTable, flag_str
+from lab.analysis.jsonline import dumps as _dumps
 from lab.analysis.roles import cause_tcp, ep
-
-try:
-    from orjson import dumps as _dumps
-except ImportError:  # pragma: no cover - depends on the environment
-    import json
-
-    _enc = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-    def _dumps(obj: Any) -> bytes:
-        return _enc(obj).encode("utf-8")
-
 
 # Ethertype, then IPv4: vihl, tos, total length, id, flags+offset, ttl, proto
 _ETH_IP4 = struct.Struct("!HBBHHHBB").unpack_from

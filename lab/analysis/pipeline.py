@@ -38,6 +38,7 @@ from lab.analysis.catalogue import layer_dict
 from lab.analysis.decode import Decoder, Pkt, win_text
 from lab.analysis.fastpath import MAX_RECENT, FastPath, Renderer
 from lab.analysis.flows import FlowTable, flag_str
+from lab.analysis.jsonline import dumps as _dumps
 from lab.analysis.lines import Lines
 from lab.analysis.reader import DEFAULT_MAX_RATIO, CaptureReader, check_capture_path, check_inflation
 from lab.analysis.renderproc import RenderProcess
@@ -47,23 +48,6 @@ from lab.analysis.writer import FLUSH_AT, AnnotatedWriter
 from lab.errors import PcapFormatError
 from lab.paths import RunPaths
 from lab.records import SCHEMA_VERSION
-
-try:  # orjson is ~10x faster than the stdlib encoder; the stdlib one gives the same bytes for our data
-    import orjson
-
-    _enc = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-    def _dumps(obj: Any) -> bytes:
-        try:
-            return orjson.dumps(obj)
-        except TypeError:  # a corrupt timestamp beyond 64 bits: the stdlib encoder takes any int
-            return _enc(obj).encode("utf-8")
-except ImportError:  # pragma: no cover - depends on the environment
-    _enc = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-    def _dumps(obj: Any) -> bytes:
-        return _enc(obj).encode("utf-8")
-
 
 PROGRESS_EVERY = 16384
 # The packet budget (``lab analyze --max-packets``): about three minutes of analysis and a few GB of
