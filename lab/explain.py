@@ -1,16 +1,20 @@
 """Explain a capture of a realized network: its call logs merged, every packet attributed, the ladder drawn.
 
-What a lab run does after its programs end, without the lab's own parts (steps, expected observations,
-questions): ``lab.network()`` captures (and, later, a network brought up by hand) explain their packets
-through this one function, so a script and a lab say the same sentences about the same packets.
+The one analysis path of the raw evidence (``analyze_evidence``: a capture and its call logs): a lab run
+after its programs end, grading when it recomputes a key from a student's raw evidence, ``lab.network()``
+captures and ``lab up`` sessions (``explain_capture``, which adds the ladder) all go through it, so a
+script, a lab, a teacher and a user exploring by hand get the same sentences about the same packets.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lab.analysis.attribution import Attributor, coverage
+from lab.analysis.attribution.loss import LossRule, find_lost
 from lab.analysis.pipeline import AnalysisResult, analyze_capture
 from lab.emulation import Network
 from lab.paths import RunPaths
@@ -57,19 +61,57 @@ def mac_nodes(info: dict[str, dict[str, Any]]) -> dict[str, str]:
     return {mac: next(iter(nodes)) for mac, nodes in owners.items() if len(nodes) == 1 and mac.strip("0:")}
 
 
+def analyze_evidence(
+    capture: Path,
+    traces_dir: Path,
+    out_dir: Path,
+    nodes_info: dict[str, Any],
+    iface_nodes: dict[str, str],
+    loss_rules: list[LossRule] | tuple[()] = (),
+) -> tuple[Any, list[dict[str, Any]], list[dict[str, Any]]]:
+    """The analysis of a run's raw evidence (capture + call logs) into ``out_dir``: (result, packets, calls).
+
+    One code path for the run itself and for grading, which recomputes the key from a run's raw evidence
+    into a directory of its own instead of trusting the run's derived files.
+    """
+    out = RunPaths(out_dir)
+    calls = merge_traces(traces_dir, out.calls)
+    ip_nodes, macs = ip_nodes_from(nodes_info), mac_nodes(nodes_info)
+    attributor = Attributor(calls, ip_nodes=ip_nodes, mac_nodes=macs)
+    result = analyze_capture(
+        capture, out.root, calls=calls, iface_nodes=iface_nodes, progress=False, attributor=attributor
+    )
+    packets = _read_records(out.packets)
+    # copies an emulated lossy link dropped are known only once the whole capture is seen: analyze again
+    # with them known, so that their records say so (lost) and no call is said to have read them
+    lost = find_lost(packets, nodes_info, loss_rules) if loss_rules else {}
+    if lost:
+        result = analyze_capture(
+            capture,
+            out.root,
+            calls=calls,
+            iface_nodes=iface_nodes,
+            progress=False,
+            attributor=Attributor(calls, ip_nodes=ip_nodes, mac_nodes=macs, lost=lost),
+        )
+        packets = _read_records(out.packets)
+    return result, packets, calls
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    with path.open("rb") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
 def explain_capture(paths: RunPaths, info: dict[str, dict[str, Any]], iface_nodes: dict[str, str], *,
-                    title: str, ladder: bool = True) -> Explained:
-    """Merge ``paths.traces_dir`` into calls.jsonl, attribute and annotate ``paths.capture``, write
+                    title: str, ladder: bool = True,
+                    loss_rules: list[LossRule] | tuple[()] = ()) -> Explained:
+    """``analyze_evidence`` of ``paths.capture`` and ``paths.traces_dir`` into the same directory, and
     ladder.txt (unless ``ladder`` is False: ``lab watch`` prints its own lines); returns what a caller
     reports (coverage excludes the lab's own probe frames)."""
-    calls = merge_traces(paths.traces_dir, paths.calls)
+    result, packets, calls = analyze_evidence(paths.capture, paths.traces_dir, paths.root, info, iface_nodes,
+                                              loss_rules)
     ip_nodes, macs = ip_nodes_from(info), mac_nodes(info)
-    attributor = Attributor(calls, ip_nodes=ip_nodes, mac_nodes=macs)
-    result = analyze_capture(paths.capture, paths.root, calls=calls, iface_nodes=iface_nodes,
-                             progress=False, attributor=attributor)
-    from lab.runs import Run
-
-    packets = [p.record for p in Run(paths.root).packets]
     wire = [p for p in packets if p["role"]["code"] != "lab-probe"]
     cov = coverage(p["cause"] for p in wire)
     if not ladder:

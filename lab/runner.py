@@ -26,9 +26,9 @@ from typing import Any, Literal, TextIO
 
 import networkx as nx
 
-from lab.analysis.attribution import EXPLAINED, Attributor, coverage
-from lab.analysis.attribution.loss import LossRule, find_lost, rules_from
-from lab.analysis.pipeline import AnalysisResult, analyze_capture
+from lab.analysis.attribution import EXPLAINED, coverage
+from lab.analysis.attribution.loss import LossRule, rules_from
+from lab.analysis.pipeline import AnalysisResult
 from lab.capture import Capture, CaptureOptions, CaptureStats, CaptureTarget
 from lab.classroom.manifest import check_student, write_manifest
 from lab.emulation import Network, counters
@@ -36,6 +36,7 @@ from lab.emulation.daemons import RoutingDaemons, load_route_events
 from lab.emulation.privilege import describe as describe_privileges
 from lab.emulation.privilege import lab_user, program_confinement, unreadable
 from lab.errors import EmulationError, LabError, LabRunError, PrivilegeError, ToolMissingError, UsageError
+from lab.explain import analyze_evidence, mac_nodes, nodes_info
 from lab.interrupts import signals_raise
 from lab.labs.evaluate import evaluate
 from lab.labs.spec import PROGRAMS_DIR, LabSpec, Step, check_programs, load_lab
@@ -46,7 +47,7 @@ from lab.report.hops import link_ends_from
 from lab.report.html.page import write_report
 from lab.report.ladder import Lane, ip_nodes_from, render_ladder, route_notes
 from lab.topology import load_topology
-from lab.tracing import is_python_command, merge_traces, wrap_command
+from lab.tracing import is_python_command, wrap_command
 
 READY_POLL_S = 0.02
 
@@ -262,7 +263,7 @@ def _execute(
         targets = [CaptureTarget(p.namespace, p.ifname, p.label, p.bpf) for p in points]
         executed = _Executed(
             net.run_id,
-            _nodes_info(net),
+            nodes_info(net),
             {p.label: p.node for p in points},
             list(net.conditions_report or []),
             steps,
@@ -293,43 +294,6 @@ def _execute(
     return executed
 
 
-def analyze_evidence(
-    capture: Path,
-    traces_dir: Path,
-    out_dir: Path,
-    nodes_info: dict[str, Any],
-    iface_nodes: dict[str, str],
-    loss_rules: list[LossRule] | tuple[()] = (),
-) -> tuple[Any, list[dict[str, Any]], list[dict[str, Any]]]:
-    """The analysis of a run's raw evidence (capture + call logs) into ``out_dir``: (result, packets, calls).
-
-    One code path for the run itself and for grading, which recomputes the key from a run's raw evidence
-    into a directory of its own instead of trusting the run's derived files.
-    """
-    out = RunPaths(out_dir)
-    calls = merge_traces(traces_dir, out.calls)
-    ip_nodes, mac_nodes = ip_nodes_from(nodes_info), _mac_nodes(nodes_info)
-    attributor = Attributor(calls, ip_nodes=ip_nodes, mac_nodes=mac_nodes)
-    result = analyze_capture(
-        capture, out.root, calls=calls, iface_nodes=iface_nodes, progress=False, attributor=attributor
-    )
-    packets = _read_jsonl(out.packets)
-    # copies an emulated lossy link dropped are known only once the whole capture is seen: analyze again
-    # with them known, so that their records say so (lost) and no call is said to have read them
-    lost = find_lost(packets, nodes_info, loss_rules) if loss_rules else {}
-    if lost:
-        result = analyze_capture(
-            capture,
-            out.root,
-            calls=calls,
-            iface_nodes=iface_nodes,
-            progress=False,
-            attributor=Attributor(calls, ip_nodes=ip_nodes, mac_nodes=mac_nodes, lost=lost),
-        )
-        packets = _read_jsonl(out.packets)
-    return result, packets, calls
-
-
 def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool) -> RunResult:
     """Attribute every packet, check the lab's expectations, draw the ladder, write the report."""
     failures = list(executed.failures)
@@ -340,7 +304,7 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
         executed.loss_rules,
     )
     summary = _publish_analysis(result, stage, paths)
-    ip_nodes, mac_nodes = ip_nodes_from(executed.nodes_info), _mac_nodes(executed.nodes_info)
+    ip_nodes, macs = ip_nodes_from(executed.nodes_info), mac_nodes(executed.nodes_info)
     routes = load_route_events(paths.routes)
     evaluation = evaluate(spec, packets, calls, routes, paths.root)
     wire = [p for p in packets if (p.get("role") or {}).get("code") != "lab-probe"]
@@ -364,7 +328,7 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
     nodes_info = executed.nodes_info
     lanes = [Lane(n, info["kind"]) for n, info in nodes_info.items() if info["kind"] != "switch"]
     ladder = render_ladder(
-        packets, calls, lanes, mac_nodes, ip_nodes=ip_nodes,
+        packets, calls, lanes, macs, ip_nodes=ip_nodes,
         title=f"{spec.name}: {spec.title}\n{stats.header_line()}",
         notes=route_notes(routes),
         links=link_ends_from(nodes_info),
@@ -625,33 +589,6 @@ def _await_ready(net: Network, step: Step, proc: subprocess.Popen[bytes], paths:
         f"step '{step.name}' on {step.node}: {step.ready.proto} port {step.ready.port} not ready "
         f"after {step.timeout:g}s"
     )
-
-
-def _nodes_info(net: Network) -> dict[str, dict[str, Any]]:
-    info: dict[str, dict[str, Any]] = {}
-    for node in net.nodes:
-        ifaces = [
-            {
-                "name": i.name,
-                "ipv4": getattr(i, "ipv4", None),
-                "ipv6": getattr(i, "ipv6", None),
-                "mac": getattr(i, "mac", None),
-                "peer": getattr(i, "peer_node", None),
-            }
-            for i in net.interfaces(node)
-        ]
-        info[node] = {"kind": net.kind(node), "namespace": net.namespace(node), "interfaces": ifaces}
-    return info
-
-
-def _mac_nodes(nodes_info: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """MAC -> node, for MACs that name one node only (loopback interfaces all share 00:00:00:00:00:00)."""
-    owners: dict[str, set[str]] = {}
-    for node, info in nodes_info.items():
-        for iface in info["interfaces"]:
-            if iface.get("mac"):
-                owners.setdefault(iface["mac"].lower(), set()).add(node)
-    return {mac: next(iter(nodes)) for mac, nodes in owners.items() if len(nodes) == 1 and mac.strip("0:")}
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 A run directory holds derived files a student can edit (packets.jsonl, calls.jsonl, report.json). Grading
 reads none of them: it merges the per-process call logs (``traces/``) and re-analyzes ``capture.pcapng``
-itself, with the runner's own code path (``lab.runner.analyze_evidence``), into a directory of its own.
+itself, with the runner's own code path (``lab.explain.analyze_evidence``), into a directory of its own.
 
 The two sources are then held against each other: every byte a traced socket call says it sent on a
 connection must be on the wire of that connection, and every byte on the wire of a traced socket must
@@ -32,7 +32,7 @@ UDP_SENDS = {"send", "sendto", "sendmsg", "sendmmsg", "write", "writev"}
 def reanalyze(root: Path, manifest: Manifest) -> tuple[Records, Records, list[str]]:
     """(packets, calls, analysis errors) of the run in ``root``, from its capture and call logs only."""
     from lab.analysis.attribution.loss import LossRule
-    from lab.runner import analyze_evidence
+    from lab.explain import analyze_evidence
 
     capture, traces = RunPaths(root).capture, RunPaths(root).traces_dir
     if not capture.is_file():
