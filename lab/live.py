@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab.analysis.attribution.loss import LossRule, rules_from
 from lab.capture import Capture, CaptureTarget
 from lab.capture.stats import CaptureStats, InterfaceCounts
 from lab.emulation.state import load_state, process_alive
@@ -94,6 +95,9 @@ class Recorder:
             "run_id": self.net.run_id, "topology": self.net.topo.name, "source": self.net.topo.source,
             "keeper_pid": os.getpid(), "started_ns": time.time_ns(), "capture": self.capture_on,
             "nodes": nodes_info(self.net), "iface_nodes": {p.label: p.node for p in points},
+            "loss_rules": [] if self.net.loopback else [
+                {"a": r.a, "b": r.b, "rule": r.rule}
+                for r in rules_from(self.net.topo.links, self.net.conditions_report or [])],
             "stopped": False,
         }
         import networkx as nx
@@ -251,7 +255,8 @@ def explain_dir(live: LiveDir, *, since: str | None = None, last: str | None = N
         capture, problem = counts.as_dict(), counts.problem()
         failures = [problem] if problem else []
     explained = explain_capture(target, session["nodes"], session["iface_nodes"],
-                                title=f"{session['topology']} (run {session['run_id']}, explored by hand)")
+                                title=f"{session['topology']} (run {session['run_id']}, explored by hand)",
+                                loss_rules=[LossRule(**r) for r in session.get("loss_rules", [])])
     report = {
         "lab": None, "title": f"{session['topology']}, explored by hand", "run_id": session["run_id"],
         "out": str(target.root), "topology": session["source"], "nodes": session["nodes"],

@@ -177,3 +177,26 @@ def test_windows_filters_and_renumbering_parse_as_documented() -> None:
         parse_filter("port=http")
     assert _renumbered("answers frame 9; frames 3, 4 and 7", {9: 2, 3: 1, 4: 5}) == \
         "answers frame 2; frames 1, 5 and ?"
+
+
+def test_a_session_on_a_lossy_link_marks_the_copies_the_link_lost(tmp_path: Path) -> None:
+    require_tool("dumpcap")
+    run_id = f"ll{os.getpid() % 100000}"[:12]
+    live = tmp_path / "live"
+    topology = REPO / "lab" / "labs" / "topologies" / "lossy.yaml"
+    lab("up", str(topology), "--run-id", run_id, "--out", str(live))
+    try:
+        server = subprocess.Popen([*LAB, "exec", run_id, "h2", "--", "python3",
+                                   str(PROGRAMS / "tcp_sink_server.py"), "--port", "5030"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        lab("exec", run_id, "h1", "--", "python3", str(PROGRAMS / "tcp_bulk_client.py"), "--bytes", "300000",
+            "h2", "5030", timeout=120)
+        server.wait(timeout=30)
+    finally:
+        lab("down", run_id)
+    packets = [json.loads(line) for line in (live / "packets.jsonl").read_text().splitlines()]
+    lost = [p for p in packets if p.get("lost")]
+    assert lost, "10% loss on r1-h2 over hundreds of segments lost nothing?"
+    assert all(p["lost"]["link"] == "r1-h2" and not p["cause"].get("consumed_by") for p in lost)
+    assert all("lost on link r1-h2" in p["cause"]["text"] for p in lost)
