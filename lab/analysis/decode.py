@@ -18,7 +18,8 @@ from collections import OrderedDict
 
 from lab.analysis import linktypes as lt
 from lab.analysis.appfields import ftp_fields, ppp_control_fields, snmp_fields, telnet_fields
-from lab.analysis.catalogue import IP_PROTOCOLS, TCP_PORTS, UDP_PORTS
+from lab.analysis.apps import tcp_app, udp_app
+from lab.analysis.catalogue import IP_PROTOCOLS
 from lab.analysis.routinghdr import decode_eigrp, decode_ospf
 
 _H = struct.Struct("!H").unpack_from
@@ -75,8 +76,6 @@ PPP_PROTOCOLS = {0x0021: "IPv4", 0x0057: "IPv6", 0xC021: "LCP", 0x8021: "IPCP", 
                  0xC023: "PAP", 0xC223: "CHAP", 0x002D: "VJ compressed TCP/IP",
                  0x002F: "VJ uncompressed TCP/IP"}
 SLIP_TYPES = {0x40: "IP", 0x70: "VJ uncompressed TCP"}  # libpcap's SLIP packet type byte (0x80+: compressed)
-HTTP_STARTS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ",
-               b"TRACE ", b"HTTP/1.", b"HTTP/2")
 IP6_EXT = {0: "IPv6 Hop-by-Hop", 43: "IPv6 Routing", 60: "IPv6 Destination Options"}
 
 
@@ -521,7 +520,7 @@ class Decoder:
             plen = end - off - hl
             if plen > 0:
                 p.payload = data[off + hl:end]
-                app = _tcp_app(sport, dport, p.payload)
+                app = tcp_app(sport, dport, p.payload)
                 p.app = app
                 p.layers.append(_ly(app or "Data", off + hl, plen, note))
                 if app in FIELD_DECODERS:
@@ -540,7 +539,7 @@ class Decoder:
             pend = min(off + ulen, end) if ulen >= 8 else end
             if pend > off + 8:
                 p.payload = data[off + 8:pend]
-                app = _udp_app(sport, dport, p.payload)
+                app = udp_app(sport, dport, p.payload)
                 p.app = app
                 p.layers.append(_ly(app or "Data", off + 8, pend - off - 8, note))
                 if app in FIELD_DECODERS:
@@ -700,39 +699,3 @@ def tcp_mss(data: bytes, o: int, end: int) -> int | None:
 
 def _ly(name: str, off: int, length: int, note: str | None) -> tuple:
     return (name, off, length) if note is None else (name, off, length, note)
-
-
-def _tcp_app(sport: int, dport: int, data: bytes, off: int = 0) -> str | None:
-    """The application protocol of the TCP payload at ``data[off:]`` (non-empty), by content then port."""
-    return tcp_content_app(data, off, len(data)) or tcp_port_app(sport, dport)
-
-
-def tcp_content_app(data: bytes, off: int, end: int) -> str | None:
-    """HTTP, TLS or SSH when the payload ``data[off:end]`` (non-empty) starts like one, else None."""
-    if data.startswith(HTTP_STARTS, off, end):
-        return "HTTP"
-    b0 = data[off]
-    if 20 <= b0 <= 23 and off + 1 < end and data[off + 1] == 3 and end - off >= 5:
-        return "TLS"
-    if data.startswith(b"SSH-", off, end):
-        return "SSH"
-    return None
-
-
-def tcp_port_app(sport: int, dport: int) -> str | None:
-    """The application protocol the ports suggest (not HTTP: body bytes alone are not an HTTP header)."""
-    app = TCP_PORTS.get(dport) or TCP_PORTS.get(sport)
-    return None if app == "HTTP" else app
-
-
-def _udp_app(sport: int, dport: int, payload: bytes) -> str | None:
-    app = udp_port_app(sport, dport)
-    if app == "QUIC" and not payload[0] & 0x40:  # a QUIC packet has the fixed bit set
-        return None
-    return app
-
-
-def udp_port_app(sport: int, dport: int) -> str | None:
-    """The application the ports suggest, the lower port first (QUIC still needs its fixed bit)."""
-    lo, hi = (sport, dport) if sport < dport else (dport, sport)
-    return UDP_PORTS.get(lo) or UDP_PORTS.get(hi)

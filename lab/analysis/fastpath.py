@@ -24,17 +24,9 @@ from binascii import b2a_hex as _hex
 from hashlib import sha1 as _sha1
 from typing import Any
 
+from lab.analysis.apps import DataChannels, quic_fixed_bit, tcp_content_app, tcp_port_app, udp_port_app
 from lab.analysis.catalogue import layer_dict
-from lab.analysis.decode import (
-    FIELD_DECODERS,
-    Decoder,
-    tcp_content_app,
-    tcp_mss,
-    tcp_port_app,
-    tcp_wscale,
-    udp_port_app,
-    win_text,
-)
+from lab.analysis.decode import FIELD_DECODERS, Decoder, tcp_mss, tcp_wscale, win_text
 from lab.analysis.flows import FlowTable, flag_str
 from lab.analysis.jsonline import dumps as _dumps
 from lab.analysis.roles import cause_tcp, ep
@@ -111,10 +103,12 @@ class _View:
 class FastPath:
     """Analyze common packets straight from their bytes; see the module docstring."""
 
-    def __init__(self, decoder: Decoder, flows: FlowTable, recent: dict[tuple, int]) -> None:
+    def __init__(self, decoder: Decoder, flows: FlowTable, recent: dict[tuple, int],
+                 channels: DataChannels) -> None:
         self.dec = decoder
         self.flows = flows
         self.recent = recent
+        self.channels = channels
         # flow directions by interface, then addresses and ports: TCP and UDP apart
         self._views: dict[int, dict[bytes, _View]] = {}
         self._uviews: dict[int, dict[bytes, _View]] = {}
@@ -202,9 +196,10 @@ class FastPath:
             m = tcp_mss(data, 54, 34 + hl)  # SYN options, or anything but the usual timestamps
             if m is not None:
                 mss = b"%d" % m
-        flows = self.flows
-        if flows.ftp_expect or flows.ftp_data_seen:
+        channels = self.channels
+        if channels.ftp or channels.ftp_data_seen:
             return None
+        flows = self.flows
         plen = end - 34 - hl
         ifx = iface.index
         views = self._views.get(ifx)
@@ -256,9 +251,9 @@ class FastPath:
     def _udp(self, iface: Any, data: bytes, n: int, ts: int, ipid: int, ttl: int, end: int) -> tuple | None:
         if end < 42:
             return None
-        flows = self.flows
-        if flows.tftp_expect:
+        if self.channels.tftp:
             return None
+        flows = self.flows
         sport, dport, ulen = _UDP(data, 34)
         if ulen < 8 or 34 + ulen > end:  # cut by the snap length: the general path leaves its hash out
             return None
@@ -270,11 +265,11 @@ class FastPath:
             v = self._view(data, 17, ifx)
         app = None
         if pend > 42:
-            app = v.port_app  # as decode._udp_app, with the port lookup done once per view
+            app = v.port_app  # as apps.udp_app, with the port lookup done once per view
             if app is not None:
                 if app == "TFTP" or app in FIELD_DECODERS:
                     return None
-                if app == "QUIC" and not data[42] & 0x40:  # a QUIC packet has the fixed bit set
+                if app == "QUIC" and not quic_fixed_bit(data[42]):
                     app = None
         conv, _d, answers = flows.udp(v.src, sport, v.dst, dport, n, ts, ifx)
         if app is not None:

@@ -218,9 +218,6 @@ class FlowTable:
         self.teardown_rst = 0
         self.udp_pairs = 0
         self._tick = 0
-        self.ftp_expect: dict[tuple, int] = {}  # (addr, port) announced on an FTP control channel
-        self.tftp_expect: set[tuple] = set()  # (client addr, client port) of a TFTP request
-        self.ftp_data_seen = False  # some stream carries FTP data (the fast path then steps aside)
         self._data_text: tuple[dict[int, str], dict[int, str]] = ({}, {})  # data texts by direction, length
 
     # -- TCP ------------------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ import hashlib
 import itertools
 import json
 import os
-import re
 import sys
 import time
 from collections import Counter
@@ -34,6 +33,7 @@ from typing import Any, Protocol
 
 from lab.analysis import renderproc
 from lab.analysis.appfields import brief as app_brief
+from lab.analysis.apps import DataChannels
 from lab.analysis.catalogue import layer_dict
 from lab.analysis.decode import Decoder, Pkt, win_text
 from lab.analysis.fastpath import MAX_RECENT, FastPath, Renderer
@@ -53,10 +53,6 @@ PROGRESS_EVERY = 16384
 # The packet budget (``lab analyze --max-packets``): about three minutes of analysis and a few GB of
 # output; a lab's own runs stay far below it.
 DEFAULT_MAX_PACKETS = 20_000_000
-_FTP_PASV = re.compile(rb"^227 .*?\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)")
-_FTP_PORT = re.compile(rb"^PORT (\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
-_FTP_EPSV = re.compile(rb"^229 .*?\(\|\|\|(\d+)\|\)")
-_FTP_EPRT = re.compile(rb"^EPRT \|(\d)\|([^|]+)\|(\d+)\|")
 
 
 class CauseSource(Protocol):
@@ -74,21 +70,6 @@ class AnalysisResult:
     annotated_path: Path | None = None
     conversations_path: Path | None = None
     summary_path: Path | None = None
-
-
-def _ftp_expect(payload: bytes, src: str, dst: str) -> tuple[str, int] | None:
-    """The data-channel endpoint an FTP control message announces (PASV/PORT/EPSV/EPRT), if any."""
-    m = _FTP_PASV.match(payload) or _FTP_PORT.match(payload)
-    if m:
-        g = [int(x) for x in m.groups()]
-        return f"{g[0]}.{g[1]}.{g[2]}.{g[3]}", g[4] * 256 + g[5]
-    m = _FTP_EPSV.match(payload)
-    if m:
-        return src, int(m.group(1))
-    m = _FTP_EPRT.match(payload)
-    if m:
-        return m.group(2).decode("ascii", "replace"), int(m.group(3))
-    return None
 
 
 def _progress_printer(reader: CaptureReader) -> Callable[[int], None]:
@@ -195,7 +176,9 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
     # (interface, src, dst, proto, sport, dport) -> last frame there, for ICMP errors, echo replies, ARP
     recent: dict[tuple, int] = {}
     show = _progress_printer(reader) if progress else None
-    fp = FastPath(decoder, flows, recent) if fast_path and attributor is None and not deep_rows else None
+    channels = DataChannels()  # FTP/TFTP data channels announced by control messages
+    fp = (FastPath(decoder, flows, recent, channels) if fast_path and attributor is None and not deep_rows
+          else None)
     fast = fp.packet if fp is not None else None
     render_entry = Renderer(iface_nodes).render
     # the captured bytes go to an attributor that asks for them (a call log with raw-socket calls): packets
@@ -239,7 +222,7 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
                 ts = item.ts_ns
                 iface = item.iface
                 p = decode(iface.linktype, item.data, item.wirelen, iface.index)
-                rec = _record(p, n, ts, t0, iface, item, iface_nodes, flows, recent)
+                rec = _record(p, n, ts, t0, iface, item, iface_nodes, flows, channels, recent)
                 if deep_rows is not None:
                     _attach_deep(rec, deep_rows.get(n))
                 inferred = rec.pop("_cause")
@@ -351,7 +334,8 @@ def _by_count(counts: Counter[str]) -> dict[str, int]:
 
 
 def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: Any,
-            iface_nodes: dict[str, str] | None, flows: FlowTable, recent: dict[tuple, int]) -> dict[str, Any]:
+            iface_nodes: dict[str, str] | None, flows: FlowTable, channels: DataChannels,
+            recent: dict[tuple, int]) -> dict[str, Any]:
     """Build one packets.jsonl record (with the inferred cause under ``_cause``)."""
     l4 = p.l4
     src, dst = p.src, p.dst
@@ -366,22 +350,14 @@ def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: An
         tlen = p.tcplen or 0
         info = flows.tcp(src, p.sport, dst, p.dport, fl, p.seq, p.ack, p.win, tlen, n, ts, ifx, p.wscale)
         st = info.st
-        if st.first_frame == n and st.app is None and flows.ftp_expect:
-            for k in ((dst, p.dport), (src, p.sport)):
-                if k in flows.ftp_expect:
-                    st.app = "FTP-DATA"
-                    flows.ftp_data_seen = True
-                    del flows.ftp_expect[k]
-                    break
+        if (st.first_frame == n and st.app is None and channels.ftp
+                and channels.ftp_data_opens(src, p.sport, dst, p.dport)):
+            st.app = "FTP-DATA"
         if p.payload:
             if st.app == "FTP-DATA":
                 app = "FTP-DATA"
             elif app == "FTP":
-                exp = _ftp_expect(p.payload, src, dst)
-                if exp is not None:
-                    flows.ftp_expect[exp] = n
-                    if len(flows.ftp_expect) > 1000:
-                        flows.ftp_expect.pop(next(iter(flows.ftp_expect)))
+                channels.ftp_control(p.payload, src, dst, n)
             if app is None:
                 app = st.app  # a later segment of a recognized stream (an HTTP body, ...)
             elif st.app is None:
@@ -406,15 +382,12 @@ def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: An
     else:
         if l4 == "udp" and p.udplen is not None and src is not None:
             conv, _d, answers = flows.udp(src, p.sport, dst, p.dport, n, ts, ifx)
-            if app is None and flows.tftp_expect and (
-                    (src, p.sport) in flows.tftp_expect or (dst, p.dport) in flows.tftp_expect):
+            if app is None and channels.tftp and channels.is_tftp(src, p.sport, dst, p.dport):
                 app = "TFTP"
                 if p.payload:
                     layers[-1] = ("TFTP",) + layers[-1][1:]
-            elif app == "TFTP" and p.dport == 69 and p.payload[:2] in (b"\0\1", b"\0\2"):
-                flows.tftp_expect.add((src, p.sport))
-                if len(flows.tftp_expect) > 1000:
-                    flows.tftp_expect.pop()
+            elif app == "TFTP":
+                channels.tftp_request(src, p.sport, p.dport, p.payload)
             if app is None:
                 if p.payload and conv.app is not None:  # a later datagram of a recognized conversation
                     app = conv.app
