@@ -206,10 +206,12 @@ def main() -> int:
         # start-up: the interpreter and the modules an analyze run imports (``lab --help`` would import
         # every verb's module to list them, which ``lab analyze`` does not)
         startup, _rss, _rc = measure([sys.executable, "-c", STARTUP_IMPORTS])
-        t, rss, rc = best_of(RUNS, lab + [str(path), "--out", f"{tmp}/a", "--json"])
+        t, rss, rc = best_of(RUNS, lab + [str(path), "--out", f"{tmp}/a", "--json", "--no-html"])
         assert rc == 0, "lab analyze failed"
-        rows.append(("lab analyze (full annotation)", n, t, rss,
+        rows.append(("lab analyze --no-html (full annotation)", n, t, rss,
                      "annotated.pcapng + packets.jsonl + conversations.jsonl"))
+        t_page, rss_page, rc = best_of(RUNS, lab + [str(path), "--out", f"{tmp}/p", "--json"])
+        assert rc == 0, "lab analyze (with report.html) failed"
         argv = ["tshark", "-n", "-r", str(path), "-T", "fields"]
         for f in TSHARK_FIELDS:
             argv += ["-e", f]
@@ -223,12 +225,14 @@ def main() -> int:
         t, rss, rc = measure([sys.executable, "-c", PYSHARK, sub])
         rows.append(("pyshark FileCapture (default)", 2000, t, rss,
                      f"2,000-packet subset; whole file extrapolated: {n / (2000 / t) / 60:.0f} min"))
-        t1m, rss1m, rc = best_of(RUNS, lab + [str(path1m), "--out", f"{tmp}/b", "--json"])
+        t1m, rss1m, rc = best_of(RUNS, lab + [str(path1m), "--out", f"{tmp}/b", "--json", "--no-html"])
         assert rc == 0, "lab analyze (1M) failed"
     print(f"\n{'tool':46} {'packets':>9} {'seconds':>8} {'pkts/s':>9} {'peak MiB':>9}  note")
     for row in rows:
         print(_row(*row))
-    print(_row("lab analyze, 1M-packet capture", n1m, t1m, rss1m))
+    print(_row("lab analyze --no-html, 1M-packet capture", n1m, t1m, rss1m))
+    print(_row("lab analyze with report.html (default)", n, t_page, rss_page,
+               f"the page adds {t_page - rows[0][2]:.1f} s"))
     ours = rows[0][1] / rows[0][2]
     inner = n / max(rows[0][2] - startup, 1e-9)
     print(f"\nlab analyze start-up (interpreter + imports): {startup:.2f} s; "

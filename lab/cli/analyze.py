@@ -54,8 +54,11 @@ def render_summary(summary: dict[str, Any]) -> str:
                    "read (a decompression bomb); 0: no limit.")
 @click.option("--max-packets", type=click.IntRange(min=0), default=DEFAULT_MAX_PACKETS, show_default=True,
               help="Stop after this many packets; 0: no limit.")
+@click.option("--html/--no-html", default=True, show_default=True,
+              help="Also write report.html (on a 200,000-packet capture it takes about twice as long as the "
+                   "analysis itself; `lab show DIR --html` writes it later).")
 def analyze_cmd(file: Path, out: Path | None, calls_path: Path | None, deep: bool, as_json: bool,
-                max_ratio: float, max_packets: int) -> None:
+                max_ratio: float, max_packets: int, html: bool) -> None:
     """Explain every packet of a capture (pcap/pcapng, gzip or not): layers, roles, flows.
 
     Writes annotated.pcapng (one comment per packet), packets.jsonl, conversations.jsonl,
@@ -73,14 +76,17 @@ def analyze_cmd(file: Path, out: Path | None, calls_path: Path | None, deep: boo
     check_capture_path(file)  # a directory, a FIFO, a device: one line before anything is read
     result = analyze_capture(file, out_dir, calls=calls, deep=deep, max_ratio=max_ratio or None,
                              max_packets=max_packets or None)
-    from lab.report.html.page import write_report
+    page = None
+    if html:
+        from lab.report.html.page import write_report
 
-    page = write_report(out_dir)
+        page = write_report(out_dir)
     if as_json:
-        click.echo(json.dumps({**result.summary, "report_html": str(page)}, indent=2))
+        click.echo(json.dumps({**result.summary, "report_html": str(page) if page else None}, indent=2))
     else:
         click.echo(render_summary(result.summary))
-        click.echo(f"open in a browser: {page}")
+        if page is not None:
+            click.echo(f"open in a browser: {page}")
 
 
 COMMANDS = [analyze_cmd]

@@ -56,13 +56,16 @@ class Strings:
         self.table: list[str] = [""]
 
     def __call__(self, text: Any) -> int:
-        text = "" if text is None else str(text)
-        if len(text) > MAX_TEXT:
-            text = text[: MAX_TEXT - 1] + "…"
-        i = self.index.get(text)
+        i = self.index.get(text) if text.__class__ is str else None  # most texts repeat: one lookup
+        if i is not None:
+            return i
+        key = "" if text is None else str(text)
+        short = key if len(key) <= MAX_TEXT else key[: MAX_TEXT - 1] + "…"
+        i = self.index.get(short)
         if i is None:
-            i = self.index[text] = len(self.table)
-            self.table.append(text)
+            i = len(self.table)
+            self.table.append(short)
+        self.index[short] = self.index[key] = i  # the long text finds its cut copy at once next time
         return i
 
 
@@ -78,10 +81,16 @@ class Columns:
 
     def __post_init__(self) -> None:
         self.data = {name: [] for name in self.names}
+        self._appends = tuple(self.data[name].append for name in self.names)
 
     def add(self, **values: Any) -> None:
-        for name in self.names:
-            self.data[name].append(values[name])
+        for name, append in zip(self.names, self._appends, strict=True):
+            append(values[name])
+
+    def add_row(self, row: tuple[Any, ...]) -> None:
+        """One packet's values in the order of ``names`` (the per-packet path: no keyword dict)."""
+        for append, value in zip(self._appends, row, strict=True):
+            append(value)
 
 
 def frame_refs(text: str) -> list[int]:
@@ -156,12 +165,18 @@ def _frame_bytes(
         return out, scales, "no capture file in this directory: the frames' bytes are not in the page"
     used = 0
     number = 0
+    # past the last SYN and the last frame still wanted (or once the budget is spent) nothing more is
+    # needed: a 200k-packet capture is not read to its end for the bytes of its first frames
+    last_syn = max(syn_offsets, default=0)
+    last_wanted = max(wanted, default=0)
     reader = CaptureReader(path)
     try:
         for rec in reader.records():
             if not isinstance(rec, Record):
                 continue
             number += 1
+            if number > last_syn and (number > last_wanted or used >= budget):
+                break
             data = rec.data
             if number in wanted and used + len(data) <= budget:
                 out[number] = base64.b64encode(data).decode("ascii")
@@ -283,19 +298,20 @@ class _PacketTable:
         ip = pkt.get("ip") or {}
         role = pkt.get("role") or {}
         eth = pkt.get("eth") or {}
-        self.cols.add(
-            n=number, t=round((ts - self.t0) / 1000, 3), s=src, d=dst, grp=strings(group),
-            lbl=strings("" if tcp else kind_text(pkt)), esrc=strings(eth.get("src")),
-            edst=strings(eth.get("dst")), role=strings(role.get("text")), rc=strings(role.get("code")),
-            cause=strings(cause.get("text")), proto=strings(hops.protocol_of(pkt)),
-            conn=self.conns[conn] if conn is not None else -1, iface=strings(pkt.get("interface")),
-            bg=1 if bg else 0, mine=1 if caused else 0, copy=int(cause.get("copy_of") or 0),
-            cc=strings(",".join(str(c) for c in cause.get("calls") or [] if isinstance(c, int))),
-            stack=self._stack(layers), seq=tcp.get("seq") or 0, ack=tcp.get("ack") or 0,
-            len=tcp.get("len") or 0, win=tcp.get("win") or 0, fc=1 if tcp.get("from_client") else 0,
-            flags=strings(tcp.get("flags")), an=strings(",".join(pkt.get("analysis") or [])),
-            ttl=ip.get("ttl") if ip.get("ttl") is not None else -1, len0=int(pkt.get("len") or 0),
-        )
+        called = cause.get("calls")
+        analysis = pkt.get("analysis")
+        self.cols.add_row((  # in the order of Columns.names
+            number, round((ts - self.t0) / 1000, 3), src, dst, strings(group),
+            strings("" if tcp else kind_text(pkt)), strings(eth.get("src")), strings(eth.get("dst")),
+            strings(role.get("text")), strings(role.get("code")), strings(cause.get("text")),
+            strings(hops.protocol_of(pkt)), self.conns[conn] if conn is not None else -1,
+            strings(pkt.get("interface")), 1 if bg else 0, 1 if caused else 0, int(cause.get("copy_of") or 0),
+            strings(",".join(str(c) for c in called if isinstance(c, int)) if called else ""),
+            self._stack(layers), tcp.get("seq") or 0, tcp.get("ack") or 0, tcp.get("len") or 0,
+            tcp.get("win") or 0, 1 if tcp.get("from_client") else 0, strings(tcp.get("flags")),
+            strings(",".join(analysis) if analysis else ""),
+            ip.get("ttl") if ip.get("ttl") is not None else -1, int(pkt.get("len") or 0),
+        ))
         if isinstance(pkt.get("lost"), dict):
             pending.lost[number] = _lost(pkt["lost"], self.lanes.names, src, dst)
         if tcp and "SYN" in str(tcp.get("flags", "")):
