@@ -23,9 +23,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
+if TYPE_CHECKING:
+    import networkx as nx
+
 
 Record = dict[str, Any]
 
@@ -46,6 +48,8 @@ class LossRule:
 def _graph(nodes_info: Mapping[str, Mapping[str, Any]]) -> tuple[nx.Graph, dict[str, tuple[str, str]],
                                                                    dict[str, str]]:
     """The node graph, each capture interface's link (its node, its peer) and each address's node."""
+    import networkx as nx  # here, not at import: every analysis imports this module, few have lost copies
+
     graph: nx.Graph = nx.Graph()
     iface_link: dict[str, tuple[str, str]] = {}
     addr_node: dict[str, str] = {}
@@ -68,6 +72,8 @@ def _rest_of_path(graph: nx.Graph, link: tuple[str, str], dst: str) -> list[tupl
     if dst in link:
         return []
     try:
+        import networkx as nx
+
         la, lb = nx.shortest_path(graph, a, dst), nx.shortest_path(graph, b, dst)
     except (nx.NetworkXNoPath, nx.NodeNotFound):
         return None
