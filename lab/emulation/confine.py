@@ -50,8 +50,7 @@ def _enc(text):
 
 
 def mount(source, target, fstype, flags, data=None):
-    enc = _enc
-    _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
+    _check(_libc.mount(_enc(source), _enc(target), _enc(fstype), ctypes.c_ulong(flags), _enc(data)),
            f"mount {target}")
 
 

@@ -1,9 +1,13 @@
 """``Network``: a topology realized for the duration of a ``with`` block, and always torn down.
 
-Lifecycle: ``__enter__`` records the run (state file, before anything exists), builds it through the
+Lifecycle: ``__enter__`` claims the run id by creating its record exclusively (``lab.emulation.state``:
+of two runs with one id exactly one gets it, before anything exists), builds the network through the
 backend, and installs SIGINT/SIGTERM handlers (main thread only) that unwind the ``with`` block; ``__exit__``
-removes everything and restores the handlers, on normal exit, exceptions and those signals alike. After a
-SIGKILL the state file remains and ``lab clean`` removes the run's resources (see ``lab.emulation.clean``).
+removes everything and restores the handlers, on normal exit, exceptions and those signals alike. From the
+claim until the namespaces exist, and during every teardown, those signals are held and delivered after
+(``lab.emulation.deferred``), so an interrupt at any moment leaves nothing. After a SIGKILL the state file
+remains and ``lab clean`` removes the run's resources (see ``lab.emulation.clean``), including the nodes'
+private /tmp directories (``node_tmp``) that lab programs get (``lab.emulation.privilege``).
 
 Two realizations share this API:
 
