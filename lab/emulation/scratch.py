@@ -4,7 +4,7 @@ A scratch namespace exists before any run's record does (``lab topo plan`` makes
 so its name is its record: ``lab-probe<pid>.<start>`` names the owner process and that process's start
 time (pids are reused). ``lab clean`` removes those whose owner is gone, and only those: a live owner's is
 left alone, and no run's namespace can match, because ``lab-<run>-<node>`` never contains a '.' (run ids
-and node names are ``[A-Za-z0-9_-]``).
+and node names are ``[A-Za-z0-9_-]``), and the earlier versions' ``lab-probe<pid>`` has no second '-'.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import subprocess
 from lab.emulation.names import NETNS_DIR
 from lab.emulation.state import process_alive, process_start
 
-SCRATCH_RE = re.compile(r"lab-probe(\d{1,10})\.(\d{1,20})")
+# ``lab-probe<pid>`` without the start time is how earlier versions named it (and leaked it): recognised too,
+# and removed only when no process has that pid at all
+SCRATCH_RE = re.compile(r"lab-probe(\d{1,10})(?:\.(\d{1,20}))?")
 
 
 def scratch_namespace() -> str:
@@ -25,10 +27,13 @@ def scratch_namespace() -> str:
     return f"lab-probe{pid}.{process_start(pid) or 0}"
 
 
-def owner(name: str) -> tuple[int, int] | None:
-    """(pid, start) of a scratch namespace's owner, or None if ``name`` is not a scratch namespace."""
+def owner(name: str) -> tuple[int, int | None] | None:
+    """(pid, start) of a scratch namespace's owner (start None: an earlier version's name), or None if
+    ``name`` is not a scratch namespace."""
     m = SCRATCH_RE.fullmatch(name)
-    return (int(m.group(1)), int(m.group(2))) if m else None
+    if not m:
+        return None
+    return int(m.group(1)), (int(m.group(2)) if m.group(2) is not None else None)
 
 
 def stale() -> list[str]:

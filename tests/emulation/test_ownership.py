@@ -222,3 +222,20 @@ def test_sigkill_then_clean_removes_the_nodes_private_tmp_too():
     removed, _alive = clean([rid])
     assert [r.run_id for r in removed] == [rid] and not removed[0].problems
     assert not tmp.exists() and not tmp.parent.parent.exists() and _left(rid) == []
+
+
+def test_clean_removes_a_probe_namespace_leaked_by_an_earlier_version_once_its_pid_is_gone():
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    legacy = f"lab-probe{gone.pid}"  # the name before it carried the start time (and was never cleaned)
+    live = f"lab-probe{os.getpid()}"  # a live pid: maybe its owner, so left alone
+    for name in (legacy, live):
+        subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        assert owner(legacy) == (gone.pid, None)
+        removed, _alive = clean()
+        assert legacy in [r.run_id for r in removed] and not (NETNS_DIR / legacy).exists()
+        assert (NETNS_DIR / live).exists()
+    finally:
+        for name in (legacy, live):
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
