@@ -36,6 +36,7 @@ from lab.capture.stats import CaptureStats, InterfaceCounts
 from lab.emulation.state import load_state, process_alive
 from lab.errors import CaptureError, LabError, ToolMissingError, UsageError
 from lab.paths import RunPaths
+from lab.records import SCHEMA_VERSION
 
 SESSION_FILE = "session.json"
 SNAPSHOT_MARK = ".snapshot"
@@ -258,7 +259,8 @@ def explain_dir(live: LiveDir, *, since: str | None = None, last: str | None = N
                                 title=f"{session['topology']} (run {session['run_id']}, explored by hand)",
                                 loss_rules=[LossRule(**r) for r in session.get("loss_rules", [])])
     report = {
-        "lab": None, "title": f"{session['topology']}, explored by hand", "run_id": session["run_id"],
+        "schema_version": SCHEMA_VERSION, "lab": None, "title": f"{session['topology']}, explored by hand",
+        "run_id": session["run_id"],
         "out": str(target.root), "topology": session["source"], "nodes": session["nodes"],
         "window_start_ns": start_ns, "live": not session.get("stopped"),
         "packets": explained.analysis.packet_count, "calls": len(explained.calls),

@@ -1,4 +1,4 @@
-"""The records a run writes, defined once: packets, calls, conversations.
+"""The records a run writes, defined once: packets, calls, conversations, the summary and the report.
 
 Why TypedDicts and not dataclasses: the records are JSON lines written at over 100,000 packets a second by
 hand-made templates (``analysis.fastpath``, the tracer's ``_emit``); a TypedDict describes those dicts
@@ -422,10 +422,85 @@ ConversationRecord = TcpConversation | UdpConversation
 """One line of conversations.jsonl."""
 
 
+# -- summary.json, report.json -------------------------------------------------------------------------
+class PcapInterface(TypedDict):
+    index: int
+    name: str | None
+    linktype: int
+
+
+class SummaryRecord(TypedDict):
+    """summary.json: what one analysis of a capture found (``lab analyze``; a lab run keeps it in its report).
+    ``coverage``: the share of packets a call, the kernel or the lab explains; ``described``: the share not
+    unexplained (inferred included). The counts (``layers_seen``, ``apps``, ...) are most frequent first."""
+
+    schema_version: int
+    file: str
+    format: str
+    interfaces: list[PcapInterface]
+    packets: int
+    conversations: dict[str, int]
+    handshakes: dict[str, int]
+    teardowns: dict[str, int]
+    udp_request_response_pairs: int
+    layers_seen: dict[str, int]
+    apps: dict[str, int]
+    roles: dict[str, int]
+    cause_sources: dict[str, int]
+    coverage: float
+    described: float
+    errors: list[str]
+    outputs: dict[str, str]
+
+
+class Question(TypedDict):
+    """A lab's question as the report shows it: never its answer."""
+
+    id: str
+    text: str
+
+
+class ReportRecord(TypedDict):
+    """report.json: a lab run (``lab run``), a by-hand session's explanation (``lab explain``/``lab down``:
+    ``live``, ``window_start_ns``) or a ``lab.network()`` capture. ``failures`` empty is ``ok``; a run cut
+    short after writing it says so in ``partial``/``partial_reason``. Only a lab run has ``observations``,
+    ``questions``, ``steps`` and the network's ``conditions``/``routes``/``kernel_counters``. The nested
+    blocks (``nodes``, ``capture``, ``coverage``, ``steps``) are still evolving and kept open here."""
+
+    schema_version: int
+    lab: str | None
+    title: str
+    run_id: str
+    out: str
+    topology: str | None
+    nodes: dict[str, Any]
+    capture: dict[str, Any]
+    packets: int
+    calls: int
+    coverage: dict[str, Any]
+    summary: SummaryRecord
+    analysis_errors: list[str]
+    failures: list[str]
+    ok: bool
+    loopback: NotRequired[bool]
+    conditions: NotRequired[list[str]]
+    kernel_counters: NotRequired[dict[str, dict[str, int]]]
+    routes: NotRequired[list[dict[str, Any]]]  # routes.jsonl's events (dynamic routing)
+    steps: NotRequired[list[dict[str, Any]]]
+    observations: NotRequired[list[dict[str, Any]]]
+    questions: NotRequired[list[Question]]
+    partial: NotRequired[bool]
+    partial_reason: NotRequired[str]
+    window_start_ns: NotRequired[int | None]
+    live: NotRequired[bool]
+
+
 RECORDS: dict[str, Any] = {
     "packet": PacketRecord,
     "call": CallRecord,
     "conversation": ConversationRecord,
+    "report": ReportRecord,
+    "summary": SummaryRecord,
 }
 """The record kinds, by the name of their schema file (``lab/schema/<name>.schema.json``)."""
 
@@ -505,7 +580,7 @@ def json_schema(name: str) -> dict[str, Any]:
 
 
 def shipped_schema(name: str) -> dict[str, Any]:
-    """The schema shipped with the package for a record kind (``packet``, ``call``, ``conversation``)."""
+    """The schema shipped with the package for a record kind (a name of ``RECORDS``)."""
     return json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
 
 

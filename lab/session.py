@@ -38,6 +38,7 @@ from lab.emulation import Network
 from lab.errors import EmulationError, UsageError
 from lab.explain import Explained, explain_capture, nodes_info
 from lab.paths import RunPaths, default_out_dir
+from lab.records import SCHEMA_VERSION
 from lab.runs import Run
 from lab.topology import Topology, load_topology, topology_from_graph
 from lab.tracing import wrap_command
@@ -148,7 +149,8 @@ class LiveCapture:
                                          title=f"capture of {net.topo.name} (run {net.run_id})")
         lost = stats.problem()  # packets dumpcap dropped: the explanation covers an incomplete capture
         self.paths.report.write_text(json.dumps({
-            "lab": None, "title": f"capture of {net.topo.name}", "run_id": net.run_id,
+            "schema_version": SCHEMA_VERSION, "lab": None, "title": f"capture of {net.topo.name}",
+            "run_id": net.run_id,
             "out": str(self.paths.root), "topology": net.topo.source, "nodes": info,
             "capture": stats.as_dict(), "packets": self.explained.analysis.packet_count,
             "calls": len(self.explained.calls),

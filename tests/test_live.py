@@ -19,6 +19,7 @@ import pytest
 from lab.live import parse_window
 from lab.watch import _renumbered, parse_filter
 from tests.conftest import REPO, require_tool
+from tests.test_records import validate_dir
 
 pytestmark = pytest.mark.root
 LAB = [sys.executable, "-m", "lab"]
@@ -76,6 +77,7 @@ def test_by_hand_session_every_packet_explained_and_nothing_left(session) -> Non
     assert "wrote" in shown.stdout
     report = json.loads((live / "report.json").read_text())
     assert report["live"] is True
+    assert validate_dir(live)["report"] == 1  # the snapshot's report.json is in the shipped schema
     cov = report["coverage"]
     assert cov["total"] >= 14 and cov["explained"] == cov["total"], cov
     packets = [json.loads(line) for line in (live / "packets.jsonl").read_text().splitlines()]
@@ -94,6 +96,8 @@ def test_by_hand_session_every_packet_explained_and_nothing_left(session) -> Non
     assert final["capture"]["complete"] is True and final["capture"]["dropped"] == 0
     assert report["capture"]["complete"] is None  # a snapshot cannot know the drop counts yet
     assert final["packets"] >= report["packets"]
+    counts = validate_dir(live)
+    assert counts["report"] == counts["summary"] == 1 and counts["packet"] >= len(packets)
 
 
 def test_a_window_and_a_killed_client_leave_the_session_intact(session) -> None:

@@ -18,10 +18,19 @@ from lab.analysis.pipeline import analyze_capture
 from lab.records import CAUSE_RULES, RECORDS, SCHEMA_DIR, is_cause_rule, json_schema, shipped_schema
 
 FILES = {"packet": "packets.jsonl", "call": "calls.jsonl", "conversation": "conversations.jsonl"}
+DOCUMENTS = {"report": "report.json", "summary": "summary.json"}
+
+
+def _check(validator: jsonschema.Draft202012Validator, record: object, where: str) -> None:
+    errors = sorted(validator.iter_errors(record), key=str)
+    assert not errors, (
+        f"{where}: {errors[0].json_path}: {errors[0].message} -- a writer and the schema disagree: a new "
+        "field belongs in lab/records.py, then `python -m lab.records`")
 
 
 def validate_dir(out: Path) -> dict[str, int]:
-    """Validate every record of a run directory; returns how many of each kind were checked."""
+    """Validate every record of a run directory (the JSONL files line by line, report.json and summary.json
+    whole); returns how many of each kind were checked."""
     counts = {}
     for kind, name in FILES.items():
         validator = jsonschema.Draft202012Validator(shipped_schema(kind))
@@ -29,12 +38,16 @@ def validate_dir(out: Path) -> dict[str, int]:
         n = 0
         if path.is_file():
             for lineno, line in enumerate(path.read_text().splitlines(), 1):
-                errors = sorted(validator.iter_errors(json.loads(line)), key=str)
-                assert not errors, (
-                    f"{path}:{lineno}: {errors[0].json_path}: {errors[0].message} -- a writer and the schema "
-                    "disagree: a new field belongs in lab/records.py, then `python -m lab.records`")
+                _check(validator, json.loads(line), f"{path}:{lineno}")
                 n += 1
         counts[kind] = n
+    for kind, name in DOCUMENTS.items():
+        path = out / name
+        counts[kind] = 0
+        if path.is_file():
+            validator = jsonschema.Draft202012Validator(shipped_schema(kind))
+            _check(validator, json.loads(path.read_text()), str(path))
+            counts[kind] = 1
     return counts
 
 
@@ -50,6 +63,10 @@ def test_the_schema_refuses_what_it_should() -> None:
     assert list(v.iter_errors({"number": 1}))  # fields missing
     call = jsonschema.Draft202012Validator(shipped_schema("call"))
     assert list(call.iter_errors({"id": "1"}))
+    report = jsonschema.Draft202012Validator(shipped_schema("report"))
+    assert list(report.iter_errors({"lab": None, "ok": True}))  # no schema_version, no counts
+    summary = jsonschema.Draft202012Validator(shipped_schema("summary"))
+    assert list(summary.iter_errors({"schema_version": 1, "packets": "12"}))
 
 
 def test_a_cause_rule_outside_the_vocabulary_is_refused() -> None:
@@ -96,6 +113,7 @@ def test_analysis_records_validate_on_the_corpus(corpus_dir: Path, tmp_path: Pat
                 raise
             continue
         counts = validate_dir(out)
+        assert counts["summary"] == 1, out  # every analysis writes its summary
         checked["packet"] += counts["packet"]
         checked["conversation"] += counts["conversation"]
     assert checked["packet"] > 1000 and checked["conversation"] > 50
@@ -104,4 +122,5 @@ def test_analysis_records_validate_on_the_corpus(corpus_dir: Path, tmp_path: Pat
 def test_general_path_records_validate(corpus_dir: Path, tmp_path: Path) -> None:
     pcap = corpus_dir / "pcaps" / "zeek__tcp_retransmit-fast009.pcap"
     analyze_capture(pcap, tmp_path, progress=False, fast_path=False, render_process=False)
-    assert validate_dir(tmp_path)["packet"] > 0
+    counts = validate_dir(tmp_path)
+    assert counts["packet"] > 0 and counts["summary"] == 1

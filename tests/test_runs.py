@@ -32,6 +32,7 @@ def test_run_returns_a_run_whose_records_validate(echo: lab.Run) -> None:
     assert echo.ok, echo.failures
     counts = validate_dir(echo.dir)
     assert counts["packet"] == len(echo) > 10 and counts["call"] == len(echo.calls) > 5
+    assert counts["report"] == counts["summary"] == 1
     assert echo.topology is not None and set(echo.topology.nodes) == {"h1", "h2"}
 
 

@@ -47,6 +47,7 @@ def test_http_by_hand_every_packet_explained(tmp_path: Path) -> None:
     assert {p.cause.calls[0].node for p in data} == {"h1", "h2"}
     counts = validate_dir(run.dir)
     assert counts["call"] == len(run.calls) and counts["packet"] == len(run)
+    assert counts["report"] == counts["summary"] == 1
 
 
 def test_an_error_in_the_block_still_tears_down(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 from lab.labs.grading import grade
 from lab.labs.spec import list_labs
 from tests.classroom.outputs import assert_no_key_in_outputs
+from tests.test_records import validate_dir
 
 runner = pytest.importorskip("lab.runner", reason="runner not yet available")
 
@@ -28,6 +29,8 @@ def test_lab_runs_and_checks_itself(spec, catalogue_run) -> None:  # noqa: ANN00
     cov = report["coverage"]
     assert cov["total"] > 0 and cov["explained"] == cov["total"], report.get("failures")
     assert (result.out / "lab.yaml").is_file()
+    counts = validate_dir(result.out)  # every lab's records, report and summary are in the shipped schema
+    assert counts["report"] == counts["summary"] == 1 and counts["packet"] >= cov["total"]
     # the key, recomputed from the raw evidence alone, answers every question; the run is consistent
     graded = grade(result.out, {}, spec)
     assert graded.trusted, (graded.flags, graded.problems)
