@@ -214,7 +214,7 @@ def run_lab(
             executed = _execute(spec, topo, loopback, paths, python, say, options, phase, run_id)
             say(f"network {executed.run_id} down; analyzing")
             phase.now = "analysis"
-            result = _explain(spec, executed, paths, loopback)
+            result = _explain(spec, executed, paths, loopback, phase)
             phase.now = "manifest"
             rules = [{"a": r.a, "b": r.b, "rule": r.rule} for r in executed.loss_rules]
             write_manifest(  # last: it hashes every output, so grading can tell what changed afterwards
@@ -294,7 +294,8 @@ def _execute(
     return executed
 
 
-def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool) -> RunResult:
+def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool,
+             phase: Phase | None = None) -> RunResult:
     """Attribute every packet, check the lab's expectations, draw the ladder, write the report."""
     failures = list(executed.failures)
     stage = paths.work_dir / "analysis"  # renamed into the run directory once complete
@@ -304,6 +305,8 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
         executed.loss_rules,
     )
     summary = _publish_analysis(result, stage, paths)
+    if phase is not None:
+        phase.now = "report"  # the analysis outputs are whole and in place; what follows judges and draws
     ip_nodes, macs = ip_nodes_from(executed.nodes_info), mac_nodes(executed.nodes_info)
     routes = load_route_events(paths.routes)
     evaluation = evaluate(spec, packets, calls, routes, paths.root)
