@@ -16,10 +16,10 @@ from pathlib import Path
 import click
 
 from lab.emulation import clean as cleaning
-from lab.emulation.names import check_run_id
+from lab.emulation.names import check_run_id, new_run_id
 from lab.emulation.state import load_state, load_states
 from lab.errors import LabError, PrivilegeError, UsageError
-from lab.paths import RunPaths, default_out_dir
+from lab.paths import CAPTURES_DIR, RunPaths
 from lab.topology import load_topology
 from lab.topology.render import as_dict, svg, table
 
@@ -57,13 +57,14 @@ def up(topology: str, loopback: bool, run_id: str | None, capture: bool, out: Pa
     topo = load_topology(topology)  # validate here: bad input fails before any process starts
     if not loopback and not topo.loopback and os.geteuid() != 0:
         raise PrivilegeError("network namespaces need root; run as root, or use --loopback")
-    argv = [sys.executable, "-m", "lab.emulation.keeper", topology]
-    if run_id:
-        argv += ["--run-id", run_id]
+    # the run id is chosen here, so that the session directory can carry it: two sessions never share
+    # one, and nothing is created before the keeper has claimed the id and brought the network up
+    run_id = check_run_id(run_id) if run_id else new_run_id()
+    argv = [sys.executable, "-m", "lab.emulation.keeper", topology, "--run-id", run_id]
     if loopback:
         argv.append("--loopback")
     if capture:
-        live = out if out is not None else default_out_dir(f"{topo.name}-live")
+        live = out if out is not None else CAPTURES_DIR / f"{topo.name}-live-{run_id}"
         argv += ["--live-dir", str(live.resolve())]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, start_new_session=True)

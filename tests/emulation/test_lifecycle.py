@@ -224,8 +224,8 @@ def test_delay_is_refused_clearly_and_nothing_is_created():
 
 def test_cli_up_exec_down():
     rid = run_id("c")
-    up = subprocess.run([LAB, "up", "chain", "--run-id", rid, "--json"], capture_output=True, text=True,
-                        timeout=30)
+    up = subprocess.run([LAB, "up", "chain", "--no-capture", "--run-id", rid, "--json"], capture_output=True,
+                        text=True, timeout=30)
     assert up.returncode == 0, up.stderr
     info = json.loads(up.stdout)
     try:
@@ -250,7 +250,7 @@ def test_cli_up_exec_down():
 
 def test_cli_loopback_up_exec_tells_the_node_its_address():
     rid = run_id("l")
-    up = subprocess.run([LAB, "up", "two-hosts", "--loopback", "--run-id", rid, "--json"],
+    up = subprocess.run([LAB, "up", "two-hosts", "--loopback", "--no-capture", "--run-id", rid, "--json"],
                         capture_output=True, text=True, timeout=30)
     assert up.returncode == 0, up.stderr
     try:

@@ -132,13 +132,13 @@ def test_two_runs_claiming_one_run_id_exactly_one_wins_and_the_winner_is_untouch
 
 def test_cli_up_with_a_run_id_in_use_says_who_holds_it():
     rid = run_id("c")
-    first = subprocess.run([LAB, "up", "two-hosts", "--run-id", rid, "--json"], capture_output=True,
-                           text=True, timeout=30)
+    first = subprocess.run([LAB, "up", "two-hosts", "--no-capture", "--run-id", rid, "--json"],
+                           capture_output=True, text=True, timeout=30)
     assert first.returncode == 0, first.stderr
     try:
         keeper = json.loads(first.stdout)["owner_pid"]
-        second = subprocess.run([LAB, "up", "two-hosts", "--run-id", rid], capture_output=True, text=True,
-                                timeout=30)
+        second = subprocess.run([LAB, "up", "two-hosts", "--no-capture", "--run-id", rid],
+                                capture_output=True, text=True, timeout=30)
         assert second.returncode == 2
         assert second.stderr == f"lab: run id {rid} is in use by pid {keeper}\n"
         assert (NETNS_DIR / f"lab-{rid}-h1").exists() and load_state(rid).owner_pid == keeper

@@ -124,7 +124,7 @@ def test_plans_realize_values_without_rounding(tmp_path: Path) -> None:
 
 @pytest.mark.root
 def test_up_refuses_a_run_id_with_a_newline() -> None:
-    up = subprocess.run([sys.executable, "-m", "lab", "up", "two-hosts", "--run-id", "ab\n"],
+    up = subprocess.run([sys.executable, "-m", "lab", "up", "two-hosts", "--no-capture", "--run-id", "ab\n"],
                         capture_output=True, text=True, timeout=60)
     assert up.returncode == 2 and up.stderr.count("\n") == 1 and "run id 'ab\\n'" in up.stderr, up.stderr
     assert not [ns for ns in os.listdir("/run/netns") if ns.startswith("lab-ab")]
@@ -139,8 +139,8 @@ def test_up_builds_exactly_what_check_accepts(tmp_path: Path, name: str) -> None
     path.write_text(text)
     assert _check(path) is accepted
     rid = "ck" + __import__("secrets").token_hex(3)
-    up = subprocess.run([sys.executable, "-m", "lab", "up", str(path), "--run-id", rid, "--json"],
-                        capture_output=True, text=True, timeout=300)
+    up = subprocess.run([sys.executable, "-m", "lab", "up", str(path), "--no-capture", "--run-id", rid,
+                         "--json"], capture_output=True, text=True, timeout=300)
     try:
         assert (up.returncode == 0) is accepted, up.stderr
         if accepted:
