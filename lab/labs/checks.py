@@ -17,9 +17,11 @@ from typing import Any
 from lab.identity import packet_identity
 from lab.labs import evidence as ev
 from lab.labs.routingchecks import ROUTING_CHECKS
+from lab.records import CallRecord, PacketRecord
 
 Result = tuple[bool, str]
-Records = list[dict[str, Any]]
+Packets = list[PacketRecord]
+Calls = list[CallRecord]
 
 
 def _bounds(n: int, count: int | None, min: int | None, max: int | None) -> bool:
@@ -39,8 +41,8 @@ def _want(count: int | None, min: int | None, max: int | None) -> str:
 
 # -- counting ----------------------------------------------------------------------------------------
 def role_count(
-    packets: Records,
-    calls: Records,
+    packets: Packets,
+    calls: Calls,
     role: str | None = None,
     count: int | None = None,
     min: int | None = None,
@@ -63,14 +65,14 @@ def role_count(
         if x
     )
     ok = _bounds(n, count, min, max)
-    examples = ", ".join(str(p.get("number")) for p in ev.matching(packets, pred)[:6])
+    examples = ", ".join(str(p["number"]) for p in ev.matching(packets, pred)[:6])
     return (
         ok,
         f"{n} {what} at {where} (expected {_want(count, min, max)}){'; frames ' + examples if n else ''}",
     )
 
 
-def no_protocol(packets: Records, calls: Records, proto: str) -> Result:
+def no_protocol(packets: Packets, calls: Calls, proto: str) -> Result:
     """No packet carries this layer at all (e.g. no TCP in a UDP lab: no handshake, no teardown)."""
     found = ev.matching(packets, lambda p: bool(p.get(proto)))
     if found:
@@ -80,8 +82,8 @@ def no_protocol(packets: Records, calls: Records, proto: str) -> Result:
 
 
 def call_result(
-    packets: Records,
-    calls: Records,
+    packets: Packets,
+    calls: Calls,
     call: str,
     exception: str | None = None,
     error: str | None = None,
@@ -104,7 +106,7 @@ def call_result(
             continue
         if error is not None and ev.errno_name(c) != error:
             continue
-        if ret is not None and c.get("ret") != ret:
+        if ret is not None and c["ret"] != ret:
             continue
         if ok is not None and ev.succeeded(c) != ok:
             continue
@@ -123,7 +125,7 @@ def call_result(
         or "any outcome"
     )
     good = _bounds(len(found), count, min if count is None else None, None)
-    ids = ", ".join(f"#{c.get('id')}" for c in found[:6])
+    ids = ", ".join(f"#{c['id']}" for c in found[:6])
     return (
         good,
         f"{len(found)} {call}() calls with {outcome} (expected {_want(count, min, None)})"
@@ -132,7 +134,7 @@ def call_result(
 
 
 # -- the socket flow ---------------------------------------------------------------------------------
-def handshake_before_accept(packets: Records, calls: Records) -> Result:
+def handshake_before_accept(packets: Packets, calls: Calls) -> Result:
     """Every accepted connection's handshake completed (final ACK on the wire) before accept() returned."""
     t0 = ev.t0_ns(packets)
     accepts = [c for c in ev.calls_named(calls, "accept") if ev.succeeded(c)]
@@ -140,9 +142,9 @@ def handshake_before_accept(packets: Records, calls: Records) -> Result:
         return False, "no successful accept() call recorded"
     details = []
     for c in accepts:
-        peer = ev.addr((c.get("ret") or {}).get("peer") if isinstance(c.get("ret"), dict) else None)
+        peer = ev.addr(c["ret"].get("peer") if isinstance(c["ret"], dict) else None)
         if peer is None:
-            return False, f"accept() #{c.get('id')} has no peer address in its return value"
+            return False, f"accept() #{c['id']} has no peer address in its return value"
         acks = ev.matching(
             packets,
             lambda p, peer=peer: (
@@ -150,21 +152,21 @@ def handshake_before_accept(packets: Records, calls: Records) -> Result:
             ),
         )
         if not acks:
-            return False, f"no handshake ACK from {peer[0]}:{peer[1]} for accept() #{c.get('id')}"
+            return False, f"no handshake ACK from {peer[0]}:{peer[1]} for accept() #{c['id']}"
         ack = acks[0]
-        if ev.ts(ack) >= int(c.get("t_end_ns") or 0):
+        if ev.ts(ack) >= c["t_end_ns"]:
             return False, (
-                f"handshake ACK {ev.frame(ack)} came after accept() #{c.get('id')} returned at "
-                f"t={ev.rel(c.get('t_end_ns'), t0)} s"
+                f"handshake ACK {ev.frame(ack)} came after accept() #{c['id']} returned at "
+                f"t={ev.rel(c['t_end_ns'], t0)} s"
             )
         details.append(
-            f"handshake ACK {ev.frame(ack)} before accept() #{c.get('id')} returned at "
-            f"t={ev.rel(c.get('t_end_ns'), t0)} s"
+            f"handshake ACK {ev.frame(ack)} before accept() #{c['id']} returned at "
+            f"t={ev.rel(c['t_end_ns'], t0)} s"
         )
     return True, "; ".join(details)
 
 
-def connects_before_accept(packets: Records, calls: Records, min: int = 1) -> Result:
+def connects_before_accept(packets: Packets, calls: Calls, min: int = 1) -> Result:
     """Clients whose connect() returned before the server's first accept() did: the kernel's queue."""
     t0 = ev.t0_ns(packets)
     accepts = [c for c in ev.calls_named(calls, "accept") if ev.succeeded(c)]
@@ -175,11 +177,11 @@ def connects_before_accept(packets: Records, calls: Records, min: int = 1) -> Re
         c
         for c in ev.calls_named(calls, "connect")
         if ev.succeeded(c)
-        and (c.get("call") != "connect_ex" or c.get("ret") == 0)
-        and int(c.get("t_end_ns") or 0) < first_accept
+        and (c["call"] != "connect_ex" or c["ret"] == 0)
+        and c["t_end_ns"] < first_accept
     ]
     ok = len(early) >= min
-    ids = ", ".join(f"#{c.get('id')} at t={ev.rel(c.get('t_end_ns'), t0)} s" for c in early)
+    ids = ", ".join(f"#{c['id']} at t={ev.rel(c['t_end_ns'], t0)} s" for c in early)
     return ok, (
         f"{len(early)} connect() calls returned before the first accept() returned at "
         f"t={ev.rel(min_t, t0)} s (expected >= {min}){': ' + ids if ids else ''}"
@@ -187,7 +189,7 @@ def connects_before_accept(packets: Records, calls: Records, min: int = 1) -> Re
 
 
 def silent_calls(
-    packets: Records, calls: Records, names: list[str], exception: str | None = None, window_ms: float = 1.0
+    packets: Packets, calls: Calls, names: list[str], exception: str | None = None, window_ms: float = 1.0
 ) -> Result:
     """These calls put nothing on the wire: no packet is sent by them (cause source "call") and none
     leaves their node while they run (plus ``window_ms``). ``names`` lists them (e.g. [bind, listen]).
@@ -201,7 +203,7 @@ def silent_calls(
     ]
     if not chosen:
         return False, f"no {'/'.join(names)} calls{' raising ' + exception if exception else ''} recorded"
-    ids = {int(c["id"]) for c in chosen if c.get("id") is not None}
+    ids = {int(c["id"]) for c in chosen if c["id"] is not None}
     blamed = [p for p in ev.wire(packets) if set(ev.caused_by(p)) & ids]
     if blamed:
         return (
@@ -210,29 +212,29 @@ def silent_calls(
         )
     node_ips = _node_ips(calls)
     for c in chosen:
-        start, end = int(c.get("t_start_ns") or 0), int(c.get("t_end_ns") or 0) + int(window_ms * 1e6)
-        ips = node_ips.get(c.get("node"), set())
+        start, end = c["t_start_ns"], c["t_end_ns"] + int(window_ms * 1e6)
+        ips = node_ips.get(c["node"], set())
         during = [
-            p for p in ev.wire(packets) if start <= ev.ts(p) <= end and (p.get("ip") or {}).get("src") in ips
+            p for p in ev.wire(packets) if start <= ev.ts(p) <= end and (p["ip"] or {}).get("src") in ips
         ]
         if during:
             return (
                 False,
-                f"{ev.frame(during[0])} left {c.get('node')} during {c.get('call')}() #{c.get('id')}",
+                f"{ev.frame(during[0])} left {c['node']} during {c['call']}() #{c['id']}",
             )
     return True, f"{len(chosen)} {'/'.join(names)} calls, no packet attributed to them or sent during them"
 
 
-def _node_ips(calls: Records) -> dict[str, set[str]]:
+def _node_ips(calls: Calls) -> dict[str, set[str]]:
     out: dict[str, set[str]] = defaultdict(set)
     for c in calls:
-        local = ev.addr(c.get("local"))
+        local = ev.addr(c["local"])
         if local and local[0] not in ("0.0.0.0", "::"):
-            out[c.get("node")].add(local[0])
+            out[c["node"]].add(local[0])
     return out
 
 
-def fin_each_direction(packets: Records, calls: Records, min_connections: int = 1) -> Result:
+def fin_each_direction(packets: Packets, calls: Calls, min_connections: int = 1) -> Result:
     """Connections closed with a FIN in each direction (the four-way teardown, maybe with FIN+ACK merged)."""
     fins: dict[tuple, set] = defaultdict(set)
     for p in ev.matching(packets, lambda p: "FIN" in ev.tcp_flags(p)):
@@ -244,7 +246,7 @@ def fin_each_direction(packets: Records, calls: Records, min_connections: int = 
     return ok, f"{len(both)} connections with a FIN from each side (expected >= {min_connections})"
 
 
-def half_close(packets: Records, calls: Records) -> Result:
+def half_close(packets: Packets, calls: Calls) -> Result:
     """After the client's FIN (shutdown SHUT_WR), the server still sent data on the same connection."""
     for fin in ev.matching(
         packets, lambda p: "FIN" in ev.tcp_flags(p) and (ev.tcp(p) or {}).get("from_client")
@@ -267,7 +269,7 @@ def half_close(packets: Records, calls: Records) -> Result:
     return False, "no server data after a client FIN"
 
 
-def rst_answers_syn(packets: Records, calls: Records, port: int) -> Result:
+def rst_answers_syn(packets: Packets, calls: Calls, port: int) -> Result:
     """A SYN to ``port`` answered by a RST whose ACK acknowledges the SYN (seq + 1): nobody listens."""
     syn = ev.first(packets, lambda p: ev.is_syn(p) and (ev.tcp(p) or {}).get("dport") == port)
     if syn is None:
@@ -287,7 +289,7 @@ def rst_answers_syn(packets: Records, calls: Records, port: int) -> Result:
     return True, f"SYN {ev.frame(syn)} seq={seq} answered by RST {ev.frame(rst)} ack={ack}"
 
 
-def syn_backoff(packets: Records, calls: Records, port: int, min_syns: int = 3) -> Result:
+def syn_backoff(packets: Packets, calls: Calls, port: int, min_syns: int = 3) -> Result:
     """SYNs to ``port`` retransmitted at growing intervals and never answered (they are being dropped)."""
     syns = ev.matching(packets, lambda p: ev.is_syn(p) and (ev.tcp(p) or {}).get("dport") == port)
     by_view = ev.views(syns)
@@ -307,15 +309,15 @@ def syn_backoff(packets: Records, calls: Records, port: int, min_syns: int = 3) 
     )
 
 
-def quiet_during(packets: Records, calls: Records, call: str, exception: str) -> Result:
+def quiet_during(packets: Packets, calls: Calls, call: str, exception: str) -> Result:
     """While a call that ended with ``exception`` waited, nothing arrived on its connection."""
     chosen = [c for c in ev.calls_named(calls, call) if ev.raised(c, exception)]
     if not chosen:
         return False, f"no {call}() raising {exception} recorded"
     t0 = ev.t0_ns(packets)
     for c in chosen:
-        local, peer = ev.addr(c.get("local")), ev.addr(c.get("peer"))
-        start, end = int(c.get("t_start_ns") or 0), int(c.get("t_end_ns") or 0)
+        local, peer = ev.addr(c["local"]), ev.addr(c["peer"])
+        start, end = c["t_start_ns"], c["t_end_ns"]
         noisy = ev.first(
             packets,
             lambda p, local=local, peer=peer, start=start, end=end: (
@@ -323,26 +325,26 @@ def quiet_during(packets: Records, calls: Records, call: str, exception: str) ->
             ),
         )
         if noisy:
-            return False, f"{ev.frame(noisy)} on the connection during {call}() #{c.get('id')}"
+            return False, f"{ev.frame(noisy)} on the connection during {call}() #{c['id']}"
     c = chosen[0]
-    waited = (int(c.get("t_end_ns") or 0) - int(c.get("t_start_ns") or 0)) / 1e9
+    waited = (c["t_end_ns"] - c["t_start_ns"]) / 1e9
     return True, (
-        f"{call}() #{c.get('id')} waited {waited:.3f} s (until t={ev.rel(c.get('t_end_ns'), t0)} s) "
+        f"{call}() #{c['id']} waited {waited:.3f} s (until t={ev.rel(c['t_end_ns'], t0)} s) "
         f"and raised {exception}; no packet on its connection meanwhile"
     )
 
 
-def send_partial(packets: Records, calls: Records) -> Result:
+def send_partial(packets: Packets, calls: Calls) -> Result:
     """A send() accepted only part of its buffer: it returned fewer bytes than it was given."""
     for c in ev.calls_named(calls, "send", exact=True):
-        asked = (c.get("args") or {}).get("nbytes")
-        got = c.get("ret")
+        asked = c["args"].get("nbytes")
+        got = c["ret"]
         if isinstance(asked, int) and isinstance(got, int) and 0 < got < asked:
-            return True, f"send() #{c.get('id')} was given {asked} bytes and returned {got}"
+            return True, f"send() #{c['id']} was given {asked} bytes and returned {got}"
     return False, "no send() returned a partial count"
 
 
-def segments_within_mss(packets: Records, calls: Records, min_segments: int = 1) -> Result:
+def segments_within_mss(packets: Packets, calls: Calls, min_segments: int = 1) -> Result:
     """No data segment is larger than the MSS its receiver announced in its SYN or SYN-ACK."""
     mss: dict[tuple[str, int], int] = {}
     for p in ev.matching(packets, lambda p: "SYN" in ev.tcp_flags(p) and (ev.tcp(p) or {}).get("mss")):
@@ -366,7 +368,7 @@ def segments_within_mss(packets: Records, calls: Records, min_segments: int = 1)
     )
 
 
-def mss_announced(packets: Records, calls: Records, role: str, mss: int) -> Result:
+def mss_announced(packets: Packets, calls: Calls, role: str, mss: int) -> Result:
     """The SYN (role syn) or SYN-ACK (role syn-ack) announces this MSS: the sender's MTU minus 40."""
     p = ev.first(packets, lambda p: ev.role(p) == role)
     if p is None:
@@ -375,7 +377,7 @@ def mss_announced(packets: Records, calls: Records, role: str, mss: int) -> Resu
     return got == mss, f"{role} {ev.frame(p)} announces MSS {got} (expected {mss})"
 
 
-def tcp_loss(packets: Records, calls: Records, kind: str, min: int = 1) -> Result:
+def tcp_loss(packets: Packets, calls: Calls, kind: str, min: int = 1) -> Result:
     """Evidence of loss at some capture point, from sequence numbers alone: ``gap`` (a segment beyond
     the highest byte seen: something before it was lost), ``resent`` (bytes sent again) or ``dup_ack``
     (the same acknowledgment repeated: the receiver still misses the next byte)."""
@@ -385,13 +387,13 @@ def tcp_loss(packets: Records, calls: Records, kind: str, min: int = 1) -> Resul
     if not per_point:
         return False, "no packets"
     iface, hits = max(per_point.items(), key=lambda kv: len(kv[1]))
-    frames = ", ".join(str(p.get("number")) for p in hits[:6])
+    frames = ", ".join(str(p["number"]) for p in hits[:6])
     return len(
         hits
     ) >= min, f"{len(hits)} {kind} at {iface} (expected >= {min}){'; frames ' + frames if hits else ''}"
 
 
-def payload_matches_calls(packets: Records, calls: Records) -> Result:
+def payload_matches_calls(packets: Packets, calls: Calls) -> Result:
     """Every byte the programs sent reached the wire exactly once in sequence space (retransmissions aside).
 
     Per TCP socket: the highest ``sent_after`` offset in its calls equals the distinct payload bytes seen
@@ -399,12 +401,12 @@ def payload_matches_calls(packets: Records, calls: Records) -> Result:
     """
     sent: dict[tuple, int] = {}
     for c in calls:
-        local, peer = ev.addr(c.get("local")), ev.addr(c.get("peer"))
+        local, peer = ev.addr(c["local"]), ev.addr(c["peer"])
         if (
-            c.get("type") != "SOCK_STREAM"
+            c["type"] != "SOCK_STREAM"
             or not local
             or not peer
-            or not isinstance(c.get("sent_after"), int)
+            or not isinstance(c["sent_after"], int)
         ):
             continue
         sent[(local, peer)] = max(sent.get((local, peer), 0), c["sent_after"])
@@ -439,31 +441,31 @@ def _union(ranges: set[tuple[int, int]]) -> int:
     return total
 
 
-def datagram_per_call(packets: Records, calls: Records, node: str | None = None) -> Result:
+def datagram_per_call(packets: Packets, calls: Calls, node: str | None = None) -> Result:
     """Each sendto() put exactly one UDP datagram on the wire, of the call's length (UDP Length = n + 8)."""
     sends = [
         c
         for c in ev.calls_named(calls, "send", node=node)
-        if c.get("type") == "SOCK_DGRAM" and ev.succeeded(c)
+        if c["type"] == "SOCK_DGRAM" and ev.succeeded(c)
     ]
     if not sends:
         return False, "no successful UDP send calls recorded"
     for c in sends:
-        local = ev.addr(c.get("local"))
-        peer = ev.addr((c.get("dgram") or {}).get("peer")) or ev.addr(c.get("peer"))
-        n = c.get("nbytes")
+        local = ev.addr(c["local"])
+        peer = ev.addr((c["dgram"] or {}).get("peer")) or ev.addr(c["peer"])
+        n = c["nbytes"]
         if n is None:
-            n = (c.get("dgram") or {}).get("len")
+            n = (c["dgram"] or {}).get("len")
         found, where = ev.max_count(
             packets,
             lambda p, local=local, peer=peer, n=n, c=c: (
                 _same_source(ev.endpoints(p), local, peer)
-                and (p.get("udp") or {}).get("length") == n + 8
-                and ev.ts(p) >= int(c.get("t_start_ns") or 0)
+                and (p["udp"] or {}).get("length") == n + 8
+                and ev.ts(p) >= c["t_start_ns"]
             ),
         )
         if found < 1:
-            return False, f"{c.get('call')}() #{c.get('id')} of {n} bytes to {peer}: no matching datagram"
+            return False, f"{c['call']}() #{c['id']} of {n} bytes to {peer}: no matching datagram"
     return True, f"{len(sends)} UDP send calls, each matched by a datagram of its length (+8 byte UDP header)"
 
 
@@ -475,14 +477,14 @@ def _same_source(ends: tuple | None, local: tuple | None, peer: tuple | None) ->
     return dst == peer and sport == local[1] and (local[0] in ("0.0.0.0", "::") or src == local[0])
 
 
-def ephemeral_port(packets: Records, calls: Records, low: int = 32768, high: int = 60999) -> Result:
+def ephemeral_port(packets: Packets, calls: Calls, low: int = 32768, high: int = 60999) -> Result:
     """getsockname() on each client socket names the source port of its SYN; unbound ones are ephemeral."""
-    clients = {c.get("sock") for c in ev.calls_named(calls, "connect")}
-    names = [c for c in ev.calls_named(calls, "getsockname") if ev.succeeded(c) and c.get("sock") in clients]
+    clients = {c["sock"] for c in ev.calls_named(calls, "connect")}
+    names = [c for c in ev.calls_named(calls, "getsockname") if ev.succeeded(c) and c["sock"] in clients]
     checked = 0
     for c in names:
-        local = ev.addr(c.get("ret"))
-        peer = ev.addr(c.get("peer"))
+        local = ev.addr(c["ret"])
+        peer = ev.addr(c["peer"])
         if not local or not peer:
             continue
         syn = ev.first(
@@ -491,24 +493,24 @@ def ephemeral_port(packets: Records, calls: Records, low: int = 32768, high: int
         if syn is None:
             return (
                 False,
-                f"getsockname() #{c.get('id')} says {local[0]}:{local[1]} but no SYN from it to {peer}",
+                f"getsockname() #{c['id']} says {local[0]}:{local[1]} but no SYN from it to {peer}",
             )
         bound = any(
-            ev.addr((b.get("args") or {}).get("address")) == local
+            ev.addr(b["args"].get("address")) == local
             for b in ev.calls_named(calls, "bind")
-            if b.get("sock") == c.get("sock")
+            if b["sock"] == c["sock"]
         )
         if not bound and not low <= local[1] <= high:
-            return False, f"port {local[1]} of getsockname() #{c.get('id')} is outside {low}-{high}"
+            return False, f"port {local[1]} of getsockname() #{c['id']} is outside {low}-{high}"
         checked += 1
     return checked > 0, f"{checked} client sockets: getsockname() port = their SYN's source port"
 
 
-def peername_matches_syn(packets: Records, calls: Records) -> Result:
+def peername_matches_syn(packets: Packets, calls: Calls) -> Result:
     """getpeername() on an accepted socket names the address and port the SYN came from."""
     checked = 0
     for c in ev.calls_named(calls, "getpeername"):
-        peer, local = ev.addr(c.get("ret")), ev.addr(c.get("local"))
+        peer, local = ev.addr(c["ret"]), ev.addr(c["local"])
         if not peer or not local:
             continue
         syn = ev.first(
@@ -519,9 +521,9 @@ def peername_matches_syn(packets: Records, calls: Records) -> Result:
     return checked > 0, f"{checked} getpeername() results match a SYN's source address and port"
 
 
-def ip_version(packets: Records, calls: Records, version: int, role: str | None = None) -> Result:
+def ip_version(packets: Packets, calls: Calls, version: int, role: str | None = None) -> Result:
     """Every packet of ``role`` (or every IP packet) travels in IP version ``version``."""
-    chosen = ev.matching(packets, lambda p: bool(p.get("ip")) and (role is None or ev.role(p) == role))
+    chosen = ev.matching(packets, lambda p: bool(p["ip"]) and (role is None or ev.role(p) == role))
     if not chosen:
         return False, f"no {role or 'IP'} packets"
     other = [p for p in chosen if int(p["ip"].get("version") or 0) != version]
@@ -531,7 +533,7 @@ def ip_version(packets: Records, calls: Records, version: int, role: str | None 
 
 
 # -- the network -------------------------------------------------------------------------------------
-def ttl_per_hop(packets: Records, calls: Records, routers: int) -> Result:
+def ttl_per_hop(packets: Packets, calls: Calls, routers: int) -> Result:
     """The client's SYN, seen on every link: same IP/TCP headers, TTL one lower after each router."""
     syn = ev.first(packets, ev.is_syn)
     if syn is None:
@@ -547,43 +549,43 @@ def ttl_per_hop(packets: Records, calls: Records, routers: int) -> Result:
     )
 
 
-def new_ethernet_per_link(packets: Records, calls: Records, links: int) -> Result:
+def new_ethernet_per_link(packets: Packets, calls: Calls, links: int) -> Result:
     """The client's SYN carries a different Ethernet header (source, destination MAC) on each link."""
     syn = ev.first(packets, ev.is_syn)
     if syn is None:
         return False, "no SYN captured"
     copies = ev.matching(packets, lambda p: packet_identity(p) == packet_identity(syn))
-    pairs = {((p.get("eth") or {}).get("src"), (p.get("eth") or {}).get("dst")) for p in copies}
+    pairs = {((p["eth"] or {}).get("src"), (p["eth"] or {}).get("dst")) for p in copies}
     return len(
         pairs
     ) == links, f"the SYN has {len(pairs)} distinct Ethernet headers (expected {links}, one per link)"
 
 
-def arp_per_link(packets: Records, calls: Records, links: int) -> Result:
+def arp_per_link(packets: Packets, calls: Calls, links: int) -> Result:
     """ARP requests on ``links`` different links: each hop resolves its next hop's MAC address itself."""
     pairs = {
-        frozenset(((p.get("arp") or {}).get("sender_ip"), (p.get("arp") or {}).get("target_ip")))
+        frozenset(((p["arp"] or {}).get("sender_ip"), (p["arp"] or {}).get("target_ip")))
         for p in ev.matching(packets, lambda p: ev.role(p) == "arp-request")
     }
     return len(pairs) >= links, f"ARP requests between {len(pairs)} address pairs (expected >= {links} links)"
 
 
-def first_fragmented(packets: Records, node: str) -> list[dict]:
+def first_fragmented(packets: Packets, node: str) -> list[dict]:
     """The fragments, at ``node``'s capture point, of the first datagram that was fragmented there."""
-    frags = ev.matching(packets, lambda p: p.get("node") == node and (p.get("ip") or {}).get("frag"))
+    frags = ev.matching(packets, lambda p: p["node"] == node and (p["ip"] or {}).get("frag"))
     if not frags:
         return []
     key = (frags[0]["ip"]["src"], frags[0]["ip"]["frag"].get("id", frags[0]["ip"].get("id")))
     return [p for p in frags if (p["ip"]["src"], p["ip"]["frag"].get("id", p["ip"].get("id"))) == key]
 
 
-def fragments(packets: Records, calls: Records, node: str, max_len: int, min: int = 2) -> Result:
+def fragments(packets: Packets, calls: Calls, node: str, max_len: int, min: int = 2) -> Result:
     """IP fragments captured at ``node``: each within the link MTU ``max_len``; the first fragmented
     datagram complete (offsets from 0, a last fragment without More Fragments)."""
-    frags = ev.matching(packets, lambda p: p.get("node") == node and (p.get("ip") or {}).get("frag"))
+    frags = ev.matching(packets, lambda p: p["node"] == node and (p["ip"] or {}).get("frag"))
     if len(frags) < min:
         return False, f"{len(frags)} IP fragments captured at {node} (expected >= {min})"
-    too_big = [p for p in frags if int(p.get("len") or 0) - 14 > max_len]
+    too_big = [p for p in frags if p["len"] - 14 > max_len]
     if too_big:
         return False, f"{ev.frame(too_big[0])} is {int(too_big[0]['len']) - 14} bytes of IP > {max_len}"
     first = first_fragmented(packets, node)
@@ -597,20 +599,20 @@ def fragments(packets: Records, calls: Records, node: str, max_len: int, min: in
 
 
 # -- applications ------------------------------------------------------------------------------------
-def app_named(packets: Records, calls: Records, app: str, min: int = 1) -> Result:
+def app_named(packets: Packets, calls: Calls, app: str, min: int = 1) -> Result:
     """Every packet that carries transport payload (a UDP datagram, a TCP segment with data) has its
     application layer named ``app`` — the decoder recognised the protocol in each one."""
-    carrying = ev.matching(packets, lambda p: bool(p.get("udp")) or ev.payload_len(p) > 0)
+    carrying = ev.matching(packets, lambda p: bool(p["udp"]) or ev.payload_len(p) > 0)
     if len(carrying) < min:
         return False, f"{len(carrying)} packets carry payload (expected >= {min})"
-    unnamed = [p for p in carrying if str(p.get("app") or "").upper() != app.upper()]
+    unnamed = [p for p in carrying if (p["app"] or "").upper() != app.upper()]
     if unnamed:
         first = ev.frame(unnamed[0])
         return False, f"{len(unnamed)} of {len(carrying)} payload packets not named {app}, first {first}"
     return True, f"all {len(carrying)} payload packets are named {app}"
 
 
-def server_speaks_first(packets: Records, calls: Records, port: int) -> Result:
+def server_speaks_first(packets: Packets, calls: Calls, port: int) -> Result:
     """On connections to ``port`` the first data segment comes from the server (a greeting: SMTP, FTP)."""
     data = ev.first(
         packets,
@@ -624,13 +626,13 @@ def server_speaks_first(packets: Records, calls: Records, port: int) -> Result:
     return ok, f"first data segment {ev.frame(data)} is from the {'server' if ok else 'client'}"
 
 
-def new_tid(packets: Records, calls: Records, port: int) -> Result:
+def new_tid(packets: Packets, calls: Calls, port: int) -> Result:
     """A request to ``port`` is answered from another port: TFTP's transfer identifier (TID)."""
-    req = ev.first(packets, lambda p: (p.get("udp") or {}).get("dport") == port)
+    req = ev.first(packets, lambda p: (p["udp"] or {}).get("dport") == port)
     if req is None:
         return False, f"no datagram to port {port}"
     client = ev.endpoints(req)[0]
-    reply = ev.first(packets, lambda p: p.get("udp") and ev.endpoints(p)[1] == client)
+    reply = ev.first(packets, lambda p: p["udp"] and ev.endpoints(p)[1] == client)
     if reply is None:
         return False, f"no reply to {client[0]}:{client[1]}"
     sport = reply["udp"]["sport"]

@@ -16,14 +16,17 @@ from typing import Any
 from lab.labs.extensions import Functions, load_functions
 from lab.labs.spec import LabSpec
 from lab.labs.story import tell
+from lab.records import CallRecord, PacketRecord
 
-Records = list[dict[str, Any]]
+Packets = list[PacketRecord]
+Calls = list[CallRecord]
+Records = list[dict[str, Any]]  # routes.jsonl's events: no schema yet
 
 
 def evaluate(
     spec: LabSpec,
-    packets: Records,
-    calls: Records,
+    packets: Packets,
+    calls: Calls,
     routes: Records | None = None,
     run_dir: Path | None = None,
 ) -> dict[str, Any]:
@@ -78,7 +81,7 @@ def evaluate(
 UDP_SENDS = {"send", "sendto", "sendmsg", "sendmmsg", "write", "writev"}
 
 
-def uncaptured_calls(packets: Records, calls: Records) -> list[str]:
+def uncaptured_calls(packets: Packets, calls: Calls) -> list[str]:
     """Calls that put traffic on a loopback address the capture cannot see, as ``h2 sendto() #7 to ...``.
 
     A loopback run captures ``lo`` filtered on its nodes' 127.x addresses; a socket bound to 0.0.0.0
@@ -86,19 +89,19 @@ def uncaptured_calls(packets: Records, calls: Records) -> list[str]:
     ``lo`` is never captured). Without this the lab would silently show half a conversation: a UDP
     datagram or a TCP connect() to 127/8 or ::1 that no captured packet is attributed to is named.
     """
-    attributed = {cid for p in packets for cid in ((p.get("cause") or {}).get("calls") or ())}
+    attributed = {cid for p in packets for cid in (p["cause"].get("calls") or ())}
     out = []
     for c in calls:
-        if c.get("id") in attributed or c.get("error"):
+        if c["id"] in attributed or c["error"]:
             continue
-        if c.get("call") in UDP_SENDS and c.get("dgram"):
-            peer = c["dgram"].get("peer")
-        elif c.get("call") in ("connect", "connect_ex") and c.get("type") == "SOCK_STREAM":
-            peer = c.get("peer") if c.get("ret") in (0, None) else None
+        if c["call"] in UDP_SENDS and c["dgram"]:
+            peer = c["dgram"]["peer"]
+        elif c["call"] in ("connect", "connect_ex") and c["type"] == "SOCK_STREAM":
+            peer = c["peer"] if c["ret"] in (0, None) else None
         else:
             continue
         if peer and _is_loopback(peer[0]):
-            out.append(f"{c.get('node')} {c.get('call')}() #{c.get('id')} to {peer[0]}:{peer[1]}")
+            out.append(f"{c['node']} {c['call']}() #{c['id']} to {peer[0]}:{peer[1]}")
     return out
 
 
@@ -109,7 +112,7 @@ def _is_loopback(addr: object) -> bool:
         return False
 
 
-def answers(spec: LabSpec, packets: Records, calls: Records) -> dict[str, Any]:
+def answers(spec: LabSpec, packets: Packets, calls: Calls) -> dict[str, Any]:
     """Each question's answer from this capture (None: the capture does not contain it). The key: only
     grading (the teacher's side) calls this; no output of a run holds it."""
     return key(spec, packets, calls)[0]
@@ -129,8 +132,8 @@ def _context(fn: Any, routes: Records | None, run_dir: Path | None) -> dict[str,
 
 def key(
     spec: LabSpec,
-    packets: Records,
-    calls: Records,
+    packets: Packets,
+    calls: Calls,
     functions: Functions | None = None,
     run_dir: Path | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:

@@ -1,9 +1,14 @@
-"""Small, pure queries over a run's evidence: packets.jsonl and calls.jsonl records (plain dicts).
+"""Small, pure queries over a run's evidence: packets.jsonl and calls.jsonl records (``lab.records``).
 
 Checks, questions and the story all ask the same few questions of the records ("the SYNs", "the calls
 named accept that succeeded", "the frame, as a student would find it in Wireshark"); they live here once.
 A capture may see one packet at several points (both ends of a link, every link of a routed path), so
 counting is done per capture point (``views``) and ordering by the capture clock (``ts_ns``).
+
+The records are typed by ``lab.records`` (``PacketRecord``, ``CallRecord``): a key the schema requires is
+read directly, a key it may leave out (``cause.calls``) or a value it allows to be null (``tcp`` of a UDP
+packet, ``ts_ns`` of a frame without a time) is tested. Grading feeds these functions only records the
+analysis has just written from the raw evidence, never the files a student can edit.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-Record = dict[str, Any]
-Pred = Callable[[Record], bool]
+from lab.records import TCP, CallRecord, PacketRecord
+
+Pred = Callable[[PacketRecord], bool]
 
 # Python socket methods and the syscalls strace shows for the same job: a check asking for "recv" also
 # matches a traced C program's recvfrom.
@@ -27,38 +33,37 @@ CALL_FAMILIES: dict[str, frozenset[str]] = {
 
 
 # -- packets -----------------------------------------------------------------------------------------
-def wire(packets: Iterable[Record]) -> list[Record]:
+def wire(packets: Iterable[PacketRecord]) -> list[PacketRecord]:
     """The lab's packets: everything but the capture stage's own readiness probes."""
     return [p for p in packets if role(p) != "lab-probe"]
 
 
-def role(p: Record) -> str | None:
-    r = p.get("role")
-    return r.get("code") if isinstance(r, dict) else None
+def role(p: PacketRecord) -> str:
+    return p["role"]["code"]
 
 
 _role_of = role  # for functions whose parameter is called ``role``
 
 
-def flags(p: Record) -> set[str]:
-    return {f for f in (p.get("analysis") or []) if isinstance(f, str)}
+def flags(p: PacketRecord) -> set[str]:
+    return set(p["analysis"])
 
 
-def is_retransmission(p: Record) -> bool:
+def is_retransmission(p: PacketRecord) -> bool:
     return any("retransmission" in f for f in flags(p))
 
 
-def views(packets: Iterable[Record]) -> dict[str, list[Record]]:
+def views(packets: Iterable[PacketRecord]) -> dict[str, list[PacketRecord]]:
     """Packets grouped by capture point (interface), each group in capture order."""
-    out: dict[str, list[Record]] = defaultdict(list)
+    out: dict[str, list[PacketRecord]] = defaultdict(list)
     for p in wire(packets):
-        out[str(p.get("interface"))].append(p)
+        out[p["interface"]].append(p)
     for group in out.values():
         group.sort(key=ts)
     return dict(out)
 
 
-def max_count(packets: Iterable[Record], pred: Pred) -> tuple[int, str | None]:
+def max_count(packets: Iterable[PacketRecord], pred: Pred) -> tuple[int, str | None]:
     """The most packets matching ``pred`` seen at any one capture point, and that point."""
     best, where = 0, None
     for iface, group in views(packets).items():
@@ -78,12 +83,12 @@ def packet_filter(
     also matches ``fast_retransmission``), of application ``app``, on ``port``."""
     wanted = [analysis] if isinstance(analysis, str) else analysis
 
-    def pred(p: Record) -> bool:
+    def pred(p: PacketRecord) -> bool:
         if role is not None and _role_of(p) != role:
             return False
         if wanted is not None and not any(w in f for w in wanted for f in flags(p)):
             return False
-        if app is not None and str(p.get("app") or "").upper() != app.upper():
+        if app is not None and (p["app"] or "").upper() != app.upper():
             return False
         if port is not None:
             ends = endpoints(p)
@@ -94,52 +99,52 @@ def packet_filter(
     return pred
 
 
-def matching(packets: Iterable[Record], pred: Pred) -> list[Record]:
+def matching(packets: Iterable[PacketRecord], pred: Pred) -> list[PacketRecord]:
     return sorted((p for p in wire(packets) if pred(p)), key=ts)
 
 
-def first(packets: Iterable[Record], pred: Pred) -> Record | None:
+def first(packets: Iterable[PacketRecord], pred: Pred) -> PacketRecord | None:
     found = matching(packets, pred)
     return found[0] if found else None
 
 
-def ts(p: Record) -> int:
-    return int(p.get("ts_ns") or 0)
+def ts(p: PacketRecord) -> int:
+    return p["ts_ns"] or 0
 
 
-def t0_ns(packets: Iterable[Record]) -> int:
+def t0_ns(packets: Iterable[PacketRecord]) -> int:
     """The capture's time origin: ``t`` of packets.jsonl counts from here; calls are placed on it too."""
     best = None
     for p in packets:
-        origin = ts(p) - round(float(p.get("t") or 0.0) * 1e9)
+        origin = ts(p) - round((p["t"] or 0.0) * 1e9)
         best = origin if best is None else min(best, origin)
     return best or 0
 
 
-def frame(p: Record) -> str:
+def frame(p: PacketRecord) -> str:
     """How a student finds a packet in Wireshark: frame number, time and capture point."""
-    where = p.get("interface")
-    return f"frame {p.get('number')} (t={float(p.get('t') or 0):.6f} s{', ' + str(where) if where else ''})"
+    where = p["interface"]
+    return f"frame {p['number']} (t={p['t'] or 0:.6f} s{', ' + where if where else ''})"
 
 
-def tcp(p: Record) -> Record | None:
-    return p.get("tcp")
+def tcp(p: PacketRecord) -> TCP | None:
+    return p["tcp"]
 
 
-def tcp_flags(p: Record) -> set[str]:
+def tcp_flags(p: PacketRecord) -> set[str]:
     t = tcp(p)
-    return set(str(t.get("flags") or "").split(",")) - {""} if t else set()
+    return set((t["flags"] or "").split(",")) - {""} if t else set()
 
 
-def endpoints(p: Record) -> tuple[tuple[str, int], tuple[str, int]] | None:
+def endpoints(p: PacketRecord) -> tuple[tuple[str, int], tuple[str, int]] | None:
     """(source, destination) as (ip, port) of a TCP or UDP packet."""
-    ip, l4 = p.get("ip"), tcp(p) or p.get("udp")
+    ip, l4 = p["ip"], tcp(p) or p["udp"]
     if not ip or not l4:
         return None
-    return (ip["src"], int(l4["sport"])), (ip["dst"], int(l4["dport"]))
+    return (ip["src"], l4["sport"]), (ip["dst"], l4["dport"])
 
 
-def conn_key(p: Record) -> tuple | None:
+def conn_key(p: PacketRecord) -> tuple | None:
     """A direction-free connection id (the 4-tuple), stable across capture points."""
     ends = endpoints(p)
     if ends is None:
@@ -148,17 +153,17 @@ def conn_key(p: Record) -> tuple | None:
     return (proto, *sorted(ends))
 
 
-def is_syn(p: Record) -> bool:
+def is_syn(p: PacketRecord) -> bool:
     return tcp_flags(p) == {"SYN"}
 
 
-def is_synack(p: Record) -> bool:
+def is_synack(p: PacketRecord) -> bool:
     return tcp_flags(p) >= {"SYN", "ACK"}
 
 
-def payload_len(p: Record) -> int:
+def payload_len(p: PacketRecord) -> int:
     t = tcp(p)
-    return int(t.get("len") or 0) if t else 0
+    return (t["len"] or 0) if t else 0
 
 
 # -- calls -------------------------------------------------------------------------------------------
@@ -167,38 +172,38 @@ def names_for(call: str) -> frozenset[str]:
 
 
 def calls_named(
-    calls: Iterable[Record], call: str, *, exact: bool = False, node: str | None = None
-) -> list[Record]:
+    calls: Iterable[CallRecord], call: str, *, exact: bool = False, node: str | None = None
+) -> list[CallRecord]:
     """Calls named ``call`` (or its family: ``recv`` matches recv_into, recvfrom...), in time order."""
     names = frozenset({call}) if exact else names_for(call)
-    found = [c for c in calls if c.get("call") in names and (node is None or c.get("node") == node)]
-    return sorted(found, key=lambda c: c.get("t_start_ns") or 0)
+    found = [c for c in calls if c["call"] in names and (node is None or c["node"] == node)]
+    return sorted(found, key=lambda c: c["t_start_ns"])
 
 
-def succeeded(c: Record) -> bool:
-    return not c.get("error") and not c.get("exception")
+def succeeded(c: CallRecord) -> bool:
+    return not c["error"] and not c["exception"]
 
 
-def errno_name(c: Record) -> str | None:
+def errno_name(c: CallRecord) -> str | None:
     """The errno of a failed call, also for connect_ex, which returns it instead of raising."""
-    if c.get("error"):
-        return str(c["error"])
-    ret = c.get("ret")
-    if c.get("call") == "connect_ex" and isinstance(ret, int) and ret:
+    if c["error"]:
+        return c["error"]
+    ret = c["ret"]
+    if c["call"] == "connect_ex" and isinstance(ret, int) and ret:
         return _errno.errorcode.get(ret, str(ret))
     return None
 
 
-def raised(c: Record, exception: str) -> bool:
+def raised(c: CallRecord, exception: str) -> bool:
     """Whether the call raised ``exception``; ``TimeoutError`` and its old alias ``timeout`` are one."""
-    got = c.get("exception")
+    got = c["exception"]
     aliases = {"TimeoutError", "timeout"} if exception in ("TimeoutError", "timeout") else {exception}
     return got in aliases
 
 
-def call_ref(c: Record, t0: int) -> str:
+def call_ref(c: CallRecord, t0: int) -> str:
     """A call as the story names it: ``h2 accept() #5 at t=0.000812 s``."""
-    return f"{c.get('node')} {c.get('call')}() #{c.get('id')} at t={rel(c.get('t_end_ns'), t0)} s"
+    return f"{c['node']} {c['call']}() #{c['id']} at t={rel(c['t_end_ns'], t0)} s"
 
 
 def rel(t_ns: Any, t0: int) -> str:
@@ -213,41 +218,40 @@ def addr(value: Any) -> tuple[str, int] | None:
     return None
 
 
-def caused_by(p: Record) -> list[int]:
+def caused_by(p: PacketRecord) -> list[int]:
     """Ids of the calls that *sent* this packet (cause source "call"). Kernel packets also list related
     calls (the listen() a SYN-ACK answers for, the recv() inside which an ACK left): those did not send it.
     """
-    cause = p.get("cause") or {}
-    if cause.get("source") != "call":
+    cause = p["cause"]
+    if cause["source"] != "call":
         return []
-    return [int(i) for i in cause.get("calls") or []]
+    return list(cause.get("calls", []))
 
 
-def related_calls(p: Record) -> list[int]:
+def related_calls(p: PacketRecord) -> list[int]:
     """Every call id the packet's cause names, whether the call sent it or the kernel acted for it."""
-    cause = p.get("cause") or {}
-    return [int(i) for i in cause.get("calls") or []]
+    return list(p["cause"].get("calls", []))
 
 
 # -- TCP loss evidence, per capture point ---------------------------------------------------------------
-def loss_evidence(packets: Iterable[Record]) -> dict[str, dict[str, list[Record]]]:
+def loss_evidence(packets: Iterable[PacketRecord]) -> dict[str, dict[str, list[PacketRecord]]]:
     """Per capture point: data segments after a gap, data sent again, and duplicate ACKs.
 
     Computed from sequence numbers at each capture point separately: on a routed path one segment is
     captured once per link, and across links the second copy would look like a retransmission.
     """
-    out: dict[str, dict[str, list[Record]]] = {}
+    out: dict[str, dict[str, list[PacketRecord]]] = {}
     for iface, group in views(packets).items():
         high: dict[tuple, int] = {}
         last_ack: dict[tuple, tuple[int, int]] = {}
-        found: dict[str, list[Record]] = {"gap": [], "resent": [], "dup_ack": []}
+        found: dict[str, list[PacketRecord]] = {"gap": [], "resent": [], "dup_ack": []}
         for p in group:
             t, ends = tcp(p), endpoints(p)
             if not t or not ends or "RST" in tcp_flags(p) or "SYN" in tcp_flags(p):
                 continue
             n = payload_len(p)
             if n:
-                seq = int(t.get("seq") or 0)
+                seq = t["seq"] or 0
                 top = high.get(ends)
                 if top is not None and seq > top:
                     found["gap"].append(p)
@@ -255,7 +259,7 @@ def loss_evidence(packets: Iterable[Record]) -> dict[str, dict[str, list[Record]
                     found["resent"].append(p)
                 high[ends] = max(top or 0, seq + n)
             elif tcp_flags(p) == {"ACK"}:
-                key = (int(t.get("ack_raw") or 0), int(t.get("win") or 0))
+                key = (t["ack_raw"] or 0, t["win"] or 0)
                 if last_ack.get(ends) == key:
                     found["dup_ack"].append(p)
                 last_ack[ends] = key

@@ -15,21 +15,23 @@ from typing import Any
 from lab.identity import packet_identity
 from lab.labs import evidence as ev
 from lab.labs.routingchecks import ROUTING_QUESTIONS
+from lab.records import CallRecord, PacketRecord
 
-Records = list[dict[str, Any]]
+Packets = list[PacketRecord]
+Calls = list[CallRecord]
 
 
-def _syn(packets: Records, port: int | None = None) -> dict | None:
+def _syn(packets: Packets, port: int | None = None) -> dict | None:
     return ev.first(packets, lambda p: ev.is_syn(p) and (port is None or ev.tcp(p)["dport"] == port))
 
 
-def syn_seq_raw(packets: Records, calls: Records, port: int | None = None) -> int | None:
+def syn_seq_raw(packets: Packets, calls: Calls, port: int | None = None) -> int | None:
     """The raw (absolute) sequence number of the client's first SYN: its initial sequence number."""
     syn = _syn(packets, port)
     return int(syn["tcp"]["seq_raw"]) if syn else None
 
 
-def synack_ack_raw(packets: Records, calls: Records, port: int | None = None) -> int | None:
+def synack_ack_raw(packets: Packets, calls: Calls, port: int | None = None) -> int | None:
     """The raw acknowledgment number of the SYN-ACK: the client's ISN + 1 (a SYN counts as one byte)."""
     syn = _syn(packets, port)
     if syn is None:
@@ -39,7 +41,7 @@ def synack_ack_raw(packets: Records, calls: Records, port: int | None = None) ->
     return int(sa["tcp"]["ack_raw"]) if sa else None
 
 
-def rst_ack_raw(packets: Records, calls: Records, port: int | None = None) -> int | None:
+def rst_ack_raw(packets: Packets, calls: Calls, port: int | None = None) -> int | None:
     """The raw acknowledgment number of the RST that answered the first SYN (the SYN's seq + 1)."""
     syn = _syn(packets, port)
     if syn is None:
@@ -49,29 +51,29 @@ def rst_ack_raw(packets: Records, calls: Records, port: int | None = None) -> in
     return int(rst["tcp"]["ack_raw"]) if rst else None
 
 
-def client_port(packets: Records, calls: Records, port: int | None = None, index: int = 1) -> int | None:
+def client_port(packets: Packets, calls: Calls, port: int | None = None, index: int = 1) -> int | None:
     """The source port of the ``index``-th connection's SYN (the client's ephemeral or bound port)."""
     syns = [p for p in _first_copies(packets, ev.is_syn) if port is None or ev.tcp(p)["dport"] == port]
     syns = [p for p in syns if not ev.is_retransmission(p)]
     return int(syns[index - 1]["tcp"]["sport"]) if len(syns) >= index else None
 
 
-def mss(packets: Records, calls: Records, role: str = "syn") -> int | None:
+def mss(packets: Packets, calls: Calls, role: str = "syn") -> int | None:
     """The MSS option of the first packet of ``role`` (syn or syn-ack)."""
     p = ev.first(packets, lambda p: ev.role(p) == role)
     value = (ev.tcp(p) or {}).get("mss") if p else None
     return int(value) if value is not None else None
 
 
-def udp_length(packets: Records, calls: Records, index: int = 1, port: int | None = None) -> int | None:
+def udp_length(packets: Packets, calls: Calls, index: int = 1, port: int | None = None) -> int | None:
     """The UDP Length field (header + payload) of the ``index``-th datagram (to ``port``, if given)."""
     dgrams = _first_copies(
-        packets, lambda p: bool(p.get("udp")) and (port is None or p["udp"]["dport"] == port)
+        packets, lambda p: bool(p["udp"]) and (port is None or p["udp"]["dport"] == port)
     )
     return int(dgrams[index - 1]["udp"]["length"]) if len(dgrams) >= index else None
 
 
-def call_errno(packets: Records, calls: Records, call: str = "connect_ex") -> int | None:
+def call_errno(packets: Packets, calls: Calls, call: str = "connect_ex") -> int | None:
     """The errno number a failed call reported (e.g. connect_ex's return value, 111 on Linux)."""
     for c in ev.calls_named(calls, call, exact=True):
         name = ev.errno_name(c)
@@ -80,15 +82,15 @@ def call_errno(packets: Records, calls: Records, call: str = "connect_ex") -> in
     return None
 
 
-def call_return(packets: Records, calls: Records, call: str, index: int = 1) -> Any:
+def call_return(packets: Packets, calls: Calls, call: str, index: int = 1) -> Any:
     """What the ``index``-th call named ``call`` returned (e.g. the byte count of a partial send())."""
     found = ev.calls_named(calls, call, exact=True)
-    return found[index - 1].get("ret") if len(found) >= index else None
+    return found[index - 1]["ret"] if len(found) >= index else None
 
 
 def count(
-    packets: Records,
-    calls: Records,
+    packets: Packets,
+    calls: Calls,
     role: str | None = None,
     analysis: str | None = None,
     port: int | None = None,
@@ -97,19 +99,19 @@ def count(
     return ev.max_count(packets, ev.packet_filter(role=role, analysis=analysis, port=port))[0]
 
 
-def connections(packets: Records, calls: Records, port: int | None = None) -> int:
+def connections(packets: Packets, calls: Calls, port: int | None = None) -> int:
     """How many TCP connections were opened (distinct 4-tuples with a SYN)."""
     syns = ev.matching(packets, lambda p: ev.is_syn(p) and (port is None or ev.tcp(p)["dport"] == port))
     return len({ev.conn_key(p) for p in syns})
 
 
-def ttl(packets: Records, calls: Records, role: str = "syn") -> int | None:
+def ttl(packets: Packets, calls: Calls, role: str = "syn") -> int | None:
     """The TTL (IPv4) or Hop Limit (IPv6) of the first packet of ``role``."""
-    p = ev.first(packets, lambda p: ev.role(p) == role and bool(p.get("ip")))
-    return int(p["ip"]["ttl"]) if p and p["ip"].get("ttl") is not None else None
+    p = ev.first(packets, lambda p: ev.role(p) == role and bool(p["ip"]))
+    return int(p["ip"]["ttl"]) if p and p["ip"]["ttl"] is not None else None
 
 
-def syn_ttls(packets: Records, calls: Records) -> list[int] | None:
+def syn_ttls(packets: Packets, calls: Calls) -> list[int] | None:
     """The TTL of the client's SYN on each link of its path, first link first."""
     syn = ev.first(packets, ev.is_syn)
     if syn is None:
@@ -118,7 +120,7 @@ def syn_ttls(packets: Records, calls: Records) -> list[int] | None:
     return sorted({int(p["ip"]["ttl"]) for p in copies}, reverse=True)
 
 
-def fragment_offsets(packets: Records, calls: Records, node: str) -> list[int] | None:
+def fragment_offsets(packets: Packets, calls: Calls, node: str) -> list[int] | None:
     """The Fragment Offsets (in bytes) of the first fragmented datagram captured at ``node``."""
     from lab.labs.checks import first_fragmented
 
@@ -126,25 +128,25 @@ def fragment_offsets(packets: Records, calls: Records, node: str) -> list[int] |
     return sorted(int(p["ip"]["frag"]["offset"]) for p in frags) or None
 
 
-def reply_datagrams(packets: Records, calls: Records, port: int) -> int | None:
+def reply_datagrams(packets: Packets, calls: Calls, port: int) -> int | None:
     """How many datagrams the server sent from the port it answered a request to ``port`` from."""
     tid = reply_port(packets, calls, port)
     if tid is None:
         return None
-    return ev.max_count(packets, lambda p: (p.get("udp") or {}).get("sport") == tid)[0]
+    return ev.max_count(packets, lambda p: (p["udp"] or {}).get("sport") == tid)[0]
 
 
-def reply_port(packets: Records, calls: Records, port: int) -> int | None:
+def reply_port(packets: Packets, calls: Calls, port: int) -> int | None:
     """The source port of the first reply to a request sent to ``port`` (TFTP's server TID)."""
-    req = ev.first(packets, lambda p: (p.get("udp") or {}).get("dport") == port)
+    req = ev.first(packets, lambda p: (p["udp"] or {}).get("dport") == port)
     if req is None:
         return None
     client = ev.endpoints(req)[0]
-    reply = ev.first(packets, lambda p: bool(p.get("udp")) and ev.endpoints(p)[1] == client)
+    reply = ev.first(packets, lambda p: bool(p["udp"]) and ev.endpoints(p)[1] == client)
     return int(reply["udp"]["sport"]) if reply else None
 
 
-def first_talker(packets: Records, calls: Records, port: int) -> str | None:
+def first_talker(packets: Packets, calls: Calls, port: int) -> str | None:
     """Who sends the first data on connections to ``port``: "server" or "client"."""
     data = ev.first(
         packets, lambda p: ev.payload_len(p) > 0 and port in (ev.tcp(p)["sport"], ev.tcp(p)["dport"])
@@ -154,35 +156,35 @@ def first_talker(packets: Records, calls: Records, port: int) -> str | None:
     return "server" if ev.tcp(data)["sport"] == port else "client"
 
 
-def udp_port(packets: Records, calls: Records, index: int = 1, port: int | None = None) -> int | None:
+def udp_port(packets: Packets, calls: Calls, index: int = 1, port: int | None = None) -> int | None:
     """The UDP source port of the ``index``-th datagram (to ``port``, if given)."""
     dgrams = _first_copies(
-        packets, lambda p: bool(p.get("udp")) and (port is None or p["udp"]["dport"] == port)
+        packets, lambda p: bool(p["udp"]) and (port is None or p["udp"]["dport"] == port)
     )
     return int(dgrams[index - 1]["udp"]["sport"]) if len(dgrams) >= index else None
 
 
-def connects_before_first_accept(packets: Records, calls: Records) -> int | None:
+def connects_before_first_accept(packets: Packets, calls: Calls) -> int | None:
     """How many connect() calls succeeded before the first accept() returned."""
     accepts = [c for c in ev.calls_named(calls, "accept") if ev.succeeded(c)]
     if not accepts:
         return None
-    limit = int(accepts[0].get("t_end_ns") or 0)
+    limit = accepts[0]["t_end_ns"]
     return sum(
         1
         for c in ev.calls_named(calls, "connect")
         if ev.succeeded(c)
-        and (c.get("call") != "connect_ex" or c.get("ret") == 0)
-        and int(c.get("t_end_ns") or 0) < limit
+        and (c["call"] != "connect_ex" or c["ret"] == 0)
+        and c["t_end_ns"] < limit
     )
 
 
-def calls_raising(packets: Records, calls: Records, exception: str) -> int:
+def calls_raising(packets: Packets, calls: Calls, exception: str) -> int:
     """How many calls raised ``exception``."""
     return sum(1 for c in calls if ev.raised(c, exception))
 
 
-def syn_intervals(packets: Records, calls: Records, port: int) -> list[int] | None:
+def syn_intervals(packets: Packets, calls: Calls, port: int) -> list[int] | None:
     """Seconds between successive SYNs to ``port`` (rounded): the retransmission backoff."""
     syns = _first_copies(packets, lambda p: ev.is_syn(p) and ev.tcp(p)["dport"] == port)
     if len(syns) < 2:
@@ -190,7 +192,7 @@ def syn_intervals(packets: Records, calls: Records, port: int) -> list[int] | No
     return [round((ev.ts(b) - ev.ts(a)) / 1e9) for a, b in zip(syns, syns[1:], strict=False)]
 
 
-def data_segments(packets: Records, calls: Records, from_client: bool = True) -> int:
+def data_segments(packets: Packets, calls: Calls, from_client: bool = True) -> int:
     """Data segments sent by the client (or server), retransmissions excluded, at one capture point."""
     return ev.max_count(
         packets,
@@ -202,36 +204,36 @@ def data_segments(packets: Records, calls: Records, from_client: bool = True) ->
     )[0]
 
 
-def loss_count(packets: Records, calls: Records, kind: str) -> int:
+def loss_count(packets: Packets, calls: Calls, kind: str) -> int:
     """How many gaps / resent segments / duplicate ACKs the capture point with most of them shows."""
     return max((len(found[kind]) for found in ev.loss_evidence(packets).values()), default=0)
 
 
-def server_port(packets: Records, calls: Records) -> int | None:
+def server_port(packets: Packets, calls: Calls) -> int | None:
     """The destination port of the first SYN: the port the server bound."""
     syn = _syn(packets)
     return int(syn["tcp"]["dport"]) if syn else None
 
 
-def first_fin_port(packets: Records, calls: Records) -> int | None:
+def first_fin_port(packets: Packets, calls: Calls) -> int | None:
     """The TCP source port of the first FIN in the capture: which side closed first."""
     fin = ev.first(packets, lambda p: "FIN" in ev.tcp_flags(p))
     return int(fin["tcp"]["sport"]) if fin else None
 
 
-def rst_port(packets: Records, calls: Records) -> int | None:
+def rst_port(packets: Packets, calls: Calls) -> int | None:
     """The TCP source port of the first RST."""
     rst = ev.first(packets, lambda p: "RST" in ev.tcp_flags(p))
     return int(rst["tcp"]["sport"]) if rst else None
 
 
-def _first_copies(packets: Records, pred: ev.Pred) -> list[dict]:
+def _first_copies(packets: Packets, pred: ev.Pred) -> list[dict]:
     """Matching packets at the capture point that saw the first of them: one copy of each packet."""
     first = ev.first(packets, pred)
     if first is None:
         return []
-    iface = first.get("interface")
-    return [p for p in ev.matching(packets, pred) if p.get("interface") == iface]
+    iface = first["interface"]
+    return [p for p in ev.matching(packets, pred) if p["interface"] == iface]
 
 
 QUESTIONS: dict[str, Callable[..., Any]] = {

@@ -18,10 +18,12 @@ from typing import Any
 
 from lab.identity import packet_identity
 from lab.labs import evidence as ev
+from lab.records import CallRecord, PacketRecord
 from lab.tracing.calltext import SendWaits, call_text, duration_text
 from lab.tracing.steps import STEPS, UDP_STEPS, classic_steps, step_label
 
-Records = list[dict[str, Any]]
+Packets = list[PacketRecord]
+Calls = list[CallRecord]
 
 CLASSIC_TCP = tuple((side, call, what) for _n, side, call, what in STEPS)
 CLASSIC_UDP = tuple((side, call, what) for _n, side, call, what in UDP_STEPS)
@@ -30,13 +32,13 @@ TIMELINE_LIMIT = 80
 
 
 def tell(
-    packets: Records, calls: Records, title: str = "", *, counters: dict[str, dict[str, int]] | None = None
+    packets: Packets, calls: Calls, title: str = "", *, counters: dict[str, dict[str, int]] | None = None
 ) -> str:
     """The story as markdown-ish text: classic flow, observed timeline, differences.
 
     ``counters`` are what each node's kernel counted during the run (``lab.emulation.counters``): the
     reason for a drop that no packet shows (a full accept queue: ListenOverflows)."""
-    tcp = any(p.get("tcp") for p in ev.wire(packets))
+    tcp = any(p["tcp"] for p in ev.wire(packets))
     classic = CLASSIC_TCP if tcp else CLASSIC_UDP
     lines = [f"# {title or 'Socket flow'}: the classic story and what really happened", ""]
     lines.append(f"## The classic {'12-step TCP client/server' if tcp else 'UDP'} socket flow")
@@ -51,7 +53,7 @@ def tell(
     return "\n".join(lines) + "\n"
 
 
-def _steps_seen(calls: Records, tcp: bool) -> list[str]:
+def _steps_seen(calls: Calls, tcp: bool) -> list[str]:
     """Which observed calls did each classic step, in the classic order."""
     steps = classic_steps(calls)
     if not steps:
@@ -59,9 +61,9 @@ def _steps_seen(calls: Records, tcp: bool) -> list[str]:
     kind = "SOCK_STREAM" if tcp else "SOCK_DGRAM"
     by_step: dict[int, list[str]] = {}
     for c in calls:
-        n = steps.get(int(c.get("id") or -1))
-        if n is not None and c.get("type") == kind:
-            by_step.setdefault(n, []).append(f"#{c.get('id')} ({c.get('node')})")
+        n = steps.get(c["id"])
+        if n is not None and c["type"] == kind:
+            by_step.setdefault(n, []).append(f"#{c['id']} ({c['node']})")
     out = ["", "Observed calls per step (call ids, in the classic order):"]
     for n, side, call, _what in STEPS if tcp else UDP_STEPS:
         seen = by_step.get(n)
@@ -71,7 +73,7 @@ def _steps_seen(calls: Records, tcp: bool) -> list[str]:
     return out
 
 
-def timeline(packets: Records, calls: Records) -> list[str]:
+def timeline(packets: Packets, calls: Calls) -> list[str]:
     """Calls and packets interleaved by time; packets from one capture point so each appears once."""
     t0 = ev.t0_ns(packets)
     wire = ev.wire(packets)
@@ -82,7 +84,7 @@ def timeline(packets: Records, calls: Records) -> list[str]:
     steps = classic_steps(calls)
     waits = SendWaits(packets)
     for c in calls:
-        took = (int(c.get("t_end_ns") or 0) - int(c.get("t_start_ns") or 0)) / 1e6
+        took = (c["t_end_ns"] - c["t_start_ns"]) / 1e6
         step = step_label(c, steps)
         text = f"{call_text(c)}{'  [' + step + ']' if step else ''}"
         waited = waits.waited(c)
@@ -90,18 +92,18 @@ def timeline(packets: Records, calls: Records) -> list[str]:
             text += f"  ({duration_text(c, waited)})"
         events.append(
             (
-                int(c.get("t_end_ns") or 0),
-                f"t={ev.rel(c.get('t_end_ns'), t0):>10}  {c.get('node') or '?':<4} "
-                f"call #{c.get('id')} {text}",
+                c["t_end_ns"],
+                f"t={ev.rel(c['t_end_ns'], t0):>10}  {c['node'] or '?':<4} "
+                f"call #{c['id']} {text}",
             )
         )
     for p in shown:
-        cause = (p.get("cause") or {}).get("text") or ""
+        cause = p["cause"]["text"]
         events.append(
             (
                 ev.ts(p),
-                f"t={float(p.get('t') or 0):>10.6f}  wire frame {p.get('number')}: "
-                f"{p.get('summary') or ev.role(p)}{'  <- ' + cause if cause else ''}",
+                f"t={float(p['t'] or 0):>10.6f}  wire frame {p['number']}: "
+                f"{p['summary'] or ev.role(p)}{'  <- ' + cause if cause else ''}",
             )
         )
     events.sort(key=lambda e: e[0])
@@ -115,11 +117,11 @@ def timeline(packets: Records, calls: Records) -> list[str]:
 
 
 # -- detectors: each returns sentences, every one backed by frames and call ids ------------------------
-def accept_after_handshake(packets: Records, calls: Records) -> list[str]:
+def accept_after_handshake(packets: Packets, calls: Calls) -> list[str]:
     t0 = ev.t0_ns(packets)
     notes = []
     for c in ev.calls_named(calls, "accept"):
-        ret = c.get("ret") if isinstance(c.get("ret"), dict) else {}
+        ret = c["ret"] if isinstance(c["ret"], dict) else {}
         peer = ev.addr(ret.get("peer"))
         if not peer or not ev.succeeded(c):
             continue
@@ -127,24 +129,24 @@ def accept_after_handshake(packets: Records, calls: Records) -> list[str]:
             packets, lambda p, peer=peer: ev.role(p) == "handshake-ack" and ev.endpoints(p)[0] == peer
         )
         syn = handshake_syn(packets, ack) if ack else None
-        if syn and ack and ev.ts(ack) < int(c.get("t_end_ns") or 0):
+        if syn and ack and ev.ts(ack) < c["t_end_ns"]:
             called = (
-                "was already waiting" if int(c.get("t_start_ns") or 0) < ev.ts(syn) else "was called later"
+                "was already waiting" if c["t_start_ns"] < ev.ts(syn) else "was called later"
             )
             notes.append(
-                f"accept() #{c.get('id')} on {c.get('node')} took no part in the handshake: "
+                f"accept() #{c['id']} on {c['node']} took no part in the handshake: "
                 f"SYN {ev.frame(syn)} and the final ACK {ev.frame(ack)} were handled by the kernel, "
                 f"which queued the finished connection (listen's backlog); accept() {called} and returned at "
-                f"t={ev.rel(c.get('t_end_ns'), t0)} s, only taking it off the queue."
+                f"t={ev.rel(c['t_end_ns'], t0)} s, only taking it off the queue."
             )
     return notes[:3]
 
 
-def handshake_syn(packets: Records, ack: dict[str, Any]) -> dict[str, Any] | None:
+def handshake_syn(packets: Packets, ack: dict[str, Any]) -> dict[str, Any] | None:
     """The SYN a completed handshake answered: the one its SYN-ACK answers, on the same capture point —
     not an earlier copy of it that nobody answered (a dropped SYN is no part of the handshake)."""
-    by_number = {p.get("number"): p for p in packets}
-    synack = by_number.get((ack.get("cause") or {}).get("answers"))
+    by_number = {p["number"]: p for p in packets}
+    synack = by_number.get(ack["cause"].get("answers"))
     if synack is None or not ev.is_synack(synack):
         key, at = ev.conn_key(ack), ev.ts(ack)
         synack = None
@@ -153,18 +155,18 @@ def handshake_syn(packets: Records, ack: dict[str, Any]) -> dict[str, Any] | Non
                 synack = p
     if synack is None:
         return None
-    syn = by_number.get((synack.get("cause") or {}).get("answers"))
+    syn = by_number.get(synack["cause"].get("answers"))
     if syn is not None and ev.is_syn(syn):
         return syn
-    key, at, where = ev.conn_key(synack), ev.ts(synack), synack.get("interface")
+    key, at, where = ev.conn_key(synack), ev.ts(synack), synack["interface"]
     last = None
     for p in packets:  # the latest SYN of that connection before its SYN-ACK
-        if ev.is_syn(p) and ev.conn_key(p) == key and ev.ts(p) <= at and p.get("interface") == where:
+        if ev.is_syn(p) and ev.conn_key(p) == key and ev.ts(p) <= at and p["interface"] == where:
             last = p
     return last
 
 
-def dropped_syns(packets: Records, calls: Records, counters: dict[str, dict[str, int]]) -> list[str]:
+def dropped_syns(packets: Packets, calls: Calls, counters: dict[str, dict[str, int]]) -> list[str]:
     """A SYN that got no answer while others did: say what the kernel counted, if it counted a drop."""
     notes = []
     overflow = {node: c for node, c in counters.items() if c.get("ListenOverflows") or c.get("ListenDrops")}
@@ -185,7 +187,7 @@ def dropped_syns(packets: Records, calls: Records, counters: dict[str, dict[str,
     return notes
 
 
-def _repeated_syns(packets: Records) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def _repeated_syns(packets: Packets) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     view = ev.views(packets).get(_first_iface(packets) or "", [])
     first_seen: dict[tuple, dict] = {}
     out = []
@@ -200,7 +202,7 @@ def _repeated_syns(packets: Records) -> list[tuple[dict[str, Any], dict[str, Any
     return out
 
 
-def unanswered_syns(packets: Records, calls: Records) -> list[str]:
+def unanswered_syns(packets: Packets, calls: Calls) -> list[str]:
     """A SYN sent again: the first one got no answer (dropped by a full accept queue, a firewall, loss)."""
     view = ev.views(packets).get(_first_iface(packets) or "", [])
     first_seen: dict[tuple, dict] = {}
@@ -222,38 +224,38 @@ def unanswered_syns(packets: Records, calls: Records) -> list[str]:
     return notes[:3]
 
 
-def would_block(packets: Records, calls: Records) -> list[str]:
+def would_block(packets: Packets, calls: Calls) -> list[str]:
     """Non-blocking calls: EAGAIN puts nothing on the wire, EINPROGRESS does (the SYN)."""
     notes = []
     t0 = ev.t0_ns(packets)
     failed = [c for c in calls if ev.raised(c, "BlockingIOError")]
-    quiet = [c for c in failed if c.get("call") != "connect"]
+    quiet = [c for c in failed if c["call"] != "connect"]
     if quiet:
-        names = ", ".join(sorted({f"{c.get('call')}()" for c in quiet}))
+        names = ", ".join(sorted({f"{c['call']}()" for c in quiet}))
         notes.append(
             f"{len(quiet)} non-blocking call{'s' if len(quiet) > 1 else ''} ({names}) raised BlockingIOError "
             f"and put nothing on the wire: 'would block' is an answer from the local kernel, not a network "
             f"event."
         )
     for c in failed:
-        if c.get("call") != "connect":
+        if c["call"] != "connect":
             continue
-        syn = ev.first(packets, lambda p, c=c: ev.is_syn(p) and ev.endpoints(p)[0] == ev.addr(c.get("local")))
+        syn = ev.first(packets, lambda p, c=c: ev.is_syn(p) and ev.endpoints(p)[0] == ev.addr(c["local"]))
         if syn:
             notes.append(
-                f"connect() #{c.get('id')} raised BlockingIOError (EINPROGRESS) at "
-                f"t={ev.rel(c.get('t_end_ns'), t0)} s, yet its SYN {ev.frame(syn)} did leave: the handshake "
+                f"connect() #{c['id']} raised BlockingIOError (EINPROGRESS) at "
+                f"t={ev.rel(c['t_end_ns'], t0)} s, yet its SYN {ev.frame(syn)} did leave: the handshake "
                 f"goes on in the kernel, and select() reports the socket writable when it is done."
             )
     return notes
 
 
-def udp_no_connection(packets: Records, calls: Records) -> list[str]:
-    if any(p.get("tcp") for p in ev.wire(packets)):
+def udp_no_connection(packets: Packets, calls: Calls) -> list[str]:
+    if any(p["tcp"] for p in ev.wire(packets)):
         return []
     dgrams = ev.views(packets).get(_first_iface(packets) or "", [])
-    n = sum(1 for p in dgrams if p.get("udp"))
-    closes = [c for c in ev.calls_named(calls, "close") if c.get("type") == "SOCK_DGRAM"]
+    n = sum(1 for p in dgrams if p["udp"])
+    closes = [c for c in ev.calls_named(calls, "close") if c["type"] == "SOCK_DGRAM"]
     if not n:
         return []
     return [
@@ -263,11 +265,11 @@ def udp_no_connection(packets: Records, calls: Records) -> list[str]:
     ]
 
 
-def half_closed(packets: Records, calls: Records) -> list[str]:
+def half_closed(packets: Packets, calls: Calls) -> list[str]:
     """shutdown(SHUT_WR): a FIN that ends one direction only."""
     notes = []
     for c in ev.calls_named(calls, "shutdown"):
-        fin = ev.first(packets, lambda p, c=c: "FIN" in ev.tcp_flags(p) and c.get("id") in ev.caused_by(p))
+        fin = ev.first(packets, lambda p, c=c: "FIN" in ev.tcp_flags(p) and c["id"] in ev.caused_by(p))
         if fin is None:
             continue
         key = ev.conn_key(fin)
@@ -282,16 +284,16 @@ def half_closed(packets: Records, calls: Records) -> list[str]:
         )
         if back:
             notes.append(
-                f"shutdown() #{c.get('id')} sent FIN {ev.frame(fin)}, yet data still came back in "
+                f"shutdown() #{c['id']} sent FIN {ev.frame(fin)}, yet data still came back in "
                 f"{ev.frame(back)}: a FIN closes one direction only (half-close)."
             )
     return notes
 
 
-def time_wait(packets: Records, calls: Records) -> list[str]:
+def time_wait(packets: Packets, calls: Calls) -> list[str]:
     t0 = ev.t0_ns(packets)
     return [
-        f"bind() #{c.get('id')} at t={ev.rel(c.get('t_end_ns'), t0)} s failed with EADDRINUSE: the address "
+        f"bind() #{c['id']} at t={ev.rel(c['t_end_ns'], t0)} s failed with EADDRINUSE: the address "
         f"belongs to a connection closed moments before, still in TIME_WAIT (2 x MSL) on the side that sent "
         f"the first FIN; no packet shows it, only the kernel's state."
         for c in ev.calls_named(calls, "bind")
@@ -299,17 +301,17 @@ def time_wait(packets: Records, calls: Records) -> list[str]:
     ][:1]
 
 
-def hops(packets: Records, calls: Records) -> list[str]:
+def hops(packets: Packets, calls: Calls) -> list[str]:
     """One packet seen on several links: what routers change and what they do not."""
     syn = ev.first(packets, ev.is_syn)
     if syn is None:
         return []
     copies = ev.matching(packets, lambda p: packet_identity(p) == packet_identity(syn))
-    if len({p.get("interface") for p in copies}) < 2:
+    if len({p["interface"] for p in copies}) < 2:
         return []
     ttls = [int(p["ip"]["ttl"]) for p in copies]
-    macs = len({((p.get("eth") or {}).get("src"), (p.get("eth") or {}).get("dst")) for p in copies})
-    frames = ", ".join(str(p.get("number")) for p in copies)
+    macs = len({((p["eth"] or {}).get("src"), (p["eth"] or {}).get("dst")) for p in copies})
+    frames = ", ".join(str(p["number"]) for p in copies)
     return [
         f"the one SYN of connect() appears {len(copies)} times (frames {frames}), once per link: "
         f"TTL {' -> '.join(map(str, ttls))}, {macs} different Ethernet headers, but the same IP addresses, "
@@ -317,31 +319,31 @@ def hops(packets: Records, calls: Records) -> list[str]:
     ]
 
 
-def data_before_accept(packets: Records, calls: Records) -> list[str]:
+def data_before_accept(packets: Packets, calls: Calls) -> list[str]:
     """The client may send before the server accepts: the kernel ACKs and queues the bytes."""
     for c in ev.calls_named(calls, "accept"):
-        ret = c.get("ret") if isinstance(c.get("ret"), dict) else {}
+        ret = c["ret"] if isinstance(c["ret"], dict) else {}
         peer = ev.addr(ret.get("peer"))
         if not peer or not ev.succeeded(c):
             continue
         data = ev.first(packets, lambda p, peer=peer: ev.payload_len(p) > 0 and ev.endpoints(p)[0] == peer)
-        if data and ev.ts(data) < int(c.get("t_end_ns") or 0):
+        if data and ev.ts(data) < c["t_end_ns"]:
             return [
-                f"the client's data {ev.frame(data)} reached the server before accept() #{c.get('id')} "
+                f"the client's data {ev.frame(data)} reached the server before accept() #{c['id']} "
                 f"returned: the kernel acknowledged it and kept it in the new connection's receive queue "
                 f"until the program asked for it with recv()."
             ]
     return []
 
 
-def silent_setup(packets: Records, calls: Records) -> list[str]:
+def silent_setup(packets: Packets, calls: Calls) -> list[str]:
     setup = [c for name in ("bind", "listen") for c in ev.calls_named(calls, name) if ev.succeeded(c)]
     wire = ev.wire(packets)
     if not setup or not wire:
         return []
     blamed = {i for p in wire for i in ev.caused_by(p)}
-    quiet = [c for c in setup if int(c.get("id") or 0) not in blamed]
-    names = sorted({f"{c.get('call')}()" for c in quiet})
+    quiet = [c for c in setup if c["id"] not in blamed]
+    names = sorted({f"{c['call']}()" for c in quiet})
     if not quiet:
         return []
     return [
@@ -351,10 +353,10 @@ def silent_setup(packets: Records, calls: Records) -> list[str]:
     ]
 
 
-def connect_before_ack(packets: Records, calls: Records) -> list[str]:
+def connect_before_ack(packets: Packets, calls: Calls) -> list[str]:
     t0 = ev.t0_ns(packets)
     for c in ev.calls_named(calls, "connect"):
-        local = ev.addr(c.get("local"))
+        local = ev.addr(c["local"])
         if not local or not ev.succeeded(c):
             continue
         ack = ev.first(
@@ -362,14 +364,14 @@ def connect_before_ack(packets: Records, calls: Records) -> list[str]:
         )
         if ack:
             return [
-                f"connect() #{c.get('id')} returned at t={ev.rel(c.get('t_end_ns'), t0)} s once the SYN-ACK "
+                f"connect() #{c['id']} returned at t={ev.rel(c['t_end_ns'], t0)} s once the SYN-ACK "
                 f"arrived; the handshake's third packet, the ACK {ev.frame(ack)}, is sent by the kernel, "
                 f"not by any call."
             ]
     return []
 
 
-def segments_vs_calls(packets: Records, calls: Records) -> list[str]:
+def segments_vs_calls(packets: Packets, calls: Calls) -> list[str]:
     """One send() may become several segments; several sends may share one."""
     by_call: Counter[int] = Counter()
     shared = None
@@ -380,13 +382,13 @@ def segments_vs_calls(packets: Records, calls: Records) -> list[str]:
             if len(ids) > 1 and shared is None:
                 shared = (p, ids)
     notes = []
-    names = {int(c["id"]): c for c in calls if c.get("id") is not None}
+    names = {c["id"]: c for c in calls}
     split = [(i, n) for i, n in by_call.items() if n > 1 and i in names]
     if split:
         i, n = max(split, key=lambda x: x[1])
         c = names[i]
         notes.append(
-            f"{c.get('call')}() #{i} ({c.get('nbytes')} bytes) left as {n} segments: TCP is a byte "
+            f"{c['call']}() #{i} ({c['nbytes']} bytes) left as {n} segments: TCP is a byte "
             f"stream cut to the MSS, not a message per call."
         )
     if shared:
@@ -397,17 +399,17 @@ def segments_vs_calls(packets: Records, calls: Records) -> list[str]:
     return notes
 
 
-def kernel_only(packets: Records, calls: Records) -> list[str]:
+def kernel_only(packets: Packets, calls: Calls) -> list[str]:
     counts: Counter[str] = Counter()
     for p in ev.views(packets).get(_first_iface(packets), []):
-        cause = p.get("cause") or {}
+        cause = p["cause"]
         if cause.get("source") == "kernel":
             counts[ev.role(p) or "other"] += 1
     if not counts:
         return []
     parts = ", ".join(f"{n} {r}" for r, n in counts.most_common())
     kinds = [what for roles, what in KERNEL_KINDS if any(r in counts for r in roles)]
-    if any(ev.is_retransmission(p) and (p.get("cause") or {}).get("source") == "kernel"
+    if any(ev.is_retransmission(p) and p["cause"]["source"] == "kernel"
            for p in ev.views(packets).get(_first_iface(packets), [])):
         kinds.append("retransmissions")
     return [
@@ -431,15 +433,15 @@ KERNEL_KINDS = (
 KERNEL_OF = re.compile(r"kernel \(([\w.-]+)\)")
 
 
-def background(packets: Records, calls: Records) -> list[str]:
+def background(packets: Packets, calls: Calls) -> list[str]:
     """Packets nobody's program asked for: a kernel's duties when an interface comes up (MLD, NDP)."""
     wire = ev.wire(packets)
-    mld = [p for p in wire if (p.get("cause") or {}).get("rule") == "mld"
-           or str((p.get("role") or {}).get("text", "")).startswith("MLD")]
+    mld = [p for p in wire if p["cause"]["rule"] == "mld"
+           or p["role"]["text"].startswith("MLD")]
     rs = [p for p in wire if ev.role(p) == "ndp-rs"]
     notes = []
     if mld:
-        said = ((p.get("cause") or {}).get("text", "") for p in mld)
+        said = (p["cause"]["text"] for p in mld)
         nodes = sorted({m.group(1) for text in said if (m := KERNEL_OF.search(text))})
         notes.append(
             f"{len(mld)} MLD reports (first {ev.frame(mld[0])}) open the capture before any program runs: "
@@ -455,7 +457,7 @@ def background(packets: Records, calls: Records) -> list[str]:
     return notes
 
 
-def retransmissions(packets: Records, calls: Records) -> list[str]:
+def retransmissions(packets: Packets, calls: Calls) -> list[str]:
     found = max((f["resent"] for f in ev.loss_evidence(packets).values()), key=len, default=[])
     if not found:
         return []
@@ -466,7 +468,7 @@ def retransmissions(packets: Records, calls: Records) -> list[str]:
     ]
 
 
-def lost_copies(packets: Records, calls: Records) -> list[str]:
+def lost_copies(packets: Packets, calls: Calls) -> list[str]:
     """Copies an emulated lossy link dropped (``lost``): where, by which rule, and what carried the bytes."""
     lost = [p for p in ev.wire(packets) if p.get("lost")]
     if not lost:
@@ -489,18 +491,18 @@ def lost_copies(packets: Records, calls: Records) -> list[str]:
     return [text]
 
 
-def reset_instead_of_fin(packets: Records, calls: Records) -> list[str]:
+def reset_instead_of_fin(packets: Packets, calls: Calls) -> list[str]:
     rsts = ev.matching(packets, lambda p: "RST" in ev.tcp_flags(p))
     if not rsts:
         return []
-    cause = (rsts[0].get("cause") or {}).get("text") or "the kernel"
+    cause = rsts[0]["cause"]["text"] or "the kernel"
     return [
         f"{ev.frame(rsts[0])} is a RST, not the FIN of the classic story ({cause}): an abortive end "
         f"(nobody listening, or close() with unread data)."
     ]
 
 
-def link_layer(packets: Records, calls: Records) -> list[str]:
+def link_layer(packets: Packets, calls: Calls) -> list[str]:
     arp = ev.matching(packets, lambda p: ev.role(p) in ("arp-request", "arp-reply", "ndp-ns", "ndp-na"))
     if not arp:
         return []
@@ -510,17 +512,17 @@ def link_layer(packets: Records, calls: Records) -> list[str]:
     ]
 
 
-def _first_iface(packets: Records) -> str | None:
+def _first_iface(packets: Packets) -> str | None:
     """The capture point of the client's first packet (its SYN, else its first datagram): the link the
     story is told from. Kernel chatter (MLD) on other links may come earlier."""
-    first = ev.first(packets, ev.is_syn) or ev.first(packets, lambda p: bool(p.get("udp")))
+    first = ev.first(packets, ev.is_syn) or ev.first(packets, lambda p: bool(p["udp"]))
     if first is None:
         wire = ev.wire(packets)
         first = wire[0] if wire else None
-    return str(first.get("interface")) if first else None
+    return str(first["interface"]) if first else None
 
 
-DETECTORS: tuple[Callable[[Records, Records], list[str]], ...] = (
+DETECTORS: tuple[Callable[[Packets, Calls], list[str]], ...] = (
     silent_setup,
     udp_no_connection,
     would_block,

@@ -5,6 +5,14 @@ The records are written by other stages that keep evolving (new cause fields, a 
 optional file is an empty value, a line that is not JSON is skipped and counted, never guessed at. Nothing
 is invented: a renderer draws what the records say, or says that they do not say it.
 
+Why the records stay plain dicts here, read with ``.get``, and not the typed records of ``lab.records``
+that the lab's own checks, questions and story read directly: ``lab show`` and the page open any directory
+a user points them at -- a hand-edited run, one from an older version, a ``lab analyze`` of a foreign
+capture -- and a damaged record must cost one line of the drawing, not a traceback. Validating every
+record against the shipped schema at this boundary would make typed access safe, but jsonschema takes
+about 0.4 ms a packet here (some 90 s of CPU for a 209,606-packet capture whose page takes 4.4 s); so the
+renderers (``ladder``, ``hops``, ``html``) stay defensive.
+
 What is never read into a rendering: the ``answers`` block a report.json may carry (a student opens the
 page; the questions are shown, their answers are not).
 """

@@ -113,7 +113,12 @@ def test_recorded_run_with_broken_evidence_fails_observations() -> None:
 
 def test_evaluate_reports_a_check_that_cannot_cope_instead_of_raising() -> None:
     spec = load_lab("tcp-echo")
-    packets = [{"number": 1, "ts_ns": 1, "t": 0.0, "interface": "x", "role": {"code": "syn"}, "tcp": {}}]
+    # a record complete but for its TCP header, which has none of its fields: the checks and questions
+    # that read them must each fail alone
+    packets = [{"number": 1, "ts_ns": 1, "t": 0.0, "interface": "x", "node": "h1", "len": 60, "caplen": 60,
+                "layers": [], "summary": "", "eth": None, "ip": None, "tcp": {}, "udp": None, "icmp": None,
+                "arp": None, "app": None, "role": {"code": "syn", "text": "SYN"}, "analysis": [],
+                "cause": {"source": "unexplained", "rule": "unknown", "text": ""}}]
     result = evaluate(spec, packets, [])
     ok = {o["label"]: o["ok"] for o in result["observations"]}
     assert ok["role_count(role=syn, count=1)"]  # true of this one packet
