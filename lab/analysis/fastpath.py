@@ -312,6 +312,7 @@ class Renderer:
         self.iface_nodes = iface_nodes  # pcapng interface name -> lab node
         self._iface: dict[int, bytes] = {}
         self._flags: dict[int, bytes] = {}
+        self._wins: dict[tuple[int, int | None], bytes] = {}  # "64512 (63<<10)": few distinct per capture
 
     def render(self, entry: tuple, item: Any, n: int, t0: int | None) -> tuple[bytes, str, tuple]:
         """(JSON line, comment, (layer names, role code, cause source, app)) of ``entry``, made by
@@ -329,6 +330,10 @@ class Renderer:
             self._iface[iface.index] = got
         return got
 
+    def _win(self, win: int, shift: int | None) -> bytes:
+        text = self._wins[(win, shift)] = win_text(win, shift).encode()
+        return text
+
     def _tcp(self, entry: tuple, item: Any, n: int, t0: int | None) -> tuple[bytes, str, tuple]:
         (_proto, layers, arrow, fl, rel_seq, rel_ack, win, wshift, tlen, app, ethip, ttl,
          ipid, l4_prefix, seq, ack, mss, stream, from_client, role, text, an, cause_j, names, names_s, source,
@@ -343,7 +348,7 @@ class Renderer:
             n, ts, _dumps((ts - t0) / 1e9) if t0 is not None else b"null",
             self._iface.get(iface.index) or self._iface_json(iface), item.wirelen, item.caplen, layers,
             arrow, flags, rel_seq, b" ack=%d" % rel_ack if fl & 16 else b"",
-            b"%d" % win if wshift == 0 else win_text(win, wshift).encode(), tlen,
+            b"%d" % win if wshift == 0 else (self._wins.get((win, wshift)) or self._win(win, wshift)), tlen,
             b" " + appb if app else b"", ethip, ttl, ipid,
             l4_prefix, flags, fl, seq, ack, rel_seq, rel_ack, tlen, win, mss, stream,
             b"true" if from_client else b"false", b'"%b"' % appb if app else b"null",
