@@ -104,8 +104,9 @@ def test_a_window_and_a_killed_client_leave_the_session_intact(session) -> None:
     run_id, live = session
     client = subprocess.Popen([*LAB, "exec", run_id, "h1", "--", "python3", "-c",
                                "import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
-                               "s.sendto(b'x', ('198.18.0.2', 7101)); time.sleep(60)"])
-    time.sleep(2.0)
+                               "s.sendto(b'x', ('198.18.0.2', 7101)); print('sent', flush=True); "
+                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    assert client.stdout is not None and client.stdout.readline() == "sent\n"  # killed only once it sent
     client.send_signal(signal.SIGKILL)
     client.wait(timeout=10)
     assert len(namespaces(run_id)) == 2  # a killed `lab exec` does not take the network with it

@@ -54,9 +54,12 @@ def _alive(pid: int) -> bool:
 def test_daemons_learn_routes_and_stop_with_the_run(tmp_path: Path) -> None:
     with Network(load_topology(TOPO), run_id=run_id("o")) as net:
         with RoutingDaemons(net, tmp_path / "frr", tmp_path / "traces", tmp_path / "routes.jsonl") as daemons:
-            done = net.run("r1", [sys.executable, str(LABS_DIR / "programs" / "route_wait.py"), net.ip("h2"),
-                                  "--timeout", "30"], timeout=40)
-            assert "route to" in done.stdout
+            # every router has learnt a route before the daemons stop (r1 having one says nothing of r3's
+            # SPF, which runs on its own throttle: waiting on r1 alone failed in a loaded CI run)
+            for router, far in (("r1", "h2"), ("r2", "h2"), ("r2", "h1"), ("r3", "h1")):
+                done = net.run(router, [sys.executable, str(LABS_DIR / "programs" / "route_wait.py"),
+                                        net.ip(far), "--timeout", "30"], timeout=40)
+                assert "route to" in done.stdout, (router, far, done.stdout)
             pids = list(daemons.daemon_pids.values())
             assert len(pids) == 2 * len(net.topo.routers) and all(_alive(pid) for pid in pids)
         assert not daemons.failures, daemons.failures
