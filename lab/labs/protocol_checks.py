@@ -19,34 +19,31 @@ from typing import Any
 
 from lab.labs import evidence as ev
 from lab.paths import RunPaths
+from lab.records import CallRecord, PacketRecord
 
 Result = tuple[bool, str]
-Records = list[dict[str, Any]]
+Packets = list[PacketRecord]
+Calls = list[CallRecord]
 
 
-def _cause(p: dict[str, Any]) -> dict[str, Any]:
-    c = p.get("cause")
-    return c if isinstance(c, dict) else {}
-
-
-def _originals(packets: Records) -> Records:
+def _originals(packets: Packets) -> Packets:
     """Each packet once: the first sighting, not the forwarded copies."""
-    return sorted((p for p in ev.wire(packets) if _cause(p).get("copy_of") is None), key=ev.ts)
+    return sorted((p for p in ev.wire(packets) if p["cause"].get("copy_of") is None), key=ev.ts)
 
 
-def _calls_named(calls: Records, ids: list[int], name: str) -> list[dict[str, Any]]:
+def _calls_named(calls: Calls, ids: list[int], name: str) -> Calls:
     wanted = ev.names_for(name)
-    by_id = {c.get("id"): c for c in calls}
-    return [by_id[i] for i in ids if i in by_id and by_id[i].get("call") in wanted]
+    by_id = {c["id"]: c for c in calls}
+    return [by_id[i] for i in ids if i in by_id and by_id[i]["call"] in wanted]
 
 
 def _attributed(
-    packets: Records, calls: Records, rule: str, call: str | None, node: str | None, consumed_by: str | None
-) -> Records:
+    packets: Packets, calls: Calls, rule: str, call: str | None, node: str | None, consumed_by: str | None
+) -> Packets:
     out = []
     for p in _originals(packets):
-        cause = _cause(p)
-        if cause.get("rule") != rule:
+        cause = p["cause"]
+        if cause["rule"] != rule:
             continue
         if call is not None and not _calls_named(calls, list(cause.get("calls") or []), call):
             continue
@@ -61,8 +58,8 @@ def _attributed(
 
 
 def attributed(
-    packets: Records,
-    calls: Records,
+    packets: Packets,
+    calls: Calls,
     rule: str,
     call: str | None = None,
     node: str | None = None,
@@ -85,47 +82,47 @@ def attributed(
     )
     ok = len(found) == count if count is not None else len(found) >= min
     want = f"exactly {count}" if count is not None else f">= {min}"
-    frames = ", ".join(str(p.get("number")) for p in found[:8])
+    frames = ", ".join(str(p["number"]) for p in found[:8])
     detail = f"{len(found)} packets explained as {rule}{' ' + who if who else ''} (expected {want})"
     if found:
-        detail += f"; frames {frames}: {_cause(found[0]).get('text', '')[:160]}"
+        detail += f"; frames {frames}: {found[0]['cause']['text'][:160]}"
     return ok, detail
 
 
-def icmp_echo_id(packets: Records, calls: Records) -> int | None:
+def icmp_echo_id(packets: Packets, calls: Calls) -> int | None:
     """The identifier of the first ICMP echo request: chosen by the kernel for a ping socket."""
-    req = ev.first(packets, lambda p: (p.get("icmp") or {}).get("type") == 8)
+    req = ev.first(packets, lambda p: (p["icmp"] or {}).get("type") == 8)
     echo = ((req or {}).get("icmp") or {}).get("echo") or {}
     return echo.get("id")
 
 
-def icmp_error_senders(packets: Records, calls: Records, type: int, code: int | None = None) -> list[str]:
+def icmp_error_senders(packets: Packets, calls: Calls, type: int, code: int | None = None) -> list[str]:
     """The nodes whose kernels sent ICMP errors of ``type`` (and ``code``), in capture order, each
     packet once."""
     out = []
     for p in _originals(packets):
-        icmp = p.get("icmp") or {}
+        icmp = p["icmp"] or {}
         if icmp.get("type") == type and (code is None or icmp.get("code") == code):
-            out.append(str(_cause(p).get("node") or (p.get("ip") or {}).get("src")))
+            out.append(str(p["cause"].get("node") or (p["ip"] or {}).get("src")))
     return out
 
 
-def icmp_next_mtu(packets: Records, calls: Records) -> int | None:
+def icmp_next_mtu(packets: Packets, calls: Calls) -> int | None:
     """The next-hop MTU announced by the first "fragmentation needed" (ICMP type 3, code 4)."""
-    msg = ev.first(packets, lambda p: (p.get("icmp") or {}).get("type") == 3 and p["icmp"].get("code") == 4)
+    msg = ev.first(packets, lambda p: (p["icmp"] or {}).get("type") == 3 and p["icmp"].get("code") == 4)
     return ((msg or {}).get("icmp") or {}).get("mtu")
 
 
-def multicast_readers(packets: Records, calls: Records, group: str, nodes: list[str]) -> Result:
+def multicast_readers(packets: Packets, calls: Calls, group: str, nodes: list[str]) -> Result:
     """Every datagram to ``group`` was read by a call on each of ``nodes`` (the members), and by no
     other node."""
-    by_id = {c.get("id"): c for c in calls}
-    sent = [p for p in _originals(packets) if (p.get("ip") or {}).get("dst") == group and p.get("udp")]
+    by_id = {c["id"]: c for c in calls}
+    sent = [p for p in _originals(packets) if (p["ip"] or {}).get("dst") == group and p["udp"]]
     if not sent:
         return False, f"no datagram to {group}"
     for p in sent:
         readers = sorted(
-            {str(by_id[i].get("node")) for i in _cause(p).get("consumed_by") or [] if i in by_id}
+            {str(by_id[i]["node"]) for i in p["cause"].get("consumed_by") or [] if i in by_id}
         )
         if readers != sorted(nodes):
             return (
@@ -135,12 +132,12 @@ def multicast_readers(packets: Records, calls: Records, group: str, nodes: list[
     return True, f"{len(sent)} datagrams to {group}, each read on {', '.join(sorted(nodes))}"
 
 
-def igmp_group(packets: Records, calls: Records, node: str | None = None) -> str | None:
+def igmp_group(packets: Packets, calls: Calls, node: str | None = None) -> str | None:
     """The group of the first IGMP membership report (of ``node``, as attributed; its first group
     record for IGMPv3)."""
     for p in _originals(packets):
         igmp = p.get("igmp") or {}
-        if node is not None and _cause(p).get("node") != node:
+        if node is not None and p["cause"].get("node") != node:
             continue
         if igmp.get("type") in (0x12, 0x16):
             return igmp.get("group")
@@ -149,41 +146,41 @@ def igmp_group(packets: Records, calls: Records, node: str | None = None) -> str
     return None
 
 
-def igmp_report_dst(packets: Records, calls: Records) -> str | None:
+def igmp_report_dst(packets: Packets, calls: Calls) -> str | None:
     """The destination IP address of the first IGMP membership report (224.0.0.22 for IGMPv3)."""
     rep = ev.first(packets, lambda p: (p.get("igmp") or {}).get("type") in (0x12, 0x16, 0x22))
     return ((rep or {}).get("ip") or {}).get("dst")
 
 
-def multicast_mac(packets: Records, calls: Records) -> str | None:
+def multicast_mac(packets: Packets, calls: Calls) -> str | None:
     """The Ethernet destination of the first UDP datagram to a multicast group."""
     dgram = ev.first(
         packets,
         lambda p: (
-            bool(p.get("udp"))
-            and str((p.get("ip") or {}).get("dst", "")).split(".")[0].isdigit()
+            bool(p["udp"])
+            and str((p["ip"] or {}).get("dst", "")).split(".")[0].isdigit()
             and 224 <= int(str(p["ip"]["dst"]).split(".")[0]) <= 239
         ),
     )
     return ((dgram or {}).get("eth") or {}).get("dst")
 
 
-def igmp_record_type(packets: Records, calls: Records, kind: str = "join") -> str | None:
+def igmp_record_type(packets: Packets, calls: Calls, kind: str = "join") -> str | None:
     """The name of the IGMPv3 record type of the first report attributed as a ``kind`` (join/leave)."""
     for p in _originals(packets):
-        if _cause(p).get("rule") == f"igmp-{kind}":
+        if p["cause"]["rule"] == f"igmp-{kind}":
             records = (p.get("igmp") or {}).get("records") or []
             return records[0]["name"] if records else (p.get("igmp") or {}).get("name")
     return None
 
 
-def _snmp(packets: Records, pdu: str | None = None) -> Records:
+def _snmp(packets: Packets, pdu: str | None = None) -> Packets:
     return [p for p in _originals(packets) if p.get("snmp") and (pdu is None or p["snmp"].get("pdu") == pdu)]
 
 
 def snmp_pdu(
-    packets: Records,
-    calls: Records,
+    packets: Packets,
+    calls: Calls,
     pdu: str,
     community: str | None = None,
     oids: list[str] | None = None,
@@ -214,7 +211,7 @@ def snmp_pdu(
     return False, f"{len(found)} SNMP {pdu} decoded, none as expected; first: {first}"
 
 
-def _ftp_data(packets: Records) -> list[dict[str, Any]]:
+def _ftp_data(packets: Packets) -> list[dict[str, Any]]:
     """Each FTP data connection (first SYN seen of an FTP-DATA stream), with its mode: passive when
     its SYN goes to the port a 227 reply named, active when it goes to the port a PORT command named."""
     announced: dict[tuple[str, int], tuple[str, dict]] = {}
@@ -230,7 +227,7 @@ def _ftp_data(packets: Records) -> list[dict[str, Any]]:
             if endpoint:
                 announced[endpoint[1]] = (endpoint[0], p)
         if ev.is_syn(p):
-            dst = ((p.get("ip") or {}).get("dst"), tcp.get("dport"))
+            dst = ((p["ip"] or {}).get("dst"), tcp.get("dport"))
             if dst in announced and dst not in seen:
                 seen.add(dst)
                 mode, by = announced[dst]
@@ -252,7 +249,7 @@ def _ftp_endpoint(text: str) -> tuple[str, tuple[str, int]] | None:
     return mode, (f"{g[0]}.{g[1]}.{g[2]}.{g[3]}", g[4] * 256 + g[5])
 
 
-def ftp_data_connections(packets: Records, calls: Records, passive: int = 1, active: int = 0) -> Result:
+def ftp_data_connections(packets: Packets, calls: Calls, passive: int = 1, active: int = 0) -> Result:
     """FTP data connections opened as announced: ``passive`` ones to a port of a 227 reply (the client
     connects), ``active`` ones to a port of a PORT command (the server connects back)."""
     found = _ftp_data(packets)
@@ -262,7 +259,7 @@ def ftp_data_connections(packets: Records, calls: Records, passive: int = 1, act
     return ok, f"{detail or 'no data connection'} (expected {passive} passive, {active} active)"
 
 
-def _telnet(packets: Records, side: str) -> Records:
+def _telnet(packets: Packets, side: str) -> Packets:
     """Telnet segments with commands sent by the ``server`` (from port 23) or the ``client``."""
     out = []
     for p in _originals(packets):
@@ -273,13 +270,13 @@ def _telnet(packets: Records, side: str) -> Records:
     return out
 
 
-def telnet_negotiation(packets: Records, calls: Records, side: str, commands: list[str]) -> Result:
+def telnet_negotiation(packets: Packets, calls: Calls, side: str, commands: list[str]) -> Result:
     """The ``side`` (client or server) sent each of these Telnet commands (e.g. ``WILL TERMINAL-TYPE``),
     each segment attributed to a call."""
     sent = _telnet(packets, side)
     said = [c for p in sent for c in p["telnet"]["commands"]]
     missing = [c for c in commands if c not in said]
-    unattributed = [p for p in sent if _cause(p).get("source") != "call"]
+    unattributed = [p for p in sent if p["cause"]["source"] != "call"]
     ok = not missing and not unattributed and bool(sent)
     detail = f"{side} sent {len(said)} commands in {len(sent)} segments: {', '.join(said[:12])}"
     if missing:
@@ -289,7 +286,7 @@ def telnet_negotiation(packets: Records, calls: Records, side: str, commands: li
     return ok, detail
 
 
-def _link(run_dir: Path | None) -> tuple[dict[str, Any], Records]:
+def _link(run_dir: Path | None) -> tuple[dict[str, Any], Packets]:
     """The ppp lab's link file: what ppp_link.py said of it (link.json) and its packets, analyzed here
     from the raw link.pcapng (as grading recomputes a key: never from a derived file a student holds)."""
     if run_dir is None:
@@ -310,12 +307,12 @@ def _link(run_dir: Path | None) -> tuple[dict[str, Any], Records]:
     return meta, _LINK_CACHE[stamp]
 
 
-_LINK_CACHE: dict[tuple[str, int, int], Records] = {}
+_LINK_CACHE: dict[tuple[str, int, int], Packets] = {}
 
 
 def link_capture(
-    packets: Records,
-    calls: Records,
+    packets: Packets,
+    calls: Calls,
     layers: list[str],
     crafted_layers: list[str] = (),  # type: ignore[assignment]
     run_dir: Path | None = None,
@@ -326,14 +323,14 @@ def link_capture(
     meta, frames = _link(run_dir)
     mode = meta.get("mode")
     word = "crafted" if mode == "crafted" else "captured"
-    unlabelled = [f for f in frames if not any(word in c for c in f.get("comments") or [])]
-    seen = {ly["name"] for f in frames for ly in f.get("layers") or []}
+    unlabelled = [f for f in frames if not any(word in c for c in f.get("comments", []))]
+    seen = {ly["name"] for f in frames for ly in f["layers"]}
     wanted = list(layers) + (list(crafted_layers) if mode == "crafted" else [])
     missing = [name for name in wanted if name not in seen]
     ok = bool(frames) and not unlabelled and not missing and mode in ("crafted", "captured")
     detail = f"{len(frames)} {word} frames ({meta.get('reason')}); layers {sorted(seen)}"
     if unlabelled:
-        detail += f"; frame {unlabelled[0].get('number')} is not labelled {word}"
+        detail += f"; frame {unlabelled[0]['number']} is not labelled {word}"
     if missing:
         detail += f"; missing {missing}"
     return ok, detail
@@ -349,13 +346,13 @@ PROTOCOL_CHECKS: dict[str, Callable[..., Result]] = {
 }
 
 
-def snmp_field(packets: Records, calls: Records, pdu: str, field: str) -> Any:
+def snmp_field(packets: Packets, calls: Calls, pdu: str, field: str) -> Any:
     """A field (community, request_id, error, version) of the first SNMP message of type ``pdu``."""
     found = _snmp(packets, pdu)
     return found[0]["snmp"].get(field) if found else None
 
 
-def _varbind(packets: Records, oid: str) -> dict[str, Any] | None:
+def _varbind(packets: Packets, oid: str) -> dict[str, Any] | None:
     for p in _snmp(packets, "response"):
         for vb in p["snmp"].get("varbinds") or []:
             if vb.get("oid") == str(oid):
@@ -363,40 +360,40 @@ def _varbind(packets: Records, oid: str) -> dict[str, Any] | None:
     return None
 
 
-def snmp_value(packets: Records, calls: Records, oid: str) -> Any:
+def snmp_value(packets: Packets, calls: Calls, oid: str) -> Any:
     """The value the first response binds to ``oid``."""
     return (_varbind(packets, oid) or {}).get("value")
 
 
-def snmp_value_type(packets: Records, calls: Records, oid: str) -> str | None:
+def snmp_value_type(packets: Packets, calls: Calls, oid: str) -> str | None:
     """The SNMP type (INTEGER, OCTET STRING, TimeTicks...) of ``oid``'s value in the first response."""
     return (_varbind(packets, oid) or {}).get("type")
 
 
-def ftp_data_port(packets: Records, calls: Records, mode: str = "passive") -> int | None:
+def ftp_data_port(packets: Packets, calls: Calls, mode: str = "passive") -> int | None:
     """The port of the first ``mode`` (passive/active) FTP data connection, as its 227 reply or PORT
     command announced it."""
     return next((d["port"] for d in _ftp_data(packets) if d["mode"] == mode), None)
 
 
-def ftp_data_opener(packets: Records, calls: Records, mode: str = "active") -> str | None:
+def ftp_data_opener(packets: Packets, calls: Calls, mode: str = "active") -> str | None:
     """The node that sent the SYN of the first ``mode`` FTP data connection (the client in passive
     mode, the server in active mode), as the attribution names the connect() behind it."""
     syn = next((d["syn"] for d in _ftp_data(packets) if d["mode"] == mode), None)
     if syn is None:
         return None
-    by_id = {c.get("id"): c for c in calls}
-    ids = _cause(syn).get("calls") or []
+    by_id = {c["id"]: c for c in calls}
+    ids = syn["cause"].get("calls") or []
     return str(by_id[ids[0]].get("node")) if ids and ids[0] in by_id else None
 
 
-def telnet_commands(packets: Records, calls: Records, side: str = "server") -> list[str] | None:
+def telnet_commands(packets: Packets, calls: Calls, side: str = "server") -> list[str] | None:
     """The Telnet commands of the first segment with commands that ``side`` sent."""
     sent = _telnet(packets, side)
     return list(sent[0]["telnet"]["commands"]) if sent else None
 
 
-def telnet_terminal(packets: Records, calls: Records) -> str | None:
+def telnet_terminal(packets: Packets, calls: Calls) -> str | None:
     """The terminal type in the client's TERMINAL-TYPE IS subnegotiation."""
     for p in _telnet(packets, "client"):
         for c in p["telnet"]["commands"]:
@@ -406,7 +403,7 @@ def telnet_terminal(packets: Records, calls: Records) -> str | None:
     return None
 
 
-def telnet_offers(packets: Records, calls: Records, command: str) -> str | None:
+def telnet_offers(packets: Packets, calls: Calls, command: str) -> str | None:
     """Which side (client or server) first sent ``command`` (e.g. ``WILL ECHO``)."""
     firsts = [(ev.ts(p), side) for side in ("client", "server") for p in _telnet(packets, side)
               if command in p["telnet"]["commands"]]  # fmt: skip
@@ -414,7 +411,7 @@ def telnet_offers(packets: Records, calls: Records, command: str) -> str | None:
 
 
 def ppp_option(
-    packets: Records, calls: Records, protocol: str, code: str, option: str, run_dir: Path | None = None
+    packets: Packets, calls: Calls, protocol: str, code: str, option: str, run_dir: Path | None = None
 ) -> Any:
     """The value of ``option`` in the first ``protocol`` (LCP, IPCP) packet of type ``code`` on the ppp
     lab's link."""
@@ -428,7 +425,7 @@ def ppp_option(
     return None
 
 
-def link_layer_names(packets: Records, calls: Records, run_dir: Path | None = None) -> list[str]:
+def link_layer_names(packets: Packets, calls: Calls, run_dir: Path | None = None) -> list[str]:
     """The link-layer names of the ppp lab's link frames (PPP, SLIP, CSLIP), each once, in order."""
     _meta, frames = _link(run_dir)
     names = [f["layers"][0]["name"] for f in frames if f.get("layers")]
