@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import networkx as nx
 
     from lab.records import CallRecord, ConversationRecord, PacketRecord
+    from lab.records import Cause as CauseRecord
 
 EMBED_REPORT_LIMIT = 4 << 20
 """report.html pages up to this size are embedded by ``Run._repr_html_`` (a notebook carries them along)."""
@@ -66,7 +67,7 @@ class Cause:
     """Why a packet exists: ``source`` (call, kernel, lab, inferred, unexplained), the ``rule`` that
     decided it, the sentence a student reads, and the calls and frames it names, as objects."""
 
-    def __init__(self, record: dict[str, Any], run: Run) -> None:
+    def __init__(self, record: CauseRecord, run: Run) -> None:
         self.record = record
         self._run = run
 
