@@ -18,7 +18,7 @@ from lab.analysis.attribution.loss import LossRule, find_lost
 from lab.analysis.pipeline import AnalysisResult, analyze_capture
 from lab.emulation import Network
 from lab.paths import RunPaths
-from lab.report.hops import link_ends_from
+from lab.report.hops import link_ends_from, mac_nodes_from
 from lab.report.ladder import Lane, ip_nodes_from, render_ladder
 from lab.tracing import merge_traces
 
@@ -51,16 +51,6 @@ def nodes_info(net: Network) -> dict[str, dict[str, Any]]:
     return info
 
 
-def mac_nodes(info: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """MAC -> node, for MACs that name one node only (loopback interfaces all share 00:00:00:00:00:00)."""
-    owners: dict[str, set[str]] = {}
-    for node, node_info in info.items():
-        for iface in node_info["interfaces"]:
-            if iface.get("mac"):
-                owners.setdefault(iface["mac"].lower(), set()).add(node)
-    return {mac: next(iter(nodes)) for mac, nodes in owners.items() if len(nodes) == 1 and mac.strip("0:")}
-
-
 def analyze_evidence(
     capture: Path,
     traces_dir: Path,
@@ -76,7 +66,7 @@ def analyze_evidence(
     """
     out = RunPaths(out_dir)
     calls = merge_traces(traces_dir, out.calls)
-    ip_nodes, macs = ip_nodes_from(nodes_info), mac_nodes(nodes_info)
+    ip_nodes, macs = ip_nodes_from(nodes_info), mac_nodes_from(nodes_info)
     attributor = Attributor(calls, ip_nodes=ip_nodes, mac_nodes=macs)
     result = analyze_capture(
         capture, out.root, calls=calls, iface_nodes=iface_nodes, progress=False, attributor=attributor
@@ -111,7 +101,7 @@ def explain_capture(paths: RunPaths, info: dict[str, dict[str, Any]], iface_node
     reports (coverage excludes the lab's own probe frames)."""
     result, packets, calls = analyze_evidence(paths.capture, paths.traces_dir, paths.root, info, iface_nodes,
                                               loss_rules)
-    ip_nodes, macs = ip_nodes_from(info), mac_nodes(info)
+    ip_nodes, macs = ip_nodes_from(info), mac_nodes_from(info)
     wire = [p for p in packets if p["role"]["code"] != "lab-probe"]
     cov = coverage(p["cause"] for p in wire)
     if not ladder:

@@ -36,14 +36,14 @@ from lab.emulation.daemons import RoutingDaemons, load_route_events
 from lab.emulation.privilege import describe as describe_privileges
 from lab.emulation.privilege import lab_user, program_confinement, unreadable
 from lab.errors import EmulationError, LabError, LabRunError, PrivilegeError, ToolMissingError, UsageError
-from lab.explain import analyze_evidence, mac_nodes, nodes_info
+from lab.explain import analyze_evidence, nodes_info
 from lab.interrupts import signals_raise
 from lab.labs.evaluate import evaluate
 from lab.labs.spec import PROGRAMS_DIR, LabSpec, Step, check_programs, load_lab
 from lab.labs.story import tell
 from lab.paths import Phase, RunPaths, claim_run_dir, marked_partial, write_atomic
 from lab.records import SCHEMA_VERSION
-from lab.report.hops import link_ends_from
+from lab.report.hops import link_ends_from, mac_nodes_from
 from lab.report.html.page import write_report
 from lab.report.ladder import Lane, ip_nodes_from, render_ladder, route_notes
 from lab.topology import load_topology
@@ -307,7 +307,7 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
     summary = _publish_analysis(result, stage, paths)
     if phase is not None:
         phase.now = "report"  # the analysis outputs are whole and in place; what follows judges and draws
-    ip_nodes, macs = ip_nodes_from(executed.nodes_info), mac_nodes(executed.nodes_info)
+    ip_nodes, macs = ip_nodes_from(executed.nodes_info), mac_nodes_from(executed.nodes_info)
     routes = load_route_events(paths.routes)
     evaluation = evaluate(spec, packets, calls, routes, paths.root)
     wire = [p for p in packets if (p.get("role") or {}).get("code") != "lab-probe"]

@@ -647,27 +647,6 @@ def igmp_fields(data: bytes, off: int, end: int) -> dict | None:
     return out
 
 
-def tcp_wscale(data: bytes, o: int, end: int) -> int | None:
-    """The window scale option's shift count among the TCP options in ``data[o:end]``, if present (RFC 7323:
-    only a SYN or SYN-ACK carries it; a shift above 14 is taken as 14)."""
-    while o < end:
-        kind = data[o]
-        if kind == 0:
-            break
-        if kind == 1:
-            o += 1
-            continue
-        if o + 1 >= end:
-            break
-        olen = data[o + 1]
-        if olen < 2:
-            break
-        if kind == 3 and olen == 3 and o + 3 <= end:
-            return min(data[o + 2], 14)
-        o += olen
-    return None
-
-
 def win_text(win: int, shift: int | None) -> str:
     """``64512 (63<<10)``: the window a segment really announces, with the header field and the scale
     negotiated in the handshake; ``63 (scale unknown)`` when the capture has no handshake to tell."""
@@ -676,25 +655,38 @@ def win_text(win: int, shift: int | None) -> str:
     return f"{win << shift} ({win}<<{shift})" if shift else str(win)
 
 
-def tcp_mss(data: bytes, o: int, end: int) -> int | None:
-    """The MSS option among the TCP options in ``data[o:end]``, if present."""
-    mss = None
+def tcp_option(data: bytes, o: int, end: int, kind: int, olen: int) -> int | None:
+    """Where the value of the TCP option ``kind`` (of total length ``olen``) starts among the options in
+    ``data[o:end]``, or None: the one walk over the options, for every option the analysis reads."""
     while o < end:
-        kind = data[o]
-        if kind == 0:
+        k = data[o]
+        if k == 0:
             break
-        if kind == 1:
+        if k == 1:
             o += 1
             continue
         if o + 1 >= end:
             break
-        olen = data[o + 1]
-        if olen < 2:
+        n = data[o + 1]
+        if n < 2:
             break
-        if kind == 2 and olen == 4 and o + 4 <= end:
-            mss = _H(data, o + 2)[0]
-        o += olen
-    return mss
+        if k == kind and n == olen and o + olen <= end:
+            return o + 2
+        o += n
+    return None
+
+
+def tcp_mss(data: bytes, o: int, end: int) -> int | None:
+    """The MSS option among the TCP options in ``data[o:end]``, if present."""
+    at = tcp_option(data, o, end, 2, 4)
+    return None if at is None else _H(data, at)[0]
+
+
+def tcp_wscale(data: bytes, o: int, end: int) -> int | None:
+    """The window scale option's shift count among the TCP options in ``data[o:end]``, if present (RFC 7323:
+    only a SYN or SYN-ACK carries it; a shift above 14 is taken as 14)."""
+    at = tcp_option(data, o, end, 3, 3)
+    return None if at is None else min(data[at], 14)
 
 
 def _ly(name: str, off: int, length: int, note: str | None) -> tuple:

@@ -21,15 +21,14 @@ filters do. ``cut_to_width`` cuts each line to a terminal's width.
 
 from __future__ import annotations
 
-import ipaddress
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lab.analysis.attribution import norm_ip
 from lab.errors import UsageError
 from lab.report import hops
+from lab.report.hops import group_destination, ip_nodes_from  # the ladder's API since before hops
 from lab.tracing.calltext import SendWaits, call_text, duration_text
 from lab.tracing.steps import classic_steps, step_label
 
@@ -211,52 +210,6 @@ def _packet_row(
     return cols.arrow(src, dst, str(pkt["number"])), ""
 
 
-def _endpoint_nodes(calls: Iterable[Mapping[str, Any]]) -> dict[tuple[str, int], str]:
-    out: dict[tuple[str, int], str] = {}
-    for call in calls:
-        local = call.get("local")
-        if isinstance(local, list | tuple) and len(local) >= 2 and local[1]:
-            out[(norm_ip(str(local[0])) or "", local[1])] = str(call.get("node"))
-    return out
-
-
-def group_destination(pkt: Mapping[str, Any]) -> tuple[str, str] | None:
-    """``("multicast", "ff02::16")`` or ``("broadcast", "ff:ff:ff:ff:ff:ff")`` when the packet is addressed
-    to a group rather than to one node (the IP destination decides first, then the Ethernet one); else None.
-    A subnet's directed broadcast (198.18.0.255) is not recognised: the prefix is not in the record."""
-    dst_ip = (pkt.get("ip") or {}).get("dst")
-    if dst_ip:
-        try:
-            addr = ipaddress.ip_address(dst_ip)
-        except ValueError:
-            addr = None
-        if addr is not None:
-            if addr.version == 4 and addr == ipaddress.IPv4Address("255.255.255.255"):
-                return "broadcast", dst_ip
-            if addr.is_multicast:  # 224.0.0.0/4, ff00::/8
-                return "multicast", dst_ip
-    dst_mac = str((pkt.get("eth") or {}).get("dst") or "").lower()
-    if dst_mac:
-        if dst_mac == "ff:ff:ff:ff:ff:ff":
-            return "broadcast", dst_mac
-        try:
-            if int(dst_mac.split(":")[0], 16) & 1:  # the I/G bit: a group address
-                return "multicast", dst_mac
-        except ValueError:
-            pass
-    return None
-
-
-def ip_nodes_from(nodes_info: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for node, info in nodes_info.items():
-        for iface in info.get("interfaces", []):
-            for key in ("ipv4", "ipv6"):
-                if iface.get(key):
-                    out[str(ipaddress.ip_interface(iface[key]).ip)] = node
-    return out
-
-
 def render_ladder(
     packets: Iterable[Mapping[str, Any]],
     calls: Iterable[Mapping[str, Any]],
@@ -283,7 +236,7 @@ def render_ladder(
     cols = _Columns(lanes)
     packets = list(packets)
     calls = [c for c in calls if c.get("call") not in QUIET_CALLS]
-    ep_nodes = _endpoint_nodes(calls)
+    ep_nodes = hops.endpoint_nodes(calls)
     finder = hops.HopFinder(links=links, mac_nodes=mac_nodes, ip_nodes=ip_nodes, ep_nodes=ep_nodes)
     mine = hops.program_caused(packets)
     events: list[tuple[int, int, str, str]] = []  # (time, order, column part, text)
