@@ -310,10 +310,10 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
     ip_nodes, macs = ip_nodes_from(executed.nodes_info), mac_nodes_from(executed.nodes_info)
     routes = load_route_events(paths.routes)
     evaluation = evaluate(spec, packets, calls, routes, paths.root)
-    wire = [p for p in packets if (p.get("role") or {}).get("code") != "lab-probe"]
+    wire = [p for p in packets if p["role"]["code"] != "lab-probe"]
     stats = executed.capture or CaptureStats({})
     # coverage says what it is over: explained packets of a capture that lost some are not "everything"
-    cov = {**coverage(p.get("cause") or {} for p in wire), "capture_complete": stats.complete}
+    cov = {**coverage(p["cause"] for p in wire), "capture_complete": stats.complete}
     lost = stats.problem()
     if lost:
         failures.insert(0, Failure("capture", lost))  # first: every other verdict stands on this capture
@@ -325,7 +325,7 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
     failures += [Failure("question", f"question '{u['id']}': {u['reason']}")
                  for u in evaluation["unanswered"]]
     if cov["explained"] != cov["total"]:
-        unexplained = [p["number"] for p in wire if (p.get("cause") or {}).get("source") not in EXPLAINED]
+        unexplained = [p["number"] for p in wire if p["cause"]["source"] not in EXPLAINED]
         failures.append(Failure("unexplained", f"{len(unexplained)} packet(s) not explained: "
                                                f"frames {unexplained[:10]}"))
     nodes_info = executed.nodes_info

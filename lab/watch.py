@@ -172,11 +172,10 @@ def parse_filter(expr: str | None) -> Callable[[dict[str, Any]], bool] | None:
         name = name.lower()
         if name == "port" and value.isdigit():
             port = int(value)
-            tests.append(lambda r, p=port: any((r.get(k) or {}).get(d) == p for k in ("tcp", "udp")
+            tests.append(lambda r, p=port: any(r[k] is not None and r[k][d] == p for k in ("tcp", "udp")
                                                for d in ("sport", "dport")))
         elif name == "host" and value:
-            tests.append(lambda r, a=value: (r.get("ip") or {}).get("src") == a or (r.get("ip") or {}).get(
-                "dst") == a)
+            tests.append(lambda r, a=value: r["ip"] is not None and a in (r["ip"]["src"], r["ip"]["dst"]))
         elif name == "role" and value:
             tests.append(lambda r, c=value: r["role"]["code"] == c)
         elif name == "mine" and not value:
