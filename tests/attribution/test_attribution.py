@@ -10,6 +10,18 @@ C, S = ("198.18.0.1", 40000), ("198.18.0.2", 5000)
 ISN_C, ISN_S = 1000, 5000
 
 
+def packet_record(**fields: Any) -> dict[str, Any]:
+    """A packet record as the pipeline hands it to the attribution: every key ``PacketRecord`` requires
+    (but ``cause``, which the attribution decides), neutral unless given."""
+    rec: dict[str, Any] = {
+        "number": 0, "ts_ns": 0, "t": None, "interface": "h1-eth0", "node": None, "len": 0, "caplen": 0,
+        "layers": [], "summary": "", "eth": None, "ip": None, "tcp": None, "udp": None, "icmp": None,
+        "arp": None, "app": None, "role": {"code": "other", "text": "other"}, "analysis": [],
+    }
+    rec.update(fields)
+    return rec
+
+
 def call(i: int, node: str, sock: str, name: str, t: int, **kw: Any) -> dict[str, Any]:
     rec = {
         "id": i,
@@ -48,7 +60,7 @@ def tcp(
         code = "fin"
     if fi & 4:
         code = "rst"
-    return {
+    return packet_record(**{
         "number": n,
         "ts_ns": t,
         "role": {"code": code, "text": code},
@@ -64,7 +76,7 @@ def tcp(
             "len": length,
             "win": kw.pop("win", 500),
         },
-    }
+    })
 
 
 def echo_calls() -> list[dict[str, Any]]:
@@ -263,13 +275,13 @@ def test_udp_datagrams_match_sendto_and_recvfrom_by_tuple_length_and_hash() -> N
     att = Attributor(calls)
 
     def udp(n: int, t: int, sha: str) -> dict[str, Any]:
-        return {
+        return packet_record(**{
             "number": n,
             "ts_ns": t,
             "role": {"code": "udp"},
             "ip": {"version": 4, "src": a[0], "dst": b[0], "proto": 17, "frag": None},
             "udp": {"sport": a[1], "dport": b[1], "length": 13, "sha1": sha},
-        }
+        })
 
     first, second = att.cause(udp(1, 105, "aaaa")), att.cause(udp(2, 115, "bbbb"))
     assert first["calls"] == [2] and "consumed_by" not in first  # hash differs from what recvfrom got
@@ -277,7 +289,7 @@ def test_udp_datagrams_match_sendto_and_recvfrom_by_tuple_length_and_hash() -> N
 
 
 def test_unknown_packets_are_reported_unexplained_not_hidden() -> None:
-    cause = Attributor([]).cause({"number": 1, "ts_ns": 1, "role": {"code": "other"}})
+    cause = Attributor([]).cause(packet_record(number=1, ts_ns=1))
     assert cause["source"] == "unexplained"
     assert coverage([cause])["explained"] == 0
 
@@ -368,14 +380,14 @@ def test_a_forwarded_copy_keeps_the_cause_decided_where_it_was_first_seen() -> N
 
 
 def _udp_rec(n: int, t: int, src, dst, length: int, sha: str) -> dict[str, Any]:
-    return {
+    return packet_record(**{
         "number": n,
         "ts_ns": t,
         "role": {"code": "udp"},
         "interface": "h1-eth0",
         "ip": {"version": 4, "src": src[0], "dst": dst[0], "proto": 17, "id": n, "frag": None},
         "udp": {"sport": src[1], "dport": dst[1], "length": length + 8, "sha1": sha},
-    }
+    })
 
 
 def test_a_datagram_cut_by_a_small_receive_buffer_is_flagged() -> None:
@@ -417,7 +429,7 @@ def test_an_icmp_error_answers_the_packet_it_quotes() -> None:
     a, b = ("198.18.0.1", 33000), ("198.18.0.2", 9)
     att = Attributor([])
     att.cause(_udp_rec(1, 100, a, b, 4, "x"))
-    icmp = {
+    icmp = packet_record(**{
         "number": 2,
         "ts_ns": 110,
         "role": {"code": "icmp-error"},
@@ -429,7 +441,7 @@ def test_an_icmp_error_answers_the_packet_it_quotes() -> None:
             "name": "port unreachable",
             "quoted": {"src": a[0], "dst": b[0], "proto": 17, "sport": a[1], "dport": b[1]},
         },
-    }
+    })
     cause = att.cause(icmp)
     assert cause["source"] == "kernel" and cause["rule"] == "icmp-port-unreachable" and cause["answers"] == 1
     assert "no socket on 198.18.0.2 is bound to UDP port 9" in cause["text"]
@@ -445,19 +457,21 @@ def test_a_late_ack_is_named_delayed() -> None:
 
 def test_arp_names_the_call_whose_packet_waits_for_it() -> None:
     att = Attributor(echo_calls())
-    arp = {
-        "number": 1,
-        "ts_ns": 150,
-        "role": {"code": "arp-request"},
-        "eth": {"src": "02:00:00:00:01:00", "dst": "ff:ff:ff:ff:ff:ff"},
-        "arp": {"op": 1, "sender_ip": C[0], "target_ip": S[0], "sender_mac": "02:00:00:00:01:00"},
-    }
+    arp = packet_record(
+        number=1,
+        ts_ns=150,
+        role={"code": "arp-request"},
+        eth={"src": "02:00:00:00:01:00", "dst": "ff:ff:ff:ff:ff:ff"},
+        arp={"op": 1, "sender_ip": C[0], "target_ip": S[0], "sender_mac": "02:00:00:00:01:00",
+             "target_mac": "00:00:00:00:00:00"},
+    )
     cause = att.cause(arp)
     assert cause["rule"] == "arp-request" and cause["related"] == [4] and "connect() #4" in cause["text"]
-    reply = {
-        "number": 2,
-        "ts_ns": 160,
-        "role": {"code": "arp-reply"},
-        "arp": {"op": 2, "sender_ip": S[0], "target_ip": C[0], "sender_mac": "02:00:00:00:02:00"},
-    }
+    reply = packet_record(
+        number=2,
+        ts_ns=160,
+        role={"code": "arp-reply"},
+        arp={"op": 2, "sender_ip": S[0], "target_ip": C[0], "sender_mac": "02:00:00:00:02:00",
+             "target_mac": "02:00:00:00:01:00"},
+    )
     assert att.cause(reply)["answers"] == 1

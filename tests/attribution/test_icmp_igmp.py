@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from lab.analysis.attribution import Attributor
+from tests.attribution.test_attribution import packet_record
 
 H1, H2, R1 = "198.18.0.1", "198.18.3.1", "198.18.0.254"
 DG = {"type": "SOCK_DGRAM"}
@@ -43,18 +44,17 @@ def call(i: int, node: str, sock: str, name: str, t: int, **kw: Any) -> dict[str
 
 def packet(n: int, t: int, src: str, dst: str, proto: int, ttl: int = 64, ip_id: int = 0, **kw: Any) -> dict:
     layers = [{"name": "Ethernet", "offset": 0, "length": 14}, {"name": "IPv4", "offset": 14, "length": 20}]
-    rec = {
+    return packet_record(**{
         "number": n,
         "ts_ns": t,
         "interface": "h1-eth0",
         "len": 14 + 20 + 8 + 32,
         "layers": layers,
         "role": {"code": "other"},
-        "eth": {"src": "02:00:00:00:01:00"},
+        "eth": {"src": "02:00:00:00:01:00", "dst": None},
         "ip": {"version": 4, "src": src, "dst": dst, "ttl": ttl, "id": ip_id, "proto": proto, "frag": None},
-    }
-    rec.update(kw)
-    return rec
+        **kw,
+    })
 
 
 def icmp(n: int, t: int, src: str, dst: str, itype: int, code: int = 0, **fields: Any) -> dict:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from lab.analysis.attribution import Attributor
-from tests.attribution.test_attribution import call
+from tests.attribution.test_attribution import call, packet_record
 from tests.conftest import require_tool
 
 A, B = ("198.18.0.1", 33000), ("198.18.0.2", 5017)
@@ -18,9 +18,9 @@ DG = {"type": "SOCK_DGRAM"}
 
 
 def udp(n: int, t: int, payload: int) -> dict[str, Any]:
-    return {"number": n, "ts_ns": t, "interface": "h1-eth0", "role": {"code": "udp", "text": "udp"},
-            "ip": {"version": 4, "src": A[0], "dst": B[0], "proto": 17, "id": n},
-            "udp": {"sport": A[1], "dport": B[1], "length": payload + 8, "sha1": "aaaa"}}
+    return packet_record(number=n, ts_ns=t, interface="h1-eth0", role={"code": "udp", "text": "udp"},
+                         ip={"version": 4, "src": A[0], "dst": B[0], "proto": 17, "id": n},
+                         udp={"sport": A[1], "dport": B[1], "length": payload + 8, "sha1": "aaaa"})
 
 
 def test_a_peek_is_named_but_the_read_after_it_consumed_the_datagram() -> None:

@@ -38,6 +38,7 @@ from lab.analysis.attribution.neighbours import NeighbourRules
 from lab.analysis.attribution.rawip import RawIpRules
 from lab.analysis.attribution.tcp import TcpRules
 from lab.identity import packet_identity
+from lab.records import PacketRecord
 
 __all__ = ["EXPLAINED", "Attributor", "call_label", "coverage", "norm_ip"]
 
@@ -82,33 +83,35 @@ class Attributor:
         self._count = 0
         self.lost = dict(lost or {})
 
-    def cause(self, rec: dict[str, Any], frame: bytes | None = None) -> dict[str, Any]:
+    def cause(self, rec: PacketRecord, frame: bytes | None = None) -> dict[str, Any]:
         """The cause of one packet; a packet already seen on another link (forwarded) keeps that cause.
 
         Rules run for every sighting (they keep per-link state), but the cause of a forwarded copy is the
         one decided where the packet was first seen: a retransmission stays a retransmission on every hop.
         A lost copy (``lost``) also gets ``rec["lost"]``. ``frame``: the captured bytes, when
-        ``wants_frames``.
+        ``wants_frames``. ``rec`` is the record as the pipeline builds it: every key of ``PacketRecord``
+        but ``cause`` (this decides it), read directly where the schema requires the key.
         """
         cause = self._sighting(rec, frame)
-        lost = self.lost.get(rec.get("number", -1)) if self.lost else None
+        lost = self.lost.get(rec["number"]) if self.lost else None
         if lost is None:
             return cause
-        rec["lost"] = dict(lost)
+        rec["lost"] = dict(lost)  # a Lost record, as loss.find_lost built it
         kept = [part for part in cause["text"].split("; ") if not part.startswith(READ_WORDS)]
-        dst = self.log.node_of((rec.get("ip") or {}).get("dst"))
+        ip = rec["ip"]
+        dst = self.log.node_of(ip["dst"] if ip is not None else None)
         out = {k: v for k, v in cause.items() if k not in ("consumed_by", "peeked_by")}
         out["text"] = "; ".join([*kept, lost_text(lost, dst)])
         return out
 
-    def _sighting(self, rec: dict[str, Any], frame: bytes | None) -> dict[str, Any]:
+    def _sighting(self, rec: PacketRecord, frame: bytes | None) -> dict[str, Any]:
         cause = self._rules(rec)
         if frame is not None:  # the protocol rules ran first: their state saw the packet either way
             cause = self.crafted.refine(rec, frame, cause)
         key = packet_identity(rec)
         if key is None:
             return cause
-        iface, ts = str(rec.get("interface")), rec.get("ts_ns", 0)
+        iface, ts = rec["interface"], rec["ts_ns"]
         seen = self._sightings.get(key)
         if seen is None or iface in seen.ifaces or ts - seen.ts > COPY_WINDOW_NS:
             # first sighting, or the same bytes again on a link that already saw them: a new event
@@ -129,19 +132,19 @@ class Attributor:
         if self._count % 4096 == 0:
             self._sightings = {k: v for k, v in self._sightings.items() if ts - v.ts <= COPY_WINDOW_NS}
 
-    def _rules(self, rec: dict[str, Any]) -> dict[str, Any]:
-        role = (rec.get("role") or {}).get("code", "other")
+    def _rules(self, rec: PacketRecord) -> dict[str, Any]:
+        role = rec["role"]["code"]
         if role == "lab-probe":
             return make_cause("lab", "lab-probe", "the lab's capture-readiness probe (not network traffic)")
-        ip = rec.get("ip") or {}
+        ip = rec["ip"]
         try:
-            if rec.get("tcp"):
+            if rec["tcp"]:
                 return self.tcp.cause(rec)
-            if rec.get("udp") or (ip.get("proto") == 17 and ip.get("frag")):
+            if rec["udp"] or (ip is not None and ip["proto"] == 17 and ip["frag"]):
                 return self.igmp.datagram(rec) or self.datagrams.cause(rec)
-            if rec.get("arp"):
+            if rec["arp"]:
                 return self.neighbours.arp(rec)
-            if rec.get("icmp"):
+            if rec["icmp"]:
                 return self.icmp.cause(rec) or self.neighbours.icmp(rec)
             if rec.get("routing"):
                 return self.raw_ip.cause(rec)

@@ -13,12 +13,18 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-Call = dict[str, Any]
+from lab.records import CallRecord
+
+Call = CallRecord
+"""A call record. A lab run's tracers write every key; a log given to ``lab analyze --calls`` is only sure to
+have ``call``, ``t_start_ns`` and ``id`` (``calllog.read_call_log`` checks and numbers it), so the rules read
+those three directly and every other key with ``.get``."""
 EXPLAINED = ("call", "kernel", "lab")
 
 
 def call_label(call: Call) -> str:
-    return f"{call.get('node', '?')} {call.get('call', '?')}() #{call.get('id', '?')}"
+    """``h1 sendto() #12``."""
+    return f"{call.get('node', '?')} {call['call']}() #{call['id']}"
 
 
 def make_cause(

@@ -10,8 +10,9 @@ from typing import Any
 
 from lab.analysis.attribution.calllog import CallLog, norm_ip
 from lab.analysis.attribution.causes import call_label, make_cause
+from lab.records import PacketRecord
 
-Rec = dict[str, Any]
+Rec = PacketRecord  # as the pipeline builds it: every key but ``cause``
 ICMP_ERRORS = {4: {3, 4, 5, 11, 12}, 6: {1, 2, 3, 4}}
 
 
@@ -25,25 +26,27 @@ class NeighbourRules:
 
     def remember(self, rec: Rec) -> None:
         """The last frame of each flow, so that an ICMP error can name the frame it answers."""
-        ip = rec.get("ip")
-        l4 = rec.get("tcp") or rec.get("udp")
-        if ip and l4:
-            key = (norm_ip(ip["src"]), norm_ip(ip["dst"]), ip.get("proto"), l4["sport"], l4["dport"])
+        ip = rec["ip"]
+        l4 = rec["tcp"] or rec["udp"]
+        if ip is not None and l4 is not None:
+            key = (norm_ip(ip["src"]), norm_ip(ip["dst"]), ip["proto"], l4["sport"], l4["dport"])
             self.last_by_flow[key] = rec["number"]
             self.last_by_flow[key[:3]] = rec["number"]
 
     def arp(self, rec: Rec) -> dict[str, Any]:
         arp, frame = rec["arp"], rec["number"]
-        spa, tpa = arp.get("sender_ip"), arp.get("target_ip")
-        node = self.log.node_of(spa, arp.get("sender_mac"))
-        if arp.get("op") == 2:
+        if arp is None:  # the dispatcher sends only ARP records here
+            raise ValueError(f"frame {frame}: not an ARP packet")
+        spa, tpa = arp["sender_ip"], arp["target_ip"]
+        node = self.log.node_of(spa, arp["sender_mac"])
+        if arp["op"] == 2:
             req = self._arp_requests.get((tpa, spa))
             return make_cause(
                 "kernel",
                 "arp-reply",
                 f"kernel ({node}) answers ARP request"
                 + (f" frame {req}" if req else "")
-                + f": {spa} is at {arp.get('sender_mac')}",
+                + f": {spa} is at {arp['sender_mac']}",
                 answers=req,
                 node=node,
             )
@@ -53,7 +56,8 @@ class NeighbourRules:
                 "kernel", "arp-gratuitous", f"kernel ({node}) gratuitous ARP for {spa}", node=node
             )
         trigger = self.log.trigger(node, spa, tpa, rec["ts_ns"])
-        unicast = (rec.get("eth") or {}).get("dst", "ff:ff:ff:ff:ff:ff") != "ff:ff:ff:ff:ff:ff"
+        eth = rec["eth"]
+        unicast = eth is not None and eth["dst"] != "ff:ff:ff:ff:ff:ff"
         kind = "re-checks a stale neighbour entry (unicast probe)" if unicast else "resolves the neighbour"
         if unicast:
             why = ""
@@ -72,19 +76,19 @@ class NeighbourRules:
         )
 
     def icmp(self, rec: Rec) -> dict[str, Any]:
-        icmp, ip = rec["icmp"], rec.get("ip") or {}
-        version, itype = icmp.get("version", 4), icmp.get("type")
-        src, dst = norm_ip(ip.get("src")) or "", norm_ip(ip.get("dst")) or ""
-        node = self.log.node_of(src, (rec.get("eth") or {}).get("src"))
-        name = icmp.get("name") or f"type {itype}"
+        icmp, ip, eth = rec["icmp"], rec["ip"], rec["eth"]
+        if icmp is None:  # the dispatcher sends only ICMP records here
+            raise ValueError(f"frame {rec['number']}: not an ICMP packet")
+        version, itype = icmp["version"], icmp["type"]
+        src, dst = (norm_ip(ip["src"]) or "", norm_ip(ip["dst"]) or "") if ip is not None else ("", "")
+        node = self.log.node_of(src, eth["src"] if eth is not None else None)
+        name = icmp["name"] or f"type {itype}"
         if itype in ICMP_ERRORS.get(version, set()):
-            q = icmp.get("quoted") or {}
+            q = icmp.get("quoted")  # absent or null: the error quoted too little to tell
             key = (
-                norm_ip(q.get("src")),
-                norm_ip(q.get("dst")),
-                q.get("proto"),
-                q.get("sport"),
-                q.get("dport"),
+                (norm_ip(q["src"]), norm_ip(q["dst"]), q["proto"], q.get("sport"), q.get("dport"))
+                if q
+                else (None, None, None, None, None)
             )
             answered = self.last_by_flow.get(key) or self.last_by_flow.get(key[:3])
             return make_cause(

@@ -16,8 +16,9 @@ from typing import Any
 
 from lab.analysis.attribution.calllog import TOL_NS, CallLog
 from lab.analysis.attribution.causes import Call, make_cause
+from lab.records import PacketRecord
 
-Rec = dict[str, Any]
+Rec = PacketRecord  # as the pipeline builds it: every key but ``cause``
 SEND_WINDOW_NS = 1_000_000_000  # a raw datagram reaches the wire within this time of its send call
 # a daemon reads a datagram within this time of its arrival: well under a hello interval (1 s here), so the
 # same Hello bytes one interval later are never taken for this one's reading
@@ -27,7 +28,7 @@ RECV_WINDOW_NS = 200_000_000
 def daemon_call_label(call: Call) -> str:
     """``ospfd on r1 sendmsg() #12`` (the program's name when the call log has it)."""
     who = f"{call['program']} on {call.get('node', '?')}" if call.get("program") else call.get("node", "?")
-    return f"{who} {call.get('call', '?')}() #{call.get('id', '?')}"
+    return f"{who} {call['call']}() #{call['id']}"
 
 
 class RawIpRules:
@@ -40,18 +41,19 @@ class RawIpRules:
             dgram = call.get("dgram") or {}
             if not dgram.get("raw") or call.get("error") or not dgram.get("sha1"):
                 continue
-            out = str(call.get("call", "")).startswith(("send", "write"))
+            out = call["call"].startswith(("send", "write"))
             (self._sends if out else self._recvs)[dgram["sha1"]].append(call)
         for calls in (*self._sends.values(), *self._recvs.values()):
             calls.sort(key=lambda c: c["t_start_ns"])
         self._matched: set[tuple[str, int]] = set()  # (capture interface, call id)
 
     def cause(self, rec: Rec) -> dict[str, Any]:
-        info, ip = rec["routing"], rec.get("ip") or {}
-        iface, ts = str(rec.get("interface")), rec.get("ts_ns") or 0
-        src, dst, sha = ip.get("src"), ip.get("dst"), info.get("sha1")
+        info, ip = rec["routing"], rec["ip"]
+        iface, ts = rec["interface"], rec["ts_ns"] or 0
+        src, dst, ipid = (ip["src"], ip["dst"], ip["id"]) if ip is not None else (None, None, None)
+        sha = info.get("sha1")
         what = f"{info.get('protocol')} {info.get('message')} to {dst}"
-        send = self._send(sha, src, dst, ip.get("id"), ts, iface)
+        send = self._send(sha, src, dst, ipid, ts, iface)
         recvs = self._receivers(sha, src, ts, iface)
         read = "; received by " + ", ".join(daemon_call_label(c) for c in recvs) if recvs else ""
         rule = f"{str(info.get('protocol', 'ip')).lower()}-send"
