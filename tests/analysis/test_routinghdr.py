@@ -66,7 +66,7 @@ def test_decoded_frame_is_attributed_to_the_daemons_sendmsg() -> None:
     att = Attributor([call, recv, other])
     rec = {"number": 1, "ts_ns": 2_500, "interface": "r1-eth1", "routing": p.routing,
            "ip": {"version": 4, "src": "198.18.1.254", "dst": "224.0.0.5", "id": 0x2E15, "proto": 89},
-           "role": {"code": "ospf"}}
+           "role": {"code": "ospf"}, "tcp": None, "udp": None, "arp": None, "icmp": None}
     cause = att.cause(rec)
     assert cause["source"] == "call" and cause["calls"] == [7] and cause["consumed_by"] == [8]
     assert cause["text"] == ("ospfd on r1 sendmsg() #7: OSPF Hello to 224.0.0.5; received by ospfd on r2 "
@@ -88,7 +88,7 @@ def test_a_hello_nobody_read_is_not_given_the_next_hellos_reading() -> None:
     att = Attributor([*sends, late])
     rec = {"interface": "r1-eth1", "routing": {"protocol": "EIGRP", "message": "Hello", "sha1": sha},
            "ip": {"version": 4, "src": "198.18.1.254", "dst": "224.0.0.10", "id": 777, "proto": 88},
-           "role": {"code": "eigrp"}}
+           "role": {"code": "eigrp"}, "tcp": None, "udp": None, "arp": None, "icmp": None}
     first = att.cause({**rec, "number": 1, "ts_ns": 100_000})
     assert first["calls"] == [1] and "received by" not in first["text"]
     second = att.cause({**rec, "number": 2, "ts_ns": 1_000_010_000})

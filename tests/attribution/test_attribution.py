@@ -279,7 +279,7 @@ def test_udp_datagrams_match_sendto_and_recvfrom_by_tuple_length_and_hash() -> N
             "number": n,
             "ts_ns": t,
             "role": {"code": "udp"},
-            "ip": {"version": 4, "src": a[0], "dst": b[0], "proto": 17, "frag": None},
+            "ip": {"version": 4, "src": a[0], "dst": b[0], "proto": 17, "id": n, "frag": None},
             "udp": {"sport": a[1], "dport": b[1], "length": 13, "sha1": sha},
         })
 

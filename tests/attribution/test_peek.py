@@ -19,7 +19,7 @@ DG = {"type": "SOCK_DGRAM"}
 
 def udp(n: int, t: int, payload: int) -> dict[str, Any]:
     return packet_record(number=n, ts_ns=t, interface="h1-eth0", role={"code": "udp", "text": "udp"},
-                         ip={"version": 4, "src": A[0], "dst": B[0], "proto": 17, "id": n},
+                         ip={"version": 4, "src": A[0], "dst": B[0], "proto": 17, "id": n, "frag": None},
                          udp={"sport": A[1], "dport": B[1], "length": payload + 8, "sha1": "aaaa"})
 
 

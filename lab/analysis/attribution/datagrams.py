@@ -13,8 +13,9 @@ from typing import Any
 
 from lab.analysis.attribution.calllog import TOL_NS, CallLog, Endpoint, endpoint, norm_ip
 from lab.analysis.attribution.causes import Call, call_label, make_cause
+from lab.records import PacketRecord
 
-Rec = dict[str, Any]
+Rec = PacketRecord  # as the pipeline builds it: every key but ``cause``
 COPY_LIMIT_NS = 1_000_000_000  # with no consuming read, a peek within this time looked at the datagram
 
 
@@ -29,16 +30,20 @@ class DatagramRules:
 
         Matching is per capture interface: the same datagram seen on two links is matched twice.
         """
-        ip, udp, iface = rec["ip"], rec.get("udp"), str(rec.get("interface"))
-        frag = ip.get("frag") or {}
-        fragmented = bool(frag.get("offset") or frag.get("mf"))
-        fkey = (norm_ip(ip["src"]) or "", norm_ip(ip["dst"]) or "", frag.get("id", ip.get("id", 0)))
+        ip, udp, iface = rec["ip"], rec["udp"], rec["interface"]
+        if ip is None:  # the dispatcher sends only UDP datagrams and IP fragments here
+            raise ValueError(f"frame {rec['number']}: a datagram without an IP header")
+        frag = ip["frag"]
+        offset = frag["offset"] if frag is not None else None
+        fragmented = frag is not None and bool(frag["offset"] or frag["mf"])
+        ident = frag["id"] if frag is not None else ip["id"]
+        fkey = (norm_ip(ip["src"]) or "", norm_ip(ip["dst"]) or "", ident)
         known = self._frag_cause.get(fkey) if fragmented else None
         if known:
             return {
                 **known,
                 "rule": "ip-fragment",
-                "text": f"IP fragment (offset {frag.get('offset')}) of: {known['text']}",
+                "text": f"IP fragment (offset {offset}) of: {known['text']}",
             }
         if udp is None:  # a fragment before its datagram's UDP header was seen: match by hosts and time
             src: Endpoint | tuple[str, None] = (fkey[0], None)
@@ -47,11 +52,11 @@ class DatagramRules:
             sha = None
         else:
             src, dst = (fkey[0], udp["sport"]), (fkey[1], udp["dport"])
-            length = max(udp.get("length", 8) - 8, 0)
+            length = max(udp["length"] - 8, 0)
             sha = udp.get("sha1") if not fragmented else None
         send = self._match_dgram(src, dst, length, sha, rec["ts_ns"], iface, sending=True)
         recv = self._match_dgram(dst, src, length, sha, rec["ts_ns"], iface, sending=False)
-        size = length if length is not None else (send or {}).get("dgram", {}).get("len")
+        size = length if length is not None or send is None else send["dgram"].get("len")
         peeks = self._peeks(dst, src, rec["ts_ns"], recv)
         read = ""
         if peeks:
@@ -85,7 +90,7 @@ class DatagramRules:
             out = {
                 **out,
                 "rule": "ip-fragment",
-                "text": f"IP fragment (offset {frag.get('offset')}) of: {out['text']}",
+                "text": f"IP fragment (offset {offset}) of: {out['text']}",
             }
         return out
 
