@@ -274,6 +274,7 @@ class SlipFields(TypedDict):
 class PacketRecord(TypedDict):
     """One line of packets.jsonl: one captured frame, explained."""
 
+    schema_version: int
     number: int
     ts_ns: int | None
     t: float | None
@@ -341,6 +342,7 @@ class CallRecord(TypedDict):
     the capture's clock (CLOCK_REALTIME ns); ``sent_*``/``recv_*`` are the socket's running byte offsets
     before and after the call, which is how TCP segments are matched to calls exactly."""
 
+    schema_version: int
     id: int
     tracer: Literal["python", "strace"]
     node: str | None
@@ -379,6 +381,7 @@ class Endpoint(TypedDict):
 class TcpConversation(TypedDict):
     """A TCP stream of conversations.jsonl; client and server are known from the SYN when it was seen."""
 
+    schema_version: int
     proto: Literal["tcp"]
     stream: int
     app: str | None
@@ -406,6 +409,7 @@ class TcpConversation(TypedDict):
 class UdpConversation(TypedDict):
     """A UDP conversation of conversations.jsonl: who sent first, and how many datagrams answered."""
 
+    schema_version: int
     proto: Literal["udp"]
     stream: int
     app: str | None

@@ -30,6 +30,7 @@ from lab.analysis.decode import FIELD_DECODERS, Decoder, tcp_mss, tcp_wscale, wi
 from lab.analysis.flows import FlowTable, flag_str
 from lab.analysis.jsonline import dumps as _dumps
 from lab.analysis.roles import cause_tcp, ep
+from lab.records import SCHEMA_VERSION
 
 # Ethertype, then IPv4: vihl, tos, total length, id, flags+offset, ttl, proto
 _ETH_IP4 = struct.Struct("!HBBHHHBB").unpack_from
@@ -37,12 +38,13 @@ _TCP = struct.Struct("!HHIIBBH").unpack_from
 _UDP = struct.Struct("!HH H").unpack_from
 _OPT_TS = b"\x01\x01\x08\x0a"
 
-TCP_LINE = (b'{"number":%d,"ts_ns":%d,"t":%b,%b"len":%d,"caplen":%d,"layers":%b,'
+_HEAD = b'{"schema_version":%d,' % SCHEMA_VERSION  # every record says which schema it follows
+TCP_LINE = _HEAD + (b'"number":%d,"ts_ns":%d,"t":%b,%b"len":%d,"caplen":%d,"layers":%b,'
             b'"summary":"%b TCP [%b] seq=%d%b win=%b len=%d%b",%b%d,"id":%d,"proto":6,"frag":null},'
             b'%b"flags":"%b","flags_int":%d,"seq_raw":%d,"ack_raw":%d,"seq":%d,"ack":%d,"len":%d,"win":%d,'
             b'"mss":%b,"stream":%d,"from_client":%b},"udp":null,"icmp":null,"arp":null,"app":%b,'
             b'"role":{"code":"%b","text":%b},"analysis":%b,"cause":%b}')
-UDP_LINE = (b'{"number":%d,"ts_ns":%d,"t":%b,%b"len":%d,"caplen":%d,"layers":%b,'
+UDP_LINE = _HEAD + (b'"number":%d,"ts_ns":%d,"t":%b,%b"len":%d,"caplen":%d,"layers":%b,'
             b'"summary":"%b UDP len=%d%b",%b%d,"id":%d,"proto":17,"frag":null},"tcp":null,'
             b'%b"length":%d,"stream":%d,"sha1":"%b"},"icmp":null,"arp":null,"app":%b,'
             b'"role":{"code":"udp","text":"%b"},"analysis":[],"cause":%b}')

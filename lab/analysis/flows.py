@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.analysis.catalogue import TCP_PORTS, UDP_PORTS
+from lab.records import SCHEMA_VERSION
 
 FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 1, 2, 4, 8, 16, 32, 64, 128
 M32 = 0xFFFFFFFF
@@ -141,7 +142,7 @@ class TcpStream:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "proto": "tcp", "stream": self.id,
+            "schema_version": SCHEMA_VERSION, "proto": "tcp", "stream": self.id,
             "client": {"addr": self.client[0], "port": self.client[1]},
             "server": {"addr": self.server[0], "port": self.server[1]},
             "client_determined_by": self.client_by, "app": self.app,
@@ -178,7 +179,7 @@ class UdpConv:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "proto": "udp", "stream": self.id, "app": self.app,
+            "schema_version": SCHEMA_VERSION, "proto": "udp", "stream": self.id, "app": self.app,
             "first_sender": {"addr": self.a[0], "port": self.a[1]},
             "first_receiver": {"addr": self.b[0], "port": self.b[1]},
             "packets_from_first_sender": self.packets[0], "packets_other_direction": self.packets[1],

@@ -468,7 +468,7 @@ def _finish_rec(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item
         ip = {"version": p.ipv, "src": p.src, "dst": p.dst, "ttl": p.ttl, "id": p.ipid, "proto": p.proto,
               "frag": {"offset": fr[0], "mf": fr[1], "id": fr[2]} if fr else None}
     rec = {
-        "number": n, "ts_ns": ts,
+        "schema_version": SCHEMA_VERSION, "number": n, "ts_ns": ts,
         "t": (ts - t0) / 1e9 if ts is not None and t0 is not None else None,
         "interface": iface.label, "node": iface_nodes.get(iface.name or "") if iface_nodes else None,
         "len": item.wirelen, "caplen": item.caplen,

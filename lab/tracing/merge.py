@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import TraceError
+from lab.records import SCHEMA_VERSION
 from lab.tracing.strace import parse_strace_file
 
 FIELDS = ("id", "tracer", "node", "pid", "tid", "sock", "fd", "call", "args", "ret", "error", "exception",
@@ -107,9 +108,10 @@ def merge_traces(trace_dir: Path, out: Path) -> list[dict[str, Any]]:
     merged = []
     for i, rec in enumerate(records, 1):
         rec.pop("id", None)
+        rec.pop("schema_version", None)
         if any(k not in rec for k in FIELDS[1:]):  # a log from an older tracer: fill the missing fields
             rec = {k: rec.get(k) for k in FIELDS[1:]} | rec
-        merged.append({"id": i, **rec})
+        merged.append({"schema_version": SCHEMA_VERSION, "id": i, **rec})
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")

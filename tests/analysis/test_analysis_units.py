@@ -22,8 +22,8 @@ from lab.cli.main import main as lab_main
 from lab.errors import PcapFormatError
 from tests.analysis.corpus_compare import load_jsonl
 
-CONTRACT_KEYS = ["number", "ts_ns", "t", "interface", "node", "len", "caplen", "layers", "summary", "eth",
-                 "ip", "tcp", "udp", "icmp", "arp", "app", "role", "analysis", "cause"]
+CONTRACT_KEYS = ["schema_version", "number", "ts_ns", "t", "interface", "node", "len", "caplen", "layers",
+                 "summary", "eth", "ip", "tcp", "udp", "icmp", "arp", "app", "role", "analysis", "cause"]
 ROLE_CODES = {"syn", "syn-ack", "handshake-ack", "data", "ack", "fin", "rst", "udp", "ip-fragment",
               "arp-request", "arp-reply", "ndp-ns", "ndp-na", "ndp-rs", "ndp-ra", "icmp-echo-request",
               "icmp-echo-reply", "icmp-error", "igmp", "ospf", "other", "lab-probe"}

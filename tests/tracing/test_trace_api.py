@@ -103,7 +103,7 @@ def test_merge_orders_by_start_time_and_numbers(tmp_path: Path) -> None:
         (2, 10, "recv"),
         (3, 30, "close"),
     ]
-    assert list(recs[0])[:3] == ["id", "tracer", "node"]
+    assert list(recs[0])[:4] == ["schema_version", "id", "tracer", "node"]
     assert load_calls(tmp_path / "out" / "calls.jsonl") == recs
 
 
