@@ -25,11 +25,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lab.records import PacketRecord
+
 if TYPE_CHECKING:
     import networkx as nx
 
 
-Record = dict[str, Any]
+Record = PacketRecord  # packets.jsonl records of a first analysis: every key, ``cause`` included
 
 
 @dataclass(frozen=True)
@@ -87,17 +89,18 @@ def _same_link(x: tuple[str, str], y: tuple[str, str]) -> bool:
 
 def _covers(later: Record, lost: Record) -> bool:
     """``later`` goes the same way on the same 4-tuple and carries all of ``lost``'s sequence space."""
-    a, b = later.get("tcp") or {}, lost.get("tcp") or {}
-    if not a or not b or (later.get("ip") or {}).get("src") != (lost.get("ip") or {}).get("src"):
+    a, b, ip_a, ip_b = later["tcp"], lost["tcp"], later["ip"], lost["ip"]
+    if a is None or b is None or ip_a is None or ip_b is None or ip_a["src"] != ip_b["src"]:
         return False
-    if (a.get("sport"), a.get("dport")) != (b.get("sport"), b.get("dport")):
+    if (a["sport"], a["dport"]) != (b["sport"], b["dport"]):
         return False
-    flags_a, flags_b = str(a.get("flags") or ""), str(b.get("flags") or "")
-    span_b = (b.get("len") or 0) + ("SYN" in flags_b) + ("FIN" in flags_b)
-    span_a = (a.get("len") or 0) + ("SYN" in flags_a) + ("FIN" in flags_a)
-    if not span_b or a.get("seq") is None or b.get("seq") is None:
+    flags_a, flags_b = a["flags"] or "", b["flags"] or ""
+    span_b = (b["len"] or 0) + ("SYN" in flags_b) + ("FIN" in flags_b)
+    span_a = (a["len"] or 0) + ("SYN" in flags_a) + ("FIN" in flags_a)
+    seq_a, seq_b = a["seq"], b["seq"]
+    if not span_b or seq_a is None or seq_b is None:
         return False
-    return a["seq"] <= b["seq"] and a["seq"] + span_a >= b["seq"] + span_b
+    return seq_a <= seq_b and seq_a + span_a >= seq_b + span_b
 
 
 def find_lost(packets: Iterable[Record], nodes_info: Mapping[str, Mapping[str, Any]],
@@ -106,20 +109,20 @@ def find_lost(packets: Iterable[Record], nodes_info: Mapping[str, Mapping[str, A
     rules = list(rules)
     if not rules:
         return {}
-    packets = [p for p in packets if (p.get("ip") or {}).get("version") == 4]
+    packets = [p for p in packets if (ip := p["ip"]) is not None and ip["version"] == 4]
     graph, iface_link, addr_node = _graph(nodes_info)
     captured = {frozenset(link) for iface, link in iface_link.items()
-                if any(p.get("interface") == iface for p in packets)}
+                if any(p["interface"] == iface for p in packets)}
     sightings: dict[int, list[Record]] = {}  # first sighting's frame -> every sighting, in capture order
     for p in packets:
-        first = (p.get("cause") or {}).get("copy_of") or p["number"]
+        first = p["cause"].get("copy_of") or p["number"]
         sightings.setdefault(int(first), []).append(p)
     lost: dict[int, dict[str, Any]] = {}
     lost_frames: set[int] = set()
     for seen in sightings.values():
         last = seen[-1]
-        link = iface_link.get(str(last.get("interface")))
-        dst = addr_node.get(str((last.get("ip") or {}).get("dst")))
+        link, ip = iface_link.get(last["interface"]), last["ip"]
+        dst = addr_node.get(ip["dst"]) if ip is not None else None
         if link is None or dst is None:
             continue
         rest = _rest_of_path(graph, link, dst)
@@ -128,13 +131,13 @@ def find_lost(packets: Iterable[Record], nodes_info: Mapping[str, Mapping[str, A
         rule = next((r for hop in [link, *rest] for r in rules if _same_link(hop, (r.a, r.b))), None)
         if rule is None:
             continue  # missing without a loss rule to blame: say nothing rather than guess
-        lost[last["number"]] = {"link": rule.link, "seen_last_on": str(last.get("interface")),
+        lost[last["number"]] = {"link": rule.link, "seen_last_on": last["interface"],
                                 "rule": rule.rule, "carried_by": None}
         lost_frames.update(p["number"] for p in seen)
     for number, rec in lost.items():
         lost_pkt = next(p for p in packets if p["number"] == number)
         for p in packets:
-            if (p["number"] > number and p.get("interface") == rec["seen_last_on"]
+            if (p["number"] > number and p["interface"] == rec["seen_last_on"]
                     and p["number"] not in lost_frames and _covers(p, lost_pkt)):
                 rec["carried_by"] = p["number"]
                 break
@@ -160,7 +163,7 @@ def lost_text(lost: Mapping[str, Any], node: str | None) -> str:
     """What a lost copy's cause adds: where it was lost, by which rule, and what carried its bytes."""
     text = (f"this copy was lost on link {lost['link']}: dropped by the emulated {lost['rule']}, last seen "
             f"on {lost['seen_last_on']}")
-    if lost.get("carried_by") is not None:
+    if lost["carried_by"] is not None:
         text += f"; retransmission frame {lost['carried_by']} carried its bytes"
         if node:
             text += f" to {node}"
