@@ -24,8 +24,9 @@ from typing import Any
 
 from lab.analysis.attribution.calllog import TOL_NS, CallLog, endpoint, norm_ip
 from lab.analysis.attribution.causes import Call, call_label, make_cause
+from lab.records import ICMP, IP, ICMPQuoted, PacketRecord
 
-Rec = dict[str, Any]
+Rec = PacketRecord  # as the pipeline builds it: every key but ``cause``
 ICMP_PROTO_NAMES = {1, "1", "IPPROTO_ICMP"}
 ERRNO_NAMES = {90: "EMSGSIZE", 111: "ECONNREFUSED", 113: "EHOSTUNREACH", 101: "ENETUNREACH"}
 NOT_TOLD = {"TimeoutError", "timeout", "BlockingIOError", "EAGAIN", "EWOULDBLOCK", "ETIMEDOUT"}
@@ -34,10 +35,21 @@ MAX_SIGHTINGS = 65536
 
 def _icmp_len(rec: Rec) -> int | None:
     """The ICMP message length (header + data): the outer ICMP layer's length."""
-    for layer in rec.get("layers") or ():
-        if layer.get("name") == "ICMP" and not layer.get("note"):
+    for layer in rec["layers"]:
+        if layer["name"] == "ICMP" and not layer.get("note"):
             return int(layer["length"])
     return None
+
+
+def _echo(icmp: ICMP) -> tuple[int | None, int | None]:
+    """An echo's identifier and sequence number (None, None when the message carries none)."""
+    echo = icmp.get("echo")
+    return (echo["id"], echo["seq"]) if echo is not None else (None, None)
+
+
+def _eth_src(rec: Rec) -> str | None:
+    eth = rec["eth"]
+    return eth["src"] if eth is not None else None
 
 
 def _ip_len(rec: Rec) -> int | None:
@@ -85,33 +97,33 @@ class IcmpRules:
         while len(self._sightings) > MAX_SIGHTINGS:
             self._sightings.popitem(last=False)
 
-    def _quoted_sighting(self, rec: Rec) -> tuple[int, int, Any, Any, dict] | None:
-        q = (rec.get("icmp") or {}).get("quoted") or {}
-        hosts = (norm_ip(q.get("src")), norm_ip(q.get("dst")), q.get("proto"))
+    def _quoted_sighting(self, rec: Rec, q: ICMPQuoted) -> tuple[int, int, Any, Any, dict] | None:
+        hosts = (norm_ip(q["src"]), norm_ip(q["dst"]), q["proto"])
         ports = (q.get("sport"), q.get("dport"))
         key = hosts + (("id", q["id"]) if q.get("id") is not None else ("ports",)) + ports
-        seen = [s for s in self._sightings.get(key, []) if s[1] <= rec.get("ts_ns", 0)]
+        seen = [s for s in self._sightings.get(key, []) if s[1] <= rec["ts_ns"]]
         return seen[-1] if seen else None
 
     # -- rules ---------------------------------------------------------------------------------------
     def cause(self, rec: Rec) -> dict[str, Any] | None:
         """The cause of an ICMPv4 packet, or None to leave it to the other rules."""
-        icmp, ip = rec.get("icmp") or {}, rec.get("ip") or {}
-        if icmp.get("version") != 4:
+        icmp, ip = rec["icmp"], rec["ip"]
+        if icmp is None or ip is None or icmp["version"] != 4:
             return None
-        itype = icmp.get("type")
+        itype = icmp["type"]
         if itype == 8:
             return self._echo_request(rec, icmp, ip)
         if itype == 0:
             return self._echo_reply(rec, icmp, ip)
-        if icmp.get("quoted") is not None:
-            return self._error(rec, icmp, ip)
+        quoted = icmp.get("quoted")
+        if quoted is not None:
+            return self._error(rec, icmp, ip, quoted)
         return None
 
-    def _echo_request(self, rec: Rec, icmp: dict, ip: dict) -> dict[str, Any] | None:
-        src, dst = norm_ip(ip.get("src")) or "", norm_ip(ip.get("dst")) or ""
-        echo = icmp.get("echo") or {}
-        self._echo[(src, dst, echo.get("id"), echo.get("seq"))] = rec["number"]
+    def _echo_request(self, rec: Rec, icmp: ICMP, ip: IP) -> dict[str, Any] | None:
+        src, dst = norm_ip(ip["src"]) or "", norm_ip(ip["dst"]) or ""
+        echo_id, echo_seq = _echo(icmp)
+        self._echo[(src, dst, echo_id, echo_seq)] = rec["number"]
         send = self._ping_call(rec, peer=dst, at=src, sending=True)
         if send is None:
             return None
@@ -119,17 +131,16 @@ class IcmpRules:
         return make_cause(
             "call",
             "icmp-echo-request",
-            f"{call_label(send)}: one echo request (identifier {echo.get('id')} and checksum written by "
-            f"the kernel, sequence {echo.get('seq')} by the program)",
+            f"{call_label(send)}: one echo request (identifier {echo_id} and checksum written by "
+            f"the kernel, sequence {echo_seq} by the program)",
             [send],
             consumed_by=[read["id"]] if read else None,
         )
 
-    def _echo_reply(self, rec: Rec, icmp: dict, ip: dict) -> dict[str, Any] | None:
-        src, dst = norm_ip(ip.get("src")) or "", norm_ip(ip.get("dst")) or ""
-        node = self.log.node_of(src, (rec.get("eth") or {}).get("src"))
-        echo = icmp.get("echo") or {}
-        req = self._echo.get((dst, src, echo.get("id"), echo.get("seq")))
+    def _echo_reply(self, rec: Rec, icmp: ICMP, ip: IP) -> dict[str, Any] | None:
+        src, dst = norm_ip(ip["src"]) or "", norm_ip(ip["dst"]) or ""
+        node = self.log.node_of(src, _eth_src(rec))
+        req = self._echo.get((dst, src, *_echo(icmp)))
         read = self._ping_call(rec, peer=src, at=dst, sending=False)
         if read is None and req is None:
             return None
@@ -148,7 +159,7 @@ class IcmpRules:
 
     def _ping_call(self, rec: Rec, *, peer: str, at: str, sending: bool) -> Call | None:
         """The earliest unclaimed sendto (recvfrom) of a ping socket at ``at`` that fits the packet."""
-        size, ts, iface = _icmp_len(rec), rec.get("ts_ns", 0), str(rec.get("interface"))
+        size, ts, iface = _icmp_len(rec), rec["ts_ns"], rec["interface"]
         node = self.log.node_of(at)
         known = node != at  # node_of names the node, or returns the address when no node is known for it
         best: Call | None = None
@@ -172,20 +183,19 @@ class IcmpRules:
             self._claimed.add((iface, best["id"]))
         return best
 
-    def _error(self, rec: Rec, icmp: dict, ip: dict) -> dict[str, Any]:
-        src = norm_ip(ip.get("src")) or ""
-        node = self.log.node_of(src, (rec.get("eth") or {}).get("src"))
-        q = icmp.get("quoted") or {}
-        seen = self._quoted_sighting(rec)
+    def _error(self, rec: Rec, icmp: ICMP, ip: IP, q: ICMPQuoted) -> dict[str, Any]:
+        src = norm_ip(ip["src"]) or ""
+        node = self.log.node_of(src, _eth_src(rec))
+        seen = self._quoted_sighting(rec, q)
         frame = seen[0] if seen else None
-        name = icmp.get("name") or f"type {icmp.get('type')} code {icmp.get('code')}"
+        name = icmp["name"] or f"type {icmp['type']} code {icmp['code']}"
         about = f"frame {frame}" if frame else "a packet that was not captured"
         why = self._reason(icmp, q, seen, node)
         rule = {
             (11, 0): "icmp-time-exceeded",
             (3, 3): "icmp-port-unreachable",
             (3, 4): "icmp-frag-needed",
-        }.get((icmp.get("type"), icmp.get("code")), "icmp-error")
+        }.get((icmp["type"], icmp["code"]), "icmp-error")
         sender = self._sender(seen)
         told = self._told(sender, rec) if sender else None
         if told is not None:
@@ -205,9 +215,9 @@ class IcmpRules:
         )
 
     @staticmethod
-    def _reason(icmp: dict, q: dict, seen: tuple | None, node: str) -> str:
-        kind = (icmp.get("type"), icmp.get("code"))
-        proto = {6: "TCP", 17: "UDP"}.get(q.get("proto"), f"protocol {q.get('proto')}")
+    def _reason(icmp: ICMP, q: ICMPQuoted, seen: tuple | None, node: str) -> str:
+        kind = (icmp["type"], icmp["code"])
+        proto = {6: "TCP", 17: "UDP"}.get(q["proto"], f"protocol {q['proto']}")
         if kind == (11, 0):
             came = f" (it arrived with TTL {seen[2]})" if seen and seen[2] is not None else ""
             return f"TTL reached 0{came}: a router drops a packet rather than forward it with TTL 0"
@@ -224,7 +234,7 @@ class IcmpRules:
                 f"the router drops it"
             )
         if kind[0] == 3:
-            return f"{q.get('dst')} cannot be reached from {node}"
+            return f"{q['dst']} cannot be reached from {node}"
         return f"{node} could not handle the packet"
 
     def _sender(self, seen: tuple | None) -> Call | None:
@@ -239,7 +249,7 @@ class IcmpRules:
         sock = self.log.socks.get(str(sender.get("sock")))
         if sock is None:
             return None
-        ts, iface = rec.get("ts_ns", 0), str(rec.get("interface"))
+        ts, iface = rec["ts_ns"], rec["interface"]
         for call in sock.calls:
             if call["t_start_ns"] < sender["t_start_ns"] or call.get("t_end_ns", 0) < ts - TOL_NS:
                 continue
@@ -254,7 +264,7 @@ class IcmpRules:
         args = call.get("args") or {}
         if "ERRQUEUE" in str(args.get("flags") or ""):
             return f"read by {call_label(call)} from the socket's error queue (IP_RECVERR)"
-        if call.get("call") == "getsockopt":
+        if call["call"] == "getsockopt":
             ret = call.get("ret")
             return f"{call_label(call)} reads SO_ERROR = {ret} ({ERRNO_NAMES.get(ret, 'errno')})"
         what = call.get("exception") or call.get("error")
@@ -275,7 +285,7 @@ def _reports_error(call: Call) -> bool:
     args = call.get("args") or {}
     if "ERRQUEUE" in str(args.get("flags") or ""):
         return not call.get("error") and not call.get("exception")
-    if call.get("call") == "getsockopt" and args.get("optname") == "SO_ERROR":
+    if call["call"] == "getsockopt" and args.get("optname") == "SO_ERROR":
         return isinstance(call.get("ret"), int) and call["ret"] != 0
     what = call.get("exception") or call.get("error")
     return bool(what) and str(what) not in NOT_TOLD
