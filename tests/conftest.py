@@ -1,5 +1,7 @@
-"""Shared fixtures: where the public corpus lives, skips with reasons for root-only tests, and the runs of
-the lab catalogue (each lab run at most once per session, shared by every test that reads its outputs)."""
+"""Shared fixtures: the repository root, where the public corpus lives, skips with reasons for root-only
+tests and missing tools, and the runs of the lab catalogue (each lab run at most once per session, shared by
+every test that reads its outputs). Helpers are fixtures, not importable names: test modules never import
+this file, so the suite needs no ``pythonpath`` setting."""
 
 from __future__ import annotations
 
@@ -32,11 +34,23 @@ def corpus_dir() -> Path:
     return CORPUS
 
 
-def require_tool(name: str) -> str:
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    """The repository root (the working directory the ``lab`` command-line tests run in)."""
+    return REPO
+
+
+def _require_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
         pytest.skip(f"{name} not installed (run make setup)")
     return path
+
+
+@pytest.fixture(scope="session")
+def require_tool() -> Callable[[str], str]:
+    """``require_tool("dumpcap")``: the tool's path, or a skip that names the missing tool."""
+    return _require_tool
 
 
 @pytest.fixture(scope="session")

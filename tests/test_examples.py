@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, require_tool
+REPO = Path(__file__).resolve().parents[1]
+
 
 pytestmark = pytest.mark.root
 EXAMPLES = REPO / "examples"
 
 
-def test_notebook_runs(tmp_path: Path) -> None:
+def test_notebook_runs(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     require_tool("dumpcap")
     nbformat = pytest.importorskip("nbformat")
     from nbclient import NotebookClient
@@ -36,7 +38,9 @@ def test_notebook_runs(tmp_path: Path) -> None:
     ("explore_run.py", ["<Run udp-echo", " ok", "sendto() #", "read frames ["]),
     ("http_by_hand.py", ["fetched ", "<Run capture-1", "connect() #"]),
 ])
-def test_scripts_run(script: str, expected: list[str], tmp_path: Path) -> None:
+def test_scripts_run(
+    script: str, expected: list[str], tmp_path: Path, require_tool: Callable[[str], str]
+) -> None:
     require_tool("dumpcap")
     require_tool("curl")
     proc = subprocess.run([sys.executable, str(EXAMPLES / script)], cwd=tmp_path, capture_output=True,

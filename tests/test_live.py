@@ -12,14 +12,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from lab.live import parse_window
 from lab.watch import _renumbered, parse_filter
-from tests.conftest import REPO, require_tool
 from tests.test_records import validate_dir
+
+REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.root
 LAB = [sys.executable, "-m", "lab"]
@@ -47,7 +49,7 @@ def run_processes(live: Path) -> list[str]:
 
 
 @pytest.fixture
-def session(tmp_path: Path):
+def session(tmp_path: Path, require_tool: Callable[[str], str]):
     require_tool("dumpcap")
     run_id = f"lv{os.getpid() % 10000}{int(time.time() * 1000) % 1000}"[:12]
     live = tmp_path / "live"
@@ -184,7 +186,9 @@ def test_windows_filters_and_renumbering_parse_as_documented() -> None:
         "answers frame 2; frames 1, 5 and ?"
 
 
-def test_a_session_on_a_lossy_link_marks_the_copies_the_link_lost(tmp_path: Path) -> None:
+def test_a_session_on_a_lossy_link_marks_the_copies_the_link_lost(
+    tmp_path: Path, require_tool: Callable[[str], str]
+) -> None:
     require_tool("dumpcap")
     run_id = f"ll{os.getpid() % 100000}"[:12]
     live = tmp_path / "live"

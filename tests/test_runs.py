@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import lab
 from lab.errors import LabError, UsageError
-from tests.conftest import require_tool
 from tests.test_records import validate_dir
 
 
 @pytest.fixture(scope="module")
-def echo(tmp_path_factory: pytest.TempPathFactory) -> lab.Run:
+def echo(tmp_path_factory: pytest.TempPathFactory, require_tool: Callable[[str], str]) -> lab.Run:
     if __import__("os").geteuid() != 0:
         pytest.skip("needs root: network namespaces")
     require_tool("dumpcap")
@@ -63,7 +63,7 @@ def test_data_segments_are_read_by_the_recv_that_consumed_them(echo: lab.Run) ->
 
 
 @pytest.mark.root
-def test_scapy_and_pyshark_decode_the_same_frame(echo: lab.Run) -> None:
+def test_scapy_and_pyshark_decode_the_same_frame(echo: lab.Run, require_tool: Callable[[str], str]) -> None:
     syn = _syn(echo)
     sp = syn.scapy()
     assert sp.summary().startswith("Ether / IP / TCP") and sp["TCP"].flags == "S"

@@ -4,13 +4,13 @@ every packet explained, nothing left behind."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import lab
 from lab.errors import UsageError
-from tests.conftest import require_tool
 from tests.test_records import validate_dir
 
 pytestmark = pytest.mark.root
@@ -21,7 +21,7 @@ def _namespaces_of(run_id: str) -> list[str]:
     return [line.split()[0] for line in out.splitlines() if run_id in line]
 
 
-def test_http_by_hand_every_packet_explained(tmp_path: Path) -> None:
+def test_http_by_hand_every_packet_explained(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     require_tool("dumpcap")
     require_tool("curl")
     with lab.network("two-hosts", out=tmp_path / "net") as net:

@@ -24,8 +24,9 @@ from tests.analysis.corpus_compare import (
     load_truth,
     truth_frames,
 )
-from tests.conftest import CORPUS
 
+# the directory the corpus_dir fixture serves; read here because parametrization happens at collection
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 CAPTURES = sorted(p.name for p in (CORPUS / "pcaps").iterdir()) if (CORPUS / "pcaps").is_dir() else []
 UNREADABLE = {"tcpdump__dsa.pcap"}  # link type 284: tshark reads nothing either
 
@@ -218,6 +219,7 @@ def test_annotated_readable_by_tshark(analyzed: dict, corpus_dir: Path) -> None:
                  "pcapplusplus__nanosecs_big_endian.pcap"):
         res = _result(analyzed, name)
         recs = load_jsonl(res.packets_path)
+        assert recs, name
         rows = subprocess.run([tshark, "-r", str(res.annotated_path), "-T", "fields", "-e", "frame.comment",
                                "-e", "frame.len", "-e", "frame.time_epoch", "-e", "frame.encap_type"],
                               capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()

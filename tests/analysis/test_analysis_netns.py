@@ -12,13 +12,13 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from lab.analysis.pipeline import analyze_capture
 from tests.analysis.corpus_compare import load_jsonl
-from tests.conftest import require_tool
 
 pytestmark = pytest.mark.root
 
@@ -44,7 +44,7 @@ def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, timeout=30, capture_output=True)
 
 
-def test_real_capture_analyzed_end_to_end(tmp_path: Path) -> None:
+def test_real_capture_analyzed_end_to_end(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     require_tool("ip")
     dumpcap = require_tool("dumpcap")
     tshark = require_tool("tshark")

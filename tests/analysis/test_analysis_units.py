@@ -91,7 +91,7 @@ def test_record_shape_and_catalogue(tmp_path: Path) -> None:
     cap.write_bytes(_pcap(1, [_udp_frame(), _udp_frame(5000, 40000, b"world!"), _probe_frame()]))
     res = analyze_capture(cap, tmp_path / "out")
     recs = load_jsonl(res.packets_path)
-    assert res.packet_count == 3 and res.errors == []
+    assert res.packet_count == len(recs) == 3 and res.errors == []
     for r in recs:
         assert list(r)[: len(CONTRACT_KEYS)] == CONTRACT_KEYS
         assert r["role"]["code"] in ROLE_CODES

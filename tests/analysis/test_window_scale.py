@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import struct
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from lab.analysis.decode import win_text
 from tests.analysis.test_analysis_interfaces import _both, _ng
-from tests.conftest import require_tool
 
 SYN, ACK, PSH = 0x02, 0x10, 0x08
 
@@ -27,7 +27,7 @@ def _seg(sport: int, dport: int, seq: int, ack: int, flags: int, win: int, wscal
     return bytes.fromhex("020000000002020000000001") + b"\x08\x00" + ip + tcp + payload
 
 
-def test_scaled_windows_equal_tsharks(tmp_path: Path) -> None:
+def test_scaled_windows_equal_tsharks(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     require_tool("tshark")
     frames = [
         _seg(40000, 5012, 100, 0, SYN, 64240, 7),

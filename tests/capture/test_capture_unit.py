@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import struct
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,6 @@ from lab.capture.dumpcap import _Group
 from lab.capture.probe import probe_frame, probe_payload
 from lab.cli.main import cli, main
 from lab.errors import CaptureError
-from tests.conftest import require_tool
 
 NO_NS = "labtest-no-such-ns"  # never created: `ip netns exec` into it fails at once, as root or not
 
@@ -174,7 +174,9 @@ def test_the_probe_error_wins_and_a_failed_merge_is_named_too(tmp_path: Path) ->
     assert not list(tmp_path.glob("*.merging"))
 
 
-def test_two_namespaces_merge_with_their_labels_and_the_raw_files_go(tmp_path: Path) -> None:
+def test_two_namespaces_merge_with_their_labels_and_the_raw_files_go(
+    tmp_path: Path, require_tool: Callable[[str], str]
+) -> None:
     require_tool("mergecap")
     cap, groups = _capture(
         tmp_path,
@@ -189,7 +191,9 @@ def test_two_namespaces_merge_with_their_labels_and_the_raw_files_go(tmp_path: P
     assert [g.log.exists() for g in groups] == [True, True]
 
 
-def test_a_failed_merge_keeps_the_raw_files_and_says_where(tmp_path: Path) -> None:
+def test_a_failed_merge_keeps_the_raw_files_and_says_where(
+    tmp_path: Path, require_tool: Callable[[str], str]
+) -> None:
     require_tool("mergecap")
     cap, groups = _capture(
         tmp_path, [("ns-a", "h1-eth0", pcapng([udp_frame(1)])), ("ns-b", "h2-eth0", b"not a capture file")]

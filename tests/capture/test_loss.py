@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,8 @@ import pytest
 from lab.capture import Capture, CaptureTarget
 from lab.emulation import Network
 from lab.topology import load_topology
-from tests.conftest import REPO, require_tool
+
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.root
 LAB = [sys.executable, "-m", "lab"]
@@ -33,7 +35,9 @@ BLAST = (
 )
 
 
-def test_a_paused_dumpcap_overflows_and_the_drops_are_counted(tmp_path: Path) -> None:
+def test_a_paused_dumpcap_overflows_and_the_drops_are_counted(
+    tmp_path: Path, require_tool: Callable[[str], str]
+) -> None:
     require_tool("dumpcap")
     with Network(load_topology("two-hosts")) as net:
         points = net.capture_points()
@@ -63,7 +67,9 @@ def test_a_paused_dumpcap_overflows_and_the_drops_are_counted(tmp_path: Path) ->
     assert re.search(rf"Number of packets:\s+{counts.received}$", frames, re.M), frames
 
 
-def test_a_lossy_run_fails_says_where_and_never_claims_full_coverage(tmp_path: Path) -> None:
+def test_a_lossy_run_fails_says_where_and_never_claims_full_coverage(
+    tmp_path: Path, require_tool: Callable[[str], str]
+) -> None:
     require_tool("dumpcap")
     out = tmp_path / "run"
     done = subprocess.run(

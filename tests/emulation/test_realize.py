@@ -78,7 +78,9 @@ def test_routers_forward_and_ttl_drops_per_hop():
 def test_offloads_off_on_every_veth():
     with Network(load_topology("lan"), run_id=run_id()) as net:
         for node in ("h1", "s1"):
-            for i in net.interfaces(node):
+            interfaces = net.interfaces(node)
+            assert interfaces, node
+            for i in interfaces:
                 feats = net.run(node, ["ethtool", "-k", i.name]).stdout
                 for f in ("tx-checksumming", "generic-segmentation-offload", "generic-receive-offload",
                           "tx-tcp-segmentation", "tx-tcp6-segmentation"):

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import struct
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from lab.labs.spec import LabSpec, list_labs
-from tests.conftest import require_tool
 
 PAYLOADS = (b"hello, lab", b"one", bytes(range(32)))
 PORT_FLAGS = ("--port", "--bind-port")
@@ -66,7 +66,7 @@ def _frames(port: int, first_seq: int) -> list[tuple[str, bytes]]:
     return out
 
 
-def test_every_lab_port_dissects_as_plain_data(tmp_path: Path) -> None:
+def test_every_lab_port_dissects_as_plain_data(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     require_tool("tshark")
     cases: list[tuple[str, int, str]] = []
     frames: list[bytes] = []

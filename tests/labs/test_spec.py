@@ -43,6 +43,7 @@ def test_catalogue_loads_in_teaching_order() -> None:
     labs = list_labs()
     assert [lab.name for lab in labs] == list(CATALOGUE)
     assert len(labs) >= 13
+    programs = 0
     for lab in labs:
         assert lab.summary and lab.concept and lab.observations and lab.questions, lab.name
         assert "OSI" in lab.concept and "TCP/IP" in lab.concept and f"make lab LAB={lab.name}" in lab.concept
@@ -50,6 +51,8 @@ def test_catalogue_loads_in_teaching_order() -> None:
             for arg in step.run:
                 if arg.startswith("{programs}/"):
                     assert (PROGRAMS_DIR / arg.removeprefix("{programs}/")).is_file(), arg
+                    programs += 1
+    assert programs >= len(labs)  # every lab runs at least one shipped program
 
 
 def test_lab_specific_topology_resolves_to_an_absolute_path() -> None:

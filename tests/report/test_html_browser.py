@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.conftest import require_tool
 
 pytestmark = [pytest.mark.browser]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -113,7 +111,7 @@ class Page:
         assert self.requests and all(u.startswith("file://") for u in self.requests)
 
 
-def _lab_run(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+def _lab_run(tmp_path_factory: pytest.TempPathFactory, require_tool: Callable[[str], str], name: str) -> Path:
     require_tool("dumpcap")
     from lab.runner import run_lab
 
@@ -124,13 +122,13 @@ def _lab_run(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def echo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _lab_run(tmp_path_factory, "tcp-echo")
+def echo(tmp_path_factory: pytest.TempPathFactory, require_tool: Callable[[str], str]) -> Path:
+    return _lab_run(tmp_path_factory, require_tool, "tcp-echo")
 
 
 @pytest.fixture(scope="module")
-def routed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _lab_run(tmp_path_factory, "routed")
+def routed(tmp_path_factory: pytest.TempPathFactory, require_tool: Callable[[str], str]) -> Path:
+    return _lab_run(tmp_path_factory, require_tool, "routed")
 
 
 @pytest.mark.root
@@ -296,9 +294,10 @@ def test_lost_packet_ends_where_it_was_lost(browser: Any, routed: Path, tmp_path
 
 
 @pytest.mark.root
-def test_lossy_link_tcp_graph_marks_retransmissions(browser: Any, tmp_path_factory: pytest.TempPathFactory
-                                                    ) -> None:
-    out = _lab_run(tmp_path_factory, "lossy-link")
+def test_lossy_link_tcp_graph_marks_retransmissions(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory, require_tool: Callable[[str], str]
+) -> None:
+    out = _lab_run(tmp_path_factory, require_tool, "lossy-link")
     packets = _records(out, "packets.jsonl")
     retrans = [p for p in packets if "retransmission" in (p.get("analysis") or []) and not
                p["cause"].get("copy_of")]

@@ -100,7 +100,8 @@ def test_texts_cannot_break_out_of_the_page(run_dir: Path) -> None:
     page = render_page(load_run(run_dir))
     assert page.count("</script>") == 2  # the data block's and the code's, nothing from the records
     assert "<script>alert(1)" not in page
-    assert "&lt;b&gt;markup&lt;/b&gt;" in page or "&lt;b>markup" not in page
+    assert "&lt;b&gt;markup&lt;/b&gt;" in page  # the concept's markup is shown as text, escaped
+    assert "<b>markup" not in page and "\\u003cb>markup" not in page
     assert "<" not in _script_json({"x": "</script><!--"})
     assert json.loads(_script_json({"x": "</script><!--"})) == {"x": "</script><!--"}
     assert "Content-Security-Policy" in page and "default-src 'none'" in page

@@ -16,13 +16,11 @@ import json
 import select
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.conftest import require_tool
 
 pytestmark = pytest.mark.root
 DATA = Path(__file__).parent / "data"
@@ -67,7 +65,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def run(tmp_path_factory: pytest.TempPathFactory, require_tool: Callable[[str], str]) -> dict[str, Any]:
     for tool in ("dumpcap", "strace", "ip"):
         require_tool(tool)
     from lab.analysis.attribution import Attributor
@@ -253,6 +251,7 @@ def test_every_data_segment_is_attributed_to_the_call_strace_saw(run: dict[str, 
 def test_the_check_rejects_wrong_pairings(run: dict[str, Any]) -> None:
     calls, syscalls = run["calls"], run["syscalls"]
     segments = list(data_segments(run["packets"]))
+    assert segments
     last = max(calls)
     for p, src, dst, start, end in segments:
         assert not check_segment(p, src, dst, start, end, calls, syscalls)

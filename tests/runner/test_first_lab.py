@@ -7,11 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, require_tool
+REPO = Path(__file__).resolve().parents[2]
+
 
 pytestmark = pytest.mark.root
 LAB = [sys.executable, "-m", "lab"]
@@ -28,7 +30,7 @@ def _links() -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def echo_run(tmp_path_factory: pytest.TempPathFactory):
+def echo_run(tmp_path_factory: pytest.TempPathFactory, require_tool: Callable[[str], str]):
     require_tool("dumpcap")
     require_tool("tshark")
     from lab.runner import run_lab
@@ -125,7 +127,7 @@ def test_coverage_is_complete_and_the_ladder_names_both_hosts(echo_run) -> None:
     assert "connect(" in result.ladder and "SYN" in result.ladder
 
 
-def test_cli_run_and_show(tmp_path: Path) -> None:
+def test_cli_run_and_show(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     require_tool("dumpcap")
     done = subprocess.run(
         [*LAB, "run", "tcp-echo", "--out", str(tmp_path / "run"), "-q"],
@@ -185,7 +187,9 @@ def test_missing_dumpcap_points_at_make_setup(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_a_failing_program_keeps_the_capture_and_leaves_nothing(tmp_path: Path) -> None:
+def test_a_failing_program_keeps_the_capture_and_leaves_nothing(
+    tmp_path: Path, require_tool: Callable[[str], str]
+) -> None:
     require_tool("dumpcap")
     spec = tmp_path / "broken.yaml"
     spec.write_text(
@@ -210,7 +214,9 @@ def test_a_failing_program_keeps_the_capture_and_leaves_nothing(tmp_path: Path) 
     assert not [ln for ln in _links() if run_id in ln]
 
 
-def test_ctrl_c_tears_everything_down_and_keeps_the_capture(tmp_path: Path) -> None:
+def test_ctrl_c_tears_everything_down_and_keeps_the_capture(
+    tmp_path: Path, require_tool: Callable[[str], str]
+) -> None:
     require_tool("dumpcap")
     import signal
     import time

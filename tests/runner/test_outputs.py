@@ -20,7 +20,8 @@ import pytest
 from lab.errors import CaptureError, UsageError
 from lab.interrupts import Terminated, describe
 from lab.paths import PARTIAL, Phase, RunPaths, claim_out_dir, claim_run_dir, marked_partial, write_atomic
-from tests.conftest import REPO
+
+REPO = Path(__file__).resolve().parents[2]
 
 LAB = [sys.executable, "-m", "lab"]
 

@@ -17,13 +17,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from lab.emulation.names import state_dir
-from tests.conftest import REPO, require_tool
+
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.root
 LAB = [sys.executable, "-m", "lab"]
@@ -109,7 +111,7 @@ PHASES = [
 
 @pytest.mark.parametrize(("phase", "after", "window"), PHASES, ids=[p[0] for p in PHASES])
 def test_a_signal_at_a_random_moment_of_each_phase(
-    tmp_path: Path, phase: str, after: str, window: float
+    tmp_path: Path, phase: str, after: str, window: float, require_tool: Callable[[str], str]
 ) -> None:
     require_tool("dumpcap")
     rng = random.Random(f"{SEED}-{phase}")
@@ -168,7 +170,9 @@ def test_a_signal_at_a_random_moment_of_each_phase(
     assert "partial run" in shown.stderr.lower(), (why, shown.stderr)
 
 
-def test_a_second_run_into_the_same_out_is_refused_and_the_first_stays_whole(tmp_path: Path) -> None:
+def test_a_second_run_into_the_same_out_is_refused_and_the_first_stays_whole(
+    tmp_path: Path, require_tool: Callable[[str], str]
+) -> None:
     """Issue 10: the second `lab run tcp-echo --out D` merged the first run's traces into its own."""
     require_tool("dumpcap")
     out = tmp_path / "run"

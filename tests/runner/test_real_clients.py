@@ -7,18 +7,16 @@ Python servers are traced in-process, the clients by strace; attribution must ex
 from __future__ import annotations
 
 import json
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import require_tool
 
 pytestmark = pytest.mark.root
 DATA = Path(__file__).parent / "data"
 
 
-def _run(tmp_path: Path, steps: str, *tools: str):
+def _run(require_tool: Callable[[str], str], tmp_path: Path, steps: str, *tools: str):
     for tool in ("dumpcap", "strace", *tools):
         require_tool(tool)
     from lab.runner import run_lab
@@ -40,8 +38,9 @@ def _assert_all_explained(result, packets) -> None:
     assert cov["explained"] == cov["total"] and not bad, bad
 
 
-def test_curl_against_python_http_server(tmp_path: Path) -> None:
+def test_curl_against_python_http_server(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     result, packets, calls = _run(
+        require_tool,
         tmp_path,
         """\
   - {name: server, node: h2, run: [python3, -m, http.server, "8000", --bind, "{ip[h2]}"], background: true,
@@ -60,8 +59,9 @@ def test_curl_against_python_http_server(tmp_path: Path) -> None:
     assert all(calls[i]["tracer"] == "python" for i in response["cause"]["calls"])
 
 
-def test_nc_over_tcp(tmp_path: Path) -> None:
+def test_nc_over_tcp(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     result, packets, calls = _run(
+        require_tool,
         tmp_path,
         """\
   - {name: server, node: h2, run: [nc, -l, "7000"], background: true, ready: {tcp: 7000}, expect_exit: null}
@@ -80,8 +80,9 @@ def test_nc_over_tcp(tmp_path: Path) -> None:
     )
 
 
-def test_nc_over_udp(tmp_path: Path) -> None:
+def test_nc_over_udp(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     result, packets, calls = _run(
+        require_tool,
         tmp_path,
         """\
   - {name: server, node: h2, run: [nc, -u, -l, "7001"], background: true, ready: {udp: 7001},
@@ -95,10 +96,10 @@ def test_nc_over_udp(tmp_path: Path) -> None:
     assert dgram["cause"]["rule"] == "udp-sendto" and dgram["cause"].get("consumed_by")
 
 
-def test_dig_against_a_small_dns_responder(tmp_path: Path) -> None:
-    if shutil.which("dig") is None:
-        pytest.skip("dig not installed (dnsutils); run make setup")
+def test_dig_against_a_small_dns_responder(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
+    require_tool("dig")
     result, packets, calls = _run(
+        require_tool,
         tmp_path,
         f"""\
   - {{name: dns, node: h2, run: [python3, "{DATA / "dns_responder.py"}", "{{ip[h2]}}", "53", "1"],

@@ -14,12 +14,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from lab.tracing import merge_traces, wrap_command
-from tests.conftest import require_tool
 
 from .tracecheck import by_sock, check_offsets
 
@@ -86,7 +85,7 @@ def ends(records: list[dict], node: str, family: str = "AF_INET") -> list[list[d
     ]
 
 
-def test_curl_against_python_http_server(tmp_path: Path) -> None:
+def test_curl_against_python_http_server(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     require_tool("curl")
     (tmp_path / "www").mkdir()
     (tmp_path / "www" / "hello.txt").write_bytes(b"hello from the lab\n")
@@ -120,7 +119,7 @@ def test_curl_against_python_http_server(tmp_path: Path) -> None:
     ]
 
 
-def test_nc_tcp_both_ends_under_strace(tmp_path: Path) -> None:
+def test_nc_tcp_both_ends_under_strace(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     require_tool("nc")
     port = free_port()
     traces = tmp_path / "traces"
@@ -138,7 +137,7 @@ def test_nc_tcp_both_ends_under_strace(tmp_path: Path) -> None:
     assert any(r["call"] == "shutdown" and r["args"]["how"] == "SHUT_WR" for r in client)
 
 
-def test_nc_udp_both_ends_under_strace(tmp_path: Path) -> None:
+def test_nc_udp_both_ends_under_strace(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     require_tool("nc")
     port = free_port(socket.SOCK_DGRAM)
     traces = tmp_path / "traces"
@@ -161,7 +160,7 @@ def test_nc_udp_both_ends_under_strace(tmp_path: Path) -> None:
     assert received[0]["dgram"]["peer"] == sent["local"] and sent["dgram"]["peer"] == received[0]["local"]
 
 
-def test_dig_against_a_python_dns_responder(tmp_path: Path) -> None:
+def test_dig_against_a_python_dns_responder(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     require_tool("dig")
     traces = tmp_path / "traces"
     with traced_server(["python3", "-c", DNS_RESPONDER], traces, "h2", stdout=subprocess.PIPE) as srv:

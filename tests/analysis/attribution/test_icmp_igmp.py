@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from lab.analysis.attribution import Attributor
-from tests.attribution.test_attribution import packet_record
+from tests.analysis.attribution.test_attribution import packet_record
 
 H1, H2, R1 = "198.18.0.1", "198.18.3.1", "198.18.0.254"
 DG = {"type": "SOCK_DGRAM"}

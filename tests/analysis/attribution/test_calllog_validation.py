@@ -15,7 +15,7 @@ from lab.analysis.attribution.calllog import read_call_log
 from lab.cli.main import main
 from lab.errors import TraceError
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 RUNS = ("tcp-echo-run", "udp-echo-run")
 
 Mutation = Callable[[dict], "dict | list | str | int | None | bytes"]

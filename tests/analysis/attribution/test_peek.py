@@ -4,14 +4,14 @@ that really took it (programs like OpenBSD ``nc -u -l`` peek first to learn the 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lab.analysis.attribution import Attributor
-from tests.attribution.test_attribution import call, packet_record
-from tests.conftest import require_tool
+from tests.analysis.attribution.test_attribution import call, packet_record
 
 A, B = ("198.18.0.1", 33000), ("198.18.0.2", 5017)
 DG = {"type": "SOCK_DGRAM"}
@@ -75,7 +75,7 @@ CLIENT = ("import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_DG
 
 
 @pytest.mark.root
-def test_python_server_that_peeks_first(tmp_path: Path) -> None:
+def test_python_server_that_peeks_first(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     require_tool("dumpcap")
     packets, calls = _lab(tmp_path, f"""\
   - {{name: server, node: h2, run: [python3, -c, "{PEEKING_SERVER}"], background: true, ready: {{udp: 5017}}}}
@@ -86,7 +86,7 @@ def test_python_server_that_peeks_first(tmp_path: Path) -> None:
 
 
 @pytest.mark.root
-def test_openbsd_nc_listening_on_udp_peeks_first(tmp_path: Path) -> None:
+def test_openbsd_nc_listening_on_udp_peeks_first(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     for tool in ("dumpcap", "strace", "nc"):
         require_tool(tool)
     packets, calls = _lab(tmp_path, """\
