@@ -217,9 +217,11 @@ class UDP(TypedDict):
 
 
 class ICMPQuoted(TypedDict):
-    src: str
-    dst: str
-    proto: int
+    """The datagram an ICMP error quotes; addresses and protocol are null when the quote is cut short."""
+
+    src: str | None
+    dst: str | None
+    proto: int | None
     id: NotRequired[int]
     sport: NotRequired[int]
     dport: NotRequired[int]
