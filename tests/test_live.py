@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.errors import UsageError
 from lab.live import parse_window
 from lab.watch import _renumbered, parse_filter
 from tests.test_records import validate_dir
@@ -174,9 +176,11 @@ def test_windows_filters_and_renumbering_parse_as_documented() -> None:
     assert abs(parse_window(None, "30s", 0) - (now - 30 * 10**9)) < 5 * 10**8
     assert abs(parse_window(None, "2m", 0) - (now - 120 * 10**9)) < 5 * 10**8
     assert parse_window("12.5", None, 10**18) == 10**18 + 12_500_000_000
-    for bad in (("x", None), (None, "soon"), ("1", "2s"), ("nan", None)):
-        with pytest.raises(Exception, match="--since|--last"):
-            parse_window(*bad, 0)
+    refused = [("x", None, "--since 'x': seconds"), (None, "soon", "--last 'soon': a duration"),
+               ("1", "2s", "give --since or --last, not both"), ("nan", None, "--since 'nan'")]
+    for since, last, says in refused:
+        with pytest.raises(UsageError, match=re.escape(says)):
+            parse_window(since, last, 0)
     rec = {"role": {"code": "data"}, "layers": [{"name": "TCP"}], "app": None, "ip": {"src": "a", "dst": "b"},
            "tcp": {"sport": 1, "dport": 80}, "udp": None, "cause": {"source": "call"}}
     assert parse_filter("tcp port=80 mine")(rec) and not parse_filter("udp")(rec)
