@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lab.analysis.decode import tcp_wscale
 from lab.analysis.reader import CaptureReader, Record
 from lab.errors import PcapFormatError
 from lab.report import hops
@@ -191,24 +192,11 @@ def _frame_bytes(
 
 
 def _wscale(data: bytes, off: int) -> int | None:
-    """The window-scale shift a SYN announces in its TCP options, or None."""
+    """The window-scale shift a SYN announces in the TCP options of the header at ``off``, or None (the
+    options walk is the analysis's own: ``lab.analysis.decode.tcp_wscale``)."""
     if off + 20 > len(data):
         return None
-    hlen = (data[off + 12] >> 4) * 4
-    i, end = off + 20, min(off + hlen, len(data))
-    while i < end:
-        kind = data[i]
-        if kind == 0:
-            break
-        if kind == 1:
-            i += 1
-            continue
-        if i + 1 >= end or data[i + 1] < 2:
-            break
-        if kind == 3 and data[i + 1] == 3 and i + 2 < end:
-            return min(data[i + 2], 14)
-        i += data[i + 1]
-    return None
+    return tcp_wscale(data, off + 20, min(off + (data[off + 12] >> 4) * 4, len(data)))
 
 
 @dataclass
