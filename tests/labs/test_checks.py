@@ -6,7 +6,7 @@ import pytest
 
 from lab.labs import checks
 from lab.labs.checks import CHECKS
-from tests.labs.records import H1, H2, Capture, call, echo_session, routed_syn
+from tests.helpers.labrecords import H1, H2, Capture, call, cause, datagram, echo_session, routed_syn
 
 C, S = (H1, 40000), (H2, 5000)
 
@@ -50,10 +50,7 @@ def test_silent_calls_ignores_kernel_packets_that_only_name_the_call() -> None:
     packets, calls = echo_session()
     ok, detail = checks.silent_calls(packets, calls, names=["bind", "listen"])
     assert ok, detail  # the SYN-ACK names listen() #4 but was sent by the kernel
-    packets[0]["cause"] = {
-        "source": "call",
-        "calls": [4],
-    }  # a packet sent by listen(): impossible, detectable
+    packets[0]["cause"] = cause("call", "syn-connect", calls=[4])  # sent by listen(): impossible, detectable
     assert not checks.silent_calls(packets, calls, names=["bind", "listen"])[0]
 
 
@@ -166,7 +163,7 @@ def test_datagram_per_call_with_wildcard_bound_sender() -> None:
             type="SOCK_DGRAM",
             local=["0.0.0.0", 60000],
             nbytes=3,
-            dgram={"peer": [H2, 5001], "len": 3},
+            dgram=datagram([H2, 5001], 3),
         )
     ]
     assert checks.datagram_per_call(cap.packets, sends)[0]
@@ -178,7 +175,7 @@ def test_datagram_per_call_with_wildcard_bound_sender() -> None:
             type="SOCK_DGRAM",
             local=["0.0.0.0", 60000],
             nbytes=4,
-            dgram={"peer": [H2, 5001], "len": 4},
+            dgram=datagram([H2, 5001], 4),
         )
     )
     assert not checks.datagram_per_call(cap.packets, sends)[0]

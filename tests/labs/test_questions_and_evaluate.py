@@ -11,7 +11,19 @@ from lab.labs import questions as q
 from lab.labs.evaluate import answers, evaluate
 from lab.labs.questions import QUESTIONS
 from lab.labs.spec import load_lab
-from tests.labs.records import H1, H2, Capture, call, echo_session, load_run, routed_syn
+from tests.helpers.labrecords import (
+    H1,
+    H2,
+    C,
+    Capture,
+    S,
+    assert_valid,
+    call,
+    datagram,
+    echo_session,
+    load_run,
+    routed_syn,
+)
 
 DATA = Path(__file__).parent / "data"
 
@@ -113,13 +125,14 @@ def test_recorded_run_with_broken_evidence_fails_observations() -> None:
 
 def test_evaluate_reports_a_check_that_cannot_cope_instead_of_raising() -> None:
     spec = load_lab("tcp-echo")
-    # a record complete but for its TCP header, which has none of its fields: the checks and questions
-    # that read them must each fail alone
-    packets = [{"number": 1, "ts_ns": 1, "t": 0.0, "interface": "x", "node": "h1", "len": 60, "caplen": 60,
-                "layers": [], "summary": "", "eth": None, "ip": None, "tcp": {}, "udp": None, "icmp": None,
-                "arp": None, "app": None, "role": {"code": "syn", "text": "SYN"}, "analysis": [],
-                "cause": {"source": "unexplained", "rule": "unknown", "text": ""}}]
-    result = evaluate(spec, packets, [])
+    # a record complete but for its headers: no Ethernet or IP, and a TCP header with none of its fields
+    # (deliberately invalid, as a record of an older or broken run): the checks and questions that read
+    # them must each fail alone
+    syn = Capture().tcp(C, S, "SYN", role="syn")
+    broken = {**syn, "eth": None, "ip": None, "tcp": {}}
+    with pytest.raises(AssertionError, match="tcp"):
+        assert_valid("packet", broken)
+    result = evaluate(spec, [broken], [])
     ok = {o["label"]: o["ok"] for o in result["observations"]}
     assert ok["role_count(role=syn, count=1)"]  # true of this one packet
     assert [label for label, good in ok.items() if good] == ["role_count(role=syn, count=1)"]
@@ -138,7 +151,7 @@ def test_traffic_outside_the_capture_fails_the_lab() -> None:
     assert uncaptured_calls(packets, calls) == []
     assert all(o["check"] != "capture_complete" for o in evaluate(spec, packets, calls)["observations"])
     reply = call(9, "sendto", node="h2", type="SOCK_DGRAM", nbytes=3, local=["0.0.0.0", 5001],
-                 dgram={"peer": ["127.0.0.1", 50992], "len": 3, "sha1": "fe05bcdcdc492801"})
+                 dgram=datagram(["127.0.0.1", 50992], 3, "fe05bcdcdc492801"))
     local_connect = call(10, "connect", peer=["127.0.0.1", 8000], ret=0)
     refused = call(11, "connect_ex", peer=["127.0.0.1", 8001], ret=111, error="ECONNREFUSED")
     missing = uncaptured_calls(packets, [*calls, reply, local_connect, refused])

@@ -9,19 +9,23 @@ from lab.labs.routingchecks import (
     routing_field,
     routing_messages,
 )
+from lab.records import PacketRecord
+from tests.helpers.labrecords import T0, C, Capture, S, call, cause
 
-CALLS = [{"id": 1, "node": "r1"}, {"id": 2, "node": "r2"}, {"id": 3, "node": "h1"}]
-
-
-def _ospf(n: int, message: str, call: int | None, **fields: object) -> dict:
-    cause = {"source": "call", "calls": [call]} if call else {"source": "inferred", "calls": []}
-    return {"number": n, "ts_ns": n * 1000, "ip": {"src": f"198.18.1.{n}"}, "cause": cause,
-            "routing": {"protocol": "OSPF", "message": message, "router_id": f"r{call}", **fields}}
+CALLS = [call(1, "sendmsg", node="r1"), call(2, "sendmsg", node="r2"), call(3, "connect", node="h1")]
 
 
-def _syn(n: int, call: int = 3) -> dict:
-    cause = {"source": "call", "calls": [call]}
-    return {"number": n, "ts_ns": n * 1000, "tcp": {"flags": "SYN"}, "cause": cause}
+def _ospf(n: int, message: str, by: int | None, **fields: object) -> PacketRecord:
+    """OSPF message frame ``n`` (at n microseconds), sent by call ``by`` (None: not attributed)."""
+    why = cause("call", "ospf-send", calls=[by]) if by else cause("inferred", "ospf-send")
+    header = {"protocol": "OSPF", "message": message, "router_id": f"r{by}", **fields}
+    return Capture(first=n).routing(f"198.18.1.{n}", header, cause=why, at=n * 1e-6)
+
+
+def _syn(n: int, by: int = 3) -> PacketRecord:
+    """A SYN, frame ``n`` at n microseconds, sent by call ``by``."""
+    why = cause("call", "syn-connect", calls=[by])
+    return Capture(first=n).tcp(C, S, "SYN", role="syn", at=n * 1e-6, cause=why)
 
 
 def test_routing_messages() -> None:
@@ -45,8 +49,8 @@ def test_adjacency() -> None:
 
 
 def test_routes_before_traffic() -> None:
-    routes = [{"ts_ns": 1500, "node": "r1", "action": "add", "proto": "ospf"},
-              {"ts_ns": 2500, "node": "r2", "action": "add", "proto": "ospf"}]
+    routes = [{"ts_ns": T0 + 1500, "node": "r1", "action": "add", "proto": "ospf"},
+              {"ts_ns": T0 + 2500, "node": "r2", "action": "add", "proto": "ospf"}]
     ok, detail = routes_before_traffic([_syn(3)], CALLS, "h1", routes=routes)
     assert ok and "500 " not in detail and "frame 3" in detail
     ok, detail = routes_before_traffic([_syn(2)], CALLS, "h1", routes=routes)
@@ -54,7 +58,7 @@ def test_routes_before_traffic() -> None:
     assert not routes_before_traffic([_syn(3)], CALLS, "h1", routes=[])[0]
     kernel_only = [{**r, "proto": "kernel"} for r in routes]
     assert not routes_before_traffic([_syn(3)], CALLS, "h1", routes=kernel_only)[0]
-    assert not routes_before_traffic([_syn(3, call=1)], CALLS, "h1", routes=routes)[0]  # no packet of h1
+    assert not routes_before_traffic([_syn(3, by=1)], CALLS, "h1", routes=routes)[0]  # no packet of h1
 
 
 def test_answers() -> None:
