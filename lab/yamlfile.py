@@ -15,7 +15,11 @@ Booleans are YAML 1.2's: only ``true``/``false`` (any case-spelling YAML allows)
 ``loopback: yes`` is refused by the key's own check ("must be true or false") instead of silently meaning
 something.
 
-Every problem is one ``YamlFileError`` whose message is ``FILE: line N: problem``.
+Every problem is one ``YamlFileError`` whose message is ``FILE:LINE: problem`` (``lab.errors.where_text``).
+
+Parsed mappings and lists remember the lines they and their items were written on (``Mapping``,
+``Sequence``), so that a check of the parsed data can still name the line: ``line_of`` for one value,
+``line_at`` for a path into the document.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from lab.errors import where_text
 
 MAX_FILE_BYTES = 4 << 20
 MAX_DEPTH = 64
@@ -63,11 +69,49 @@ class Mapping(dict):
         self.key_lines = {}
 
 
+class Sequence(list):
+    """A YAML sequence that remembers where it was written: ``line`` and ``item_lines[i]`` (1-based lines,
+    0-based positions), so that a scalar item (``- h1``, ``- [h1, s1]``) still has a line."""
+
+    line: int | None = None
+    item_lines: list[int]
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.item_lines = []
+
+
 def line_of(value: Any, key: Any = None) -> int | None:
-    """The line where ``value`` (a parsed mapping) or its ``key`` was written, if known."""
-    if not isinstance(value, Mapping):
-        return None
-    return value.key_lines.get(key, value.line) if key is not None else value.line
+    """The line where ``value`` (a parsed mapping or list) or its ``key`` (a key, or a 0-based position)
+    was written, if known; the value's own line when the key's is not."""
+    if key is not None:
+        own = _own_line(value, key)
+        if own is not None:
+            return own
+    return value.line if isinstance(value, Mapping | Sequence) else None
+
+
+def line_at(root: Any, *path: Any) -> int | None:
+    """The line of the deepest value along ``path`` (keys and 0-based positions) that the document has:
+    ``line_at(doc, "nodes", 2, "kind")`` is the line of the third node's ``kind``, or of the third node if
+    it has no ``kind``, or of ``nodes``."""
+    line = line_of(root)
+    value = root
+    for key in path:
+        own = _own_line(value, key)
+        if own is None:
+            break
+        line, value = own, value[key]
+    return line
+
+
+def _own_line(value: Any, key: Any) -> int | None:
+    if isinstance(value, Mapping):
+        return value.key_lines.get(key)
+    if isinstance(value, Sequence) and isinstance(key, int) and not isinstance(key, bool) \
+            and 0 <= key < len(value.item_lines):
+        return value.item_lines[key]
+    return None
 
 
 def _construct_mapping(loader: Any, node: yaml.MappingNode) -> Any:
@@ -79,7 +123,16 @@ def _construct_mapping(loader: Any, node: yaml.MappingNode) -> Any:
                       if isinstance(k, yaml.ScalarNode)}
 
 
+def _construct_sequence(loader: Any, node: yaml.SequenceNode) -> Any:
+    data = Sequence()
+    data.line = node.start_mark.line + 1
+    yield data
+    data.extend(loader.construct_sequence(node))
+    data.item_lines = [item.start_mark.line + 1 for item in node.value]
+
+
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 
 
 class YamlFileError(ValueError):
@@ -87,8 +140,7 @@ class YamlFileError(ValueError):
 
     def __init__(self, source: str, problem: str, line: int | None = None) -> None:
         self.source, self.problem, self.line = source, problem, line
-        where = f"line {line}: " if line else ""
-        super().__init__(f"{source}: {where}{problem}")
+        super().__init__(f"{where_text(source, line)}: {problem}")
 
 
 def read_yaml_file(path: Path | str, source: str | None = None) -> Any:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
 import pytest
 
-from lab.yamlfile import MAX_DEPTH, MAX_FILE_BYTES, YamlFileError, line_of, parse_yaml, read_yaml_file
+from lab.yamlfile import (
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    YamlFileError,
+    line_at,
+    line_of,
+    parse_yaml,
+    read_yaml_file,
+)
 
 
 def alias_bomb(levels: int = 12, width: int = 10) -> str:
@@ -48,7 +57,7 @@ DEEP = ["[" * 1000 + "]" * 1000, "".join("  " * i + f"k{i}:\n" for i in range(10
 def test_a_thousand_levels_of_nesting_is_one_line_not_a_recursion_error(text: str) -> None:
     with pytest.raises(YamlFileError, match=f"nested more than {MAX_DEPTH} levels deep") as err:
         parse_yaml(text, "deep.yaml")
-    assert one_line(str(err.value)) and str(err.value).startswith("deep.yaml: line ")
+    assert one_line(str(err.value)) and re.match(r"deep\.yaml:\d+: nested", str(err.value))
 
 
 def test_depth_is_counted_through_aliases() -> None:
@@ -72,10 +81,10 @@ def test_size_nul_encoding_and_file_kinds(tmp_path: Path) -> None:
              Path("/dev/zero"): "not a regular file (a device)", tmp_path / "missing.yaml": "cannot read"}
     nul = tmp_path / "nul.yaml"
     nul.write_bytes(b"a: 1\nb: \x00\n")
-    cases[nul] = "line 2: a NUL character"
+    cases[nul] = "nul.yaml:2: a NUL character"
     latin = tmp_path / "latin.yaml"
     latin.write_bytes(b"a: 1\nb: caf\xe9\n")
-    cases[latin] = "line 2: not UTF-8"
+    cases[latin] = "latin.yaml:2: not UTF-8"
     fifo = tmp_path / "fifo.yaml"
     os.mkfifo(fifo)
     cases[fifo] = "not a regular file (a FIFO)"
@@ -87,7 +96,7 @@ def test_size_nul_encoding_and_file_kinds(tmp_path: Path) -> None:
 
 
 def test_syntax_errors_say_the_line() -> None:
-    with pytest.raises(YamlFileError, match=r"^x.yaml: line \d+: invalid YAML") as err:
+    with pytest.raises(YamlFileError, match=r"^x\.yaml:3: invalid YAML") as err:
         parse_yaml("a: 1\nb: [1, 2\n", "x.yaml")
     assert one_line(str(err.value))
 
@@ -96,3 +105,13 @@ def test_mappings_remember_their_lines() -> None:
     data = parse_yaml("a: 1\nsteps:\n  - name: x\n    run: [y]\n")
     assert line_of(data, "steps") == 2 and line_of(data["steps"][0]) == 3
     assert line_of(data["steps"][0], "run") == 4 and line_of([1]) is None
+
+
+def test_lists_remember_the_lines_of_their_items() -> None:
+    text = "nodes:\n  - h1\n  - {name: h2,\n     kind: x}\nlinks: [[a, b],\n  [c, d]]\n"
+    data = parse_yaml(text)
+    assert data["nodes"] == ["h1", {"name": "h2", "kind": "x"}] and isinstance(data["nodes"], list)
+    assert line_of(data["nodes"], 0) == 2 and line_of(data["links"], 1) == 6 and line_of(data["links"]) == 5
+    assert line_at(data, "nodes", 1, "kind") == 4  # the value's own key
+    assert line_at(data, "nodes", 1, "ipv4") == 3  # no such key: the node's line
+    assert line_at(data, "nodes", 7) == 1 and line_at(data, "nodes", 0, "x") == 2

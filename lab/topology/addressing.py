@@ -131,24 +131,24 @@ def _fixed(topo, per_node, seg_of_link, kinds):
             for i, text in enumerate(fixed):
                 if text is None:
                     continue
-                where = f"node {n.name!r}"
+                key = f"nodes.{n.name}.ipv{version}"
                 if kinds[n.name] == "switch":
-                    raise TopologyError(f"{where}: a switch has no addresses (fixed {text})",
-                                        source=topo.source)
+                    raise TopologyError(f"a switch has no addresses (fixed {text})", source=topo.source,
+                                        key=key)
                 if i >= len(links):
-                    raise TopologyError(f"{where}: fixed IPv{version} address {text} is for interface {i} "
-                                        f"but the node has {len(links)} link(s)", source=topo.source)
+                    raise TopologyError(f"fixed IPv{version} address {text} is for interface {i} but the "
+                                        f"node has {len(links)} link(s)", source=topo.source, key=key)
                 iface = ipaddress.ip_interface(text)
                 if iface.ip not in space or iface.network.prefixlen < space.prefixlen:
-                    raise TopologyError(f"{where}: fixed address {text} is outside the lab space {space}",
-                                        source=topo.source)
+                    raise TopologyError(f"fixed address {text} is outside the lab space {space}",
+                                        source=topo.source, key=key)
                 if iface.network.num_addresses > 2 and iface.ip in (iface.network.network_address,
                                                                     iface.network.broadcast_address):
-                    raise TopologyError(f"{where}: fixed address {text} is the subnet's network or broadcast "
-                                        "address", source=topo.source)
+                    raise TopologyError(f"fixed address {text} is the subnet's network or broadcast address",
+                                        source=topo.source, key=key)
                 if iface.ip in seen:
-                    raise TopologyError(f"{where}: duplicate address {iface.ip} (also on {seen[iface.ip]})",
-                                        source=topo.source)
+                    raise TopologyError(f"duplicate address {iface.ip} (also on {seen[iface.ip]})",
+                                        source=topo.source, key=key)
                 seen[iface.ip] = n.name
                 li = links[i][0]
                 out[seg_of_link[li]].append((n.name, ifname(n.name, i), iface))
@@ -168,8 +168,8 @@ def _subnets(topo, comps, members, fixed, version, hint=None):
         for node, _ifn, iface in entries[1:]:
             if iface.network != first.network:
                 raise TopologyError(
-                    f"node {node!r}: fixed address {iface} is not in the subnet {first.network} that "
-                    f"{node0!r} fixed for the same segment", source=topo.source)
+                    f"fixed address {iface} is not in the subnet {first.network} that {node0!r} fixed for "
+                    "the same segment", source=topo.source, key=f"nodes.{node}.ipv{version}")
         nets[k] = first.network
         owner[k] = node0
     fixed_keys = sorted(nets)
@@ -177,8 +177,8 @@ def _subnets(topo, comps, members, fixed, version, hint=None):
         for b in fixed_keys[i + 1:]:
             if nets[a].overlaps(nets[b]):
                 raise TopologyError(
-                    f"node {owner[b]!r}: subnet {nets[b]} overlaps {nets[a]} (fixed by {owner[a]!r}) on a "
-                    "different segment", source=topo.source)
+                    f"subnet {nets[b]} overlaps {nets[a]} (fixed by {owner[a]!r}) on a different segment",
+                    source=topo.source, key=f"nodes.{owner[b]}.ipv{version}")
     for k in range(len(comps)):
         if k in nets or not members.get(k):
             continue
@@ -206,7 +206,7 @@ def _first_free(topo, space, prefix, used, hint=None):
         for cand in space.subnets(new_prefix=prefix):
             if not any(cand.overlaps(u) for u in used):
                 return cand
-    raise TopologyError(f"address space {space} exhausted", source=topo.source)
+    raise TopologyError(f"address space {space} exhausted", source=topo.source, key="nodes")
 
 
 def _hosts(topo, members, nets, fixed, kinds, version, offsets=None, nets4=None):
@@ -232,7 +232,9 @@ def _hosts(topo, members, nets, fixed, kinds, version, offsets=None, nets4=None)
                     addr = cand
             while addr is None:
                 if low > high:
-                    raise TopologyError(f"segment {net}: too many nodes for the subnet", source=topo.source)
+                    owner = fixed[k][0][0] if fixed.get(k) else node
+                    raise TopologyError(f"segment {net}: too many nodes for the subnet",
+                                        source=topo.source, key=f"nodes.{owner}.ipv{version}")
                 if kinds[node] == "router":
                     cand, high = net.network_address + high, high - 1
                 else:

@@ -37,13 +37,14 @@ from lab.topology.spec import (
     LinkSpec,
     NodeSpec,
     Topology,
+    node_key,
     parse_address_list,
     parse_loss_pct,
     parse_rate_bit,
     parse_time_ms,
 )
 from lab.topology.validate import build_topology
-from lab.yamlfile import YamlFileError, parse_yaml, read_text_file
+from lab.yamlfile import YamlFileError, line_of, parse_yaml, read_text_file
 
 SUFFIXES = (".yaml", ".yml", ".graphml", ".gml", ".json")
 
@@ -85,35 +86,42 @@ def load_topology(name_or_path: str | Path) -> Topology:
     """Load and validate a topology by name (``"two-hosts"``) or path (.yaml/.yml/.graphml/.gml/.json).
 
     Raises:
-        TopologyError: the file is missing or invalid; the message names the file, node/link and problem.
+        TopologyError: the file is missing or invalid; its ``file``, ``line`` (YAML) and ``key`` say where.
     """
     path = find_topology(name_or_path)
     source = _display(path)
     try:  # a regular file, within the size limit, UTF-8: whatever its format
         text = read_text_file(path, source)
     except YamlFileError as err:
-        raise TopologyError(str(err)) from None
+        raise TopologyError(err.problem, file=err.source, line=err.line) from None
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
         return topology_from_yaml(text, source=source, default_name=path.stem)
+    if suffix not in SUFFIXES:
+        raise TopologyError(f"unknown topology format {suffix!r} (use one of {', '.join(SUFFIXES)})",
+                            source=source)
+    graph = _parse_graph(text, suffix[1:], source)
     try:
-        if suffix == ".graphml":
-            graph = nx.parse_graphml(text)
-        elif suffix == ".gml":
-            graph = nx.parse_gml(text, label="label")
-        elif suffix == ".json":
-            data = json.loads(text)
-            edges_key = "links" if isinstance(data, dict) and "links" in data else "edges"
-            graph = nx.node_link_graph(data, edges=edges_key)
-        else:
-            raise TopologyError(f"unknown topology format {suffix!r} (use one of {', '.join(SUFFIXES)})",
-                                source=source)
-    except TopologyError:
-        raise
+        return topology_from_graph(graph, source=source, name=path.stem)
+    except TopologyError as err:  # networkx keeps no positions: say so rather than leave the line out
+        raise err.locate(no_line=f"{suffix[1:]} read by networkx: no line numbers") from None
+
+
+def _parse_graph(text: str, fmt: str, source: str) -> nx.Graph:
+    """GraphML, GML or node-link JSON text as a graph; a syntax error names its line when the parser does."""
+    try:
+        if fmt == "graphml":
+            return nx.parse_graphml(text)
+        if fmt == "gml":
+            return nx.parse_gml(text, label="label")
+        data = json.loads(text)
+        edges_key = "links" if isinstance(data, dict) and "links" in data else "edges"
+        return nx.node_link_graph(data, edges=edges_key)
     except Exception as err:  # the readers raise many unrelated types for malformed input
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise TopologyError(f"invalid {suffix[1:]}: {first}", source=source) from None
-    return topology_from_graph(graph, source=source, name=path.stem)
+        line = getattr(err, "lineno", None) or (getattr(err, "position", None) or (None,))[0]
+        raise TopologyError(f"invalid {fmt}: {first}", source=source, line=line if isinstance(line, int)
+                            else None, no_line=f"{fmt} parser gave no line") from None
 
 
 def _display(path: Path) -> str:
@@ -124,127 +132,190 @@ def _display(path: Path) -> str:
 
 
 def topology_from_yaml(text: str, source: str = "<yaml>", default_name: str = "topology") -> Topology:
-    """A topology from YAML text (read with ``lab.yamlfile``'s limits: no bombs, no deep nesting)."""
+    """A topology from YAML text (read with ``lab.yamlfile``'s limits: no bombs, no deep nesting).
+
+    Every error carries ``source``, the line and the key (``nodes.h2.kind``) it is about: the readers and
+    the validator name keys, and the lines the document remembers are looked up here.
+    """
     try:
         data = parse_yaml(text, source)
     except YamlFileError as err:
-        raise TopologyError(str(err)) from None
+        raise TopologyError(err.problem, file=err.source, line=err.line) from None
+    lines: dict[str, int] = {}
+    try:
+        return _from_yaml_data(data, source, default_name, lines)
+    except TopologyError as err:
+        raise err.locate(file=source, lines=lambda key: _line_of_key(lines, key, line_of(data))) from None
+
+
+def _line_of_key(lines: dict[str, int], key: str, default: int | None) -> int | None:
+    """The line of ``key`` or of the nearest enclosing key the document has (``nodes.h2`` for
+    ``nodes.h2.kind`` when the node gives no kind)."""
+    while key:
+        if key in lines:
+            return lines[key]
+        key = key.rpartition(".")[0]
+    return default
+
+
+def _remember(lines: dict[str, int], key: str, raw: Any, line: int | None) -> None:
+    """Note the line of ``key`` and of each of its attributes (``key.ATTR``) when ``raw`` is a mapping."""
+    if line is not None:
+        lines[key] = line
+    if isinstance(raw, dict):
+        for attr in raw:
+            attr_line = line_of(raw, attr)
+            if attr_line is not None:
+                lines[f"{key}.{attr}"] = attr_line
+
+
+def _from_yaml_data(data: Any, source: str, default_name: str, lines: dict[str, int]) -> Topology:
     if not isinstance(data, dict):
-        raise TopologyError("expected a mapping with 'nodes' and 'links'", source=source)
-    unknown = set(data) - {"name", "description", "nodes", "links", "loopback", "routing"}
+        raise TopologyError("expected a mapping with 'nodes' and 'links'", source=source, key="",
+                            line=line_of(data) or 1)
+    lines.update({str(k): line for k in data if (line := line_of(data, k)) is not None})
+    unknown = sorted(map(str, set(data) - {"name", "description", "nodes", "links", "loopback", "routing"}))
     if unknown:
-        keys = ", ".join(sorted(map(str, unknown)))
-        raise TopologyError(f"unknown top-level key(s): {keys}", source=source)
+        raise TopologyError(f"unknown top-level key(s): {', '.join(unknown)} (known: description, links, "
+                            "loopback, name, nodes, routing)", key=unknown[0])
     raw_nodes = data.get("nodes")
     if isinstance(raw_nodes, dict):  # {h1: {kind: host}, ...}
+        positions = [line_of(raw_nodes, k) for k in raw_nodes]
         raw_nodes = [{"name": k, **(v or {})} if isinstance(v, dict) or v is None else {"name": k, "kind": v}
                      for k, v in raw_nodes.items()]
+        originals: list[Any] = list(data["nodes"].values())
+    else:
+        positions = [line_of(raw_nodes, i) for i in range(len(raw_nodes))] if isinstance(raw_nodes, list) \
+            else []
+        originals = list(raw_nodes) if isinstance(raw_nodes, list) else []
     if not isinstance(raw_nodes, list) or not raw_nodes:
-        raise TopologyError("'nodes' must be a non-empty list", source=source)
+        raise TopologyError("'nodes' must be a non-empty list", key="nodes")
     raw_links = data.get("links") or []
     if not isinstance(raw_links, list):
-        raise TopologyError("'links' must be a list", source=source)
+        raise TopologyError("'links' must be a list", key="links")
     nodes = []
     for i, raw in enumerate(raw_nodes, 1):
+        key = f"nodes.#{i}"
+        _remember(lines, key, originals[i - 1], positions[i - 1])
         if isinstance(raw, str):
             raw = {"name": raw}
         elif raw is None or isinstance(raw, int | float):
-            _yaml_name(raw, f"node {i}", source)
+            _yaml_name(raw, key)
         if not isinstance(raw, dict) or "name" not in raw:
-            raise TopologyError(f"node {i}: expected a mapping with a 'name'", source=source)
-        _yaml_name(raw["name"], f"node {i}", source)
-        nodes.append(_node(raw, source, strict=True))
+            raise TopologyError("a node is a name or a mapping with a 'name'", key=key)
+        _yaml_name(raw["name"], f"{key}.name")
+        key = node_key(raw["name"], i)
+        _remember(lines, key, originals[i - 1], positions[i - 1])
+        nodes.append(_node(raw, key, strict=True))
     links = []
     for i, raw in enumerate(raw_links, 1):
+        key = f"links.{i}"
+        _remember(lines, key, raw, line_of(raw_links, i - 1))
         if isinstance(raw, list):
+            lines[f"{key}.endpoints"] = lines[key]
             raw = {"endpoints": raw}
         if not isinstance(raw, dict):
-            raise TopologyError(f"link {i}: expected [a, b] or a mapping with 'endpoints'", source=source)
+            raise TopologyError("a link is [a, b] or a mapping with 'endpoints'", key=key)
         ends = raw.get("endpoints")
         if not isinstance(ends, list) or len(ends) != 2:
-            raise TopologyError(f"link {i}: 'endpoints' must be a list of two node names", source=source)
+            raise TopologyError("'endpoints' must be a list of two node names", key=f"{key}.endpoints")
         for end in ends:
-            _yaml_name(end, f"link {i}", source)
-        links.append(_link(i, str(ends[0]), str(ends[1]), raw, source, strict=True))
+            _yaml_name(end, f"{key}.endpoints")
+        links.append(_link(i, str(ends[0]), str(ends[1]), raw, strict=True))
     loopback = data.get("loopback", False)
     if not isinstance(loopback, bool):
-        raise TopologyError("'loopback' must be true or false", source=source)
+        raise TopologyError(f"must be true or false, not {loopback!r}", key="loopback")
     return build_topology(name=str(data.get("name") or default_name), source=source, nodes=nodes,
                           links=links, loopback=loopback, description=str(data.get("description") or ""),
-                          routing=_routing(data.get("routing", "static"), source))
+                          routing=_routing(data.get("routing", "static")))
 
 
-def _yaml_name(value: Any, where: str, source: str) -> None:
+def _yaml_name(value: Any, key: str) -> None:
     """Names in YAML are strings: ``010`` would be the number 8, ``null`` None, ``1.0`` one point zero."""
     if not isinstance(value, str):
         kind = "null" if value is None else type(value).__name__
-        raise TopologyError(f"{where}: name {value!r} is a YAML {kind}, not a string (names are letters, "
-                            "digits, '_' and '-'; quote it)", source=source)
+        raise TopologyError(f"name {value!r} is a YAML {kind}, not a string (names are letters, digits, '_' "
+                            "and '-'; quote it)", key=key)
 
 
 def topology_from_graph(graph: nx.Graph, source: str = "<graph>", name: str | None = None) -> Topology:
-    """Convert an ``nx.Graph`` (node attrs kind/ipv4/ipv6, edge attrs mtu/rate/delay/jitter/loss)."""
+    """Convert an ``nx.Graph`` (node attrs kind/ipv4/ipv6, edge attrs mtu/rate/delay/jitter/loss).
+
+    Errors name ``source`` and the key (``nodes.h2.kind``, ``links.3.loss``; edges counted from 1 in the
+    graph's order); a graph keeps no lines.
+    """
+    try:
+        return _from_graph(graph, source, name)
+    except TopologyError as err:
+        raise err.locate(file=source) from None
+
+
+def _from_graph(graph: nx.Graph, source: str, name: str | None) -> Topology:
     if not isinstance(graph, nx.Graph):
-        raise TopologyError(f"expected a networkx graph, got {type(graph).__name__}", source=source)
+        raise TopologyError(f"expected a networkx graph, got {type(graph).__name__}", key="")
     if graph.is_directed():
         graph = graph.to_undirected()
     if graph.is_multigraph():
         simple = nx.Graph()
-        for u, v in graph.edges():
+        for i, (u, v) in enumerate(graph.edges(), 1):
             if simple.has_edge(u, v):
-                raise TopologyError(f"link ({u} -- {v}): duplicate link", source=source)
+                raise TopologyError(f"duplicate link {u} -- {v}", key=f"links.{i}")
             simple.add_edge(u, v)
-    nodes = [_node({"name": str(n), **attrs}, source, strict=False) for n, attrs in graph.nodes(data=True)]
-    links = [_link(i, str(u), str(v), attrs, source, strict=False)
+    nodes = [_node({"name": str(n), **attrs}, node_key(str(n), i), strict=False)
+             for i, (n, attrs) in enumerate(graph.nodes(data=True), 1)]
+    links = [_link(i, str(u), str(v), attrs, strict=False)
              for i, (u, v, attrs) in enumerate(graph.edges(data=True), 1)]
     loopback = bool(graph.graph.get("loopback", False))
     topo_name = name or str(graph.graph.get("name") or "generated")
     return build_topology(name=topo_name, source=source, nodes=nodes, links=links, loopback=loopback,
                           description=str(graph.graph.get("description") or ""),
-                          routing=_routing(graph.graph.get("routing", "static"), source))
+                          routing=_routing(graph.graph.get("routing", "static")))
 
 
-def _routing(value: Any, source: str) -> str:
+def _routing(value: Any) -> str:
     """The topology's ``routing`` (static, ospf or eigrp), exactly one of the names (full match)."""
     if not isinstance(value, str) or value not in ROUTING:
-        raise TopologyError(f"'routing' must be one of {', '.join(ROUTING)}, not {value!r}", source=source)
+        raise TopologyError(f"must be one of {', '.join(ROUTING)}, not {value!r}", key="routing")
     return value
 
 
-def _node(raw: dict[str, Any], source: str, strict: bool) -> NodeSpec:
-    name = str(raw["name"])
-    where = f"node {name!r}"
-    unknown = set(raw) - NODE_KEYS - (set() if strict else READER_NOISE)
+def _unknown(raw: dict[str, Any], known: set[str], strict: bool, key: str) -> None:
+    unknown = sorted(map(str, set(raw) - known - (set() if strict else READER_NOISE)))
     if unknown:
-        raise TopologyError(f"{where}: unknown attribute(s) {', '.join(sorted(map(str, unknown)))}"
-                            f" (known: {', '.join(sorted(NODE_KEYS - {'name'}))})", source=source)
-    kind = raw.get("kind", "host")
-    try:
-        ipv4 = parse_address_list(raw.get("ipv4"), 4, where)
-        ipv6 = parse_address_list(raw.get("ipv6"), 6, where)
-    except ValueError as err:
-        raise TopologyError(str(err), source=source) from None
-    return NodeSpec(name=name, kind=str(kind), ipv4=ipv4, ipv6=ipv6)
+        raise TopologyError(f"unknown attribute(s) {', '.join(unknown)} (known: "
+                            f"{', '.join(sorted(known - {'name', 'endpoints'}))})", key=f"{key}.{unknown[0]}")
 
 
-def _link(index: int, a: str, b: str, raw: dict[str, Any], source: str, strict: bool) -> LinkSpec:
-    where = f"link {index} ({a} -- {b})"
-    unknown = set(raw) - LINK_KEYS - (set() if strict else READER_NOISE)
-    if unknown:
-        raise TopologyError(f"{where}: unknown attribute(s) {', '.join(sorted(map(str, unknown)))}"
-                            f" (known: {', '.join(sorted(LINK_KEYS - {'endpoints'}))})", source=source)
-    try:
-        mtu = raw.get("mtu")
-        if mtu is not None:
-            if isinstance(mtu, bool) or not isinstance(mtu, int | float | str) or not str(mtu).isdigit():
-                raise ValueError(f"mtu must be a whole number of bytes, not {mtu!r}")
-            mtu = int(mtu)
-        cond = Conditions(
-            delay_ms=None if raw.get("delay") is None else parse_time_ms(raw["delay"], "delay"),
-            jitter_ms=None if raw.get("jitter") is None else parse_time_ms(raw["jitter"], "jitter"),
-            loss_pct=None if raw.get("loss") is None else parse_loss_pct(raw["loss"], "loss"),
-            rate_bit=None if raw.get("rate") is None else parse_rate_bit(raw["rate"], "rate"),
-        )
-    except ValueError as err:
-        raise TopologyError(f"{where}: {err}", source=source) from None
-    return LinkSpec(index=index, a=a, b=b, mtu=mtu, conditions=cond)
+def _node(raw: dict[str, Any], key: str, strict: bool) -> NodeSpec:
+    _unknown(raw, NODE_KEYS, strict, key)
+    addresses = {}
+    for version in (4, 6):
+        attr = f"ipv{version}"
+        try:
+            addresses[version] = parse_address_list(raw.get(attr), version, attr)
+        except ValueError as err:
+            raise TopologyError(str(err), key=f"{key}.{attr}") from None
+    return NodeSpec(name=str(raw["name"]), kind=str(raw.get("kind", "host")), ipv4=addresses[4],
+                    ipv6=addresses[6])
+
+
+def _link(index: int, a: str, b: str, raw: dict[str, Any], strict: bool) -> LinkSpec:
+    key = f"links.{index}"
+    _unknown(raw, LINK_KEYS, strict, key)
+    values: dict[str, float | None] = {}
+    for attr, parse in (("mtu", _mtu), ("delay", parse_time_ms), ("jitter", parse_time_ms),
+                        ("loss", parse_loss_pct), ("rate", parse_rate_bit)):
+        try:
+            values[attr] = None if raw.get(attr) is None else parse(raw[attr], attr)
+        except ValueError as err:
+            raise TopologyError(f"{err} (link {a} -- {b})", key=f"{key}.{attr}") from None
+    cond = Conditions(delay_ms=values["delay"], jitter_ms=values["jitter"], loss_pct=values["loss"],
+                      rate_bit=values["rate"])
+    mtu = values["mtu"]
+    return LinkSpec(index=index, a=a, b=b, mtu=None if mtu is None else int(mtu), conditions=cond)
+
+
+def _mtu(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float | str) or not str(value).isdigit():
+        raise ValueError(f"{what} must be a whole number of bytes, not {value!r}")
+    return int(value)

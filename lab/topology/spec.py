@@ -29,6 +29,14 @@ LINK_KEYS = {"endpoints", "mtu", "rate", "delay", "jitter", "loss"}
 # Keys that networkx readers add on their own (GML labels, GraphML ids): accepted and ignored.
 READER_NOISE = {"id", "label", "key"}
 
+
+
+def node_key(name: str, position: int) -> str:
+    """The key that names a node in error messages: ``nodes.h2``; ``nodes.#3`` (its position, counted
+    from 1) when the name itself cannot be shown (not a valid name: a newline, a slash, empty)."""
+    return f"nodes.{name}" if NAME_RE.fullmatch(name) else f"nodes.#{position}"
+
+
 MAX_DELAY_MS = LINK_RANGES["delay"].high
 MAX_RATE_BIT = LINK_RANGES["rate"].high
 MIN_RATE_BIT = LINK_RANGES["rate"].low
@@ -209,6 +217,7 @@ def _parse(value: Any, what: str, units: dict[str, float], example: str) -> floa
 
 def parse_address_list(value: Any, version: int, what: str) -> tuple[str | None, ...]:
     """Fixed addresses: one string, a comma-separated string, or a list (``null`` skips an interface).
+    ``what`` names the value in a message about its form (an item's message names the item).
 
     An address without a prefix gets /24 (IPv4) or /64 (IPv6). Returns normalized ``addr/prefix`` strings.
     """
@@ -231,8 +240,8 @@ def parse_address_list(value: Any, version: int, what: str) -> tuple[str | None,
         try:
             iface = ipaddress.ip_interface(text)
         except ValueError:
-            raise ValueError(f"{what}: {item!r} is not an IPv{version} address") from None
+            raise ValueError(f"{item!r} is not an IPv{version} address") from None
         if iface.version != version:
-            raise ValueError(f"{what}: {item!r} is not an IPv{version} address")
+            raise ValueError(f"{item!r} is not an IPv{version} address")
         out.append(str(iface))
     return tuple(out)

@@ -80,34 +80,40 @@ links: [[a, b]]
 
 
 BAD = [
-    ("nodes: [h1\nlinks: [", ["bad.yaml", "invalid YAML", "line"]),
+    ("nodes: [h1\nlinks: [", ["bad.yaml:2: invalid YAML"]),
     ("nodes: [{name: h1, kind: hub}, {name: h2}]\nlinks: [[h1, h2]]",
-     ["bad.yaml", "'h1'", "unknown kind 'hub'"]),
-    ("nodes: [h1, h2]\nlinks: [[h1, h9]]", ["link 1 (h1 -- h9)", "unknown node 'h9'"]),
-    ("nodes: [h1, h2, h1]\nlinks: [[h1, h2]]", ["'h1'", "duplicate node name"]),
-    ("nodes: [h1, h2]\nlinks: [[h1, h2], [h1, h1]]", ["link 2 (h1 -- h1)", "self-loop"]),
-    ("nodes: [h1, h2]\nlinks: [[h1, h2], [h2, h1]]", ["link 2", "duplicate link"]),
+     ["bad.yaml:1: nodes.h1.kind: unknown kind 'hub'"]),
+    ("nodes: [h1, h2]\nlinks: [[h1, h9]]", ["links.1.endpoints: unknown node 'h9' in link h1 -- h9"]),
+    ("nodes: [h1, h2, h1]\nlinks: [[h1, h2]]", ["nodes.h1.name: duplicate node name 'h1'"]),
+    ("nodes: [h1, h2]\nlinks: [[h1, h2], [h1, h1]]", ["links.2.endpoints: self-loop h1 -- h1"]),
+    ("nodes: [h1, h2]\nlinks: [[h1, h2], [h2, h1]]",
+     ["links.2: duplicate link h2 -- h1 (same nodes as link 1)"]),
     ("nodes: [{name: h1, ipv4: 198.18.0.5}, {name: h2, ipv4: 198.18.0.5}]\nlinks: [[h1, h2]]",
-     ["'h2'", "duplicate address 198.18.0.5"]),
+     ["nodes.h2.ipv4: duplicate address 198.18.0.5"]),
     ("nodes: [{name: h1, ipv4: 198.18.0.5/24}, {name: h2, ipv4: 198.18.1.5/24}]\nlinks: [[h1, h2]]",
-     ["'h2'", "not in the subnet 198.18.0.0/24"]),
+     ["nodes.h2.ipv4: fixed address 198.18.1.5/24 is not in the subnet 198.18.0.0/24"]),
     ("nodes: [{name: h1, ipv4: 198.18.0.1/16}, {name: r1, kind: router}, {name: h2, ipv4: 198.18.3.1/24}]\n"
-     "links: [[h1, r1], [r1, h2]]", ["'h2'", "subnet 198.18.3.0/24 overlaps 198.18.0.0/16"]),
-    ("nodes: [{name: h1, ipv4: 10.0.0.1}, h2]\nlinks: [[h1, h2]]", ["'h1'", "outside the lab space"]),
+     "links: [[h1, r1], [r1, h2]]", ["nodes.h2.ipv4: subnet 198.18.3.0/24 overlaps 198.18.0.0/16"]),
+    ("nodes: [{name: h1, ipv4: 10.0.0.1}, h2]\nlinks: [[h1, h2]]",
+     ["nodes.h1.ipv4: fixed address 10.0.0.1/24 is outside the lab space"]),
     ("nodes: [averyverylonghostname, h2]\nlinks: [[averyverylonghostname, h2]]",
-     ["'averyverylonghostname'", "longer than 15 bytes"]),
-    ("nodes: [h.1, h2]\nlinks: [[h.1, h2]]", ["'h.1'", "only letters, digits"]),
-    ("nodes: [h1, h2, h3]\nlinks: [[h1, h2]]", ["'h3'", "no links"]),
-    ("nodes: [h1, h2, h3, h4]\nlinks: [[h1, h2], [h3, h4]]", ["'h3'", "no path to 'h1'"]),
-    ("nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], loss: -3%}]", ["link 1 (h1 -- h2)", "loss -3%"]),
-    ("nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], delay: -5ms}]", ["link 1", "delay -5ms out of range"]),
-    ("nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], delay: 99999s}]", ["link 1", "delay", "out of range"]),
-    ("nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], rate: 0}]", ["link 1", "rate 0"]),
-    ("nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], rate: fast}]", ["link 1", "rate must be"]),
-    ("nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], mtu: 100}]", ["link 1", "mtu 100"]),
+     ["nodes.averyverylonghostname.name: interface name", "longer than 15 bytes"]),
+    ("nodes: [h.1, h2]\nlinks: [[h.1, h2]]", ["nodes.#1.name: 'h.1': name may contain only letters, digits"]),
+    ("nodes: [h1, h2, h3]\nlinks: [[h1, h2]]", ["nodes.h3: host has no links"]),
+    ("nodes: [h1, h2, h3, h4]\nlinks: [[h1, h2], [h3, h4]]", ["nodes.h3: host has no path to 'h1'"]),
+    ("nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], loss: -3%}]",
+     ["links.1.loss: loss -3% out of range", "(link h1 -- h2)"]),
+    ("nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], delay: -5ms}]",
+     ["links.1.delay: delay -5ms out of range"]),
+    ("nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], delay: 99999s}]",
+     ["links.1.delay: delay 9.9999e+07ms out of range"]),
+    ("nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], rate: 0}]", ["links.1.rate: rate 0bit out of range"]),
+    ("nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], rate: fast}]", ["links.1.rate: rate must be"]),
+    ("nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], mtu: 100}]", ["links.1.mtu: mtu 100 out of range"]),
     ("nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], latency: 5ms}]",
-     ["link 1", "unknown attribute(s) latency"]),
-    ("nodes: [h1, {name: r1, kind: router}]\nloopback: true\nlinks: [[h1, r1]]", ["'r1'", "loopback"]),
+     ["links.1.latency: unknown attribute(s) latency"]),
+    ("nodes: [h1, {name: r1, kind: router}]\nloopback: true\nlinks: [[h1, r1]]",
+     ["nodes.r1.kind: a loopback topology cannot have routers"]),
 ]
 
 
@@ -126,13 +132,14 @@ def test_bad_input_names_file_node_and_problem(tmp_path, text, needles):
 
 def test_bad_graph_inputs(tmp_path):
     (tmp_path / "x.graphml").write_text("<graphml><broken")
-    with pytest.raises(TopologyError, match=r"x.graphml: invalid graphml"):
+    with pytest.raises(TopologyError, match=r"x\.graphml:1: invalid graphml: unclosed token"):
         load_topology(tmp_path / "x.graphml")
     with pytest.raises(TopologyError, match="no such topology"):
         load_topology("no-such-topology")
     g = nx.Graph()
     g.add_edge("h1", "h2", loss="lots")
-    with pytest.raises(TopologyError, match=r"<gen>: link 1 \(h1 -- h2\): loss must be"):
+    with pytest.raises(TopologyError, match=r"^<gen>: links\.1\.loss: loss must be a percentage like 1%, "
+                                             r"not 'lots' \(link h1 -- h2\)$"):
         topology_from_graph(g, source="<gen>")
 
 
