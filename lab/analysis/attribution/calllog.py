@@ -13,12 +13,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from lab.analysis.attribution.causes import Call
 from lab.errors import TraceError
 from lab.identity import norm_ip
 
-Call = dict[str, Any]
 Endpoint = tuple[str, int]
 
 TOL_NS = 2_000_000  # a packet is captured after the call that sent it began; allow scheduler slack
@@ -205,15 +205,44 @@ def read_call_log(path: Path | str) -> list[Call]:
     return records
 
 
+def norm_host(ip: str) -> str:
+    """``norm_ip`` of an address that is there (a packet's ``ip.src``, an address's host): a string."""
+    host = norm_ip(ip)
+    assert host is not None  # norm_ip returns None only for None
+    return host
+
+
 def endpoint(addr: Any) -> Endpoint | None:
+    """(host, port) of an IP socket address; None for anything else (unknown, a path, a netlink address)."""
     if isinstance(addr, list | tuple) and len(addr) >= 2 and isinstance(addr[1], int):
-        return (norm_ip(str(addr[0])) or "", addr[1])
+        return (norm_host(str(addr[0])), addr[1])
     return None
+
+
+def args_of(call: Call) -> dict[str, Any]:
+    """The call's arguments as the tracer recorded them: ``{}`` when a log made elsewhere records none
+    (``args`` absent or null) -- no argument is known, which the rules read as not given."""
+    args = call.get("args")
+    return args if args is not None else {}
+
+
+def end_ns(call: Call) -> int:
+    """When the call returned; 0 when a log made elsewhere does not say (``read_call_log`` drops a null
+    ``t_end_ns``): a call whose end is unknown counts as long over, so it is never running at a packet."""
+    end = call.get("t_end_ns")
+    return end if end is not None else 0
+
+
+def offset(call: Call, key: Literal["sent_before", "sent_after", "recv_before", "recv_after"]) -> int:
+    """A running byte offset of the call's socket; 0 when there is none (null: no stream socket call;
+    absent: a log made elsewhere)."""
+    value = call.get(key)
+    return value if value is not None else 0
 
 
 def is_peek(call: Call) -> bool:
     """A receive with MSG_PEEK: it copies the data and leaves it queued; a later read consumes it."""
-    return "MSG_PEEK" in str((call.get("args") or {}).get("flags") or "")
+    return "MSG_PEEK" in str(args_of(call).get("flags"))
 
 
 def is_linger0(args: dict[str, Any]) -> bool:
@@ -234,7 +263,7 @@ def ends_writing(call: Call) -> bool:
     """A call after which the kernel sends FIN: close() of the last reference, shutdown(SHUT_WR/RDWR),
     or the process exiting with the socket open. A close() that only dropped a makefile() or dup()
     reference, or closed an already closed socket, ends nothing."""
-    name, args = call.get("call"), call.get("args") or {}
+    name, args = call["call"], args_of(call)
     if call.get("error") or name not in CLOSE_CALLS | {"exit"}:
         return False
     if args.get("deferred") or args.get("already_closed") or args.get("last_ref") is False:
@@ -243,13 +272,13 @@ def ends_writing(call: Call) -> bool:
 
 
 def at_exit(call: Call) -> bool:
-    return call.get("call") == "exit" or (call.get("args") or {}).get("via") == "gc"
+    return call["call"] == "exit" or args_of(call).get("via") == "gc"
 
 
 def shutdown_writes(call: Call) -> bool:
-    if call.get("call") == "close":
+    if call["call"] == "close":
         return True
-    how = (call.get("args") or {}).get("how")
+    how = args_of(call).get("how")
     return how in (1, 2, "SHUT_WR", "SHUT_RDWR", "1", "2")
 
 
@@ -289,7 +318,7 @@ class Socket:
         )
 
     def sent_total(self, before_ns: int) -> int:
-        return max((c.get("sent_after") or 0 for c in self.calls if c["t_start_ns"] <= before_ns), default=0)
+        return max((offset(c, "sent_after") for c in self.calls if c["t_start_ns"] <= before_ns), default=0)
 
     def finish(self) -> None:
         """Sort what attribution searches, so that each packet costs a bisection, not a scan."""
@@ -297,7 +326,7 @@ class Socket:
         self.recvs.sort(key=lambda c: c["recv_after"])
         self._send_ends = [c["sent_after"] for c in self.sends]
         self._recv_ends = [c["recv_after"] for c in self.recvs]
-        self._reads = [c for c in self.calls if str(c.get("call", "")).startswith(READ_CALLS)]
+        self._reads = [c for c in self.calls if c["call"].startswith(READ_CALLS)]
         self._read_starts = [c["t_start_ns"] for c in self._reads]
 
     def sending(self, start: int, end: int) -> list[Call]:
@@ -321,7 +350,7 @@ class Socket:
     def reading_at(self, ts: int) -> Call | None:
         """The receive call running at ``ts`` (started at or before it, not yet returned), if any."""
         i = bisect_right(self._read_starts, ts) - 1
-        if i >= 0 and ts <= self._reads[i].get("t_end_ns", 0):
+        if i >= 0 and ts <= end_ns(self._reads[i]):
             return self._reads[i]
         return None
 
@@ -336,10 +365,10 @@ class CallLog:
         ip_nodes: dict[str, str] | None = None,
         mac_nodes: dict[str, str] | None = None,
     ) -> None:
-        self.calls = sorted(calls, key=lambda c: (c.get("t_start_ns", 0), c.get("id", 0)))
+        self.calls = sorted(calls, key=lambda c: (c["t_start_ns"], c["id"]))
         self.socks: dict[str, Socket] = {}
-        self.ip_nodes: dict[str, str] = dict(ip_nodes or {})
-        self.mac_nodes = {k.lower(): v for k, v in (mac_nodes or {}).items()}
+        self.ip_nodes: dict[str, str] = dict(ip_nodes) if ip_nodes is not None else {}
+        self.mac_nodes = {k.lower(): v for k, v in mac_nodes.items()} if mac_nodes is not None else {}
         self._index()
 
     def _sock(self, call: Call, sid: str | None = None) -> Socket:
@@ -347,7 +376,7 @@ class CallLog:
         sock = self.socks.get(sid)
         if sock is None:
             sock = self.socks[sid] = Socket(
-                sid, str(call.get("node", "?")), call.get("pid"), first_ns=call.get("t_start_ns", 0)
+                sid, str(call.get("node", "?")), call.get("pid"), first_ns=call["t_start_ns"]
             )
         return sock
 
@@ -365,7 +394,7 @@ class CallLog:
                     self.ip_nodes.setdefault(local[0], sock.node)
             if peer and peer[1]:
                 sock.peer = sock.peer or peer
-            name = call.get("call")
+            name = call["call"]
             if name == "listen" and not call.get("error"):
                 sock.listen = sock.listen or call
             elif name in CONNECT_CALLS:
@@ -380,15 +409,16 @@ class CallLog:
                 child.peer = child.peer or endpoint(call["ret"].get("peer"))
                 if child.local is None and sock.local:
                     child.local = sock.local
-            elif name == "setsockopt" and is_linger0(call.get("args") or {}):
+            elif name == "setsockopt" and is_linger0(args_of(call)):
                 sock.linger0 = True
-            if (call.get("sent_after") or 0) > (call.get("sent_before") or 0):
+            sent = offset(call, "sent_after") > offset(call, "sent_before")
+            if sent:
                 sock.sends.append(call)
-            if (call.get("recv_after") or 0) > (call.get("recv_before") or 0):
+            if offset(call, "recv_after") > offset(call, "recv_before"):
                 sock.recvs.append(call)
             dgram = call.get("dgram")
             if dgram and not call.get("error"):
-                if (call.get("sent_after") or 0) > (call.get("sent_before") or 0) or name.startswith(
+                if sent or name.startswith(
                     ("send", "write")
                 ):
                     sock.dgram_sends.append(call)
@@ -410,9 +440,7 @@ class CallLog:
         self.connects_to: dict[Endpoint, list[Socket]] = defaultdict(list)
         for sock in self.socks.values():
             if sock.connect:
-                target = endpoint((sock.connect.get("args") or {}).get("address")) or endpoint(
-                    sock.connect.get("peer")
-                )
+                target = endpoint(args_of(sock.connect).get("address")) or endpoint(sock.connect.get("peer"))
                 if target:
                     self.connects_to[target].append(sock)
         self.udp_socks = [s for socks in self.udp_by_port.values() for s in socks]
@@ -438,7 +466,7 @@ class CallLog:
         running = []
         for sock in self.connects_to.get(peer, []):
             call = sock.connect
-            if call and call["t_start_ns"] <= ts + TOL_NS and ts <= call.get("t_end_ns", 0) + TOL_NS:
+            if call and call["t_start_ns"] <= ts + TOL_NS and ts <= end_ns(call) + TOL_NS:
                 running.append(sock)
         for sock in running:
             ports = {p[1] for p in (endpoint(c.get("local")) for c in sock.calls) if p} | (
@@ -453,7 +481,7 @@ class CallLog:
         if mac and mac.lower() in self.mac_nodes:
             return self.mac_nodes[mac.lower()]
         ip = norm_ip(ip)
-        return self.ip_nodes.get(ip or "", ip or "?")
+        return self.ip_nodes.get(ip if ip is not None else "", ip or "?")
 
     def listener(self, local: Endpoint, ts: int) -> Socket | None:
         cands = [
@@ -475,15 +503,18 @@ class CallLog:
             if sock.node != node:
                 continue
             for call in sock.calls:
-                if call["t_start_ns"] > ts or call.get("call") not in SENDING_CALLS:
+                if call["t_start_ns"] > ts or call["call"] not in SENDING_CALLS:
                     continue
-                if call.get("call") in CONNECT_CALLS and sock.stype == "SOCK_DGRAM":
+                if call["call"] in CONNECT_CALLS and sock.stype == "SOCK_DGRAM":
                     continue
                 local = endpoint(call.get("local")) or sock.local
                 if local and local[0] not in WILDCARD and local[0] != src_ip:
                     continue
+                dgram = call.get("dgram")
                 peer = (
-                    endpoint((call.get("dgram") or {}).get("peer")) or endpoint(call.get("peer")) or sock.peer
+                    (endpoint(dgram.get("peer")) if dgram is not None else None)
+                    or endpoint(call.get("peer"))
+                    or sock.peer
                 )
                 score = (peer is not None and peer[0] == target_ip, call["t_start_ns"])
                 if score > best_score:

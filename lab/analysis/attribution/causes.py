@@ -13,18 +13,25 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from lab.records import CallRecord
+from lab.records import CallRecord, PacketRecord
 
 Call = CallRecord
 """A call record. A lab run's tracers write every key; a log given to ``lab analyze --calls`` is only sure to
 have ``call``, ``t_start_ns`` and ``id`` (``calllog.read_call_log`` checks and numbers it), so the rules read
-those three directly and every other key with ``.get``."""
+those three directly and every other key once with ``.get``, saying what its absence means."""
 EXPLAINED = ("call", "kernel", "lab")
+
+
+def packet_time(rec: PacketRecord) -> int:
+    """The packet's capture time for rules that compare it with call times. A frame the capture gave no time
+    (a pcapng Simple Packet Block) is placed at 0, before every call: time then matches it to none."""
+    ts = rec["ts_ns"]
+    return ts if ts is not None else 0
 
 
 def call_label(call: Call) -> str:
     """``h1 sendto() #12``."""
-    return f"{call.get('node', '?')} {call['call']}() #{call['id']}"
+    return f"{call.get('node', '?')} {call['call']}() #{call['id']}"  # a log made elsewhere may name no node
 
 
 def make_cause(
@@ -54,7 +61,7 @@ def merge_causes(parts: list[dict[str, Any]]) -> dict[str, Any]:
     out["text"] = "; ".join(p["text"] for p in parts)
     out["rule"] = "+".join(p["rule"] for p in parts)
     for key in ("calls", "related", "consumed_by"):
-        ids = list(dict.fromkeys(i for p in parts for i in p.get(key) or []))
+        ids = list(dict.fromkeys(i for p in parts for i in p.get(key, ())))
         if ids or key == "calls":
             out[key] = ids
     out["answers"] = next((p["answers"] for p in parts if p.get("answers") is not None), None)

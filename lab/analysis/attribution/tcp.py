@@ -14,15 +14,45 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from lab.analysis.attribution.calllog import TOL_NS, Call, CallLog, Endpoint, Socket, at_exit, norm_ip
-from lab.analysis.attribution.causes import call_label, make_cause, merge_causes
+from lab.analysis.attribution.calllog import (
+    TOL_NS,
+    Call,
+    CallLog,
+    Endpoint,
+    Socket,
+    at_exit,
+    norm_host,
+    offset,
+)
+from lab.analysis.attribution.causes import call_label, make_cause, merge_causes, packet_time
+from lab.records import TCP, PacketRecord
 
-Rec = dict[str, Any]
+Rec = PacketRecord  # as the pipeline builds it: every key but ``cause``
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 DELAYED_ACK_NS = 35_000_000  # Linux's delayed-ACK timer is at least 40 ms
 # (start offset, end offset, first frame, ts, frame): the last two of its latest transmission, which the
 # ACK that follows answers (a retransmission after a timeout is not acknowledged "200 ms late")
 DataSegment = tuple[int, int, int, int, int]
+
+
+class Segment(NamedTuple):
+    """The TCP header fields the rules read. The decoder writes all of them, or, for a header the capture
+    cut short, none (null): such a segment names no flags or bytes for a rule to judge."""
+
+    flags: int
+    seq_raw: int
+    ack_raw: int
+    len: int
+    win: int
+
+
+def segment(tcp: TCP) -> Segment | None:
+    """The segment's header fields; None when the header was cut short."""
+    flags, seq_raw, ack_raw = tcp["flags_int"], tcp["seq_raw"], tcp["ack_raw"]
+    length, win = tcp["len"], tcp["win"]
+    if flags is None or seq_raw is None or ack_raw is None or length is None or win is None:
+        return None
+    return Segment(flags, seq_raw, ack_raw, length, win)
 
 
 @dataclass
@@ -63,36 +93,42 @@ class TcpRules:
 
     def cause(self, rec: Rec) -> dict[str, Any]:
         tcp, ip = rec["tcp"], rec["ip"]
-        src: Endpoint = (norm_ip(ip["src"]) or "", tcp["sport"])
-        dst: Endpoint = (norm_ip(ip["dst"]) or "", tcp["dport"])
-        flags, ts, frame = tcp.get("flags_int", 0), rec["ts_ns"], rec["number"]
+        if tcp is None or ip is None:  # the dispatcher sends only TCP segments here
+            raise ValueError(f"frame {rec['number']}: not a TCP segment")
+        seg = segment(tcp)
+        if seg is None:
+            return make_cause("unexplained", "unknown", "truncated or malformed TCP header")
+        src: Endpoint = (norm_host(ip["src"]), tcp["sport"])
+        dst: Endpoint = (norm_host(ip["dst"]), tcp["dport"])
+        flags, ts, frame = seg.flags, packet_time(rec), rec["number"]
         syn_only = bool(flags & SYN and not flags & ACK)
-        conn = self._conn(src, dst, str(rec.get("interface")), tcp["seq_raw"] if syn_only else None)
+        conn = self._conn(src, dst, rec["interface"], seg.seq_raw if syn_only else None)
         sender = self.log.tcp_sock(src, dst, ts) or self.log.connecting(src, dst, ts)
         receiver = self.log.tcp_sock(dst, src, ts) or self.log.connecting(dst, src, ts)
         try:
             if flags & SYN and not flags & ACK:
-                return self._syn(rec, conn, src, sender)
+                return self._syn(frame, seg, conn, src, sender)
             if flags & SYN:
-                return self._synack(rec, conn, src, dst)
+                return self._synack(frame, seg, ts, conn, src)
             if flags & RST:
-                return self._rst(rec, conn, src, dst, sender, receiver)
+                return self._rst(ts, conn, src, dst, sender, receiver)
             parts: list[dict[str, Any]] = []
-            if tcp.get("len", 0) > 0:
-                parts.append(self._data(rec, conn, src, sender, receiver))
+            if seg.len > 0:
+                parts.append(self._data(frame, seg, ts, conn, src, sender, receiver))
             if flags & FIN:
-                parts.append(self._fin(rec, conn, src, sender))
+                parts.append(self._fin(frame, seg, ts, conn, src, sender))
             if not parts:
-                return self._ack(rec, conn, src, dst, sender)
+                return self._ack(rec, seg, ts, conn, src, dst, sender)
             return parts[0] if len(parts) == 1 else merge_causes(parts)
         finally:
             conn.last_frame[src] = frame
 
-    def _syn(self, rec: Rec, conn: Connection, src: Endpoint, sender: Socket | None) -> dict[str, Any]:
-        seq = rec["tcp"]["seq_raw"]
+    def _syn(self, frame: int, seg: Segment, conn: Connection, src: Endpoint,
+             sender: Socket | None) -> dict[str, Any]:
+        seq = seg.seq_raw
         if conn.isn.get(src) == seq and conn.syn_frame is not None:
             conn.syn_count += 1
-            conn.last_syn_frame = rec["number"]
+            conn.last_syn_frame = frame
             who = f"{call_label(sender.connect)} still waiting" if sender and sender.connect else "connect"
             return make_cause(
                 "kernel",
@@ -102,8 +138,8 @@ class TcpRules:
                 [sender.connect] if sender and sender.connect else [],
                 conn.syn_frame,
             )
-        conn.isn[src], conn.client, conn.syn_frame, conn.syn_count = seq, src, rec["number"], 0
-        conn.last_syn_frame = rec["number"]
+        conn.isn[src], conn.client, conn.syn_frame, conn.syn_count = seq, src, frame, 0
+        conn.last_syn_frame = frame
         conn.synack_frame, conn.established = None, False
         if sender and sender.connect:
             return make_cause(
@@ -116,8 +152,8 @@ class TcpRules:
             "inferred", "syn-connect", f"connect() from {src[0]}:{src[1]} (no traced socket there)"
         )
 
-    def _synack(self, rec: Rec, conn: Connection, src: Endpoint, dst: Endpoint) -> dict[str, Any]:
-        seq = rec["tcp"]["seq_raw"]
+    def _synack(self, frame: int, seg: Segment, ts: int, conn: Connection, src: Endpoint) -> dict[str, Any]:
+        seq = seg.seq_raw
         if conn.isn.get(src) == seq and conn.synack_frame is not None:
             return make_cause(
                 "kernel",
@@ -125,8 +161,8 @@ class TcpRules:
                 f"kernel SYN-ACK retransmission (first SYN-ACK frame {conn.synack_frame})",
                 answers=conn.synack_frame,
             )
-        conn.isn[src], conn.synack_frame = seq, rec["number"]
-        listener = self.log.listener(src, rec["ts_ns"])
+        conn.isn[src], conn.synack_frame = seq, frame
+        listener = self.log.listener(src, ts)
         node = listener.node if listener else self.log.node_of(src[0])
         text = (
             f"kernel ({node}) answers SYN frame {conn.last_syn_frame} for the listening socket"
@@ -144,14 +180,13 @@ class TcpRules:
 
     def _rst(
         self,
-        rec: Rec,
+        ts: int,
         conn: Connection,
         src: Endpoint,
         dst: Endpoint,
         sender: Socket | None,
         receiver: Socket | None,
     ) -> dict[str, Any]:
-        ts = rec["ts_ns"]
         node = sender.node if sender else self.log.node_of(src[0])
         if conn.client == dst and conn.synack_frame is None and conn.syn_frame is not None:
             victim = [receiver.connect] if receiver and receiver.connect else []
@@ -172,10 +207,10 @@ class TcpRules:
             closers = [c for c in sender.closers if c["t_start_ns"] <= ts + TOL_NS]
             if closers:
                 # a reset comes from the close() that released the socket, not an earlier shutdown()
-                closes = [c for c in closers if c.get("call") != "shutdown"]
+                closes = [c for c in closers if c["call"] != "shutdown"]
                 close = closes[-1] if closes else closers[-1]
                 peer_sent = receiver.sent_total(close["t_start_ns"]) if receiver else 0
-                unread = peer_sent - (close.get("recv_after") or 0)
+                unread = peer_sent - offset(close, "recv_after")
                 if sender.linger0:
                     return make_cause(
                         "call",
@@ -183,7 +218,7 @@ class TcpRules:
                         f"{call_label(close)} with SO_LINGER 0 aborts the connection",
                         [close],
                     )
-                if unread > 0 and close.get("call") == "close":
+                if unread > 0 and close["call"] == "close":
                     return make_cause(
                         "call",
                         "rst-unread",
@@ -214,17 +249,23 @@ class TcpRules:
         return None if isn is None else (seq_raw - isn - 1) % (1 << 32)
 
     def _data(
-        self, rec: Rec, conn: Connection, src: Endpoint, sender: Socket | None, receiver: Socket | None
+        self,
+        frame: int,
+        seg: Segment,
+        ts: int,
+        conn: Connection,
+        src: Endpoint,
+        sender: Socket | None,
+        receiver: Socket | None,
     ) -> dict[str, Any]:
-        tcp = rec["tcp"]
-        start = self._offset(conn, src, tcp["seq_raw"])
+        start = self._offset(conn, src, seg.seq_raw)
         if start is None:
             return make_cause(
                 "inferred",
                 "tcp-data",
                 "send() (inferred: the handshake was not captured, so stream offsets are unknown)",
             )
-        end = start + tcp["len"]
+        end = start + seg.len
         sends = sender.sending(start, end) if sender else []
         recvs = receiver.receiving(start, end) if receiver else []
         span = f"bytes {start}-{end - 1}"
@@ -233,12 +274,12 @@ class TcpRules:
         first = frames[i][2] if i < len(frames) and frames[i][0] < end else None
         retrans = end <= conn.sent_end[src]
         if not retrans:
-            frames.append((start, end, rec["number"], rec["ts_ns"], rec["number"]))
+            frames.append((start, end, frame, ts, frame))
             ends.append(end)
         else:
             j = i
             while j < len(frames) and frames[j][0] < end:
-                frames[j] = frames[j][:3] + (rec["ts_ns"], rec["number"])
+                frames[j] = frames[j][:3] + (ts, frame)
                 j += 1
         conn.sent_end[src] = max(conn.sent_end[src], end)
         read = f"; read by {', '.join(map(call_label, recvs))}" if recvs else ""
@@ -250,7 +291,7 @@ class TcpRules:
                 recvs,
             )
         what = " + ".join(call_label(c) for c in sends)
-        if retrans and first is not None and first != rec["number"]:
+        if retrans and first is not None and first != frame:
             return make_cause(
                 "kernel",
                 "tcp-retransmit",
@@ -263,28 +304,29 @@ class TcpRules:
             "call", "tcp-data-offset", f"{what} {span}{read}", sends, consumed_by=[c["id"] for c in recvs]
         )
 
-    def _fin(self, rec: Rec, conn: Connection, src: Endpoint, sender: Socket | None) -> dict[str, Any]:
-        tcp = rec["tcp"]
-        offset = self._offset(conn, src, tcp["seq_raw"])
-        if offset is not None:
-            offset += tcp.get("len", 0)
-        if src in conn.fin and conn.fin[src][0] == offset:
+    def _fin(
+        self, frame: int, seg: Segment, ts: int, conn: Connection, src: Endpoint, sender: Socket | None
+    ) -> dict[str, Any]:
+        at = self._offset(conn, src, seg.seq_raw)
+        if at is not None:
+            at += seg.len
+        if src in conn.fin and conn.fin[src][0] == at:
             return make_cause(
                 "kernel",
                 "fin-retransmit",
                 f"kernel retransmits the FIN (first FIN frame {conn.fin[src][1]})",
                 answers=conn.fin[src][1],
             )
-        conn.fin[src] = (offset if offset is not None else -1, rec["number"])
+        conn.fin[src] = (at if at is not None else -1, frame)
         if sender is None:
             return make_cause(
                 "inferred", "fin-close", f"close()/shutdown() at {src[0]}:{src[1]} (no traced socket)"
             )
-        closers = [c for c in sender.closers if c["t_start_ns"] <= rec["ts_ns"] + TOL_NS]
+        closers = [c for c in sender.closers if c["t_start_ns"] <= ts + TOL_NS]
         if closers and at_exit(closers[0]):
             how = (
                 "at process exit"
-                if closers[0].get("call") == "exit"
+                if closers[0]["call"] == "exit"
                 else "when the socket was garbage-collected"
             )
             return make_cause(
@@ -309,7 +351,8 @@ class TcpRules:
         )
 
     def _ack(
-        self, rec: Rec, conn: Connection, src: Endpoint, dst: Endpoint, sender: Socket | None
+        self, rec: Rec, seg: Segment, ts: int, conn: Connection, src: Endpoint, dst: Endpoint,
+        sender: Socket | None,
     ) -> dict[str, Any]:
         """A segment that carries no SYN, RST, FIN or data: the first of ``ACK_RULES`` that applies says why
         the kernel sent it.
@@ -317,9 +360,8 @@ class TcpRules:
         The facts are read before any state changes, so each rule judges this ACK against what the packets
         before it left, whatever rule came first.
         """
-        tcp, ts = rec["tcp"], rec["ts_ns"]
         node = sender.node if sender else self.log.node_of(src[0])
-        acked = self._offset(conn, dst, tcp["ack_raw"])
+        acked = self._offset(conn, dst, seg.ack_raw)
         last_acked = conn.acked.get(src, 0)
         covered: list[DataSegment] = []
         if acked is not None:
@@ -329,11 +371,11 @@ class TcpRules:
             conn=conn,
             src=src,
             dst=dst,
-            tcp=tcp,
+            seg=seg,
             ts=ts,
             node=node,
             sender=sender,
-            analysis=rec.get("analysis") or [],
+            analysis=rec["analysis"],
             acked=acked,
             prev=conn.last_ack.get(src),
             reader=sender.reading_at(ts) if sender else None,
@@ -362,7 +404,7 @@ class AckFacts:
     conn: Connection
     src: Endpoint  # the acknowledging end
     dst: Endpoint
-    tcp: Rec
+    seg: Segment
     ts: int
     node: str  # pure ACKs are the kernel's: the acknowledging end's node
     sender: Socket | None
@@ -375,11 +417,11 @@ class AckFacts:
 
     @property
     def ack_raw(self) -> int:
-        return self.tcp["ack_raw"]
+        return self.seg.ack_raw
 
     @property
     def win(self) -> int:
-        return self.tcp.get("win", 0)
+        return self.seg.win
 
     @property
     def frames(self) -> list[int]:
@@ -507,7 +549,7 @@ def _window_update(f: AckFacts) -> dict[str, Any]:
     return make_cause(
         "kernel",
         "window-update",
-        f"kernel ({f.node}) window update: receive window now {f.tcp.get('win')}{inside}",
+        f"kernel ({f.node}) window update: receive window now {f.win}{inside}",
         [f.reader] if f.reader else [],
         node=f.node,
     )
