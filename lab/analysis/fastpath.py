@@ -27,8 +27,9 @@ from typing import Any
 from lab.analysis.apps import DataChannels, quic_fixed_bit, tcp_content_app, tcp_port_app, udp_port_app
 from lab.analysis.catalogue import layer_dict
 from lab.analysis.decode import FIELD_DECODERS, Decoder, tcp_mss, tcp_wscale, win_text
-from lab.analysis.flows import FlowTable, flag_str
+from lab.analysis.flows import FlowTable, TcpInfo, flag_str
 from lab.analysis.jsonline import dumps as _dumps
+from lab.analysis.jsonline import dumps64 as _dumps64
 from lab.analysis.roles import cause_tcp, ep
 from lab.records import SCHEMA_VERSION
 
@@ -60,19 +61,45 @@ MAX_RECENT = 50_000
 _ME_ADDR, _ME_PORT = "ME-ADDR", 65432  # stands for the sender in shared cause templates
 _ME = f"{_ME_ADDR}:{_ME_PORT}"
 _ME_B = _ME.encode()
+_ANS = 1_717_171_717  # stands for the answered frame in shared cause templates
 _ROLE_B = {r: r.encode() for r in ("syn", "syn-ack", "handshake-ack", "data", "ack", "fin", "rst")}
 
 
-def _cause_template(info: Any) -> tuple[bytes, bytes, str, str, str] | None:
+def _port_elsewhere(j: bytes, text: str) -> bool:
+    """The sender's port appears in a cause outside its endpoint: a template would share it."""
+    port = str(_ME_PORT)
+    return (port in text.replace(_ME, "").replace(str(_ANS), "")
+            or port.encode() in j.replace(_ME_B, b"").replace(b"%d" % _ANS, b""))
+
+
+def _cause_template(info: TcpInfo) -> tuple[bytes, bytes, str, str, str] | None:
     """A TCP cause with the sender's endpoint cut out, shared by every flow (None: not splittable)."""
     cause = cause_tcp(_ME_ADDR, _ME_PORT, info)
     j = _dumps(cause)
     text = cause["text"]
-    if text.count(_ME) != 1 or j.count(_ME_B) != 1:
+    if text.count(_ME) != 1 or j.count(_ME_B) != 1 or _port_elsewhere(j, text):
         return None
     jh, jt = j.split(_ME_B)
     th, tt = text.split(_ME)
     return jh, jt, th, tt, cause["source"]
+
+
+def _answer_template(info: TcpInfo) -> tuple[bytes, str, str] | None:
+    """A TCP cause that answers a frame (a SYN-ACK, the handshake's ACK, the ACK of a FIN), shared by every
+    flow: its JSON and its text as %-formats of the sender's endpoint (``me``) and the frame (``ans``),
+    and its source (None: not splittable). The rules read only whether a segment answers, so one frame
+    number stands for all."""
+    ghost = TcpInfo()
+    ghost.role, ghost.first_data, ghost.from_client = info.role, info.first_data, info.from_client
+    ghost.analysis, ghost.answers = info.analysis, _ANS
+    cause = cause_tcp(_ME_ADDR, _ME_PORT, ghost)
+    j = _dumps(cause)
+    text = cause["text"]
+    if _port_elsewhere(j, text):
+        return None
+    jf = j.replace(b"%", b"%%").replace(_ME_B, b"%(me)b").replace(b"%d" % _ANS, b"%(ans)d")
+    tf = text.replace("%", "%%").replace(_ME, "%(me)s").replace(str(_ANS), "%(ans)d")
+    return jf, tf, cause["source"]
 
 
 def _exact(b: bytes) -> bytes:
@@ -118,6 +145,8 @@ class FastPath:
         self._layers: dict[tuple, tuple[bytes, tuple[str, ...], str]] = {}
         # role key -> (cause JSON head, tail, text head, tail, source): the sender's endpoint goes between
         self._causes: dict[tuple, tuple[bytes, bytes, str, str, str] | None] = {}
+        # ... of a segment that answers a frame -> (cause JSON format, text format, source)
+        self._answer_causes: dict[tuple, tuple[bytes, str, str] | None] = {}
 
     def _view(self, data: bytes, proto: int, iface: int) -> _View:
         by_iface = self._views if proto == 6 else self._uviews
@@ -231,17 +260,26 @@ class FastPath:
         lkey = (6, hl, plen, app)
         layers, names, names_s = self._layers.get(lkey) or self._layer_json(lkey)
         an = info.analysis
-        tmpl = None
-        if info.answers is None:
-            ckey = (info.role, info.first_data, info.from_client, tuple(an) if an else None)
+        answers = info.answers
+        ckey = (info.role, info.first_data, info.from_client, tuple(an) if an else None)
+        if answers is None:
             tmpl = self._causes.get(ckey, False)
             if tmpl is False:
                 tmpl = self._causes[ckey] = _cause_template(info)
-        if tmpl is not None:
-            jh, jt, th, tt, source = tmpl
-            cause_j = jh + v.me_b + jt
-            me = v.me
-        else:  # answers a frame (its number is in the cause), or no template: nothing to share
+            if tmpl is not None:
+                jh, jt, th, tt, source = tmpl
+                cause_j = jh + v.me_b + jt
+                me = v.me
+        else:
+            atmpl = self._answer_causes.get(ckey, False)
+            if atmpl is False:
+                atmpl = self._answer_causes[ckey] = _answer_template(info)
+            tmpl = atmpl
+            if atmpl is not None:
+                jf, tf, source = atmpl
+                cause_j = jf % {b"me": v.me_b, b"ans": answers}
+                th, me, tt = tf % {"me": v.me, "ans": answers}, "", ""
+        if tmpl is None:  # no template: nothing to share
             cause = cause_tcp(v.src, sport, info)
             cause_j, source, th, me, tt = _dumps(cause), cause["source"], cause["text"], "", ""
         ethip = v.ethip if v.mac == data[:12] else self._ethip(v, data)
@@ -347,14 +385,14 @@ class Renderer:
         ts = item.ts_ns
         appb = app.encode() if app else b""
         line = TCP_LINE % (
-            n, ts, _dumps((ts - t0) / 1e9) if t0 is not None else b"null",
+            n, ts, _dumps64((ts - t0) / 1e9) if t0 is not None else b"null",
             self._iface.get(iface.index) or self._iface_json(iface), item.wirelen, item.caplen, layers,
             arrow, flags, rel_seq, b" ack=%d" % rel_ack if fl & 16 else b"",
             b"%d" % win if wshift == 0 else (self._wins.get((win, wshift)) or self._win(win, wshift)), tlen,
             b" " + appb if app else b"", ethip, ttl, ipid,
             l4_prefix, flags, fl, seq, ack, rel_seq, rel_ack, tlen, win, mss, stream,
             b"true" if from_client else b"false", b'"%b"' % appb if app else b"null",
-            _ROLE_B[role], _dumps(text), _dumps(an) if an else b"[]", cause_j)
+            _ROLE_B[role], _dumps64(text), _dumps64(an) if an else b"[]", cause_j)
         return line, f"{text} | {cause_head}{me}{cause_tail} | {names_s}", (names, role, source, app)
 
     def _udp(self, entry: tuple, item: Any, n: int, t0: int | None) -> tuple[bytes, str, tuple]:
@@ -372,7 +410,7 @@ class Renderer:
         iface = item.iface
         ts = item.ts_ns
         line = UDP_LINE % (
-            n, ts, _dumps((ts - t0) / 1e9) if t0 is not None else b"null",
+            n, ts, _dumps64((ts - t0) / 1e9) if t0 is not None else b"null",
             self._iface.get(iface.index) or self._iface_json(iface), item.wirelen, item.caplen, layers, arrow,
             ln, appb,
             ethip, ttl, ipid, l4_prefix, ulen, conv, _hex(_sha1(item.data[42:pend]).digest()[:8]),
