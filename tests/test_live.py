@@ -21,7 +21,7 @@ import pytest
 from lab.errors import UsageError
 from lab.live import parse_window
 from lab.watch import _renumbered, parse_filter
-from tests.test_records import validate_dir
+from tests.helpers.records import validate_dir
 
 REPO = Path(__file__).resolve().parents[1]
 

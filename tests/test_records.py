@@ -16,39 +16,7 @@ import pytest
 
 from lab.analysis.pipeline import analyze_capture
 from lab.records import CAUSE_RULES, RECORDS, SCHEMA_DIR, is_cause_rule, json_schema, shipped_schema
-
-FILES = {"packet": "packets.jsonl", "call": "calls.jsonl", "conversation": "conversations.jsonl"}
-DOCUMENTS = {"report": "report.json", "summary": "summary.json"}
-
-
-def _check(validator: jsonschema.Draft202012Validator, record: object, where: str) -> None:
-    errors = sorted(validator.iter_errors(record), key=str)
-    assert not errors, (
-        f"{where}: {errors[0].json_path}: {errors[0].message} -- a writer and the schema disagree: a new "
-        "field belongs in lab/records.py, then `python -m lab.records`")
-
-
-def validate_dir(out: Path) -> dict[str, int]:
-    """Validate every record of a run directory (the JSONL files line by line, report.json and summary.json
-    whole); returns how many of each kind were checked."""
-    counts = {}
-    for kind, name in FILES.items():
-        validator = jsonschema.Draft202012Validator(shipped_schema(kind))
-        path = out / name
-        n = 0
-        if path.is_file():
-            for lineno, line in enumerate(path.read_text().splitlines(), 1):
-                _check(validator, json.loads(line), f"{path}:{lineno}")
-                n += 1
-        counts[kind] = n
-    for kind, name in DOCUMENTS.items():
-        path = out / name
-        counts[kind] = 0
-        if path.is_file():
-            validator = jsonschema.Draft202012Validator(shipped_schema(kind))
-            _check(validator, json.loads(path.read_text()), str(path))
-            counts[kind] = 1
-    return counts
+from tests.helpers.records import validate_dir
 
 
 def test_shipped_schema_is_what_the_classes_say() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 import lab
 from lab.errors import LabError, UsageError
-from tests.test_records import validate_dir
+from tests.helpers.records import validate_dir
 
 
 @pytest.fixture(scope="module")

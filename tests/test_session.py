@@ -11,7 +11,7 @@ import pytest
 
 import lab
 from lab.errors import UsageError
-from tests.test_records import validate_dir
+from tests.helpers.records import validate_dir
 
 pytestmark = pytest.mark.root
 

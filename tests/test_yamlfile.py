@@ -18,14 +18,7 @@ from lab.yamlfile import (
     parse_yaml,
     read_yaml_file,
 )
-
-
-def alias_bomb(levels: int = 12, width: int = 10) -> str:
-    """``levels`` anchors, each a list of ``width`` aliases of the one before: width**levels values."""
-    lines = ["a0: &a0 [" + ",".join(["x"] * width) + "]"]
-    for i in range(1, levels):
-        lines.append(f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * width) + "]")
-    return "\n".join(lines) + "\n"
+from tests.helpers.yamlbombs import alias_bomb
 
 
 def one_line(text: str) -> bool:

@@ -16,14 +16,8 @@ import pytest
 
 from lab.analysis.pipeline import analyze_capture
 from lab.errors import PcapFormatError
-from tests.analysis.corpus_compare import (
-    check_packets,
-    check_protocols,
-    check_streams,
-    load_jsonl,
-    load_truth,
-    truth_frames,
-)
+from tests.helpers.corpus import check_packets, check_protocols, check_streams, load_truth, truth_frames
+from tests.helpers.records import load_jsonl
 
 # the directory the corpus_dir fixture serves; read here because parametrization happens at collection
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"

@@ -16,45 +16,15 @@ from pathlib import Path
 import pytest
 
 from lab.analysis.pipeline import analyze_capture
-from tests.analysis.corpus_compare import load_jsonl
-from tests.analysis.test_analysis_units import _epb, _idb, _shb, _udp_frame
+from tests.helpers.analysis import analyze_both_paths
+from tests.helpers.frames import ACK, PSH, SYN, pcapng, tcp_frame, udp_frame
+from tests.helpers.records import load_jsonl
 
 ROUTED = Path(__file__).resolve().parent.parent / "data" / "routed" / "capture.pcapng"
 LINKS = ["h1-eth0", "r1-eth1", "r2-eth1", "r3-eth1"]
 
-SYN, ACK, PSH, FIN = 0x02, 0x10, 0x08, 0x01
-
-
-def _tcp_frame(sport: int, dport: int, seq: int, ack: int, flags: int, payload: bytes = b"") -> bytes:
-    """198.18.0.1 (port 40000 side) <-> 198.18.0.2; the addresses follow the ports."""
-    a, b = bytes([198, 18, 0, 1]), bytes([198, 18, 0, 2])
-    if sport != 40000:
-        a, b = b, a
-    eth = bytes.fromhex("020000000002020000000001") + b"\x08\x00"
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + len(payload), 1, 0x4000, 64, 6, 0, a, b)
-    return eth + ip + struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 0x50, flags, 64240, 0, 0) + payload
-
-
-def _ng(tmp_path: Path, name: str, frames: list[tuple[int, bytes]], ifaces: int = 2) -> Path:
-    """A pcapng with ``ifaces`` Ethernet interfaces (link0, link1, ...) and (interface, frame) packets."""
-    blob = _shb() + b"".join(_idb(1, f"link{i}") for i in range(ifaces))
-    blob += b"".join(_epb(i, f, 1_700_000_000_000_000 + k) for k, (i, f) in enumerate(frames))
-    path = tmp_path / name
-    path.write_bytes(blob)
-    return path
-
-
-def _both(src: Path, tmp_path: Path) -> list[dict]:
-    """Analyze with and without the fast path; the outputs must be the same bytes."""
-    analyze_capture(src, tmp_path / "fast")
-    analyze_capture(src, tmp_path / "slow", fast_path=False)
-    for out in ("packets.jsonl", "annotated.pcapng", "conversations.jsonl"):
-        assert (tmp_path / "fast" / out).read_bytes() == (tmp_path / "slow" / out).read_bytes(), out
-    return load_jsonl(tmp_path / "fast" / "packets.jsonl")
-
-
 def test_routed_capture_has_no_false_retransmissions(tmp_path: Path) -> None:
-    recs = _both(ROUTED, tmp_path)
+    recs = analyze_both_paths(ROUTED, tmp_path)
     tcp = [r for r in recs if r["tcp"]]
     assert Counter(r["interface"] for r in tcp) == {link: 10 for link in LINKS}
     assert [a for r in recs for a in r["analysis"]] == []
@@ -79,13 +49,13 @@ def test_routed_capture_has_no_false_retransmissions(tmp_path: Path) -> None:
 
 def test_real_retransmission_still_found_per_interface(tmp_path: Path) -> None:
     c, s = 40000, 8000
-    data = _tcp_frame(c, s, 1001, 5001, PSH | ACK, b"hello")
-    frames = [(0, _tcp_frame(c, s, 1000, 0, SYN)), (1, _tcp_frame(c, s, 1000, 0, SYN)),
-              (0, _tcp_frame(s, c, 5000, 1001, SYN | ACK)), (1, _tcp_frame(s, c, 5000, 1001, SYN | ACK)),
-              (0, _tcp_frame(c, s, 1001, 5001, ACK)), (1, _tcp_frame(c, s, 1001, 5001, ACK)),
+    data = tcp_frame(c, s, 1001, 5001, PSH | ACK, b"hello")
+    frames = [(0, tcp_frame(c, s, 1000, 0, SYN)), (1, tcp_frame(c, s, 1000, 0, SYN)),
+              (0, tcp_frame(s, c, 5000, 1001, SYN | ACK)), (1, tcp_frame(s, c, 5000, 1001, SYN | ACK)),
+              (0, tcp_frame(c, s, 1001, 5001, ACK)), (1, tcp_frame(c, s, 1001, 5001, ACK)),
               (0, data), (1, data), (0, data),  # the last one: the same bytes again on link0
-              (0, _tcp_frame(c, s, 1000, 0, SYN))]  # and a SYN seen again on link0
-    recs = _both(_ng(tmp_path, "retrans.pcapng", frames), tmp_path)
+              (0, tcp_frame(c, s, 1000, 0, SYN))]  # and a SYN seen again on link0
+    recs = analyze_both_paths(pcapng(tmp_path, "retrans.pcapng", frames), tmp_path)
     assert [r["analysis"] for r in recs[6:9]] == [[], [], ["retransmission"]]
     assert recs[8]["role"]["text"].endswith("(retransmission)")
     assert [r["role"]["text"] for r in recs[:2]] == ["handshake 1/3: SYN"] * 2
@@ -96,9 +66,9 @@ def test_real_retransmission_still_found_per_interface(tmp_path: Path) -> None:
 
 
 def test_udp_answers_on_the_same_interface(tmp_path: Path) -> None:
-    req, resp = _udp_frame(), _udp_frame(5000, 40000, b"world!")
+    req, resp = udp_frame(), udp_frame(5000, 40000, b"world!")
     frames = [(0, req), (1, req), (1, resp), (0, resp)]
-    recs = _both(_ng(tmp_path, "udp.pcapng", frames), tmp_path)
+    recs = analyze_both_paths(pcapng(tmp_path, "udp.pcapng", frames), tmp_path)
     assert [r["cause"]["answers"] for r in recs] == [None, None, 2, 1]
     assert {r["udp"]["stream"] for r in recs} == {0}
     (conv,) = load_jsonl(tmp_path / "fast" / "conversations.jsonl")
@@ -109,13 +79,13 @@ def test_http_body_segment_named_http(tmp_path: Path) -> None:
     """http.server writes the headers and the body separately; the body segment is HTTP too."""
     c, s = 40000, 8000  # not a port our table knows: HTTP is recognized by content
     head = b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n"
-    frames = [(0, _tcp_frame(c, s, 1000, 0, SYN)), (0, _tcp_frame(s, c, 5000, 1001, SYN | ACK)),
-              (0, _tcp_frame(c, s, 1001, 5001, ACK)),
-              (0, _tcp_frame(c, s, 1001, 5001, PSH | ACK, b"GET / HTTP/1.0\r\n\r\n")),
-              (0, _tcp_frame(s, c, 5001, 1019, PSH | ACK, head)),
-              (0, _tcp_frame(s, c, 5001 + len(head), 1019, PSH | ACK, b"hello")),
-              (0, _tcp_frame(c, s, 1019, 5006 + len(head), ACK))]
-    recs = _both(_ng(tmp_path, "http.pcapng", frames, ifaces=1), tmp_path)
+    frames = [(0, tcp_frame(c, s, 1000, 0, SYN)), (0, tcp_frame(s, c, 5000, 1001, SYN | ACK)),
+              (0, tcp_frame(c, s, 1001, 5001, ACK)),
+              (0, tcp_frame(c, s, 1001, 5001, PSH | ACK, b"GET / HTTP/1.0\r\n\r\n")),
+              (0, tcp_frame(s, c, 5001, 1019, PSH | ACK, head)),
+              (0, tcp_frame(s, c, 5001 + len(head), 1019, PSH | ACK, b"hello")),
+              (0, tcp_frame(c, s, 1019, 5006 + len(head), ACK))]
+    recs = analyze_both_paths(pcapng(tmp_path, "http.pcapng", frames, ifaces=1), tmp_path)
     assert [r["app"] for r in recs] == [None, None, None, "HTTP", "HTTP", "HTTP", None]
     assert [ly["name"] for ly in recs[5]["layers"]] == ["Ethernet", "IPv4", "TCP", "HTTP"]
     assert recs[5]["summary"].endswith(" HTTP")
@@ -123,10 +93,10 @@ def test_http_body_segment_named_http(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fast", [True, False])
 def test_tftp_data_blocks_named_tftp(tmp_path: Path, fast: bool) -> None:
-    rrq = _udp_frame(40000, 69, b"\0\1hello.txt\0octet\0")
-    data = _udp_frame(5000, 40000, b"\0\3\0\1" + b"x" * 20)  # from the server's transfer port
-    ack = _udp_frame(40000, 5000, b"\0\4\0\1")
-    res = analyze_capture(_ng(tmp_path, "tftp.pcapng", [(0, rrq), (0, data), (0, ack)], ifaces=1),
+    rrq = udp_frame(40000, 69, b"\0\1hello.txt\0octet\0")
+    data = udp_frame(5000, 40000, b"\0\3\0\1" + b"x" * 20)  # from the server's transfer port
+    ack = udp_frame(40000, 5000, b"\0\4\0\1")
+    res = analyze_capture(pcapng(tmp_path, "tftp.pcapng", [(0, rrq), (0, data), (0, ack)], ifaces=1),
                           tmp_path / "o", fast_path=fast)
     recs = load_jsonl(res.packets_path)
     assert [r["app"] for r in recs] == ["TFTP"] * 3
@@ -150,7 +120,7 @@ def _ip_fragments(payload: bytes, split: int) -> list[bytes]:
 def test_fragments_reassembled_per_interface(tmp_path: Path) -> None:
     """The same two fragments seen on two links, interleaved: each link reassembles its own pair."""
     f1, f2 = _ip_fragments(b"z" * 40, 24)
-    recs = _both(_ng(tmp_path, "frag.pcapng", [(0, f1), (1, f1), (1, f2), (0, f2)]), tmp_path)
+    recs = analyze_both_paths(pcapng(tmp_path, "frag.pcapng", [(0, f1), (1, f1), (1, f2), (0, f2)]), tmp_path)
     assert [r["role"]["code"] for r in recs] == ["ip-fragment", "ip-fragment", "udp", "udp"]
     assert all(r["role"]["text"].startswith("IP fragment 1 of datagram id 0x1525") for r in recs[:2])
     assert all(r["role"]["text"].endswith("reassembled from 2 fragments") for r in recs[2:])

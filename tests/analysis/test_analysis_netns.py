@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from lab.analysis.pipeline import analyze_capture
-from tests.analysis.corpus_compare import load_jsonl
+from tests.helpers.records import load_jsonl
 
 pytestmark = pytest.mark.root
 

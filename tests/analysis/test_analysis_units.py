@@ -20,53 +20,14 @@ from lab.analysis.catalogue import PROTOCOLS
 from lab.analysis.pipeline import analyze_capture
 from lab.cli.main import main as lab_main
 from lab.errors import PcapFormatError
-from tests.analysis.corpus_compare import load_jsonl
+from tests.helpers.frames import block, epb, idb, pcap, shb, udp_frame
+from tests.helpers.records import load_jsonl
 
 CONTRACT_KEYS = ["schema_version", "number", "ts_ns", "t", "interface", "node", "len", "caplen", "layers",
                  "summary", "eth", "ip", "tcp", "udp", "icmp", "arp", "app", "role", "analysis", "cause"]
 ROLE_CODES = {"syn", "syn-ack", "handshake-ack", "data", "ack", "fin", "rst", "udp", "ip-fragment",
               "arp-request", "arp-reply", "ndp-ns", "ndp-na", "ndp-rs", "ndp-ra", "icmp-echo-request",
               "icmp-echo-reply", "icmp-error", "igmp", "ospf", "other", "lab-probe"}
-
-
-def _pcap(linktype: int, frames: list[bytes], ts: int = 1_700_000_000) -> bytes:
-    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype)
-    for i, f in enumerate(frames):
-        out += struct.pack("<IIII", ts + i, 0, len(f), len(f)) + f
-    return out
-
-
-def _block(btype: int, body: bytes) -> bytes:
-    body += b"\0" * ((-len(body)) & 3)
-    return struct.pack("<II", btype, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
-
-
-def _shb() -> bytes:
-    return _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
-
-
-def _idb(linktype: int, name: str | None = None) -> bytes:
-    opts = b""
-    if name:
-        raw = name.encode()
-        opts = struct.pack("<HH", 2, len(raw)) + raw + b"\0" * ((-len(raw)) & 3) + b"\0\0\0\0"
-    return _block(1, struct.pack("<HHI", linktype, 0, 0) + opts)
-
-
-def _epb(iface: int, data: bytes, ts_us: int = 1_700_000_000_000_000) -> bytes:
-    hdr = struct.pack("<IIIII", iface, ts_us >> 32, ts_us & 0xFFFFFFFF, len(data), len(data))
-    return _block(6, hdr + data)
-
-
-def _udp_frame(sport: int = 40000, dport: int = 5000, payload: bytes = b"hello") -> bytes:
-    """198.18.0.1:40000 -> 198.18.0.2:5000 (addresses swap with the ports for the reply)."""
-    a, b = bytes([198, 18, 0, 1]), bytes([198, 18, 0, 2])
-    if sport == 5000:
-        a, b = b, a
-    eth = bytes.fromhex("020000000002020000000001") + b"\x08\x00"
-    ulen = 8 + len(payload)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + ulen, 1, 0x4000, 64, 17, 0, a, b)
-    return eth + ip + struct.pack("!HHHH", sport, dport, ulen, 0) + payload
 
 
 def _probe_frame() -> bytes:
@@ -88,7 +49,7 @@ class FakeAttributor:
 
 def test_record_shape_and_catalogue(tmp_path: Path) -> None:
     cap = tmp_path / "udp.pcap"
-    cap.write_bytes(_pcap(1, [_udp_frame(), _udp_frame(5000, 40000, b"world!"), _probe_frame()]))
+    cap.write_bytes(pcap(1, [udp_frame(), udp_frame(5000, 40000, b"world!"), _probe_frame()]))
     res = analyze_capture(cap, tmp_path / "out")
     recs = load_jsonl(res.packets_path)
     assert res.packet_count == len(recs) == 3 and res.errors == []
@@ -241,7 +202,7 @@ def test_not_a_capture_leaves_nothing(tmp_path: Path) -> None:
 
 def test_unsupported_link_type_named(tmp_path: Path) -> None:
     ng = tmp_path / "dsa.pcapng"
-    ng.write_bytes(_shb() + _idb(284) + _epb(0, b"\0" * 40))
+    ng.write_bytes(shb() + idb(284) + epb(0, b"\0" * 40))
     with pytest.raises(PcapFormatError, match=r"unsupported link type 284 \(DSA tag\)"):
         analyze_capture(ng, tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -249,8 +210,8 @@ def test_unsupported_link_type_named(tmp_path: Path) -> None:
 
 def test_pcapng_interfaces_and_nodes(tmp_path: Path) -> None:
     ng = tmp_path / "two.pcapng"
-    ng.write_bytes(_shb() + _idb(1, "h1-eth0") + _idb(1, "h2-eth0") + _epb(0, _udp_frame())
-                   + _epb(1, _udp_frame(5000, 40000)))
+    ng.write_bytes(shb() + idb(1, "h1-eth0") + idb(1, "h2-eth0") + epb(0, udp_frame())
+                   + epb(1, udp_frame(5000, 40000)))
     res = analyze_capture(ng, tmp_path / "o", iface_nodes={"h1-eth0": "h1", "h2-eth0": "h2"})
     recs = load_jsonl(res.packets_path)
     assert [(r["interface"], r["node"]) for r in recs] == [("h1-eth0", "h1"), ("h2-eth0", "h2")]
@@ -290,7 +251,7 @@ def test_annotated_comments_read_by_tshark(tmp_path: Path) -> None:
     if tshark is None:
         pytest.skip("tshark not installed")
     cap = tmp_path / "u.pcap"
-    cap.write_bytes(_pcap(1, [_udp_frame(), _udp_frame(5000, 40000, b"world!")]))
+    cap.write_bytes(pcap(1, [udp_frame(), udp_frame(5000, 40000, b"world!")]))
     res = analyze_capture(cap, tmp_path / "o")
     out = subprocess.run([tshark, "-r", str(res.annotated_path), "-T", "fields", "-e", "frame.comment"],
                          capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
@@ -301,12 +262,12 @@ def test_annotated_comments_read_by_tshark(tmp_path: Path) -> None:
 
 def test_obsolete_packet_block_and_simple_packet_block(tmp_path: Path) -> None:
     """PB (type 2: 16-bit interface id + drops) and SPB (no timestamp) are read and annotated as EPBs."""
-    frame = _udp_frame()
+    frame = udp_frame()
     ts = 1_700_000_000_000_000
-    pb = _block(2, struct.pack("<HHIIII", 0, 0, ts >> 32, ts & 0xFFFFFFFF, len(frame), len(frame)) + frame)
-    spb = _block(3, struct.pack("<I", len(frame)) + frame)
+    pb = block(2, struct.pack("<HHIIII", 0, 0, ts >> 32, ts & 0xFFFFFFFF, len(frame), len(frame)) + frame)
+    spb = block(3, struct.pack("<I", len(frame)) + frame)
     ng = tmp_path / "old.pcapng"
-    ng.write_bytes(_shb() + _idb(1) + pb + spb)
+    ng.write_bytes(shb() + idb(1) + pb + spb)
     res = analyze_capture(ng, tmp_path / "o")
     recs = load_jsonl(res.packets_path)
     assert [r["ts_ns"] for r in recs] == [ts * 1000, None]

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from lab.analysis.apps import DataChannels, ftp_data_endpoint, tcp_app, udp_app
-from tests.analysis.test_analysis_interfaces import ACK, PSH, SYN, _both, _ng, _tcp_frame
-from tests.analysis.test_analysis_units import _udp_frame
+from tests.helpers.analysis import analyze_both_paths
+from tests.helpers.frames import ACK, PSH, SYN, pcapng, tcp_frame, udp_frame
 
 
 def test_content_before_ports() -> None:
@@ -50,13 +50,13 @@ def test_a_tftp_request_opens_its_transfer() -> None:
 def test_ftp_data_and_tftp_named_in_both_paths(tmp_path: Path) -> None:
     pasv = b"227 Entering Passive Mode (198,18,0,2,195,80)\r\n"
     frames = [
-        _tcp_frame(21, 40000, 100, 1, ACK | PSH, pasv),
-        _tcp_frame(40000, 50000, 1000, 0, SYN),
-        _tcp_frame(50000, 40000, 5000, 1001, SYN | ACK),
-        _tcp_frame(40000, 50000, 1001, 5001, ACK),
-        _tcp_frame(50000, 40000, 5001, 1001, ACK | PSH, b"file contents"),
-        _udp_frame(40000, 69, b"\0\1file\0octet\0"),
-        _udp_frame(5000, 40000, b"\0\3\0\1data"),
+        tcp_frame(21, 40000, 100, 1, ACK | PSH, pasv),
+        tcp_frame(40000, 50000, 1000, 0, SYN),
+        tcp_frame(50000, 40000, 5000, 1001, SYN | ACK),
+        tcp_frame(40000, 50000, 1001, 5001, ACK),
+        tcp_frame(50000, 40000, 5001, 1001, ACK | PSH, b"file contents"),
+        udp_frame(40000, 69, b"\0\1file\0octet\0"),
+        udp_frame(5000, 40000, b"\0\3\0\1data"),
     ]
-    recs = _both(_ng(tmp_path, "apps.pcapng", [(0, f) for f in frames], ifaces=1), tmp_path)
+    recs = analyze_both_paths(pcapng(tmp_path, "apps.pcapng", [(0, f) for f in frames], ifaces=1), tmp_path)
     assert [r["app"] for r in recs] == ["FTP", None, None, None, "FTP-DATA", "TFTP", "TFTP"]

@@ -18,7 +18,7 @@ import pytest
 
 from lab.analysis.pipeline import analyze_capture
 from lab.errors import LabError
-from tests.analysis.fuzzing import mutants
+from tests.helpers.fuzzing import mutants
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 LAB_MADE = [DATA / "tcp-echo-run" / "capture.pcapng", DATA / "udp-echo-run" / "capture.pcapng",

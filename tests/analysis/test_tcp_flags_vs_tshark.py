@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lab.analysis.pipeline import analyze_capture
-from tests.analysis.corpus_compare import load_jsonl
+from tests.helpers.records import load_jsonl
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed (make setup)")
 

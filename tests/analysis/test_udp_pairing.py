@@ -10,8 +10,8 @@ from pathlib import Path
 
 from lab.analysis.flows import FlowTable
 from lab.analysis.pipeline import analyze_capture
-from tests.analysis.corpus_compare import load_jsonl
-from tests.analysis.test_analysis_units import _pcap, _udp_frame
+from tests.helpers.frames import pcap, udp_frame
+from tests.helpers.records import load_jsonl
 
 C, S = ("198.18.0.1", 40000), ("198.18.0.2", 5000)
 
@@ -40,10 +40,10 @@ def test_an_unsolicited_server_datagram_answers_nothing() -> None:
 
 
 def test_response_text_only_on_replies(tmp_path: Path) -> None:
-    frames = [_udp_frame(), _udp_frame(5000, 40000, b"echo1"), _udp_frame(payload=b"again"),
-              _udp_frame(5000, 40000, b"echo2")]
+    frames = [udp_frame(), udp_frame(5000, 40000, b"echo1"), udp_frame(payload=b"again"),
+              udp_frame(5000, 40000, b"echo2")]
     cap = tmp_path / "udp.pcap"
-    cap.write_bytes(_pcap(1, frames))
+    cap.write_bytes(pcap(1, frames))
     recs = load_jsonl(analyze_capture(cap, tmp_path / "out").packets_path)
     assert len(recs) == 4
     assert [r["cause"]["answers"] for r in recs] == [None, 1, None, 3]

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lab.analysis.decode import win_text
-from tests.analysis.test_analysis_interfaces import _both, _ng
+from tests.helpers.analysis import analyze_both_paths
+from tests.helpers.frames import pcapng
 
 SYN, ACK, PSH = 0x02, 0x10, 0x08
 
@@ -38,8 +39,8 @@ def test_scaled_windows_equal_tsharks(tmp_path: Path, require_tool: Callable[[st
         # another connection, seen mid-flow: no handshake, no scale to apply
         _seg(40001 - 1, 5013, 5000, 7000, ACK, 63),
     ]
-    pcap = _ng(tmp_path, "ws.pcapng", [(0, f) for f in frames], ifaces=1)
-    recs = _both(pcap, tmp_path)
+    pcap = pcapng(tmp_path, "ws.pcapng", [(0, f) for f in frames], ifaces=1)
+    recs = analyze_both_paths(pcap, tmp_path)
     assert len(recs) == 6
     summaries = [r["summary"] for r in recs]
     assert "win=64240 " in summaries[0] and "win=65160 " in summaries[1]  # a SYN's window is never scaled

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lab.cli.main import main
-from tests.classroom.bundles import (
+from tests.helpers.submissions import (
     CLASS,
     class_run,
     evidence_members,

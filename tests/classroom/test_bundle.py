@@ -13,8 +13,8 @@ from lab.classroom.bundle import unpack
 from lab.cli.main import main
 from lab.errors import UsageError
 from lab.labs.spec import load_lab
-from tests.classroom.bundles import (
-    DATA,
+from tests.helpers.submissions import (
+    RECORDED_RUNS,
     evidence_members,
     hand_in,
     member,
@@ -28,7 +28,7 @@ from tests.classroom.bundles import (
 def teacher(tmp_path: Path) -> object:
     path = tmp_path / "teacher" / "tcp-echo.yaml"
     path.parent.mkdir()
-    path.write_bytes((DATA / "tcp-echo" / "lab.yaml").read_bytes())
+    path.write_bytes((RECORDED_RUNS / "tcp-echo" / "lab.yaml").read_bytes())
     return load_lab(path)
 
 
@@ -100,7 +100,7 @@ HOSTILE = [
 @pytest.mark.parametrize(("case", "build", "message"), HOSTILE, ids=[h[0] for h in HOSTILE])
 def test_hostile_bundles_are_refused_with_one_line(tmp_path: Path, teacher, case: str, build,  # noqa: ANN001
                                                    message: str) -> None:
-    path = raw_bundle(tmp_path / f"{case}.tar.gz", build(evidence_members(DATA / "tcp-echo")))
+    path = raw_bundle(tmp_path / f"{case}.tar.gz", build(evidence_members(RECORDED_RUNS / "tcp-echo")))
     dest = tmp_path / "dest"
     dest.mkdir()
     with pytest.raises(UsageError) as err:
@@ -112,7 +112,7 @@ def test_hostile_bundles_are_refused_with_one_line(tmp_path: Path, teacher, case
 
 
 def test_oversized_and_too_many_members(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ev = evidence_members(DATA / "tcp-echo")
+    ev = evidence_members(RECORDED_RUNS / "tcp-echo")
     monkeypatch.setattr(bundle_mod, "MAX_TEXT_BYTES", 1000)
     big = raw_bundle(tmp_path / "big.tar.gz", ev)  # the manifest is over 1000 bytes
     (tmp_path / "d1").mkdir()
@@ -133,9 +133,9 @@ def test_garbage_and_hostile_contents(tmp_path: Path, teacher) -> None:  # noqa:
     bomb = b"a: &a [x, x, x, x, x, x, x, x, x, x]\n" + b"".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [".encode() + b", ".join([f"*{chr(97 + i)}".encode()] * 10) + b"]\n"
         for i in range(8))
-    path = raw_bundle(tmp_path / "bomb.tar.gz", evidence_members(DATA / "tcp-echo", answers=bomb))
+    path = raw_bundle(tmp_path / "bomb.tar.gz", evidence_members(RECORDED_RUNS / "tcp-echo", answers=bomb))
     assert "answers.yaml in the bundle" in grade_bundle(path, teacher).refused
-    ev = evidence_members(DATA / "tcp-echo")
+    ev = evidence_members(RECORDED_RUNS / "tcp-echo")
     forged = [member("manifest.json", b'{"format": "lab-run-manifest/1", "files": 3}'), *ev[1:]]
     path = raw_bundle(tmp_path / "manifest.tar.gz", forged)
     assert "'files' must map each file" in grade_bundle(path, teacher).refused
@@ -156,7 +156,7 @@ def test_garbage_and_hostile_contents(tmp_path: Path, teacher) -> None:  # noqa:
 )
 def test_hostile_call_logs_are_refused_or_flagged_never_a_traceback(tmp_path: Path, teacher,  # noqa: ANN001
                                                                     case: str, log: bytes) -> None:
-    ev = [m for m in evidence_members(DATA / "tcp-echo") if not m[0].name.startswith("traces/")]
+    ev = [m for m in evidence_members(RECORDED_RUNS / "tcp-echo") if not m[0].name.startswith("traces/")]
     path = raw_bundle(tmp_path / f"{case}.tar.gz", [*ev, member("traces/calls-h1-1.jsonl", log)])
     sub = grade_bundle(path, teacher)
     assert sub.status in ("refused", "flagged"), sub
@@ -164,7 +164,7 @@ def test_hostile_call_logs_are_refused_or_flagged_never_a_traceback(tmp_path: Pa
 
 
 def test_a_deeply_nested_manifest_is_refused(tmp_path: Path, teacher) -> None:  # noqa: ANN001
-    ev = evidence_members(DATA / "tcp-echo")
+    ev = evidence_members(RECORDED_RUNS / "tcp-echo")
     deep = [member("manifest.json", b"[" * 200_000 + b"]" * 200_000), *ev[1:]]
     sub = grade_bundle(raw_bundle(tmp_path / "deep.tar.gz", deep), teacher)
     assert sub.status == "refused" and "manifest" in sub.refused

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.classroom.outputs import assert_no_key_in_outputs
+from tests.helpers.answerkey import assert_no_key_in_outputs
 
 
 def test_an_answers_block_or_a_pairing_is_caught(tmp_path: Path) -> None:

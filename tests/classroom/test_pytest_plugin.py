@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.classroom.bundles import CLASS, class_run, hand_in, right_answers, student_run
+from tests.helpers.submissions import CLASS, class_run, hand_in, right_answers, student_run
 
 pytest_plugins = ["pytester"]
 

@@ -14,7 +14,7 @@ import yaml
 from lab.cli.main import main
 from lab.labs.grading import grade
 from lab.labs.spec import lab_path, load_lab
-from tests.classroom.outputs import assert_no_key_in_outputs
+from tests.helpers.answerkey import assert_no_key_in_outputs
 
 runner = pytest.importorskip("lab.runner")
 

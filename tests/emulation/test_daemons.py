@@ -19,7 +19,7 @@ from lab.emulation.daemons import FRR_DIR, FRR_STATE_DIR, RoutingDaemons
 from lab.emulation.names import NETNS_DIR
 from lab.labs.spec import LABS_DIR
 from lab.topology import load_topology
-from tests.emulation.helpers import run_id
+from tests.helpers.emulation import run_id
 
 pytestmark = [
     pytest.mark.root,

@@ -18,7 +18,7 @@ from lab.emulation.names import ETC_NETNS, NETNS_DIR
 from lab.emulation.state import load_state
 from lab.errors import EmulationError, UsageError
 from lab.topology import load_topology, topology_from_yaml
-from tests.emulation.helpers import run_id
+from tests.helpers.emulation import run_id
 
 pytestmark = pytest.mark.root
 LAB = Path(sys.executable).with_name("lab")

@@ -18,7 +18,7 @@ from lab.emulation.clean import clean
 from lab.emulation.names import ETC_NETNS, NETNS_DIR
 from lab.emulation.scratch import owner
 from lab.emulation.state import load_state, process_start
-from tests.emulation.helpers import run_id
+from tests.helpers.emulation import run_id
 
 pytestmark = pytest.mark.root
 LAB = Path(sys.executable).with_name("lab")

@@ -11,7 +11,7 @@ import pytest
 from lab.emulation import Network
 from lab.emulation.names import ETC_NETNS, NETNS_DIR
 from lab.topology import load_topology
-from tests.emulation.helpers import exchange, run_id
+from tests.helpers.emulation import exchange, run_id
 
 pytestmark = pytest.mark.root
 NETNS_TOPOLOGIES = ["two-hosts", "lan", "routed", "chain", "dumbbell"]

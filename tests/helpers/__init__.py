@@ -1,0 +1,28 @@
+"""Helpers shared by test modules: a test module imports only from here (or asks conftest.py for a fixture),
+never from another test module, so that each ``test_*.py`` file can be read, moved or deleted alone.
+
+One module per concern, public names only, each module's docstring saying what it is for:
+
+- ``records``: reading a run's JSONL outputs and validating them against the shipped record schema;
+- ``corpus``: comparing an analysis output with the public corpus' tshark truth;
+- ``frames``: pcap and pcapng files and Ethernet/IPv4 frames built byte by byte;
+- ``analysis``: analyzing one capture through both analysis paths and checking they agree;
+- ``fuzzing``: seeded mutations of capture files;
+- ``tracing``: running a program under the Python tracer and the invariants every trace keeps;
+- ``emulation``: unique run ids and a real echo exchange between two nodes of a live network;
+- ``classroom``: student submissions made from recorded runs, and what a student can read of a run;
+- ``labfiles``: a minimal valid lab file to mutate;
+- ``yamlbombs``: hostile YAML (alias bombs) for the loaders.
+
+How ``import tests.helpers`` resolves, with no ``sys.path`` or ``pythonpath`` setting: pytest runs with
+``--import-mode=importlib`` (pyproject.toml) and its rootdir is the repository root (where pyproject.toml
+is). ``tests/`` has no ``__init__.py``, so pytest names every test module after its path from the rootdir
+(``tests/analysis/test_apps.py`` is ``tests.analysis.test_apps``) and, importing it, registers the missing
+parents ``tests`` and ``tests.analysis`` in ``sys.modules`` as namespace packages whose ``__path__`` is their
+directory; the first of them is made when the root ``tests/conftest.py`` is imported (as ``tests.conftest``),
+before any test module. An ``import tests.helpers.frames`` inside a test module then is an ordinary import:
+``tests`` is found in ``sys.modules`` and ``helpers`` (a regular package, this file) in its ``__path__``.
+No directory under ``tests/`` other than this one has an ``__init__.py``: one would make pytest name the
+modules below it from that directory (``classroom.test_batch``) instead of from the rootdir.
+tests/test_suite_layout.py checks that no test module imports another one.
+"""

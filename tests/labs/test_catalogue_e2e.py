@@ -10,8 +10,8 @@ import pytest
 
 from lab.labs.grading import grade
 from lab.labs.spec import list_labs
-from tests.classroom.outputs import assert_no_key_in_outputs
-from tests.test_records import validate_dir
+from tests.helpers.answerkey import assert_no_key_in_outputs
+from tests.helpers.records import validate_dir
 
 runner = pytest.importorskip("lab.runner", reason="runner not yet available")
 

@@ -16,7 +16,7 @@ import pytest
 import lab
 from lab.labs.grading import grade
 from lab.labs.spec import load_lab
-from tests.test_records import validate_dir
+from tests.helpers.records import validate_dir
 
 runner = pytest.importorskip("lab.runner")
 

@@ -12,8 +12,8 @@ import pytest
 from lab.cli.main import main
 from lab.errors import UsageError
 from lab.labs.spec import load_lab
-from tests.labs.test_spec import MINIMAL
-from tests.test_yamlfile import alias_bomb
+from tests.helpers.labfiles import MINIMAL
+from tests.helpers.yamlbombs import alias_bomb
 
 
 def step(**change: object) -> dict:

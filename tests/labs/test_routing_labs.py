@@ -20,7 +20,7 @@ from lab.labs.grading import grade
 from lab.labs.spec import load_lab
 from lab.report.ladder import LadderFilter
 from lab.report.terminal import run_ladder
-from tests.test_records import validate_dir
+from tests.helpers.records import validate_dir
 
 runner = pytest.importorskip("lab.runner", reason="runner not yet available")
 

@@ -9,28 +9,7 @@ import yaml
 
 from lab.errors import UsageError
 from lab.labs.spec import CATALOGUE, LABS_DIR, PROGRAMS_DIR, Ready, check_programs, list_labs, load_lab
-
-MINIMAL = {
-    "name": "mine",
-    "topology": "two-hosts",
-    "steps": [
-        {
-            "name": "server",
-            "node": "h2",
-            "run": ["python3", "{programs}/tcp_echo_server.py"],
-            "background": True,
-            "ready": {"tcp": 5000},
-        },
-        {
-            "name": "client",
-            "node": "h1",
-            "run": ["python3", "{programs}/tcp_echo_client.py", "{ip[h2]}", "5000"],
-        },
-        {"wait": "server"},
-    ],
-    "observations": [{"check": "role_count", "role": "syn", "count": 1}],
-    "questions": [{"id": "q", "text": "?", "answer": "syn_seq_raw"}],
-}
+from tests.helpers.labfiles import MINIMAL
 
 
 def write(tmp_path: Path, data: object, name: str = "lab.yaml") -> Path:

@@ -16,7 +16,7 @@ from lab.emulation.plan import build_plan
 from lab.errors import TopologyError
 from lab.topology import load_topology
 from lab.topology.limits import MAX_BRIDGE_PORTS, MAX_NODES
-from tests.test_yamlfile import alias_bomb
+from tests.helpers.yamlbombs import alias_bomb
 
 TWO = "nodes: [h1, h2]\nlinks: [{{endpoints: [h1, h2], {attr}}}]\n"
 

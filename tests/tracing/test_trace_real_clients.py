@@ -19,8 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lab.tracing import merge_traces, wrap_command
-
-from .tracecheck import by_sock, check_offsets
+from tests.helpers.tracing import by_sock, check_offsets
 
 DNS_RESPONDER = r"""
 import socket, struct, sys
@@ -104,7 +103,7 @@ def test_curl_against_python_http_server(tmp_path: Path, require_tool: Callable[
         time.sleep(0.2)
     assert body == b"hello from the lab\n"
     recs = merge_traces(traces, tmp_path / "calls.jsonl")
-    check_offsets(recs)
+    assert check_offsets(recs) > 0
     client = next(s for s in ends(recs, "h1") if any(r["call"] == "connect" for r in s))
     assert client[0]["tracer"] == "strace"
     accept = next(r for r in recs if r["node"] == "h2" and r["call"] == "accept")
@@ -128,7 +127,7 @@ def test_nc_tcp_both_ends_under_strace(tmp_path: Path, require_tool: Callable[[s
         run_client(["nc", "-N", "127.0.0.1", str(port)], traces, "h1", stdin=b"hello over tcp\n")
         assert srv.stdout.read() == b"hello over tcp\n"
     recs = merge_traces(traces, tmp_path / "calls.jsonl")
-    check_offsets(recs)
+    assert check_offsets(recs) > 0
     client = next(s for s in ends(recs, "h1") if any(r["call"] == "connect" for r in s))
     accept = next(r for r in recs if r["node"] == "h2" and r["call"].startswith("accept"))
     server = by_sock(recs)[accept["ret"]["sock"]]
@@ -173,7 +172,7 @@ def test_dig_against_a_python_dns_responder(tmp_path: Path, require_tool: Callab
         srv.wait(10)
     assert out.decode().strip() == "198.18.0.7"
     recs = merge_traces(traces, tmp_path / "calls.jsonl")
-    check_offsets(recs)
+    assert check_offsets(recs) > 0
     query = next(r for r in recs if r["node"] == "h1" and r["dgram"] and r["sent_after"] > r["sent_before"])
     got_query = next(r for r in recs if r["node"] == "h2" and r["call"] == "recvfrom")
     answer = next(r for r in recs if r["node"] == "h2" and r["call"] == "sendto")

@@ -14,7 +14,7 @@ import pytest
 
 from lab.tracing import merge_traces, wrap_command
 from lab.tracing.strace import parse_strace_file
-from tests.test_records import validate_dir
+from tests.helpers.records import validate_dir
 
 DATA = Path(__file__).parent / "data" / "ospfd_raw.strace"  # recorded from FRR 8.4's ospfd on this project
 

@@ -6,8 +6,7 @@ import hashlib
 from pathlib import Path
 
 from lab.tracing.strace import parse_strace_file
-
-from .tracecheck import by_sock, check_offsets
+from tests.helpers.tracing import by_sock, check_offsets
 
 DATA = Path(__file__).parent / "data"
 
@@ -18,7 +17,7 @@ def inet(records):
 
 def test_curl_http_get() -> None:
     recs = parse_strace_file(DATA / "curl_http.strace", "h1")
-    check_offsets(recs)
+    assert check_offsets(recs) > 0
     tcp = inet(recs)
     assert {r["sock"] for r in tcp} == {tcp[0]["sock"]}  # one TCP socket
     calls = [r["call"] for r in tcp]
@@ -41,8 +40,8 @@ def test_curl_http_get() -> None:
 def test_nc_tcp_client_and_server_agree() -> None:
     cli = inet(parse_strace_file(DATA / "nc_tcp_client.strace", "h1"))
     srv = inet(parse_strace_file(DATA / "nc_tcp_server.strace", "h2"))
-    check_offsets(cli)
-    check_offsets(srv)
+    assert check_offsets(cli) > 0
+    assert check_offsets(srv) > 0
     write = next(r for r in cli if r["call"] == "write")
     assert (write["nbytes"], write["args"]["preview"]) == (15, "hello over tcp\n")
     shut = next(r for r in cli if r["call"] == "shutdown")
@@ -76,7 +75,7 @@ def test_nc_udp_peek_connect_and_exit_by_signal() -> None:
 
 def test_dig_threads_sendmmsg_recvmsg_and_stale_decoration() -> None:
     recs = parse_strace_file(DATA / "dig_udp.strace", "h1")
-    check_offsets(recs)
+    assert check_offsets(recs) > 0
     send = next(r for r in recs if r["call"] == "sendmmsg" and r["nbytes"])
     recv = next(r for r in recs if r["call"] == "recvmsg")
     assert send["tid"] != send["pid"]  # dig's worker thread, attributed to the process
@@ -94,7 +93,7 @@ def test_dig_threads_sendmmsg_recvmsg_and_stale_decoration() -> None:
 
 def test_python_threads_fork_and_bind_before_connect() -> None:
     recs = inet(parse_strace_file(DATA / "py_threads_fork.strace", "h1"))
-    check_offsets(recs)
+    assert check_offsets(recs) > 0
     pids = {r["pid"] for r in recs}
     main = min(pids)
     assert len(pids) == 2  # the program and its forked child; the server thread maps to the program

@@ -1,4 +1,5 @@
-"""Compare one analysis output with the corpus' tshark truth (shared by the corpus tests).
+"""Comparing one analysis output with the public corpus' tshark truth (the corpus, record schema and TCP flag
+tests all judge our output against the same truth files, so the comparison lives once).
 
 Each ``check_*`` returns a list of human-readable mismatches; tests assert the list is empty so that a
 failure names the capture, the frame and the field.
@@ -22,6 +23,7 @@ NOT_COMPARED = {
 
 
 def load_truth(corpus: Path, name: str) -> dict[str, Any]:
+    """The corpus' tshark truth for capture ``name`` (truth/<name>.json: header and per-frame fields)."""
     return json.loads((corpus / "truth" / f"{name}.json").read_text())
 
 
@@ -30,10 +32,6 @@ def truth_frames(truth: dict[str, Any]) -> list[dict[str, Any]]:
     ng = truth["header"].get("format") == "pcapng"
     return [p for p in truth["packets"]
             if not (ng and p.get("encap_type") is None and p.get("protocols") == "data")]
-
-
-def load_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def check_packets(name: str, recs: list[dict], truth: dict) -> list[str]:

@@ -1,4 +1,6 @@
-"""Helpers shared by the tracing tests: run a program traced, and the invariants every trace must keep."""
+"""Running a program under the Python socket tracer the way the lab runner does, and the invariants every
+trace keeps (per socket, the data calls tile each direction's byte stream). The tracing tests on real
+sockets, on strace's records and on real clients all hold their traces to the same check."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ def run_python(code: str, tmp: Path, *args: str, node: str = "local", timeout: f
 
 
 def by_sock(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The records of each socket id, in order (records of no socket left out)."""
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
         if r["sock"] is not None:
@@ -41,9 +44,13 @@ def by_sock(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def check_offsets(records: list[dict[str, Any]]) -> None:
-    """Per socket, data calls tile each direction's byte stream exactly: no gap, no overlap, nbytes agree."""
-    for sid, recs in by_sock(records).items():
+def check_offsets(records: list[dict[str, Any]]) -> int:
+    """Per socket, data calls tile each direction's byte stream exactly: no gap, no overlap, nbytes agree.
+    Returns how many data calls were checked; a trace with no socket at all fails (nothing to check)."""
+    socks = by_sock(records)
+    assert socks, f"no socket records among {len(records)}: the trace holds nothing to check"
+    checked = 0
+    for sid, recs in socks.items():
         for calls, before, after in ((OUT_CALLS, "sent_before", "sent_after"),
                                      (IN_CALLS, "recv_before", "recv_after")):
             moves = sorted((r for r in recs if r["call"] in calls and r["nbytes"] is not None),
@@ -54,5 +61,7 @@ def check_offsets(records: list[dict[str, Any]]) -> None:
                 assert r[before] == pos, f"{sid} {r['call']} #{r.get('id')} starts at {r[before]}, not {pos}"
                 assert r[after] - r[before] == (0 if peek else r["nbytes"]), (sid, r)
                 pos = r[after]
+                checked += 1
             for r in recs:  # every record's offsets stay within what was moved
                 assert recs[0][before] <= r[before] <= r[after] <= pos, (sid, r)
+    return checked

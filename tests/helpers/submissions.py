@@ -1,4 +1,8 @@
-"""Making submissions for tests: bundles from the recorded runs, as honest students and others would."""
+"""Student submissions for the classroom tests, made from recorded runs as honest students and others would.
+
+The recorded runs (tests/classroom/data) are real ``lab run`` outputs, so bundling, grading and cheating
+checks are tested on evidence a real capture produced, without root and without running a lab.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,13 @@ import yaml
 
 from lab.classroom.bundle import submit
 
-DATA = Path(__file__).parent / "data"
+RECORDED_RUNS = Path(__file__).resolve().parent.parent / "classroom" / "data"  # one directory per lab
 
 
 def student_run(tmp: Path, student: str, lab: str = "tcp-echo") -> Path:
     """A copy of a recorded run as if ``student`` had made it (the manifest names who ran it)."""
     run = tmp / f"run-{student}-{lab}"
-    shutil.copytree(DATA / lab, run)
+    shutil.copytree(RECORDED_RUNS / lab, run)
     manifest = json.loads((run / "manifest.json").read_text())
     manifest["student"] = student
     (run / "manifest.json").write_text(json.dumps(manifest, indent=2))
@@ -27,6 +31,7 @@ def student_run(tmp: Path, student: str, lab: str = "tcp-echo") -> Path:
 
 
 def hand_in(tmp: Path, run: Path, answers: dict[str, Any], out: Path) -> Path:
+    """Write ``answers`` beside ``run`` and submit both: the bundle's path in ``out``."""
     path = tmp / f"answers-{run.name}.yaml"
     path.write_text(yaml.safe_dump(answers))
     out.mkdir(exist_ok=True)
@@ -34,6 +39,7 @@ def hand_in(tmp: Path, run: Path, answers: dict[str, Any], out: Path) -> Path:
 
 
 def right_answers(run: Path) -> dict[str, Any]:
+    """The tcp-echo key, read from the run's own SYN (what an honest student would answer)."""
     packets = [json.loads(line) for line in (run / "packets.jsonl").read_text().splitlines()]
     syn = next(p for p in packets if p["role"]["code"] == "syn")
     return {"syn-seq": syn["tcp"]["seq_raw"], "synack-ack": syn["tcp"]["seq_raw"] + 1,
@@ -49,6 +55,7 @@ def raw_bundle(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) 
 
 
 def member(name: str, data: bytes = b"", **attrs: Any) -> tuple[tarfile.TarInfo, bytes | None]:
+    """One tar member named ``name`` holding ``data``; ``attrs`` set any TarInfo field (type, mode, link)."""
     info = tarfile.TarInfo(name)
     info.size = len(data)
     for key, value in attrs.items():
@@ -67,7 +74,7 @@ def evidence_members(run: Path, answers: bytes = b"syn-mss: 1460\n") -> list[Mem
     return [member(n, (run / n).read_bytes()) for n in names] + [member("answers.yaml", answers)]
 
 
-CLASS = DATA / "class"  # four real tcp-echo runs by ann, ben, cat and eve, raw evidence only
+CLASS = RECORDED_RUNS / "class"  # four real tcp-echo runs by ann, ben, cat and eve, raw evidence only
 
 
 def class_run(tmp: Path, student: str) -> Path:

@@ -1,10 +1,14 @@
-"""Shared helpers for emulation integration tests: unique run ids and a UDP/TCP exchange between nodes."""
+"""For tests on live networks: a unique run id per network (other runs share the machine, and every kernel
+resource carries its run id), and a real TCP or UDP echo exchange between two nodes, which is how a test
+shows that a link, a route or a condition works rather than that a command was issued."""
 
 from __future__ import annotations
 
 import secrets
 import subprocess
 import sys
+
+from lab.emulation import Network
 
 ECHO_SERVER = """
 import socket, sys
@@ -40,10 +44,12 @@ for attempt in range(1 if kind == socket.SOCK_STREAM else 8):  # UDP: resend on 
 
 
 def run_id(prefix: str = "t") -> str:
+    """A fresh run id (``prefix`` and six hex digits), so networks of concurrent tests never collide."""
     return f"{prefix}{secrets.token_hex(3)}"
 
 
-def exchange(net, client: str, server: str, version: int = 4, proto: str = "tcp", port: int = 5555) -> str:
+def exchange(net: Network, client: str, server: str, version: int = 4, proto: str = "tcp",
+             port: int = 5555) -> str:
     """A real echo exchange between two nodes; returns what the client received."""
     addr = net.ip(server, version)
     srv = net.popen(server, [sys.executable, "-c", ECHO_SERVER, addr, str(port), proto],

@@ -1,4 +1,8 @@
-"""What a student can read of a run, and the assertion that none of it holds the key."""
+"""What a student can read of a run, and the assertion that none of it holds the answer key.
+
+The key stays with the teacher: the classroom workflow and every catalogue lab's end-to-end run check their
+outputs with the same rule, so a new output file or field that leaks an answer fails everywhere at once.
+"""
 
 from __future__ import annotations
 
