@@ -32,6 +32,11 @@ def _bounds(n: int, count: int | None, min: int | None, max: int | None) -> bool
     return not (max is not None and n > max)
 
 
+def _words(*parts: str | None) -> str:
+    """The parts that say something, joined by spaces (None and empty ones left out)."""
+    return " ".join(part for part in parts if part)
+
+
 def _want(count: int | None, min: int | None, max: int | None) -> str:
     if count is not None:
         return f"exactly {count}"
@@ -54,15 +59,8 @@ def role_count(
     """Packets of a role (and/or with an analysis flag, application, port), counted at one capture point."""
     pred = ev.packet_filter(role=role, analysis=analysis, app=app, port=port)
     n, where = ev.max_count(packets, pred)
-    what = " ".join(
-        x
-        for x in (
-            role or "packets",
-            f"[{analysis}]" if analysis else "",
-            app or "",
-            f"port {port}" if port else "",
-        )
-        if x
+    what = _words(
+        role or "packets", f"[{analysis}]" if analysis else None, app, f"port {port}" if port else None
     )
     ok = _bounds(n, count, min, max)
     examples = ", ".join(str(p["number"]) for p in ev.matching(packets, pred)[:6])
@@ -112,16 +110,7 @@ def call_result(
             continue
         found.append(c)
     outcome = (
-        " ".join(
-            x
-            for x in (
-                exception or "",
-                error or "",
-                f"ret={ret}" if ret is not None else "",
-                "ok" if ok else "",
-            )
-            if x
-        )
+        _words(exception, error, f"ret={ret}" if ret is not None else None, "ok" if ok else None)
         or "any outcome"
     )
     good = _bounds(len(found), count, min if count is None else None, None)
@@ -142,7 +131,7 @@ def handshake_before_accept(packets: Packets, calls: Calls) -> Result:
         return False, "no successful accept() call recorded"
     details = []
     for c in accepts:
-        peer = ev.addr(c["ret"].get("peer") if isinstance(c["ret"], dict) else None)
+        peer = ev.accepted_peer(c)
         if peer is None:
             return False, f"accept() #{c['id']} has no peer address in its return value"
         acks = ev.matching(
@@ -172,7 +161,7 @@ def connects_before_accept(packets: Packets, calls: Calls, min: int = 1) -> Resu
     accepts = [c for c in ev.calls_named(calls, "accept") if ev.succeeded(c)]
     if not accepts:
         return False, "no successful accept() call recorded"
-    first_accept = min_t = int(accepts[0].get("t_end_ns") or 0)
+    first_accept = min_t = accepts[0]["t_end_ns"]
     early = [
         c
         for c in ev.calls_named(calls, "connect")
@@ -215,7 +204,7 @@ def silent_calls(
         start, end = c["t_start_ns"], c["t_end_ns"] + int(window_ms * 1e6)
         ips = node_ips.get(c["node"], set())
         during = [
-            p for p in ev.wire(packets) if start <= ev.ts(p) <= end and (p["ip"] or {}).get("src") in ips
+            p for p in ev.wire(packets) if start <= ev.ts(p) <= end and ev.ip_addr(p, "src") in ips
         ]
         if during:
             return (
@@ -249,7 +238,7 @@ def fin_each_direction(packets: Packets, calls: Calls, min_connections: int = 1)
 def half_close(packets: Packets, calls: Calls) -> Result:
     """After the client's FIN (shutdown SHUT_WR), the server still sent data on the same connection."""
     for fin in ev.matching(
-        packets, lambda p: "FIN" in ev.tcp_flags(p) and (ev.tcp(p) or {}).get("from_client")
+        packets, lambda p: "FIN" in ev.tcp_flags(p) and bool(ev.from_client(p))
     ):
         key, t_fin = ev.conn_key(fin), ev.ts(fin)
         later = ev.first(
@@ -258,7 +247,7 @@ def half_close(packets: Packets, calls: Calls) -> Result:
                 ev.conn_key(p) == key
                 and ev.ts(p) > t_fin
                 and ev.payload_len(p) > 0
-                and not (ev.tcp(p) or {}).get("from_client")
+                and not ev.from_client(p)
             ),
         )
         if later:
@@ -271,19 +260,19 @@ def half_close(packets: Packets, calls: Calls) -> Result:
 
 def rst_answers_syn(packets: Packets, calls: Calls, port: int) -> Result:
     """A SYN to ``port`` answered by a RST whose ACK acknowledges the SYN (seq + 1): nobody listens."""
-    syn = ev.first(packets, lambda p: ev.is_syn(p) and (ev.tcp(p) or {}).get("dport") == port)
+    syn = ev.first(packets, lambda p: ev.is_syn(p) and ev.tcp_port(p, "dport") == port)
     if syn is None:
         return False, f"no SYN to port {port}"
-    seq = int(ev.tcp(syn)["seq_raw"])
+    seq = int(syn["tcp"]["seq_raw"])
     rst = ev.first(
         packets,
         lambda p: (
-            "RST" in ev.tcp_flags(p) and (ev.tcp(p) or {}).get("sport") == port and ev.ts(p) >= ev.ts(syn)
+            "RST" in ev.tcp_flags(p) and ev.tcp_port(p, "sport") == port and ev.ts(p) >= ev.ts(syn)
         ),
     )
     if rst is None:
         return False, f"SYN {ev.frame(syn)} to port {port} got no RST"
-    ack = ev.tcp(rst).get("ack_raw")
+    ack = rst["tcp"]["ack_raw"]
     if ack != (seq + 1) % 2**32:
         return False, f"RST {ev.frame(rst)} acknowledges {ack}, not the SYN's seq+1 = {seq + 1}"
     return True, f"SYN {ev.frame(syn)} seq={seq} answered by RST {ev.frame(rst)} ack={ack}"
@@ -291,12 +280,12 @@ def rst_answers_syn(packets: Packets, calls: Calls, port: int) -> Result:
 
 def syn_backoff(packets: Packets, calls: Calls, port: int, min_syns: int = 3) -> Result:
     """SYNs to ``port`` retransmitted at growing intervals and never answered (they are being dropped)."""
-    syns = ev.matching(packets, lambda p: ev.is_syn(p) and (ev.tcp(p) or {}).get("dport") == port)
+    syns = ev.matching(packets, lambda p: ev.is_syn(p) and ev.tcp_port(p, "dport") == port)
     by_view = ev.views(syns)
     if not by_view:
         return False, f"no SYN to port {port}"
     group = max(by_view.values(), key=len)
-    answers = ev.matching(packets, lambda p: (ev.tcp(p) or {}).get("sport") == port)
+    answers = ev.matching(packets, lambda p: ev.tcp_port(p, "sport") == port)
     if answers:
         return False, f"port {port} answered: {ev.frame(answers[0])}"
     times = [ev.ts(p) / 1e9 for p in group]
@@ -347,9 +336,9 @@ def send_partial(packets: Packets, calls: Calls) -> Result:
 def segments_within_mss(packets: Packets, calls: Calls, min_segments: int = 1) -> Result:
     """No data segment is larger than the MSS its receiver announced in its SYN or SYN-ACK."""
     mss: dict[tuple[str, int], int] = {}
-    for p in ev.matching(packets, lambda p: "SYN" in ev.tcp_flags(p) and (ev.tcp(p) or {}).get("mss")):
+    for p in ev.matching(packets, lambda p: "SYN" in ev.tcp_flags(p) and bool(ev.tcp_mss(p))):
         ends = ev.endpoints(p)
-        mss[ends[0]] = int(ev.tcp(p)["mss"])
+        mss[ends[0]] = int(p["tcp"]["mss"])
     data = ev.matching(packets, lambda p: ev.payload_len(p) > 0)
     if len(data) < min_segments:
         return False, f"{len(data)} data segments (expected >= {min_segments})"
@@ -373,7 +362,7 @@ def mss_announced(packets: Packets, calls: Calls, role: str, mss: int) -> Result
     p = ev.first(packets, lambda p: ev.role(p) == role)
     if p is None:
         return False, f"no {role} packet"
-    got = (ev.tcp(p) or {}).get("mss")
+    got = ev.tcp_mss(p)
     return got == mss, f"{role} {ev.frame(p)} announces MSS {got} (expected {mss})"
 
 
@@ -417,7 +406,7 @@ def payload_matches_calls(packets: Packets, calls: Calls) -> Result:
         ranges = set()
         for p in ev.matching(packets, lambda p, local=local, peer=peer: ev.endpoints(p) == (local, peer)):
             if ev.payload_len(p) > 0:
-                seq = int(ev.tcp(p).get("seq") or 0)
+                seq = int(p["tcp"]["seq"] or 0)
                 ranges.add((seq, seq + ev.payload_len(p)))
         wire_bytes = _union(ranges)
         if wire_bytes != n:
@@ -452,15 +441,17 @@ def datagram_per_call(packets: Packets, calls: Calls, node: str | None = None) -
         return False, "no successful UDP send calls recorded"
     for c in sends:
         local = ev.addr(c["local"])
-        peer = ev.addr((c["dgram"] or {}).get("peer")) or ev.addr(c["peer"])
+        dgram = c["dgram"]
+        peer = (ev.addr(dgram["peer"]) if dgram is not None else None) or ev.addr(c["peer"])
         n = c["nbytes"]
-        if n is None:
-            n = (c["dgram"] or {}).get("len")
+        if n is None and dgram is not None:
+            n = dgram["len"]
         found, where = ev.max_count(
             packets,
             lambda p, local=local, peer=peer, n=n, c=c: (
                 _same_source(ev.endpoints(p), local, peer)
-                and (p["udp"] or {}).get("length") == n + 8
+                and p["udp"] is not None
+                and p["udp"]["length"] == n + 8
                 and ev.ts(p) >= c["t_start_ns"]
             ),
         )
@@ -526,9 +517,9 @@ def ip_version(packets: Packets, calls: Calls, version: int, role: str | None = 
     chosen = ev.matching(packets, lambda p: bool(p["ip"]) and (role is None or ev.role(p) == role))
     if not chosen:
         return False, f"no {role or 'IP'} packets"
-    other = [p for p in chosen if int(p["ip"].get("version") or 0) != version]
+    other = [p for p in chosen if p["ip"]["version"] != version]
     if other:
-        return False, f"{ev.frame(other[0])} is IPv{other[0]['ip'].get('version')}, not IPv{version}"
+        return False, f"{ev.frame(other[0])} is IPv{other[0]['ip']['version']}, not IPv{version}"
     return True, f"all {len(chosen)} {role or 'IP'} packets are IPv{version}"
 
 
@@ -555,7 +546,7 @@ def new_ethernet_per_link(packets: Packets, calls: Calls, links: int) -> Result:
     if syn is None:
         return False, "no SYN captured"
     copies = ev.matching(packets, lambda p: packet_identity(p) == packet_identity(syn))
-    pairs = {((p["eth"] or {}).get("src"), (p["eth"] or {}).get("dst")) for p in copies}
+    pairs = {ev.eth_addrs(p) for p in copies}
     return len(
         pairs
     ) == links, f"the SYN has {len(pairs)} distinct Ethernet headers (expected {links}, one per link)"
@@ -563,26 +554,38 @@ def new_ethernet_per_link(packets: Packets, calls: Calls, links: int) -> Result:
 
 def arp_per_link(packets: Packets, calls: Calls, links: int) -> Result:
     """ARP requests on ``links`` different links: each hop resolves its next hop's MAC address itself."""
-    pairs = {
-        frozenset(((p["arp"] or {}).get("sender_ip"), (p["arp"] or {}).get("target_ip")))
-        for p in ev.matching(packets, lambda p: ev.role(p) == "arp-request")
-    }
+    pairs = {_arp_pair(p) for p in ev.matching(packets, lambda p: ev.role(p) == "arp-request")}
     return len(pairs) >= links, f"ARP requests between {len(pairs)} address pairs (expected >= {links} links)"
 
 
-def first_fragmented(packets: Packets, node: str) -> list[dict]:
+def _arp_pair(p: PacketRecord) -> frozenset[str | None]:
+    """The two addresses of an ARP request (sender, target), in either order."""
+    arp = p["arp"]
+    return frozenset((None,)) if arp is None else frozenset((arp["sender_ip"], arp["target_ip"]))
+
+
+def _fragments_at(packets: Packets, node: str) -> Packets:
+    return ev.matching(packets, lambda p: p["node"] == node and ev.ip_frag(p) is not None)
+
+
+def _datagram(p: PacketRecord) -> tuple[str, int]:
+    """Which datagram a fragment belongs to: its source and fragment id."""
+    return p["ip"]["src"], p["ip"]["frag"]["id"]
+
+
+def first_fragmented(packets: Packets, node: str) -> Packets:
     """The fragments, at ``node``'s capture point, of the first datagram that was fragmented there."""
-    frags = ev.matching(packets, lambda p: p["node"] == node and (p["ip"] or {}).get("frag"))
+    frags = _fragments_at(packets, node)
     if not frags:
         return []
-    key = (frags[0]["ip"]["src"], frags[0]["ip"]["frag"].get("id", frags[0]["ip"].get("id")))
-    return [p for p in frags if (p["ip"]["src"], p["ip"]["frag"].get("id", p["ip"].get("id"))) == key]
+    key = _datagram(frags[0])
+    return [p for p in frags if _datagram(p) == key]
 
 
 def fragments(packets: Packets, calls: Calls, node: str, max_len: int, min: int = 2) -> Result:
     """IP fragments captured at ``node``: each within the link MTU ``max_len``; the first fragmented
     datagram complete (offsets from 0, a last fragment without More Fragments)."""
-    frags = ev.matching(packets, lambda p: p["node"] == node and (p["ip"] or {}).get("frag"))
+    frags = _fragments_at(packets, node)
     if len(frags) < min:
         return False, f"{len(frags)} IP fragments captured at {node} (expected >= {min})"
     too_big = [p for p in frags if p["len"] - 14 > max_len]
@@ -590,7 +593,7 @@ def fragments(packets: Packets, calls: Calls, node: str, max_len: int, min: int 
         return False, f"{ev.frame(too_big[0])} is {int(too_big[0]['len']) - 14} bytes of IP > {max_len}"
     first = first_fragmented(packets, node)
     offsets = sorted(int(p["ip"]["frag"]["offset"]) for p in first)
-    last = [p for p in first if not p["ip"]["frag"].get("mf")]
+    last = [p for p in first if not p["ip"]["frag"]["mf"]]
     ok = bool(last) and offsets[0] == 0
     return ok, (
         f"{len(frags)} fragments at {node}, all <= {max_len} bytes of IP; the first datagram's offsets "
@@ -605,7 +608,7 @@ def app_named(packets: Packets, calls: Calls, app: str, min: int = 1) -> Result:
     carrying = ev.matching(packets, lambda p: bool(p["udp"]) or ev.payload_len(p) > 0)
     if len(carrying) < min:
         return False, f"{len(carrying)} packets carry payload (expected >= {min})"
-    unnamed = [p for p in carrying if (p["app"] or "").upper() != app.upper()]
+    unnamed = [p for p in carrying if p["app"] is None or p["app"].upper() != app.upper()]
     if unnamed:
         first = ev.frame(unnamed[0])
         return False, f"{len(unnamed)} of {len(carrying)} payload packets not named {app}, first {first}"
@@ -617,18 +620,18 @@ def server_speaks_first(packets: Packets, calls: Calls, port: int) -> Result:
     data = ev.first(
         packets,
         lambda p: (
-            ev.payload_len(p) > 0 and port in ((ev.tcp(p) or {}).get("sport"), (ev.tcp(p) or {}).get("dport"))
+            ev.payload_len(p) > 0 and port in (ev.tcp_port(p, "sport"), ev.tcp_port(p, "dport"))
         ),
     )
     if data is None:
         return False, f"no data on port {port}"
-    ok = ev.tcp(data).get("sport") == port
+    ok = ev.tcp_port(data, "sport") == port
     return ok, f"first data segment {ev.frame(data)} is from the {'server' if ok else 'client'}"
 
 
 def new_tid(packets: Packets, calls: Calls, port: int) -> Result:
     """A request to ``port`` is answered from another port: TFTP's transfer identifier (TID)."""
-    req = ev.first(packets, lambda p: (p["udp"] or {}).get("dport") == port)
+    req = ev.first(packets, lambda p: ev.udp_port(p, "dport") == port)
     if req is None:
         return False, f"no datagram to port {port}"
     client = ev.endpoints(req)[0]

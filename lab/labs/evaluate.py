@@ -3,7 +3,8 @@
 The runner calls ``evaluate(spec, packets, calls)`` after the capture is analyzed (observations and story,
 for the student); grading calls ``key`` on the evidence it re-analyzed itself (answers, for the teacher).
 A check or question that cannot cope with the records (a field missing from an older run, say) is
-reported as failed / unanswered with the reason, never raised: one bad check must not hide the others.
+reported as failed / unanswered with the reason, never raised: one bad check must not hide the others;
+a story that cannot be told from them says so in its place.
 """
 
 from __future__ import annotations
@@ -74,8 +75,16 @@ def evaluate(
     return {
         "observations": observations,
         "unanswered": [{"id": qid, "reason": why} for qid, why in unanswered.items()],
-        "story": tell(packets, calls, spec.title),
+        "story": _story(packets, calls, spec.title),
     }
+
+
+def _story(packets: Packets, calls: Calls, title: str) -> str:
+    """The story (``lab.labs.story.tell``), or one line saying why these records cannot tell it."""
+    try:
+        return tell(packets, calls, title)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+        return f"# {title}\n\nthe story could not be told from these records: {type(err).__name__}: {err}\n"
 
 
 UDP_SENDS = {"send", "sendto", "sendmsg", "sendmmsg", "write", "writev"}
@@ -89,12 +98,12 @@ def uncaptured_calls(packets: Packets, calls: Calls) -> list[str]:
     ``lo`` is never captured). Without this the lab would silently show half a conversation: a UDP
     datagram or a TCP connect() to 127/8 or ::1 that no captured packet is attributed to is named.
     """
-    attributed = {cid for p in packets for cid in (p["cause"].get("calls") or ())}
+    attributed = {cid for p in packets for cid in p["cause"].get("calls", [])}
     out = []
     for c in calls:
         if c["id"] in attributed or c["error"]:
             continue
-        if c["call"] in UDP_SENDS and c["dgram"]:
+        if c["call"] in UDP_SENDS and c["dgram"] is not None:
             peer = c["dgram"]["peer"]
         elif c["call"] in ("connect", "connect_ex") and c["type"] == "SOCK_STREAM":
             peer = c["peer"] if c["ret"] in (0, None) else None

@@ -16,11 +16,12 @@ from __future__ import annotations
 import errno as _errno
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
-from lab.records import TCP, CallRecord, PacketRecord
+from lab.records import TCP, CallRecord, IPFragment, PacketRecord
 
 Pred = Callable[[PacketRecord], bool]
+End = Literal["sport", "dport"]
 
 # Python socket methods and the syscalls strace shows for the same job: a check asking for "recv" also
 # matches a traced C program's recvfrom.
@@ -88,7 +89,7 @@ def packet_filter(
             return False
         if wanted is not None and not any(w in f for w in wanted for f in flags(p)):
             return False
-        if app is not None and (p["app"] or "").upper() != app.upper():
+        if app is not None and (p["app"] is None or p["app"].upper() != app.upper()):
             return False
         if port is not None:
             ends = endpoints(p)
@@ -133,7 +134,51 @@ def tcp(p: PacketRecord) -> TCP | None:
 
 def tcp_flags(p: PacketRecord) -> set[str]:
     t = tcp(p)
-    return set((t["flags"] or "").split(",")) - {""} if t else set()
+    if t is None or t["flags"] is None:
+        return set()
+    return set(t["flags"].split(",")) - {""}
+
+
+def tcp_port(p: PacketRecord, end: End) -> int | None:
+    """The TCP source (``sport``) or destination (``dport``) port; None for a packet without TCP."""
+    t = tcp(p)
+    return None if t is None else t[end]
+
+
+def udp_port(p: PacketRecord, end: End) -> int | None:
+    """The UDP source (``sport``) or destination (``dport``) port; None for a packet without UDP."""
+    u = p["udp"]
+    return None if u is None else u[end]
+
+
+def tcp_mss(p: PacketRecord) -> int | None:
+    """The MSS option of a TCP segment (None: no TCP, or no MSS option)."""
+    t = tcp(p)
+    return None if t is None else t["mss"]
+
+
+def from_client(p: PacketRecord) -> bool | None:
+    """Whether a TCP segment goes from the client to the server (None: no TCP, or not known)."""
+    t = tcp(p)
+    return None if t is None else t["from_client"]
+
+
+def ip_addr(p: PacketRecord, end: Literal["src", "dst"]) -> str | None:
+    """The IP source or destination address; None for a frame without an IP header."""
+    ip = p["ip"]
+    return None if ip is None else ip[end]
+
+
+def ip_frag(p: PacketRecord) -> IPFragment | None:
+    """The fragment fields of an IP fragment; None for a whole datagram or a frame without IP."""
+    ip = p["ip"]
+    return None if ip is None else ip["frag"]
+
+
+def eth_addrs(p: PacketRecord) -> tuple[str | None, str | None]:
+    """(source, destination) MAC of the Ethernet header; (None, None) for a frame without one."""
+    eth = p["eth"]
+    return (None, None) if eth is None else (eth["src"], eth["dst"])
 
 
 def endpoints(p: PacketRecord) -> tuple[tuple[str, int], tuple[str, int]] | None:
@@ -216,6 +261,12 @@ def addr(value: Any) -> tuple[str, int] | None:
     if isinstance(value, list | tuple) and len(value) >= 2:
         return str(value[0]), int(value[1])
     return None
+
+
+def accepted_peer(c: CallRecord) -> tuple[str, int] | None:
+    """The peer address an accept() call returned (its return value names it; None when it does not)."""
+    ret = c["ret"]
+    return addr(ret.get("peer")) if isinstance(ret, dict) else None
 
 
 def caused_by(p: PacketRecord) -> list[int]:

@@ -45,13 +45,11 @@ def _attributed(
         cause = p["cause"]
         if cause["rule"] != rule:
             continue
-        if call is not None and not _calls_named(calls, list(cause.get("calls") or []), call):
+        if call is not None and not _calls_named(calls, cause.get("calls", []), call):
             continue
         if node is not None and cause.get("node") != node:
             continue
-        if consumed_by is not None and not _calls_named(
-            calls, list(cause.get("consumed_by") or []), consumed_by
-        ):
+        if consumed_by is not None and not _calls_named(calls, cause.get("consumed_by", []), consumed_by):
             continue
         out.append(p)
     return out
@@ -71,15 +69,12 @@ def attributed(
     by a call named ``call`` or by the kernel of ``node``, and read (or reported) by a call named
     ``consumed_by`` — at least ``min`` of them, or exactly ``count``."""
     found = _attributed(packets, calls, rule, call, node, consumed_by)
-    who = " ".join(
-        x
-        for x in (
-            f"sent by {call}()" if call else "",
-            f"from {node}" if node else "",
-            f"heard by {consumed_by}()" if consumed_by else "",
-        )
-        if x
+    said = (
+        f"sent by {call}()" if call else None,
+        f"from {node}" if node else None,
+        f"heard by {consumed_by}()" if consumed_by else None,
     )
+    who = " ".join(part for part in said if part)
     ok = len(found) == count if count is not None else len(found) >= min
     want = f"exactly {count}" if count is not None else f">= {min}"
     frames = ", ".join(str(p["number"]) for p in found[:8])
@@ -91,9 +86,9 @@ def attributed(
 
 def icmp_echo_id(packets: Packets, calls: Calls) -> int | None:
     """The identifier of the first ICMP echo request: chosen by the kernel for a ping socket."""
-    req = ev.first(packets, lambda p: (p["icmp"] or {}).get("type") == 8)
-    echo = ((req or {}).get("icmp") or {}).get("echo") or {}
-    return echo.get("id")
+    req = ev.first(packets, lambda p: _icmp_is(p, 8))
+    echo = req["icmp"].get("echo") if req is not None else None
+    return echo["id"] if echo is not None else None
 
 
 def icmp_error_senders(packets: Packets, calls: Calls, type: int, code: int | None = None) -> list[str]:
@@ -101,28 +96,34 @@ def icmp_error_senders(packets: Packets, calls: Calls, type: int, code: int | No
     packet once."""
     out = []
     for p in _originals(packets):
-        icmp = p["icmp"] or {}
-        if icmp.get("type") == type and (code is None or icmp.get("code") == code):
-            out.append(str(p["cause"].get("node") or (p["ip"] or {}).get("src")))
+        if _icmp_is(p, type, code):
+            node = p["cause"].get("node")
+            out.append(node if node is not None else str(ev.ip_addr(p, "src")))
     return out
 
 
 def icmp_next_mtu(packets: Packets, calls: Calls) -> int | None:
     """The next-hop MTU announced by the first "fragmentation needed" (ICMP type 3, code 4)."""
-    msg = ev.first(packets, lambda p: (p["icmp"] or {}).get("type") == 3 and p["icmp"].get("code") == 4)
-    return ((msg or {}).get("icmp") or {}).get("mtu")
+    msg = ev.first(packets, lambda p: _icmp_is(p, 3, 4))
+    return msg["icmp"].get("mtu") if msg is not None else None
+
+
+def _icmp_is(p: PacketRecord, type: int, code: int | None = None) -> bool:
+    """Whether the packet is an ICMP message of ``type`` (and ``code``, when given)."""
+    icmp = p["icmp"]
+    return icmp is not None and icmp["type"] == type and (code is None or icmp["code"] == code)
 
 
 def multicast_readers(packets: Packets, calls: Calls, group: str, nodes: list[str]) -> Result:
     """Every datagram to ``group`` was read by a call on each of ``nodes`` (the members), and by no
     other node."""
     by_id = {c["id"]: c for c in calls}
-    sent = [p for p in _originals(packets) if (p["ip"] or {}).get("dst") == group and p["udp"]]
+    sent = [p for p in _originals(packets) if ev.ip_addr(p, "dst") == group and p["udp"] is not None]
     if not sent:
         return False, f"no datagram to {group}"
     for p in sent:
         readers = sorted(
-            {str(by_id[i]["node"]) for i in p["cause"].get("consumed_by") or [] if i in by_id}
+            {str(by_id[i]["node"]) for i in p["cause"].get("consumed_by", []) if i in by_id}
         )
         if readers != sorted(nodes):
             return (
@@ -136,46 +137,65 @@ def igmp_group(packets: Packets, calls: Calls, node: str | None = None) -> str |
     """The group of the first IGMP membership report (of ``node``, as attributed; its first group
     record for IGMPv3)."""
     for p in _originals(packets):
-        igmp = p.get("igmp") or {}
-        if node is not None and p["cause"].get("node") != node:
+        igmp = p.get("igmp")
+        if igmp is None or (node is not None and p["cause"].get("node") != node):
             continue
-        if igmp.get("type") in (0x12, 0x16):
-            return igmp.get("group")
-        if igmp.get("records"):
+        if igmp["type"] in (0x12, 0x16):
+            return igmp["group"]
+        if igmp.get("records"):  # an IGMPv3 report's group records
             return igmp["records"][0]["group"]
     return None
 
 
 def igmp_report_dst(packets: Packets, calls: Calls) -> str | None:
     """The destination IP address of the first IGMP membership report (224.0.0.22 for IGMPv3)."""
-    rep = ev.first(packets, lambda p: (p.get("igmp") or {}).get("type") in (0x12, 0x16, 0x22))
-    return ((rep or {}).get("ip") or {}).get("dst")
+    rep = ev.first(packets, lambda p: _igmp_type(p) in (0x12, 0x16, 0x22))
+    return ev.ip_addr(rep, "dst") if rep is not None else None
+
+
+def _igmp_type(p: PacketRecord) -> int | None:
+    """The IGMP message type (None: not IGMP)."""
+    igmp = p.get("igmp")
+    return igmp["type"] if igmp is not None else None
 
 
 def multicast_mac(packets: Packets, calls: Calls) -> str | None:
     """The Ethernet destination of the first UDP datagram to a multicast group."""
-    dgram = ev.first(
-        packets,
-        lambda p: (
-            bool(p["udp"])
-            and str((p["ip"] or {}).get("dst", "")).split(".")[0].isdigit()
-            and 224 <= int(str(p["ip"]["dst"]).split(".")[0]) <= 239
-        ),
-    )
-    return ((dgram or {}).get("eth") or {}).get("dst")
+    dgram = ev.first(packets, lambda p: p["udp"] is not None and _multicast_v4(ev.ip_addr(p, "dst")))
+    return ev.eth_addrs(dgram)[1] if dgram is not None else None
+
+
+def _multicast_v4(addr: str | None) -> bool:
+    """Whether ``addr`` is an IPv4 multicast group (224.0.0.0/4)."""
+    first = addr.split(".")[0] if addr is not None else None
+    return first is not None and first.isdigit() and 224 <= int(first) <= 239
 
 
 def igmp_record_type(packets: Packets, calls: Calls, kind: str = "join") -> str | None:
     """The name of the IGMPv3 record type of the first report attributed as a ``kind`` (join/leave)."""
     for p in _originals(packets):
         if p["cause"]["rule"] == f"igmp-{kind}":
-            records = (p.get("igmp") or {}).get("records") or []
-            return records[0]["name"] if records else (p.get("igmp") or {}).get("name")
+            igmp = p.get("igmp")
+            if igmp is None:
+                return None
+            records = igmp.get("records")  # IGMPv3 reports only
+            return records[0]["name"] if records else igmp["name"]
     return None
 
 
 def _snmp(packets: Packets, pdu: str | None = None) -> Packets:
-    return [p for p in _originals(packets) if p.get("snmp") and (pdu is None or p["snmp"].get("pdu") == pdu)]
+    """The SNMP messages (of type ``pdu``), each packet once."""
+    return [p for p in _originals(packets) if _has_snmp(p) and (pdu is None or p["snmp"].get("pdu") == pdu)]
+
+
+def _has_snmp(p: PacketRecord) -> bool:
+    return p.get("snmp") is not None
+
+
+def _varbinds(snmp: dict[str, Any]) -> list[dict[str, Any]]:
+    """The variable bindings of an SNMP message (none in an SNMPv3, trap or malformed message)."""
+    varbinds = snmp.get("varbinds")
+    return varbinds if varbinds is not None else []
 
 
 def snmp_pdu(
@@ -194,15 +214,15 @@ def snmp_pdu(
         return False, f"no SNMP {pdu} decoded (seen: {seen or 'no SNMP at all'})"
     for p in found:
         snmp = p["snmp"]
-        got_oids = [v["oid"] for v in snmp.get("varbinds") or []]
-        values = [v.get("value") for v in snmp.get("varbinds") or []]
+        got_oids = [v["oid"] for v in _varbinds(snmp)]
+        values = [v["value"] for v in _varbinds(snmp)]
         if community is not None and snmp.get("community") != community:
             continue
         if oids is not None and got_oids != list(oids):
             continue
         if value is not None and value not in values:
             continue
-        bound = ", ".join(f"{v['oid']} = {v.get('value')!r}" for v in snmp.get("varbinds") or [])
+        bound = ", ".join(f"{v['oid']} = {v['value']!r}" for v in _varbinds(snmp))
         return (
             True,
             f"{ev.frame(p)}: SNMP {snmp.get('version')} {pdu}, community {snmp.get('community')!r}, {bound}",
@@ -214,7 +234,7 @@ def snmp_pdu(
 def _ftp_data(packets: Packets) -> list[dict[str, Any]]:
     """Each FTP data connection (first SYN seen of an FTP-DATA stream), with its mode: passive when
     its SYN goes to the port a 227 reply named, active when it goes to the port a PORT command named."""
-    announced: dict[tuple[str, int], tuple[str, dict]] = {}
+    announced: dict[tuple[str | None, int], tuple[str, PacketRecord]] = {}
     out: list[dict[str, Any]] = []
     seen: set[tuple] = set()
     for p in _originals(packets):
@@ -227,7 +247,7 @@ def _ftp_data(packets: Packets) -> list[dict[str, Any]]:
             if endpoint:
                 announced[endpoint[1]] = (endpoint[0], p)
         if ev.is_syn(p):
-            dst = ((p["ip"] or {}).get("dst"), tcp.get("dport"))
+            dst = (ev.ip_addr(p, "dst"), tcp["dport"])
             if dst in announced and dst not in seen:
                 seen.add(dst)
                 mode, by = announced[dst]
@@ -235,9 +255,10 @@ def _ftp_data(packets: Packets) -> list[dict[str, Any]]:
     return out
 
 
-def _ftp_text(p: dict[str, Any]) -> str:
+def _ftp_text(p: PacketRecord) -> str:
+    """The FTP control lines of a segment, one text (empty: no FTP control lines)."""
     ftp = p.get("ftp")
-    return "\n".join(ftp.get("lines") or []) if isinstance(ftp, dict) else ""
+    return "\n".join(ftp["lines"]) if ftp is not None else ""
 
 
 def _ftp_endpoint(text: str) -> tuple[str, tuple[str, int]] | None:
@@ -263,9 +284,9 @@ def _telnet(packets: Packets, side: str) -> Packets:
     """Telnet segments with commands sent by the ``server`` (from port 23) or the ``client``."""
     out = []
     for p in _originals(packets):
-        tcp, tel = ev.tcp(p) or {}, p.get("telnet") or {}
-        from_server = tcp.get("sport") == 23
-        if tel.get("commands") and from_server == (side == "server"):
+        tel = p.get("telnet")
+        from_server = ev.tcp_port(p, "sport") == 23
+        if tel is not None and tel["commands"] and from_server == (side == "server"):
             out.append(p)
     return out
 
@@ -354,20 +375,22 @@ def snmp_field(packets: Packets, calls: Calls, pdu: str, field: str) -> Any:
 
 def _varbind(packets: Packets, oid: str) -> dict[str, Any] | None:
     for p in _snmp(packets, "response"):
-        for vb in p["snmp"].get("varbinds") or []:
-            if vb.get("oid") == str(oid):
+        for vb in _varbinds(p["snmp"]):
+            if vb["oid"] == str(oid):
                 return vb
     return None
 
 
 def snmp_value(packets: Packets, calls: Calls, oid: str) -> Any:
     """The value the first response binds to ``oid``."""
-    return (_varbind(packets, oid) or {}).get("value")
+    vb = _varbind(packets, oid)
+    return vb["value"] if vb is not None else None
 
 
 def snmp_value_type(packets: Packets, calls: Calls, oid: str) -> str | None:
     """The SNMP type (INTEGER, OCTET STRING, TimeTicks...) of ``oid``'s value in the first response."""
-    return (_varbind(packets, oid) or {}).get("type")
+    vb = _varbind(packets, oid)
+    return vb["type"] if vb is not None else None
 
 
 def ftp_data_port(packets: Packets, calls: Calls, mode: str = "passive") -> int | None:
@@ -383,8 +406,8 @@ def ftp_data_opener(packets: Packets, calls: Calls, mode: str = "active") -> str
     if syn is None:
         return None
     by_id = {c["id"]: c for c in calls}
-    ids = syn["cause"].get("calls") or []
-    return str(by_id[ids[0]].get("node")) if ids and ids[0] in by_id else None
+    ids = syn["cause"].get("calls", [])
+    return str(by_id[ids[0]]["node"]) if ids and ids[0] in by_id else None
 
 
 def telnet_commands(packets: Packets, calls: Calls, side: str = "server") -> list[str] | None:
@@ -417,18 +440,19 @@ def ppp_option(
     lab's link."""
     _meta, frames = _link(run_dir)
     for f in frames:
-        ppp = f.get("ppp") or {}
-        if ppp.get("protocol") == protocol and ppp.get("code") == code:
-            for o in ppp.get("options") or []:
-                if o.get("type") == option:
-                    return o.get("value")
+        ppp = f.get("ppp")
+        if ppp is None or ppp.get("protocol") != protocol or ppp.get("code") != code:
+            continue
+        for o in ppp.get("options", []):  # a configure message's options; other messages have none
+            if o["type"] == option:
+                return o.get("value")  # an option without a value (a flag) has none
     return None
 
 
 def link_layer_names(packets: Packets, calls: Calls, run_dir: Path | None = None) -> list[str]:
     """The link-layer names of the ppp lab's link frames (PPP, SLIP, CSLIP), each once, in order."""
     _meta, frames = _link(run_dir)
-    names = [f["layers"][0]["name"] for f in frames if f.get("layers")]
+    names = [f["layers"][0]["name"] for f in frames if f["layers"]]
     return list(dict.fromkeys(names))
 
 

@@ -21,8 +21,8 @@ Packets = list[PacketRecord]
 Calls = list[CallRecord]
 
 
-def _syn(packets: Packets, port: int | None = None) -> dict | None:
-    return ev.first(packets, lambda p: ev.is_syn(p) and (port is None or ev.tcp(p)["dport"] == port))
+def _syn(packets: Packets, port: int | None = None) -> PacketRecord | None:
+    return ev.first(packets, lambda p: ev.is_syn(p) and (port is None or ev.tcp_port(p, "dport") == port))
 
 
 def syn_seq_raw(packets: Packets, calls: Calls, port: int | None = None) -> int | None:
@@ -53,7 +53,7 @@ def rst_ack_raw(packets: Packets, calls: Calls, port: int | None = None) -> int 
 
 def client_port(packets: Packets, calls: Calls, port: int | None = None, index: int = 1) -> int | None:
     """The source port of the ``index``-th connection's SYN (the client's ephemeral or bound port)."""
-    syns = [p for p in _first_copies(packets, ev.is_syn) if port is None or ev.tcp(p)["dport"] == port]
+    syns = [p for p in _first_copies(packets, ev.is_syn) if port is None or ev.tcp_port(p, "dport") == port]
     syns = [p for p in syns if not ev.is_retransmission(p)]
     return int(syns[index - 1]["tcp"]["sport"]) if len(syns) >= index else None
 
@@ -61,14 +61,14 @@ def client_port(packets: Packets, calls: Calls, port: int | None = None, index: 
 def mss(packets: Packets, calls: Calls, role: str = "syn") -> int | None:
     """The MSS option of the first packet of ``role`` (syn or syn-ack)."""
     p = ev.first(packets, lambda p: ev.role(p) == role)
-    value = (ev.tcp(p) or {}).get("mss") if p else None
+    value = ev.tcp_mss(p) if p is not None else None
     return int(value) if value is not None else None
 
 
 def udp_length(packets: Packets, calls: Calls, index: int = 1, port: int | None = None) -> int | None:
     """The UDP Length field (header + payload) of the ``index``-th datagram (to ``port``, if given)."""
     dgrams = _first_copies(
-        packets, lambda p: bool(p["udp"]) and (port is None or p["udp"]["dport"] == port)
+        packets, lambda p: p["udp"] is not None and (port is None or p["udp"]["dport"] == port)
     )
     return int(dgrams[index - 1]["udp"]["length"]) if len(dgrams) >= index else None
 
@@ -101,14 +101,14 @@ def count(
 
 def connections(packets: Packets, calls: Calls, port: int | None = None) -> int:
     """How many TCP connections were opened (distinct 4-tuples with a SYN)."""
-    syns = ev.matching(packets, lambda p: ev.is_syn(p) and (port is None or ev.tcp(p)["dport"] == port))
+    syns = ev.matching(packets, lambda p: ev.is_syn(p) and (port is None or ev.tcp_port(p, "dport") == port))
     return len({ev.conn_key(p) for p in syns})
 
 
 def ttl(packets: Packets, calls: Calls, role: str = "syn") -> int | None:
     """The TTL (IPv4) or Hop Limit (IPv6) of the first packet of ``role``."""
-    p = ev.first(packets, lambda p: ev.role(p) == role and bool(p["ip"]))
-    return int(p["ip"]["ttl"]) if p and p["ip"]["ttl"] is not None else None
+    p = ev.first(packets, lambda p: ev.role(p) == role and p["ip"] is not None)
+    return int(p["ip"]["ttl"]) if p is not None else None
 
 
 def syn_ttls(packets: Packets, calls: Calls) -> list[int] | None:
@@ -133,33 +133,34 @@ def reply_datagrams(packets: Packets, calls: Calls, port: int) -> int | None:
     tid = reply_port(packets, calls, port)
     if tid is None:
         return None
-    return ev.max_count(packets, lambda p: (p["udp"] or {}).get("sport") == tid)[0]
+    return ev.max_count(packets, lambda p: ev.udp_port(p, "sport") == tid)[0]
 
 
 def reply_port(packets: Packets, calls: Calls, port: int) -> int | None:
     """The source port of the first reply to a request sent to ``port`` (TFTP's server TID)."""
-    req = ev.first(packets, lambda p: (p["udp"] or {}).get("dport") == port)
+    req = ev.first(packets, lambda p: ev.udp_port(p, "dport") == port)
     if req is None:
         return None
     client = ev.endpoints(req)[0]
-    reply = ev.first(packets, lambda p: bool(p["udp"]) and ev.endpoints(p)[1] == client)
+    reply = ev.first(packets, lambda p: p["udp"] is not None and ev.endpoints(p)[1] == client)
     return int(reply["udp"]["sport"]) if reply else None
 
 
 def first_talker(packets: Packets, calls: Calls, port: int) -> str | None:
     """Who sends the first data on connections to ``port``: "server" or "client"."""
     data = ev.first(
-        packets, lambda p: ev.payload_len(p) > 0 and port in (ev.tcp(p)["sport"], ev.tcp(p)["dport"])
+        packets,
+        lambda p: ev.payload_len(p) > 0 and port in (ev.tcp_port(p, "sport"), ev.tcp_port(p, "dport")),
     )
     if data is None:
         return None
-    return "server" if ev.tcp(data)["sport"] == port else "client"
+    return "server" if ev.tcp_port(data, "sport") == port else "client"
 
 
 def udp_port(packets: Packets, calls: Calls, index: int = 1, port: int | None = None) -> int | None:
     """The UDP source port of the ``index``-th datagram (to ``port``, if given)."""
     dgrams = _first_copies(
-        packets, lambda p: bool(p["udp"]) and (port is None or p["udp"]["dport"] == port)
+        packets, lambda p: p["udp"] is not None and (port is None or p["udp"]["dport"] == port)
     )
     return int(dgrams[index - 1]["udp"]["sport"]) if len(dgrams) >= index else None
 
@@ -186,7 +187,7 @@ def calls_raising(packets: Packets, calls: Calls, exception: str) -> int:
 
 def syn_intervals(packets: Packets, calls: Calls, port: int) -> list[int] | None:
     """Seconds between successive SYNs to ``port`` (rounded): the retransmission backoff."""
-    syns = _first_copies(packets, lambda p: ev.is_syn(p) and ev.tcp(p)["dport"] == port)
+    syns = _first_copies(packets, lambda p: ev.is_syn(p) and ev.tcp_port(p, "dport") == port)
     if len(syns) < 2:
         return None
     return [round((ev.ts(b) - ev.ts(a)) / 1e9) for a, b in zip(syns, syns[1:], strict=False)]
@@ -198,7 +199,7 @@ def data_segments(packets: Packets, calls: Calls, from_client: bool = True) -> i
         packets,
         lambda p: (
             ev.payload_len(p) > 0
-            and bool(ev.tcp(p).get("from_client")) == from_client
+            and bool(ev.from_client(p)) == from_client
             and not ev.is_retransmission(p)
         ),
     )[0]
@@ -227,7 +228,7 @@ def rst_port(packets: Packets, calls: Calls) -> int | None:
     return int(rst["tcp"]["sport"]) if rst else None
 
 
-def _first_copies(packets: Packets, pred: ev.Pred) -> list[dict]:
+def _first_copies(packets: Packets, pred: ev.Pred) -> Packets:
     """Matching packets at the capture point that saw the first of them: one copy of each packet."""
     first = ev.first(packets, pred)
     if first is None:

@@ -4,21 +4,46 @@ Checks have the contract of ``lab.labs.checks`` (``fn(packets, calls, **params) 
 registered in ``CHECKS``); a check that also takes ``routes`` gets the run's route events
 (``routes.jsonl``: what each router's kernel table gained or lost, and when) from ``lab.labs.evaluate``.
 Answers have the contract of ``lab.labs.questions`` (registered in ``QUESTIONS``).
+
+Packets and calls are the typed records of ``lab.records``; a routing message's decoded header
+(``routing``: protocol, message, router id, neighbours, LSAs...) is an open block whose fields depend on
+the protocol and message, so those are read with ``.get``. Route events (``routes.jsonl``) have no
+schema yet.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from lab.records import CallRecord, PacketRecord
+
 Result = tuple[bool, str]
-Records = list[dict[str, Any]]
+Packets = list[PacketRecord]
+Calls = list[CallRecord]
+Records = list[dict[str, Any]]  # routes.jsonl's events
 
 
-def _routing(packets: Records, protocol: str) -> Records:
-    return [p for p in packets if (p.get("routing") or {}).get("protocol") == protocol.upper()]
+def _routing(packets: Packets, protocol: str) -> Packets:
+    """The packets carrying a message of routing ``protocol`` (OSPF, EIGRP)."""
+    return [p for p in packets if _protocol(p) == protocol.upper()]
 
 
-def routing_messages(packets: Records, calls: Records, protocol: str, messages: list[str],
+def _protocol(p: PacketRecord) -> str | None:
+    routing = p.get("routing")
+    return routing.get("protocol") if routing is not None else None
+
+
+def _nodes(calls: Calls) -> dict[int, str | None]:
+    """Which node made each call, by call id."""
+    return {c["id"]: c["node"] for c in calls}
+
+
+def _senders(p: PacketRecord, nodes: dict[int, str | None]) -> set[str | None]:
+    """The nodes whose calls the packet's cause names (None for a call id not in the log)."""
+    return {nodes.get(i) for i in p["cause"].get("calls", [])}
+
+
+def routing_messages(packets: Packets, calls: Calls, protocol: str, messages: list[str],
                      min: int = 1) -> Result:
     """At least ``min`` messages of each kind (OSPF ``Hello``, ``Link State Update``...; EIGRP ``Hello``,
     ``Update``, ``Ack``...), each sent by a traced call of a routing daemon (cause source ``call``)."""
@@ -31,7 +56,7 @@ def routing_messages(packets: Records, calls: Records, protocol: str, messages: 
         if len(mine) < min:
             missing.append(f"{message} ({len(mine)})")
             continue
-        by_call = [p for p in mine if (p.get("cause") or {}).get("source") == "call"]
+        by_call = [p for p in mine if p["cause"]["source"] == "call"]
         if len(by_call) != len(mine):
             missing.append(f"{message}: {len(mine) - len(by_call)} not attributed to a daemon's call")
             continue
@@ -41,11 +66,11 @@ def routing_messages(packets: Records, calls: Records, protocol: str, messages: 
     return True, "; ".join(parts)
 
 
-def adjacency(packets: Records, calls: Records, protocol: str, routers: int) -> Result:
+def adjacency(packets: Packets, calls: Calls, protocol: str, routers: int) -> Result:
     """Each of ``routers`` routers took part in an adjacency: OSPF, its Hellos list a neighbour (two-way
     communication); EIGRP, it sent an Update or an Ack (reliable exchange only starts with a neighbour)."""
     seen = _routing(packets, protocol)
-    nodes = {c.get("id"): c.get("node") for c in calls}
+    nodes = _nodes(calls)
     if protocol.upper() == "OSPF":
         kinds = ("Hello",)
         seen = [p for p in seen if p["routing"].get("neighbors")]
@@ -53,26 +78,25 @@ def adjacency(packets: Records, calls: Records, protocol: str, routers: int) -> 
     else:
         kinds = ("Update", "Ack")
         what = "EIGRP Updates or Acks"
-    senders = sorted({nodes.get(i) for p in seen if p["routing"].get("message") in kinds
-                      for i in (p.get("cause") or {}).get("calls") or ()} - {None})
+    senders = sorted({n for p in seen if p["routing"].get("message") in kinds
+                      for n in _senders(p, nodes) if n is not None})
     if len(senders) < routers:
         who = ", ".join(senders) or "none"
         return False, f"{what} sent by {len(senders)} router(s) ({who}), expected {routers}"
     return True, f"{what} sent by {', '.join(senders)}"
 
 
-def _first_host_packet(packets: Records, calls: Records, node: str) -> dict | None:
+def _first_host_packet(packets: Packets, calls: Calls, node: str) -> PacketRecord | None:
     """The first TCP/UDP/ICMP packet that a call of ``node`` sent."""
-    nodes = {c.get("id"): c.get("node") for c in calls}
+    nodes = _nodes(calls)
     for p in packets:
-        cause = p.get("cause") or {}
-        if (p.get("tcp") or p.get("udp") or p.get("icmp")) and cause.get("source") == "call" and any(
-                nodes.get(i) == node for i in cause.get("calls") or ()):
+        transport = p["tcp"] is not None or p["udp"] is not None or p["icmp"] is not None
+        if transport and p["cause"]["source"] == "call" and node in _senders(p, nodes):
             return p
     return None
 
 
-def routes_before_traffic(packets: Records, calls: Records, node: str, routes: Records | None = None,
+def routes_before_traffic(packets: Packets, calls: Calls, node: str, routes: Records | None = None,
                           min_routes: int = 1) -> Result:
     """``node``'s first packet (sent by a call) came after every router had installed at least
     ``min_routes`` route(s) learned by its routing protocol: the traffic waited for convergence."""
@@ -106,22 +130,21 @@ ROUTING_CHECKS = {
 }
 
 
-def routing_field(packets: Records, calls: Records, protocol: str, message: str, field: str,
+def routing_field(packets: Packets, calls: Calls, protocol: str, message: str, field: str,
                   node: str | None = None) -> Any:
     """A header field (``hello_interval``, ``router_id``, ``asn``...) of the first ``message`` of
     ``protocol`` (sent by ``node``'s daemon, when given)."""
-    nodes = {c.get("id"): c.get("node") for c in calls}
+    nodes = _nodes(calls)
     for p in _routing(packets, protocol):
         if p["routing"].get("message") != message:
             continue
-        senders = {nodes.get(i) for i in (p.get("cause") or {}).get("calls") or ()}
-        if node is not None and node not in senders:
+        if node is not None and node not in _senders(p, nodes):
             continue
         return p["routing"].get(field)
     return None
 
 
-def route_carrier(packets: Records, calls: Records, protocol: str) -> str | None:
+def route_carrier(packets: Packets, calls: Calls, protocol: str) -> str | None:
     """The message that carried routing information first (OSPF: the one with LSAs; EIGRP: Update)."""
     for p in _routing(packets, protocol):
         info = p["routing"]
@@ -130,13 +153,13 @@ def route_carrier(packets: Records, calls: Records, protocol: str) -> str | None
     return None
 
 
-def syn_path(packets: Records, calls: Records) -> list[str] | None:
+def syn_path(packets: Packets, calls: Calls) -> list[str] | None:
     """The capture points (links) where the client's first SYN was seen, in time order: the chosen path."""
-    first = next((p for p in packets if (p.get("tcp") or {}).get("flags") == "SYN"), None)
+    first = next((p for p in packets if p["tcp"] is not None and p["tcp"]["flags"] == "SYN"), None)
     if first is None:
         return None
-    seen = [first] + [p for p in packets if (p.get("cause") or {}).get("copy_of") == first["number"]]
-    return [str(p.get("interface")) for p in sorted(seen, key=lambda p: p["ts_ns"])]
+    seen = [first] + [p for p in packets if p["cause"].get("copy_of") == first["number"]]
+    return [p["interface"] for p in sorted(seen, key=lambda p: p["ts_ns"])]
 
 
 ROUTING_QUESTIONS = {

@@ -139,6 +139,7 @@ def test_evaluate_reports_a_check_that_cannot_cope_instead_of_raising() -> None:
     # "tcp": {} has no seq_raw: every question unanswerable, each named with its function and why
     assert [u["id"] for u in result["unanswered"]] == [q.id for q in spec.questions if not q.manual]
     assert result["unanswered"][0]["reason"].startswith("syn_seq_raw")
+    assert "the story could not be told from these records: KeyError" in result["story"]
     json.dumps(result)  # JSON-able for report.json
 
 
