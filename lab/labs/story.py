@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
 
 from lab.identity import packet_identity
 from lab.labs import evidence as ev
@@ -24,6 +23,7 @@ from lab.tracing.steps import STEPS, UDP_STEPS, classic_steps, step_label
 
 Packets = list[PacketRecord]
 Calls = list[CallRecord]
+CallAndPacket = tuple[CallRecord, PacketRecord | None]
 
 CLASSIC_TCP = tuple((side, call, what) for _n, side, call, what in STEPS)
 CLASSIC_UDP = tuple((side, call, what) for _n, side, call, what in UDP_STEPS)
@@ -48,7 +48,7 @@ def tell(
     lines += timeline(packets, calls)
     lines += ["", "## Where reality differs from the simple story"]
     notes = [note for detect in DETECTORS for note in detect(packets, calls)]
-    notes += dropped_syns(packets, calls, counters or {})
+    notes += dropped_syns(packets, calls, counters if counters is not None else {})
     lines += [f"- {n}" for n in notes] or ["- nothing: this run followed the simple story"]
     return "\n".join(lines) + "\n"
 
@@ -77,9 +77,7 @@ def timeline(packets: Packets, calls: Calls) -> list[str]:
     """Calls and packets interleaved by time; packets from one capture point so each appears once."""
     t0 = ev.t0_ns(packets)
     wire = ev.wire(packets)
-    views = ev.views(wire)
-    iface = _first_iface(packets)
-    shown = views.get(iface, []) if iface else []
+    shown = story_view(packets)
     events: list[tuple[int, str]] = []
     steps = classic_steps(calls)
     waits = SendWaits(packets)
@@ -111,23 +109,28 @@ def timeline(packets: Packets, calls: Calls) -> list[str]:
     if len(events) > TIMELINE_LIMIT:
         out.append(f"... {len(events) - TIMELINE_LIMIT} more events (see ladder.txt)")
     others = len(wire) - len(shown)
-    if others:
-        out.append(f"(packets as captured at {iface}; {others} copies at other capture points not shown)")
+    if others and shown:
+        where = shown[0]["interface"]
+        out.append(f"(packets as captured at {where}; {others} copies at other capture points not shown)")
     return out
 
 
 # -- detectors: each returns sentences, every one backed by frames and call ids ------------------------
+def _first_from(packets: Packets, calls: Calls, name: str, pred: ev.Pred) -> Iterator[CallAndPacket]:
+    """For each successful call named ``name`` (accept or connect), in time order, the first packet
+    matching ``pred`` sent from that call's end of the connection (None: no such packet): the accepted
+    peer for accept(), the socket's own address for connect()."""
+    for c in ev.calls_named(calls, name):
+        end = ev.accepted_peer(c) if name == "accept" else ev.addr(c["local"])
+        if end is None or not ev.succeeded(c):
+            continue
+        yield c, ev.first(packets, lambda p, end=end: pred(p) and ev.endpoints(p)[0] == end)
+
+
 def accept_after_handshake(packets: Packets, calls: Calls) -> list[str]:
     t0 = ev.t0_ns(packets)
     notes = []
-    for c in ev.calls_named(calls, "accept"):
-        ret = c["ret"] if isinstance(c["ret"], dict) else {}
-        peer = ev.addr(ret.get("peer"))
-        if not peer or not ev.succeeded(c):
-            continue
-        ack = ev.first(
-            packets, lambda p, peer=peer: ev.role(p) == "handshake-ack" and ev.endpoints(p)[0] == peer
-        )
+    for c, ack in _first_from(packets, calls, "accept", lambda p: ev.role(p) == "handshake-ack"):
         syn = handshake_syn(packets, ack) if ack else None
         if syn and ack and ev.ts(ack) < c["t_end_ns"]:
             called = (
@@ -142,7 +145,7 @@ def accept_after_handshake(packets: Packets, calls: Calls) -> list[str]:
     return notes[:3]
 
 
-def handshake_syn(packets: Packets, ack: dict[str, Any]) -> dict[str, Any] | None:
+def handshake_syn(packets: Packets, ack: PacketRecord) -> PacketRecord | None:
     """The SYN a completed handshake answered: the one its SYN-ACK answers, on the same capture point —
     not an earlier copy of it that nobody answered (a dropped SYN is no part of the handshake)."""
     by_number = {p["number"]: p for p in packets}
@@ -187,14 +190,14 @@ def dropped_syns(packets: Packets, calls: Calls, counters: dict[str, dict[str, i
     return notes
 
 
-def _repeated_syns(packets: Packets) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    view = ev.views(packets).get(_first_iface(packets) or "", [])
-    first_seen: dict[tuple, dict] = {}
+def _repeated_syns(packets: Packets) -> list[tuple[PacketRecord, PacketRecord]]:
+    """(first SYN, a later SYN of the same connection and sequence number), at the story's capture point."""
+    first_seen: dict[tuple, PacketRecord] = {}
     out = []
-    for p in view:
+    for p in story_view(packets):
         if not ev.is_syn(p):
             continue
-        key = (ev.conn_key(p), ev.tcp(p).get("seq_raw"))
+        key = (ev.conn_key(p), p["tcp"]["seq_raw"])
         if key not in first_seen:
             first_seen[key] = p
         else:
@@ -204,17 +207,8 @@ def _repeated_syns(packets: Packets) -> list[tuple[dict[str, Any], dict[str, Any
 
 def unanswered_syns(packets: Packets, calls: Calls) -> list[str]:
     """A SYN sent again: the first one got no answer (dropped by a full accept queue, a firewall, loss)."""
-    view = ev.views(packets).get(_first_iface(packets) or "", [])
-    first_seen: dict[tuple, dict] = {}
     notes = []
-    for p in view:
-        if not ev.is_syn(p):
-            continue
-        key = (ev.conn_key(p), ev.tcp(p).get("seq_raw"))
-        if key not in first_seen:
-            first_seen[key] = p
-            continue
-        first = first_seen[key]
+    for first, p in _repeated_syns(packets):
         gap = (ev.ts(p) - ev.ts(first)) / 1e9
         notes.append(
             f"SYN {ev.frame(p)} repeats SYN {ev.frame(first)} (same port and sequence number) {gap:.2f} s "
@@ -253,8 +247,7 @@ def would_block(packets: Packets, calls: Calls) -> list[str]:
 def udp_no_connection(packets: Packets, calls: Calls) -> list[str]:
     if any(p["tcp"] for p in ev.wire(packets)):
         return []
-    dgrams = ev.views(packets).get(_first_iface(packets) or "", [])
-    n = sum(1 for p in dgrams if p["udp"])
+    n = sum(1 for p in story_view(packets) if p["udp"] is not None)
     closes = [c for c in ev.calls_named(calls, "close") if c["type"] == "SOCK_DGRAM"]
     if not n:
         return []
@@ -310,7 +303,7 @@ def hops(packets: Packets, calls: Calls) -> list[str]:
     if len({p["interface"] for p in copies}) < 2:
         return []
     ttls = [int(p["ip"]["ttl"]) for p in copies]
-    macs = len({((p["eth"] or {}).get("src"), (p["eth"] or {}).get("dst")) for p in copies})
+    macs = len({ev.eth_addrs(p) for p in copies})
     frames = ", ".join(str(p["number"]) for p in copies)
     return [
         f"the one SYN of connect() appears {len(copies)} times (frames {frames}), once per link: "
@@ -321,12 +314,7 @@ def hops(packets: Packets, calls: Calls) -> list[str]:
 
 def data_before_accept(packets: Packets, calls: Calls) -> list[str]:
     """The client may send before the server accepts: the kernel ACKs and queues the bytes."""
-    for c in ev.calls_named(calls, "accept"):
-        ret = c["ret"] if isinstance(c["ret"], dict) else {}
-        peer = ev.addr(ret.get("peer"))
-        if not peer or not ev.succeeded(c):
-            continue
-        data = ev.first(packets, lambda p, peer=peer: ev.payload_len(p) > 0 and ev.endpoints(p)[0] == peer)
+    for c, data in _first_from(packets, calls, "accept", lambda p: ev.payload_len(p) > 0):
         if data and ev.ts(data) < c["t_end_ns"]:
             return [
                 f"the client's data {ev.frame(data)} reached the server before accept() #{c['id']} "
@@ -355,13 +343,7 @@ def silent_setup(packets: Packets, calls: Calls) -> list[str]:
 
 def connect_before_ack(packets: Packets, calls: Calls) -> list[str]:
     t0 = ev.t0_ns(packets)
-    for c in ev.calls_named(calls, "connect"):
-        local = ev.addr(c["local"])
-        if not local or not ev.succeeded(c):
-            continue
-        ack = ev.first(
-            packets, lambda p, local=local: ev.role(p) == "handshake-ack" and ev.endpoints(p)[0] == local
-        )
+    for c, ack in _first_from(packets, calls, "connect", lambda p: ev.role(p) == "handshake-ack"):
         if ack:
             return [
                 f"connect() #{c['id']} returned at t={ev.rel(c['t_end_ns'], t0)} s once the SYN-ACK "
@@ -375,7 +357,7 @@ def segments_vs_calls(packets: Packets, calls: Calls) -> list[str]:
     """One send() may become several segments; several sends may share one."""
     by_call: Counter[int] = Counter()
     shared = None
-    for p in ev.views(packets).get(_first_iface(packets), []):
+    for p in story_view(packets):
         if ev.payload_len(p) > 0 and not ev.is_retransmission(p):
             ids = ev.caused_by(p)
             by_call.update(ids)
@@ -401,16 +383,15 @@ def segments_vs_calls(packets: Packets, calls: Calls) -> list[str]:
 
 def kernel_only(packets: Packets, calls: Calls) -> list[str]:
     counts: Counter[str] = Counter()
-    for p in ev.views(packets).get(_first_iface(packets), []):
-        cause = p["cause"]
-        if cause.get("source") == "kernel":
+    view = story_view(packets)
+    for p in view:
+        if p["cause"]["source"] == "kernel":
             counts[ev.role(p) or "other"] += 1
     if not counts:
         return []
     parts = ", ".join(f"{n} {r}" for r, n in counts.most_common())
     kinds = [what for roles, what in KERNEL_KINDS if any(r in counts for r in roles)]
-    if any(ev.is_retransmission(p) and p["cause"]["source"] == "kernel"
-           for p in ev.views(packets).get(_first_iface(packets), [])):
+    if any(ev.is_retransmission(p) and p["cause"]["source"] == "kernel" for p in view):
         kinds.append("retransmissions")
     return [
         f"{sum(counts.values())} packets were sent by the kernel on its own, with no socket call behind "
@@ -476,7 +457,7 @@ def lost_copies(packets: Packets, calls: Calls) -> list[str]:
     first = lost[0]
     info = first["lost"]
     data = [p for p in lost if ev.payload_len(p) > 0]
-    carried = [p for p in data if p["lost"].get("carried_by") is not None]
+    carried = [p for p in data if p["lost"]["carried_by"] is not None]
     text = (
         f"{len(lost)} packets never reached the next link ({len(data)} of them carried data): they were "
         f"dropped by the emulated {info['rule']}; the first, {ev.frame(first)}, was last seen on "
@@ -519,7 +500,14 @@ def _first_iface(packets: Packets) -> str | None:
     if first is None:
         wire = ev.wire(packets)
         first = wire[0] if wire else None
-    return str(first["interface"]) if first else None
+    return first["interface"] if first else None
+
+
+def story_view(packets: Packets) -> Packets:
+    """The packets as captured at the story's capture point (``_first_iface``), in capture order: the
+    timeline and the detectors that count packets see each packet once, from the same link."""
+    iface = _first_iface(packets)
+    return ev.views(packets).get(iface, []) if iface is not None else []
 
 
 DETECTORS: tuple[Callable[[Packets, Calls], list[str]], ...] = (
