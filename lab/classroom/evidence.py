@@ -22,14 +22,16 @@ from lab.classroom.manifest import Manifest
 from lab.errors import LabError, UsageError
 from lab.labs import evidence as ev
 from lab.paths import RunPaths
+from lab.records import CallRecord, PacketRecord
 
-Records = list[dict[str, Any]]
+Packets = list[PacketRecord]
+Calls = list[CallRecord]
 Endpoint = tuple[str, int]
 TCP_SENDS = {"send", "sendall", "sendto", "sendmsg", "write", "writev", "makefile-write", "sendfile"}
 UDP_SENDS = {"send", "sendto", "sendmsg", "sendmmsg", "write", "writev"}
 
 
-def reanalyze(root: Path, manifest: Manifest) -> tuple[Records, Records, list[str]]:
+def reanalyze(root: Path, manifest: Manifest) -> tuple[Packets, Calls, list[str]]:
     """(packets, calls, analysis errors) of the run in ``root``, from its capture and call logs only."""
     from lab.analysis.attribution.loss import LossRule
     from lab.explain import analyze_evidence
@@ -65,32 +67,40 @@ def _ep(value: Any) -> Endpoint | None:
         return None
 
 
-def _sent_bytes(c: dict[str, Any]) -> int:
-    ret = c.get("ret")
+def _sent_bytes(c: CallRecord) -> int:
+    ret = c["ret"]
     if isinstance(ret, int) and not isinstance(ret, bool) and ret >= 0:
         return ret
-    n = c.get("nbytes")
+    n = c["nbytes"]
     return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 and ret is None else 0
 
 
-def call_bytes(calls: Iterable[dict[str, Any]]) -> dict[tuple[str, Endpoint, Endpoint], int]:
+def _peer_of(c: CallRecord) -> Endpoint | None:
+    """Where a send call sent to: its connected socket's peer, else its datagram's destination."""
+    if c["peer"]:
+        return _ep(c["peer"])
+    dgram = c["dgram"]
+    return _ep(dgram["peer"]) if dgram is not None else None
+
+
+def call_bytes(calls: Iterable[CallRecord]) -> dict[tuple[str, Endpoint, Endpoint], int]:
     """Bytes each traced socket sent, per (proto, local, peer), as its successful send calls report them."""
     out: dict[tuple[str, Endpoint, Endpoint], int] = defaultdict(int)
     for c in calls:
-        if c.get("error") or c.get("exception"):
+        if c["error"] or c["exception"]:
             continue
-        stream = c.get("type") == "SOCK_STREAM"
+        stream = c["type"] == "SOCK_STREAM"
         names = TCP_SENDS if stream else UDP_SENDS
-        if c.get("call") not in names:
+        if c["call"] not in names:
             continue
-        local = _ep(c.get("local"))
-        peer = _ep(c.get("peer") or (c.get("dgram") or {}).get("peer"))
+        local = _ep(c["local"])
+        peer = _peer_of(c)
         if local and peer:
             out[("tcp" if stream else "udp", local, peer)] += _sent_bytes(c)
     return dict(out)
 
 
-def wire_bytes(packets: Records) -> dict[tuple[str, Endpoint, Endpoint], int]:
+def wire_bytes(packets: Packets) -> dict[tuple[str, Endpoint, Endpoint], int]:
     """Payload bytes per direction of each TCP connection and UDP flow, at the capture point seeing most.
 
     TCP counts the span of sequence numbers carried (retransmissions and copies count once); UDP sums
@@ -99,7 +109,7 @@ def wire_bytes(packets: Records) -> dict[tuple[str, Endpoint, Endpoint], int]:
     best: dict[tuple[str, Endpoint, Endpoint], int] = {}
     for view in ev.views(packets).values():
         tcp_span: dict[tuple, list[int]] = {}
-        udp: dict[tuple, int] = defaultdict(int)
+        datagrams: dict[tuple, int] = defaultdict(int)
         for p in view:
             ends = ev.endpoints(p)
             if ends is None:
@@ -107,31 +117,31 @@ def wire_bytes(packets: Records) -> dict[tuple[str, Endpoint, Endpoint], int]:
             src, dst = (_ep(e) for e in ends)
             if src is None or dst is None:
                 continue
-            t = ev.tcp(p)
-            if t:
-                seq, n = int(t.get("seq_raw") or 0), int(t.get("len") or 0)
+            t, udp = ev.tcp(p), p["udp"]
+            if t is not None:
+                seq, n = int(t["seq_raw"] or 0), int(t["len"] or 0)
                 span = tcp_span.setdefault(("tcp", src, dst), [-1, -1])
                 if "SYN" in ev.tcp_flags(p):
                     span[0] = seq + 1
                 elif n:
                     span[0] = seq if span[0] < 0 else span[0]
                     span[1] = max(span[1], seq + n)
-            elif p.get("udp"):
-                udp[("udp", src, dst)] += max(0, int(p["udp"].get("length") or 8) - 8)
+            elif udp is not None:
+                datagrams[("udp", src, dst)] += max(0, udp["length"] - 8)
         counts = {k: (end - start) % (1 << 32) if end >= 0 else 0 for k, (start, end) in tcp_span.items()}
-        counts.update(udp)
+        counts.update(datagrams)
         for k, n in counts.items():
             best[k] = max(best.get(k, 0), n)
     return best
 
 
-def inconsistencies(packets: Records, calls: Records) -> list[str]:
+def inconsistencies(packets: Packets, calls: Calls) -> list[str]:
     """Each traced socket whose calls and the wire disagree on how many bytes it sent, as one line."""
     said, seen = call_bytes(calls), wire_bytes(packets)
     traced = {(k[1], k[2]) for k in said} | {
         (local, peer)
         for c in calls
-        if (local := _ep(c.get("local"))) and (peer := _ep(c.get("peer")))
+        if (local := _ep(c["local"])) and (peer := _ep(c["peer"]))
     }
     out = []
     for k in sorted(set(said) | set(seen), key=str):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.classroom.matching import match, numbers_in
+from lab.records import PacketRecord
 
 SEQUENCE_ANSWERS = {"syn_seq_raw", "synack_ack_raw", "rst_ack_raw"}
 PORT_ANSWERS = {"client_port", "server_port", "udp_port", "reply_port", "first_fin_port", "rst_port"}
@@ -73,12 +74,13 @@ RULES: tuple[HintRule, ...] = (
 )
 
 
-def capture_ports(packets: list[dict[str, Any]]) -> frozenset[int]:
+def capture_ports(packets: list[PacketRecord]) -> frozenset[int]:
+    """Every TCP and UDP port the capture shows (a wrong answer that is one of them is a port mix-up)."""
     out = set()
     for p in packets:
-        l4 = p.get("tcp") or p.get("udp")
-        if isinstance(l4, dict):
-            out.update(int(l4[k]) for k in ("sport", "dport") if isinstance(l4.get(k), int))
+        l4 = p["tcp"] if p["tcp"] is not None else p["udp"]
+        if l4 is not None:
+            out.update((l4["sport"], l4["dport"]))
     return frozenset(out)
 
 

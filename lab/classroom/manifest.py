@@ -116,7 +116,7 @@ def write_manifest(
         created=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         nodes=nodes,
         capture_points=capture_points,
-        loss_rules=list(loss_rules or []),
+        loss_rules=list(loss_rules) if loss_rules is not None else [],
     )
     tmp = root / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest.as_dict(), indent=2, default=str) + "\n")
@@ -149,10 +149,10 @@ def read_manifest(root: Path) -> Manifest:
             check_student(student)
         except UsageError as err:
             raise UsageError(f"{path}: {err}") from None
-    nodes, points = raw.get("nodes") or {}, raw.get("capture_points") or {}
+    nodes, points = _field(raw, "nodes", {}), _field(raw, "capture_points", {})
     if not isinstance(nodes, dict) or not isinstance(points, dict):
         raise UsageError(f"{path}: 'nodes' and 'capture_points' must be mappings")
-    rules = raw.get("loss_rules") or []
+    rules = _field(raw, "loss_rules", [])
     if not isinstance(rules, list) or not all(
         isinstance(r, dict) and all(isinstance(r.get(k), str) for k in ("a", "b", "rule")) for r in rules
     ):
@@ -164,13 +164,19 @@ def read_manifest(root: Path) -> Manifest:
         lab_sha256=raw["lab_sha256"],
         files=files,
         student=student,
-        run_id=str(raw.get("run_id") or ""),
+        run_id=str(_field(raw, "run_id", "")),
         loopback=bool(raw.get("loopback")),
-        created=str(raw.get("created") or ""),
+        created=str(_field(raw, "created", "")),
         nodes=nodes,
         capture_points={str(k): str(v) for k, v in points.items()},
         loss_rules=[{k: r[k] for k in ("a", "b", "rule")} for r in rules],
     )
+
+
+def _field(raw: dict[str, Any], key: str, default: Any) -> Any:
+    """A manifest field that an older manifest may lack or leave null: ``default`` then."""
+    value = raw.get(key)
+    return default if value is None else value
 
 
 def is_evidence(rel: str) -> bool:
