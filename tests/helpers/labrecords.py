@@ -8,7 +8,6 @@ talking to h2 (198.18.0.2) on one capture point; a test names only what it is ab
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from lab.records import (
     PacketRecord,
     shipped_schema,
 )
+from tests.helpers.records import check_record, load_jsonl
 
 H1, H2 = "198.18.0.1", "198.18.0.2"
 T0 = 1_764_000_000_000_000_000
@@ -60,10 +60,9 @@ def _validator(kind: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(shipped_schema(kind))
 
 
-def assert_valid(kind: str, record: object) -> None:
+def assert_valid(kind: str, record: object, where: str = "a fixture record") -> None:
     """Fail when ``record`` does not validate against the shipped schema of ``kind`` (packet, call...)."""
-    errors = sorted(_validator(kind).iter_errors(record), key=str)
-    assert not errors, f"fixture {kind} record invalid at {errors[0].json_path}: {errors[0].message}"
+    check_record(_validator(kind), record, where)
 
 
 def cause(
@@ -486,9 +485,9 @@ def load_run(run_dir: Path) -> tuple[LabSpec, list[PacketRecord], list[CallRecor
     root = Path(run_dir)
 
     def read(name: str, kind: str) -> list[Any]:
-        records = [json.loads(line) for line in (root / name).read_text().splitlines() if line.strip()]
-        for rec in records:
-            assert_valid(kind, rec)
+        records = load_jsonl(root / name)
+        for n, rec in enumerate(records, 1):
+            assert_valid(kind, rec, f"{root / name}:{n}")
         return records
 
     spec = load_lab(root / "lab.yaml", check_topology=False)
