@@ -105,6 +105,38 @@ def line_at(root: Any, *path: Any) -> int | None:
     return line
 
 
+def key_lines(root: Any) -> dict[str, int]:
+    """Every value's line by its dotted key: ``{"steps": 5, "steps.2": 9, "steps.2.node": 10, ...}``, list
+    items counted from 1 (as messages count them). Walked with a stack, not recursion."""
+    out: dict[str, int] = {}
+    stack: list[tuple[str, Any]] = [("", root)]
+    while stack:
+        prefix, value = stack.pop()
+        if isinstance(value, Mapping):
+            items = [(str(k), v, value.key_lines.get(k)) for k, v in value.items()]
+        elif isinstance(value, Sequence):
+            items = [(str(i), v, line)
+                     for i, (v, line) in enumerate(zip(value, value.item_lines, strict=False), 1)]
+        else:
+            continue
+        for name, child, line in items:
+            key = f"{prefix}.{name}" if prefix else name
+            if line is not None:
+                out[key] = line
+            stack.append((key, child))
+    return out
+
+
+def line_for(lines: dict[str, int], key: str | None, default: int | None = None) -> int | None:
+    """The line of ``key`` in ``lines`` (``key_lines``), or of the nearest enclosing key that has one
+    (``steps.2`` for ``steps.2.timeout`` when the step gives no timeout), else ``default``."""
+    while key:
+        if key in lines:
+            return lines[key]
+        key = key.rpartition(".")[0]
+    return default
+
+
 def _own_line(value: Any, key: Any) -> int | None:
     if isinstance(value, Mapping):
         return value.key_lines.get(key)

@@ -58,7 +58,7 @@ def load_functions(module: Path | None, where: str = "") -> Functions:
     """
     if module is None:
         return BUILTIN
-    at = f"{where or module}: functions module {module}"
+    at = f"{where}: functions module {module}" if where else f"module {module}"
     if module.suffix != ".py" or not module.is_file():
         raise UsageError(f"{at}: not found (a .py file next to the lab file)")
     if module.stat().st_size > MAX_MODULE_BYTES:

@@ -42,7 +42,7 @@ from lab.errors import LabError, UsageError
 from lab.paths import RunPaths
 from lab.topology import Topology, load_topology
 from lab.topology.limits import NAME_RE as NODE_NAME_RE
-from lab.yamlfile import YamlFileError, line_of, read_yaml_file
+from lab.yamlfile import YamlFileError, key_lines, line_for, line_of, read_yaml_file
 
 LABS_DIR = Path(__file__).resolve().parent
 PROGRAMS_DIR = LABS_DIR / "programs"
@@ -177,6 +177,11 @@ class LabSpec:
     questions: tuple[Question, ...] = ()
     concept: str = ""
     functions: Path | None = None  # the lab's own checks/answers module (lab.labs.extensions)
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)  # key -> line
+
+    def error(self, problem: str, key: str) -> UsageError:
+        """A problem with the value at ``key`` (``steps.2.run``) of this lab file, with its line."""
+        return UsageError(problem, file=str(self.source), key=key, line=line_for(dict(self.lines), key))
 
     @property
     def labdir(self) -> Path:
@@ -218,13 +223,13 @@ def load_lab(name_or_path: str | Path, *, check_topology: bool = True) -> LabSpe
     which no longer sits next to its lab-specific topology).
 
     Raises:
-        UsageError: the file is missing or invalid; the message names the file and the problem.
+        UsageError: the file is missing or invalid; its ``file``, ``line`` and ``key`` say where.
     """
     path = lab_path(name_or_path)
     try:  # no alias bombs, no deep nesting, a size limit (lab.yamlfile)
         raw = read_yaml_file(path)
     except YamlFileError as err:
-        raise UsageError(str(err)) from None
+        raise UsageError(err.problem, file=err.source, line=err.line) from None
     return parse_lab(raw, path, check_topology=check_topology)
 
 
@@ -234,49 +239,56 @@ def list_labs() -> list[LabSpec]:
 
 
 def parse_lab(raw: Any, source: Path, *, check_topology: bool = True) -> LabSpec:
-    """Validate the parsed YAML of a lab file; ``source`` names it in every message."""
-    where = str(source)
+    """Validate the parsed YAML of a lab file; every error names ``source``, the key (``steps.2.node``;
+    list items counted from 1) and the line the YAML gives for it."""
+    lines = key_lines(raw)
+    try:
+        return _parse_lab(raw, source, lines, check_topology)
+    except UsageError as err:
+        document = line_of(raw) or 1
+        raise err.locate(file=str(source), lines=lambda key: line_for(lines, key, document)) from None
+
+
+def _parse_lab(raw: Any, source: Path, lines: dict[str, int], check_topology: bool) -> LabSpec:
     if not isinstance(raw, dict):
-        raise UsageError(f"{where}: a lab file is a mapping (name, topology, steps, ...)")
-    _no_unknown(raw, TOP_KEYS, where, "lab")
+        raise UsageError("a lab file is a mapping (name, topology, steps, ...)", key="")
+    _no_unknown(raw, TOP_KEYS, "", "lab")
     for key in ("name", "topology", "steps"):
         if key not in raw:
-            raise UsageError(f"{where}: missing required key '{key}'")
-    name = _name(raw["name"], _at(where, raw, "name"), "name")
-    topology = _str(raw["topology"], where, "topology")
-    loopback = raw.get("loopback", False)
-    if not isinstance(loopback, bool):
-        raise UsageError(f"{where}: 'loopback' must be true or false")
+            raise UsageError(f"missing required key '{key}'", key=key)
+    name = _name(raw["name"], "name")
+    topology = _str(raw["topology"], "topology")
+    loopback = _bool(raw.get("loopback", False), "loopback")
     topo = None
     if check_topology:
         topology_ref = resolve_topology_ref(topology, source)
-        topo = _load_topology(topology_ref, where)
+        topo = _load_topology(topology_ref)
         nodes: set[str] | None = {n.name for n in topo.nodes}
     else:
         topology_ref, nodes = topology, None
-    steps = _steps(raw["steps"], where, nodes)
+    steps = _steps(raw["steps"], nodes)
     if loopback:
-        _check_loopback_variant(topo, steps, where)
-    functions = _functions(raw.get("functions"), source, where, trusted=check_topology)
+        _check_loopback_variant(topo, steps)
+    functions = _functions(raw.get("functions"), source, trusted=check_topology)
     observations = tuple(
-        _check(i, c, where, functions)
-        for i, c in enumerate(_list(raw.get("observations"), where, "observations"), 1)
+        _check(i, c, functions) for i, c in enumerate(_list(raw.get("observations"), "observations"), 1)
     )
-    questions = _questions(_list(raw.get("questions"), where, "questions"), where, functions)
+    questions = _questions(_list(raw.get("questions"), "questions"), functions)
     return LabSpec(
         name=name,
         source=source,
         topology=topology,
         topology_ref=topology_ref,
         steps=steps,
-        title=_str(raw.get("title", name), where, "title"),
-        summary=_opt_str(raw.get("summary"), where, "summary"),
+        title=_str(raw.get("title", name), "title"),
+        summary=_opt_str(raw.get("summary"), "summary"),
         loopback=loopback,
         observations=observations,
         questions=questions,
-        concept=_opt_str(raw.get("concept"), where, "concept"),
+        concept=_opt_str(raw.get("concept"), "concept"),
         # only a trusted file's module is ever loaded: a run's copy keeps the name out of reach
         functions=source.parent / raw["functions"] if raw.get("functions") and check_topology else None,
+        lines=lines,
     )
 
 
@@ -292,21 +304,20 @@ def check_programs(spec: LabSpec) -> None:
     for i, step in enumerate(spec.steps, 1):
         if not step.run:
             continue
-        at = f"{spec.source}: step {i} ({step.name})"
         prog = step.run[0]
         is_python = Path(prog).name.startswith("python") or prog == "{python}"
         if "{" not in prog and not is_python and (os.sep not in prog or os.path.isabs(prog)):
             found = os.access(prog, os.X_OK) if os.sep in prog else shutil.which(prog) is not None
             if not found:
-                raise UsageError(f"{at}: program '{prog}' not found on this machine (install it, or give "
-                                 "its path)")
+                raise spec.error(f"program '{prog}' not found on this machine (install it, or give its path)",
+                                 f"steps.{i}.run.1")
         if is_python and len(step.run) > 1 and not step.run[1].startswith("-"):
             try:
                 script = step.run[1].format_map(known)
             except (KeyError, IndexError, ValueError):
                 continue
             if not Path(script).is_file():
-                raise UsageError(f"{at}: script not found: {script}")
+                raise spec.error(f"script not found: {script}", f"steps.{i}.run.2")
 
 
 def resolve_topology_ref(topology: str, source: Path) -> str | Path:
@@ -314,171 +325,176 @@ def resolve_topology_ref(topology: str, source: Path) -> str | Path:
     if "/" in topology or topology.endswith((".yaml", ".yml", ".json", ".graphml", ".gml")):
         path = (source.parent / topology).resolve()
         if not path.is_file():
-            raise UsageError(f"{source}: topology file not found: {topology} (relative to the lab file)")
+            raise UsageError(f"topology file not found: {topology} (relative to the lab file)",
+                             file=str(source), key="topology")
         return path
     return topology
 
 
-def _load_topology(ref: str | Path, where: str) -> Topology:
-    """The lab's topology: steps and ``{ip[NODE]}`` placeholders are checked against its nodes."""
+def _load_topology(ref: str | Path) -> Topology:
+    """The lab's topology: steps and ``{ip[NODE]}`` placeholders are checked against its nodes. Its own
+    error (file, line, key of the topology file) is the problem of the lab file's ``topology``."""
     try:
         return load_topology(ref)
     except LabError as err:
-        raise UsageError(f"{where}: topology '{ref}': {err}") from None
+        raise UsageError(str(err), key="topology") from None
 
 
-def _check_loopback_variant(topo: Topology | None, steps: tuple[Step, ...], where: str) -> None:
+def _check_loopback_variant(topo: Topology | None, steps: tuple[Step, ...]) -> None:
     """``loopback: true`` promises ``lab run --loopback`` works: no namespaces needed, no per-host IPv6."""
     fix = "drop 'loopback: true', or use a topology without them"
     if topo is not None:
         routers = [n.name for n in topo.nodes if n.kind == "router"]
         if routers:
-            raise UsageError(f"{where}: 'loopback: true' but topology '{topo.name}' has routers "
-                             f"({routers[0]}), which need namespaces; {fix}")
-        shaped = [li.label for li in topo.links if not li.conditions.empty or li.mtu is not None]
+            raise UsageError(f"true, but topology '{topo.name}' has routers ({routers[0]}), which need "
+                             f"namespaces; {fix}", key="loopback")
+        shaped = [li for li in topo.links if not li.conditions.empty or li.mtu is not None]
         if shaped:
-            raise UsageError(f"{where}: 'loopback: true' but {shaped[0]} of topology '{topo.name}' has link "
-                             f"conditions/mtu, which need namespaces; {fix}")
+            raise UsageError(f"true, but link {shaped[0].index} ({shaped[0].a} -- {shaped[0].b}) of topology "
+                             f"'{topo.name}' has link conditions/mtu, which need namespaces; {fix}",
+                             key="loopback")
     for i, step in enumerate(steps, 1):
-        if any("{ip6[" in arg for arg in step.run):
-            raise UsageError(f"{where}: step {i} ({step.name}): 'loopback: true' but it uses {{ip6[...]}}: a "
-                             "loopback run has no per-host IPv6 address")
+        for k, arg in enumerate(step.run, 1):
+            if "{ip6[" in arg:
+                raise UsageError("'loopback: true' but it uses {ip6[...]}: a loopback run has no per-host "
+                                 "IPv6 address", key=f"steps.{i}.run.{k}")
 
 
 # -- steps -------------------------------------------------------------------------------------------
-def _steps(raw: Any, where: str, nodes: set[str] | None) -> tuple[Step, ...]:
-    items = _list(raw, where, "steps")
+def _steps(raw: Any, nodes: set[str] | None) -> tuple[Step, ...]:
+    items = _list(raw, "steps")
     if not items:
-        raise UsageError(f"{where}: 'steps' is empty; a lab runs at least one program")
+        raise UsageError("empty; a lab runs at least one program", key="steps")
     steps: list[Step] = []
     seen: dict[str, Step] = {}
     for i, item in enumerate(items, 1):
-        at = _at(where, item, None, f"step {i}")
+        key = f"steps.{i}"
         if not isinstance(item, dict):
-            raise UsageError(f"{at}: a step is a mapping (name/node/run or wait)")
-        step = _wait_step(item, at, seen) if "wait" in item else _run_step(item, at, nodes)
+            raise UsageError("a step is a mapping (name/node/run or wait)", key=key)
+        step = _wait_step(item, key, seen) if "wait" in item else _run_step(item, key, nodes)
         if step.name in seen:
             if step.is_wait:
-                raise UsageError(f"{at}: already waited for '{step.wait}'")
-            raise UsageError(f"{at}: duplicate step name '{step.name}'")
+                raise UsageError(f"already waited for '{step.wait}'", key=f"{key}.wait")
+            raise UsageError(f"duplicate step name '{step.name}'", key=f"{key}.name")
         seen[step.name] = step
         steps.append(step)
     return tuple(steps)
 
 
-def _run_step(item: dict, at: str, nodes: set[str] | None) -> Step:
-    _no_unknown(item, RUN_STEP_KEYS, at, "step")
+def _run_step(item: dict, key: str, nodes: set[str] | None) -> Step:
+    _no_unknown(item, RUN_STEP_KEYS, key, "step")
     name = item.get("name")
     if name is None:
-        raise UsageError(f"{at}: missing 'name'")
-    name = _name(name, at, "name")
-    at = f"{at} ({name})"
+        raise UsageError("missing 'name'", key=key)
+    name = _name(name, f"{key}.name")
     if "node" not in item:
-        raise UsageError(f"{at}: missing 'node' (the node whose namespace runs the program)")
-    node = _str(item["node"], at, "node")
+        raise UsageError("missing 'node' (the node whose namespace runs the program)", key=key)
+    node = _str(item["node"], f"{key}.node")
     if not NODE_NAME_RE.fullmatch(node):
-        raise UsageError(f"{at}: 'node' {node!r} is not a node name (letters, digits, '_' and '-')")
+        raise UsageError(f"{node!r} is not a node name (letters, digits, '_' and '-')", key=f"{key}.node")
     if nodes is not None and node not in nodes:
-        raise UsageError(f"{at}: node '{node}' is not in the topology (nodes: {', '.join(sorted(nodes))})")
+        raise UsageError(f"node '{node}' is not in the topology (nodes: {', '.join(sorted(nodes))})",
+                         key=f"{key}.node")
     run = item.get("run")
     if (not isinstance(run, list) or not run
             or not all(isinstance(a, str | int | float) and not isinstance(a, bool) for a in run)):
-        raise UsageError(f"{at}: 'run' must be a non-empty argv list of strings")
+        raise UsageError("must be a non-empty argv list of strings", key=f"{key}.run")
     if len(run) > MAX_ARGV:
-        raise UsageError(f"{at}: 'run' has {len(run)} arguments, more than the limit of {MAX_ARGV}")
+        raise UsageError(f"{len(run)} arguments, more than the limit of {MAX_ARGV}", key=f"{key}.run")
     argv = tuple(str(a) for a in run)
     for k, arg in enumerate(argv, 1):
         if "\0" in arg:  # execve() cuts an argument at a NUL: what ran would not be what the file says
-            raise UsageError(f"{at}: 'run' argument {k} contains a NUL character")
+            raise UsageError(f"argument {k} contains a NUL character", key=f"{key}.run.{k}")
         if len(arg.encode("utf-8", "surrogatepass")) > MAX_ARG_BYTES:
-            raise UsageError(f"{at}: 'run' argument {k} is longer than {MAX_ARG_BYTES} bytes")
-        _check_placeholders(arg, at, nodes)
-    background = _bool(item.get("background", False), at, "background")
-    ready = _ready(item.get("ready"), at) if "ready" in item else None
+            raise UsageError(f"argument {k} is longer than {MAX_ARG_BYTES} bytes", key=f"{key}.run.{k}")
+        _check_placeholders(arg, f"{key}.run.{k}", nodes)
+    background = _bool(item.get("background", False), f"{key}.background")
+    ready = _ready(item.get("ready"), f"{key}.ready") if "ready" in item else None
     if ready is not None and not background:
-        raise UsageError(f"{at}: 'ready' only applies to a background step")
+        raise UsageError("only applies to a background step (background: true)", key=f"{key}.ready")
     expect = item.get("expect_exit", 0)
     if expect is not None and (not isinstance(expect, int) or isinstance(expect, bool)
                                or not -64 <= expect <= 255):
-        raise UsageError(f"{at}: 'expect_exit' must be an integer or null: an exit status 0..255 "
-                         "(negative: killed by that signal)")
+        raise UsageError("must be an integer or null: an exit status 0..255 (negative: killed by that "
+                         "signal)", key=f"{key}.expect_exit")
     return Step(
         name=name,
         node=node,
         run=argv,
         background=background,
         ready=ready,
-        timeout=_timeout(item.get("timeout", DEFAULT_TIMEOUT), at),
+        timeout=_timeout(item.get("timeout", DEFAULT_TIMEOUT), f"{key}.timeout"),
         expect_exit=expect,
-        trace=_bool(item.get("trace", True), at, "trace"),
-        **_root(item.get("root", False), at),
+        trace=_bool(item.get("trace", True), f"{key}.trace"),
+        **_root(item.get("root", False), f"{key}.root"),
     )
 
 
-def _root(value: Any, at: str) -> dict[str, Any]:
+def _root(value: Any, key: str) -> dict[str, Any]:
     """``root: true`` or ``root: "the reason"`` (raw sockets, a routing daemon, a firewall change)."""
     if isinstance(value, bool):
         return {"root": value, "root_reason": ""}
     if isinstance(value, str) and value.strip() and "\n" not in value and len(value) <= 200:
         return {"root": True, "root_reason": value.strip()}
-    raise UsageError(f"{at}: 'root' must be true, false, or the reason the step needs root as one line of "
-                     "text (e.g. root: \"nft changes the node's firewall\")")
+    raise UsageError("must be true, false, or the reason the step needs root as one line of text "
+                     "(e.g. root: \"nft changes the node's firewall\")", key=key)
 
 
-def _wait_step(item: dict, at: str, seen: dict[str, Step]) -> Step:
-    _no_unknown(item, WAIT_STEP_KEYS, at, "wait step")
-    target = _name(item["wait"], at, "wait")
+def _wait_step(item: dict, key: str, seen: dict[str, Step]) -> Step:
+    _no_unknown(item, WAIT_STEP_KEYS, key, "wait step")
+    target = _name(item["wait"], f"{key}.wait")
     if target not in seen:
-        raise UsageError(f"{at}: wait for unknown step '{target}' (it must be an earlier step)")
+        raise UsageError(f"wait for unknown step '{target}' (it must be an earlier step)", key=f"{key}.wait")
     if not seen[target].background:
-        raise UsageError(f"{at}: wait for '{target}', which is not a background step")
+        raise UsageError(f"wait for '{target}', which is not a background step", key=f"{key}.wait")
     return Step(
-        name=f"wait:{target}", wait=target, timeout=_timeout(item.get("timeout", DEFAULT_TIMEOUT), at)
+        name=f"wait:{target}", wait=target,
+        timeout=_timeout(item.get("timeout", DEFAULT_TIMEOUT), f"{key}.timeout"),
     )
 
 
-def _ready(raw: Any, at: str) -> Ready:
+def _ready(raw: Any, key: str) -> Ready:
     if not isinstance(raw, dict) or len(raw) != 1:
-        raise UsageError(f"{at}: 'ready' must be {{tcp: PORT}} or {{udp: PORT}}")
+        raise UsageError("must be {tcp: PORT} or {udp: PORT}", key=key)
     ((proto, port),) = raw.items()
     if proto not in ("tcp", "udp"):
-        raise UsageError(f"{at}: 'ready' protocol must be tcp or udp, not '{proto}'")
+        raise UsageError(f"protocol must be tcp or udp, not '{proto}'", key=f"{key}.{proto}")
     if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-        raise UsageError(f"{at}: 'ready' port must be an integer 1-65535")
+        raise UsageError(f"port must be an integer 1-65535, not {_shown(port)}", key=f"{key}.{proto}")
     return Ready(proto, port)
 
 
-def _check_placeholders(arg: str, at: str, nodes: set[str] | None) -> None:
+def _check_placeholders(arg: str, key: str, nodes: set[str] | None) -> None:
     """Reject unknown ``{placeholders}`` now, rather than as a KeyError in the middle of a run."""
     try:
         parsed = list(string.Formatter().parse(arg))
     except ValueError as err:
-        raise UsageError(f"{at}: bad placeholder in '{arg}': {err}") from None
+        raise UsageError(f"bad placeholder in '{arg}': {err}", key=key) from None
     for _text, fieldname, spec, conv in parsed:
         if fieldname is None:
             continue
         if spec or conv:  # "{labdir:>9999999999}" would build a 10 GB string; a name is all a lab needs
-            raise UsageError(f"{at}: placeholder '{{{fieldname}{'!' + conv if conv else ''}"
+            raise UsageError(f"placeholder '{{{fieldname}{'!' + conv if conv else ''}"
                              f"{':' + spec if spec else ''}}}' has a conversion or format spec; only plain "
-                             "{name} or {ip[NODE]} is substituted")
+                             "{name} or {ip[NODE]} is substituted", key=key)
         base, _, rest = fieldname.partition("[")
         if base not in PLACEHOLDERS:
             known = ", ".join(
                 "{" + p + ("[NODE]" if p in NODE_PLACEHOLDERS else "") + "}" for p in sorted(PLACEHOLDERS)
             )
-            raise UsageError(f"{at}: unknown placeholder '{{{fieldname}}}' (known: {known})")
+            raise UsageError(f"unknown placeholder '{{{fieldname}}}' (known: {known})", key=key)
         if base in NODE_PLACEHOLDERS:
             node = rest[:-1]
             if not rest.endswith("]") or not NODE_NAME_RE.fullmatch(node):
-                raise UsageError(f"{at}: '{{{fieldname}}}' needs a node: {{{base}[NODE]}}")
+                raise UsageError(f"'{{{fieldname}}}' needs a node: {{{base}[NODE]}}", key=key)
             if nodes is not None and node not in nodes:
-                raise UsageError(f"{at}: '{{{fieldname}}}' names node '{node}', not in the topology")
+                raise UsageError(f"'{{{fieldname}}}' names node '{node}', not in the topology", key=key)
         elif rest:
-            raise UsageError(f"{at}: '{{{fieldname}}}' takes no index")
+            raise UsageError(f"'{{{fieldname}}}' takes no index", key=key)
 
 
 # -- observations and questions ----------------------------------------------------------------------
-def _functions(value: Any, source: Path, where: str, *, trusted: bool) -> Any:
+def _functions(value: Any, source: Path, *, trusted: bool) -> Any:
     """The functions a lab may name; its own module is imported only from a trusted lab file.
 
     An untrusted file (a run's copy: ``check_topology=False``) gets ``None``: names are then checked against
@@ -488,66 +504,73 @@ def _functions(value: Any, source: Path, where: str, *, trusted: bool) -> Any:
 
     if value is None:
         return BUILTIN
-    name = _str(value, where, "functions")
+    name = _str(value, "functions")
     if "/" in name or "\\" in name or not name.endswith(".py"):
-        raise UsageError(f"{where}: 'functions' names a .py file in the lab file's directory, not {name!r}")
-    return load_functions(source.parent / name, where) if trusted else None
+        raise UsageError(f"names a .py file in the lab file's directory, not {name!r}", key="functions")
+    if not trusted:
+        return None
+    try:
+        return load_functions(source.parent / name)
+    except UsageError as err:
+        raise UsageError(str(err), key="functions") from None
 
 
-def _check(i: int, raw: Any, where: str, functions: Any) -> Check:
-    at = _at(where, raw, None, f"observation {i}")
+def _check(i: int, raw: Any, functions: Any) -> Check:
+    key = f"observations.{i}"
     if not isinstance(raw, dict) or "check" not in raw:
-        raise UsageError(f"{at}: an observation is a mapping with 'check: FUNCTION' and its parameters")
-    name = _str(raw["check"], at, "check")
+        raise UsageError("an observation is a mapping with 'check: FUNCTION' and its parameters", key=key)
+    name = _str(raw["check"], f"{key}.check")
     params = {k: v for k, v in raw.items() if k != "check"}
     if functions is not None:
         if name not in functions.checks:
-            raise UsageError(f"{at}: unknown check '{name}'{did_you_mean(name, functions.checks)} "
-                             "(`lab labs checks` lists them)")
-        _bind(functions.checks[name], params, f"{at} ({name})")
+            raise UsageError(f"unknown check '{name}'{did_you_mean(name, functions.checks)} "
+                             "(`lab labs checks` lists them)", key=f"{key}.check")
+        _bind(functions.checks[name], params, key)
     return Check(name, params)
 
 
-def _questions(items: list, where: str, functions: Any) -> tuple[Question, ...]:
+def _questions(items: list, functions: Any) -> tuple[Question, ...]:
     out: list[Question] = []
     ids: set[str] = set()
     for i, raw in enumerate(items, 1):
-        at = _at(where, raw, None, f"question {i}")
+        key = f"questions.{i}"
         if not isinstance(raw, dict):
-            raise UsageError(f"{at}: a question is a mapping with id, text, answer")
-        for key in ("id", "text", "answer"):
-            if key not in raw:
-                raise UsageError(f"{at}: missing '{key}'")
-        qid = _name(raw["id"], at, "id")
+            raise UsageError("a question is a mapping with id, text, answer", key=key)
+        for required in ("id", "text", "answer"):
+            if required not in raw:
+                raise UsageError(f"missing '{required}'", key=key)
+        qid = _name(raw["id"], f"{key}.id")
         if qid in ids:
-            raise UsageError(f"{at}: duplicate question id '{qid}'")
+            raise UsageError(f"duplicate question id '{qid}'", key=f"{key}.id")
         ids.add(qid)
-        fn = _str(raw["answer"], at, "answer")
+        fn = _str(raw["answer"], f"{key}.answer")
         params = {k: v for k, v in raw.items() if k not in QUESTION_KEYS}
         if fn == MANUAL:
             if params:
-                raise UsageError(f"{at} ({qid}): a manual question takes no parameters ({', '.join(params)})")
+                raise UsageError(f"question {qid}: a manual question takes no parameters "
+                                 f"({', '.join(params)})", key=f"{key}.{next(iter(params))}")
         elif functions is not None:
             if fn not in functions.answers:
-                raise UsageError(f"{at} ({qid}): unknown answer function '{fn}'"
-                                 f"{did_you_mean(fn, functions.answers)} (`lab labs checks` lists them)")
-            _bind(functions.answers[fn], params, f"{at} ({qid})")
-        out.append(Question(qid, _str(raw["text"], at, "text"), fn, params, *_feedback(raw, at, qid)))
+                raise UsageError(f"question {qid}: unknown answer function '{fn}'"
+                                 f"{did_you_mean(fn, functions.answers)} (`lab labs checks` lists them)",
+                                 key=f"{key}.answer")
+            _bind(functions.answers[fn], params, key)
+        out.append(Question(qid, _str(raw["text"], f"{key}.text"), fn, params, *_feedback(raw, key)))
     return tuple(out)
 
 
-def _feedback(raw: dict, at: str, qid: str) -> tuple[str, tuple[tuple[Any, str], ...], str | None]:
+def _feedback(raw: dict, key: str) -> tuple[str, tuple[tuple[Any, str], ...], str | None]:
     """A question's ``hint`` (text), ``mistakes`` ({common wrong answer: what to say}) and ``type``."""
     from lab.classroom.matching import TYPES
 
-    hint = _opt_str(raw.get("hint"), f"{at} ({qid})", "hint")
+    hint = _opt_str(raw.get("hint"), f"{key}.hint")
     mistakes = raw.get("mistakes") or {}
     if not isinstance(mistakes, dict) or not all(isinstance(v, str) and v.strip() for v in mistakes.values()):
-        raise UsageError(f"{at} ({qid}): 'mistakes' maps a common wrong answer to the hint for it")
+        raise UsageError("maps a common wrong answer to the hint for it", key=f"{key}.mistakes")
     kind = raw.get("answer_type")
     if kind is not None and kind not in TYPES:
-        raise UsageError(f"{at} ({qid}): unknown answer type {kind!r}{did_you_mean(str(kind), TYPES)} "
-                         f"(one of: {', '.join(TYPES)})")
+        raise UsageError(f"unknown answer type {kind!r}{did_you_mean(str(kind), TYPES)} "
+                         f"(one of: {', '.join(TYPES)})", key=f"{key}.answer_type")
     return hint, tuple(mistakes.items()), kind
 
 
@@ -559,75 +582,75 @@ def did_you_mean(name: str, known: Any) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def _bind(fn: Any, params: dict, at: str) -> None:
+def _bind(fn: Any, params: dict, key: str) -> None:
     """Fail now if ``params`` do not fit the function's keyword parameters (after packets, calls)."""
     names = list(inspect.signature(fn).parameters)[2:]
     takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values())
     unknown = [k for k in params if k not in names]
     if unknown and not takes_any:
-        raise UsageError(f"{at}: unknown parameter '{unknown[0]}'{did_you_mean(unknown[0], names)} "
-                         f"(takes: {', '.join(names) or 'no parameters'})")
+        raise UsageError(f"unknown parameter '{unknown[0]}'{did_you_mean(unknown[0], names)} "
+                         f"(takes: {', '.join(names) or 'no parameters'})",
+                         key=f"{key}.{unknown[0]}")
     try:
         inspect.signature(fn).bind(None, None, **params)
     except TypeError as err:
-        raise UsageError(f"{at}: {err}") from None
+        raise UsageError(f"{fn.__name__}: {err}", key=key) from None
 
 
-# -- small validators --------------------------------------------------------------------------------
-def _no_unknown(raw: dict, allowed: set[str], at: str, what: str) -> None:
+# -- small validators: ``key`` is the dotted key of the value checked ----------------------------------
+def _no_unknown(raw: dict, allowed: set[str], key: str, what: str) -> None:
     unknown = sorted(set(map(str, raw)) - allowed)
     if unknown:
-        raise UsageError(f"{at}: unknown {what} key '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})")
+        raise UsageError(f"unknown {what} key '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})",
+                         key=f"{key}.{unknown[0]}" if key else unknown[0])
 
 
-def _at(where: str, raw: Any, key: Any = None, what: str = "") -> str:
-    """``FILE: line N: what``: the line where ``raw`` (or its ``key``) was written, when the file says."""
-    line = line_of(raw, key)
-    parts = [where] + ([f"line {line}"] if line else []) + ([what] if what else [])
-    return ": ".join(parts)
-
-
-def _name(value: Any, at: str, key: str) -> str:
+def _name(value: Any, key: str) -> str:
     """A name that becomes part of a path or an id: ``LAB_NAME_RE``, in full (no '/', '..', newline)."""
-    text = _str(value, at, key)
+    text = _str(value, key)
     if not LAB_NAME_RE.fullmatch(text):
-        raise UsageError(f"{at}: '{key}' {text!r} is not a name: 1-64 letters, digits, '_' and '-', starting "
-                         "with a letter or digit (no '/', '.', spaces or newlines)")
+        raise UsageError(f"{text!r} is not a name: 1-64 letters, digits, '_' and '-', starting with a letter "
+                         "or digit (no '/', '.', spaces or newlines)", key=key)
     return text
 
 
-def _str(value: Any, at: str, key: str) -> str:
+def _str(value: Any, key: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise UsageError(f"{at}: '{key}' must be a non-empty string")
+        raise UsageError(f"must be a non-empty string, not {_shown(value)}", key=key)
     return value
 
 
-def _opt_str(value: Any, at: str, key: str) -> str:
+def _opt_str(value: Any, key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise UsageError(f"{at}: '{key}' must be a string")
+        raise UsageError(f"must be a string, not {_shown(value)}", key=key)
     return value
 
 
-def _bool(value: Any, at: str, key: str) -> bool:
+def _bool(value: Any, key: str) -> bool:
     if not isinstance(value, bool):
-        raise UsageError(f"{at}: '{key}' must be true or false")
+        raise UsageError(f"must be true or false, not {_shown(value)}", key=key)
     return value
 
 
-def _list(value: Any, at: str, key: str) -> list:
+def _list(value: Any, key: str) -> list:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise UsageError(f"{at}: '{key}' must be a list")
+        raise UsageError(f"must be a list, not {_shown(value)}", key=key)
     return value
 
 
-def _timeout(value: Any, at: str) -> float:
+def _timeout(value: Any, key: str) -> float:
     # the range first: a huge integer compares fine but overflows a float; NaN fails every comparison
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_TIMEOUT:
-        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-        raise UsageError(f"{at}: 'timeout' must be a positive number of seconds, finite and at most "
-                         f"{MAX_TIMEOUT:g}, not {shown}")
+        raise UsageError(f"must be a positive number of seconds, finite and at most {MAX_TIMEOUT:g}, not "
+                         f"{_shown(value)}", key=key)
     return float(value)
+
+
+def _shown(value: Any) -> str:
+    """A value as a message shows it: its repr, cut to one short line."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -44,7 +44,7 @@ from lab.topology.spec import (
     parse_time_ms,
 )
 from lab.topology.validate import build_topology
-from lab.yamlfile import YamlFileError, line_of, parse_yaml, read_text_file
+from lab.yamlfile import YamlFileError, line_for, line_of, parse_yaml, read_text_file
 
 SUFFIXES = (".yaml", ".yml", ".graphml", ".gml", ".json")
 
@@ -141,21 +141,11 @@ def topology_from_yaml(text: str, source: str = "<yaml>", default_name: str = "t
         data = parse_yaml(text, source)
     except YamlFileError as err:
         raise TopologyError(err.problem, file=err.source, line=err.line) from None
-    lines: dict[str, int] = {}
+    lines: dict[str, int] = {}  # by the keys errors name: nodes.h2.kind (a node by its name), links.3.loss
     try:
         return _from_yaml_data(data, source, default_name, lines)
     except TopologyError as err:
-        raise err.locate(file=source, lines=lambda key: _line_of_key(lines, key, line_of(data))) from None
-
-
-def _line_of_key(lines: dict[str, int], key: str, default: int | None) -> int | None:
-    """The line of ``key`` or of the nearest enclosing key the document has (``nodes.h2`` for
-    ``nodes.h2.kind`` when the node gives no kind)."""
-    while key:
-        if key in lines:
-            return lines[key]
-        key = key.rpartition(".")[0]
-    return default
+        raise err.locate(file=source, lines=lambda key: line_for(lines, key, line_of(data))) from None
 
 
 def _remember(lines: dict[str, int], key: str, raw: Any, line: int | None) -> None:

@@ -51,4 +51,6 @@ def test_root_takes_a_boolean_or_one_line_of_reason(tmp_path: Path, value: objec
     with pytest.raises(UsageError) as err:
         load_lab(path)
     text = str(err.value)
-    assert "'root' must be true, false, or the reason" in text and str(path) in text and "\n" not in text
+    assert err.value.key == "steps.3.root" and err.value.file == str(path) and err.value.line is not None
+    assert text.startswith(f"{path}:{err.value.line}: steps.3.root: must be true, false, or the reason"), text
+    assert "\n" not in text
