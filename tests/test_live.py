@@ -87,9 +87,16 @@ def test_by_hand_session_every_packet_explained_and_nothing_left(session) -> Non
     packets = [json.loads(line) for line in (live / "packets.jsonl").read_text().splitlines()]
     data = [p for p in packets if p["role"]["code"] == "data"]
     assert len(data) == 4  # two clients, each message and its echo
-    tracers = {c["tracer"] for c in map(json.loads, (live / "calls.jsonl").read_text().splitlines())}
+    calls = {c["id"]: c for c in map(json.loads, (live / "calls.jsonl").read_text().splitlines())}
+    tracers = {c["tracer"] for c in calls.values()}
     assert tracers == {"python", "strace"}  # the Python programs in-process, nc under strace
-    assert any("nc" in p["cause"]["text"] or "write" in p["cause"]["text"] for p in data)
+    # the line typed into nc is explained by the call strace saw nc make on h1, and the text names it
+    typed_len = len("typed by hand\n")
+    (typed,) = [p for p in data if p["tcp"]["dport"] == int(PORT) and p["tcp"]["len"] == typed_len]
+    assert typed["cause"]["source"] == "call", typed["cause"]
+    senders = [calls[i] for i in typed["cause"]["calls"]]
+    assert senders and all(c["tracer"] == "strace" and c["node"] == "h1" for c in senders), senders
+    assert f"h1 {senders[0]['call']}() #{senders[0]['id']}" in typed["cause"]["text"], typed["cause"]["text"]
     assert (live / "report.html").is_file() and (live / "annotated.pcapng").is_file()
 
     down = lab("down", run_id)

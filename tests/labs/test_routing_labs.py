@@ -24,10 +24,7 @@ from tests.helpers.records import validate_dir
 
 runner = pytest.importorskip("lab.runner", reason="runner not yet available")
 
-DAEMON_TEXT = {  # the cause as a student reads it: which daemon, which call, which message, to where
-    "ospf": re.compile(r"ospfd on r\d sendmsg\(\) #\d+: OSPF [A-Za-z ]+ to (224\.0\.0\.5|198\.18\.\S+)"),
-    "eigrp": re.compile(r"eigrpd on r\d sendmsg\(\) #\d+: EIGRP [A-Za-z ]+ to (224\.0\.0\.10|198\.18\.\S+)"),
-}
+HELLO_GROUP = {"ospf": "224.0.0.5", "eigrp": "224.0.0.10"}  # AllSPFRouters, the EIGRP routers' group
 
 
 def _alive(pid: int) -> bool:
@@ -55,12 +52,17 @@ def test_routing_lab(protocol: str, tmp_path: Path) -> None:
     routing = [p for p in packets if (p.get("routing") or {}).get("protocol") == protocol.upper()]
     hellos = [p for p in routing if p["routing"]["message"] == "Hello"]
     assert len(hellos) >= 3, f"{len(hellos)} hellos"
+    assert {p["ip"]["dst"] for p in hellos} == {HELLO_GROUP[protocol]}
     for p in routing:  # every routing message is one daemon sendmsg() on a raw socket
         cause = p["cause"]
         assert cause["source"] == "call", (p["number"], cause)
-        assert DAEMON_TEXT[protocol].match(cause["text"]), cause["text"]
         (call,) = (calls[i] for i in cause["calls"])
         assert call["call"] == "sendmsg" and call["type"] == "SOCK_RAW" and call["program"] == f"{protocol}d"
+        assert re.fullmatch(r"r\d+", call["node"]), call["node"]
+        # the cause as a student reads it: which daemon, which call, which message, to where
+        said = (f"{protocol}d on {call['node']} sendmsg() #{call['id']}: {protocol.upper()} "
+                f"{p['routing']['message']} to {p['ip']['dst']}")
+        assert cause["text"].startswith(said), (cause["text"], said)
         assert call["dgram"]["sha1"] == p["routing"]["sha1"]
     assert any("received by" in p["cause"]["text"] for p in hellos)
 

@@ -56,7 +56,8 @@ def test_curl_against_python_http_server(tmp_path: Path, require_tool: Callable[
     assert senders[0]["tracer"] == "strace" and senders[0]["node"] == "h1"
     assert request["app"] == "HTTP"
     response = next(p for p in data if p["tcp"]["sport"] == 8000)
-    assert all(calls[i]["tracer"] == "python" for i in response["cause"]["calls"])
+    responders = [calls[i] for i in response["cause"]["calls"]]
+    assert responders and all(c["tracer"] == "python" for c in responders), response["cause"]
 
 
 def test_nc_over_tcp(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
