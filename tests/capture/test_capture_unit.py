@@ -22,25 +22,15 @@ from lab.capture.dumpcap import _Group
 from lab.capture.probe import probe_frame, probe_payload
 from lab.cli.main import cli, main
 from lab.errors import CaptureError
+from tests.helpers.frames import epb, idb, shb
 
 NO_NS = "labtest-no-such-ns"  # never created: `ip netns exec` into it fails at once, as root or not
 
 
-# -- a minimal little-endian pcapng writer / IDB reader ----------------------------------------------------
-def _block(btype: int, body: bytes) -> bytes:
-    body += b"\0" * (-len(body) % 4)
-    return struct.pack("<II", btype, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
-
-
+# -- a pcapng of frames on one named interface, and an IDB reader ----------------------------------------
 def pcapng(frames: list[bytes], ifname: str = "eth0") -> bytes:
-    shb = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
-    name = ifname.encode()
-    opts = struct.pack("<HH", 2, len(name)) + name + b"\0" * (-len(name) % 4) + struct.pack("<HH", 0, 0)
-    idb = _block(1, struct.pack("<HHI", 1, 0, 262144) + opts)
-    epbs = b"".join(
-        _block(6, struct.pack("<IIIII", 0, 0, 1000 + i, len(f), len(f)) + f) for i, f in enumerate(frames)
-    )
-    return shb + idb + epbs
+    packets = b"".join(epb(0, f, 1000 + i) for i, f in enumerate(frames))
+    return shb() + idb(1, ifname, snaplen=262144) + packets
 
 
 def idb_names(path: Path) -> list[str]:

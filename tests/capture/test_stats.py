@@ -14,6 +14,7 @@ import pytest
 from lab.capture.dumpcap import Capture, CaptureOptions, CaptureTarget, _Group, buffer_per_interface
 from lab.capture.stats import CaptureStats, InterfaceCounts, combine, read_isb, read_log
 from lab.errors import UsageError
+from tests.helpers.frames import block, idb, shb
 
 # dumpcap 4.0's closing lines, verbatim from a run that overflowed a 1 MiB buffer
 LOG = (
@@ -25,22 +26,16 @@ LOG = (
 )
 
 
-def _block(endian: str, btype: int, body: bytes) -> bytes:
-    body += b"\0" * (-len(body) % 4)
-    size = len(body) + 12
-    return struct.pack(endian + "II", btype, size) + body + struct.pack(endian + "I", size)
-
-
 def _section(endian: str, isbs: dict[int, dict[int, int]], n_ifaces: int) -> bytes:
-    out = _block(endian, 0x0A0D0D0A, struct.pack(endian + "IHHq", 0x1A2B3C4D, 1, 0, -1))
+    out = shb(endian)
     for _ in range(n_ifaces):
-        out += _block(endian, 1, struct.pack(endian + "HHI", 1, 0, 262144) + struct.pack(endian + "HH", 0, 0))
+        out += idb(1, snaplen=262144, order=endian)
     for iid, opts in isbs.items():
         raw = struct.pack(endian + "HH", 1, 4) + b"note"  # a comment option, skipped by the reader
         for code, value in opts.items():
             raw += struct.pack(endian + "HH", code, 8) + struct.pack(endian + "Q", value)
         raw += struct.pack(endian + "HH", 0, 0)
-        out += _block(endian, 5, struct.pack(endian + "III", iid, 0, 0) + raw)
+        out += block(5, struct.pack(endian + "III", iid, 0, 0) + raw, endian)  # interface statistics
     return out
 
 

@@ -29,29 +29,33 @@ def pcap(linktype: int, frames: list[bytes], ts: int = 1_700_000_000) -> bytes:
     return out
 
 
-def block(btype: int, body: bytes) -> bytes:
-    """One pcapng block: type, total length, the body padded to 32 bits, the length again."""
+def block(btype: int, body: bytes, order: str = "<") -> bytes:
+    """One pcapng block: type, total length, the body padded to 32 bits, the length again. ``order`` is the
+    section's byte order (``"<"`` or ``">"``), which the body's own fields must follow too."""
     body += b"\0" * ((-len(body)) & 3)
-    return struct.pack("<II", btype, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+    return struct.pack(order + "II", btype, len(body) + 12) + body + struct.pack(order + "I", len(body) + 12)
 
 
-def shb() -> bytes:
-    """A little-endian pcapng section header block (version 1.0, section length unknown)."""
-    return block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+def shb(order: str = "<") -> bytes:
+    """A pcapng section header block (version 1.0, section length unknown) in byte order ``order``."""
+    return block(0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1), order)
 
 
-def idb(linktype: int, name: str | None = None) -> bytes:
-    """An interface description block, with an ``if_name`` option when ``name`` is given."""
+def idb(linktype: int, name: str | None = None, snaplen: int = 0, order: str = "<") -> bytes:
+    """An interface description block (``snaplen`` 0: no limit), with an ``if_name`` option when ``name``
+    is given."""
     opts = b""
     if name:
         raw = name.encode()
-        opts = struct.pack("<HH", 2, len(raw)) + raw + b"\0" * ((-len(raw)) & 3) + b"\0\0\0\0"
-    return block(1, struct.pack("<HHI", linktype, 0, 0) + opts)
+        opts = struct.pack(order + "HH", 2, len(raw)) + raw + b"\0" * ((-len(raw)) & 3) + b"\0\0\0\0"
+    return block(1, struct.pack(order + "HHI", linktype, 0, snaplen) + opts, order)
 
 
-def epb(iface: int, data: bytes, ts_us: int = 1_700_000_000_000_000) -> bytes:
-    """An enhanced packet block of ``data`` on interface number ``iface`` (microsecond timestamp)."""
-    hdr = struct.pack("<IIIII", iface, ts_us >> 32, ts_us & 0xFFFFFFFF, len(data), len(data))
+def epb(iface: int, data: bytes, ts_us: int = 1_700_000_000_000_000, orig_len: int | None = None) -> bytes:
+    """An enhanced packet block of ``data`` on interface number ``iface`` (microsecond timestamp);
+    ``orig_len`` is the frame's length on the wire when ``data`` is only its first bytes (a snap length)."""
+    wire = len(data) if orig_len is None else orig_len
+    hdr = struct.pack("<IIIII", iface, ts_us >> 32, ts_us & 0xFFFFFFFF, len(data), wire)
     return block(6, hdr + data)
 
 

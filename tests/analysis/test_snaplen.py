@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from lab.analysis.pipeline import analyze_capture
+from tests.helpers.frames import epb, idb, shb
 
 SNAP = 128
 
@@ -40,16 +41,9 @@ def tcp_frame(size: int, seq: int, ident: int) -> bytes:
 
 
 def _pcapng(frames: list[bytes], snaplen: int) -> bytes:
-    def block(btype: int, body: bytes) -> bytes:
-        body += b"\0" * (-len(body) % 4)
-        return struct.pack("<II", btype, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
-
-    out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
-    out += block(1, struct.pack("<HHI", 1, 0, snaplen) + struct.pack("<HH", 0, 0))
-    for i, frame in enumerate(frames):
-        kept = frame[:snaplen]
-        out += block(6, struct.pack("<IIIII", 0, 0, 1_000_000 + i, len(kept), len(frame)) + kept)
-    return out
+    kept = [frame[:snaplen] for frame in frames]
+    return shb() + idb(1, snaplen=snaplen) + b"".join(
+        epb(0, k, 1_000_000 + i, orig_len=len(f)) for i, (k, f) in enumerate(zip(kept, frames, strict=True)))
 
 
 @pytest.mark.parametrize("fast_path", [True, False])
