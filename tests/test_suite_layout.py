@@ -1,9 +1,12 @@
-"""The suite's own shape: test directories mirror lab's packages, and no test module imports another one.
+"""The suite's own shape: test directories mirror lab's packages, no test module imports another one, and no
+test passes by running its only assertions zero times.
 
 A test module that imports another ties the two together: running, moving or deleting one changes the other,
 and a helper hidden among tests is found only by reading them. Helpers shared by test modules live in
 ``tests/helpers`` (its docstring says how ``import tests.helpers`` resolves with no path setting), and
-fixtures in ``conftest.py``, which no module imports.
+fixtures in ``conftest.py``, which no module imports. A test whose assertions all sit in a loop over
+something computed passes when that something is empty: it must also assert (or skip, saying why) that the
+loop had something to run on.
 """
 
 from __future__ import annotations
@@ -67,6 +70,56 @@ def unmirrored(test_dirs: list[Path], tests_root: Path, lab_root: Path) -> list[
     return bad
 
 
+def _below(node: ast.AST) -> list[ast.AST]:
+    """The nodes under ``node`` in its own scope (nested functions, lambdas and classes left out)."""
+    out = []
+    for child in ast.iter_child_nodes(node):
+        if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            out += [child, *_below(child)]
+    return out
+
+
+def _fixed(iterable: ast.expr) -> bool:
+    """An iterable the reader sees is not empty: a non-empty literal, ``range`` of constants, a CONSTANT."""
+    if isinstance(iterable, (ast.List, ast.Tuple, ast.Set)):
+        return bool(iterable.elts)
+    if isinstance(iterable, ast.Dict):
+        return bool(iterable.keys)
+    if isinstance(iterable, ast.Name):
+        return iterable.id.isupper()
+    if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) and iterable.func.id == "range":
+        return all(isinstance(a, ast.Constant) for a in iterable.args)
+    if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Attribute):  # CONST.items()
+        return iterable.func.attr in ("items", "keys", "values") and _fixed(iterable.func.value)
+    return False
+
+
+def _names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def loop_only_tests(source: str, where: str) -> list[str]:
+    """Test functions whose every assertion (``assert`` or ``pytest.raises``) is inside ``for`` loops over
+    computed iterables, with no assertion or ``if`` (a skip) outside them on what those loops iterate."""
+    bad = []
+    for fn in ast.walk(ast.parse(source)):
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not fn.name.startswith("test"):
+            continue
+        scope = _below(fn)
+        checks = [n for n in scope if isinstance(n, ast.Assert)
+                  or (isinstance(n, ast.With) and "raises" in ast.unparse(n.items[0].context_expr))]
+        loops = [n for n in scope if isinstance(n, (ast.For, ast.AsyncFor)) and not _fixed(n.iter)]
+        inside = {id(n) for loop in loops for n in _below(loop)}
+        if not checks or not all(id(c) in inside for c in checks):
+            continue
+        fed = set().union(*(_names(loop.iter) for loop in loops))
+        guards = [n for n in scope if id(n) not in inside and isinstance(n, (ast.Assert, ast.If))
+                  and _names(n.test) & fed]
+        if not guards:
+            bad.append(f"{where}:{fn.lineno}: {fn.name} asserts only inside loops that may run zero times")
+    return bad
+
+
 def test_no_test_module_imports_another() -> None:
     files = sorted(TESTS.rglob("*.py"))
     assert sum(p.name.startswith("test_") for p in files) > 50  # the walk saw the suite
@@ -98,6 +151,31 @@ def test_the_import_check_refuses(source: str) -> None:
 ])
 def test_the_import_check_allows_helpers_and_the_package(source: str) -> None:
     assert forbidden_imports(source, "t.py") == []
+
+
+def test_no_test_asserts_only_in_a_loop_that_may_not_run() -> None:
+    files = sorted(TESTS.rglob("test_*.py"))
+    assert len(files) > 50
+    bad = [line for p in files for line in loop_only_tests(p.read_text(), str(p.relative_to(TESTS.parent)))]
+    assert not bad, "\n".join(bad)
+
+
+LOOPS = "def test_x(run):\n    items = run.packets()\n"
+
+
+@pytest.mark.parametrize(("body", "flagged"), [
+    ("    for p in items:\n        assert p.ok\n", True),
+    ("    for p in items:\n        if p.tcp:\n            assert p.ok\n", True),
+    ("    for p in items:\n        with pytest.raises(ValueError):\n            p.check()\n", True),
+    ("    assert items\n    for p in items:\n        assert p.ok\n", False),
+    ("    for p in items:\n        assert p.ok\n    assert len(items) == 3\n", False),
+    ("    if not items:\n        pytest.skip('none')\n    for p in items:\n        assert p\n", False),
+    ("    for p in (1, 2):\n        assert p\n", False),
+    ("    for p in PACKETS:\n        assert p\n", False),
+    ("    for p in items:\n        assert p.ok\n    assert run.done\n", False),
+])
+def test_the_loop_check_finds_a_loop_that_may_not_run(body: str, flagged: bool) -> None:
+    assert bool(loop_only_tests(LOOPS + body, "t.py")) is flagged, body
 
 
 def test_test_directories_mirror_the_packages() -> None:
