@@ -21,7 +21,6 @@ LAB = TESTS.parent / "lab"
 
 # Shared builders still living among test modules while other work moves them: each entry says where to.
 PENDING = {
-    "tests.labs.records": "record builders of the labs tests, moving to tests/helpers/labrecords.py",
     "tests.analysis.attribution.test_attribution": "packet_record and call, made complete first",
 }
 
@@ -194,6 +193,13 @@ def test_the_mirror_check_finds_a_stray_directory(tmp_path: Path) -> None:
     assert unmirrored(dirs, tests, tmp_path / "lab") == [
         "tests/attribution: lab has no attribution package or module",
         "tests/analysis/attribution: lab has no analysis/attribution package or module"]
+
+
+def test_the_helpers_docstring_names_every_helper_module() -> None:
+    doc = ast.get_docstring(ast.parse((TESTS / "helpers" / "__init__.py").read_text())) or ""
+    modules = sorted(p.stem for p in (TESTS / "helpers").glob("*.py") if p.stem != "__init__")
+    assert len(modules) > 8
+    assert [m for m in modules if f"- ``{m}``: " not in doc] == []
 
 
 def test_only_the_helpers_package_has_an_init() -> None:

@@ -4,15 +4,19 @@ never from another test module, so that each ``test_*.py`` file can be read, mov
 One module per concern, public names only, each module's docstring saying what it is for:
 
 - ``records``: reading a run's JSONL outputs and validating them against the shipped record schema;
+- ``labrecords``: complete synthetic packet and call records for the checks' and questions' unit tests;
+- ``attribution``: complete packet and call records for the attribution's unit tests, validated as built;
 - ``corpus``: comparing an analysis output with the public corpus' tshark truth;
 - ``frames``: pcap and pcapng files and Ethernet/IPv4 frames built byte by byte;
 - ``analysis``: analyzing one capture through both analysis paths and checking they agree;
 - ``fuzzing``: seeded mutations of capture files;
 - ``tracing``: running a program under the Python tracer and the invariants every trace keeps;
 - ``emulation``: unique run ids and a real echo exchange between two nodes of a live network;
-- ``classroom``: student submissions made from recorded runs, and what a student can read of a run;
+- ``submissions``: student submissions (bundles) made from recorded runs, honest and hostile;
+- ``answerkey``: what a student can read of a run, and the assertion that none of it holds the key;
 - ``labfiles``: a minimal valid lab file to mutate;
-- ``yamlbombs``: hostile YAML (alias bombs) for the loaders.
+- ``yamlbombs``: hostile YAML (alias bombs) for the loaders;
+- ``yamlkeys``: where a key is in YAML text, found independently of the loader (expected error lines).
 
 How ``import tests.helpers`` resolves, with no ``sys.path`` or ``pythonpath`` setting: pytest runs with
 ``--import-mode=importlib`` (pyproject.toml) and its rootdir is the repository root (where pyproject.toml
@@ -24,5 +28,6 @@ before any test module. An ``import tests.helpers.frames`` inside a test module 
 ``tests`` is found in ``sys.modules`` and ``helpers`` (a regular package, this file) in its ``__path__``.
 No directory under ``tests/`` other than this one has an ``__init__.py``: one would make pytest name the
 modules below it from that directory (``classroom.test_batch``) instead of from the rootdir.
-tests/test_suite_layout.py checks that no test module imports another one.
+tests/test_suite_layout.py checks that no test module imports another one, and that this list names every
+module here.
 """
