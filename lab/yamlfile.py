@@ -226,6 +226,9 @@ def parse_yaml(text: str, source: str = "<yaml>") -> Any:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         context = getattr(err, "context", None)
+        started = getattr(err, "context_mark", None)
+        if context and started is not None and mark is not None and started.line != mark.line:
+            context += f" (started on line {started.line + 1})"  # where the unclosed thing was opened
         text_ = f"invalid YAML: {context + ': ' if context else ''}{problem}"
         raise YamlFileError(source, " ".join(text_.split()), mark.line + 1 if mark else None) from None
     except RecursionError:  # cannot happen within MAX_DEPTH; kept so that no traceback escapes

@@ -64,7 +64,7 @@ def validate(topo: Topology) -> Layout:
         key = node_key(n.name, i)
         problem = name_problem(n.name)
         if problem:
-            fail(f"{n.name!r}: {problem}", f"{key}.name")
+            fail(problem if repr(n.name) in problem else f"{n.name!r}: {problem}", f"{key}.name")
         if n.name in names:
             fail(f"duplicate node name {n.name!r}", f"{key}.name")
         names.add(n.name)
