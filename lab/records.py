@@ -148,7 +148,8 @@ class Role(TypedDict):
 class Cause(TypedDict):
     """Why the packet exists. ``source``: call (a socket call sent it: ``calls``), kernel (on its own:
     ``related`` calls it acts for, ``answers`` the frame it answers), lab (capture probes), inferred
-    (implied by the packet alone) or unexplained."""
+    (implied by the packet alone) or unexplained. ``truncated``: the datagram's receive call got only part
+    of it (its buffer was too small)."""
 
     source: Literal["call", "kernel", "lab", "inferred", "unexplained"]
     rule: CauseRule
@@ -160,6 +161,7 @@ class Cause(TypedDict):
     related: NotRequired[list[int]]
     node: NotRequired[str]
     copy_of: NotRequired[int]
+    truncated: NotRequired[bool]
 
 
 class Lost(TypedDict):

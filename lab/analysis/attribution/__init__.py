@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.analysis.attribution.calllog import CallLog, norm_ip
-from lab.analysis.attribution.causes import EXPLAINED, Call, call_label, coverage, make_cause
+from lab.analysis.attribution.causes import EXPLAINED, Call, call_label, coverage, make_cause, packet_time
 from lab.analysis.attribution.crafted import CraftedRules
 from lab.analysis.attribution.datagrams import DatagramRules
 from lab.analysis.attribution.icmp import IcmpRules
@@ -81,7 +81,7 @@ class Attributor:
         self.wants_frames = self.crafted.wants_frames
         self._sightings: dict[tuple[Any, ...], _Sighting] = {}
         self._count = 0
-        self.lost = dict(lost or {})
+        self.lost = dict(lost) if lost is not None else {}
 
     def cause(self, rec: PacketRecord, frame: bytes | None = None) -> dict[str, Any]:
         """The cause of one packet; a packet already seen on another link (forwarded) keeps that cause.
@@ -111,7 +111,7 @@ class Attributor:
         key = packet_identity(rec)
         if key is None:
             return cause
-        iface, ts = rec["interface"], rec["ts_ns"]
+        iface, ts = rec["interface"], packet_time(rec)
         seen = self._sightings.get(key)
         if seen is None or iface in seen.ifaces or ts - seen.ts > COPY_WINDOW_NS:
             # first sighting, or the same bytes again on a link that already saw them: a new event
@@ -146,7 +146,7 @@ class Attributor:
                 return self.neighbours.arp(rec)
             if rec["icmp"]:
                 return self.icmp.cause(rec) or self.neighbours.icmp(rec)
-            if rec.get("routing"):
+            if rec.get("routing"):  # only a routing protocol's packet has the key
                 return self.raw_ip.cause(rec)
         finally:
             self.neighbours.remember(rec)

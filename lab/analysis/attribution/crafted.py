@@ -23,10 +23,11 @@ import hashlib
 from collections import defaultdict
 from typing import Any
 
-from lab.analysis.attribution.calllog import TOL_NS, CallLog, Endpoint, norm_ip
-from lab.analysis.attribution.causes import Call, call_label, make_cause
+from lab.analysis.attribution.calllog import TOL_NS, CallLog, Endpoint, norm_host
+from lab.analysis.attribution.causes import Call, call_label, make_cause, packet_time
+from lab.records import TCP, PacketRecord
 
-Rec = dict[str, Any]
+Rec = PacketRecord  # as the pipeline builds it: every key but ``cause``
 LEVELS = ("link", "network", "ip-payload")
 SEND_WINDOW_NS = 1_000_000_000  # a raw frame reaches the capture within this time of its send call
 READ_WINDOW_NS = 1_000_000_000  # a raw socket reads a copy of a frame within this time of its capture
@@ -46,7 +47,7 @@ def _raw_calls(log: CallLog) -> tuple[list[Call], list[Call]]:
             continue
         if not isinstance(dgram.get("len"), int) or isinstance(dgram.get("len"), bool):
             continue
-        name = str(call.get("call", ""))
+        name = call["call"]
         if name.startswith(("send", "write")):
             sends.append(call)
         elif name.startswith(("recv", "read")) and dgram.get("pkttype") != PACKET_OUTGOING:
@@ -56,21 +57,22 @@ def _raw_calls(log: CallLog) -> tuple[list[Call], list[Call]]:
 
 def _parts(rec: Rec, frame: bytes) -> dict[str, bytes]:
     """The part of the frame each level hashes; none when the capture cut the frame short."""
-    if rec.get("caplen") != rec.get("len") or len(frame) != rec.get("caplen"):
+    if rec["caplen"] != rec["len"] or len(frame) != rec["caplen"]:
         return {}
     parts = {"link": frame}
-    internet = next((ly for ly in rec.get("layers") or () if ly.get("tcpip") == "internet"), None)
+    internet = next((ly for ly in rec["layers"] if ly["tcpip"] == "internet"), None)
     if internet is None:
         return parts
     start = internet["offset"]
     packet = frame[start:]
-    ip = rec.get("ip") or {}
-    if ip.get("version") == 4 and len(packet) >= 20:
+    ip = rec["ip"]
+    version = ip["version"] if ip is not None else None
+    if version == 4 and len(packet) >= 20:
         total = int.from_bytes(packet[2:4], "big")
         packet = packet[:total] if 20 <= total <= len(packet) else packet
         parts["network"] = packet
         parts["ip-payload"] = packet[(packet[0] & 15) * 4:]
-    elif ip.get("version") == 6 and len(packet) >= 40:
+    elif version == 6 and len(packet) >= 40:
         packet = packet[: 40 + int.from_bytes(packet[4:6], "big")]
         parts["network"] = packet
         parts["ip-payload"] = packet[40:]
@@ -79,18 +81,31 @@ def _parts(rec: Rec, frame: bytes) -> dict[str, bytes]:
 
 def _what(rec: Rec) -> str:
     """``TCP SYN 198.18.0.1:41001 -> 198.18.0.2:5012``, ``ARP request for 198.18.0.2``: what was crafted."""
-    ip, tcp, udp, arp = rec.get("ip") or {}, rec.get("tcp"), rec.get("udp"), rec.get("arp")
+    ip, tcp, udp, arp = rec["ip"], rec["tcp"], rec["udp"], rec["arp"]
+    src, dst = (ip["src"], ip["dst"]) if ip is not None else (None, None)
     if tcp:
-        flags = str(tcp.get("flags") or "").replace(",", "-") or "segment"
-        return f"TCP {flags} {ip.get('src')}:{tcp['sport']} -> {ip.get('dst')}:{tcp['dport']}"
+        flags = tcp["flags"].replace(",", "-") if tcp["flags"] else "segment"  # null: header cut short
+        return f"TCP {flags} {src}:{tcp['sport']} -> {dst}:{tcp['dport']}"
     if udp:
-        return f"UDP datagram {ip.get('src')}:{udp['sport']} -> {ip.get('dst')}:{udp['dport']}"
+        return f"UDP datagram {src}:{udp['sport']} -> {dst}:{udp['dport']}"
     if arp:
-        kind = "request for" if arp.get("op") == 1 else "reply from"
-        return f"ARP {kind} {arp.get('target_ip') if arp.get('op') == 1 else arp.get('sender_ip')}"
+        kind = "request for" if arp["op"] == 1 else "reply from"
+        return f"ARP {kind} {arp['target_ip'] if arp['op'] == 1 else arp['sender_ip']}"
     if ip:
-        return f"IP packet {ip.get('src')} -> {ip.get('dst')} (protocol {ip.get('proto')})"
+        return f"IP packet {src} -> {dst} (protocol {ip['proto']})"
     return "frame"
+
+
+def _flags(tcp: TCP) -> int:
+    """The segment's flag bits; none when the capture cut the header short (null)."""
+    flags = tcp["flags_int"]
+    return flags if flags is not None else 0
+
+
+def _returned(call: Call) -> int:
+    """When a raw read returned; when a log made elsewhere does not say, when it began."""
+    end = call.get("t_end_ns")
+    return end if end is not None else call["t_start_ns"]
 
 
 class CraftedRules:
@@ -117,12 +132,12 @@ class CraftedRules:
     def refine(self, rec: Rec, frame: bytes | None, cause: dict[str, Any]) -> dict[str, Any]:
         """The cause of a packet the protocol rules explained as ``cause``: a raw send's, when its bytes are
         the frame's; the kernel's answer to a crafted SYN; else ``cause``, with raw reads of it named."""
-        if frame is None or rec.get("routing"):
+        if frame is None or rec.get("routing"):  # only a routing protocol's packet has the key
             return cause  # routing daemons' raw IP is lab.analysis.attribution.rawip's
         hashes = self._hashes(rec, frame)
         if not hashes:
             return self._no_socket_rst(rec, cause)
-        iface, ts = str(rec.get("interface")), rec.get("ts_ns") or 0
+        iface, ts = rec["interface"], packet_time(rec)
         send = self._send(hashes, iface, ts)
         reads = self._copies(hashes, iface, ts, send)
         if send is not None:
@@ -156,7 +171,7 @@ class CraftedRules:
             for call in self._reads.get((level, digest), ()):
                 if call["t_start_ns"] > ts + READ_WINDOW_NS:
                     break
-                if (call.get("t_end_ns") or call["t_start_ns"]) < ts - TOL_NS:
+                if _returned(call) < ts - TOL_NS:
                     continue
                 if (iface, call["id"]) in self._matched or call.get("sock") in found:
                     continue
@@ -177,11 +192,10 @@ class CraftedRules:
         text = (f"{call_label(send)} on a raw socket ({sock}) wrote {what}: {whole}, built by the program "
                 f"byte for byte (the same hash); {node}'s kernel only put it on the wire, its {proto} never "
                 f"saw it")
-        tcp = rec.get("tcp")
-        ip = rec.get("ip") or {}
-        if tcp and (tcp.get("flags_int") or 0) & (SYN | ACK) == SYN:
-            src: Endpoint = (norm_ip(ip.get("src")) or "", tcp["sport"])
-            dst: Endpoint = (norm_ip(ip.get("dst")) or "", tcp["dport"])
+        tcp, ip = rec["tcp"], rec["ip"]
+        if tcp is not None and _flags(tcp) & (SYN | ACK) == SYN:
+            src: Endpoint = (norm_host(ip["src"]) if ip is not None else "", tcp["sport"])
+            dst: Endpoint = (norm_host(ip["dst"]) if ip is not None else "", tcp["dport"])
             self._crafted_syns[(src, dst)] = (node, send, rec["number"])
         cause = make_cause("call", "raw-send", text, [send])
         return self._read_too(cause, reads)
@@ -189,13 +203,13 @@ class CraftedRules:
     def _no_socket_rst(self, rec: Rec, cause: dict[str, Any]) -> dict[str, Any]:
         """A RST from the node that crafted the connection's SYN, where no socket of it owns the connection:
         its kernel answered what came back (the SYN-ACK) for a connection it never opened."""
-        tcp, ip = rec.get("tcp"), rec.get("ip") or {}
-        if not tcp or not (tcp.get("flags_int") or 0) & RST or cause.get("source") != "kernel":
+        tcp, ip = rec["tcp"], rec["ip"]
+        if tcp is None or not _flags(tcp) & RST or cause["source"] != "kernel":
             return cause
-        src: Endpoint = (norm_ip(ip.get("src")) or "", tcp["sport"])
-        dst: Endpoint = (norm_ip(ip.get("dst")) or "", tcp["dport"])
+        src: Endpoint = (norm_host(ip["src"]) if ip is not None else "", tcp["sport"])
+        dst: Endpoint = (norm_host(ip["dst"]) if ip is not None else "", tcp["dport"])
         crafted = self._crafted_syns.get((src, dst))
-        if crafted is None or self.log.tcp_sock(src, dst, rec.get("ts_ns") or 0) is not None:
+        if crafted is None or self.log.tcp_sock(src, dst, packet_time(rec)) is not None:
             return cause
         node, send, frame = crafted
         # the node the rules named for the RST's source address; without the topology it is the address
@@ -213,6 +227,6 @@ class CraftedRules:
         if not reads:
             return cause
         who = ", ".join(call_label(c) for c in reads)
-        consumed = list(dict.fromkeys([*(cause.get("consumed_by") or []), *(c["id"] for c in reads)]))
+        consumed = list(dict.fromkeys([*cause.get("consumed_by", ()), *(c["id"] for c in reads)]))
         text = f"{cause['text']}; a copy read by {who} (raw socket)"
         return {**cause, "text": text, "consumed_by": consumed}

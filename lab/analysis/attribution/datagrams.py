@@ -9,11 +9,21 @@ named "peeked by" (``peeked_by``), and the read after it "received by" (``consum
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from lab.analysis.attribution.calllog import TOL_NS, CallLog, Endpoint, endpoint, norm_ip
-from lab.analysis.attribution.causes import Call, call_label, make_cause
-from lab.records import PacketRecord
+from lab.analysis.attribution.calllog import (
+    TOL_NS,
+    CallLog,
+    Endpoint,
+    Socket,
+    args_of,
+    end_ns,
+    endpoint,
+    norm_host,
+)
+from lab.analysis.attribution.causes import Call, call_label, make_cause, packet_time
+from lab.records import Datagram, PacketRecord
 
 Rec = PacketRecord  # as the pipeline builds it: every key but ``cause``
 COPY_LIMIT_NS = 1_000_000_000  # with no consuming read, a peek within this time looked at the datagram
@@ -30,14 +40,14 @@ class DatagramRules:
 
         Matching is per capture interface: the same datagram seen on two links is matched twice.
         """
-        ip, udp, iface = rec["ip"], rec["udp"], rec["interface"]
+        ip, udp, iface, ts = rec["ip"], rec["udp"], rec["interface"], packet_time(rec)
         if ip is None:  # the dispatcher sends only UDP datagrams and IP fragments here
             raise ValueError(f"frame {rec['number']}: a datagram without an IP header")
         frag = ip["frag"]
         offset = frag["offset"] if frag is not None else None
         fragmented = frag is not None and bool(frag["offset"] or frag["mf"])
         ident = frag["id"] if frag is not None else ip["id"]
-        fkey = (norm_ip(ip["src"]) or "", norm_ip(ip["dst"]) or "", ident)
+        fkey = (norm_host(ip["src"]), norm_host(ip["dst"]), ident)
         known = self._frag_cause.get(fkey) if fragmented else None
         if known:
             return {
@@ -54,17 +64,18 @@ class DatagramRules:
             src, dst = (fkey[0], udp["sport"]), (fkey[1], udp["dport"])
             length = max(udp["length"] - 8, 0)
             sha = udp.get("sha1") if not fragmented else None
-        send = self._match_dgram(src, dst, length, sha, rec["ts_ns"], iface, sending=True)
-        recv = self._match_dgram(dst, src, length, sha, rec["ts_ns"], iface, sending=False)
-        size = length if length is not None or send is None else send["dgram"].get("len")
-        peeks = self._peeks(dst, src, rec["ts_ns"], recv)
+        send = self._match_dgram(src, dst, length, sha, ts, iface, sending=True)
+        recv = self._match_dgram(dst, src, length, sha, ts, iface, sending=False)
+        size = length if length is not None or send is None else _dgram_len(send)
+        peeks = self._peeks(dst, src, ts, recv)
         read = ""
         if peeks:
             names = ", ".join(call_label(c) for c in peeks)
             read = f"; peeked by {names} (MSG_PEEK: a copy, the datagram stays queued)"
         truncated = None
         if recv:
-            got = recv.get("nbytes") or 0
+            nbytes = recv.get("nbytes")
+            got = nbytes if nbytes is not None else 0
             truncated = bool(size and got < size) or None
             trunc = f" — TRUNCATED to {got} of {size} bytes by a small buffer" if truncated else ""
             read += f"; received by {call_label(recv)}{trunc}"
@@ -104,12 +115,12 @@ class DatagramRules:
             if not sock.dgram_peeks or not sock.could_be_at(local[0]):
                 continue
             for call in sock.dgram_peeks:
-                where = endpoint(call["dgram"].get("peer")) or sock.peer
+                where = endpoint(datagram_of(call).get("peer")) or sock.peer
                 if where is None or where[0] != peer[0] or (peer[1] is not None and where[1] != peer[1]):
                     continue
-                if call.get("t_end_ns", 0) < ts - TOL_NS:
+                if end_ns(call) < ts - TOL_NS:
                     continue
-                if recv is not None and call["t_start_ns"] > recv.get("t_end_ns", 0):
+                if recv is not None and call["t_start_ns"] > end_ns(recv):
                     continue
                 if recv is None and call["t_start_ns"] > ts + COPY_LIMIT_NS:
                     continue
@@ -132,41 +143,75 @@ class DatagramRules:
         Ports and length may be unknown (a fragment seen before its UDP header): hosts and time decide.
         """
         socks = self.log.udp_by_port.get(local[1], []) if local[1] is not None else self.log.udp_socks
-        best: Call | None = None
-        for sock in socks:
-            if not sock.could_be_at(local[0]):
+
+        def fits(call: Call, dgram: Datagram, sock: Socket) -> bool:
+            where = endpoint(dgram.get("peer")) or sock.peer
+            # a host name the program gave (sendto(b'x', ('h2', 9000))) is no address to compare:
+            # the port, the length, the payload's hash and the time still decide
+            if where is None or (_is_address(where[0]) and where[0] != peer[0]) or (
+                    peer[1] is not None and where[1] != peer[1]):
+                return False
+            if length is None:
+                return True
+            if sending and dgram.get("len") != length:
+                return False
+            if not sending and _not_this_datagram(call, dgram, length):
+                return False
+            return not (
+                sha and dgram.get("sha1") and dgram["sha1"] != sha and (sending or dgram.get("len") == length)
+            )
+
+        at = [s for s in socks if s.could_be_at(local[0])]
+        return earliest_fit(at, self._matched, iface, ts, fits, sending=sending)
+
+
+def earliest_fit(
+    socks: Iterable[Socket],
+    claimed: set[tuple[str, int]],
+    iface: str,
+    ts: int,
+    fits: Callable[[Call, Datagram, Socket], bool],
+    *,
+    sending: bool,
+) -> Call | None:
+    """The one matcher of a packet to the datagram call that sent (``sending``) or read it: of the
+    sockets' datagram sends (reads), the earliest call not yet ``claimed`` on capture interface ``iface``
+    that was under way in time -- a send begun by the packet's time ``ts``, a read not over before it
+    (``TOL_NS`` of scheduler slack either way) -- and whose datagram ``fits`` the packet. The call found is
+    claimed: the same datagram seen on another link is matched again, on this one never twice.
+
+    UDP datagrams, multicast datagrams (``igmp``) and ping echoes (``icmp``) differ only in ``fits``.
+    """
+    best: Call | None = None
+    for sock in socks:
+        for call in sock.dgram_sends if sending else sock.dgram_recvs:
+            if (iface, call["id"]) in claimed:
                 continue
-            for call in sock.dgram_sends if sending else sock.dgram_recvs:
-                if (iface, call["id"]) in self._matched:
+            if sending:
+                if call["t_start_ns"] > ts + TOL_NS:
                     continue
-                dgram = call["dgram"]
-                where = endpoint(dgram.get("peer")) or sock.peer
-                # a host name the program gave (sendto(b'x', ('h2', 9000))) is no address to compare:
-                # the port, the length, the payload's hash and the time still decide
-                if where is None or (_is_address(where[0]) and where[0] != peer[0]) or (
-                        peer[1] is not None and where[1] != peer[1]):
-                    continue
-                if sending and call["t_start_ns"] > ts + TOL_NS:
-                    continue
-                if not sending and call.get("t_end_ns", 0) < ts - TOL_NS:
-                    continue
-                if length is not None:
-                    if sending and dgram.get("len") != length:
-                        continue
-                    if not sending and _not_this_datagram(call, length):
-                        continue
-                    if (
-                        sha
-                        and dgram.get("sha1")
-                        and dgram["sha1"] != sha
-                        and (sending or dgram.get("len") == length)
-                    ):
-                        continue
-                if best is None or call["t_start_ns"] < best["t_start_ns"]:
-                    best = call
-        if best is not None:
-            self._matched.add((iface, best["id"]))
-        return best
+            elif end_ns(call) < ts - TOL_NS:
+                continue
+            if not fits(call, datagram_of(call), sock):
+                continue
+            if best is None or call["t_start_ns"] < best["t_start_ns"]:
+                best = call
+    if best is not None:
+        claimed.add((iface, best["id"]))
+    return best
+
+
+def datagram_of(call: Call) -> Datagram:
+    """The datagram of a call the call log filed as a datagram send, read or peek (it has one)."""
+    dgram = call["dgram"]
+    if dgram is None:
+        raise ValueError(f"call {call['id']}: not a datagram call")
+    return dgram
+
+
+def _dgram_len(call: Call) -> int | None:
+    """What the datagram call moved; a log made elsewhere may not say (``len`` absent)."""
+    return datagram_of(call).get("len")
 
 
 def _is_address(host: str) -> bool:
@@ -177,10 +222,10 @@ def _is_address(host: str) -> bool:
     return True
 
 
-def _not_this_datagram(call: Call, length: int) -> bool:
+def _not_this_datagram(call: Call, dgram: Datagram, length: int) -> bool:
     """A receive of fewer bytes than the datagram while its buffer had room: another (shorter) datagram.
 
     Truncation fills the buffer exactly; when the call's buffer size is unknown, it may be truncation.
     """
-    got, bufsize = (call.get("dgram") or {}).get("len"), (call.get("args") or {}).get("bufsize")
+    got, bufsize = dgram.get("len"), args_of(call).get("bufsize")
     return isinstance(got, int) and isinstance(bufsize, int) and got < length and got < bufsize

@@ -22,15 +22,27 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from lab.analysis.attribution.calllog import TOL_NS, CallLog, endpoint, norm_ip
-from lab.analysis.attribution.causes import Call, call_label, make_cause
-from lab.records import ICMP, IP, ICMPQuoted, PacketRecord
+from lab.analysis.attribution.calllog import (
+    TOL_NS,
+    CallLog,
+    Socket,
+    args_of,
+    end_ns,
+    endpoint,
+    norm_host,
+    norm_ip,
+)
+from lab.analysis.attribution.causes import Call, call_label, make_cause, packet_time
+from lab.analysis.attribution.datagrams import earliest_fit
+from lab.records import ICMP, IP, Datagram, ICMPQuoted, PacketRecord
 
 Rec = PacketRecord  # as the pipeline builds it: every key but ``cause``
 ICMP_PROTO_NAMES = {1, "1", "IPPROTO_ICMP"}
 ERRNO_NAMES = {90: "EMSGSIZE", 111: "ECONNREFUSED", 113: "EHOSTUNREACH", 101: "ENETUNREACH"}
 NOT_TOLD = {"TimeoutError", "timeout", "BlockingIOError", "EAGAIN", "EWOULDBLOCK", "ETIMEDOUT"}
 MAX_SIGHTINGS = 65536
+Sighting = tuple[int, int, int, "int | None", dict[str, Any]]
+"""An IPv4 packet as an ICMP error may quote it: (frame, time, TTL, IP length, its cause)."""
 
 
 def _icmp_len(rec: Rec) -> int | None:
@@ -54,9 +66,9 @@ def _eth_src(rec: Rec) -> str | None:
 
 def _ip_len(rec: Rec) -> int | None:
     """The IP packet's length on the wire: the frame length from the outer IPv4 header on."""
-    for layer in rec.get("layers") or ():
-        if layer.get("name") == "IPv4" and not layer.get("note"):
-            return int(rec.get("len") or 0) - int(layer["offset"])
+    for layer in rec["layers"]:
+        if layer["name"] == "IPv4" and not layer.get("note"):
+            return rec["len"] - layer["offset"]
     return None
 
 
@@ -65,43 +77,42 @@ class IcmpRules:
 
     def __init__(self, log: CallLog) -> None:
         self.log = log
-        self.calls_by_id: dict[int, Call] = {c["id"]: c for c in log.calls if "id" in c}
+        self.calls_by_id: dict[int, Call] = {c["id"]: c for c in log.calls}
         self.ping_socks = [
             s
             for s in log.socks.values()
-            if any(
-                c.get("call") == "socket" and (c.get("args") or {}).get("proto") in ICMP_PROTO_NAMES
-                for c in s.calls
-            )
+            if any(c["call"] == "socket" and args_of(c).get("proto") in ICMP_PROTO_NAMES for c in s.calls)
         ]
         # (src, dst, proto, ip id) -> sightings (frame, ts, ttl, ip length, cause)
-        self._sightings: OrderedDict[tuple[Any, ...], list[tuple[int, int, Any, Any, dict]]] = OrderedDict()
+        self._sightings: OrderedDict[tuple[Any, ...], list[Sighting]] = OrderedDict()
         self._echo: dict[tuple[Any, ...], int] = {}  # (src, dst, id, seq) -> frame of the echo request
         self._claimed: set[tuple[str, int]] = set()  # (interface, call id) already matched
 
     # -- memory --------------------------------------------------------------------------------------
     def remember(self, rec: Rec, cause: dict[str, Any]) -> None:
         """Index an IPv4 packet by what an ICMP error quotes of it (addresses, protocol, IP id)."""
-        ip = rec.get("ip") or {}
-        if ip.get("version") != 4:
+        ip = rec["ip"]
+        if ip is None or ip["version"] != 4:
             return
-        hosts = (norm_ip(ip.get("src")), norm_ip(ip.get("dst")), ip.get("proto"))
-        l4 = rec.get("udp") or rec.get("tcp") or {}
-        entry = (rec["number"], rec.get("ts_ns", 0), ip.get("ttl"), _ip_len(rec), cause)
+        hosts = (norm_host(ip["src"]), norm_host(ip["dst"]), ip["proto"])
+        entry = (rec["number"], packet_time(rec), ip["ttl"], _ip_len(rec), cause)
         # by IP identification and ports (what an IPv4 error quotes; unconnected DF datagrams all carry
         # IP id 0, so the id alone names nothing), and by ports alone for a quote without an id
-        ports = (l4.get("sport"), l4.get("dport"))
-        for key in (hosts + ("id", ip.get("id")) + ports, hosts + ("ports",) + ports):
+        l4 = rec["udp"] or rec["tcp"]
+        ports = (l4["sport"], l4["dport"]) if l4 is not None else (None, None)
+        for key in (hosts + ("id", ip["id"]) + ports, hosts + ("ports",) + ports):
             self._sightings.setdefault(key, []).append(entry)
             self._sightings.move_to_end(key)
         while len(self._sightings) > MAX_SIGHTINGS:
             self._sightings.popitem(last=False)
 
-    def _quoted_sighting(self, rec: Rec, q: ICMPQuoted) -> tuple[int, int, Any, Any, dict] | None:
+    def _quoted_sighting(self, rec: Rec, q: ICMPQuoted) -> Sighting | None:
         hosts = (norm_ip(q["src"]), norm_ip(q["dst"]), q["proto"])
         ports = (q.get("sport"), q.get("dport"))
-        key = hosts + (("id", q["id"]) if q.get("id") is not None else ("ports",)) + ports
-        seen = [s for s in self._sightings.get(key, []) if s[1] <= rec["ts_ns"]]
+        ip_id = q.get("id")
+        key = hosts + (("id", ip_id) if ip_id is not None else ("ports",)) + ports
+        ts = packet_time(rec)
+        seen = [s for s in self._sightings.get(key, []) if s[1] <= ts]
         return seen[-1] if seen else None
 
     # -- rules ---------------------------------------------------------------------------------------
@@ -121,7 +132,7 @@ class IcmpRules:
         return None
 
     def _echo_request(self, rec: Rec, icmp: ICMP, ip: IP) -> dict[str, Any] | None:
-        src, dst = norm_ip(ip["src"]) or "", norm_ip(ip["dst"]) or ""
+        src, dst = norm_host(ip["src"]), norm_host(ip["dst"])
         echo_id, echo_seq = _echo(icmp)
         self._echo[(src, dst, echo_id, echo_seq)] = rec["number"]
         send = self._ping_call(rec, peer=dst, at=src, sending=True)
@@ -138,7 +149,7 @@ class IcmpRules:
         )
 
     def _echo_reply(self, rec: Rec, icmp: ICMP, ip: IP) -> dict[str, Any] | None:
-        src, dst = norm_ip(ip["src"]) or "", norm_ip(ip["dst"]) or ""
+        src, dst = norm_host(ip["src"]), norm_host(ip["dst"])
         node = self.log.node_of(src, _eth_src(rec))
         req = self._echo.get((dst, src, *_echo(icmp)))
         read = self._ping_call(rec, peer=src, at=dst, sending=False)
@@ -159,32 +170,19 @@ class IcmpRules:
 
     def _ping_call(self, rec: Rec, *, peer: str, at: str, sending: bool) -> Call | None:
         """The earliest unclaimed sendto (recvfrom) of a ping socket at ``at`` that fits the packet."""
-        size, ts, iface = _icmp_len(rec), rec["ts_ns"], rec["interface"]
+        size = _icmp_len(rec)
         node = self.log.node_of(at)
         known = node != at  # node_of names the node, or returns the address when no node is known for it
-        best: Call | None = None
-        for sock in self.ping_socks:
-            if (known and sock.node != node) or (not known and not sock.could_be_at(at)):
-                continue
-            for call in sock.dgram_sends if sending else sock.dgram_recvs:
-                dgram = call["dgram"]
-                where = endpoint(dgram.get("peer")) or sock.peer
-                if (iface, call["id"]) in self._claimed or where is None or where[0] != peer:
-                    continue
-                if size is not None and dgram.get("len") != size:
-                    continue
-                if sending and call["t_start_ns"] > ts + TOL_NS:
-                    continue
-                if not sending and call.get("t_end_ns", 0) < ts - TOL_NS:
-                    continue
-                if best is None or call["t_start_ns"] < best["t_start_ns"]:
-                    best = call
-        if best is not None:
-            self._claimed.add((iface, best["id"]))
-        return best
+        socks = [s for s in self.ping_socks if (s.node == node if known else s.could_be_at(at))]
+
+        def fits(call: Call, dgram: Datagram, sock: Socket) -> bool:
+            where = endpoint(dgram.get("peer")) or sock.peer
+            return where is not None and where[0] == peer and (size is None or dgram.get("len") == size)
+
+        return earliest_fit(socks, self._claimed, rec["interface"], packet_time(rec), fits, sending=sending)
 
     def _error(self, rec: Rec, icmp: ICMP, ip: IP, q: ICMPQuoted) -> dict[str, Any]:
-        src = norm_ip(ip["src"]) or ""
+        src = norm_host(ip["src"])
         node = self.log.node_of(src, _eth_src(rec))
         seen = self._quoted_sighting(rec, q)
         frame = seen[0] if seen else None
@@ -215,7 +213,7 @@ class IcmpRules:
         )
 
     @staticmethod
-    def _reason(icmp: ICMP, q: ICMPQuoted, seen: tuple | None, node: str) -> str:
+    def _reason(icmp: ICMP, q: ICMPQuoted, seen: Sighting | None, node: str) -> str:
         kind = (icmp["type"], icmp["code"])
         proto = {6: "TCP", 17: "UDP"}.get(q["proto"], f"protocol {q['proto']}")
         if kind == (11, 0):
@@ -237,11 +235,11 @@ class IcmpRules:
             return f"{q['dst']} cannot be reached from {node}"
         return f"{node} could not handle the packet"
 
-    def _sender(self, seen: tuple | None) -> Call | None:
+    def _sender(self, seen: Sighting | None) -> Call | None:
         """The call that sent the quoted packet (from the cause already decided for it)."""
         if not seen:
             return None
-        ids = seen[4].get("calls") or []
+        ids = seen[4].get("calls")
         return self.calls_by_id.get(ids[0]) if ids else None
 
     def _told(self, sender: Call, rec: Rec) -> Call | None:
@@ -249,9 +247,9 @@ class IcmpRules:
         sock = self.log.socks.get(str(sender.get("sock")))
         if sock is None:
             return None
-        ts, iface = rec["ts_ns"], rec["interface"]
+        ts, iface = packet_time(rec), rec["interface"]
         for call in sock.calls:
-            if call["t_start_ns"] < sender["t_start_ns"] or call.get("t_end_ns", 0) < ts - TOL_NS:
+            if call["t_start_ns"] < sender["t_start_ns"] or end_ns(call) < ts - TOL_NS:
                 continue
             if (iface, call["id"]) in self._claimed or not _reports_error(call):
                 continue
@@ -261,8 +259,7 @@ class IcmpRules:
 
     @staticmethod
     def _told_text(call: Call) -> str:
-        args = call.get("args") or {}
-        if "ERRQUEUE" in str(args.get("flags") or ""):
+        if _errqueue(call):
             return f"read by {call_label(call)} from the socket's error queue (IP_RECVERR)"
         if call["call"] == "getsockopt":
             ret = call.get("ret")
@@ -273,19 +270,23 @@ class IcmpRules:
     def _not_told_text(self, sender: Call) -> str:
         sock = self.log.socks.get(str(sender.get("sock")))
         calls = sock.calls if sock else []
-        connected = any(c.get("call") in ("connect", "connect_ex") and not c.get("error") for c in calls)
-        recverr = any("RECVERR" in str((c.get("args") or {}).get("optname")) for c in calls)
+        connected = any(c["call"] in ("connect", "connect_ex") and not c.get("error") for c in calls)
+        recverr = any("RECVERR" in str(args_of(c).get("optname")) for c in calls)
         if sock and sock.stype == "SOCK_DGRAM" and not connected and not recverr:
             return "no call hears of it: an unconnected UDP socket is not told about ICMP errors"
         return "no traced call reported it"
 
 
+def _errqueue(call: Call) -> bool:
+    """A read of the socket's error queue (recvmsg with MSG_ERRQUEUE)."""
+    return "ERRQUEUE" in str(args_of(call).get("flags"))
+
+
 def _reports_error(call: Call) -> bool:
     """Whether this call hands an ICMP error to the program."""
-    args = call.get("args") or {}
-    if "ERRQUEUE" in str(args.get("flags") or ""):
+    if _errqueue(call):
         return not call.get("error") and not call.get("exception")
-    if call["call"] == "getsockopt" and args.get("optname") == "SO_ERROR":
+    if call["call"] == "getsockopt" and args_of(call).get("optname") == "SO_ERROR":
         return isinstance(call.get("ret"), int) and call["ret"] != 0
     what = call.get("exception") or call.get("error")
     return bool(what) and str(what) not in NOT_TOLD

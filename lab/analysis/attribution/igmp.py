@@ -20,10 +20,12 @@ import ipaddress
 import re
 from typing import Any
 
-from lab.analysis.attribution.calllog import TOL_NS, CallLog, Socket, endpoint, norm_ip
-from lab.analysis.attribution.causes import Call, call_label, make_cause
+from lab.analysis.attribution.calllog import TOL_NS, CallLog, Socket, args_of, endpoint, norm_host
+from lab.analysis.attribution.causes import Call, call_label, make_cause, packet_time
+from lab.analysis.attribution.datagrams import earliest_fit
+from lab.records import Datagram, PacketRecord
 
-Rec = dict[str, Any]
+Rec = PacketRecord  # as the pipeline builds it: every key but ``cause``
 ADD, DROP = "IP_ADD_MEMBERSHIP", "IP_DROP_MEMBERSHIP"
 ADDS, DROPS = (ADD, "MCAST_JOIN_GROUP"), (DROP, "MCAST_LEAVE_GROUP")  # the second: RFC 3678, FRR's daemons
 _STRACE_GROUP = re.compile(r'(?:imr_multiaddr=|gr_group=\{[^}]*sin_addr=)inet_addr\("([0-9.]+)"\)')
@@ -43,7 +45,7 @@ def _group_of(call: Call) -> str | None:
     """The group of an IP_ADD/DROP_MEMBERSHIP (or MCAST_JOIN/LEAVE_GROUP) setsockopt: the first 4 bytes of
     its ip_mreq(n) as the Python tracer records them, or the address in strace's decoding of the struct
     (``imr_multiaddr=inet_addr("224.0.0.5")``; ``gr_group={... sin_addr=inet_addr("224.0.0.5")}``)."""
-    args = call.get("args") or {}
+    args = args_of(call)
     if str(args.get("optname")) not in (*ADDS, *DROPS) or call.get("error") or call.get("exception"):
         return None
     value = args.get("value")
@@ -69,7 +71,7 @@ class IgmpRules:
         for sock in log.socks.values():
             joined: list[str] = []
             for call in sock.calls:
-                group = _group_of(call) if call.get("call") == "setsockopt" else None
+                group = _group_of(call) if call["call"] == "setsockopt" else None
                 if group and str(call["args"]["optname"]) in ADDS:
                     self.joins.setdefault((sock.node, group), []).append(call)
                     self.members.setdefault(group, []).append(sock)
@@ -77,8 +79,8 @@ class IgmpRules:
                 elif group:
                     self.leaves.setdefault((sock.node, group), []).append(call)
                     joined = [g for g in joined if g != group]
-                elif call.get("call") in ("close", "exit") and joined and not call.get("error"):
-                    if (call.get("args") or {}).get("last_ref") is False:
+                elif call["call"] in ("close", "exit") and joined and not call.get("error"):
+                    if args_of(call).get("last_ref") is False:
                         continue
                     for g in joined:
                         self.leaves.setdefault((sock.node, g), []).append(call)
@@ -90,11 +92,13 @@ class IgmpRules:
 
     # -- IGMP ----------------------------------------------------------------------------------------
     def cause(self, rec: Rec) -> dict[str, Any] | None:
-        igmp = rec.get("igmp")
+        igmp = rec.get("igmp")  # absent: not IGMP, or a message too short to read
         if not igmp:
             return None
-        src = norm_ip((rec.get("ip") or {}).get("src")) or ""
-        node = self.log.node_of(src, (rec.get("eth") or {}).get("src"))
+        ip, eth = rec["ip"], rec["eth"]
+        src = norm_host(ip["src"]) if ip is not None else ""
+        mac = eth["src"] if eth is not None else None
+        node = self.log.node_of(src, mac)
         if igmp["type"] == QUERY:
             return make_cause(
                 "kernel",
@@ -111,7 +115,7 @@ class IgmpRules:
             return make_cause(
                 "kernel",
                 "igmp-snooper",
-                f"kernel of the switch's bridge device ({(rec.get('eth') or {}).get('src')}; source 0.0.0.0: "
+                f"kernel of the switch's bridge device ({mac}; source 0.0.0.0: "
                 f"it has no IPv4 address) joins {ALL_SNOOPERS}, the all-snoopers group (RFC 4286): a bridge "
                 "that snoops IGMP listens there for multicast router advertisements",
             )
@@ -130,8 +134,9 @@ class IgmpRules:
             return [("join", igmp["group"])]
         if igmp["type"] == V2_LEAVE:
             return [("leave", igmp["group"])]
-        out = []
-        for record in igmp.get("records") or []:
+        out: list[tuple[str, str]] = []
+        records = igmp.get("records")  # an IGMPv3 report's group records; other messages have none
+        for record in records if records is not None else ():
             if record["type"] == JOIN_RECORD and not record["sources"]:
                 out.append(("join", record["group"]))
             elif record["type"] == LEAVE_RECORD and not record["sources"]:
@@ -149,7 +154,7 @@ class IgmpRules:
                 "igmp-current-state",
             )
         table = self.joins if kind == "join" else self.leaves
-        iface, ts = str(rec.get("interface")), rec.get("ts_ns", 0)
+        iface, ts = rec["interface"], packet_time(rec)
         fresh = [
             c
             for c in table.get((node, group), [])
@@ -186,22 +191,24 @@ class IgmpRules:
 
     @staticmethod
     def _how(call: Call, kind: str) -> str:
-        if call.get("call") == "setsockopt":
-            return f" ({call['args']['optname']})"
+        if call["call"] == "setsockopt":
+            return f" ({args_of(call)['optname']})"
         return " (closing a socket that had joined drops its memberships)" if kind == "leave" else ""
 
     # -- multicast datagrams -------------------------------------------------------------------------
     def datagram(self, rec: Rec) -> dict[str, Any] | None:
         """A UDP datagram to a multicast group: its sendto(), and every member socket that read it."""
-        ip, udp = rec.get("ip") or {}, rec.get("udp")
-        dst = norm_ip(ip.get("dst"))
-        if not udp or not is_multicast(dst) or (ip.get("frag") or {}).get("mf"):
+        ip, udp, eth = rec["ip"], rec["udp"], rec["eth"]
+        if ip is None or udp is None:
             return None
-        src = norm_ip(ip.get("src")) or ""
-        length = max(int(udp.get("length") or 8) - 8, 0)
-        sha = udp.get("sha1")
-        iface, ts = str(rec.get("interface")), rec.get("ts_ns", 0)
-        node = self.log.node_of(src, (rec.get("eth") or {}).get("src"))
+        dst, frag = norm_host(ip["dst"]), ip["frag"]
+        if not is_multicast(dst) or (frag is not None and frag["mf"]):
+            return None
+        src = norm_host(ip["src"])
+        length = max(udp["length"] - 8, 0)
+        sha = udp.get("sha1")  # absent when the snap length cut the payload
+        iface, ts = rec["interface"], packet_time(rec)
+        node = self.log.node_of(src, eth["src"] if eth is not None else None)
         send = self._first_fit(
             [s for s in self.log.socks.values() if s.node == node],
             (dst, udp["dport"]),
@@ -214,11 +221,11 @@ class IgmpRules:
         if send is None:
             return None
         readers = []
-        for sock in self.members.get(dst or "", []):
+        for sock in self.members.get(dst, []):
             read = self._first_fit([sock], (src, udp["sport"]), length, sha, ts, iface, sending=False)
             if read is not None:
                 readers.append(read)
-        readers.sort(key=lambda c: (c.get("node", ""), c["t_start_ns"]))
+        readers.sort(key=lambda c: (c.get("node", ""), c["t_start_ns"]))  # a log made elsewhere may name none
         got = (
             "; received by " + ", ".join(call_label(c) for c in readers) + f" (members of {dst})"
             if readers
@@ -246,20 +253,12 @@ class IgmpRules:
     ) -> Call | None:
         """The earliest unclaimed call that sent (read) these very bytes: length and payload hash, so that
         a member that missed one datagram is never said to have read it."""
-        best: Call | None = None
-        for sock in socks:
-            for call in sock.dgram_sends if sending else sock.dgram_recvs:
-                dgram = call["dgram"]
-                if (iface, call["id"]) in self._claimed or endpoint(dgram.get("peer")) != peer:
-                    continue
-                if dgram.get("len") != length or (sha and dgram.get("sha1") and dgram["sha1"] != sha):
-                    continue
-                if sending and call["t_start_ns"] > ts + TOL_NS:
-                    continue
-                if not sending and call.get("t_end_ns", 0) < ts - TOL_NS:
-                    continue
-                if best is None or call["t_start_ns"] < best["t_start_ns"]:
-                    best = call
-        if best is not None:
-            self._claimed.add((iface, best["id"]))
-        return best
+
+        def fits(call: Call, dgram: Datagram, sock: Socket) -> bool:
+            return (
+                endpoint(dgram.get("peer")) == peer
+                and dgram.get("len") == length
+                and not (sha and dgram.get("sha1") and dgram["sha1"] != sha)
+            )
+
+        return earliest_fit(socks, self._claimed, iface, ts, fits, sending=sending)

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lab.records import PacketRecord
+from lab.records import TCP, PacketRecord
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -87,6 +87,14 @@ def _same_link(x: tuple[str, str], y: tuple[str, str]) -> bool:
     return {x[0], x[1]} == {y[0], y[1]}
 
 
+def _span(tcp: TCP) -> int:
+    """The sequence space a segment takes: its bytes, one for a SYN, one for a FIN (a header the capture
+    cut short has neither bytes nor flags: null)."""
+    length, flags = tcp["len"], tcp["flags"]
+    data = length if length is not None else 0
+    return data + (("SYN" in flags) + ("FIN" in flags) if flags is not None else 0)
+
+
 def _covers(later: Record, lost: Record) -> bool:
     """``later`` goes the same way on the same 4-tuple and carries all of ``lost``'s sequence space."""
     a, b, ip_a, ip_b = later["tcp"], lost["tcp"], later["ip"], lost["ip"]
@@ -94,9 +102,7 @@ def _covers(later: Record, lost: Record) -> bool:
         return False
     if (a["sport"], a["dport"]) != (b["sport"], b["dport"]):
         return False
-    flags_a, flags_b = a["flags"] or "", b["flags"] or ""
-    span_b = (b["len"] or 0) + ("SYN" in flags_b) + ("FIN" in flags_b)
-    span_a = (a["len"] or 0) + ("SYN" in flags_a) + ("FIN" in flags_a)
+    span_a, span_b = _span(a), _span(b)
     seq_a, seq_b = a["seq"], b["seq"]
     if not span_b or seq_a is None or seq_b is None:
         return False
@@ -115,7 +121,8 @@ def find_lost(packets: Iterable[Record], nodes_info: Mapping[str, Mapping[str, A
                 if any(p["interface"] == iface for p in packets)}
     sightings: dict[int, list[Record]] = {}  # first sighting's frame -> every sighting, in capture order
     for p in packets:
-        first = p["cause"].get("copy_of") or p["number"]
+        copy_of = p["cause"].get("copy_of")  # only a forwarded copy has it
+        first = copy_of if copy_of is not None else p["number"]
         sightings.setdefault(int(first), []).append(p)
     lost: dict[int, dict[str, Any]] = {}
     lost_frames: set[int] = set()

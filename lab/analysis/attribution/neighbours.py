@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.analysis.attribution.calllog import CallLog, norm_ip
-from lab.analysis.attribution.causes import call_label, make_cause
+from lab.analysis.attribution.calllog import CallLog, norm_host, norm_ip
+from lab.analysis.attribution.causes import call_label, make_cause, packet_time
 from lab.records import PacketRecord
 
 Rec = PacketRecord  # as the pipeline builds it: every key but ``cause``
@@ -55,7 +55,7 @@ class NeighbourRules:
             return make_cause(
                 "kernel", "arp-gratuitous", f"kernel ({node}) gratuitous ARP for {spa}", node=node
             )
-        trigger = self.log.trigger(node, spa, tpa, rec["ts_ns"])
+        trigger = self.log.trigger(node, spa, tpa, packet_time(rec))
         eth = rec["eth"]
         unicast = eth is not None and eth["dst"] != "ff:ff:ff:ff:ff:ff"
         kind = "re-checks a stale neighbour entry (unicast probe)" if unicast else "resolves the neighbour"
@@ -80,7 +80,7 @@ class NeighbourRules:
         if icmp is None:  # the dispatcher sends only ICMP records here
             raise ValueError(f"frame {rec['number']}: not an ICMP packet")
         version, itype = icmp["version"], icmp["type"]
-        src, dst = (norm_ip(ip["src"]) or "", norm_ip(ip["dst"]) or "") if ip is not None else ("", "")
+        src, dst = (norm_host(ip["src"]), norm_host(ip["dst"])) if ip is not None else ("", "")
         node = self.log.node_of(src, eth["src"] if eth is not None else None)
         name = icmp["name"] or f"type {itype}"
         if itype in ICMP_ERRORS.get(version, set()):
@@ -113,11 +113,13 @@ class NeighbourRules:
                 node=node,
             )
         if version == 6 and itype == 135:
-            target = icmp.get("target") or dst
+            # the record has no field for the solicitation's target address (ICMP in lab.records): its
+            # destination, the target's solicited-node multicast address, stands for it
+            target = dst
             if src in ("::", ""):
                 return make_cause("kernel", "ndp-dad", f"kernel duplicate address detection for {target}")
             self._ns_frames[src] = rec["number"]
-            trigger = self.log.trigger(node, src, target, rec["ts_ns"])
+            trigger = self.log.trigger(node, src, target, packet_time(rec))
             why = f", triggered by {call_label(trigger)}" if trigger else ""
             return make_cause(
                 "kernel",

@@ -15,8 +15,8 @@ from collections import defaultdict
 from typing import Any
 
 from lab.analysis.attribution.calllog import TOL_NS, CallLog
-from lab.analysis.attribution.causes import Call, make_cause
-from lab.records import PacketRecord
+from lab.analysis.attribution.causes import Call, make_cause, packet_time
+from lab.records import Datagram, PacketRecord, RawIPHeader
 
 Rec = PacketRecord  # as the pipeline builds it: every key but ``cause``
 SEND_WINDOW_NS = 1_000_000_000  # a raw datagram reaches the wire within this time of its send call
@@ -38,8 +38,8 @@ class RawIpRules:
         self._sends: dict[str, list[Call]] = defaultdict(list)  # payload hash -> send calls, in time order
         self._recvs: dict[str, list[Call]] = defaultdict(list)
         for call in log.calls:
-            dgram = call.get("dgram") or {}
-            if not dgram.get("raw") or call.get("error") or not dgram.get("sha1"):
+            dgram = call.get("dgram")
+            if not dgram or not dgram.get("raw") or call.get("error") or not dgram.get("sha1"):
                 continue
             out = call["call"].startswith(("send", "write"))
             (self._sends if out else self._recvs)[dgram["sha1"]].append(call)
@@ -48,8 +48,10 @@ class RawIpRules:
         self._matched: set[tuple[str, int]] = set()  # (capture interface, call id)
 
     def cause(self, rec: Rec) -> dict[str, Any]:
-        info, ip = rec["routing"], rec["ip"]
-        iface, ts = rec["interface"], rec["ts_ns"] or 0
+        info, ip = rec.get("routing"), rec["ip"]
+        if info is None:  # the dispatcher sends only routing protocol packets here
+            raise ValueError(f"frame {rec['number']}: not a routing protocol packet")
+        iface, ts = rec["interface"], packet_time(rec)
         src, dst, ipid = (ip["src"], ip["dst"], ip["id"]) if ip is not None else (None, None, None)
         sha = info.get("sha1")
         what = f"{info.get('protocol')} {info.get('message')} to {dst}"
@@ -65,17 +67,20 @@ class RawIpRules:
 
     def _send(self, sha: str | None, src: str | None, dst: str | None, ipid: int | None, ts: int,
               iface: str) -> Call | None:
-        for call in self._sends.get(sha or "", ()):
+        if sha is None:
+            return None
+        for call in self._sends.get(sha, ()):
             if call["t_start_ns"] > ts + TOL_NS:
                 break
             if (iface, call["id"]) in self._matched or call["t_start_ns"] < ts - SEND_WINDOW_NS:
                 continue
-            dgram = call["dgram"]
-            header = dgram.get("ip") or {}
-            peer = dgram.get("peer") or [None]
-            if header.get("src") not in (None, "0.0.0.0", src) or peer[0] not in (None, dst):
+            dgram = _raw(call)
+            header = _header(dgram)
+            peer = dgram.get("peer")
+            to = peer[0] if peer else None
+            if _header_src(header) not in (None, "0.0.0.0", src) or to not in (None, dst):
                 continue
-            if header.get("id") and ipid is not None and header["id"] != ipid:
+            if header is not None and header.get("id") and ipid is not None and header["id"] != ipid:
                 continue
             self._matched.add((iface, call["id"]))
             return call
@@ -84,17 +89,39 @@ class RawIpRules:
     def _receivers(self, sha: str | None, src: str | None, ts: int, iface: str) -> list[Call]:
         """The first unmatched recvmsg() of each node that returned these bytes from ``src``."""
         found: dict[str, Call] = {}
-        for call in self._recvs.get(sha or "", ()):
+        if sha is None:
+            return []
+        for call in self._recvs.get(sha, ()):
             if call["t_start_ns"] > ts + RECV_WINDOW_NS:
                 break
             node = str(call.get("node"))
             if node in found or (iface, call["id"]) in self._matched:
                 continue
-            if (call.get("t_end_ns") or call["t_start_ns"]) < ts - TOL_NS:
+            end = call.get("t_end_ns")  # a log made elsewhere may not say when the read returned
+            if (end if end is not None else call["t_start_ns"]) < ts - TOL_NS:
                 continue
-            if (call["dgram"].get("ip") or {}).get("src") != src:
+            if _header_src(_header(_raw(call))) != src:
                 continue
             found[node] = call
         for call in found.values():
             self._matched.add((iface, call["id"]))
         return list(found.values())
+
+
+def _raw(call: Call) -> Datagram:
+    """The datagram of a raw call filed above (it has one)."""
+    dgram = call["dgram"]
+    if dgram is None:
+        raise ValueError(f"call {call['id']}: no datagram")
+    return dgram
+
+
+def _header(dgram: Datagram) -> RawIPHeader | None:
+    """The IPv4 header of a raw datagram, when the bytes showed it (absent or null otherwise)."""
+    return dgram.get("ip")
+
+
+def _header_src(header: RawIPHeader | None) -> str | None:
+    """The source a raw datagram's own IP header names; None when it has none, or names none (a log made
+    elsewhere)."""
+    return header.get("src") if header is not None else None

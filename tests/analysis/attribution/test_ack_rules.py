@@ -6,6 +6,7 @@ from typing import Any
 
 from lab.analysis.attribution.calllog import CallLog
 from lab.analysis.attribution.tcp import TcpRules
+from tests.helpers.attribution import TCP_FLAG_BITS, ipv4, packet_record, tcp_header
 
 C, S = ("198.18.0.1", 40000), ("198.18.0.2", 5000)
 ISN_C, ISN_S = 1000, 5000
@@ -33,23 +34,17 @@ class Wire:
     ) -> dict[str, Any]:
         self.n += 1
         dst = S if src == C else C
+        names = [name for name, bit in TCP_FLAG_BITS.items() if flags & bit]
         return self.rules.cause(
-            {
-                "number": self.n,
-                "ts_ns": self.n * 1000 if t is None else t,
-                "interface": "h1-eth0",
-                "analysis": analysis or [],
-                "ip": {"version": 4, "src": src[0], "dst": dst[0], "proto": 6},
-                "tcp": {
-                    "sport": src[1],
-                    "dport": dst[1],
-                    "flags_int": flags,
-                    "seq_raw": seq,
-                    "ack_raw": ack,
-                    "len": length,
-                    "win": win,
-                },
-            }
+            packet_record(
+                number=self.n,
+                ts_ns=self.n * 1000 if t is None else t,
+                interface="h1-eth0",
+                role="ack",
+                analysis=analysis or [],
+                ip=ipv4(src[0], dst[0], 6),
+                tcp=tcp_header(src[1], dst[1], ",".join(names), seq, ack, length, win=win),
+            )
         )
 
     def handshake(self) -> dict[str, Any]:

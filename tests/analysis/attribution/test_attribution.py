@@ -1,85 +1,43 @@
-"""Attribution rules on a hand-built TCP echo and UDP exchange (records shaped like the real logs)."""
+"""Attribution rules on a hand-built TCP echo and UDP exchange: complete records, as the real logs have them
+(``tests.helpers.attribution`` builds them and checks every record against the shipped schema)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-from lab.analysis.attribution import Attributor, coverage
+from lab.analysis.attribution import coverage
+from lab.analysis.pipeline import analyze_capture
+from lab.records import CallRecord, PacketRecord
+from tests.helpers.attribution import CheckedAttributor as Attributor
+from tests.helpers.attribution import call, ipv4, packet_record, tcp_header, udp_header
 
 C, S = ("198.18.0.1", 40000), ("198.18.0.2", 5000)
 ISN_C, ISN_S = 1000, 5000
 
 
-def packet_record(**fields: Any) -> dict[str, Any]:
-    """A packet record as the pipeline hands it to the attribution: every key ``PacketRecord`` requires
-    (but ``cause``, which the attribution decides), neutral unless given."""
-    rec: dict[str, Any] = {
-        "number": 0, "ts_ns": 0, "t": None, "interface": "h1-eth0", "node": None, "len": 0, "caplen": 0,
-        "layers": [], "summary": "", "eth": None, "ip": None, "tcp": None, "udp": None, "icmp": None,
-        "arp": None, "app": None, "role": {"code": "other", "text": "other"}, "analysis": [],
-    }
-    rec.update(fields)
-    return rec
-
-
-def call(i: int, node: str, sock: str, name: str, t: int, **kw: Any) -> dict[str, Any]:
-    rec = {
-        "id": i,
-        "node": node,
-        "pid": 1 if node == "h1" else 2,
-        "sock": sock,
-        "fd": 3,
-        "call": name,
-        "args": {},
-        "ret": 0,
-        "error": None,
-        "t_start_ns": t,
-        "t_end_ns": t + 1000,
-        "family": "AF_INET",
-        "type": "SOCK_STREAM",
-        "local": None,
-        "peer": None,
-        "nbytes": None,
-        "sent_before": 0,
-        "sent_after": 0,
-        "recv_before": 0,
-        "recv_after": 0,
-        "dgram": None,
-    }
-    rec.update(kw)
-    return rec
-
-
 def tcp(
     n: int, t: int, src, dst, flags: str, seq: int, ack: int, length: int = 0, **kw: Any
-) -> dict[str, Any]:
-    bits = {"FIN": 1, "SYN": 2, "RST": 4, "PSH": 8, "ACK": 16}
-    fi = sum(bits[f] for f in flags.split(",") if f)
+) -> PacketRecord:
+    header = tcp_header(src[1], dst[1], flags, seq, ack, length, win=kw.pop("win", 500))
+    fi = header["flags_int"]
     code = {"SYN": "syn", "SYN,ACK": "syn-ack"}.get(flags, "data" if length else "ack")
     if fi & 1:
         code = "fin"
     if fi & 4:
         code = "rst"
-    return packet_record(**{
-        "number": n,
-        "ts_ns": t,
-        "role": {"code": code, "text": code},
-        "analysis": kw.pop("analysis", []),
-        "ip": {"version": 4, "src": src[0], "dst": dst[0], "proto": 6},
-        "tcp": {
-            "sport": src[1],
-            "dport": dst[1],
-            "flags": flags,
-            "flags_int": fi,
-            "seq_raw": seq,
-            "ack_raw": ack,
-            "len": length,
-            "win": kw.pop("win", 500),
-        },
-    })
+    return packet_record(
+        number=n,
+        ts_ns=t,
+        role=code,
+        analysis=kw.pop("analysis", []),
+        ip=ipv4(src[0], dst[0], 6),
+        tcp=header,
+    )
 
 
-def echo_calls() -> list[dict[str, Any]]:
+def echo_calls() -> list[CallRecord]:
     lp = {"local": ["0.0.0.0", 5000]}
     cs = {"local": list(C), "peer": list(S)}
     ss = {"local": list(S), "peer": list(C)}
@@ -274,14 +232,9 @@ def test_udp_datagrams_match_sendto_and_recvfrom_by_tuple_length_and_hash() -> N
     ]
     att = Attributor(calls)
 
-    def udp(n: int, t: int, sha: str) -> dict[str, Any]:
-        return packet_record(**{
-            "number": n,
-            "ts_ns": t,
-            "role": {"code": "udp"},
-            "ip": {"version": 4, "src": a[0], "dst": b[0], "proto": 17, "id": n, "frag": None},
-            "udp": {"sport": a[1], "dport": b[1], "length": 13, "sha1": sha},
-        })
+    def udp(n: int, t: int, sha: str) -> PacketRecord:
+        return packet_record(number=n, ts_ns=t, role="udp", ip=ipv4(a[0], b[0], 17, ip_id=n),
+                             udp=udp_header(a[1], b[1], 13, sha))
 
     first, second = att.cause(udp(1, 105, "aaaa")), att.cause(udp(2, 115, "bbbb"))
     assert first["calls"] == [2] and "consumed_by" not in first  # hash differs from what recvfrom got
@@ -362,7 +315,7 @@ def test_the_syn_ack_answers_the_retransmitted_syn() -> None:
 def test_a_forwarded_copy_keeps_the_cause_decided_where_it_was_first_seen() -> None:
     att = Attributor(echo_calls())
 
-    def on(link: str, rec: dict[str, Any], ip_id: int) -> dict[str, Any]:
+    def on(link: str, rec: PacketRecord, ip_id: int) -> dict[str, Any]:
         rec["interface"] = link
         rec["ip"]["id"] = ip_id
         return att.cause(rec)
@@ -379,15 +332,10 @@ def test_a_forwarded_copy_keeps_the_cause_decided_where_it_was_first_seen() -> N
     assert far["rule"] == "tcp-retransmit" and far["copy_of"] == 7 and far["source"] == "kernel"
 
 
-def _udp_rec(n: int, t: int, src, dst, length: int, sha: str) -> dict[str, Any]:
-    return packet_record(**{
-        "number": n,
-        "ts_ns": t,
-        "role": {"code": "udp"},
-        "interface": "h1-eth0",
-        "ip": {"version": 4, "src": src[0], "dst": dst[0], "proto": 17, "id": n, "frag": None},
-        "udp": {"sport": src[1], "dport": dst[1], "length": length + 8, "sha1": sha},
-    })
+def _udp_rec(n: int, t: int, src, dst, length: int, sha: str) -> PacketRecord:
+    return packet_record(number=n, ts_ns=t, role="udp", interface="h1-eth0",
+                         ip=ipv4(src[0], dst[0], 17, ip_id=n),
+                         udp=udp_header(src[1], dst[1], length + 8, sha))
 
 
 def test_a_datagram_cut_by_a_small_receive_buffer_is_flagged() -> None:
@@ -432,8 +380,8 @@ def test_an_icmp_error_answers_the_packet_it_quotes() -> None:
     icmp = packet_record(**{
         "number": 2,
         "ts_ns": 110,
-        "role": {"code": "icmp-error"},
-        "ip": {"version": 4, "src": b[0], "dst": a[0], "proto": 1, "id": 7, "frag": None},
+        "role": "icmp-error",
+        "ip": ipv4(b[0], a[0], 1, ip_id=7),
         "icmp": {
             "version": 4,
             "type": 3,
@@ -460,7 +408,7 @@ def test_arp_names_the_call_whose_packet_waits_for_it() -> None:
     arp = packet_record(
         number=1,
         ts_ns=150,
-        role={"code": "arp-request"},
+        role="arp-request",
         eth={"src": "02:00:00:00:01:00", "dst": "ff:ff:ff:ff:ff:ff"},
         arp={"op": 1, "sender_ip": C[0], "target_ip": S[0], "sender_mac": "02:00:00:00:01:00",
              "target_mac": "00:00:00:00:00:00"},
@@ -470,8 +418,35 @@ def test_arp_names_the_call_whose_packet_waits_for_it() -> None:
     reply = packet_record(
         number=2,
         ts_ns=160,
-        role={"code": "arp-reply"},
+        role="arp-reply",
         arp={"op": 2, "sender_ip": S[0], "target_ip": C[0], "sender_mac": "02:00:00:00:02:00",
              "target_mac": "02:00:00:00:01:00"},
     )
     assert att.cause(reply)["answers"] == 1
+
+
+def _no_time(p: PacketRecord) -> bool:
+    return p["ts_ns"] is None
+
+
+def _cut_tcp_header(p: PacketRecord) -> bool:
+    return p["tcp"] is not None and p["tcp"]["flags"] is None
+
+
+def test_no_time_or_a_cut_header_is_explained_not_a_crash(corpus_dir: Path, tmp_path: Path) -> None:
+    """The records say a frame may have no timestamp (a pcapng Simple Packet Block: ``ts_ns`` null) and a TCP
+    header may be cut short (its fields null); with a call log the rules must still say something of each."""
+    pcaps = corpus_dir / "pcaps"
+    for name, check in (
+        ("pcapng-test-generator__le_test202.pcapng", _no_time),
+        ("tcpdump__tcp_header_heapoverflow.pcap", _cut_tcp_header),
+    ):
+        out = tmp_path / name
+        attributor = Attributor(echo_calls())
+        analyze_capture(pcaps / name, out, attributor=attributor, progress=False)
+        packets = [json.loads(line) for line in (out / "packets.jsonl").read_text().splitlines()]
+        odd = [p for p in packets if check(p)]
+        assert odd and attributor.checked == len(packets), name  # every record in and out validated
+        if name.startswith("tcpdump"):
+            assert {(p["cause"]["source"], p["cause"]["text"]) for p in odd} == {
+                ("unexplained", "truncated or malformed TCP header")}  # as lab analyze says without calls

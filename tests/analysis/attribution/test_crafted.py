@@ -10,8 +10,10 @@ from typing import Any
 
 from scapy.all import ARP, IP, TCP, Ether, wrpcap
 
-from lab.analysis.attribution import Attributor
 from lab.analysis.pipeline import analyze_capture
+from lab.records import SCHEMA_VERSION, CallRecord, PacketRecord
+from tests.helpers.attribution import CheckedAttributor as Attributor
+from tests.helpers.labrecords import assert_valid
 
 H1, H2 = "198.18.0.1", "198.18.0.2"
 MAC1, MAC2 = "02:00:00:00:01:00", "02:00:00:00:02:00"
@@ -31,16 +33,18 @@ def _frames() -> list[Any]:
     return frames
 
 
-def _call(cid: int, node: str, call: str, t: int, **fields: Any) -> dict[str, Any]:
-    rec = {"id": cid, "tracer": "python", "node": node, "pid": 10 + (node == "h2"), "tid": 1, "sock": None,
+def _call(cid: int, node: str, call: str, t: int, **fields: Any) -> CallRecord:
+    rec = {"schema_version": SCHEMA_VERSION,
+           "id": cid, "tracer": "python", "node": node, "pid": 10 + (node == "h2"), "tid": 1, "sock": None,
            "fd": 3, "call": call, "args": {}, "ret": None, "error": None, "exception": None, "t_start_ns": t,
            "t_end_ns": t + 1000, "family": None, "type": None, "local": None, "peer": None, "nbytes": None,
            "sent_before": None, "sent_after": None, "recv_before": None, "recv_after": None, "dgram": None}
     rec.update(fields)
-    return rec
+    assert_valid("call", rec)
+    return rec  # type: ignore[return-value]
 
 
-def _calls(frames: list[Any], *, tamper: bool = False) -> list[dict[str, Any]]:
+def _calls(frames: list[Any], *, tamper: bool = False) -> list[CallRecord]:
     listener = {"sock": "11:3:1", "family": "AF_INET", "type": "SOCK_STREAM", "local": [H2, 5012]}
     calls = [_call(1, "h2", "socket", T0, **{**listener, "local": None}),
              _call(2, "h2", "bind", T0 + 1, **listener), _call(3, "h2", "listen", T0 + 2, **listener)]
@@ -60,11 +64,13 @@ def _calls(frames: list[Any], *, tamper: bool = False) -> list[dict[str, Any]]:
     return calls
 
 
-def _analyze(tmp: Path, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _analyze(tmp: Path, calls: list[CallRecord]) -> list[PacketRecord]:
     pcap = tmp / "crafted.pcap"
     wrpcap(str(pcap), _frames())
     out = tmp / "out"
-    analyze_capture(pcap, out, attributor=Attributor(calls, ip_nodes={H1: "h1", H2: "h2"}))
+    attributor = Attributor(calls, ip_nodes={H1: "h1", H2: "h2"})
+    analyze_capture(pcap, out, attributor=attributor)
+    assert attributor.checked == len(_frames())  # every record in and out validated
     return [json.loads(line) for line in (out / "packets.jsonl").read_text().splitlines()]
 
 

@@ -6,69 +6,48 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.analysis.attribution import Attributor
-from tests.analysis.attribution.test_attribution import packet_record
+from lab.records import CallRecord, PacketRecord
+from tests.helpers.attribution import CheckedAttributor as Attributor
+from tests.helpers.attribution import call as base_call
+from tests.helpers.attribution import ipv4, layer, packet_record, udp_header
 
 H1, H2, R1 = "198.18.0.1", "198.18.3.1", "198.18.0.254"
 DG = {"type": "SOCK_DGRAM"}
 
 
-def call(i: int, node: str, sock: str, name: str, t: int, **kw: Any) -> dict[str, Any]:
-    rec = {
-        "id": i,
-        "node": node,
-        "pid": 1,
-        "sock": sock,
-        "fd": 3,
-        "call": name,
-        "args": {},
-        "ret": 0,
-        "error": None,
-        "exception": None,
-        "t_start_ns": t,
-        "t_end_ns": t + 1000,
-        "family": "AF_INET",
-        "type": "SOCK_DGRAM",
-        "local": None,
-        "peer": None,
-        "nbytes": None,
-        "sent_before": 0,
-        "sent_after": 0,
-        "recv_before": 0,
-        "recv_after": 0,
-        "dgram": None,
-    }
-    rec.update(kw)
-    return rec
+def call(i: int, node: str, sock: str, name: str, t: int, **kw: Any) -> CallRecord:
+    """A call of a datagram (or ping) socket."""
+    return base_call(i, node, sock, name, t, **{"type": "SOCK_DGRAM", **kw})
 
 
-def packet(n: int, t: int, src: str, dst: str, proto: int, ttl: int = 64, ip_id: int = 0, **kw: Any) -> dict:
-    layers = [{"name": "Ethernet", "offset": 0, "length": 14}, {"name": "IPv4", "offset": 14, "length": 20}]
-    return packet_record(**{
+def packet(n: int, t: int, src: str, dst: str, proto: int, ttl: int = 64, ip_id: int = 0,
+           **kw: Any) -> PacketRecord:
+    layers = [layer("Ethernet", "link", 2, 0, 14), layer("IPv4", "internet", 3, 14, 20)]
+    fields = {
         "number": n,
         "ts_ns": t,
         "interface": "h1-eth0",
         "len": 14 + 20 + 8 + 32,
+        "caplen": 14 + 20 + 8 + 32,
         "layers": layers,
-        "role": {"code": "other"},
         "eth": {"src": "02:00:00:00:01:00", "dst": None},
-        "ip": {"version": 4, "src": src, "dst": dst, "ttl": ttl, "id": ip_id, "proto": proto, "frag": None},
+        "ip": ipv4(src, dst, proto, ttl=ttl, ip_id=ip_id),
         **kw,
-    })
+    }
+    return packet_record(**fields)
 
 
-def icmp(n: int, t: int, src: str, dst: str, itype: int, code: int = 0, **fields: Any) -> dict:
-    rec = packet(n, t, src, dst, 1, ip_id=900 + n)
-    rec["layers"].append({"name": "ICMP", "offset": 34, "length": 40})
-    rec["icmp"] = {"version": 4, "type": itype, "code": code, "name": f"type {itype}", **fields}
-    return rec
+def icmp(n: int, t: int, src: str, dst: str, itype: int, code: int = 0, **fields: Any) -> PacketRecord:
+    layers = [layer("Ethernet", "link", 2, 0, 14), layer("IPv4", "internet", 3, 14, 20),
+              layer("ICMP", "internet", 3, 34, 40)]
+    return packet(n, t, src, dst, 1, ip_id=900 + n, layers=layers,
+                  icmp={"version": 4, "type": itype, "code": code, "name": f"type {itype}", **fields})
 
 
-def udp(n: int, t: int, src: tuple, dst: tuple, ttl: int = 64, ip_id: int = 0, size: int = 11) -> dict:
-    rec = packet(n, t, src[0], dst[0], 17, ttl=ttl, ip_id=ip_id)
-    rec["role"] = {"code": "udp"}
-    rec["udp"] = {"sport": src[1], "dport": dst[1], "length": size + 8, "sha1": "s"}
-    return rec
+def udp(n: int, t: int, src: tuple, dst: tuple, ttl: int = 64, ip_id: int = 0,
+        size: int = 11) -> PacketRecord:
+    return packet(n, t, src[0], dst[0], 17, ttl=ttl, ip_id=ip_id, role="udp",
+                  udp=udp_header(src[1], dst[1], size + 8, "s"))
 
 
 def test_an_echo_request_is_the_sendto_of_a_ping_socket_and_its_reply_the_kernels() -> None:
@@ -182,7 +161,7 @@ def test_fragmentation_needed_says_size_and_next_mtu_and_so_error() -> None:
     ]
     att = Attributor(calls, ip_nodes={H1: "h1", H2: "h2", R1: "r3"})
     big = udp(1, 200, (H1, 5003), (H2, 7), ip_id=77, size=1400)
-    big["len"] = 14 + 1428
+    big["len"] = big["caplen"] = 14 + 1428
     att.cause(big)
     quoted = {"src": H1, "dst": H2, "proto": 17, "sport": 5003, "dport": 7, "id": 77}
     err = att.cause(icmp(2, 300, R1, H1, 3, 4, quoted=quoted, mtu=1280))
@@ -191,16 +170,13 @@ def test_fragmentation_needed_says_size_and_next_mtu_and_so_error() -> None:
     assert err["consumed_by"] == [2] and "SO_ERROR = 90 (EMSGSIZE)" in err["text"]
 
 
-def igmp(n: int, t: int, src: str, record: int, group: str = "239.1.2.3") -> dict:
-    rec = packet(n, t, src, "224.0.0.22", 2, ttl=1, ip_id=n)
-    rec["role"] = {"code": "igmp"}
-    rec["igmp"] = {
+def igmp(n: int, t: int, src: str, record: int, group: str = "239.1.2.3") -> PacketRecord:
+    return packet(n, t, src, "224.0.0.22", 2, ttl=1, ip_id=n, role="igmp", igmp={
         "type": 0x22,
         "name": "v3 membership report",
         "group": None,
         "records": [{"type": record, "name": "x", "group": group, "sources": []}],
-    }
-    return rec
+    })
 
 
 def test_igmp_join_is_the_setsockopt_the_leave_the_close_and_repeats_are_the_kernels() -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.analysis.attribution import Attributor
 from lab.analysis.attribution.loss import LossRule, find_lost
+from lab.records import PacketRecord
+from tests.helpers.attribution import CheckedAttributor as Attributor
+from tests.helpers.attribution import ipv4, packet_record, tcp_header
+from tests.helpers.labrecords import assert_valid
 
 H1, H2 = "198.18.0.1", "198.18.1.1"
 NODES = {
@@ -17,21 +20,28 @@ NODES = {
 RULE = LossRule("r1", "h2", "loss 10% on link r1-h2 (nftables)")
 
 
-def seg(n: int, iface: str, seq: int, length: int, *, ipid: int, back: bool = False,
-        copy_of: int | None = None) -> dict[str, Any]:
+def packet(n: int, iface: str, seq: int, length: int, *, ipid: int, back: bool = False) -> PacketRecord:
+    """A segment as the attribution gets it (no cause yet)."""
     src, dst = (H2, H1) if back else (H1, H2)
     ports = (5009, 40000) if back else (40000, 5009)
-    cause: dict[str, Any] = {"source": "call", "rule": "x", "calls": [10], "consumed_by": [11],
+    return packet_record(number=n, ts_ns=n * 1000, interface=iface, role="data" if length else "ack",
+                         ip=ipv4(src, dst, 6, ip_id=ipid),
+                         tcp=tcp_header(*ports, "ACK", 1000 + seq, 1, length, seq=seq))
+
+
+def seg(n: int, iface: str, seq: int, length: int, *, ipid: int, back: bool = False,
+        copy_of: int | None = None) -> PacketRecord:
+    """A segment of packets.jsonl after a first analysis: with its cause."""
+    cause: dict[str, Any] = {"source": "call", "rule": "tcp-data-offset", "calls": [10], "consumed_by": [11],
                              "text": "h1 send() #10 bytes; read by h2 recv() #11"}
     if copy_of:
         cause["copy_of"] = copy_of
-    ip = {"version": 4, "src": src, "dst": dst, "id": ipid, "proto": 6}
-    tcp = {"sport": ports[0], "dport": ports[1], "flags": "ACK", "flags_int": 16, "seq": seq,
-           "seq_raw": 1000 + seq, "ack_raw": 1, "win": 500, "len": length}
-    return {"number": n, "ts_ns": n * 1000, "interface": iface, "ip": ip, "tcp": tcp, "cause": cause}
+    rec: dict[str, Any] = {**packet(n, iface, seq, length, ipid=ipid, back=back), "cause": cause}
+    assert_valid("packet", rec)
+    return rec  # type: ignore[return-value]
 
 
-def capture() -> list[dict[str, Any]]:
+def capture() -> list[PacketRecord]:
     return [
         seg(1, "h1-eth0", 1, 1448, ipid=1), seg(2, "r1-eth1", 1, 1448, ipid=1, copy_of=1),
         seg(3, "h1-eth0", 1449, 1448, ipid=2),  # never on r1-eth1: lost
@@ -57,8 +67,7 @@ def test_nothing_is_lost_without_a_loss_rule_or_a_capture_further_on() -> None:
 def test_the_lost_copy_is_never_read_by_anyone() -> None:
     lost = {3: {"link": "r1-h2", "seen_last_on": "h1-eth0", "rule": RULE.rule, "carried_by": 7}}
     attributor = Attributor([], ip_nodes={H1: "h1", H2: "h2"}, lost=lost)
-    rec = {k: v for k, v in capture()[2].items() if k != "cause"}
-    rec["role"] = {"code": "data", "text": "data"}
+    rec = packet(3, "h1-eth0", 1449, 1448, ipid=2)  # capture()[2], before its first analysis
     cause = attributor.cause(rec)
     assert rec["lost"] == lost[3]
     text = cause["text"]

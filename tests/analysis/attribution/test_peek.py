@@ -6,21 +6,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from lab.analysis.attribution import Attributor
-from tests.analysis.attribution.test_attribution import call, packet_record
+from lab.records import PacketRecord
+from tests.helpers.attribution import CheckedAttributor as Attributor
+from tests.helpers.attribution import call, ipv4, packet_record, udp_header
 
 A, B = ("198.18.0.1", 33000), ("198.18.0.2", 5017)
 DG = {"type": "SOCK_DGRAM"}
 
 
-def udp(n: int, t: int, payload: int) -> dict[str, Any]:
-    return packet_record(number=n, ts_ns=t, interface="h1-eth0", role={"code": "udp", "text": "udp"},
-                         ip={"version": 4, "src": A[0], "dst": B[0], "proto": 17, "id": n, "frag": None},
-                         udp={"sport": A[1], "dport": B[1], "length": payload + 8, "sha1": "aaaa"})
+def udp(n: int, t: int, payload: int) -> PacketRecord:
+    return packet_record(number=n, ts_ns=t, interface="h1-eth0", role="udp", ip=ipv4(A[0], B[0], 17, ip_id=n),
+                         udp=udp_header(A[1], B[1], payload + 8, "aaaa"))
 
 
 def test_a_peek_is_named_but_the_read_after_it_consumed_the_datagram() -> None:
