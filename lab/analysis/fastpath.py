@@ -30,6 +30,7 @@ from lab.analysis.decode import FIELD_DECODERS, Decoder, tcp_mss, tcp_wscale, wi
 from lab.analysis.flows import FlowTable, TcpInfo, flag_str
 from lab.analysis.jsonline import dumps as _dumps
 from lab.analysis.jsonline import dumps64 as _dumps64
+from lab.analysis.jsonline import dumps_kept as _dumps_kept
 from lab.analysis.roles import cause_tcp, ep
 from lab.records import SCHEMA_VERSION
 
@@ -102,11 +103,6 @@ def _answer_template(info: TcpInfo) -> tuple[bytes, str, str] | None:
     return jf, tf, cause["source"]
 
 
-def _exact(b: bytes) -> bytes:
-    """An exact-size copy: orjson over-allocates its result, which matters for bytes kept in caches."""
-    return memoryview(b).tobytes()
-
-
 class _View:
     """Everything constant for one direction of one IPv4 flow, prepared once."""
 
@@ -168,7 +164,7 @@ class FastPath:
             if len(self._eth) > 50_000:
                 self._eth.clear()
             mac = self.dec._macs
-            e = self._eth[k] = _exact(_dumps({"src": mac(data[6:12]), "dst": mac(data[0:6])}))
+            e = self._eth[k] = _dumps_kept({"src": mac(data[6:12]), "dst": mac(data[0:6])})
         return e
 
     def _layer_json(self, key: tuple) -> tuple[bytes, tuple[str, ...], str]:
@@ -181,7 +177,7 @@ class FastPath:
             if len(self._layers) > 4096:
                 self._layers.clear()
             names = tuple(ly[0] for ly in lys)
-            js = _exact(_dumps([layer_dict(*ly) for ly in lys]))
+            js = _dumps_kept([layer_dict(*ly) for ly in lys])
             got = self._layers[key] = (js, names, "/".join(names))
         return got
 

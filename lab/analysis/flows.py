@@ -48,6 +48,8 @@ _FLAG_STR: dict[int, str] = {}
 SIDE = ("client", "server")
 ARROW = ("client -> server", "server -> client")
 PURE_ACK = ("pure ACK client -> server", "pure ACK server -> client")
+NO_SCALE = (None, None)  # a stream's window scales before its handshake told them (one shared tuple)
+_SCALES: dict[tuple, tuple] = {NO_SCALE: NO_SCALE}  # every distinct pair once, shared by the streams
 _new_info = object.__new__
 
 
@@ -73,7 +75,7 @@ class TcpLink:
 
     __slots__ = ("nxt", "lastack", "lastwin", "dupacks", "data_seen", "syn_frame", "synack_frame",
                  "synack_seq", "synack_ack", "hsack_frame", "fin_from", "nxt_ts", "syn_ts", "first_rtt",
-                 "lastack_ts", "probe", "fin_frame", "fin_end")
+                 "lastack_ts", "probe", "fin_wait")
 
     def __init__(self) -> None:
         self.nxt: list[int | None] = [None, None]
@@ -92,8 +94,9 @@ class TcpLink:
         self.synack_ack: int | None = None
         self.hsack_frame: int | None = None
         self.fin_from: list[str] = []
-        self.fin_frame: list[int | None] = [None, None]  # each direction's FIN not yet acknowledged
-        self.fin_end: list[int | None] = [None, None]  # ... and the ACK number that acknowledges it
+        # each direction's FIN not yet acknowledged: (its frame, the ACK number that acknowledges it); made
+        # at the first FIN, so a stream costs nothing more before its teardown
+        self.fin_wait: list[tuple[int, int] | None] | None = None
 
 
 class TcpStream:
@@ -125,8 +128,10 @@ class TcpStream:
         self.home = home  # the interface the stream was first seen on
         self.link = TcpLink()  # ... and what that interface has seen
         self.links: dict[int, TcpLink] | None = None  # other interfaces, in a merged multi-link capture
-        self.wsopt: list[int | None] = [None, None]  # each side's SYN: its window scale, -1 without one
-        self.shift: list[int] | None = None  # the scale in effect per direction, once both SYNs were seen
+        # each side's SYN: its window scale option (-1 without one); then the shift in effect per direction,
+        # None until both SYNs were seen. Pairs of ``_SCALES``: a stream holds no tuple of its own.
+        self.wsopt: tuple[int | None, int | None] = NO_SCALE
+        self.shift: tuple[int | None, int | None] = NO_SCALE
 
     def link_of(self, iface: int) -> TcpLink:
         """The per-interface state for ``iface`` (made on first use)."""
@@ -280,13 +285,9 @@ class FlowTable:
         info.analysis = an = []
         if fl & SYN:
             info.wshift = 0
-            st.wsopt[d] = -1 if wscale is None else wscale
-            w0, w1 = st.wsopt
-            if w0 is not None and w1 is not None:
-                st.shift = [w0, w1] if w0 >= 0 and w1 >= 0 else [0, 0]
+            self._syn_scale(st, d, wscale)
         else:
-            sh = st.shift
-            info.wshift = sh[d] if sh is not None else None
+            info.wshift = st.shift[d]
 
         # handshake bookkeeping: the stream's first occurrence of each step (frame numbers, flag-derived as
         # in the corpus truth) and, for roles and "answers", this interface's own
@@ -430,7 +431,10 @@ class FlowTable:
             if side not in lk.fin_from:
                 lk.fin_from.append(side)
                 first = len(lk.fin_from) == 1
-                lk.fin_frame[d], lk.fin_end[d] = number, (seq + seglen) & M32
+                fw = lk.fin_wait
+                if fw is None:
+                    fw = lk.fin_wait = [None, None]
+                fw[d] = (number, (seq + seglen) & M32)
             else:
                 first = None
             st.fin_frames.append(number)
@@ -463,10 +467,15 @@ class FlowTable:
             else:
                 role = "ack"
                 arrow = ARROW[d]
-                if lk.fin_from and lk.fin_frame[o] is not None and ack == lk.fin_end[o] and fl & ACK:
-                    info.answers = lk.fin_frame[o]  # the first ACK of the peer's FIN answers that FIN
-                    lk.fin_frame[o] = None
-                if "window_update" in an:
+                fw = lk.fin_wait
+                if fw is not None and fl & ACK:
+                    fin = fw[o]
+                    if fin is not None and ack == fin[1]:
+                        info.answers = fin[0]  # the first ACK of the peer's FIN answers that FIN
+                        fw[o] = None
+                if not an:  # most ACKs: nothing flagged
+                    text = PURE_ACK[d]
+                elif "window_update" in an:
                     text = f"window update {arrow} (win={win})"
                 elif "zero_window" in an:
                     text = f"zero-window ACK {arrow}: receiver buffer full"
@@ -488,6 +497,18 @@ class FlowTable:
         info.role = role
         info.text = text
         return info
+
+    @staticmethod
+    def _syn_scale(st: TcpStream, d: int, wscale: int | None) -> None:
+        """A SYN of direction ``d`` with window scale option ``wscale``: once both sides' SYNs were seen,
+        the shift in effect (RFC 7323: each side's own option, or 0 both ways unless both carry one)."""
+        w0, w1 = st.wsopt
+        ws = -1 if wscale is None else wscale
+        pair = (ws, w1) if d == 0 else (w0, ws)
+        st.wsopt = pair = _SCALES.setdefault(pair, pair)
+        w0, w1 = pair
+        if w0 is not None and w1 is not None:
+            st.shift = pair if w0 >= 0 and w1 >= 0 else _SCALES.setdefault((0, 0), (0, 0))
 
     def _retrans_kind(self, lk: TcpLink, d: int, seq: int, seglen: int, ts: int | None) -> str:
         """A segment that does not advance the sequence: answers duplicate ACKs (within 20 ms of the last),

@@ -7,6 +7,10 @@ timestamp field of garbage): such a record goes through the stdlib encoder, whic
 ``dumps64`` is orjson itself, for values that cannot hold such an int (floats, strings, lists of strings,
 header fields of at most 32 bits): the fast path encodes a few of them per packet, and a wrapper's extra
 call per value costs more there than the encoding.
+
+orjson's result keeps the whole buffer it encoded into (4 KiB and more, however short the JSON): bytes that
+are kept -- in a cache, or in an output buffer until it is written -- are made by ``dumps_kept``, an
+exact-size copy (a conversations.jsonl buffer of 1 MiB of lines held 8 MiB).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["dumps", "dumps64"]
+__all__ = ["dumps", "dumps64", "dumps_kept"]
 
 _stdlib = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 dumps64: Callable[[Any], bytes] = orjson.dumps
@@ -29,3 +33,8 @@ def dumps(obj: Any) -> bytes:
         return dumps64(obj)
     except TypeError:  # an int beyond 64 bits: the stdlib encoder takes any int
         return _stdlib(obj).encode("utf-8")
+
+
+def dumps_kept(obj: Any) -> bytes:
+    """``dumps(obj)`` in bytes of its own size, for bytes that are kept (see the module docstring)."""
+    return memoryview(dumps(obj)).tobytes()

@@ -38,7 +38,7 @@ from lab.analysis.catalogue import layer_dict
 from lab.analysis.decode import Decoder, Pkt, win_text
 from lab.analysis.fastpath import MAX_RECENT, FastPath, Renderer
 from lab.analysis.flows import FlowTable, flag_str
-from lab.analysis.jsonline import dumps as _dumps
+from lab.analysis.jsonline import dumps_kept as _dumps_kept
 from lab.analysis.lines import Lines
 from lab.analysis.reader import DEFAULT_MAX_RATIO, CaptureReader, check_capture_path, check_inflation
 from lab.analysis.renderproc import RenderProcess
@@ -168,7 +168,7 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
         conv_lines.close()
         raise
     writer: AnnotatedWriter | None = None
-    flows = FlowTable(on_done=lambda s: conv_lines.add(_dumps(s)))
+    flows = FlowTable(on_done=lambda s: conv_lines.add(_dumps_kept(s)))  # kept until written
     decoder = Decoder()
     decode = decoder.decode
     # one counter for everything the summary counts: (layer names, role code, cause source, app)
@@ -234,7 +234,7 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
                 role = rec["role"]
                 names = tuple(ly["name"] for ly in rec["layers"])
                 kind = (names, role["code"], cause["source"], rec["app"])
-                line = _dumps(rec)
+                line = _dumps_kept(rec)  # kept until written
                 comment = f"{role['text']} | {cause['text']} | {'/'.join(names) or 'no decodable header'}"
                 kinds[kind] = kinds.get(kind, 0) + 1
                 if ship:
