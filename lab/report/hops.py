@@ -19,14 +19,19 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lab.analysis.attribution import norm_ip
+from lab.records import CallRecord, PacketRecord
+
+if TYPE_CHECKING:  # lab.report.records imports the schema checks; this module is imported by the runner
+    from lab.report.records import NodeInfo
 
 # ICMPv6 types the kernel sends on its own: MLD (130-132, 143), router solicitation/advertisement
 # (133, 134), neighbour solicitation/advertisement (135, 136), redirect (137)
 BACKGROUND_ICMP6 = {130: "MLD", 131: "MLD", 132: "MLD", 143: "MLD", 133: "router solicitation",
                     134: "router advertisement", 135: "NDP", 136: "NDP", 137: "redirect"}
+UNNAMED = ("Data", "Padding", "Trailer")  # layers that name no protocol
 BACKGROUND_EXPLANATION = (
     "background: MLD reports, neighbour discovery (NDP) and router solicitations are the kernel's IPv6 "
     "housekeeping when an interface comes up (joining multicast groups, checking its addresses are unique); "
@@ -50,58 +55,59 @@ class Hop:
     group: str | None = None  # "multicast ff02::16" / "broadcast ff:ff:ff:ff:ff:ff" when sent to a group
 
 
-def link_ends_from(nodes_info: Mapping[str, Mapping[str, Any]]) -> dict[str, LinkEnds]:
+def link_ends_from(nodes_info: Mapping[str, NodeInfo]) -> dict[str, LinkEnds]:
     """interface name -> LinkEnds, from report.json's ``nodes`` block (what the run realized)."""
     out: dict[str, LinkEnds] = {}
     for node, info in nodes_info.items():
-        ifaces = info.get("interfaces") or []
-        macs = frozenset(str(i.get("mac") or "").lower() for i in ifaces if i.get("mac"))
+        ifaces = info["interfaces"]
+        macs = frozenset(i["mac"].lower() for i in ifaces if i["mac"])
         for iface in ifaces:
-            name = iface.get("name")
-            if name:
-                out[str(name)] = LinkEnds(str(node), iface.get("peer") or None, macs)
+            if iface["name"]:
+                out[iface["name"]] = LinkEnds(node, iface["peer"] or None, macs)
     return out
 
 
-def mac_nodes_from(nodes_info: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+def mac_nodes_from(nodes_info: Mapping[str, NodeInfo]) -> dict[str, str]:
     """MAC -> node for MACs that name one node only (loopback interfaces all share 00:00:00:00:00:00)."""
     owners: dict[str, set[str]] = {}
     for node, info in nodes_info.items():
-        for iface in info.get("interfaces") or []:
-            if iface.get("mac"):
-                owners.setdefault(str(iface["mac"]).lower(), set()).add(str(node))
+        for iface in info["interfaces"]:
+            if iface["mac"]:
+                owners.setdefault(iface["mac"].lower(), set()).add(node)
     return {mac: next(iter(n)) for mac, n in owners.items() if len(n) == 1 and mac.strip("0:")}
 
 
-def ip_nodes_from(nodes_info: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+def ip_nodes_from(nodes_info: Mapping[str, NodeInfo]) -> dict[str, str]:
     """IP address -> node, from the interfaces' addresses."""
     out: dict[str, str] = {}
     for node, info in nodes_info.items():
-        for iface in info.get("interfaces") or []:
-            for key in ("ipv4", "ipv6"):
-                if iface.get(key):
+        for iface in info["interfaces"]:
+            for address in (iface["ipv4"], iface["ipv6"]):
+                if address:
                     try:
-                        out[str(ipaddress.ip_interface(iface[key]).ip)] = str(node)
+                        out[str(ipaddress.ip_interface(address).ip)] = node
                     except ValueError:
                         continue
     return out
 
 
-def endpoint_nodes(calls: Iterable[Mapping[str, Any]]) -> dict[tuple[str, int], str]:
+def endpoint_nodes(calls: Iterable[CallRecord]) -> dict[tuple[str, int], str]:
     """(IP, port) -> node, from the local addresses the traced sockets had."""
     out: dict[tuple[str, int], str] = {}
     for call in calls:
-        local = call.get("local")
-        if isinstance(local, list | tuple) and len(local) >= 2 and local[1]:
-            out[(norm_ip(str(local[0])) or "", local[1])] = str(call.get("node"))
+        local = call["local"]
+        if isinstance(local, list) and len(local) >= 2 and isinstance(local[1], int) and local[1]:
+            out[(norm_ip(str(local[0])) or "", local[1])] = str(call["node"])
     return out
 
 
-def group_destination(pkt: Mapping[str, Any]) -> tuple[str, str] | None:
+def group_destination(pkt: PacketRecord) -> tuple[str, str] | None:
     """``("multicast", "ff02::16")`` or ``("broadcast", "ff:ff:ff:ff:ff:ff")`` when the packet is addressed
     to a group rather than to one node (the IP destination decides first, then the Ethernet one); else None.
     A subnet's directed broadcast (198.18.0.255) is not recognised: the prefix is not in the record."""
-    return _group(str((pkt.get("ip") or {}).get("dst") or ""), str((pkt.get("eth") or {}).get("dst") or ""))
+    ip, eth = pkt["ip"], pkt["eth"]
+    dst_mac = eth["dst"] if eth is not None else None
+    return _group(ip["dst"] if ip is not None else "", dst_mac if dst_mac is not None else "")
 
 
 @lru_cache(maxsize=65536)  # a capture has few distinct destinations; parsing each address is slow
@@ -128,9 +134,10 @@ def _group(dst_ip: str, dst_mac: str) -> tuple[str, str] | None:
     return None
 
 
-def to_ip_group(pkt: Mapping[str, Any]) -> bool:
+def to_ip_group(pkt: PacketRecord) -> bool:
     """Sent to an IP multicast or broadcast address (an ARP request's target names its one receiver)."""
-    return bool((pkt.get("ip") or {}).get("dst")) and _group(str(pkt["ip"]["dst"]), "") is not None
+    ip = pkt["ip"]
+    return ip is not None and bool(ip["dst"]) and _group(ip["dst"], "") is not None
 
 
 class HopFinder:
@@ -149,91 +156,110 @@ class HopFinder:
         self.ip_nodes = ip_nodes or {}
         self.ep_nodes = ep_nodes or {}
 
-    def hop(self, pkt: Mapping[str, Any]) -> Hop:
+    def hop(self, pkt: PacketRecord) -> Hop:
         group = group_destination(pkt)
         group_text = f"{group[0]} {group[1]}" if group else None
-        ends = self.links.get(str(pkt.get("interface") or ""))
+        ends = self.links.get(pkt["interface"])
         if ends is not None and ends.peer:
-            src_mac = str((pkt.get("eth") or {}).get("src") or "").lower()
+            eth = pkt["eth"]
+            src_mac = eth["src"].lower() if eth is not None else ""
             owner = self.mac_nodes.get(src_mac)
             if src_mac in ends.macs or owner == ends.node:
                 return Hop(ends.node, ends.peer, group_text)
             if owner == ends.peer or src_mac:
                 return Hop(ends.peer, ends.node, group_text)
-        src, dst = self._by_address(pkt)
+        src, dst = self.by_address(pkt)
         if to_ip_group(pkt):
             dst = None  # a socket bound to the group address is one member of several, not the receiver
         if dst is None and group is None:
-            node = pkt.get("node")
+            node = pkt["node"]
             if node and node != src:
-                dst = str(node)
+                dst = node
         return Hop(src, dst, group_text)
 
-    def _by_address(self, pkt: Mapping[str, Any]) -> tuple[str | None, str | None]:
-        """By socket endpoint (exact, even when every host shares 127.0.0.1 on a loopback topology), then
-        by MAC (per link), then by IP address."""
-        eth = pkt.get("eth") or {}
-        ip = pkt.get("ip") or {}
-        arp = pkt.get("arp") or {}
-        l4 = pkt.get("tcp") or pkt.get("udp") or {}
-        src = self.ep_nodes.get((ip.get("src"), l4.get("sport"))) if l4 else None
-        dst = self.ep_nodes.get((ip.get("dst"), l4.get("dport"))) if l4 else None
-        src = src or self.mac_nodes.get(str(eth.get("src", "")).lower())
-        dst = dst or self.mac_nodes.get(str(eth.get("dst", "")).lower())
-        src = src or self.ip_nodes.get(ip.get("src") or arp.get("sender_ip") or "")
-        dst = dst or self.ip_nodes.get(ip.get("dst") or arp.get("target_ip") or "")
+    def by_address(self, pkt: PacketRecord) -> tuple[str | None, str | None]:
+        """Which nodes a packet goes between by its addresses alone: by socket endpoint (exact, even when
+        every host shares 127.0.0.1 on a loopback topology), then by MAC (per link), then by IP address."""
+        eth, ip, arp = pkt["eth"], pkt["ip"], pkt["arp"]
+        tcp = pkt["tcp"]
+        l4 = tcp if tcp is not None else pkt["udp"]
+        src = dst = None
+        if l4 is not None and ip is not None:
+            src = self.ep_nodes.get((ip["src"], l4["sport"]))
+            dst = self.ep_nodes.get((ip["dst"], l4["dport"]))
+        if eth is not None:
+            src = src or self.mac_nodes.get(eth["src"].lower())
+            dst = dst or (self.mac_nodes.get(eth["dst"].lower()) if eth["dst"] is not None else None)
+        if ip is not None:
+            src_ip, dst_ip = ip["src"], ip["dst"]
+        elif arp is not None:
+            src_ip, dst_ip = arp["sender_ip"], arp["target_ip"]
+        else:
+            src_ip = dst_ip = ""
+        src = src or self.ip_nodes.get(src_ip)
+        dst = dst or self.ip_nodes.get(dst_ip)
         return src, dst
 
 
-def background_kind(pkt: Mapping[str, Any]) -> str | None:
+def background_kind(pkt: PacketRecord) -> str | None:
     """"MLD", "NDP", "router solicitation"... when the packet is the kernel's own IPv6 housekeeping that no
     program's call caused (a neighbour solicitation triggered by a connect() is not background)."""
-    icmp = pkt.get("icmp") or {}
-    if icmp.get("version") != 6 or icmp.get("type") not in BACKGROUND_ICMP6:
+    icmp = pkt["icmp"]
+    if icmp is None or icmp["version"] != 6 or icmp["type"] not in BACKGROUND_ICMP6:
         return None
-    cause = pkt.get("cause") or {}
-    if cause.get("calls") or cause.get("related"):
+    cause = pkt["cause"]
+    if cause.get("calls") or cause.get("related"):  # NotRequired lists: absent or empty, no call named
         return None
     return BACKGROUND_ICMP6[icmp["type"]]
 
 
-def is_probe(pkt: Mapping[str, Any]) -> bool:
-    return (pkt.get("role") or {}).get("code") == "lab-probe"
+def is_probe(pkt: PacketRecord) -> bool:
+    return pkt["role"]["code"] == "lab-probe"
 
 
-def program_caused(packets: Iterable[Mapping[str, Any]]) -> set[int]:
+def caused_by_program(pkt: PacketRecord, mine: set[int]) -> bool:
+    """Whether a traced program caused this packet: named calls in its cause, or answering / copying a
+    frame in ``mine`` (the frames found so far, in frame order)."""
+    cause = pkt["cause"]
+    if cause.get("calls") or cause.get("related"):
+        return True
+    answers, copy_of = cause.get("answers"), cause.get("copy_of")
+    return (answers is not None and answers in mine) or (copy_of is not None and copy_of in mine)
+
+
+def program_caused(packets: Iterable[PacketRecord]) -> set[int]:
     """Frame numbers a traced program caused: named calls in their cause, or answering / copying a frame
     that such a call caused (the SYN-ACK answers connect()'s SYN; a forwarded copy is the same packet)."""
     mine: set[int] = set()
     for pkt in packets:  # in frame order: what a packet answers or copies came before it
-        cause = pkt.get("cause") or {}
-        linked = (cause.get("answers"), cause.get("copy_of"))
-        if cause.get("calls") or cause.get("related") or any(n in mine for n in linked if n):
-            mine.add(int(pkt.get("number", 0)))
+        if caused_by_program(pkt, mine):
+            mine.add(pkt["number"])
     return mine
 
 
-def protocol_of(pkt: Mapping[str, Any]) -> str:
+def protocol_of(pkt: PacketRecord) -> str:
     """The highest named layer, the one a filter by protocol means (TCP, UDP, ARP, ICMPv6, DNS...)."""
-    names = [str(layer.get("name")) for layer in pkt.get("layers") or [] if layer.get("name")]
-    names = [n for n in names if n not in ("Data", "Padding", "Trailer")]
-    if pkt.get("app"):
-        return str(pkt["app"]).upper()
+    if pkt["app"]:
+        return pkt["app"].upper()
+    names = [layer["name"] for layer in pkt["layers"] if layer["name"] and layer["name"] not in UNNAMED]
     return names[-1] if names else "?"
 
 
-def connection_of(pkt: Mapping[str, Any]) -> str | None:
+def connection_of(pkt: PacketRecord) -> str | None:
     """``TCP 198.18.0.1:55564 <-> 198.18.0.2:5000``: one key per conversation, either direction."""
-    ip = pkt.get("ip") or {}
-    for proto in ("tcp", "udp"):
-        l4 = pkt.get(proto)
-        if l4 and ip.get("src") and ip.get("dst"):
-            a = _ep(ip["src"], l4.get("sport"))
-            b = _ep(ip["dst"], l4.get("dport"))
-            lo, hi = sorted((a, b))
-            return f"{proto.upper()} {lo} <-> {hi}"
-    return None
+    ip, tcp, udp = pkt["ip"], pkt["tcp"], pkt["udp"]
+    if ip is None or not ip["src"] or not ip["dst"]:
+        return None
+    if tcp is not None:
+        proto, sport, dport = "TCP", tcp["sport"], tcp["dport"]
+    elif udp is not None:
+        proto, sport, dport = "UDP", udp["sport"], udp["dport"]
+    else:
+        return None
+    a, b = _ep(ip["src"], sport), _ep(ip["dst"], dport)
+    lo, hi = sorted((a, b))
+    return f"{proto} {lo} <-> {hi}"
 
 
-def _ep(host: str, port: Any) -> str:
-    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+def _ep(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.errors import UsageError
+from lab.records import CallRecord, PacketRecord
 from lab.report import hops
 from lab.report.hops import group_destination, ip_nodes_from  # the ladder's API since before hops
 from lab.tracing.calltext import SendWaits, call_text, duration_text
@@ -71,25 +72,27 @@ class LadderFilter:
                 raise UsageError(f"--filter {item!r}: expected one of {FILTER_HELP}")
         return cls(**values)
 
-    def keeps_packet(self, pkt: Mapping[str, Any], src: str | None, dst: str | None, mine: set[int]) -> bool:
+    def keeps_packet(self, pkt: PacketRecord, src: str | None, dst: str | None, mine: set[int]) -> bool:
         if self.protocol and hops.protocol_of(pkt).lower() != self.protocol.lower():
             return False
         if self.node and self.node not in (src, dst):
             return False
-        if self.mine and int(pkt.get("number", 0)) not in mine:
+        if self.mine and pkt["number"] not in mine:
             return False
         if self.connection:
-            key = hops.connection_of(pkt) or ""
+            key = hops.connection_of(pkt)
+            if key is None:
+                return False
             want = self.connection if not self.connection.isdigit() else f":{self.connection}"
             ends = [e.strip() for e in key.partition(" ")[2].split("<->")]
             if not any(e == self.connection or e.endswith(want) for e in ends if e):
                 return False
         return True
 
-    def keeps_call(self, call: Mapping[str, Any], socks: set[str] | None) -> bool:
-        if self.node and str(call.get("node")) != self.node:
+    def keeps_call(self, call: CallRecord, socks: set[str] | None) -> bool:
+        if self.node and call["node"] != self.node:
             return False
-        return socks is None or str(call.get("sock")) in socks
+        return socks is None or str(call["sock"]) in socks
 
 
 def cut_to_width(text: str, width: int) -> str:
@@ -105,24 +108,17 @@ class Lane:
     kind: str = "host"
 
 
-def _short_role(pkt: Mapping[str, Any]) -> str:
-    tcp, udp = pkt.get("tcp"), pkt.get("udp")
-    role = (pkt.get("role") or {}).get("code", "?")
-    if tcp:
-        flags = tcp.get("flags", "")
-        return f"{flags} seq={tcp.get('seq')} ack={tcp.get('ack')} len={tcp.get('len')}"
-    if udp:
-        return f"UDP {udp.get('length', 8) - 8} B" + (f" {pkt['app']}" if pkt.get("app") else "")
-    if pkt.get("arp"):
-        arp = pkt["arp"]
-        return (
-            f"ARP who-has {arp.get('target_ip')}"
-            if arp.get("op") == 1
-            else f"ARP {arp.get('sender_ip')} is-at"
-        )
-    if pkt.get("icmp"):
-        return f"ICMP {pkt['icmp'].get('name') or pkt['icmp'].get('type')}"
-    return role
+def _short_role(pkt: PacketRecord) -> str:
+    tcp, udp, arp, icmp = pkt["tcp"], pkt["udp"], pkt["arp"], pkt["icmp"]
+    if tcp is not None:
+        return f"{tcp['flags']} seq={tcp['seq']} ack={tcp['ack']} len={tcp['len']}"
+    if udp is not None:
+        return f"UDP {udp['length'] - 8} B" + (f" {pkt['app']}" if pkt["app"] else "")
+    if arp is not None:
+        return f"ARP who-has {arp['target_ip']}" if arp["op"] == 1 else f"ARP {arp['sender_ip']} is-at"
+    if icmp is not None:
+        return f"ICMP {icmp['name'] or icmp['type']}"
+    return pkt["role"]["code"]
 
 
 class _Columns:
@@ -168,30 +164,7 @@ class _Columns:
         return "".join(row)
 
 
-def _endpoints(
-    pkt: Mapping[str, Any],
-    mac_nodes: Mapping[str, str],
-    ip_nodes: Mapping[str, str],
-    ep_nodes: Mapping[tuple[str, int], str],
-) -> tuple[str | None, str | None]:
-    """Which nodes a packet goes between, by its addresses: by socket endpoint (exact, even when every host
-    shares 127.0.0.1 as source on a loopback topology), then by MAC (per link), then by IP address."""
-    eth = pkt.get("eth") or {}
-    ip = pkt.get("ip") or {}
-    arp = pkt.get("arp") or {}
-    l4 = pkt.get("tcp") or pkt.get("udp") or {}
-    src = ep_nodes.get((ip.get("src"), l4.get("sport"))) if l4 else None
-    dst = ep_nodes.get((ip.get("dst"), l4.get("dport"))) if l4 else None
-    src = src or mac_nodes.get(str(eth.get("src", "")).lower())
-    dst = dst or mac_nodes.get(str(eth.get("dst", "")).lower())
-    src = src or ip_nodes.get(ip.get("src") or arp.get("sender_ip") or "")
-    dst = dst or ip_nodes.get(ip.get("dst") or arp.get("target_ip") or "")
-    return src, dst
-
-
-def _packet_row(
-    pkt: Mapping[str, Any], src: str | None, dst: str | None, cols: _Columns
-) -> tuple[str, str]:
+def _packet_row(pkt: PacketRecord, src: str | None, dst: str | None, cols: _Columns) -> tuple[str, str]:
     """The column part of a packet's row and what to say about its destination ("" for a plain arrow).
 
     A group address has no one receiving column, so the packet is a ``*`` at its sender. A unicast packet
@@ -200,19 +173,21 @@ def _packet_row(
         group = group_destination(pkt)
         if group is not None:
             return cols.mark(src or "", "*"), f"{group[0]} to {group[1]}"
-        node = pkt.get("node")
+        node = pkt["node"]
         if node and node != src:
-            dst = str(node)
+            dst = node
     if dst is None or dst not in cols.pos:
-        ip, eth = pkt.get("ip") or {}, pkt.get("eth") or {}
-        addr = ip.get("dst") or eth.get("dst") or "?"
-        return cols.mark(src or "", "*"), f"to {addr} (no node of this ladder)"
+        ip, eth = pkt["ip"], pkt["eth"]
+        addr = ip["dst"] if ip is not None and ip["dst"] else None
+        if addr is None and eth is not None:
+            addr = eth["dst"]
+        return cols.mark(src or "", "*"), f"to {addr or '?'} (no node of this ladder)"
     return cols.arrow(src, dst, str(pkt["number"])), ""
 
 
 def render_ladder(
-    packets: Iterable[Mapping[str, Any]],
-    calls: Iterable[Mapping[str, Any]],
+    packets: Iterable[PacketRecord],
+    calls: Iterable[CallRecord],
     lanes: list[Lane],
     mac_nodes: Mapping[str, str] | None = None,
     *,
@@ -235,21 +210,22 @@ def render_ladder(
     keep = keep or LadderFilter()
     cols = _Columns(lanes)
     packets = list(packets)
-    calls = [c for c in calls if c.get("call") not in QUIET_CALLS]
+    calls = [c for c in calls if c["call"] not in QUIET_CALLS]
     ep_nodes = hops.endpoint_nodes(calls)
     finder = hops.HopFinder(links=links, mac_nodes=mac_nodes, ip_nodes=ip_nodes, ep_nodes=ep_nodes)
     mine = hops.program_caused(packets)
+    routed = any(lane.kind == "router" for lane in cols.lanes)
     events: list[tuple[int, int, str, str]] = []  # (time, order, column part, text)
     folded: dict[str, int] = {}
     kept_calls: set[int] = set()
     for pkt in packets:
-        if (pkt.get("role") or {}).get("code") == "lab-probe":
+        if hops.is_probe(pkt):
             continue
-        if links and (pkt.get("interface") in links):
+        if links and pkt["interface"] in links:
             hop = finder.hop(pkt)
             src, dst, group = hop.src, hop.dst, hop.group
         else:
-            src, dst = _endpoints(pkt, mac_nodes, ip_nodes, ep_nodes)
+            src, dst = finder.by_address(pkt)
             group = None
             if hops.to_ip_group(pkt):
                 dst = None  # to a group: a star at the sender, not an arrow to one member
@@ -259,36 +235,31 @@ def render_ladder(
             continue
         if not keep.keeps_packet(pkt, src, dst, mine):
             continue
-        kept_calls.update(c for c in (pkt.get("cause") or {}).get("calls") or [] if isinstance(c, int))
+        cause = pkt["cause"]
+        kept_calls.update(cause.get("calls", ()))
         part, where = _packet_row(pkt, src, dst, cols)
         if group and not where:
             where = f"{group} (on this link)"
-        ip = pkt.get("ip") or {}
-        if links and ip.get("ttl") is not None and any(lane.kind == "router" for lane in cols.lanes):
+        ip = pkt["ip"]
+        if links and ip is not None and routed:
             where = f"ttl={ip['ttl']}" + (f"  {where}" if where else "")
-        cause = pkt.get("cause") or {}
-        role = (pkt.get("role") or {}).get("text", "")
         where = f"  {where}" if where else ""
-        text = f"#{pkt['number']} {_short_role(pkt)}  {role}{where}  <- {cause.get('text', '?')}"
-        events.append((pkt["ts_ns"], 1, part, text))
+        text = f"#{pkt['number']} {_short_role(pkt)}  {pkt['role']['text']}{where}  <- {cause['text']}"
+        events.append((_time(pkt), 1, part, text))
     # every time a row starts at, sorted: a call that has one of them strictly inside (start, end) gets a
     # separate "returns" row, so nothing that happened while it ran is drawn after its outcome
-    socks = ({str(c.get("sock")) for c in calls if c.get("id") in kept_calls}
-             if keep.connection else None)
+    socks = {str(c["sock"]) for c in calls if c["id"] in kept_calls} if keep.connection else None
     calls = [c for c in calls if keep.keeps_call(c, socks)]
-    times = sorted([e[0] for e in events] + [c.get("t_start_ns") or 0 for c in calls])
+    times = sorted([e[0] for e in events] + [c["t_start_ns"] for c in calls])
     steps = classic_steps(calls)
     waits = SendWaits(packets)
     for call in calls:
-        node = str(call.get("node", "?"))
-        start = call.get("t_start_ns") or 0
-        end = call.get("t_end_ns") or start
+        node = str(call["node"])
+        start, end = call["t_start_ns"], call["t_end_ns"]
         step = step_label(call, steps)
-        label = f"{node} {call_text(call)}  [call #{call.get('id')}{', ' + step if step else ''}]"
+        label = f"{node} {call_text(call)}  [call #{call['id']}{', ' + step if step else ''}]"
         if bisect_left(times, end) > bisect_right(times, start):
-            events.append(
-                (start, 0, cols.mark(node, "*"), f"{node} {call.get('call')}() #{call.get('id')} ...")
-            )
+            events.append((start, 0, cols.mark(node, "*"), f"{node} {call['call']}() #{call['id']} ..."))
             events.append(
                 (end, 2, cols.mark(node, "<"), f"{label}  {duration_text(call, waits.waited(call))}")
             )
@@ -319,6 +290,12 @@ def render_ladder(
         + ("; + = a route installed or removed" if notes else "")
     )
     return "\n".join(lines) + "\n"
+
+
+def _time(pkt: PacketRecord) -> int:
+    """A packet's capture time; a frame without one (a pcap's record with no time) sorts first."""
+    ts = pkt["ts_ns"]
+    return 0 if ts is None else ts
 
 
 def route_notes(routes: Iterable[Mapping[str, Any]]) -> list[tuple[int, str, str]]:

@@ -1,20 +1,20 @@
 """What a finished run (or a ``lab analyze`` output) left on disk, read once for every renderer.
 
-The records are written by other stages that keep evolving (new cause fields, a ``lost`` block, a
-``capture`` block in report.json, runs cut short), so everything here is read defensively: a missing
-optional file is an empty value, a line that is not JSON is skipped and counted, never guessed at. Nothing
-is invented: a renderer draws what the records say, or says that they do not say it.
+This is the renderers' one boundary. ``lab show`` and the page open any directory a user points them at
+-- a lab run, a run of an older version, a ``lab analyze`` of a foreign capture, a hand-edited file -- so
+each record is checked here, once, against the schema (``lab.records``; the check is
+:mod:`lab.report.shapes`): the keys it requires, its nested blocks, its integers, and a ``schema_version``
+this version knows. A record that fails is one line naming the file, the line and what is wrong
+(``UsageError``: exit 2, no traceback, no page written). Everything after this module reads the records
+directly by subscript, as their types say; a key the schema marks NotRequired is read with one ``.get``.
 
-Why the records stay plain dicts here, read with ``.get``, and not the typed records of ``lab.records``
-that the lab's own checks, questions and story read directly: ``lab show`` and the page open any directory
-a user points them at -- a hand-edited run, one from an older version, a ``lab analyze`` of a foreign
-capture -- and a damaged record must cost one line of the drawing, not a traceback. Validating every
-record against the shipped schema at this boundary would make typed access safe, but jsonschema takes
-about 0.4 ms a packet here (some 90 s of CPU for a 209,606-packet capture whose page takes 4.4 s); so the
-renderers (``ladder``, ``hops``, ``html``) stay defensive.
+report.json's ``nodes`` and ``observations`` are kept open by the schema (still evolving); the renderers'
+view of them is ``NodeInfo``/``NodeInterface``/``Observation`` here (what ``lab.explain.nodes_info`` and
+``lab.labs.evaluate`` write), checked the same way.
 
-What is never read into a rendering: the ``answers`` block a report.json may carry (a student opens the
-page; the questions are shown, their answers are not).
+A missing optional file is an empty value (a ``lab analyze`` directory has no calls.jsonl or
+report.json; a run cut short may lack some). What is never read into a rendering: the ``answers`` block a
+report.json may carry (a student opens the page; the questions are shown, their answers are not).
 """
 
 from __future__ import annotations
@@ -23,46 +23,95 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
 
 from lab.errors import UsageError
 from lab.paths import RunPaths
+from lab.records import SCHEMA_VERSION, CallRecord, PacketRecord, ReportRecord, SummaryRecord
+from lab.report.shapes import Check
 from lab.yamlfile import YamlFileError, read_yaml_file
+
+KNOWN_VERSIONS = frozenset({SCHEMA_VERSION})
+
+
+class NodeInterface(TypedDict):
+    """One interface of report.json's ``nodes`` (``lab.explain.nodes_info``)."""
+
+    name: str
+    ipv4: str | None
+    ipv6: str | None
+    mac: str | None
+    peer: str | None
+
+
+class NodeInfo(TypedDict):
+    """One node of report.json's ``nodes``: its kind (host, router, switch) and interfaces (the writer also
+    keeps the node's namespace, which no rendering reads)."""
+
+    kind: str
+    interfaces: list[NodeInterface]
+
+
+class Observation(TypedDict):
+    """One expected observation of a lab run as report.json keeps it (``lab.labs.evaluate``)."""
+
+    check: str
+    params: dict[str, Any]
+    label: str
+    ok: bool
+    detail: str
+
+
+class LabText(TypedDict):
+    """The lab description's text parts a page shows (never the answers)."""
+
+    concept: str
+    summary: str
+    questions: list[dict[str, str]]
+
+
+PACKET, CALL, REPORT, SUMMARY = (Check(t) for t in (PacketRecord, CallRecord, ReportRecord, SummaryRecord))
+NODE, OBSERVATION = Check(NodeInfo), Check(Observation)
 
 
 @dataclass
 class RunRecords:
-    """One run's records. ``report`` is report.json (a lab run) or summary.json (``lab analyze``)."""
+    """One run's records. ``report`` is report.json (None for a ``lab analyze`` output), ``summary``
+    summary.json (or the report's copy of it; None when neither is there)."""
 
     root: Path
-    calls: list[dict[str, Any]]
-    report: dict[str, Any]
-    summary: dict[str, Any]
-    lab: dict[str, Any] = field(default_factory=dict)  # the run's copy of its lab.yaml (concept, questions)
+    calls: list[CallRecord]
+    report: ReportRecord | None
+    summary: SummaryRecord | None
+    lab: LabText = field(default_factory=lambda: LabText(concept="", summary="", questions=[]))
     story: str = ""
     partial: str | None = None  # why the run was cut short (RunPaths.partial_reason), None when complete
-    skipped: list[int] = field(default_factory=lambda: [0])  # lines that were not JSON objects
 
-    def iter_packets(self) -> Iterator[dict[str, Any]]:
-        """packets.jsonl in frame order, streamed: a 200,000-packet analysis is never held in memory."""
-        return iter_jsonl(RunPaths(self.root).packets, self.skipped)
+    def iter_packets(self) -> Iterator[PacketRecord]:
+        """packets.jsonl in frame order, each record checked, streamed: a 200,000-packet analysis is never
+        held in memory.
+
+        Raises:
+            UsageError: a line that is not a packet record of a known schema version (file and line named).
+        """
+        return iter_records(RunPaths(self.root).packets, PACKET)
 
     @property
     def is_lab_run(self) -> bool:
-        return bool(self.report.get("lab"))
+        return self.report is not None and bool(self.report["lab"])
 
     @property
-    def nodes_info(self) -> dict[str, dict[str, Any]]:
-        nodes = self.report.get("nodes")
-        return nodes if isinstance(nodes, dict) else {}
+    def nodes_info(self) -> dict[str, NodeInfo]:
+        return self.report["nodes"] if self.report is not None else {}
 
     @property
     def title(self) -> str:
-        if self.is_lab_run:
-            return f"{self.report.get('lab')}: {self.report.get('title') or ''}".rstrip(": ")
-        return f"lab analyze {self.summary.get('file') or self.root.name}"
+        if self.report is not None and self.report["lab"]:
+            return f"{self.report['lab']}: {self.report['title']}".rstrip(": ")
+        file = self.summary["file"] if self.summary is not None else ""
+        return f"lab analyze {file or self.root.name}"
 
     @property
     def capture_file(self) -> Path | None:
@@ -74,72 +123,116 @@ class RunRecords:
         return None
 
 
-def iter_jsonl(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
-    """The JSON objects of a .jsonl file; a line that is not a JSON object is counted in ``skipped[0]``."""
+def record_problem(obj: Any, check: Check) -> str | None:
+    """Why ``obj`` is not a record the renderers can read, or None (the fast test first)."""
+    if obj.__class__ is dict and "schema_version" not in obj:
+        return ("no schema_version: written before the record schema (or not by lab); make it again with "
+                "this version (lab analyze, lab run)")
+    found = None if check.ok(obj) else check.problem(obj)
+    if found:
+        return found
+    if obj["schema_version"] in KNOWN_VERSIONS:
+        return None
+    known = ", ".join(str(v) for v in sorted(KNOWN_VERSIONS))
+    return f"schema_version {obj['schema_version']}: this version of lab reads schema version {known}"
+
+
+def iter_records(path: Path, check: Check) -> Iterator[Any]:
+    """The records of a .jsonl file, each checked (a missing file has none).
+
+    Raises:
+        UsageError: the file cannot be read, or a line is not such a record: ``FILE:LINE: problem``.
+    """
     try:
         fh = path.open("rb")  # bytes straight to orjson: decoding 300 MB of text first costs seconds
     except FileNotFoundError:
         return
     except OSError as err:
         raise UsageError(f"{path}: cannot read: {err.strerror}") from None
+    ok, known = check.ok, KNOWN_VERSIONS
     with fh:
-        for line in fh:
-            if line.isspace():
-                continue
+        for lineno, line in enumerate(fh, 1):
             try:
                 obj = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                skipped[0] += 1
-                continue
-            if isinstance(obj, dict):
+            except orjson.JSONDecodeError as err:
+                if line.isspace():
+                    continue
+                raise UsageError(f"{path}:{lineno}: not JSON ({err}): a damaged or foreign file") from None
+            if ok(obj) and obj["schema_version"] in known:  # the common case, inline
                 yield obj
-            else:
-                skipped[0] += 1
+                continue
+            found = record_problem(obj, check)
+            if found:
+                raise UsageError(f"{path}:{lineno}: {found}")
+            yield obj
 
 
-def _json_file(path: Path) -> dict[str, Any]:
+def _json_file(path: Path, check: Check) -> Any:
+    """A checked JSON document, or None when the file is not there."""
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return {}
+        return None
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
         raise UsageError(f"{path}: not a readable JSON file ({err})") from None
-    return obj if isinstance(obj, dict) else {}
+    found = record_problem(obj, check)
+    if found:
+        raise UsageError(f"{path}: {found}")
+    return obj
 
 
-def _lab_yaml(path: Path) -> dict[str, Any]:
-    """The lab description's text parts; the lab loader already validated it when the run started."""
+def _check_report(path: Path, report: ReportRecord) -> None:
+    """The open blocks the renderers read: each node and each observation."""
+    for name, info in report["nodes"].items():
+        found = NODE.problem(info, f"nodes.{name}.") if not NODE.ok(info) else None
+        if found:
+            raise UsageError(f"{path}: {found}")
+    for i, obs in enumerate(report.get("observations", []), 1):  # NotRequired: a lab run's only
+        found = OBSERVATION.problem(obs, f"observations.{i}.") if not OBSERVATION.ok(obs) else None
+        if found:
+            raise UsageError(f"{path}: {found}")
+
+
+def _lab_text(path: Path) -> LabText:
+    """The lab description's text parts; the lab loader already validated it when the run started (so a
+    part that is missing or of another type here is left empty, not guessed at)."""
     try:  # lab.yamlfile: a run directory can come from anyone; no alias bombs, no deep nesting
         obj = read_yaml_file(path)
     except YamlFileError:
-        return {}
+        obj = None
     if not isinstance(obj, dict):
-        return {}
+        return LabText(concept="", summary="", questions=[])
+    raw = obj["questions"] if isinstance(obj.get("questions"), list) else []
     questions = [{"id": str(q.get("id", "")), "text": str(q.get("text", ""))}
-                 for q in obj.get("questions") or [] if isinstance(q, dict)]
-    return {"concept": str(obj.get("concept") or ""), "summary": str(obj.get("summary") or ""),
-            "questions": questions}
+                 for q in raw if isinstance(q, dict)]
+    concept, summary = obj.get("concept"), obj.get("summary")
+    return LabText(concept=str(concept) if concept else "", summary=str(summary) if summary else "",
+                   questions=questions)
 
 
 def load_run(root: Path) -> RunRecords:
-    """Read a run directory (``lab run``) or an analysis directory (``lab analyze``).
+    """Read and check a run directory (``lab run``) or an analysis directory (``lab analyze``); packets
+    are checked as they are streamed (``RunRecords.iter_packets``).
 
     Raises:
-        UsageError: not a directory, or no packets.jsonl in it.
+        UsageError: not a directory, no packets.jsonl in it, or a record that is not one (file, line).
     """
     paths = RunPaths(Path(root))
     if not paths.root.is_dir():
         raise UsageError(f"no run directory at {root}")
     if not paths.packets.is_file():
         raise UsageError(f"{root} has no packets.jsonl: not a lab run or analysis output")
-    skipped = [0]
-    calls = list(iter_jsonl(paths.calls, skipped))
-    report = _json_file(paths.report)
-    report.pop("answers", None)  # never rendered: a student opens these pages
-    summary = _json_file(paths.summary) or report.get("summary") or {}
+    calls: list[CallRecord] = list(iter_records(paths.calls, CALL))
+    report: ReportRecord | None = _json_file(paths.report, REPORT)
+    if report is not None:
+        report.pop("answers", None)  # type: ignore[misc]  # never rendered: a student opens these pages
+        _check_report(paths.report, report)
+    summary: SummaryRecord | None = _json_file(paths.summary, SUMMARY)
+    if summary is None and report is not None:
+        summary = report["summary"]
     try:
         story = paths.story.read_text(encoding="utf-8", errors="replace")
     except OSError:
         story = ""
-    return RunRecords(paths.root, calls, report, summary if isinstance(summary, dict) else {},
-                      _lab_yaml(paths.lab_file), story, paths.partial_reason(), skipped)
+    return RunRecords(paths.root, calls, report, summary, _lab_text(paths.lab_file), story,
+                      paths.partial_reason())

@@ -22,10 +22,10 @@ def run_ladder(run_dir: Path, keep: LadderFilter, width: int | None) -> str:
     if not nodes:
         raise UsageError(f"{run_dir}: not a lab run (no nodes in report.json); lab show {run_dir} --html "
                          "draws an analysis")
-    lanes = [Lane(n, str(info.get("kind", "host"))) for n, info in nodes.items()
-             if info.get("kind") != "switch"]
-    title = records.title
+    lanes = [Lane(n, info["kind"]) for n, info in nodes.items() if info["kind"] != "switch"]
+    report = records.report
+    routes = report.get("routes", []) if report is not None else []  # NotRequired: a lab run without routing
     text = render_ladder(records.iter_packets(), records.calls, lanes, hops.mac_nodes_from(nodes),
-                         ip_nodes=hops.ip_nodes_from(nodes), title=title, links=hops.link_ends_from(nodes),
-                         keep=keep, notes=route_notes(records.report.get("routes") or []))
+                         ip_nodes=hops.ip_nodes_from(nodes), title=records.title,
+                         links=hops.link_ends_from(nodes), keep=keep, notes=route_notes(routes))
     return text if width is None else cut_to_width(text, width)

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from lab.records import PacketRecord
 from lab.report import hops
-
-NODES: dict[str, Any] = {
-    "h1": {"kind": "host", "interfaces": [{"name": "h1-eth0", "mac": "02:00:00:00:01:00", "peer": "r1",
-                                            "ipv4": "198.18.0.1/24"}]},
-    "r1": {"kind": "router", "interfaces": [
-        {"name": "r1-eth0", "mac": "02:00:00:00:02:00", "peer": "h1", "ipv4": "198.18.0.254/24"},
-        {"name": "r1-eth1", "mac": "02:00:00:00:02:01", "peer": "h2", "ipv4": "198.18.1.254/24"}]},
-    "h2": {"kind": "host", "interfaces": [{"name": "h2-eth0", "mac": "02:00:00:00:03:00", "peer": "r1",
-                                            "ipv4": "198.18.1.1/24"}]},
-}
+from tests.helpers.renderrecords import ROUTED_NODES as NODES
+from tests.helpers.renderrecords import cause, eth, icmp, ip, packet, tcp, udp
 
 
 def finder() -> hops.HopFinder:
@@ -22,9 +13,9 @@ def finder() -> hops.HopFinder:
                           ip_nodes=hops.ip_nodes_from(NODES))
 
 
-def syn(iface: str, src_mac: str, dst_mac: str) -> dict[str, Any]:
-    return {"number": 1, "interface": iface, "eth": {"src": src_mac, "dst": dst_mac},
-            "ip": {"src": "198.18.0.1", "dst": "198.18.1.1", "ttl": 64}, "tcp": {"sport": 1, "dport": 2}}
+def syn(iface: str, src_mac: str, dst_mac: str, **fields: object) -> PacketRecord:
+    blocks = {"ip": ip("198.18.0.1", "198.18.1.1"), "tcp": tcp(1, 2, "SYN"), **fields}
+    return packet(1, interface=iface, node=iface.split("-")[0], eth=eth(src_mac, dst_mac), **blocks)
 
 
 def test_each_copy_is_the_hop_of_its_link_not_the_end_to_end_pair() -> None:
@@ -37,7 +28,7 @@ def test_each_copy_is_the_hop_of_its_link_not_the_end_to_end_pair() -> None:
 
 
 def test_a_broadcast_on_a_link_reaches_the_other_end_and_says_so() -> None:
-    hop = finder().hop(syn("h1-eth0", "02:00:00:00:01:00", "ff:ff:ff:ff:ff:ff") | {"ip": None})
+    hop = finder().hop(syn("h1-eth0", "02:00:00:00:01:00", "ff:ff:ff:ff:ff:ff", ip=None, tcp=None))
     assert (hop.src, hop.dst) == ("h1", "r1") and hop.group == "broadcast ff:ff:ff:ff:ff:ff"
 
 
@@ -47,9 +38,9 @@ def test_without_link_knowledge_addresses_decide() -> None:
 
 
 def test_background_is_only_the_kernels_own_ipv6_housekeeping() -> None:
-    mld = {"icmp": {"version": 6, "type": 143}, "cause": {"source": "kernel"}}
-    ns_for_connect = {"icmp": {"version": 6, "type": 135}, "cause": {"source": "kernel", "related": [7]}}
-    echo = {"icmp": {"version": 6, "type": 128}, "cause": {}}
+    mld = packet(1, icmp=icmp(6, 143, "MLDv2 report"), cause=cause(calls=[]))
+    ns_for_connect = packet(2, icmp=icmp(6, 135, "neighbour solicitation"), cause=cause(related=[7]))
+    echo = packet(3, icmp=icmp(6, 128, "echo request"), cause=cause("inferred"))
     assert hops.background_kind(mld) == "MLD"
     assert hops.background_kind(ns_for_connect) is None
     assert hops.background_kind(echo) is None
@@ -57,24 +48,24 @@ def test_background_is_only_the_kernels_own_ipv6_housekeeping() -> None:
 
 def test_program_caused_follows_answers_and_copies() -> None:
     packets = [
-        {"number": 1, "cause": {"calls": [7]}},
-        {"number": 2, "cause": {"answers": 1}},
-        {"number": 3, "cause": {"copy_of": 2}},
-        {"number": 4, "cause": {"source": "kernel", "rule": "mld"}},
-        {"number": 5, "cause": {"answers": 4}},
+        packet(1, cause=cause("call", calls=[7])),
+        packet(2, cause=cause(answers=1)),
+        packet(3, cause=cause(copy_of=2)),
+        packet(4, cause=cause(rule="mld")),
+        packet(5, cause=cause(answers=4)),
     ]
     assert hops.program_caused(packets) == {1, 2, 3}
 
 
 def test_connection_key_is_the_same_both_ways() -> None:
-    a = {"ip": {"src": "198.18.0.1", "dst": "198.18.0.2"}, "tcp": {"sport": 40000, "dport": 5000}}
-    b = {"ip": {"src": "198.18.0.2", "dst": "198.18.0.1"}, "tcp": {"sport": 5000, "dport": 40000}}
+    a = packet(1, ip=ip("198.18.0.1", "198.18.0.2"), tcp=tcp(40000, 5000, "SYN"))
+    b = packet(2, ip=ip("198.18.0.2", "198.18.0.1"), tcp=tcp(5000, 40000, "SYN,ACK"))
     assert hops.connection_of(a) == hops.connection_of(b) == "TCP 198.18.0.1:40000 <-> 198.18.0.2:5000"
 
 
 def test_a_datagram_to_a_group_has_no_single_receiver_even_if_a_member_bound_the_group() -> None:
     """Receivers of a multicast group bind to the group's address: that socket names one member of many."""
     f = hops.HopFinder(ip_nodes=hops.ip_nodes_from(NODES), ep_nodes={("239.1.2.3", 5000): "h2"})
-    pkt = {"eth": {"src": "02:00:00:00:01:00", "dst": "01:00:5e:01:02:03"},
-           "ip": {"src": "198.18.0.1", "dst": "239.1.2.3"}, "udp": {"sport": 40000, "dport": 5000}}
+    pkt = packet(1, interface="eth0", node=None, eth=eth("02:00:00:00:01:00", "01:00:5e:01:02:03"),
+                 ip=ip("198.18.0.1", "239.1.2.3", proto=17), udp=udp(40000, 5000, 20))
     assert f.hop(pkt) == hops.Hop("h1", None, "multicast 239.1.2.3")

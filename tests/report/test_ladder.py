@@ -15,9 +15,12 @@ from typing import Any
 
 import pytest
 
+from lab.records import CallRecord, PacketRecord
 from lab.report.ladder import LANE_GAP, Lane, group_destination, render_ladder
+from tests.helpers.renderrecords import T0, arp, eth, icmp, ip, tcp, udp
+from tests.helpers.renderrecords import call as make_call
+from tests.helpers.renderrecords import packet as record
 
-T0 = 1_764_103_195_000_000_000
 US = 1_000
 MS = 1_000_000
 LANES = [Lane("h1"), Lane("h2")]
@@ -26,38 +29,28 @@ IPS = {"198.18.0.1": "h1", "198.18.0.2": "h2", "fd00::1": "h1", "fd00::2": "h2"}
 COL = {"h1": 11, "h2": 11 + LANE_GAP}
 
 
-def packet(number: int, ts_ns: int, **fields: Any) -> dict[str, Any]:
-    rec: dict[str, Any] = {
-        "number": number, "ts_ns": ts_ns, "node": "h1", "eth": None, "ip": None, "tcp": None, "udp": None,
-        "icmp": None, "arp": None, "app": None, "role": {"code": "other", "text": "other"},
-        "cause": {"source": "kernel", "text": "kernel"},
-    }
-    rec.update(fields)
-    return rec
+def packet(number: int, ts_ns: int, **fields: Any) -> PacketRecord:
+    """A complete record of frame ``number`` (captured at h1 unless ``node`` says else)."""
+    if isinstance(fields.get("role"), dict):
+        fields["role"] = dict(fields["role"])
+    return record(number, ts_ns, **fields)
 
 
-def tcp_packet(number: int, ts_ns: int, src: int, dst: int, flags: str, *, length: int = 0) -> dict[str, Any]:
+def tcp_packet(number: int, ts_ns: int, src: int, dst: int, flags: str, *, length: int = 0) -> PacketRecord:
     """A TCP segment from h<src> to h<dst> (ports 40312 <-> 5000, h1 the client)."""
     sport, dport = (40312, 5000) if src == 1 else (5000, 40312)
     code = "fin" if "FIN" in flags else ("data" if length else "ack")
     return packet(
         number, ts_ns,
-        eth={"src": f"02:00:00:00:00:0{src}", "dst": f"02:00:00:00:00:0{dst}"},
-        ip={"version": 4, "src": f"198.18.0.{src}", "dst": f"198.18.0.{dst}", "proto": 6},
-        tcp={"sport": sport, "dport": dport, "flags": flags, "seq": 1, "ack": 1, "len": length},
+        eth=eth(f"02:00:00:00:00:0{src}", f"02:00:00:00:00:0{dst}"),
+        ip=ip(f"198.18.0.{src}", f"198.18.0.{dst}"),
+        tcp=tcp(sport, dport, flags, seq=1, ack=1, length=length),
         role={"code": code, "text": code},
     )
 
 
-def call(cid: int, node: str, name: str, start: int, end: int, **fields: Any) -> dict[str, Any]:
-    rec: dict[str, Any] = {
-        "id": cid, "tracer": "python", "node": node, "pid": 100, "tid": 100, "sock": "100:3:1", "fd": 3,
-        "call": name, "args": {}, "ret": 0, "error": None, "exception": None,
-        "t_start_ns": start, "t_end_ns": end, "family": "AF_INET", "type": "SOCK_STREAM",
-        "local": None, "peer": None, "nbytes": None,
-    }
-    rec.update(fields)
-    return rec
+def call(cid: int, node: str, name: str, start: int, end: int, **fields: Any) -> CallRecord:
+    return make_call(cid, node, name, start, end, **fields)
 
 
 def rows(ladder: str) -> list[str]:
@@ -145,8 +138,8 @@ def test_multicast_is_a_star_at_the_sender_not_an_arrow() -> None:
     """An MLD report to ff02::16 has no receiving column: '*' in h1's column, h2's column untouched."""
     mld = packet(
         1, T0,
-        eth={"src": "02:00:00:00:00:01", "dst": "33:33:00:00:00:16"},
-        ip={"version": 6, "src": "fe80::1", "dst": "ff02::16", "proto": 0},
+        eth=eth("02:00:00:00:00:01", "33:33:00:00:00:16"),
+        ip=ip("fe80::1", "ff02::16", proto=0),
         role={"code": "other", "text": "MLDv2 report"},
     )
     lines = rows(render_ladder([mld], [], LANES, MACS, ip_nodes=IPS))
@@ -158,9 +151,9 @@ def test_multicast_is_a_star_at_the_sender_not_an_arrow() -> None:
 def test_broadcast_is_a_star_at_the_sender() -> None:
     dhcp = packet(
         1, T0,
-        eth={"src": "02:00:00:00:00:02", "dst": "ff:ff:ff:ff:ff:ff"},
-        ip={"version": 4, "src": "198.18.0.2", "dst": "255.255.255.255", "proto": 17},
-        udp={"sport": 68, "dport": 67, "length": 308},
+        eth=eth("02:00:00:00:00:02", "ff:ff:ff:ff:ff:ff"),
+        ip=ip("198.18.0.2", "255.255.255.255", proto=17),
+        udp=udp(68, 67, 308),
         role={"code": "udp", "text": "UDP datagram"}, node="h2",
     )
     lines = rows(render_ladder([dhcp], [], LANES, MACS, ip_nodes=IPS))
@@ -170,13 +163,13 @@ def test_broadcast_is_a_star_at_the_sender() -> None:
 
 def test_arp_request_for_a_known_node_stays_an_arrow() -> None:
     """The target address names the node the request is for, so the arrow is true."""
-    arp = packet(
+    request = packet(
         1, T0,
-        eth={"src": "02:00:00:00:00:01", "dst": "ff:ff:ff:ff:ff:ff"},
-        arp={"op": 1, "sender_ip": "198.18.0.1", "target_ip": "198.18.0.2"},
+        eth=eth("02:00:00:00:00:01", "ff:ff:ff:ff:ff:ff"),
+        arp=arp(1, "198.18.0.1", "198.18.0.2"),
         role={"code": "arp-request", "text": "ARP request"},
     )
-    lines = rows(render_ladder([arp], [], LANES, MACS, ip_nodes=IPS))
+    lines = rows(render_ladder([request], [], LANES, MACS, ip_nodes=IPS))
     assert lines[0][COL["h2"] - 1] == ">" and "[1]" in lines[0]
     assert "broadcast" not in lines[0]
 
@@ -185,9 +178,9 @@ def test_unicast_to_an_unknown_address_is_not_drawn_to_a_neighbour() -> None:
     """Captured at its sender and addressed to no node of the ladder: '*' at the sender, saying so.
     Captured at another node's interface: that node received it, so an arrow to it is true."""
     stray = dict(
-        eth={"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:99"},
-        ip={"version": 4, "src": "198.18.0.1", "dst": "198.18.5.5", "proto": 1},
-        icmp={"version": 4, "type": 8, "code": 0, "name": "echo request"},
+        eth=eth("02:00:00:00:00:01", "02:00:00:00:00:99"),
+        ip=ip("198.18.0.1", "198.18.5.5", proto=1),
+        icmp=icmp(4, 8, "echo request"),
     )
     at_sender = rows(render_ladder([packet(1, T0, node="h1", **stray)], [], LANES, MACS, ip_nodes=IPS))
     assert columns(at_sender[0]) == "*" + " " * (LANE_GAP - 1) + "|"
@@ -232,8 +225,8 @@ def test_lab_probes_are_left_out() -> None:
 def test_group_destination(eth_dst: str | None, ip_dst: str | None, expected: tuple[str, str] | None) -> None:
     pkt = packet(
         1, T0,
-        eth={"src": "02:00:00:00:00:01", "dst": eth_dst} if eth_dst else None,
-        ip={"version": 6 if ip_dst and ":" in ip_dst else 4, "src": "x", "dst": ip_dst} if ip_dst else None,
+        eth=eth("02:00:00:00:00:01", eth_dst) if eth_dst else None,
+        ip=ip("fd00::9" if ":" in ip_dst else "198.18.0.9", ip_dst) if ip_dst else None,
     )
     assert group_destination(pkt) == expected
 

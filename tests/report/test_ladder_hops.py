@@ -7,37 +7,26 @@ from typing import Any
 import pytest
 
 from lab.errors import UsageError
+from lab.records import PacketRecord
 from lab.report import hops
 from lab.report.ladder import LANE_GAP, LadderFilter, Lane, cut_to_width, render_ladder
+from tests.helpers.renderrecords import ROUTED_NODES as NODES
+from tests.helpers.renderrecords import T0, cause, eth, icmp, ip, layers, packet, tcp
 
-T0 = 1_764_103_195_000_000_000
-NODES: dict[str, Any] = {
-    "h1": {"kind": "host", "interfaces": [{"name": "h1-eth0", "mac": "02:00:00:00:01:00", "peer": "r1",
-                                            "ipv4": "198.18.0.1/24"}]},
-    "r1": {"kind": "router", "interfaces": [
-        {"name": "r1-eth0", "mac": "02:00:00:00:02:00", "peer": "h1", "ipv4": "198.18.0.254/24"},
-        {"name": "r1-eth1", "mac": "02:00:00:00:02:01", "peer": "h2", "ipv4": "198.18.1.254/24"}]},
-    "h2": {"kind": "host", "interfaces": [{"name": "h2-eth0", "mac": "02:00:00:00:03:00", "peer": "r1",
-                                            "ipv4": "198.18.1.1/24"}]},
-}
 LANES = [Lane("h1"), Lane("r1", "router"), Lane("h2")]
 
 
-def syn(number: int, iface: str, src: str, dst: str, ttl: int) -> dict[str, Any]:
-    return {"number": number, "ts_ns": T0 + number, "interface": iface, "node": iface.split("-")[0],
-            "eth": {"src": src, "dst": dst}, "ip": {"version": 4, "src": "198.18.0.1", "dst": "198.18.1.1",
-                                                    "ttl": ttl, "proto": 6},
-            "tcp": {"sport": 40000, "dport": 5000, "flags": "SYN", "seq": 0, "ack": 0, "len": 0},
-            "layers": [{"name": "Ethernet"}, {"name": "IPv4"}, {"name": "TCP"}],
-            "role": {"code": "syn", "text": "SYN"},
-            "cause": {"source": "call", "text": "h1 connect() #1 sends the SYN", "calls": [1]}}
+def syn(number: int, iface: str, src: str, dst: str, ttl: int) -> PacketRecord:
+    return packet(number, T0 + number, interface=iface, node=iface.split("-")[0], eth=eth(src, dst),
+                  ip=ip("198.18.0.1", "198.18.1.1", ttl=ttl), tcp=tcp(40000, 5000, "SYN"),
+                  layers=layers("Ethernet", "IPv4", "TCP"), role={"code": "syn", "text": "SYN"},
+                  cause=cause("call", "h1 connect() #1 sends the SYN", rule="syn-connect", calls=[1]))
 
 
-MLD = {"number": 9, "ts_ns": T0 + 9, "interface": "h1-eth0", "eth": {"src": "02:00:00:00:01:00",
-                                                                     "dst": "33:33:00:00:00:16"},
-       "ip": {"version": 6, "src": "fe80::1", "dst": "ff02::16", "ttl": 1},
-       "icmp": {"version": 6, "type": 143}, "layers": [{"name": "Ethernet"}, {"name": "ICMPv6"}],
-       "role": {"code": "other", "text": "MLD report"}, "cause": {"source": "kernel", "text": "kernel MLD"}}
+MLD = packet(9, T0 + 9, interface="h1-eth0", eth=eth("02:00:00:00:01:00", "33:33:00:00:00:16"),
+             ip=ip("fe80::1", "ff02::16", ttl=1, proto=58), icmp=icmp(6, 143, "MLDv2 report"),
+             layers=layers("Ethernet", "IPv6", "ICMPv6"), role={"code": "other", "text": "MLD report"},
+             cause=cause("kernel", "kernel MLD", rule="mld"))
 PACKETS = [syn(1, "h1-eth0", "02:00:00:00:01:00", "02:00:00:00:02:00", 64),
            syn(2, "r1-eth1", "02:00:00:00:02:01", "02:00:00:00:03:00", 63), MLD]
 

@@ -30,11 +30,13 @@ from typing import Any
 from lab.analysis.decode import tcp_wscale
 from lab.analysis.reader import CaptureReader, Record
 from lab.errors import PcapFormatError
+from lab.records import CallRecord, Layer, Lost, PacketRecord, Question
 from lab.report import hops
 from lab.report.html import geometry
 from lab.report.html.markdown import to_html
 from lab.report.html.topology import topology_svg
 from lab.report.ladder import call_text
+from lab.report.records import NodeInfo, RunRecords
 
 MAX_PACKETS = 250_000
 DETAIL_PACKETS = 5_000
@@ -108,31 +110,31 @@ def frame_refs(text: str) -> list[int]:
     return out
 
 
-def kind_text(pkt: Mapping[str, Any]) -> str:
+def kind_text(pkt: PacketRecord) -> str:
     """What a non-TCP arrow says: the datagram length for UDP, the question for ARP, the ICMP message.
     (A TCP arrow's text, flags seq/ack/len, is made by the page from its columns: the text of 200,000
     segments would be 200,000 distinct strings.)"""
-    udp, arp, icmp = pkt.get("udp"), pkt.get("arp"), pkt.get("icmp")
-    if udp:
-        text = f"UDP {max(int(udp.get('length') or 8) - 8, 0)} B"
-        return text + (f" {pkt['app']}" if pkt.get("app") else "")
-    if arp:
-        return (f"ARP who-has {arp.get('target_ip')}" if arp.get("op") == 1
-                else f"ARP {arp.get('sender_ip')} is-at")
-    if icmp:
-        return f"{'ICMPv6' if icmp.get('version') == 6 else 'ICMP'} {icmp.get('name') or icmp.get('type')}"
-    return str((pkt.get("role") or {}).get("text") or pkt.get("summary") or "?")
+    udp, arp, icmp = pkt["udp"], pkt["arp"], pkt["icmp"]
+    if udp is not None:
+        text = f"UDP {max(udp['length'] - 8, 0)} B"
+        return text + (f" {pkt['app']}" if pkt["app"] else "")
+    if arp is not None:
+        return f"ARP who-has {arp['target_ip']}" if arp["op"] == 1 else f"ARP {arp['sender_ip']} is-at"
+    if icmp is not None:
+        return f"{'ICMPv6' if icmp['version'] == 6 else 'ICMP'} {icmp['name'] or icmp['type']}"
+    return pkt["role"]["text"] or pkt["summary"] or "?"
 
 
-class _AddressLanes:
-    """Where a packet's addresses are: IP, else ARP's, else Ethernet's."""
-
-    @staticmethod
-    def addresses(pkt: Mapping[str, Any]) -> tuple[str | None, str | None]:
-        ip, arp, eth = pkt.get("ip") or {}, pkt.get("arp") or {}, pkt.get("eth") or {}
-        src = ip.get("src") or arp.get("sender_ip") or eth.get("src")
-        dst = ip.get("dst") or arp.get("target_ip") or eth.get("dst")
-        return src, dst
+def packet_addresses(pkt: PacketRecord) -> tuple[str | None, str | None]:
+    """Where a packet's addresses are: IP, else ARP's, else Ethernet's (a ``lab analyze`` page's lanes)."""
+    ip, arp, eth = pkt["ip"], pkt["arp"], pkt["eth"]
+    if ip is not None:
+        return ip["src"], ip["dst"]
+    if arp is not None:
+        return arp["sender_ip"], arp["target_ip"]
+    if eth is not None:
+        return eth["src"], eth["dst"]
+    return None, None
 
 
 def _address_lanes(counts: Counter[str], pairs: list[tuple[str | None, str | None]], cols: Columns
@@ -153,7 +155,7 @@ def _address_lanes(counts: Counter[str], pairs: list[tuple[str | None, str | Non
 
 
 def _frame_bytes(
-    records: Any, wanted: set[int], budget: int, syn_offsets: Mapping[int, int]
+    records: RunRecords, wanted: set[int], budget: int, syn_offsets: Mapping[int, int]
 ) -> tuple[dict[int, str], dict[int, int], str]:
     """Frames' bytes (base64) for the packet view, within ``budget``; window scales from SYN options.
 
@@ -203,7 +205,7 @@ def _wscale(data: bytes, off: int) -> int | None:
 class _Pending:
     """What the packet pass found that the bytes pass and the page need afterwards."""
 
-    details: dict[int, dict[str, Any]] = field(default_factory=dict)
+    details: dict[int, dict[str, Any]] = field(default_factory=dict)  # the page's own dicts, not records
     lost: dict[int, dict[str, Any]] = field(default_factory=dict)
     syn_offsets: dict[int, int] = field(default_factory=dict)
     probes: int = 0
@@ -215,8 +217,8 @@ class _Lanes:
     """The lanes of a lab run's page: its hosts and routers in the run's order; a switch (or a node the run
     did not list) gets a lane when a packet crosses it."""
 
-    def __init__(self, nodes_info: Mapping[str, Mapping[str, Any]]) -> None:
-        self.kinds = {n: str(info.get("kind", "host")) for n, info in nodes_info.items()}
+    def __init__(self, nodes_info: Mapping[str, NodeInfo]) -> None:
+        self.kinds = {n: info["kind"] for n, info in nodes_info.items()}
         self.names = [n for n, kind in self.kinds.items() if kind != "switch"]
         self.index = {n: i for i, n in enumerate(self.names)}
 
@@ -234,8 +236,7 @@ class _Lanes:
 class _PacketTable:
     """Packets into columns, one at a time (packets.jsonl is streamed, never held whole)."""
 
-    def __init__(self, nodes_info: Mapping[str, Mapping[str, Any]], calls: list[dict[str, Any]],
-                 strings: Strings) -> None:
+    def __init__(self, nodes_info: Mapping[str, NodeInfo], calls: list[CallRecord], strings: Strings) -> None:
         self.strings = strings
         self.cols = Columns()
         self.pending = _Pending()
@@ -253,11 +254,11 @@ class _PacketTable:
         self.stacks: dict[str, int] = {}
         self.stack_table: list[list[Any]] = []
         self.mine: set[int] = set()
-        starts = [c["t_start_ns"] for c in calls if isinstance(c.get("t_start_ns"), int)]
+        starts = [c["t_start_ns"] for c in calls]
         self.first_call = min(starts) if starts else None
         self.t0: int | None = None
 
-    def add(self, pkt: Mapping[str, Any]) -> None:
+    def add(self, pkt: PacketRecord) -> None:
         pending, strings = self.pending, self.strings
         pending.total += 1
         if hops.is_probe(pkt):
@@ -265,54 +266,60 @@ class _PacketTable:
             return
         if len(self.cols.data["n"]) >= MAX_PACKETS:
             return
-        number = int(pkt.get("number") or 0)
-        ts = int(pkt.get("ts_ns") or 0)
+        number = pkt["number"]
+        ts = pkt["ts_ns"]
+        if ts.__class__ is not int:  # no time (drawn at the start), or one beyond 64 bits (read as a float)
+            ts = 0 if ts is None else int(ts)
         if self.t0 is None:
             self.t0 = ts if self.first_call is None else min(ts, self.first_call)
-        cause = pkt.get("cause") or {}
-        linked = (cause.get("answers"), cause.get("copy_of"))
-        caused = bool(cause.get("calls") or cause.get("related") or any(n in self.mine for n in linked if n))
+        cause = pkt["cause"]
+        caused = hops.caused_by_program(pkt, self.mine)
         if caused:
             self.mine.add(number)
         src, dst, group = self._hop(pkt)
         bg = hops.background_kind(pkt)
         if bg:
             pending.background[bg] += 1
-        layers = [layer for layer in pkt.get("layers") or [] if isinstance(layer, dict)]
+        layers = pkt["layers"]
         conn = hops.connection_of(pkt)
         if conn is not None and conn not in self.conns:
             self.conns[conn] = len(self.conns)
-        tcp = pkt.get("tcp") or {}
-        ip = pkt.get("ip") or {}
-        role = pkt.get("role") or {}
-        eth = pkt.get("eth") or {}
+        tcp, ip, role, eth = pkt["tcp"], pkt["ip"], pkt["role"], pkt["eth"]
         called = cause.get("calls")
-        analysis = pkt.get("analysis")
+        copy_of = cause.get("copy_of")
+        analysis = pkt["analysis"]
+        if tcp is not None:
+            seq, ack, tlen, win = tcp["seq"], tcp["ack"], tcp["len"], tcp["win"]
+            tcp_cols = (0 if seq is None else seq, 0 if ack is None else ack, 0 if tlen is None else tlen,
+                        0 if win is None else win, 1 if tcp["from_client"] else 0)
+        else:
+            tcp_cols = (0, 0, 0, 0, 0)
         self.cols.add_row((  # in the order of Columns.names
             number, round((ts - self.t0) / 1000, 3), src, dst, strings(group),
-            strings("" if tcp else kind_text(pkt)), strings(eth.get("src")), strings(eth.get("dst")),
-            strings(role.get("text")), strings(role.get("code")), strings(cause.get("text")),
+            strings("" if tcp is not None else kind_text(pkt)),
+            strings(eth["src"]) if eth is not None else 0, strings(eth["dst"]) if eth is not None else 0,
+            strings(role["text"]), strings(role["code"]), strings(cause["text"]),
             strings(hops.protocol_of(pkt)), self.conns[conn] if conn is not None else -1,
-            strings(pkt.get("interface")), 1 if bg else 0, 1 if caused else 0, int(cause.get("copy_of") or 0),
-            strings(",".join(str(c) for c in called if isinstance(c, int)) if called else ""),
-            self._stack(layers), tcp.get("seq") or 0, tcp.get("ack") or 0, tcp.get("len") or 0,
-            tcp.get("win") or 0, 1 if tcp.get("from_client") else 0, strings(tcp.get("flags")),
+            strings(pkt["interface"]), 1 if bg else 0, 1 if caused else 0, 0 if copy_of is None else copy_of,
+            strings(",".join(map(str, called)) if called else ""),
+            self._stack(layers), *tcp_cols, strings(tcp["flags"]) if tcp is not None else 0,
             strings(",".join(analysis) if analysis else ""),
-            ip.get("ttl") if ip.get("ttl") is not None else -1, int(pkt.get("len") or 0),
+            ip["ttl"] if ip is not None else -1, pkt["len"],
         ))
-        if isinstance(pkt.get("lost"), dict):
-            pending.lost[number] = _lost(pkt["lost"], self.lanes.names, src, dst)
-        if tcp and "SYN" in str(tcp.get("flags", "")):
-            off = next((x.get("offset") for x in layers if x.get("name") == "TCP"), None)
-            if isinstance(off, int):
+        lost = pkt.get("lost")
+        if lost is not None:
+            pending.lost[number] = _lost(lost, self.lanes.names, src, dst)
+        if tcp is not None and tcp["flags"] is not None and "SYN" in tcp["flags"]:
+            off = next((x["offset"] for x in layers if x["name"] == "TCP"), None)
+            if off is not None:
                 pending.syn_offsets[number] = off
         if len(pending.details) < DETAIL_PACKETS:
-            pending.details[number] = _detail(pkt, layers)
+            pending.details[number] = _detail(pkt)
 
-    def _hop(self, pkt: Mapping[str, Any]) -> tuple[int, int, str | None]:
+    def _hop(self, pkt: PacketRecord) -> tuple[int, int, str | None]:
         """(sender lane, receiver lane or -1, group text): by the run's links, or by address."""
         if self.by_address:
-            a, b = _AddressLanes.addresses(pkt)
+            a, b = packet_addresses(pkt)
             self.addr_counts.update(x for x in (a, b) if x)
             self.addr_pairs.append((a, b))
             group = hops.group_destination(pkt)
@@ -321,13 +328,13 @@ class _PacketTable:
         src, dst = self.lanes.of(hop.src), self.lanes.of(hop.dst)
         return src, (-1 if dst == src else dst), hop.group
 
-    def _stack(self, layers: list[dict[str, Any]]) -> int:
+    def _stack(self, layers: list[Layer]) -> int:
         """The index of this list of headers in the table of distinct ones (a capture has few)."""
-        key = "|".join(f"{x.get('name')}:{x.get('offset')}:{x.get('length')}" for x in layers)
+        key = "|".join(f"{x['name']}:{x['offset']}:{x['length']}" for x in layers)
         if key not in self.stacks:
             self.stacks[key] = len(self.stack_table)
-            self.stack_table.append([[self.strings(x.get("name")), x.get("osi"), self.strings(x.get("tcpip")),
-                                      x.get("offset"), x.get("length")] for x in layers])
+            self.stack_table.append([[self.strings(x["name"]), x["osi"], self.strings(x["tcpip"]),
+                                      x["offset"], x["length"]] for x in layers])
         return self.stacks[key]
 
     def finish(self) -> list[str]:
@@ -337,11 +344,11 @@ class _PacketTable:
         return self.lanes.names
 
 
-def build_page_data(records: Any) -> dict[str, Any]:
+def build_page_data(records: RunRecords) -> dict[str, Any]:
     """The page's data (a JSON-able dict) from a run's records (:class:`lab.report.records.RunRecords`)."""
     strings = Strings()
     nodes_info = records.nodes_info
-    calls = [c for c in records.calls if c.get("call") not in QUIET_CALLS][:MAX_CALLS]
+    calls = [c for c in records.calls if c["call"] not in QUIET_CALLS][:MAX_CALLS]
     table = _PacketTable(nodes_info, calls, strings)
     for pkt in records.iter_packets():
         table.add(pkt)
@@ -382,7 +389,8 @@ def build_page_data(records: Any) -> dict[str, Any]:
     }
 
 
-def _notes(records: Any, pending: _Pending, embedded: int, with_bytes: int, bytes_note: str) -> list[str]:
+def _notes(records: RunRecords, pending: _Pending, embedded: int, with_bytes: int, bytes_note: str
+           ) -> list[str]:
     """What the page says it left out (its bounds), so a reader never takes a cut page for the run."""
     notes = []
     wire = pending.total - pending.probes
@@ -397,56 +405,56 @@ def _notes(records: Any, pending: _Pending, embedded: int, with_bytes: int, byte
                      "budget); the others are in annotated.pcapng under the same frame number")
     if bytes_note:
         notes.append(bytes_note)
-    if records.skipped[0]:
-        notes.append(f"{records.skipped[0]} record line(s) were not JSON and were left out")
     if len(records.calls) > MAX_CALLS:
         notes.append(f"the first {MAX_CALLS:,} of {len(records.calls):,} calls are in this page")
     return notes
 
 
-def _lost(lost: Mapping[str, Any], lanes: list[str], src: int, dst: int) -> dict[str, Any]:
+def _lost(lost: Lost, lanes: list[str], src: int, dst: int) -> dict[str, Any]:
     """Where the lost packet's stub goes: from the end of its last hop toward the other end of the link
     it was lost on (the link is named ``a-b`` by its nodes)."""
-    link = str(lost.get("link") or "")
+    link = lost["link"]
     ends = next(((a, b) for a in lanes for b in lanes if a != b and link == f"{a}-{b}"), None)
     start = lanes[dst] if 0 <= dst < len(lanes) else (lanes[src] if 0 <= src < len(lanes) else None)
     toward = None
     if ends is not None:
         toward = ends[1] if ends[0] == start else ends[0] if ends[1] == start else ends[1]
-    return {"link": link, "seen_last_on": lost.get("seen_last_on"), "rule": lost.get("rule"),
-            "carried_by": lost.get("carried_by"),
+    return {"link": link, "seen_last_on": lost["seen_last_on"], "rule": lost["rule"],
+            "carried_by": lost["carried_by"],
             "from": lanes.index(start) if start in lanes else -1,
             "to": lanes.index(toward) if toward in lanes else -1}
 
 
-def _detail(pkt: Mapping[str, Any], layers: list[dict[str, Any]]) -> dict[str, Any]:
+def _detail(pkt: PacketRecord) -> dict[str, Any]:
     """The packet view's decoded fields, per header, straight from the record."""
     fields: dict[str, Any] = {}
-    for layer in layers:
-        key = FIELD_BLOCKS.get(str(layer.get("name")))
-        if key and isinstance(pkt.get(key), dict):
-            fields[str(layer.get("name"))] = {k: v for k, v in pkt[key].items() if v is not None}
-    cause = pkt.get("cause") or {}
+    for layer in pkt["layers"]:
+        key = FIELD_BLOCKS.get(layer["name"])
+        block = pkt[key] if key is not None else None  # eth, ip, tcp...: required, null when absent
+        if block is not None:
+            fields[layer["name"]] = {k: v for k, v in block.items() if v is not None}
+    cause = pkt["cause"]
     return {
-        "summary": pkt.get("summary"),
+        "summary": pkt["summary"],
         "fields": fields,
-        "app": pkt.get("app"),
-        "analysis": pkt.get("analysis") or [],
-        "cause": {k: cause.get(k) for k in CAUSE_KEYS if cause.get(k) not in (None, [], "")},
+        "app": pkt["app"],
+        "analysis": pkt["analysis"],
+        # the keys a cause has (several NotRequired): each shown when it says something
+        "cause": {k: cause[k] for k in CAUSE_KEYS if k in cause and cause[k] not in (None, [], "")},
     }
 
 
-def _calls(calls: list[dict[str, Any]], lane_of: Any, t0: int) -> list[dict[str, Any]]:
+def _calls(calls: list[CallRecord], lane_of: Any, t0: int) -> list[dict[str, Any]]:
     out = []
     for c in calls:
-        start = c.get("t_start_ns") if isinstance(c.get("t_start_ns"), int) else t0
-        end = c.get("t_end_ns") if isinstance(c.get("t_end_ns"), int) else start
+        start = c["t_start_ns"]
+        end = max(c["t_end_ns"], start)
         out.append({
-            "id": c.get("id"), "node": c.get("node"), "lane": lane_of(str(c.get("node"))),
-            "name": c.get("call"), "text": call_text(c), "t": round((start - t0) / 1000, 3),
-            "t1": round((max(end, start) - t0) / 1000, 3), "_s": start, "_e": max(end, start),
-            "args": c.get("args") or {}, "ret": c.get("ret") if not isinstance(c.get("ret"), bytes) else None,
-            "error": c.get("error"), "exception": c.get("exception"), "sock": c.get("sock"),
+            "id": c["id"], "node": c["node"], "lane": lane_of(str(c["node"])),
+            "name": c["call"], "text": call_text(c), "t": round((start - t0) / 1000, 3),
+            "t1": round((end - t0) / 1000, 3), "_s": start, "_e": end,
+            "args": c["args"], "ret": c["ret"], "error": c["error"], "exception": c["exception"],
+            "sock": c["sock"],
         })
     return out
 
@@ -468,28 +476,29 @@ def _events(cols: Columns, call_rows: list[dict[str, Any]]) -> dict[str, list[in
     return {"k": [e.kind for e in ordered], "r": [e.ref for e in ordered]}
 
 
-def _texts(records: Any) -> dict[str, Any]:
+def _texts(records: RunRecords) -> dict[str, Any]:
     """The lab's own words: concept, expected observations with their evidence, questions (never their
     answers), the socket story."""
     report = records.report
     observations = []
-    for obs in report.get("observations") or []:
-        if isinstance(obs, dict):
-            detail = str(obs.get("detail") or "")
-            observations.append({"label": str(obs.get("label") or obs.get("check") or ""),
-                                 "ok": bool(obs.get("ok")), "detail": detail,
-                                 "frames": frame_refs(detail)[:50]})
-    questions = report.get("questions") or records.lab.get("questions") or []
-    capture = report.get("capture") if isinstance(report.get("capture"), dict) else None
+    questions: list[Question] | list[dict[str, str]] = []
+    if report is not None:
+        for obs in report.get("observations", []):  # NotRequired: only a lab run has them
+            detail = obs["detail"]
+            observations.append({"label": obs["label"] or obs["check"], "ok": bool(obs["ok"]),
+                                 "detail": detail, "frames": frame_refs(detail)[:50]})
+        questions = report.get("questions", [])
+    if not questions:  # a run of an older lab file: its questions are in the lab's own copy
+        questions = records.lab["questions"]
     return {
-        "concept": to_html(records.lab.get("concept") or ""),
-        "summary": records.lab.get("summary") or "",
+        "concept": to_html(records.lab["concept"]),
+        "summary": records.lab["summary"],
         "observations": observations,
-        "questions": [{"id": str(q.get("id", "")), "text": str(q.get("text", ""))}
-                      for q in questions if isinstance(q, dict)],
-        "story": to_html(records.story or ""),
-        "failures": [str(f) for f in report.get("failures") or []],
-        "conditions": [str(c) for c in report.get("conditions") or [] if "no conditions" not in str(c)],
-        "capture": capture,
-        "ok": report.get("ok"),
+        "questions": [{"id": q["id"], "text": q["text"]} for q in questions],
+        "story": to_html(records.story),
+        "failures": report["failures"] if report is not None else [],
+        "conditions": ([c for c in report.get("conditions", []) if "no conditions" not in c]
+                       if report is not None else []),
+        "capture": report["capture"] if report is not None else None,
+        "ok": report["ok"] if report is not None else None,
     }

@@ -9,30 +9,30 @@ addresses (the page's lanes) joined where packets went between them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
+from lab.records import SummaryRecord
 from lab.topology.render import graph_svg
 
+if TYPE_CHECKING:
+    from lab.report.records import NodeInfo
 
-def run_graph(nodes_info: Mapping[str, Mapping[str, Any]]) -> nx.Graph:
+
+def run_graph(nodes_info: Mapping[str, NodeInfo]) -> nx.Graph:
     """Nodes with ``kind`` and ``addresses``, links with ``ifaces`` ({node: interface name})."""
     g = nx.Graph()
     for node, info in nodes_info.items():
-        addrs = []
-        for iface in info.get("interfaces") or []:
-            for key in ("ipv4", "ipv6"):
-                if iface.get(key):
-                    addrs.append(str(iface[key]))
-        g.add_node(node, kind=str(info.get("kind", "host")), addresses=addrs)
+        addrs = [a for iface in info["interfaces"] for a in (iface["ipv4"], iface["ipv6"]) if a]
+        g.add_node(node, kind=info["kind"], addresses=addrs)
     for node, info in nodes_info.items():
-        for iface in info.get("interfaces") or []:
-            peer = iface.get("peer")
+        for iface in info["interfaces"]:
+            peer = iface["peer"]
             if peer and peer in nodes_info:
                 if not g.has_edge(node, peer):
                     g.add_edge(node, peer, ifaces={})
-                g.edges[node, peer]["ifaces"][node] = str(iface.get("name"))
+                g.edges[node, peer]["ifaces"][node] = iface["name"]
     return g
 
 
@@ -41,7 +41,7 @@ def _address_graph(lanes: list[str], packets: Mapping[str, list[Any]]) -> nx.Gra
     for lane in lanes:
         g.add_node(lane, kind="address", addresses=[])
     pairs = set()
-    for s, d in zip(packets.get("s", []), packets.get("d", []), strict=False):
+    for s, d in zip(packets["s"], packets["d"], strict=True):
         if s >= 0 and d >= 0 and s != d:
             pairs.add((min(s, d), max(s, d)))
     for a, b in sorted(pairs):
@@ -51,14 +51,15 @@ def _address_graph(lanes: list[str], packets: Mapping[str, list[Any]]) -> nx.Gra
 
 
 def topology_svg(
-    nodes_info: Mapping[str, Mapping[str, Any]],
-    summary: Mapping[str, Any],
+    nodes_info: Mapping[str, NodeInfo],
+    summary: SummaryRecord | None,
     *,
     lanes: list[str],
     packets: Mapping[str, list[Any]],
 ) -> str:
     """The SVG for the page's topology panel."""
-    captured = frozenset(str(i.get("name")) for i in summary.get("interfaces") or [] if isinstance(i, dict))
+    interfaces = summary["interfaces"] if summary is not None else []
+    captured = frozenset(str(i["name"]) for i in interfaces)
     if nodes_info:
         return graph_svg(run_graph(nodes_info), list(nodes_info), title="network of this run",
                          width=440, height=150, capture_ifaces=captured, spacing=(110, 90, 50))
