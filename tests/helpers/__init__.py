@@ -6,6 +6,7 @@ One module per concern, public names only, each module's docstring saying what i
 - ``records``: reading a run's JSONL outputs and validating them against the shipped record schema;
 - ``labrecords``: complete synthetic packet and call records for the checks' and questions' unit tests;
 - ``attribution``: complete packet and call records for the attribution's unit tests, validated as built;
+- ``renderrecords``: complete packet, call and report records for the renderers' tests (ladder, page);
 - ``corpus``: comparing an analysis output with the public corpus' tshark truth;
 - ``frames``: pcap and pcapng files and Ethernet/IPv4 frames built byte by byte;
 - ``analysis``: analyzing one capture through both analysis paths and checking they agree;
