@@ -59,8 +59,9 @@ def check_link(link: LinkSpec, netem: bool) -> None:
     missing = [x for x, v in (("delay", c.delay_ms), ("jitter", c.jitter_ms)) if v]
     if missing:
         raise EmulationError(
-            f"{link.label}: {' and '.join(missing)} cannot be emulated here: the kernel lacks sch_netem "
-            "(this machine can emulate loss via nftables and rate via tbf)")
+            f"{' and '.join(missing)} cannot be emulated here: the kernel lacks sch_netem (this machine can "
+            f"emulate loss via nftables and rate via tbf; link {link.a} -- {link.b})",
+            key=f"links.{link.index}.{missing[0]}")
 
 
 def describe(link: LinkSpec, netem: bool) -> str:

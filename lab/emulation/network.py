@@ -422,12 +422,13 @@ class Network:
             raise UsageError(f"run {self.run_id}: no node {node!r} (nodes: {', '.join(self.nodes)})")
 
     def _check_loopback(self) -> None:
-        src = self.topo.source
         for n in self.topo.nodes:
             if n.kind == "router":
-                raise TopologyError(f"node {n.name!r}: routers need network namespaces (root); not "
-                                    "available in loopback mode", source=src)
+                raise self.topo.locate(TopologyError(
+                    "routers need network namespaces (root); not available in loopback mode",
+                    key=f"nodes.{n.name}.kind"))
         for link in self.topo.links:
             if not link.conditions.empty or link.mtu is not None:
-                raise TopologyError(f"{link.label}: link conditions/mtu need network namespaces (root); not "
-                                    "available in loopback mode", source=src)
+                raise self.topo.locate(TopologyError(
+                    f"link conditions/mtu need network namespaces (root); not available in loopback mode "
+                    f"(link {link.a} -- {link.b})", key=f"links.{link.index}"))

@@ -71,8 +71,8 @@ def build_plan(topo: Topology, run_id: str, netem: bool) -> Plan:
     for link in topo.links:
         try:
             conditions.check_link(link, netem)
-        except EmulationError as err:  # say which file, as topology errors do
-            raise EmulationError(f"{topo.source}: {err}") from None
+        except EmulationError as err:  # say which file and line, as topology errors do
+            raise topo.locate(err) from None
     nss = {n.name: namespace(run_id, n.name) for n in topo.nodes}
     by_link: dict[int, list] = {}
     for n in topo.nodes:

@@ -21,6 +21,7 @@ A top-level (graph) ``routing: static | ospf | eigrp`` chooses how routers learn
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -101,10 +102,12 @@ def load_topology(name_or_path: str | Path) -> Topology:
         raise TopologyError(f"unknown topology format {suffix!r} (use one of {', '.join(SUFFIXES)})",
                             source=source)
     graph = _parse_graph(text, suffix[1:], source)
+    no_line = f"{suffix[1:]} read by networkx: no line numbers"
     try:
-        return topology_from_graph(graph, source=source, name=path.stem)
+        topo = topology_from_graph(graph, source=source, name=path.stem)
     except TopologyError as err:  # networkx keeps no positions: say so rather than leave the line out
-        raise err.locate(no_line=f"{suffix[1:]} read by networkx: no line numbers") from None
+        raise err.locate(no_line=no_line) from None
+    return dataclasses.replace(topo, no_line=no_line)
 
 
 def _parse_graph(text: str, fmt: str, source: str) -> nx.Graph:
@@ -217,7 +220,7 @@ def _from_yaml_data(data: Any, source: str, default_name: str, lines: dict[str, 
         raise TopologyError(f"must be true or false, not {loopback!r}", key="loopback")
     return build_topology(name=str(data.get("name") or default_name), source=source, nodes=nodes,
                           links=links, loopback=loopback, description=str(data.get("description") or ""),
-                          routing=_routing(data.get("routing", "static")))
+                          routing=_routing(data.get("routing", "static")), lines=lines)
 
 
 def _yaml_name(value: Any, key: str) -> None:

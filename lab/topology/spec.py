@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 
-from lab.errors import TopologyError
+from lab.errors import LabError, TopologyError
 from lab.topology.layout import Layout
 from lab.topology.limits import IFNAMSIZ, LINK_RANGES, NAME_RE, format_rate  # noqa: F401 - re-exported
+from lab.yamlfile import line_for
 
 KINDS = ("host", "router", "switch")
 # How routers learn routes: ``static`` (computed from shortest paths and installed with the links), or a
@@ -112,6 +114,15 @@ class Topology:
     description: str = ""
     routing: str = "static"
     _layout: Layout | None = field(default=None, compare=False, repr=False)
+    # where each key was written (``nodes.h2.kind`` -> line), from a YAML file; else why no line is known
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+    no_line: str | None = field(default=None, compare=False, repr=False)
+
+    def locate(self, err: LabError) -> LabError:
+        """``err`` (naming a key of this topology, ``links.3.delay``) with the file and the key's line: for
+        a problem found after loading, by the realization (a condition this kernel cannot emulate)."""
+        return err.locate(file=self.source, lines=lambda key: line_for(dict(self.lines), key),
+                          no_line=self.no_line)
 
     # -- derived views ------------------------------------------------------------------------------
     def node(self, name: str) -> NodeSpec:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NoReturn
 
 from lab.errors import TopologyError
@@ -37,10 +37,14 @@ def build_topology(
     loopback: bool = False,
     description: str = "",
     routing: str = "static",
+    lines: Mapping[str, int] | None = None,
+    no_line: str | None = None,
 ) -> Topology:
-    """Validate and return a topology with its layout; raises TopologyError naming ``source``, node/link
-    and problem. Every reader (YAML, GraphML, GML, JSON, an ``nx.Graph``) builds through here."""
-    topo = Topology(name, source, tuple(nodes), tuple(links), loopback, description, routing)
+    """Validate and return a topology with its layout; raises TopologyError naming ``source``, the key and
+    the problem. Every reader (YAML, GraphML, GML, JSON, an ``nx.Graph``) builds through here; ``lines``
+    (key -> line) or ``no_line`` (why there are none) stay with the topology for later errors."""
+    topo = Topology(name, source, tuple(nodes), tuple(links), loopback, description, routing,
+                    lines=dict(lines or {}), no_line=no_line)
     return dataclasses.replace(topo, _layout=validate(topo))
 
 

@@ -214,9 +214,12 @@ def test_delay_is_refused_clearly_and_nothing_is_created():
 
     if netem_available():
         pytest.skip("this kernel has netem: delay is emulated, not refused")
-    topo = topology_from_yaml("nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], delay: 20ms}]", source="d.yaml")
+    text = "nodes: [h1, h2]\nlinks: [{endpoints: [h1, h2], delay: 20ms}]"
+    topo = topology_from_yaml(text, source="d.yaml")
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "delay:" in row)
     rid = run_id()
-    with pytest.raises(EmulationError, match=r"link 1 \(h1 -- h2\): delay cannot be emulated.*sch_netem"), \
+    refused = rf"^d.yaml:{line}: links\.1\.delay: delay cannot be emulated.*sch_netem"
+    with pytest.raises(EmulationError, match=refused), \
             Network(topo, run_id=rid):
         pass
     assert _ours(rid) == {"netns": [], "etc": [], "root_links": [], "state": []}

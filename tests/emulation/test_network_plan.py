@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -58,10 +59,14 @@ def test_exception_in_body_tears_down(state_dir):
 def test_loopback_refuses_routers_and_conditions():
     from lab.errors import TopologyError
 
-    with pytest.raises(TopologyError, match="'r1': routers need network namespaces"):
-        Network(load_topology("routed"), loopback=True)
-    with pytest.raises(TopologyError, match="node 'r1': routers need network namespaces"):
-        Network(load_topology("dumbbell"), loopback=True)
+    for name in ("routed", "dumbbell"):
+        topo = load_topology(name)
+        line = topo.lines["nodes.r1.kind"]
+        row = Path(topo.source).read_text().splitlines()[line - 1]
+        assert "r1" in row and "router" in row  # the line the message names is the one that says it
+        with pytest.raises(TopologyError, match=rf"^{topo.source}:{line}: nodes\.r1\.kind: routers need "
+                                                "network namespaces"):
+            Network(topo, loopback=True)
 
 
 def test_bad_run_id():
