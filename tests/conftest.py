@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.corpus import CORPUS
+
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpus"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

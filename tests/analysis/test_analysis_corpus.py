@@ -16,12 +16,17 @@ import pytest
 
 from lab.analysis.pipeline import analyze_capture
 from lab.errors import PcapFormatError
-from tests.helpers.corpus import check_packets, check_protocols, check_streams, load_truth, truth_frames
+from tests.helpers.corpus import (
+    check_packets,
+    check_protocols,
+    check_streams,
+    corpus_captures,
+    load_truth,
+    truth_frames,
+)
 from tests.helpers.records import load_jsonl
 
-# the directory the corpus_dir fixture serves; read here because parametrization happens at collection
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
-CAPTURES = sorted(p.name for p in (CORPUS / "pcaps").iterdir()) if (CORPUS / "pcaps").is_dir() else []
+CAPTURES = corpus_captures()  # parametrization happens at collection, before the corpus_dir fixture
 UNREADABLE = {"tcpdump__dsa.pcap"}  # link type 284: tshark reads nothing either
 
 

@@ -20,6 +20,7 @@ from lab.emulation.names import NETNS_DIR
 from lab.labs.spec import LABS_DIR
 from lab.topology import load_topology
 from tests.helpers.emulation import run_id
+from tests.helpers.processes import running
 
 pytestmark = [
     pytest.mark.root,
@@ -43,14 +44,6 @@ with Network(load_topology(sys.argv[1]), run_id=sys.argv[2]) as net:
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2] not in "ZX"
-
-
 def test_daemons_learn_routes_and_stop_with_the_run(tmp_path: Path) -> None:
     with Network(load_topology(TOPO), run_id=run_id("o")) as net:
         with RoutingDaemons(net, tmp_path / "frr", tmp_path / "traces", tmp_path / "routes.jsonl") as daemons:
@@ -61,9 +54,9 @@ def test_daemons_learn_routes_and_stop_with_the_run(tmp_path: Path) -> None:
                                         net.ip(far), "--timeout", "30"], timeout=40)
                 assert "route to" in done.stdout, (router, far, done.stdout)
             pids = list(daemons.daemon_pids.values())
-            assert len(pids) == 2 * len(net.topo.routers) and all(_alive(pid) for pid in pids)
+            assert len(pids) == 2 * len(net.topo.routers) and all(running(pid) for pid in pids)
         assert not daemons.failures, daemons.failures
-        assert not any(_alive(pid) for pid in pids)
+        assert not any(running(pid) for pid in pids)
         left = [d for d in FRR_STATE_DIR.glob("*.*") if d.suffix.lstrip(".") in {str(pid) for pid in pids}]
         assert not left, left
     events = [json.loads(line) for line in (tmp_path / "routes.jsonl").read_text().splitlines()]
@@ -83,13 +76,13 @@ def test_sigkill_owner_then_clean_kills_the_daemons(tmp_path: Path) -> None:
     pids: list[int] = []
     try:
         pids = list(json.loads(owner.stdout.readline()).values())
-        assert len(pids) == 6 and all(_alive(pid) for pid in pids)
+        assert len(pids) == 6 and all(running(pid) for pid in pids)
         owner.send_signal(signal.SIGKILL)
         owner.wait()
-        assert all(_alive(pid) for pid in pids), "SIGKILL leaves them behind: that is what clean is for"
+        assert all(running(pid) for pid in pids), "SIGKILL leaves them behind: that is what clean is for"
         (removed,), _ = clean([rid])
         assert set(pids) <= set(removed.processes) and not removed.problems
-        assert not any(_alive(pid) for pid in pids)
+        assert not any(running(pid) for pid in pids)
         assert not [p for p in NETNS_DIR.iterdir() if p.name.startswith(f"lab-{rid}-")]
     finally:
         if owner.poll() is None:
@@ -113,10 +106,10 @@ def test_lab_up_runs_the_daemons_for_the_session(tmp_path: Path) -> None:
                               capture_output=True, text=True, timeout=60)
         assert wait.returncode == 0 and "via" in wait.stdout, wait.stderr
         pids = [int(p.read_text()) for p in (tmp_path / "s" / "frr").glob("*/*.pid")]
-        assert len(pids) == 6 and all(_alive(pid) for pid in pids)
+        assert len(pids) == 6 and all(running(pid) for pid in pids)
     finally:
         down = subprocess.run([str(lab), "down", rid], capture_output=True, text=True, timeout=120)
     assert down.returncode == 0, down.stderr
-    assert not any(_alive(pid) for pid in pids)
+    assert not any(running(pid) for pid in pids)
     calls = list((tmp_path / "s" / "traces").glob("calls-r*-ospfd.jsonl"))
     assert len(calls) == 3  # traced in the session: lab down explained their packets

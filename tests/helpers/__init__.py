@@ -7,12 +7,14 @@ One module per concern, public names only, each module's docstring saying what i
 - ``labrecords``: complete synthetic packet and call records for the checks' and questions' unit tests;
 - ``attribution``: complete packet and call records for the attribution's unit tests, validated as built;
 - ``renderrecords``: complete packet, call and report records for the renderers' tests (ladder, page);
-- ``corpus``: comparing an analysis output with the public corpus' tshark truth;
+- ``corpus``: where the public corpus is, and comparing an analysis output with its tshark truth;
 - ``frames``: pcap and pcapng files and Ethernet/IPv4 frames built byte by byte;
 - ``analysis``: analyzing one capture through both analysis paths and checking they agree;
 - ``fuzzing``: seeded mutations of capture files;
 - ``tracing``: running a program under the Python tracer and the invariants every trace keeps;
 - ``emulation``: unique run ids and a real echo exchange between two nodes of a live network;
+- ``processes``: whether a process still runs (zombies do not), for the "nothing left behind" checks;
+- ``ports``: a free local port chosen by the kernel, for a test's own server;
 - ``submissions``: student submissions (bundles) made from recorded runs, honest and hostile;
 - ``answerkey``: what a student can read of a run, and the assertion that none of it holds the key;
 - ``labfiles``: a minimal valid lab file to mutate;

@@ -13,6 +13,17 @@ from typing import Any
 
 from lab.analysis.catalogue import tshark_name
 
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+"""The public corpus: ``pcaps/`` and tshark's ``truth/`` beside the repository (``../shared/corpus``)."""
+
+
+def corpus_captures() -> list[str]:
+    """The corpus' capture file names, sorted; none when the corpus is absent (its tests then skip).
+    Read at collection time by the tests that are parametrized by capture."""
+    pcaps = CORPUS / "pcaps"
+    return sorted(p.name for p in pcaps.iterdir()) if pcaps.is_dir() else []
+
+
 # Layer names we emit whose tshark counterpart is not a protocol of its own in frame.protocols, or that
 # tshark names differently on purpose. Each entry is a documented disagreement.
 NOT_COMPARED = {

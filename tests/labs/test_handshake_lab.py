@@ -5,7 +5,6 @@ bytes they are (the hash of the captured frame itself, recomputed here, equals t
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -16,23 +15,19 @@ import pytest
 import lab
 from lab.labs.grading import grade
 from lab.labs.spec import load_lab
-from tests.helpers.records import validate_dir
+from tests.helpers.records import load_jsonl, validate_dir
 
 runner = pytest.importorskip("lab.runner")
 
 H1, H2, PORT = "198.18.0.1", "198.18.0.2", 5012
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 class Evidence:
     def __init__(self, out: Path) -> None:
         self.out = out
         self.result = runner.run_lab(load_lab("handshake-by-hand"), out)
-        self.packets = _jsonl(out / "packets.jsonl")
-        self.calls = {c["id"]: c for c in _jsonl(out / "calls.jsonl")}
+        self.packets = load_jsonl(out / "packets.jsonl")
+        self.calls = {c["id"]: c for c in load_jsonl(out / "calls.jsonl")}
         self.run = lab.open(out)
 
     def frame_sha1(self, number: int) -> str:
@@ -134,7 +129,7 @@ def test_lab_analyze_with_the_call_log_explains_it_the_same_way(hs: Evidence, tm
     proc = subprocess.run([sys.executable, "-m", "lab", "analyze", str(hs.out / "capture.pcapng"), "--calls",
                            str(hs.out / "calls.jsonl"), "--out", str(out)], capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stderr.decode()
-    again = {p["number"]: p["cause"] for p in _jsonl(out / "packets.jsonl")}
+    again = {p["number"]: p["cause"] for p in load_jsonl(out / "packets.jsonl")}
     assert {n: c["rule"] for n, c in again.items()} == {p["number"]: p["cause"]["rule"] for p in hs.packets}
     (rst,) = hs.tcp(41001, PORT, "RST")
     assert again[rst["number"]]["node"] == "h1" and again[rst["number"]]["rule"] == "rst-no-socket"

@@ -14,14 +14,9 @@ from pathlib import Path
 import pytest
 
 from lab.labs.spec import LABS_DIR, PROGRAMS_DIR
+from tests.helpers.ports import free_port
 
 LOCAL = "127.0.0.1"
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((LOCAL, 0))
-        return s.getsockname()[1]
 
 
 def bound(proto: str, port: int) -> bool:

@@ -13,12 +13,9 @@ import pytest
 
 from lab.labs.grading import grade
 from lab.labs.spec import PROGRAMS_DIR, load_lab
+from tests.helpers.records import load_jsonl
 
 runner = pytest.importorskip("lab.runner")
-
-
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 class Run:
@@ -30,8 +27,8 @@ class Run:
         # the key, as the teacher's grading recomputes it from the raw evidence (no run output holds it)
         self.grade = grade(out, {}, load_lab(name))
         self.answers = {m.id: m.expected for m in self.grade.marks}
-        self.packets = _jsonl(out / "packets.jsonl")
-        self.calls = {c["id"]: c for c in _jsonl(out / "calls.jsonl")}
+        self.packets = load_jsonl(out / "packets.jsonl")
+        self.calls = {c["id"]: c for c in load_jsonl(out / "calls.jsonl")}
 
     def green(self) -> None:
         assert self.result.failures == [], self.result.failures
@@ -360,7 +357,7 @@ def test_ppp_lab_falls_back_to_crafted_frames_and_says_so(tmp_path: Path) -> Non
     assert meta["mode"] == "crafted" and meta["reason"] == PPP_REASON and "CONFIG_PPP" in PPP_REASON
     said = (tmp_path / "run" / "logs" / "link.out").read_text().splitlines()[0]
     assert said.startswith(PPP_REASON) and "crafted" in said
-    frames = _jsonl(tmp_path / "run" / "files" / "link" / "packets.jsonl")
+    frames = load_jsonl(tmp_path / "run" / "files" / "link" / "packets.jsonl")
     assert frames and all(any("crafted with scapy" in c for c in f["comments"]) for f in frames)
     lcp = [f["ppp"] for f in frames if (f.get("ppp") or {}).get("protocol") == "LCP"]
     assert lcp[0]["code"] == "Configure-Request" and {"type": "MRU", "value": 1500} in lcp[0]["options"]
@@ -386,7 +383,7 @@ def test_ppp_lab_runs_pppd_between_two_namespaces(tmp_path: Path) -> None:
     # the link step wrote into {out}: the run's files/ (the only place a lab program may write)
     meta = json.loads((tmp_path / "run" / "files" / "link.json").read_text())
     assert meta["mode"] == "captured" and meta["replies"] == 3
-    frames = _jsonl(tmp_path / "run" / "files" / "link" / "packets.jsonl")
+    frames = load_jsonl(tmp_path / "run" / "files" / "link" / "packets.jsonl")
     protocols = [(f.get("ppp") or {}).get("protocol") for f in frames]
     assert "LCP" in protocols and "IPCP" in protocols
     assert protocols.index("LCP") < protocols.index("IPCP")

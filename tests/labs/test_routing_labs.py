@@ -20,15 +20,12 @@ from lab.labs.grading import grade
 from lab.labs.spec import load_lab
 from lab.report.ladder import LadderFilter
 from lab.report.terminal import run_ladder
+from tests.helpers.processes import running
 from tests.helpers.records import validate_dir
 
 runner = pytest.importorskip("lab.runner", reason="runner not yet available")
 
 HELLO_GROUP = {"ospf": "224.0.0.5", "eigrp": "224.0.0.10"}  # AllSPFRouters, the EIGRP routers' group
-
-
-def _alive(pid: int) -> bool:
-    return Path(f"/proc/{pid}").exists()
 
 
 @pytest.mark.root
@@ -87,5 +84,5 @@ def test_routing_lab(protocol: str, tmp_path: Path) -> None:
     assert len(pid_files) == 2 * len([n for n, i in report["nodes"].items() if i["kind"] == "router"])
     for pid_file in pid_files:
         pid = int(pid_file.read_text())
-        assert not _alive(pid), f"{pid_file.parent.name}: {pid_file.stem} (pid {pid}) still runs"
+        assert not running(pid), f"{pid_file.parent.name}: {pid_file.stem} (pid {pid}) still runs"
         assert not (FRR_STATE_DIR / f"{pid_file.stem}.{pid}").exists()

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lab.tracing import merge_traces, wrap_command
+from tests.helpers.ports import free_port
 from tests.helpers.tracing import by_sock, check_offsets
 
 DNS_RESPONDER = r"""
@@ -34,12 +35,6 @@ answer = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + socket.inet_aton("198
 s.sendto(q[:2] + struct.pack("!HHHHH", 0x8180, 1, 1, 0, 0) + q[12:end + 5] + answer, addr)
 s.close()
 """
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
