@@ -19,11 +19,6 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 LAB = TESTS.parent / "lab"
 
-# Shared builders still living among test modules while other work moves them: each entry says where to.
-PENDING = {
-    "tests.analysis.attribution.test_attribution": "packet_record and call, made complete first",
-}
-
 
 def _is_helper(module: str) -> bool:
     return module == "tests.helpers" or module.startswith("tests.helpers.")
@@ -34,7 +29,7 @@ def _forbidden(module: str) -> bool:
     if module == "conftest" or module.endswith(".conftest"):
         return True
     in_tests = module == "tests" or module.startswith("tests.")
-    return in_tests and not _is_helper(module) and module not in PENDING
+    return in_tests and not _is_helper(module)
 
 
 def forbidden_imports(source: str, where: str) -> list[str]:
