@@ -10,8 +10,9 @@ retransmission is new bytes in the IP ID (IPv4) or a new sighting on the same li
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
+
+from lab.records import PacketRecord
 
 __all__ = ["norm_ip", "packet_identity"]
 
@@ -23,34 +24,28 @@ def norm_ip(ip: str | None) -> str | None:
     return ip
 
 
-def packet_identity(rec: Mapping[str, Any]) -> tuple[Any, ...] | None:
+def packet_identity(rec: PacketRecord) -> tuple[Any, ...] | None:
     """What stays the same when a router forwards a packet (not TTL, not MACs); None for a frame with no
     IP header. IPv4 adds the IP ID; IPv6 has none, so two records with the same key may also be one
     packet sent twice: the caller tells them apart by link and time (``attribution.Attributor``)."""
-    ip = rec.get("ip")
-    if not ip:
+    ip = rec["ip"]
+    if ip is None:
         return None
-    frag = ip.get("frag") or {}
+    frag = ip["frag"]
     key: tuple[Any, ...] = (
-        ip.get("version"),
-        norm_ip(ip.get("src")),
-        norm_ip(ip.get("dst")),
-        ip.get("id") if ip.get("version") == 4 else None,
-        ip.get("proto"),
-        frag.get("offset"),
-        frag.get("mf"),
+        ip["version"],
+        norm_ip(ip["src"]),
+        norm_ip(ip["dst"]),
+        ip["id"] if ip["version"] == 4 else None,
+        ip["proto"],
+        frag["offset"] if frag is not None else None,
+        frag["mf"] if frag is not None else None,
     )
-    if tcp := rec.get("tcp"):
-        return key + (
-            tcp["sport"],
-            tcp["dport"],
-            tcp.get("seq_raw"),
-            tcp.get("ack_raw"),
-            tcp.get("flags_int"),
-            tcp.get("len"),
-        )
-    if udp := rec.get("udp"):
-        return key + (udp["sport"], udp["dport"], udp.get("length"), udp.get("sha1"))
-    if icmp := rec.get("icmp"):
-        return key + (icmp.get("type"), icmp.get("code"))
+    if (tcp := rec["tcp"]) is not None:
+        return key + (tcp["sport"], tcp["dport"], tcp["seq_raw"], tcp["ack_raw"], tcp["flags_int"],
+                      tcp["len"])
+    if (udp := rec["udp"]) is not None:
+        return key + (udp["sport"], udp["dport"], udp["length"], udp.get("sha1"))
+    if (icmp := rec["icmp"]) is not None:
+        return key + (icmp["type"], icmp["code"])
     return key

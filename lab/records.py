@@ -461,6 +461,38 @@ class SummaryRecord(TypedDict):
     outputs: dict[str, str]
 
 
+class InterfaceDrops(TypedDict):
+    """One capture point's counts from dumpcap (null: unknown, no statistics block and no log line)."""
+
+    received: int | None
+    dropped: int | None
+
+
+class CaptureCounts(TypedDict):
+    """report.json ``capture``: what dumpcap says it received and dropped per capture point, and whether
+    the capture is complete (nothing dropped, nothing unknown). A snapshot of a capture still running
+    (``lab explain`` before ``lab down``) cannot know yet: ``complete`` is null and ``note`` says why."""
+
+    complete: bool | None
+    dropped: NotRequired[int]
+    per_interface: NotRequired[dict[str, InterfaceDrops]]
+    unknown: NotRequired[list[str]]
+    note: NotRequired[str]
+
+
+class Coverage(TypedDict):
+    """report.json ``coverage``: how many packets a call, the kernel or the lab explains (``explained`` of
+    ``total``; the lab's own probe frames are not counted), and the count per cause rule and source.
+    ``capture_complete`` (lab runs, ``lab.network()``) says whether the capture behind it lost nothing."""
+
+    explained: int
+    total: int
+    ratio: float
+    by_rule: dict[str, int]
+    by_source: dict[str, int]
+    capture_complete: NotRequired[bool]
+
+
 class Question(TypedDict):
     """A lab's question as the report shows it: never its answer."""
 
@@ -473,7 +505,7 @@ class ReportRecord(TypedDict):
     ``live``, ``window_start_ns``) or a ``lab.network()`` capture. ``failures`` empty is ``ok``; a run cut
     short after writing it says so in ``partial``/``partial_reason``. Only a lab run has ``observations``,
     ``questions``, ``steps`` and the network's ``conditions``/``routes``/``kernel_counters``. The nested
-    blocks (``nodes``, ``capture``, ``coverage``, ``steps``) are still evolving and kept open here."""
+    blocks ``nodes`` and ``steps`` are still evolving and kept open here."""
 
     schema_version: int
     lab: str | None
@@ -482,10 +514,10 @@ class ReportRecord(TypedDict):
     out: str
     topology: str | None
     nodes: dict[str, Any]
-    capture: dict[str, Any]
+    capture: CaptureCounts
     packets: int
     calls: int
-    coverage: dict[str, Any]
+    coverage: Coverage
     summary: SummaryRecord
     analysis_errors: list[str]
     failures: list[str]

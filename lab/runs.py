@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from lab.records import CallRecord, ConversationRecord, PacketRecord
     from lab.records import Cause as CauseRecord
+    from lab.records import Lost as LostRecord
 
 EMBED_REPORT_LIMIT = 4 << 20
 """report.html pages up to this size are embedded by ``Run._repr_html_`` (a notebook carries them along)."""
@@ -78,17 +79,17 @@ class Cause:
     @property
     def calls(self) -> list[Call]:
         """The calls that sent this packet (``source == "call"``)."""
-        return [self._run.call(i) for i in self.record.get("calls") or ()]
+        return [self._run.call(i) for i in self.record.get("calls", [])]
 
     @property
     def consumed_by(self) -> list[Call]:
         """The calls that read this packet's bytes."""
-        return [self._run.call(i) for i in self.record.get("consumed_by") or ()]
+        return [self._run.call(i) for i in self.record.get("consumed_by", [])]
 
     @property
     def related(self) -> list[Call]:
         """The calls a kernel packet acts for (the connect() an ARP request serves, ...)."""
-        return [self._run.call(i) for i in self.record.get("related") or ()]
+        return [self._run.call(i) for i in self.record.get("related", [])]
 
     @property
     def answers(self) -> Packet | None:
@@ -144,18 +145,17 @@ class Packet:
         return Cause(self.record["cause"], self.run)
 
     @property
-    def lost(self) -> dict[str, Any] | None:
+    def lost(self) -> LostRecord | None:
         """Where this copy was lost (emulated loss) and which frame carried its bytes again, if it was."""
         return self.record.get("lost")
 
     @property
     def connection(self) -> str | None:
         """``"tcp:N"`` / ``"udp:N"``: the conversation this packet belongs to (conversations.jsonl)."""
-        for proto in ("tcp", "udp"):
-            part = self.record.get(proto)
-            if part and part.get("stream") is not None:
-                return f"{proto}:{part['stream']}"
-        return None
+        tcp, udp = self.record["tcp"], self.record["udp"]
+        if tcp is not None and tcp["stream"] is not None:
+            return f"tcp:{tcp['stream']}"
+        return f"udp:{udp['stream']}" if udp is not None else None
 
     @property
     def raw(self) -> bytes:
@@ -286,11 +286,9 @@ class Conversation:
         return list(self.run.filter(connection=self.key))
 
     def __repr__(self) -> str:
-        r: dict[str, Any] = dict(self.record)
-        a, b = (r.get("client"), r.get("server")) if self.proto == "tcp" else (
-            r.get("first_sender"), r.get("first_receiver"))
-        ends = f" {a['addr']}:{a['port']} -> {b['addr']}:{b['port']}" if a and b else ""
-        return f"<Conversation {self.key}{ends}>"
+        r = self.record
+        a, b = (r["client"], r["server"]) if r["proto"] == "tcp" else (r["first_sender"], r["first_receiver"])
+        return f"<Conversation {self.key} {a['addr']}:{a['port']} -> {b['addr']}:{b['port']}>"
 
 
 class Run:
@@ -415,7 +413,7 @@ class Run:
             if protocol is not None and not any(layer["name"] == protocol for layer in r["layers"]) \
                     and r["app"] != protocol:
                 continue
-            if call_id is not None and call_id not in (r["cause"].get("calls") or ()):
+            if call_id is not None and call_id not in r["cause"].get("calls", []):
                 continue
             yield p
 
@@ -469,9 +467,9 @@ class Run:
             read: dict[int, list[int]] = {}
             for p in self.packets:
                 c = p.record["cause"]
-                for i in c.get("calls") or ():
+                for i in c.get("calls", []):
                     sent.setdefault(i, []).append(p.number)
-                for i in c.get("consumed_by") or ():
+                for i in c.get("consumed_by", []):
                     read.setdefault(i, []).append(p.number)
             self.__dict__["_sent_read"] = (sent, read)
         return self.__dict__["_sent_read"]

@@ -182,7 +182,7 @@ def parse_filter(expr: str | None) -> Callable[[dict[str, Any]], bool] | None:
             tests.append(lambda r: r["cause"]["source"] == "call")
         elif not value and name.isalnum():
             tests.append(lambda r, n=name: any(layer["name"].lower() == n for layer in r["layers"])
-                         or (r.get("app") or "").lower() == n)
+                         or (r["app"] is not None and r["app"].lower() == n))
         else:
             raise UsageError(f"--filter: {term!r}: use a protocol (tcp, udp, arp, icmp, dns...), port=N, "
                              "host=ADDR, role=CODE or mine")

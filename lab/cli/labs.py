@@ -179,7 +179,7 @@ def _run_one(run_lab: Any, spec: LabSpec, out: Path) -> dict[str, Any]:
     row["seconds"] = round(time.monotonic() - start, 1)
     report = result.report
     obs = report.get("observations", [])
-    cov = report.get("coverage") or {}
+    cov = report["coverage"]
     # the runner's verdict also holds what no observation covers: a program's exit status, a server never
     # ready, a step timed out; a lab whose programs failed is not "ok" because its checks happened to hold.
     # Observations and coverage are counted below from the report, so their failures are not repeated.
@@ -197,7 +197,7 @@ def _run_one(run_lab: Any, spec: LabSpec, out: Path) -> dict[str, Any]:
     row["ok"] = (
         not other
         and row["observations_ok"] == row["observations_total"]
-        and cov.get("explained") == cov.get("total")
+        and cov["explained"] == cov["total"]
     )
     return row
 
@@ -212,10 +212,10 @@ def write_index(root: Path, rows: list[dict[str, Any]]) -> Path:
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        cov = r.get("coverage") or {}
-        covtext = f"{cov.get('explained')}/{cov.get('total')}" if cov else "-"
-        asked = r.get("questions", 0)
-        answered = asked - len(r.get("unanswered") or [])
+        cov = r["coverage"]  # None: the lab did not run
+        covtext = f"{cov['explained']}/{cov['total']}" if cov is not None else "-"
+        asked = r["questions"]
+        answered = asked - len(r["unanswered"])
         result = "ok" if r["ok"] else f"FAILED{': ' + r['error'] if r.get('error') else ''}"
         lines.append(
             f"| {r['name']} | {result} | {r['observations_ok']}/{r['observations_total']} | {covtext} | "

@@ -93,10 +93,10 @@ def run_cmd(
     else:
         click.echo(result.ladder)
         cov = report["coverage"]
-        captured = report.get("capture") or {}
+        captured = report["capture"]
         over = (
             ""
-            if captured.get("complete")
+            if captured["complete"]
             else f" over an INCOMPLETE capture ({captured.get('dropped', '?')} packets dropped)"
         )
         click.echo(

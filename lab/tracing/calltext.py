@@ -15,7 +15,10 @@ import errno
 import os
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lab.records import CallRecord, PacketRecord
 
 # the protocol the kernel picks for proto=0 (the only one there is for these family/type pairs)
 DEFAULT_PROTO = {"SOCK_STREAM": ("IPPROTO_TCP", 6), "SOCK_DGRAM": ("IPPROTO_UDP", 17)}
@@ -69,11 +72,11 @@ def socket_args(args: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def exception_text(call: Mapping[str, Any]) -> str:
+def exception_text(call: CallRecord) -> str:
     """``TimeoutError: timed out`` or ``ConnectionRefusedError: [Errno 111] Connection refused``: what
     Python prints for the exception the call raised (rebuilt from the errno name when the record has no
     message)."""
-    exc, err = call.get("exception"), call.get("error")
+    exc, err = call["exception"], call["error"]
     message = call.get("message")
     if not exc:  # strace, or a call that reports its failure as a value
         return str(err)
@@ -94,14 +97,14 @@ def errno_text(code: int, name: str | None = None) -> str:
     return f"{code} ({name}{note})" if name else str(code)
 
 
-def _arguments(call: Mapping[str, Any]) -> list[str]:
-    args = call.get("args") or {}
-    name = str(call.get("call", "?"))
+def _arguments(call: CallRecord) -> list[str]:
+    args = call["args"]
+    name = call["call"]
     if name == "socket":
         return socket_args(args)
     shown: list[str] = []
     if name.startswith(DATA_CALLS):
-        shown.append(_data(args.get("preview"), args.get("nbytes", call.get("nbytes"))))
+        shown.append(_data(args.get("preview"), args.get("nbytes", call["nbytes"])))
     elif name.startswith(READ_CALLS):
         size = args.get("bufsize", args.get("nbytes"))
         if size is not None:
@@ -114,24 +117,25 @@ def _arguments(call: Mapping[str, Any]) -> list[str]:
     return shown
 
 
-def _outcome(call: Mapping[str, Any]) -> str:
-    name = str(call.get("call", "?"))
-    ret = call.get("ret")
-    args = call.get("args") or {}
+def _outcome(call: CallRecord) -> str:
+    name = call["call"]
+    ret = call["ret"]
+    args = call["args"]
     if name == "connect_ex" and isinstance(ret, int):
-        return f" -> {errno_text(ret, call.get('error'))}" if ret else " -> 0"
-    if call.get("error"):
+        return f" -> {errno_text(ret, call['error'])}" if ret else " -> 0"
+    if call["error"]:
         return f" -> {exception_text(call)}"
     if name == "socket":
-        return f" -> fd {call['fd']}" if call.get("fd") is not None else ""
+        return f" -> fd {call['fd']}" if call["fd"] is not None else ""
     if name in ("accept", "accept4") and isinstance(ret, dict):
         peer = f", {py_addr(ret['peer'])}" if ret.get("peer") else ""
         return f" -> (<socket fd {ret.get('fd')}>{peer})"
     if name.startswith(READ_CALLS):
-        data = _data(args.get("preview"), call.get("nbytes"))
-        if call.get("nbytes") == 0 and not args.get("preview"):
-            data = "b'' (0 B: the peer closed its side)" if call.get("type") == "SOCK_STREAM" else "b'' (0 B)"
-        peer = (call.get("dgram") or {}).get("peer")
+        data = _data(args.get("preview"), call["nbytes"])
+        if call["nbytes"] == 0 and not args.get("preview"):
+            data = "b'' (0 B: the peer closed its side)" if call["type"] == "SOCK_STREAM" else "b'' (0 B)"
+        dgram = call["dgram"]
+        peer = dgram["peer"] if dgram is not None else None
         if name in ("recvfrom", "recvfrom_into") and isinstance(ret, list) and len(ret) == 2:
             first = str(ret[0]) if name.endswith("_into") else data
             return f" -> ({first}, {py_addr(ret[1])})"
@@ -151,9 +155,9 @@ def _outcome(call: Mapping[str, Any]) -> str:
     return ""  # bind, listen, connect, close, setsockopt...: Python returns None
 
 
-def call_text(call: Mapping[str, Any]) -> str:
+def call_text(call: CallRecord) -> str:
     """``recvfrom(1024) -> (b'one' (3 B), ('198.18.0.1', 43063))`` — a call as written, with its outcome."""
-    return f"{call.get('call', '?')}({', '.join(_arguments(call))}){_outcome(call)}"
+    return f"{call['call']}({', '.join(_arguments(call))}){_outcome(call)}"
 
 
 class SendWaits:
@@ -167,43 +171,42 @@ class SendWaits:
     and the scheduler held the call did not wait: its duration is overhead, not the network.
     """
 
-    def __init__(self, packets: Iterable[Mapping[str, Any]]) -> None:
+    def __init__(self, packets: Iterable[PacketRecord]) -> None:
         self._segments: dict[int, list[int]] = {}  # call id -> times its (first-sighting) segments left
         self._acks: dict[tuple[str, int], list[tuple[int, int]]] = {}  # receiver -> (time, relative ack)
         for p in packets:
-            tcp, ip, cause = p.get("tcp"), p.get("ip") or {}, p.get("cause") or {}
-            if not tcp or cause.get("copy_of") is not None:
+            tcp, ip, cause = p["tcp"], p["ip"], p["cause"]
+            if tcp is None or ip is None or cause.get("copy_of") is not None:
                 continue
-            ts = int(p.get("ts_ns") or 0)
-            if tcp.get("len") and cause.get("source") == "call":
-                for cid in cause.get("calls") or []:
-                    self._segments.setdefault(int(cid), []).append(ts)
-            if "ACK" in str(tcp.get("flags", "")) and isinstance(tcp.get("ack"), int):
-                key = (str(ip.get("dst")), int(tcp.get("dport") or 0))
-                self._acks.setdefault(key, []).append((ts, tcp["ack"]))
+            ts = p["ts_ns"] or 0
+            if tcp["len"] and cause["source"] == "call":
+                for cid in cause.get("calls", []):
+                    self._segments.setdefault(cid, []).append(ts)
+            if tcp["flags"] is not None and "ACK" in tcp["flags"] and tcp["ack"] is not None:
+                self._acks.setdefault((ip["dst"], tcp["dport"]), []).append((ts, tcp["ack"]))
 
-    def waited(self, call: Mapping[str, Any]) -> bool | None:
+    def waited(self, call: CallRecord) -> bool | None:
         """True: the call waited for the peer's ACKs; False: it did not; None: not a stream send."""
-        if not str(call.get("call", "")).startswith(DATA_CALLS) or call.get("type") != "SOCK_STREAM":
+        if not call["call"].startswith(DATA_CALLS) or call["type"] != "SOCK_STREAM":
             return None
-        start, end = int(call.get("t_start_ns") or 0), int(call.get("t_end_ns") or 0)
-        local = call.get("local")
-        if not (isinstance(local, list | tuple) and len(local) >= 2) or call.get("error"):
+        start, end = call["t_start_ns"], call["t_end_ns"]
+        local = call["local"]
+        if not (isinstance(local, list | tuple) and len(local) >= 2) or call["error"]:
             return None
-        before = int(call.get("sent_before") or 0)
+        before = int(call["sent_before"] or 0)
         # the relative ACK number counts the SYN: ack - 1 bytes of the stream are acknowledged
         acks = [t for t, ack in self._acks.get((str(local[0]), int(local[1] or 0)), [])
                 if start <= t <= end and ack - 1 > before]
         if not acks:
             return False
-        return any(s > acks[0] for s in self._segments.get(int(call.get("id") or -1), []))
+        return any(s > acks[0] for s in self._segments.get(call["id"], []))
 
 
-def duration_text(call: Mapping[str, Any], waited: bool | None) -> str:
+def duration_text(call: CallRecord, waited: bool | None) -> str:
     """``returns after 0.170 ms``, saying for a stream send what the time means (see ``SendWaits``)."""
-    took = (int(call.get("t_end_ns") or 0) - int(call.get("t_start_ns") or 0)) / 1e6
-    sent, want = call.get("nbytes"), (call.get("args") or {}).get("nbytes")
-    if (waited is not None and call.get("call") == "send" and isinstance(sent, int) and isinstance(want, int)
+    took = (call["t_end_ns"] - call["t_start_ns"]) / 1e6
+    sent, want = call["nbytes"], call["args"].get("nbytes")
+    if (waited is not None and call["call"] == "send" and isinstance(sent, int) and isinstance(want, int)
             and sent < want):
         return (f"returns after {took:.3f} ms: only {sent} of {want} bytes fitted in the send buffer "
                 f"(send() hands over what fits and returns the count; sendall() would loop for the rest)")

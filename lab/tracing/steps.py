@@ -30,7 +30,10 @@ outside the flow (setsockopt, settimeout, fileno, getsockname...) get no step. U
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lab.records import CallRecord
 
 STEPS: tuple[tuple[int, str, str, str], ...] = (
     (1, "server", "socket()", "create the listening endpoint (nothing on the wire)"),
@@ -86,36 +89,36 @@ def _family(name: str) -> str | None:
     return None
 
 
-def _sides(calls: list[Mapping[str, Any]]) -> dict[str, str]:
+def _sides(calls: list[CallRecord]) -> dict[str, str]:
     """Socket id -> "server" or "client": listening sockets and what they accepted are the server's."""
     side: dict[str, str] = {}
     for c in calls:
-        sid, name = c.get("sock"), c.get("call")
+        sid, name = c["sock"], c["call"]
         if sid is None:
             continue
-        if name == "listen" and not c.get("error"):
+        if name == "listen" and not c["error"]:
             side[str(sid)] = "server"
-        elif name in ("accept", "accept4") and isinstance(c.get("ret"), dict) and c["ret"].get("sock"):
+        elif name in ("accept", "accept4") and isinstance(c["ret"], dict) and c["ret"].get("sock"):
             side[str(c["ret"]["sock"])] = "server"
     for c in calls:
-        sid = c.get("sock")
-        if sid is not None and c.get("call") in ("connect", "connect_ex") and c.get("type") != "SOCK_DGRAM":
+        sid = c["sock"]
+        if sid is not None and c["call"] in ("connect", "connect_ex") and c["type"] != "SOCK_DGRAM":
             side.setdefault(str(sid), "client")
     return side
 
 
-def _udp_sides(calls: list[Mapping[str, Any]]) -> dict[str, str]:
+def _udp_sides(calls: list[CallRecord]) -> dict[str, str]:
     """UDP: a socket that bound a port and received first is the server; one that sent first, the client.
     A datagram socket of another protocol (an ICMP ping socket: SOCK_DGRAM, IPPROTO_ICMP) is no UDP."""
-    other = {str(c.get("sock")) for c in calls if c.get("call") == "socket"
-             and (c.get("args") or {}).get("proto") not in (0, 17, None)}
+    other = {str(c["sock"]) for c in calls if c["call"] == "socket"
+             and c["args"].get("proto") not in (0, 17, None)}
     first: dict[str, str] = {}
     bound: set[str] = set()
-    for c in sorted(calls, key=lambda c: c.get("t_start_ns") or 0):
-        sid = c.get("sock")
-        if sid is None or c.get("type") != "SOCK_DGRAM" or str(sid) in other:
+    for c in sorted(calls, key=lambda c: c["t_start_ns"]):
+        sid = c["sock"]
+        if sid is None or c["type"] != "SOCK_DGRAM" or str(sid) in other:
             continue
-        fam = _family(str(c.get("call")))
+        fam = _family(c["call"])
         if fam == "bind":
             bound.add(str(sid))
         if fam in ("send", "recv") and str(sid) not in first:
@@ -123,7 +126,7 @@ def _udp_sides(calls: list[Mapping[str, Any]]) -> dict[str, str]:
     return {sid: "server" if (sid in bound and fam == "recv") else "client" for sid, fam in first.items()}
 
 
-def classic_steps(calls: Iterable[Mapping[str, Any]]) -> dict[int, int]:
+def classic_steps(calls: Iterable[CallRecord]) -> dict[int, int]:
     """Call id -> its step number in the classic flow (TCP: ``STEPS``; UDP: ``UDP_STEPS``).
 
     Only calls that did their step are tagged: a failed accept() or recv() (BlockingIOError, a timeout)
@@ -134,9 +137,9 @@ def classic_steps(calls: Iterable[Mapping[str, Any]]) -> dict[int, int]:
     # the listening socket's creation is step 1 only for the socket that listens
     out: dict[int, int] = {}
     for c in calls:
-        sid, cid = c.get("sock"), c.get("id")
-        fam = _family(str(c.get("call")))
-        if sid is None or cid is None or fam is None:
+        sid, cid = c["sock"], c["id"]
+        fam = _family(c["call"])
+        if sid is None or fam is None:
             continue
         if str(sid) in tcp:
             step = _TCP.get((tcp[str(sid)], fam))
@@ -145,13 +148,13 @@ def classic_steps(calls: Iterable[Mapping[str, Any]]) -> dict[int, int]:
         else:
             step = None
         if step is not None:
-            out[int(cid)] = step
+            out[cid] = step
     return out
 
 
-def step_label(call: Mapping[str, Any], steps: Mapping[int, int]) -> str:
+def step_label(call: CallRecord, steps: Mapping[int, int]) -> str:
     """``step 4`` (or ``UDP step 3``) for a tagged call, else ``""``."""
-    step = steps.get(int(call.get("id") or -1))
+    step = steps.get(call["id"])
     if step is None:
         return ""
-    return f"UDP step {step}" if call.get("type") == "SOCK_DGRAM" else f"step {step}"
+    return f"UDP step {step}" if call["type"] == "SOCK_DGRAM" else f"step {step}"

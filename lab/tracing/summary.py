@@ -4,29 +4,33 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lab.records import CallRecord
 
 
-def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def summarize(records: Iterable[CallRecord]) -> dict[str, Any]:
     """Calls by name and tracer, failed calls, and one line per socket (addresses, bytes each way)."""
     records = list(records)
     by_call = Counter(r["call"] for r in records)
-    by_tracer = Counter(r.get("tracer") for r in records)
-    errors = Counter(r["error"] for r in records if r.get("error"))
+    by_tracer = Counter(r["tracer"] for r in records)
+    errors = Counter(r["error"] for r in records if r["error"])
     socks: dict[str, dict[str, Any]] = {}
     for r in records:
-        sid = r.get("sock")
+        sid = r["sock"]
         if sid is None:
             continue
-        s = socks.setdefault(sid, {"sock": sid, "node": r.get("node"), "pid": r.get("pid"),
-                                   "tracer": r.get("tracer"), "family": None, "type": None, "local": None,
+        s = socks.setdefault(sid, {"sock": sid, "node": r["node"], "pid": r["pid"],
+                                   "tracer": r["tracer"], "family": None, "type": None, "local": None,
                                    "peer": None, "calls": 0, "sent": 0, "received": 0})
         s["calls"] += 1
-        for key in ("family", "type", "local", "peer"):
-            if r.get(key) is not None:
-                s[key] = r[key]
-        s["sent"] = max(s["sent"], r.get("sent_after") or 0)
-        s["received"] = max(s["received"], r.get("recv_after") or 0)
+        for key, value in (("family", r["family"]), ("type", r["type"]), ("local", r["local"]),
+                           ("peer", r["peer"])):
+            if value is not None:
+                s[key] = value
+        s["sent"] = max(s["sent"], r["sent_after"] or 0)
+        s["received"] = max(s["received"], r["recv_after"] or 0)
     return {"records": len(records), "by_call": dict(by_call.most_common()), "by_tracer": dict(by_tracer),
             "errors": dict(errors.most_common()), "sockets": list(socks.values())}
 

@@ -7,6 +7,7 @@ One module per concern, public names only, each module's docstring saying what i
 - ``labrecords``: complete synthetic packet and call records for the checks' and questions' unit tests;
 - ``attribution``: complete packet and call records for the attribution's unit tests, validated as built;
 - ``renderrecords``: complete packet, call and report records for the renderers' tests (ladder, page);
+- ``calls``: complete call records for the call-text and step readers' unit tests, validated as built;
 - ``corpus``: where the public corpus is, and comparing an analysis output with its tshark truth;
 - ``frames``: pcap and pcapng files and Ethernet/IPv4 frames built byte by byte;
 - ``analysis``: analyzing one capture through both analysis paths and checking they agree;

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
+import jsonschema
+
+from lab.records import shipped_schema
 from lab.tracing.calltext import SendWaits, call_text, duration_text
+from tests.helpers.calls import call_record
+
+if TYPE_CHECKING:
+    from lab.records import CallRecord, PacketRecord
 
 
-def rec(name: str, **fields: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": 1, "call": name, "args": {}, "ret": None, "error": None, "exception": None,
-                           "type": "SOCK_STREAM", "fd": 3, "t_start_ns": 0, "t_end_ns": 1_000_000}
-    out.update(fields)
-    return out
+PACKET_SCHEMA = jsonschema.Draft202012Validator(shipped_schema("packet"))
+rec = call_record
 
 
 def test_socket_shows_family_type_and_protocol() -> None:
@@ -31,7 +35,8 @@ def test_a_timeout_shows_the_buffer_size_and_pythons_message_once() -> None:
     c = rec("recv", args={"bufsize": 1024}, error="TimeoutError", exception="TimeoutError", nbytes=0,
             message="timed out")
     assert call_text(c) == "recv(1024) -> TimeoutError: timed out"
-    old = {k: v for k, v in c.items() if k != "message"}  # a record written before messages were kept
+    # a record written before messages were kept (``message`` is not required)
+    old = cast("CallRecord", {k: v for k, v in c.items() if k != "message"})
     assert call_text(old) == "recv(1024) -> TimeoutError: timed out"
     refused = rec("connect", args={"address": ["198.18.0.2", 5999]}, error="ECONNREFUSED",
                   exception="ConnectionRefusedError")
@@ -54,10 +59,26 @@ def test_fileno_accept_and_binary_data() -> None:
 
 
 def _seg(ts: int, src: str, dst: str, sport: int, dport: int, *, length: int = 0, ack: int = 1,
-         calls: list[int] | None = None) -> dict[str, Any]:
-    return {"ts_ns": ts, "ip": {"src": src, "dst": dst},
-            "tcp": {"sport": sport, "dport": dport, "flags": "ACK", "len": length, "ack": ack},
-            "cause": {"source": "call" if calls else "kernel", "calls": calls or []}}
+         calls: list[int] | None = None) -> PacketRecord:
+    """A complete packets.jsonl record of one TCP segment (valid against the shipped schema)."""
+    cause = ({"source": "call", "rule": "tcp-data-offset", "text": "sent by a call", "calls": calls} if calls
+             else {"source": "kernel", "rule": "ack", "text": "the kernel acknowledges", "related": []})
+    out = {
+        "schema_version": 1, "number": 1, "ts_ns": ts, "t": ts / 1e9, "interface": "h1-eth0", "node": "h1",
+        "len": 66 + length, "caplen": 66 + length, "summary": "TCP segment",
+        "layers": [{"name": "Ethernet", "tcpip": "link", "osi": 2, "offset": 0, "length": 14},
+                   {"name": "IPv4", "tcpip": "internet", "osi": 3, "offset": 14, "length": 20},
+                   {"name": "TCP", "tcpip": "transport", "osi": 4, "offset": 34, "length": 32}],
+        "eth": {"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02"},
+        "ip": {"version": 4, "src": src, "dst": dst, "ttl": 64, "id": 1, "proto": 6, "frag": None},
+        "tcp": {"sport": sport, "dport": dport, "flags": "PSH,ACK" if length else "ACK",
+                "flags_int": 24 if length else 16, "seq_raw": 1000, "ack_raw": 1000 + ack, "seq": 1,
+                "ack": ack, "len": length, "win": 502, "mss": None, "stream": 0,
+                "from_client": sport == 4000},
+        "udp": None, "icmp": None, "arp": None, "app": None, "role": {"code": "data", "text": "data"},
+        "analysis": [], "cause": cause}
+    PACKET_SCHEMA.validate(out)
+    return cast("PacketRecord", out)
 
 
 def test_a_send_that_only_took_long_did_not_block() -> None:
