@@ -273,7 +273,7 @@ def brief(kind: str, fields: dict[str, Any]) -> str:
     """One line of decoded fields for summaries and role texts (which already name the protocol)."""
     if kind == "ppp":
         opts = ", ".join(
-            f"{o['type']}={o['value']}" if "value" in o else o["type"] for o in fields.get("options") or []
+            f"{o['type']}={o['value']}" if "value" in o else o["type"] for o in fields.get("options", [])
         )
         return f"{fields.get('protocol')} {fields.get('code')} id {fields.get('id')}" + (
             f": {opts}" if opts else ""
@@ -288,13 +288,12 @@ def brief(kind: str, fields: dict[str, Any]) -> str:
             head += f" community {fields['community']!r}"
         if fields["pdu"] == "response" and fields.get("error"):
             head += f" ({fields['error']})"
-        vbs = fields.get("varbinds") or []
+        vbs = fields.get("varbinds", [])
         shown = [vb["oid"] if vb.get("value") is None else f"{vb['oid']} = {vb['value']!r}" for vb in vbs[:3]]
         return head + (": " + ", ".join(shown) if shown else "") + (", ..." if len(vbs) > 3 else "")
     if kind == "ftp":
-        return " | ".join(fields.get("lines") or []) + ("" if fields.get("complete", True) else " ...")
-    commands = fields.get("commands") or []
-    data = fields.get("data_bytes", 0)
+        return " | ".join(fields["lines"]) + ("" if fields["complete"] else " ...")
+    commands, data = fields["commands"], fields["data_bytes"]  # telnet
     shown = ", ".join(commands[:6]) + (", ..." if len(commands) > 6 else "")
     if not commands:
         return f"data only, {data} bytes"
