@@ -180,22 +180,27 @@ def earliest_fit(
     (``TOL_NS`` of scheduler slack either way) -- and whose datagram ``fits`` the packet. The call found is
     claimed: the same datagram seen on another link is matched again, on this one never twice.
 
+    A socket's calls are in time order (``CallLog`` sorts them), so its first call that fits is its
+    earliest, and a send begun after the packet ends the search in that socket.
     UDP datagrams, multicast datagrams (``igmp``) and ping echoes (``icmp``) differ only in ``fits``.
     """
     best: Call | None = None
+    latest = ts + TOL_NS  # a send begun later did not send this packet
+    earliest = ts - TOL_NS  # a read over before this did not read it
     for sock in socks:
         for call in sock.dgram_sends if sending else sock.dgram_recvs:
-            if (iface, call["id"]) in claimed:
-                continue
+            start = call["t_start_ns"]
+            if best is not None and start >= best["t_start_ns"]:
+                break  # no later call of this socket is earlier than the one found
             if sending:
-                if call["t_start_ns"] > ts + TOL_NS:
-                    continue
-            elif end_ns(call) < ts - TOL_NS:
+                if start > latest:
+                    break
+            elif end_ns(call) < earliest:
                 continue
-            if not fits(call, datagram_of(call), sock):
+            if (iface, call["id"]) in claimed or not fits(call, datagram_of(call), sock):
                 continue
-            if best is None or call["t_start_ns"] < best["t_start_ns"]:
-                best = call
+            best = call
+            break
     if best is not None:
         claimed.add((iface, best["id"]))
     return best

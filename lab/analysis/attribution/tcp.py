@@ -25,7 +25,7 @@ from lab.analysis.attribution.calllog import (
     offset,
 )
 from lab.analysis.attribution.causes import call_label, make_cause, merge_causes, packet_time
-from lab.records import TCP, PacketRecord
+from lab.records import PacketRecord
 
 Rec = PacketRecord  # as the pipeline builds it: every key but ``cause``
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
@@ -33,26 +33,6 @@ DELAYED_ACK_NS = 35_000_000  # Linux's delayed-ACK timer is at least 40 ms
 # (start offset, end offset, first frame, ts, frame): the last two of its latest transmission, which the
 # ACK that follows answers (a retransmission after a timeout is not acknowledged "200 ms late")
 DataSegment = tuple[int, int, int, int, int]
-
-
-class Segment(NamedTuple):
-    """The TCP header fields the rules read. The decoder writes all of them, or, for a header the capture
-    cut short, none (null): such a segment names no flags or bytes for a rule to judge."""
-
-    flags: int
-    seq_raw: int
-    ack_raw: int
-    len: int
-    win: int
-
-
-def segment(tcp: TCP) -> Segment | None:
-    """The segment's header fields; None when the header was cut short."""
-    flags, seq_raw, ack_raw = tcp["flags_int"], tcp["seq_raw"], tcp["ack_raw"]
-    length, win = tcp["len"], tcp["win"]
-    if flags is None or seq_raw is None or ack_raw is None or length is None or win is None:
-        return None
-    return Segment(flags, seq_raw, ack_raw, length, win)
 
 
 @dataclass
@@ -95,37 +75,39 @@ class TcpRules:
         tcp, ip = rec["tcp"], rec["ip"]
         if tcp is None or ip is None:  # the dispatcher sends only TCP segments here
             raise ValueError(f"frame {rec['number']}: not a TCP segment")
-        seg = segment(tcp)
-        if seg is None:
+        # the decoder writes every header field or, for a header the capture cut short, none (null): such
+        # a segment names no flags or bytes for a rule to judge
+        flags, seq_raw, ack_raw = tcp["flags_int"], tcp["seq_raw"], tcp["ack_raw"]
+        length, win = tcp["len"], tcp["win"]
+        if flags is None or seq_raw is None or ack_raw is None or length is None or win is None:
             return make_cause("unexplained", "unknown", "truncated or malformed TCP header")
         src: Endpoint = (norm_host(ip["src"]), tcp["sport"])
         dst: Endpoint = (norm_host(ip["dst"]), tcp["dport"])
-        flags, ts, frame = seg.flags, packet_time(rec), rec["number"]
+        ts, frame = packet_time(rec), rec["number"]
         syn_only = bool(flags & SYN and not flags & ACK)
-        conn = self._conn(src, dst, rec["interface"], seg.seq_raw if syn_only else None)
+        conn = self._conn(src, dst, rec["interface"], seq_raw if syn_only else None)
         sender = self.log.tcp_sock(src, dst, ts) or self.log.connecting(src, dst, ts)
         receiver = self.log.tcp_sock(dst, src, ts) or self.log.connecting(dst, src, ts)
         try:
             if flags & SYN and not flags & ACK:
-                return self._syn(frame, seg, conn, src, sender)
+                return self._syn(frame, seq_raw, conn, src, sender)
             if flags & SYN:
-                return self._synack(frame, seg, ts, conn, src)
+                return self._synack(frame, seq_raw, ts, conn, src)
             if flags & RST:
                 return self._rst(ts, conn, src, dst, sender, receiver)
             parts: list[dict[str, Any]] = []
-            if seg.len > 0:
-                parts.append(self._data(frame, seg, ts, conn, src, sender, receiver))
+            if length > 0:
+                parts.append(self._data(frame, seq_raw, length, ts, conn, src, sender, receiver))
             if flags & FIN:
-                parts.append(self._fin(frame, seg, ts, conn, src, sender))
+                parts.append(self._fin(frame, seq_raw, length, ts, conn, src, sender))
             if not parts:
-                return self._ack(rec, seg, ts, conn, src, dst, sender)
+                return self._ack(rec, ack_raw, win, ts, conn, src, dst, sender)
             return parts[0] if len(parts) == 1 else merge_causes(parts)
         finally:
             conn.last_frame[src] = frame
 
-    def _syn(self, frame: int, seg: Segment, conn: Connection, src: Endpoint,
+    def _syn(self, frame: int, seq: int, conn: Connection, src: Endpoint,
              sender: Socket | None) -> dict[str, Any]:
-        seq = seg.seq_raw
         if conn.isn.get(src) == seq and conn.syn_frame is not None:
             conn.syn_count += 1
             conn.last_syn_frame = frame
@@ -152,8 +134,7 @@ class TcpRules:
             "inferred", "syn-connect", f"connect() from {src[0]}:{src[1]} (no traced socket there)"
         )
 
-    def _synack(self, frame: int, seg: Segment, ts: int, conn: Connection, src: Endpoint) -> dict[str, Any]:
-        seq = seg.seq_raw
+    def _synack(self, frame: int, seq: int, ts: int, conn: Connection, src: Endpoint) -> dict[str, Any]:
         if conn.isn.get(src) == seq and conn.synack_frame is not None:
             return make_cause(
                 "kernel",
@@ -251,21 +232,22 @@ class TcpRules:
     def _data(
         self,
         frame: int,
-        seg: Segment,
+        seq_raw: int,
+        length: int,
         ts: int,
         conn: Connection,
         src: Endpoint,
         sender: Socket | None,
         receiver: Socket | None,
     ) -> dict[str, Any]:
-        start = self._offset(conn, src, seg.seq_raw)
+        start = self._offset(conn, src, seq_raw)
         if start is None:
             return make_cause(
                 "inferred",
                 "tcp-data",
                 "send() (inferred: the handshake was not captured, so stream offsets are unknown)",
             )
-        end = start + seg.len
+        end = start + length
         sends = sender.sending(start, end) if sender else []
         recvs = receiver.receiving(start, end) if receiver else []
         span = f"bytes {start}-{end - 1}"
@@ -305,11 +287,12 @@ class TcpRules:
         )
 
     def _fin(
-        self, frame: int, seg: Segment, ts: int, conn: Connection, src: Endpoint, sender: Socket | None
+        self, frame: int, seq_raw: int, length: int, ts: int, conn: Connection, src: Endpoint,
+        sender: Socket | None,
     ) -> dict[str, Any]:
-        at = self._offset(conn, src, seg.seq_raw)
+        at = self._offset(conn, src, seq_raw)
         if at is not None:
-            at += seg.len
+            at += length
         if src in conn.fin and conn.fin[src][0] == at:
             return make_cause(
                 "kernel",
@@ -351,7 +334,7 @@ class TcpRules:
         )
 
     def _ack(
-        self, rec: Rec, seg: Segment, ts: int, conn: Connection, src: Endpoint, dst: Endpoint,
+        self, rec: Rec, ack_raw: int, win: int, ts: int, conn: Connection, src: Endpoint, dst: Endpoint,
         sender: Socket | None,
     ) -> dict[str, Any]:
         """A segment that carries no SYN, RST, FIN or data: the first of ``ACK_RULES`` that applies says why
@@ -361,7 +344,7 @@ class TcpRules:
         before it left, whatever rule came first.
         """
         node = sender.node if sender else self.log.node_of(src[0])
-        acked = self._offset(conn, dst, seg.ack_raw)
+        acked = self._offset(conn, dst, ack_raw)
         last_acked = conn.acked.get(src, 0)
         covered: list[DataSegment] = []
         if acked is not None:
@@ -371,7 +354,8 @@ class TcpRules:
             conn=conn,
             src=src,
             dst=dst,
-            seg=seg,
+            ack_raw=ack_raw,
+            win=win,
             ts=ts,
             node=node,
             sender=sender,
@@ -383,7 +367,7 @@ class TcpRules:
             covered=covered,
         )
         # whichever rule explains it, this ACK is what the next one from src is compared with (window update)
-        conn.last_ack[src] = (facts.ack_raw, facts.win)
+        conn.last_ack[src] = (ack_raw, win)
         rule = next(r for r in ACK_RULES if r.when(facts))
         if rule.update is not None:
             rule.update(facts)
@@ -404,7 +388,8 @@ class AckFacts:
     conn: Connection
     src: Endpoint  # the acknowledging end
     dst: Endpoint
-    seg: Segment
+    ack_raw: int
+    win: int  # the receive window field (unscaled)
     ts: int
     node: str  # pure ACKs are the kernel's: the acknowledging end's node
     sender: Socket | None
@@ -414,14 +399,6 @@ class AckFacts:
     reader: Call | None  # src's receive call running when the ACK left
     last_acked: int  # the highest offset src had acknowledged with data-acknowledging ACKs
     covered: list[DataSegment]  # dst's data segments first acknowledged by this ACK
-
-    @property
-    def ack_raw(self) -> int:
-        return self.seg.ack_raw
-
-    @property
-    def win(self) -> int:
-        return self.seg.win
 
     @property
     def frames(self) -> list[int]:
