@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import struct
 
-from lab.analysis.attribution import Attributor
 from lab.analysis.decode import Decoder
 from lab.analysis.routinghdr import decode_eigrp, decode_ospf, describe
+from tests.helpers.attribution import CheckedAttributor as Attributor
+from tests.helpers.attribution import call as call_record
+from tests.helpers.attribution import ipv4, packet_record
 
 
 def _ospf(mtype: int, body: bytes, rid: bytes = bytes([1, 1, 1, 1])) -> bytes:
@@ -56,17 +58,17 @@ def test_decoded_frame_is_attributed_to_the_daemons_sendmsg() -> None:
     p = Decoder().decode(1, _frame(89, payload, 0x2E15), 0)
     assert p.l4 == "ospf" and p.routing is not None and p.routing["message"] == "Hello"
     sha = p.routing["sha1"]
-    call = {"id": 7, "node": "r1", "program": "ospfd", "call": "sendmsg", "type": "SOCK_RAW",
-            "family": "AF_INET", "sock": "1:13:1", "t_start_ns": 1_000, "t_end_ns": 2_000, "error": None,
-            "dgram": {"peer": ["224.0.0.5", 0], "len": len(payload), "sha1": sha, "raw": True,
-                      "ip": {"src": "198.18.1.254", "dst": "224.0.0.5", "id": 0x2E15, "proto": 89}}}
-    recv = {**call, "id": 8, "node": "r2", "call": "recvmsg", "sock": "2:13:1", "t_start_ns": 3_000,
-            "t_end_ns": 3_500, "dgram": {**call["dgram"], "peer": ["198.18.1.254", 0]}}
-    other = {**call, "id": 9, "dgram": {**call["dgram"], "ip": {**call["dgram"]["ip"], "id": 1}}}
+    dgram = {"peer": ["224.0.0.5", 0], "len": len(payload), "sha1": sha, "raw": True,
+             "ip": {"src": "198.18.1.254", "dst": "224.0.0.5", "id": 0x2E15, "proto": 89}}
+    raw = {"program": "ospfd", "type": "SOCK_RAW", "family": "AF_INET"}
+    call = call_record(7, "r1", "1:13:1", "sendmsg", 1_000, t_end_ns=2_000, dgram=dgram, **raw)
+    recv = call_record(8, "r2", "2:13:1", "recvmsg", 3_000, t_end_ns=3_500,
+                       dgram={**dgram, "peer": ["198.18.1.254", 0]}, **raw)
+    other = call_record(9, "r1", "1:13:1", "sendmsg", 1_000, t_end_ns=2_000,
+                        dgram={**dgram, "ip": {**dgram["ip"], "id": 1}}, **raw)
     att = Attributor([call, recv, other])
-    rec = {"number": 1, "ts_ns": 2_500, "interface": "r1-eth1", "routing": p.routing,
-           "ip": {"version": 4, "src": "198.18.1.254", "dst": "224.0.0.5", "id": 0x2E15, "proto": 89},
-           "role": {"code": "ospf"}, "tcp": None, "udp": None, "arp": None, "icmp": None}
+    rec = packet_record(number=1, ts_ns=2_500, interface="r1-eth1", routing=p.routing, role="ospf",
+                        ip=ipv4("198.18.1.254", "224.0.0.5", 89, ip_id=0x2E15, ttl=1))
     cause = att.cause(rec)
     assert cause["source"] == "call" and cause["calls"] == [7] and cause["consumed_by"] == [8]
     assert cause["text"] == ("ospfd on r1 sendmsg() #7: OSPF Hello to 224.0.0.5; received by ospfd on r2 "
@@ -80,16 +82,19 @@ def test_a_hello_nobody_read_is_not_given_the_next_hellos_reading() -> None:
     sha = "0123456789abcdef"
     dgram = {"peer": ["224.0.0.10", 0], "len": 40, "sha1": sha, "raw": True,
              "ip": {"src": "198.18.1.254", "dst": "224.0.0.10", "id": 0, "proto": 88}}
-    sends = [{"id": i, "node": "r1", "program": "eigrpd", "call": "sendmsg", "sock": "1:12:1", "error": None,
-              "t_start_ns": t, "t_end_ns": t + 10, "dgram": dgram} for i, t in ((1, 0), (2, 1_000_000_000))]
-    late = {"id": 3, "node": "r2", "program": "eigrpd", "call": "recvmsg", "sock": "2:12:1", "error": None,
-            "t_start_ns": 1_000_050_000, "t_end_ns": 1_000_060_000,
-            "dgram": {**dgram, "peer": ["198.18.1.254", 0]}}
+    raw = {"program": "eigrpd", "type": "SOCK_RAW", "family": "AF_INET"}
+    sends = [call_record(i, "r1", "1:12:1", "sendmsg", t, t_end_ns=t + 10, dgram=dgram, **raw)
+             for i, t in ((1, 0), (2, 1_000_000_000))]
+    late = call_record(3, "r2", "2:12:1", "recvmsg", 1_000_050_000, t_end_ns=1_000_060_000,
+                       dgram={**dgram, "peer": ["198.18.1.254", 0]}, **raw)
     att = Attributor([*sends, late])
-    rec = {"interface": "r1-eth1", "routing": {"protocol": "EIGRP", "message": "Hello", "sha1": sha},
-           "ip": {"version": 4, "src": "198.18.1.254", "dst": "224.0.0.10", "id": 777, "proto": 88},
-           "role": {"code": "eigrp"}, "tcp": None, "udp": None, "arp": None, "icmp": None}
-    first = att.cause({**rec, "number": 1, "ts_ns": 100_000})
+
+    def hello(n: int, ts: int) -> dict:
+        return packet_record(number=n, ts_ns=ts, interface="r1-eth1", role="eigrp",
+                             routing={"protocol": "EIGRP", "message": "Hello", "sha1": sha},
+                             ip=ipv4("198.18.1.254", "224.0.0.10", 88, ip_id=777, ttl=1))
+
+    first = att.cause(hello(1, 100_000))
     assert first["calls"] == [1] and "received by" not in first["text"]
-    second = att.cause({**rec, "number": 2, "ts_ns": 1_000_010_000})
+    second = att.cause(hello(2, 1_000_010_000))
     assert second["calls"] == [2] and second["consumed_by"] == [3]

@@ -420,9 +420,7 @@ class CallLog:
                 sock.recvs.append(call)
             dgram = call.get("dgram")
             if dgram and not call.get("error"):
-                if sent or name.startswith(
-                    ("send", "write")
-                ):
+                if sent or name.startswith(("send", "write")):
                     sock.dgram_sends.append(call)
                 elif is_peek(call):
                     sock.dgram_peeks.append(call)
