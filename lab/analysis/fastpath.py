@@ -26,7 +26,7 @@ from typing import Any
 
 from lab.analysis.apps import DataChannels, quic_fixed_bit, tcp_content_app, tcp_port_app, udp_port_app
 from lab.analysis.catalogue import layer_dict
-from lab.analysis.decode import FIELD_DECODERS, Decoder, tcp_mss, tcp_wscale, win_text
+from lab.analysis.decode import FIELD_DECODERS, Decoder, tcp_mss, tcp_syn_options, win_text
 from lab.analysis.flows import FlowTable, TcpInfo, flag_str
 from lab.analysis.jsonline import dumps as _dumps
 from lab.analysis.jsonline import dumps64 as _dumps64
@@ -219,8 +219,13 @@ class FastPath:
             return None
         fl |= (offb & 0x0F) << 8
         mss = b"null"
+        wscale = None
+        # SYN options (MSS and window scale in one walk), or anything but the usual timestamps (MSS)
         if hl > 20 and (data[54:58] != _OPT_TS or hl != 32):
-            m = tcp_mss(data, 54, 34 + hl)  # SYN options, or anything but the usual timestamps
+            if fl & 2:
+                m, wscale = tcp_syn_options(data, 54, 34 + hl)
+            else:
+                m = tcp_mss(data, 54, 34 + hl)
             if m is not None:
                 mss = b"%d" % m
         channels = self.channels
@@ -241,8 +246,7 @@ class FastPath:
         tlen = claimed - 34 - hl
         if tlen < 0:
             tlen = 0
-        info = flows.tcp(v.src, sport, v.dst, dport, fl, seq, ack, win, tlen, n, ts, ifx,
-                         tcp_wscale(data, 54, 34 + hl) if fl & 2 and hl > 20 else None)
+        info = flows.tcp(v.src, sport, v.dst, dport, fl, seq, ack, win, tlen, n, ts, ifx, wscale)
         st = info.st
         if app is not None:
             if st.app is None:

@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from lab.analysis.decode import win_text
+from lab.analysis.decode import tcp_mss, tcp_syn_options, tcp_wscale, win_text
 from tests.helpers.analysis import analyze_both_paths
 from tests.helpers.frames import pcapng
 
@@ -57,3 +57,29 @@ def test_scaled_windows_equal_tsharks(tmp_path: Path, require_tool: Callable[[st
 def test_win_text() -> None:
     assert win_text(63, 10) == "64512 (63<<10)" and win_text(63, 0) == "63"
     assert win_text(63, None).startswith("63 (scale unknown")
+
+
+LINUX_SYN_OPTIONS = bytes.fromhex("020405b40402080a07fee17e000000000103030a")  # MSS SACK-perm TS NOP WS
+
+
+def test_syn_options_of_linuxs_layout() -> None:
+    head = b"\x00" * 54
+    assert tcp_syn_options(head + LINUX_SYN_OPTIONS, 54, 74) == (1460, 10)
+    assert tcp_syn_options(head + LINUX_SYN_OPTIONS[:-1] + b"\x0f", 54, 74) == (1460, 14)  # at most 14
+
+
+def test_syn_options_equal_the_two_walks_for_any_layout() -> None:
+    """The Linux layout is recognized by its bytes: every layout one byte away from it (and shorter or
+    longer ones) gives what the two option walks give."""
+    head = b"\x00" * 54
+    checked = 0
+    for i in range(len(LINUX_SYN_OPTIONS)):
+        for value in (0, 1, 2, 3, 4, 8, 10, 14, 15, 255):
+            opts = LINUX_SYN_OPTIONS[:i] + bytes([value]) + LINUX_SYN_OPTIONS[i + 1:]
+            for extra in (b"", b"\x01\x01\x01\x01", b"\x00\x00\x00\x00"):
+                data = head + opts + extra
+                for end in (len(data), len(data) - 1, len(data) - 4):
+                    walked = (tcp_mss(data, 54, end), tcp_wscale(data, 54, end))
+                    assert tcp_syn_options(data, 54, end) == walked, (i, value, extra, end)
+                    checked += 1
+    assert checked == len(LINUX_SYN_OPTIONS) * 10 * 3 * 3
