@@ -451,7 +451,7 @@ def retransmissions(packets: Packets, calls: Calls) -> list[str]:
 
 def lost_copies(packets: Packets, calls: Calls) -> list[str]:
     """Copies an emulated lossy link dropped (``lost``): where, by which rule, and what carried the bytes."""
-    lost = [p for p in ev.wire(packets) if p.get("lost")]
+    lost = [p for p in ev.wire(packets) if p.get("lost") is not None]
     if not lost:
         return []
     first = lost[0]
