@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from lab.analysis.attribution.causes import make_cause
+from lab.analysis.cause import make_cause
 from lab.analysis.decode import Pkt
 from lab.analysis.flows import TcpInfo
 from lab.analysis.routinghdr import describe as describe_routing

@@ -1,10 +1,8 @@
 """The shape of a cause, and coverage: how many packets a run explained.
 
-``make_cause`` is the one builder of a packet's ``cause`` record: the call-log rules of this package and
-the packet-only rules of ``analysis.roles`` both use it (the names come from ``lab.records.CAUSE_RULES``).
-
-``calls`` lists the calls that produced a packet (source ``call``); a packet the kernel sent on its own
-lists the calls it acts for, or answers, under ``related`` instead — a SYN-ACK is not produced by listen().
+``make_cause`` is the one builder of a packet's ``cause`` record (``lab.analysis.cause``, outside this
+package so that the packet-only rules of ``analysis.roles`` do not import the call-log rules); the rules of
+this package import it from here.
 """
 
 from __future__ import annotations
@@ -13,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from lab.analysis.cause import make_cause
 from lab.records import CallRecord, PacketRecord
 
 Call = CallRecord
@@ -20,6 +19,7 @@ Call = CallRecord
 have ``call``, ``t_start_ns`` and ``id`` (``calllog.read_call_log`` checks and numbers it), so the rules read
 those three directly and every other key once with ``.get``, saying what its absence means."""
 EXPLAINED = ("call", "kernel", "lab")
+__all__ = ["EXPLAINED", "Call", "call_label", "coverage", "make_cause", "merge_causes", "packet_time"]
 
 
 def packet_time(rec: PacketRecord) -> int:
@@ -32,25 +32,6 @@ def packet_time(rec: PacketRecord) -> int:
 def call_label(call: Call) -> str:
     """``h1 sendto() #12``."""
     return f"{call.get('node', '?')} {call['call']}() #{call['id']}"  # a log made elsewhere may name no node
-
-
-def make_cause(
-    source: str, rule: str, text: str, calls: Iterable[Call] = (), answers: int | None = None, **extra: Any
-) -> dict[str, Any]:
-    """A ``cause`` record (``lab.records.Cause``); ``extra`` fields are kept unless empty."""
-    ids = [c["id"] for c in calls if "id" in c]
-    # "calls" are the calls that produced the packet; a kernel packet only acts for (or answers) calls
-    out: dict[str, Any] = {
-        "source": source,
-        "rule": rule,
-        "text": text,
-        "calls": ids if source == "call" else [],
-        "answers": answers,
-    }
-    if source != "call" and ids:
-        out["related"] = ids
-    out.update({k: v for k, v in extra.items() if v not in (None, [], "")})
-    return out
 
 
 def merge_causes(parts: list[dict[str, Any]]) -> dict[str, Any]:
