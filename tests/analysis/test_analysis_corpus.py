@@ -3,7 +3,7 @@
 Every capture is analyzed once per session (module fixture); the tests then compare per packet
 (lengths, addresses, ports, flags, seq/ack, TCP/UDP lengths), per protocol name and per TCP stream
 (handshake frames, FIN and RST senders). Deliberate disagreements with tshark are listed in
-``corpus_compare.NOT_COMPARED`` and in ``APP_DISAGREEMENTS`` below, each with its reason.
+``tests.helpers.corpus.NOT_COMPARED`` and in ``APP_DISAGREEMENTS`` below, each with its reason.
 """
 
 from __future__ import annotations
