@@ -51,3 +51,19 @@ def test_lanes_get_wider_when_there_are_few() -> None:
     assert geometry.lane_width(2) == geometry.MAX_LANE_W
     assert geometry.lane_width(12) == geometry.LANE_W
     assert geometry.lane_x(1, 200) - geometry.lane_x(0, 200) == 200
+
+
+def test_rows_as_columns_are_the_rows_as_events() -> None:
+    """``order_columns`` (the page's way: packed integers, no object per row) orders exactly as
+    ``order_events``: by time, then kind, then ref; with ties, negative times and times beyond 64 bits."""
+    import random
+
+    rng = random.Random(7)
+    times = [rng.choice([-5, 0, 0, 3, 10**22, 17]) + rng.randrange(3) for _ in range(500)]
+    kinds = [rng.choice([CALL_START, PACKET, CALL_END]) for _ in times]
+    refs = [rng.randrange(2**31) for _ in times]
+    k, r = geometry.order_columns(times, kinds, refs)
+    expected = geometry.order_events(Event(t, kd, rf) for t, kd, rf in zip(times, kinds, refs, strict=True))
+    assert len(expected) == 500 and len({e.ts_ns for e in expected}) > 10
+    assert list(k) == [e.kind for e in expected] and list(r) == [e.ref for e in expected]
+    assert [list(c) for c in geometry.order_columns([], [], [])] == [[], []]

@@ -73,7 +73,7 @@ def test_hops_lost_mark_and_what_my_program_caused(run_dir: Path) -> None:
     data = build_page_data(load_run(run_dir))
     lanes = [lane["name"] for lane in data["lanes"]]
     assert lanes == ["h1", "r1", "h2"]
-    p = data["P"]
+    p = {name: list(column) for name, column in data["P"].items()}  # arrays (data.Columns)
     assert p["n"] == [1, 2, 3, 4]
     hops = [(lanes[s], lanes[d]) for s, d in zip(p["s"], p["d"], strict=True)]
     assert hops[:3] == [("h1", "r1"), ("h1", "r1"), ("r1", "h2")]
@@ -83,7 +83,7 @@ def test_hops_lost_mark_and_what_my_program_caused(run_dir: Path) -> None:
     assert lost["carried_by"] == 2 and (lanes[lost["from"]], lanes[lost["to"]]) == ("r1", "h2")
     assert data["meta"]["background"] == {"MLD": 1}
     # events: the call starts before its packets and returns after them
-    kinds = data["events"]["k"]
+    kinds = list(data["events"]["k"])
     assert kinds[0] == 0 and 2 in kinds and kinds.index(2) > kinds.index(1)
 
 
@@ -196,7 +196,9 @@ def test_a_broken_record_is_one_line_naming_file_and_line(run_dir: Path, name: s
                               text=True, timeout=60)
         assert done.returncode == 2 and done.stdout == ""
         assert done.stderr.strip() == f"lab: {err.value}"  # one line, no traceback
-    assert not (run_dir / "report.html").exists()
+    with pytest.raises(UsageError):
+        write_report(run_dir)
+    assert not (run_dir / "report.html").exists() and not list(run_dir.glob(".report-*"))
 
 
 def test_a_line_that_is_not_json_and_a_broken_report_are_one_line(run_dir: Path) -> None:
@@ -216,3 +218,24 @@ def test_a_line_that_is_not_json_and_a_broken_report_are_one_line(run_dir: Path)
     (run_dir / "report.json").write_text(json.dumps(rec))
     with pytest.raises(UsageError, match=r"report\.json: no nodes \(ReportRecord requires it\)"):
         load_run(run_dir)
+
+
+def test_columns_and_json_in_parts_are_what_one_dump_would_write(run_dir: Path) -> None:
+    """The page's data is written in parts from array columns: byte for byte the JSON of the same data as
+    lists. A value beyond 64 bits (a hand-made record; orjson reads it as a float) turns its column into
+    a list, and the page still holds it as it was."""
+    import orjson
+
+    from lab.report.html.page import _json_parts
+
+    path = run_dir / "packets.jsonl"
+    recs = [json.loads(x) for x in path.read_text().splitlines()]
+    recs[1]["tcp"]["seq"] = 2**70
+    write_jsonl(path, recs)
+    data = build_page_data(load_run(run_dir))
+    assert isinstance(data["P"]["seq"], list) and data["P"]["seq"][1] == float(2**70)
+    assert not isinstance(data["P"]["ack"], list)  # the other columns stay arrays
+    as_lists = json.loads(json.dumps({k: (v if k not in ("P", "events") else
+                                          {c: list(col) for c, col in v.items()}) for k, v in data.items()}))
+    assert b"".join(_json_parts(data)) == orjson.dumps(as_lists)
+    assert json.loads(b"".join(_json_parts(data)))["P"]["n"] == [1, 2, 3, 4]

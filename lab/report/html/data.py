@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import base64
 import re
+from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from lab.analysis.decode import tcp_wscale
 from lab.analysis.reader import CaptureReader, Record
@@ -72,28 +75,50 @@ class Strings:
         return i
 
 
-@dataclass
 class Columns:
-    """One list per packet field, all the same length (one entry per packet in the page)."""
+    """One column per packet field, all the same length (one entry per packet in the page).
 
-    names: tuple[str, ...] = (
+    Numbers, not objects: each column is an ``array`` (4 or 8 bytes an entry instead of a list's pointer
+    plus an int object), the page's largest part for a 200,000-packet capture. Rows are kept as tuples
+    until ``BATCH`` of them are there and then moved into the columns at once (``zip`` transposes them in
+    C: no Python call per field of each packet). The columns a record's integers fill are 64-bit; should a
+    hand-made record hold one beyond that (the schema's integers are unbounded), that column becomes a
+    list and the page stays the same.
+    """
+
+    names = (
         "n", "t", "s", "d", "grp", "lbl", "esrc", "edst", "role", "rc", "cause", "proto", "conn", "iface",
         "bg", "mine", "copy", "cc", "stack", "seq", "ack", "len", "win", "fc", "flags", "an", "ttl", "len0",
     )
-    data: dict[str, list[Any]] = field(default_factory=dict)
+    WIDE = frozenset({"n", "copy", "seq", "ack", "len", "win", "ttl", "len0"})  # a record's integers
+    BATCH = 4096
 
-    def __post_init__(self) -> None:
-        self.data = {name: [] for name in self.names}
-        self._appends = tuple(self.data[name].append for name in self.names)
-
-    def add(self, **values: Any) -> None:
-        for name, append in zip(self.names, self._appends, strict=True):
-            append(values[name])
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {
+            name: array("d" if name == "t" else "q" if name in self.WIDE else "i") for name in self.names}
+        self.size = 0  # rows added, moved into the columns or not yet
+        self._rows: list[tuple[Any, ...]] = []
 
     def add_row(self, row: tuple[Any, ...]) -> None:
-        """One packet's values in the order of ``names`` (the per-packet path: no keyword dict)."""
-        for append, value in zip(self._appends, row, strict=True):
-            append(value)
+        """One packet's values in the order of ``names``."""
+        self._rows.append(row)
+        self.size += 1
+        if len(self._rows) >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Move the rows kept so far into the columns (``data`` is whole after this)."""
+        if not self._rows:
+            return
+        for name, values in zip(self.names, zip(*self._rows, strict=True), strict=True):
+            column = self.data[name]
+            before = len(column)
+            try:
+                column.extend(values)
+            except (OverflowError, TypeError):  # beyond 64 bits: this column becomes a list
+                del column[before:]
+                self.data[name] = column.tolist() + list(values)
+        self._rows.clear()
 
 
 def frame_refs(text: str) -> list[int]:
@@ -137,19 +162,22 @@ def packet_addresses(pkt: PacketRecord) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _address_lanes(counts: Counter[str], pairs: list[tuple[str | None, str | None]], cols: Columns
-                   ) -> list[str]:
+def _address_lanes(addresses: dict[str, int], counts: list[int], pairs: array, cols: Columns) -> list[str]:
     """Lanes of a ``lab analyze`` page, the busiest addresses (one lane each, the rest in one "other"
-    lane), and each packet's arrow between them (columns ``s`` and ``d``)."""
-    names = [a for a, _ in counts.most_common(MAX_LANES)]
-    if len(counts) > MAX_LANES:
+    lane), and each packet's arrow between them (columns ``s`` and ``d``). ``addresses``: each address's
+    id, ``counts`` its packets, ``pairs`` each packet's source and destination ids (-1: none)."""
+    busiest = Counter({a: counts[i] for a, i in addresses.items() if counts[i]})
+    names = [a for a, _ in busiest.most_common(MAX_LANES)]
+    if len(busiest) > MAX_LANES:
         names.append("other")
     index = {n: i for i, n in enumerate(names)}
     other = index.get("other", -1)
+    lane = [index.get(a, other) for a in addresses]  # by address id (ids are in insertion order)
     s, d = cols.data["s"], cols.data["d"]
-    for i, (a, b) in enumerate(pairs):
-        src = index.get(a, other) if a else -1
-        dst = index.get(b, other) if b else -1
+    for i in range(len(pairs) // 2):
+        a, b = pairs[2 * i], pairs[2 * i + 1]
+        src = lane[a] if a >= 0 else -1
+        dst = lane[b] if b >= 0 else -1
         s[i], d[i] = src, (-1 if dst == src else dst)
     return names
 
@@ -234,7 +262,11 @@ class _Lanes:
 
 
 class _PacketTable:
-    """Packets into columns, one at a time (packets.jsonl is streamed, never held whole)."""
+    """Packets into columns, one at a time (packets.jsonl is streamed, never held whole).
+
+    ``add`` runs once per packet of a capture of any size, so what repeats is computed once: a frame's
+    list of headers (and the protocol it names) per distinct list, a connection's key per address-and-port
+    tuple, each text's index in the string table by one dictionary look-up."""
 
     def __init__(self, nodes_info: Mapping[str, NodeInfo], calls: list[CallRecord], strings: Strings) -> None:
         self.strings = strings
@@ -248,11 +280,17 @@ class _PacketTable:
         )
         # a lab analyze page has no nodes: its lanes are the busiest addresses, known once all are read
         self.by_address = not nodes_info
-        self.addr_counts: Counter[str] = Counter()
-        self.addr_pairs: list[tuple[str | None, str | None]] = []
+        self.addresses: dict[str, int] = {}  # address -> id, in order of first appearance
+        self.addr_counts: list[int] = []  # by id: packets from or to it
+        self.addr_pairs = array("i")  # per packet: source id, destination id (-1: none)
         self.conns: dict[str, int] = {}
-        self.stacks: dict[str, int] = {}
+        self.conn_keys: dict[tuple[Any, ...], int] = {}  # (proto, src, sport, dst, dport) -> conn index
+        # a list of headers is one of the table's stacks by its names, offsets and lengths; the look-up per
+        # packet is by the list's JSON (one C call), resolved to the stack once
+        self.stack_ids: dict[str, int] = {}
+        self.stacks: dict[bytes, tuple[int, str]] = {}  # the headers as JSON -> (stack index, protocol)
         self.stack_table: list[list[Any]] = []
+        self._new: tuple[bytes, str, str] | None = None
         self.mine: set[int] = set()
         starts = [c["t_start_ns"] for c in calls]
         self.first_call = min(starts) if starts else None
@@ -261,11 +299,13 @@ class _PacketTable:
     def add(self, pkt: PacketRecord) -> None:
         pending, strings = self.pending, self.strings
         pending.total += 1
-        if hops.is_probe(pkt):
+        role = pkt["role"]
+        if role["code"] == "lab-probe":
             pending.probes += 1
             return
-        if len(self.cols.data["n"]) >= MAX_PACKETS:
+        if self.cols.size >= MAX_PACKETS:
             return
+        index = strings.index.get  # a text seen before is one look-up; ``or strings(...)`` adds a new one
         number = pkt["number"]
         ts = pkt["ts_ns"]
         if ts.__class__ is not int:  # no time (drawn at the start), or one beyond 64 bits (read as a float)
@@ -277,33 +317,58 @@ class _PacketTable:
         if caused:
             self.mine.add(number)
         src, dst, group = self._hop(pkt)
-        bg = hops.background_kind(pkt)
+        bg = hops.background_kind(pkt) if pkt["icmp"] is not None else None
         if bg:
             pending.background[bg] += 1
         layers = pkt["layers"]
-        conn = hops.connection_of(pkt)
-        if conn is not None and conn not in self.conns:
-            self.conns[conn] = len(self.conns)
-        tcp, ip, role, eth = pkt["tcp"], pkt["ip"], pkt["role"], pkt["eth"]
+        stack, protocol = self._stack(layers)
+        app = pkt["app"]
+        if app:
+            protocol = app.upper()
+        conn = self._connection(pkt)
+        tcp, ip, eth = pkt["tcp"], pkt["ip"], pkt["eth"]
         called = cause.get("calls")
         copy_of = cause.get("copy_of")
         analysis = pkt["analysis"]
+        # each text is looked up in the order the table always met them (so the page's bytes stay the same)
+        group_i = 0 if group is None else index(group) or strings(group)
         if tcp is not None:
             seq, ack, tlen, win = tcp["seq"], tcp["ack"], tcp["len"], tcp["win"]
             tcp_cols = (0 if seq is None else seq, 0 if ack is None else ack, 0 if tlen is None else tlen,
                         0 if win is None else win, 1 if tcp["from_client"] else 0)
+            label = 0
         else:
             tcp_cols = (0, 0, 0, 0, 0)
+            text = kind_text(pkt)
+            label = index(text) or strings(text)
+        if eth is not None:
+            text = eth["src"]
+            esrc = index(text) or strings(text)
+            text = eth["dst"]
+            edst = 0 if text is None else index(text) or strings(text)
+        else:
+            esrc = edst = 0
+        text = role["text"]
+        role_i = index(text) or strings(text)
+        text = role["code"]
+        code_i = index(text) or strings(text)
+        text = cause["text"]
+        cause_i = index(text) or strings(text)
+        proto_i = index(protocol) or strings(protocol)
+        text = pkt["interface"]
+        iface_i = index(text) or strings(text)
+        text = ",".join(map(str, called)) if called else ""
+        calls_i = (index(text) or strings(text)) if text else 0
+        if stack < 0:  # headers not seen before: their names go into the table here, as they always did
+            stack = self._new_stack(layers)
+        text = tcp["flags"] if tcp is not None else None
+        flags_i = 0 if text is None else index(text) or strings(text)
+        text = ",".join(analysis) if analysis else ""
+        analysis_i = (index(text) or strings(text)) if text else 0
         self.cols.add_row((  # in the order of Columns.names
-            number, round((ts - self.t0) / 1000, 3), src, dst, strings(group),
-            strings("" if tcp is not None else kind_text(pkt)),
-            strings(eth["src"]) if eth is not None else 0, strings(eth["dst"]) if eth is not None else 0,
-            strings(role["text"]), strings(role["code"]), strings(cause["text"]),
-            strings(hops.protocol_of(pkt)), self.conns[conn] if conn is not None else -1,
-            strings(pkt["interface"]), 1 if bg else 0, 1 if caused else 0, 0 if copy_of is None else copy_of,
-            strings(",".join(map(str, called)) if called else ""),
-            self._stack(layers), *tcp_cols, strings(tcp["flags"]) if tcp is not None else 0,
-            strings(",".join(analysis) if analysis else ""),
+            number, round((ts - self.t0) / 1000, 3), src, dst, group_i, label, esrc, edst, role_i, code_i,
+            cause_i, proto_i, conn, iface_i, 1 if bg else 0, 1 if caused else 0,
+            0 if copy_of is None else copy_of, calls_i, stack, *tcp_cols, flags_i, analysis_i,
             ip["ttl"] if ip is not None else -1, pkt["len"],
         ))
         lost = pkt.get("lost")
@@ -319,28 +384,73 @@ class _PacketTable:
     def _hop(self, pkt: PacketRecord) -> tuple[int, int, str | None]:
         """(sender lane, receiver lane or -1, group text): by the run's links, or by address."""
         if self.by_address:
-            a, b = packet_addresses(pkt)
-            self.addr_counts.update(x for x in (a, b) if x)
-            self.addr_pairs.append((a, b))
+            pairs = self.addr_pairs
+            for address in packet_addresses(pkt):
+                if address:
+                    i = self.addresses.get(address)
+                    if i is None:
+                        i = self.addresses[address] = len(self.addr_counts)
+                        self.addr_counts.append(0)
+                    self.addr_counts[i] += 1
+                    pairs.append(i)
+                else:
+                    pairs.append(-1)
             group = hops.group_destination(pkt)
             return -1, -1, f"{group[0]} {group[1]}" if group else None  # lanes set in finish()
         hop = self.finder.hop(pkt)
         src, dst = self.lanes.of(hop.src), self.lanes.of(hop.dst)
         return src, (-1 if dst == src else dst), hop.group
 
-    def _stack(self, layers: list[Layer]) -> int:
-        """The index of this list of headers in the table of distinct ones (a capture has few)."""
-        key = "|".join(f"{x['name']}:{x['offset']}:{x['length']}" for x in layers)
-        if key not in self.stacks:
-            self.stacks[key] = len(self.stack_table)
-            self.stack_table.append([[self.strings(x["name"]), x["osi"], self.strings(x["tcpip"]),
-                                      x["offset"], x["length"]] for x in layers])
-        return self.stacks[key]
+    def _connection(self, pkt: PacketRecord) -> int:
+        """The index of the packet's conversation (``hops.connection_of``), or -1."""
+        ip, tcp, udp = pkt["ip"], pkt["tcp"], pkt["udp"]
+        if ip is None or (tcp is None and udp is None):
+            return -1
+        l4 = tcp if tcp is not None else udp
+        key = (tcp is None, ip["src"], l4["sport"], ip["dst"], l4["dport"])  # type: ignore[index]
+        conn = self.conn_keys.get(key)
+        if conn is None:
+            text = hops.connection_of(pkt)
+            if text is None:
+                conn = -1
+            else:
+                conn = self.conns.get(text)
+                if conn is None:
+                    conn = self.conns[text] = len(self.conns)
+            self.conn_keys[key] = conn
+        return conn
+
+    def _stack(self, layers: list[Layer]) -> tuple[int, str]:
+        """(the index of this list of headers in the table of distinct ones, -1 when it is not there yet;
+        the protocol it names, as ``hops.protocol_of`` says for a packet without an application)."""
+        key = orjson.dumps(layers)
+        found = self.stacks.get(key)
+        if found is None:
+            names = [x["name"] for x in layers if x["name"] and x["name"] not in hops.UNNAMED]
+            shape = "|".join(f"{x['name']}:{x['offset']}:{x['length']}" for x in layers)
+            found = (self.stack_ids.get(shape, -1), names[-1] if names else "?")
+            if found[0] >= 0:
+                self.stacks[key] = found
+            else:
+                self._new = (key, shape, found[1])
+        return found
+
+    def _new_stack(self, layers: list[Layer]) -> int:
+        """Add the list of headers ``_stack`` did not find (its names and layers into the string table);
+        returns its index."""
+        assert self._new is not None
+        key, shape, protocol = self._new
+        stack = self.stack_ids[shape] = len(self.stack_table)
+        self.stacks[key] = (stack, protocol)
+        self.stack_table.append([[self.strings(x["name"]), x["osi"], self.strings(x["tcpip"]),
+                                  x["offset"], x["length"]] for x in layers])
+        return stack
 
     def finish(self) -> list[str]:
-        """The lane names, once every packet is in."""
+        """The lane names, once every packet is in (and every row in the columns)."""
+        self.cols.flush()
         if self.by_address:
-            self.lanes.names = _address_lanes(self.addr_counts, self.addr_pairs, self.cols)
+            self.lanes.names = _address_lanes(self.addresses, self.addr_counts, self.addr_pairs, self.cols)
         return self.lanes.names
 
 
@@ -459,21 +569,26 @@ def _calls(calls: list[CallRecord], lane_of: Any, t0: int) -> list[dict[str, Any
     return out
 
 
-def _events(cols: Columns, call_rows: list[dict[str, Any]]) -> dict[str, list[int]]:
+def _events(cols: Columns, call_rows: list[dict[str, Any]]) -> dict[str, array]:
     """Rows: packets, call starts and (when anything happened while a call ran) call returns, in time
     order. Returned as two columns: the event kind and the index into the packet or call table."""
-    t = cols.data["t"]
-    evs = [geometry.Event(int(t[i] * 1000), geometry.PACKET, i) for i in range(len(t))]
-    starts = sorted([int(c["t"] * 1000) for c in call_rows] + [e.ts_ns for e in evs])
+    ts = [int(t * 1000) for t in cols.data["t"]]
+    kinds = array("b", [geometry.PACKET]) * len(ts)
+    refs = array("i", range(len(ts)))
+    starts = sorted([int(c["t"] * 1000) for c in call_rows] + ts) if call_rows else []
     for i, c in enumerate(call_rows):
         s, e = int(c["t"] * 1000), int(c["t1"] * 1000)
-        evs.append(geometry.Event(s, geometry.CALL_START, i))
+        ts.append(s)
+        kinds.append(geometry.CALL_START)
+        refs.append(i)
         if bisect_left(starts, e) > bisect_right(starts, s):
-            evs.append(geometry.Event(e, geometry.CALL_END, i))
+            ts.append(e)
+            kinds.append(geometry.CALL_END)
+            refs.append(i)
         c.pop("_s")
         c.pop("_e")
-    ordered = geometry.order_events(evs)
-    return {"k": [e.kind for e in ordered], "r": [e.ref for e in ordered]}
+    k, r = geometry.order_columns(ts, kinds, refs)
+    return {"k": k, "r": r}
 
 
 def _texts(records: RunRecords) -> dict[str, Any]:

@@ -10,7 +10,8 @@ The page's JavaScript draws from these numbers; it does no layout of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 LANE_W = 180  # px between two lifelines at least: room for a label of about 26 characters
@@ -54,6 +55,16 @@ def order_events(events: Iterable[Event]) -> list[Event]:
     """Rows in time order; at equal times a call's start comes before, and its return after, the packets
     (a packet its call put on the wire is never drawn above the call)."""
     return sorted(events, key=lambda e: e.key)
+
+
+def order_columns(ts_ns: Sequence[int], kinds: Sequence[int], refs: Sequence[int]) -> tuple[array, array]:
+    """``order_events`` for a whole diagram at once, as columns: the rows' kinds and refs in the same
+    order, with no object per event (a 200,000-packet page has 200,000 rows). Each event is one integer
+    whose order is the order of ``Event.key`` (time, then kind, then ref): its time above bit 34, its kind
+    in bits 32-33, its ref (an index below 2**32) below."""
+    base = min(ts_ns, default=0)
+    packed = sorted(((t - base) << 34) | (k << 32) | r for t, k, r in zip(ts_ns, kinds, refs, strict=True))
+    return array("b", [(p >> 32) & 3 for p in packed]), array("i", [p & 0xFFFFFFFF for p in packed])
 
 
 def fit_label(text: str, span_px: float) -> str:
