@@ -76,7 +76,7 @@ RULES: tuple[HintRule, ...] = (
 
 def capture_ports(packets: list[PacketRecord]) -> frozenset[int]:
     """Every TCP and UDP port the capture shows (a wrong answer that is one of them is a port mix-up)."""
-    out = set()
+    out: set[int] = set()
     for p in packets:
         l4 = p["tcp"] if p["tcp"] is not None else p["udp"]
         if l4 is not None:

@@ -137,7 +137,7 @@ def handshake_before_accept(packets: Packets, calls: Calls) -> Result:
         acks = ev.matching(
             packets,
             lambda p, peer=peer: (
-                ev.role(p) == "handshake-ack" and (ev.endpoints(p) or ((None, None),))[0] == peer
+                ev.role(p) == "handshake-ack" and ev.source(p) == peer
             ),
         )
         if not acks:
@@ -214,8 +214,8 @@ def silent_calls(
     return True, f"{len(chosen)} {'/'.join(names)} calls, no packet attributed to them or sent during them"
 
 
-def _node_ips(calls: Calls) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = defaultdict(set)
+def _node_ips(calls: Calls) -> dict[str | None, set[str]]:
+    out: dict[str | None, set[str]] = defaultdict(set)
     for c in calls:
         local = ev.addr(c["local"])
         if local and local[0] not in ("0.0.0.0", "::"):
@@ -227,9 +227,9 @@ def fin_each_direction(packets: Packets, calls: Calls, min_connections: int = 1)
     """Connections closed with a FIN in each direction (the four-way teardown, maybe with FIN+ACK merged)."""
     fins: dict[tuple, set] = defaultdict(set)
     for p in ev.matching(packets, lambda p: "FIN" in ev.tcp_flags(p)):
-        ends = ev.endpoints(p)
-        if ends:
-            fins[ev.conn_key(p)].add(ends[0])
+        ends, key = ev.endpoints(p), ev.conn_key(p)
+        if ends is not None and key is not None:
+            fins[key].add(ends[0])
     both = [k for k, senders in fins.items() if len(senders) == 2]
     ok = len(both) >= min_connections
     return ok, f"{len(both)} connections with a FIN from each side (expected >= {min_connections})"
@@ -263,7 +263,9 @@ def rst_answers_syn(packets: Packets, calls: Calls, port: int) -> Result:
     syn = ev.first(packets, lambda p: ev.is_syn(p) and ev.tcp_port(p, "dport") == port)
     if syn is None:
         return False, f"no SYN to port {port}"
-    seq = int(syn["tcp"]["seq_raw"])
+    seq = ev.tcp_of(syn)["seq_raw"]
+    if seq is None:
+        return False, f"SYN {ev.frame(syn)} has no sequence number (its TCP header was cut short)"
     rst = ev.first(
         packets,
         lambda p: (
@@ -272,7 +274,7 @@ def rst_answers_syn(packets: Packets, calls: Calls, port: int) -> Result:
     )
     if rst is None:
         return False, f"SYN {ev.frame(syn)} to port {port} got no RST"
-    ack = rst["tcp"]["ack_raw"]
+    ack = ev.tcp_of(rst)["ack_raw"]
     if ack != (seq + 1) % 2**32:
         return False, f"RST {ev.frame(rst)} acknowledges {ack}, not the SYN's seq+1 = {seq + 1}"
     return True, f"SYN {ev.frame(syn)} seq={seq} answered by RST {ev.frame(rst)} ack={ack}"
@@ -336,15 +338,16 @@ def send_partial(packets: Packets, calls: Calls) -> Result:
 def segments_within_mss(packets: Packets, calls: Calls, min_segments: int = 1) -> Result:
     """No data segment is larger than the MSS its receiver announced in its SYN or SYN-ACK."""
     mss: dict[tuple[str, int], int] = {}
-    for p in ev.matching(packets, lambda p: "SYN" in ev.tcp_flags(p) and bool(ev.tcp_mss(p))):
-        ends = ev.endpoints(p)
-        mss[ends[0]] = int(p["tcp"]["mss"])
+    for p in ev.matching(packets, lambda p: "SYN" in ev.tcp_flags(p)):
+        announced = ev.tcp_mss(p)
+        if announced:
+            mss[ev.ends_of(p)[0]] = announced
     data = ev.matching(packets, lambda p: ev.payload_len(p) > 0)
     if len(data) < min_segments:
         return False, f"{len(data)} data segments (expected >= {min_segments})"
     biggest = 0
     for p in data:
-        limit = mss.get(ev.endpoints(p)[1])
+        limit = mss.get(ev.ends_of(p)[1])
         if limit is None:
             return False, f"{ev.frame(p)}: its receiver announced no MSS in the capture"
         if ev.payload_len(p) > limit:
@@ -406,7 +409,7 @@ def payload_matches_calls(packets: Packets, calls: Calls) -> Result:
         ranges = set()
         for p in ev.matching(packets, lambda p, local=local, peer=peer: ev.endpoints(p) == (local, peer)):
             if ev.payload_len(p) > 0:
-                seq = int(p["tcp"]["seq"] or 0)
+                seq = int(ev.tcp_of(p)["seq"] or 0)
                 ranges.add((seq, seq + ev.payload_len(p)))
         wire_bytes = _union(ranges)
         if wire_bytes != n:
@@ -517,9 +520,9 @@ def ip_version(packets: Packets, calls: Calls, version: int, role: str | None = 
     chosen = ev.matching(packets, lambda p: bool(p["ip"]) and (role is None or ev.role(p) == role))
     if not chosen:
         return False, f"no {role or 'IP'} packets"
-    other = [p for p in chosen if p["ip"]["version"] != version]
+    other = [p for p in chosen if ev.ip_of(p)["version"] != version]
     if other:
-        return False, f"{ev.frame(other[0])} is IPv{other[0]['ip']['version']}, not IPv{version}"
+        return False, f"{ev.frame(other[0])} is IPv{ev.ip_of(other[0])['version']}, not IPv{version}"
     return True, f"all {len(chosen)} {role or 'IP'} packets are IPv{version}"
 
 
@@ -530,7 +533,7 @@ def ttl_per_hop(packets: Packets, calls: Calls, routers: int) -> Result:
     if syn is None:
         return False, "no SYN captured"
     copies = ev.matching(packets, lambda p: packet_identity(p) == packet_identity(syn))
-    ttls = sorted({int(p["ip"]["ttl"]) for p in copies}, reverse=True)
+    ttls = sorted({ev.ip_of(p)["ttl"] for p in copies}, reverse=True)
     expected = [ttls[0] - i for i in range(routers + 1)] if ttls else []
     ok = ttls == expected
     return (
@@ -570,7 +573,7 @@ def _fragments_at(packets: Packets, node: str) -> Packets:
 
 def _datagram(p: PacketRecord) -> tuple[str, int]:
     """Which datagram a fragment belongs to: its source and fragment id."""
-    return p["ip"]["src"], p["ip"]["frag"]["id"]
+    return ev.ip_of(p)["src"], ev.frag_of(p)["id"]
 
 
 def first_fragmented(packets: Packets, node: str) -> Packets:
@@ -592,8 +595,8 @@ def fragments(packets: Packets, calls: Calls, node: str, max_len: int, min: int 
     if too_big:
         return False, f"{ev.frame(too_big[0])} is {int(too_big[0]['len']) - 14} bytes of IP > {max_len}"
     first = first_fragmented(packets, node)
-    offsets = sorted(int(p["ip"]["frag"]["offset"]) for p in first)
-    last = [p for p in first if not p["ip"]["frag"]["mf"]]
+    offsets = sorted(ev.frag_of(p)["offset"] for p in first)
+    last = [p for p in first if not ev.frag_of(p)["mf"]]
     ok = bool(last) and offsets[0] == 0
     return ok, (
         f"{len(frags)} fragments at {node}, all <= {max_len} bytes of IP; the first datagram's offsets "
@@ -634,11 +637,11 @@ def new_tid(packets: Packets, calls: Calls, port: int) -> Result:
     req = ev.first(packets, lambda p: ev.udp_port(p, "dport") == port)
     if req is None:
         return False, f"no datagram to port {port}"
-    client = ev.endpoints(req)[0]
-    reply = ev.first(packets, lambda p: p["udp"] and ev.endpoints(p)[1] == client)
+    client = ev.ends_of(req)[0]
+    reply = ev.first(packets, lambda p: p["udp"] is not None and ev.ends_of(p)[1] == client)
     if reply is None:
         return False, f"no reply to {client[0]}:{client[1]}"
-    sport = reply["udp"]["sport"]
+    sport = ev.udp_of(reply)["sport"]
     return sport != port, f"request {ev.frame(req)} to port {port}; reply {ev.frame(reply)} from port {sport}"
 
 

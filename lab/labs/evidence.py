@@ -15,13 +15,21 @@ from __future__ import annotations
 
 import errno as _errno
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from collections.abc import Iterable
+from typing import Any, Literal, Protocol
 
-from lab.records import TCP, CallRecord, IPFragment, PacketRecord
+from lab.records import IP, TCP, UDP, CallRecord, IPFragment, PacketRecord
 
-Pred = Callable[[PacketRecord], bool]
+
+class Pred(Protocol):
+    """A test of one packet record. A Protocol rather than ``Callable[[PacketRecord], bool]`` so that a type
+    checker follows a lambda that binds a loop variable as a default (``lambda p, peer=peer: ...``)."""
+
+    def __call__(self, p: PacketRecord, /) -> bool: ...
+
+
 End = Literal["sport", "dport"]
+Endpoint = tuple[str, int]  # (IP address, port)
 
 # Python socket methods and the syscalls strace shows for the same job: a check asking for "recv" also
 # matches a traced C program's recvfrom.
@@ -132,6 +140,47 @@ def tcp(p: PacketRecord) -> TCP | None:
     return p["tcp"]
 
 
+def tcp_of(p: PacketRecord) -> TCP:
+    """The TCP header of a packet a predicate chose as a segment (a SYN, a RST, data...); a record that
+    has none contradicts that choice: a ValueError names its frame (``evaluate`` reports it)."""
+    t = p["tcp"]
+    if t is None:
+        raise ValueError(f"frame {p['number']} has no TCP header")
+    return t
+
+
+def udp_of(p: PacketRecord) -> UDP:
+    """The UDP header of a packet a predicate chose as a datagram (see ``tcp_of``)."""
+    u = p["udp"]
+    if u is None:
+        raise ValueError(f"frame {p['number']} has no UDP header")
+    return u
+
+
+def ip_of(p: PacketRecord) -> IP:
+    """The IP header of a packet a predicate chose as an IP packet (see ``tcp_of``)."""
+    ip = p["ip"]
+    if ip is None:
+        raise ValueError(f"frame {p['number']} has no IP header")
+    return ip
+
+
+def frag_of(p: PacketRecord) -> IPFragment:
+    """The fragment fields of a packet a predicate chose as an IP fragment (see ``tcp_of``)."""
+    frag = ip_of(p)["frag"]
+    if frag is None:
+        raise ValueError(f"frame {p['number']} is not an IP fragment")
+    return frag
+
+
+def ends_of(p: PacketRecord) -> tuple[Endpoint, Endpoint]:
+    """(source, destination) of a packet a predicate chose as TCP or UDP (see ``tcp_of``)."""
+    ends = endpoints(p)
+    if ends is None:
+        raise ValueError(f"frame {p['number']} has no IP and TCP/UDP header")
+    return ends
+
+
 def tcp_flags(p: PacketRecord) -> set[str]:
     t = tcp(p)
     if t is None or t["flags"] is None:
@@ -181,12 +230,18 @@ def eth_addrs(p: PacketRecord) -> tuple[str | None, str | None]:
     return (None, None) if eth is None else (eth["src"], eth["dst"])
 
 
-def endpoints(p: PacketRecord) -> tuple[tuple[str, int], tuple[str, int]] | None:
+def endpoints(p: PacketRecord) -> tuple[Endpoint, Endpoint] | None:
     """(source, destination) as (ip, port) of a TCP or UDP packet."""
     ip, l4 = p["ip"], tcp(p) or p["udp"]
     if not ip or not l4:
         return None
     return (ip["src"], l4["sport"]), (ip["dst"], l4["dport"])
+
+
+def source(p: PacketRecord) -> Endpoint | None:
+    """The (ip, port) a TCP or UDP packet came from; None for any other frame."""
+    ends = endpoints(p)
+    return ends[0] if ends is not None else None
 
 
 def conn_key(p: PacketRecord) -> tuple | None:
@@ -257,13 +312,13 @@ def rel(t_ns: Any, t0: int) -> str:
     return f"{(t_ns - t0) / 1e9:.6f}"
 
 
-def addr(value: Any) -> tuple[str, int] | None:
+def addr(value: Any) -> Endpoint | None:
     if isinstance(value, list | tuple) and len(value) >= 2:
         return str(value[0]), int(value[1])
     return None
 
 
-def accepted_peer(c: CallRecord) -> tuple[str, int] | None:
+def accepted_peer(c: CallRecord) -> Endpoint | None:
     """The peer address an accept() call returned (its return value names it; None when it does not)."""
     ret = c["ret"]
     return addr(ret.get("peer")) if isinstance(ret, dict) else None

@@ -87,7 +87,8 @@ def attributed(
 def icmp_echo_id(packets: Packets, calls: Calls) -> int | None:
     """The identifier of the first ICMP echo request: chosen by the kernel for a ping socket."""
     req = ev.first(packets, lambda p: _icmp_is(p, 8))
-    echo = req["icmp"].get("echo") if req is not None else None
+    icmp = req["icmp"] if req is not None else None
+    echo = icmp.get("echo") if icmp is not None else None
     return echo["id"] if echo is not None else None
 
 
@@ -105,7 +106,8 @@ def icmp_error_senders(packets: Packets, calls: Calls, type: int, code: int | No
 def icmp_next_mtu(packets: Packets, calls: Calls) -> int | None:
     """The next-hop MTU announced by the first "fragmentation needed" (ICMP type 3, code 4)."""
     msg = ev.first(packets, lambda p: _icmp_is(p, 3, 4))
-    return msg["icmp"].get("mtu") if msg is not None else None
+    icmp = msg["icmp"] if msg is not None else None
+    return icmp.get("mtu") if icmp is not None else None
 
 
 def _icmp_is(p: PacketRecord, type: int, code: int | None = None) -> bool:

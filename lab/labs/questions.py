@@ -28,7 +28,7 @@ def _syn(packets: Packets, port: int | None = None) -> PacketRecord | None:
 def syn_seq_raw(packets: Packets, calls: Calls, port: int | None = None) -> int | None:
     """The raw (absolute) sequence number of the client's first SYN: its initial sequence number."""
     syn = _syn(packets, port)
-    return int(syn["tcp"]["seq_raw"]) if syn else None
+    return ev.tcp_of(syn)["seq_raw"] if syn else None
 
 
 def synack_ack_raw(packets: Packets, calls: Calls, port: int | None = None) -> int | None:
@@ -38,7 +38,7 @@ def synack_ack_raw(packets: Packets, calls: Calls, port: int | None = None) -> i
         return None
     key = ev.conn_key(syn)
     sa = ev.first(packets, lambda p: ev.is_synack(p) and ev.conn_key(p) == key)
-    return int(sa["tcp"]["ack_raw"]) if sa else None
+    return ev.tcp_of(sa)["ack_raw"] if sa else None
 
 
 def rst_ack_raw(packets: Packets, calls: Calls, port: int | None = None) -> int | None:
@@ -48,14 +48,14 @@ def rst_ack_raw(packets: Packets, calls: Calls, port: int | None = None) -> int 
         return None
     key = ev.conn_key(syn)
     rst = ev.first(packets, lambda p: "RST" in ev.tcp_flags(p) and ev.conn_key(p) == key)
-    return int(rst["tcp"]["ack_raw"]) if rst else None
+    return ev.tcp_of(rst)["ack_raw"] if rst else None
 
 
 def client_port(packets: Packets, calls: Calls, port: int | None = None, index: int = 1) -> int | None:
     """The source port of the ``index``-th connection's SYN (the client's ephemeral or bound port)."""
     syns = [p for p in _first_copies(packets, ev.is_syn) if port is None or ev.tcp_port(p, "dport") == port]
     syns = [p for p in syns if not ev.is_retransmission(p)]
-    return int(syns[index - 1]["tcp"]["sport"]) if len(syns) >= index else None
+    return ev.tcp_of(syns[index - 1])["sport"] if len(syns) >= index else None
 
 
 def mss(packets: Packets, calls: Calls, role: str = "syn") -> int | None:
@@ -70,7 +70,7 @@ def udp_length(packets: Packets, calls: Calls, index: int = 1, port: int | None 
     dgrams = _first_copies(
         packets, lambda p: p["udp"] is not None and (port is None or p["udp"]["dport"] == port)
     )
-    return int(dgrams[index - 1]["udp"]["length"]) if len(dgrams) >= index else None
+    return ev.udp_of(dgrams[index - 1])["length"] if len(dgrams) >= index else None
 
 
 def call_errno(packets: Packets, calls: Calls, call: str = "connect_ex") -> int | None:
@@ -108,7 +108,7 @@ def connections(packets: Packets, calls: Calls, port: int | None = None) -> int:
 def ttl(packets: Packets, calls: Calls, role: str = "syn") -> int | None:
     """The TTL (IPv4) or Hop Limit (IPv6) of the first packet of ``role``."""
     p = ev.first(packets, lambda p: ev.role(p) == role and p["ip"] is not None)
-    return int(p["ip"]["ttl"]) if p is not None else None
+    return ev.ip_of(p)["ttl"] if p is not None else None
 
 
 def syn_ttls(packets: Packets, calls: Calls) -> list[int] | None:
@@ -117,7 +117,7 @@ def syn_ttls(packets: Packets, calls: Calls) -> list[int] | None:
     if syn is None:
         return None
     copies = ev.matching(packets, lambda p: packet_identity(p) == packet_identity(syn))
-    return sorted({int(p["ip"]["ttl"]) for p in copies}, reverse=True)
+    return sorted({ev.ip_of(p)["ttl"] for p in copies}, reverse=True)
 
 
 def fragment_offsets(packets: Packets, calls: Calls, node: str) -> list[int] | None:
@@ -125,7 +125,7 @@ def fragment_offsets(packets: Packets, calls: Calls, node: str) -> list[int] | N
     from lab.labs.checks import first_fragmented
 
     frags = first_fragmented(packets, node)
-    return sorted(int(p["ip"]["frag"]["offset"]) for p in frags) or None
+    return sorted(ev.frag_of(p)["offset"] for p in frags) or None
 
 
 def reply_datagrams(packets: Packets, calls: Calls, port: int) -> int | None:
@@ -141,9 +141,9 @@ def reply_port(packets: Packets, calls: Calls, port: int) -> int | None:
     req = ev.first(packets, lambda p: ev.udp_port(p, "dport") == port)
     if req is None:
         return None
-    client = ev.endpoints(req)[0]
-    reply = ev.first(packets, lambda p: p["udp"] is not None and ev.endpoints(p)[1] == client)
-    return int(reply["udp"]["sport"]) if reply else None
+    client = ev.ends_of(req)[0]
+    reply = ev.first(packets, lambda p: p["udp"] is not None and ev.ends_of(p)[1] == client)
+    return ev.udp_of(reply)["sport"] if reply else None
 
 
 def first_talker(packets: Packets, calls: Calls, port: int) -> str | None:
@@ -162,7 +162,7 @@ def udp_port(packets: Packets, calls: Calls, index: int = 1, port: int | None = 
     dgrams = _first_copies(
         packets, lambda p: p["udp"] is not None and (port is None or p["udp"]["dport"] == port)
     )
-    return int(dgrams[index - 1]["udp"]["sport"]) if len(dgrams) >= index else None
+    return ev.udp_of(dgrams[index - 1])["sport"] if len(dgrams) >= index else None
 
 
 def connects_before_first_accept(packets: Packets, calls: Calls) -> int | None:
@@ -213,19 +213,19 @@ def loss_count(packets: Packets, calls: Calls, kind: str) -> int:
 def server_port(packets: Packets, calls: Calls) -> int | None:
     """The destination port of the first SYN: the port the server bound."""
     syn = _syn(packets)
-    return int(syn["tcp"]["dport"]) if syn else None
+    return ev.tcp_of(syn)["dport"] if syn else None
 
 
 def first_fin_port(packets: Packets, calls: Calls) -> int | None:
     """The TCP source port of the first FIN in the capture: which side closed first."""
     fin = ev.first(packets, lambda p: "FIN" in ev.tcp_flags(p))
-    return int(fin["tcp"]["sport"]) if fin else None
+    return ev.tcp_of(fin)["sport"] if fin else None
 
 
 def rst_port(packets: Packets, calls: Calls) -> int | None:
     """The TCP source port of the first RST."""
     rst = ev.first(packets, lambda p: "RST" in ev.tcp_flags(p))
-    return int(rst["tcp"]["sport"]) if rst else None
+    return ev.tcp_of(rst)["sport"] if rst else None
 
 
 def _first_copies(packets: Packets, pred: ev.Pred) -> Packets:

@@ -13,8 +13,10 @@ schema yet.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from lab.labs import evidence as ev
 from lab.records import CallRecord, PacketRecord
 
 Result = tuple[bool, str]
@@ -71,6 +73,7 @@ def adjacency(packets: Packets, calls: Calls, protocol: str, routers: int) -> Re
     communication); EIGRP, it sent an Update or an Ack (reliable exchange only starts with a neighbour)."""
     seen = _routing(packets, protocol)
     nodes = _nodes(calls)
+    kinds: tuple[str, ...]
     if protocol.upper() == "OSPF":
         kinds = ("Hello",)
         seen = [p for p in seen if p["routing"].get("neighbors")]
@@ -123,7 +126,7 @@ def routes_before_traffic(packets: Packets, calls: Calls, node: str, routes: Rec
                   f"{gap:.0f} ms after the last of them")
 
 
-ROUTING_CHECKS = {
+ROUTING_CHECKS: dict[str, Callable[..., Result]] = {
     "routing_messages": routing_messages,
     "adjacency": adjacency,
     "routes_before_traffic": routes_before_traffic,
@@ -159,10 +162,10 @@ def syn_path(packets: Packets, calls: Calls) -> list[str] | None:
     if first is None:
         return None
     seen = [first] + [p for p in packets if p["cause"].get("copy_of") == first["number"]]
-    return [p["interface"] for p in sorted(seen, key=lambda p: p["ts_ns"])]
+    return [p["interface"] for p in sorted(seen, key=ev.ts)]
 
 
-ROUTING_QUESTIONS = {
+ROUTING_QUESTIONS: dict[str, Callable[..., Any]] = {
     "routing_field": routing_field,
     "route_carrier": route_carrier,
     "syn_path": syn_path,

@@ -124,7 +124,7 @@ def _first_from(packets: Packets, calls: Calls, name: str, pred: ev.Pred) -> Ite
         end = ev.accepted_peer(c) if name == "accept" else ev.addr(c["local"])
         if end is None or not ev.succeeded(c):
             continue
-        yield c, ev.first(packets, lambda p, end=end: pred(p) and ev.endpoints(p)[0] == end)
+        yield c, ev.first(packets, lambda p, end=end: pred(p) and ev.source(p) == end)
 
 
 def accept_after_handshake(packets: Packets, calls: Calls) -> list[str]:
@@ -149,7 +149,7 @@ def handshake_syn(packets: Packets, ack: PacketRecord) -> PacketRecord | None:
     """The SYN a completed handshake answered: the one its SYN-ACK answers, on the same capture point —
     not an earlier copy of it that nobody answered (a dropped SYN is no part of the handshake)."""
     by_number = {p["number"]: p for p in packets}
-    synack = by_number.get(ack["cause"].get("answers"))
+    synack = _answered(ack, by_number)
     if synack is None or not ev.is_synack(synack):
         key, at = ev.conn_key(ack), ev.ts(ack)
         synack = None
@@ -158,7 +158,7 @@ def handshake_syn(packets: Packets, ack: PacketRecord) -> PacketRecord | None:
                 synack = p
     if synack is None:
         return None
-    syn = by_number.get(synack["cause"].get("answers"))
+    syn = _answered(synack, by_number)
     if syn is not None and ev.is_syn(syn):
         return syn
     key, at, where = ev.conn_key(synack), ev.ts(synack), synack["interface"]
@@ -169,9 +169,15 @@ def handshake_syn(packets: Packets, ack: PacketRecord) -> PacketRecord | None:
     return last
 
 
+def _answered(p: PacketRecord, by_number: dict[int, PacketRecord]) -> PacketRecord | None:
+    """The packet that ``p`` answers, as its cause names it (None: it names none, or not a captured one)."""
+    n = p["cause"].get("answers")
+    return by_number.get(n) if n is not None else None
+
+
 def dropped_syns(packets: Packets, calls: Calls, counters: dict[str, dict[str, int]]) -> list[str]:
     """A SYN that got no answer while others did: say what the kernel counted, if it counted a drop."""
-    notes = []
+    notes: list[str] = []
     overflow = {node: c for node, c in counters.items() if c.get("ListenOverflows") or c.get("ListenDrops")}
     repeats = _repeated_syns(packets)
     if not repeats:
@@ -197,7 +203,7 @@ def _repeated_syns(packets: Packets) -> list[tuple[PacketRecord, PacketRecord]]:
     for p in story_view(packets):
         if not ev.is_syn(p):
             continue
-        key = (ev.conn_key(p), p["tcp"]["seq_raw"])
+        key = (ev.conn_key(p), ev.tcp_of(p)["seq_raw"])
         if key not in first_seen:
             first_seen[key] = p
         else:
@@ -234,7 +240,7 @@ def would_block(packets: Packets, calls: Calls) -> list[str]:
     for c in failed:
         if c["call"] != "connect":
             continue
-        syn = ev.first(packets, lambda p, c=c: ev.is_syn(p) and ev.endpoints(p)[0] == ev.addr(c["local"]))
+        syn = ev.first(packets, lambda p, c=c: ev.is_syn(p) and ev.ends_of(p)[0] == ev.addr(c["local"]))
         if syn:
             notes.append(
                 f"connect() #{c['id']} raised BlockingIOError (EINPROGRESS) at "
@@ -272,7 +278,7 @@ def half_closed(packets: Packets, calls: Calls) -> list[str]:
                 ev.conn_key(p) == key
                 and ev.ts(p) > ev.ts(fin)
                 and ev.payload_len(p) > 0
-                and ev.endpoints(p)[0] == ev.endpoints(fin)[1]
+                and ev.ends_of(p)[0] == ev.ends_of(fin)[1]
             ),
         )
         if back:
@@ -302,7 +308,7 @@ def hops(packets: Packets, calls: Calls) -> list[str]:
     copies = ev.matching(packets, lambda p: packet_identity(p) == packet_identity(syn))
     if len({p["interface"] for p in copies}) < 2:
         return []
-    ttls = [int(p["ip"]["ttl"]) for p in copies]
+    ttls = [ev.ip_of(p)["ttl"] for p in copies]
     macs = len({ev.eth_addrs(p) for p in copies})
     frames = ", ".join(str(p["number"]) for p in copies)
     return [

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema
 
@@ -33,6 +33,9 @@ from lab.records import (
     shipped_schema,
 )
 from tests.helpers.records import check_record, load_jsonl
+
+Source = Literal["call", "kernel", "lab", "inferred", "unexplained"]  # Cause.source
+TcpIpLayer = Literal["link", "internet", "transport", "application"]  # Layer.tcpip
 
 H1, H2 = "198.18.0.1", "198.18.0.2"
 T0 = 1_764_000_000_000_000_000
@@ -66,7 +69,7 @@ def assert_valid(kind: str, record: object, where: str = "a fixture record") -> 
 
 
 def cause(
-    source: str = "kernel",
+    source: Source = "kernel",
     rule: str = "unknown",
     text: str = "",
     *,
@@ -75,7 +78,7 @@ def cause(
     node: str | None = None,
 ) -> Cause:
     """A packet's cause; ``calls`` (the call ids it names) is always written, as the attribution does."""
-    out: Cause = {"source": source, "rule": rule, "text": text, "calls": list(calls or [])}  # type: ignore[typeddict-item]
+    out: Cause = {"source": source, "rule": rule, "text": text, "calls": list(calls) if calls else []}
     if answers is not None:
         out["answers"] = answers
     if node is not None:
@@ -88,8 +91,8 @@ def datagram(peer: Address | None, n: int, sha1: str | None = None) -> Datagram:
     return {"peer": peer, "len": n, "sha1": sha1}
 
 
-def _layer(name: str, tcpip: str, osi: int, offset: int, length: int) -> Layer:
-    return {"name": name, "tcpip": tcpip, "osi": osi, "offset": offset, "length": length}  # type: ignore[typeddict-item]
+def _layer(name: str, tcpip: TcpIpLayer, osi: int, offset: int, length: int) -> Layer:
+    return {"name": name, "tcpip": tcpip, "osi": osi, "offset": offset, "length": length}
 
 
 def _ipv4(src: str, dst: str, *, ttl: int, ip_id: int, proto: int, frag: IPFragment | None) -> IP:
@@ -147,7 +150,7 @@ class Capture:
             "arp": arp,
             "app": app,
             "role": {"code": role, "text": role_text or role},
-            "analysis": list(analysis or []),
+            "analysis": list(analysis) if analysis is not None else [],
             "cause": cause_ if cause_ is not None else cause(rule=RULE_OF_ROLE.get(role, "unknown")),
         }
         if routing is not None:
