@@ -513,25 +513,7 @@ def test_check_names_file_line_and_key(
     assert (err.value.file, err.value.line, err.value.key or "") == (str(path), marked_line(text), key)
 
 
-UP_CASES = {
-    "node-unknown-kind",
-    "link-duplicate",
-    "loss-over-100",
-    "node-bad-ipv4",
-    "link-dangling",
-    "name-reserved",
-    "node-unknown-attr",
-    "address-duplicate",
-    "host-without-path",
-    "routing-unknown",
-}
-
-
-@pytest.mark.parametrize(
-    ("text", "key", "problem"),
-    [c[1:] for c in CASES if c[0] in UP_CASES],
-    ids=[c[0] for c in CASES if c[0] in UP_CASES],
-)
+@pytest.mark.parametrize(("text", "key", "problem"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_up_refuses_the_same_file_with_the_same_line_before_creating_anything(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, key: str, problem: str
 ) -> None:
