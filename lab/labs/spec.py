@@ -23,6 +23,10 @@ Format (every key but ``name``, ``topology`` and ``steps`` is optional)::
     questions: [{id: syn-seq, text: "...", answer: syn_seq_raw}]   # extra keys: parameters
     concept: |
       markdown coursework text
+
+Every mistake is one ``UsageError`` with the file, the line and the key of the value at fault
+(``steps.2.node``, ``steps.2.run.3``, ``questions.1.answer_type``; list items counted from 1): the checks
+below raise with the key, and ``parse_lab`` looks its line up in what the parsed YAML remembers.
 """
 
 from __future__ import annotations

@@ -17,6 +17,12 @@ topology means the same thing whichever way it was written. The YAML format::
 Graph formats use node attributes ``kind``, ``ipv4``, ``ipv6`` (comma-separated lists) and edge attributes
 ``mtu``, ``rate``, ``delay``, ``jitter``, ``loss``; a graph attribute ``loopback`` marks a loopback topology.
 A top-level (graph) ``routing: static | ospf | eigrp`` chooses how routers learn routes (default static).
+
+Every error names the file, the key of the value at fault (``nodes.h2.kind``: a node by its name, or
+``nodes.#3`` by its position when the name is what is wrong; ``links.3.loss``: links counted from 1) and,
+for YAML, its line: the readers and the validator raise with the key, and the YAML reader looks the key's
+line up in what the parsed document remembers (``lab.yamlfile``). networkx keeps no positions, so a graph
+file's errors say that no line is known.
 """
 
 from __future__ import annotations
