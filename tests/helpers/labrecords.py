@@ -32,6 +32,7 @@ from lab.records import (
     PacketRecord,
     shipped_schema,
 )
+from tests.helpers.calls import call_record
 from tests.helpers.records import check_record, load_jsonl
 
 Source = Literal["call", "kernel", "lab", "inferred", "unexplained"]  # Cause.source
@@ -388,36 +389,31 @@ def call(
     sent_after: int = 0,
     dgram: Datagram | None = None,
 ) -> CallRecord:
-    """One calls.jsonl record; ``at`` and ``took`` in seconds on the capture's clock."""
-    rec: CallRecord = {
-        "schema_version": SCHEMA_VERSION,
-        "id": id,
-        "tracer": "python",
-        "node": node,
-        "pid": 1,
-        "tid": 1,
-        "sock": sock,
-        "fd": 3,
-        "call": name,
-        "args": args if args is not None else {},
-        "ret": ret,
-        "error": error,
-        "exception": exception,
-        "t_start_ns": T0 + round(at * 1e9),
-        "t_end_ns": T0 + round((at + took) * 1e9),
-        "family": "AF_INET",
-        "type": type,
-        "local": local,
-        "peer": peer,
-        "nbytes": nbytes,
-        "sent_before": 0,
-        "sent_after": sent_after,
-        "recv_before": 0,
-        "recv_after": 0,
-        "dgram": dgram,
-    }
-    assert_valid("call", rec)
-    return rec
+    """One calls.jsonl record (``tests.helpers.calls.call_record``, which checks it against the schema);
+    ``at`` and ``took`` in seconds on the capture's clock."""
+    return call_record(
+        name,
+        id=id,
+        node=node,
+        pid=1,
+        tid=1,
+        sock=sock,
+        args=args if args is not None else {},
+        ret=ret,
+        error=error,
+        exception=exception,
+        t_start_ns=T0 + round(at * 1e9),
+        t_end_ns=T0 + round((at + took) * 1e9),
+        type=type,
+        local=local,
+        peer=peer,
+        nbytes=nbytes,
+        sent_before=0,
+        sent_after=sent_after,
+        recv_before=0,
+        recv_after=0,
+        dgram=dgram,
+    )
 
 
 def echo_session(*, accept_at: float = 0.010) -> tuple[list[PacketRecord], list[CallRecord]]:
