@@ -97,7 +97,8 @@ def endpoint_nodes(calls: Iterable[CallRecord]) -> dict[tuple[str, int], str]:
     for call in calls:
         local = call["local"]
         if isinstance(local, list) and len(local) >= 2 and isinstance(local[1], int) and local[1]:
-            out[(norm_ip(str(local[0])) or "", local[1])] = str(call["node"])
+            host = norm_ip(str(local[0]))
+            out[(host if host is not None else "", local[1])] = str(call["node"])
     return out
 
 
@@ -151,10 +152,10 @@ class HopFinder:
         ip_nodes: Mapping[str, str] | None = None,
         ep_nodes: Mapping[tuple[str, int], str] | None = None,
     ) -> None:
-        self.links = links or {}
-        self.mac_nodes = mac_nodes or {}
-        self.ip_nodes = ip_nodes or {}
-        self.ep_nodes = ep_nodes or {}
+        self.links = links if links is not None else {}
+        self.mac_nodes = mac_nodes if mac_nodes is not None else {}
+        self.ip_nodes = ip_nodes if ip_nodes is not None else {}
+        self.ep_nodes = ep_nodes if ep_nodes is not None else {}
 
     def hop(self, pkt: PacketRecord) -> Hop:
         group = group_destination(pkt)

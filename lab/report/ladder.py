@@ -172,7 +172,7 @@ def _packet_row(pkt: PacketRecord, src: str | None, dst: str | None, cols: _Colu
     if dst is None:
         group = group_destination(pkt)
         if group is not None:
-            return cols.mark(src or "", "*"), f"{group[0]} to {group[1]}"
+            return cols.mark("" if src is None else src, "*"), f"{group[0]} to {group[1]}"
         node = pkt["node"]
         if node and node != src:
             dst = node
@@ -181,7 +181,8 @@ def _packet_row(pkt: PacketRecord, src: str | None, dst: str | None, cols: _Colu
         addr = ip["dst"] if ip is not None and ip["dst"] else None
         if addr is None and eth is not None:
             addr = eth["dst"]
-        return cols.mark(src or "", "*"), f"to {addr or '?'} (no node of this ladder)"
+        where = f"to {addr if addr else '?'} (no node of this ladder)"
+        return cols.mark("" if src is None else src, "*"), where
     return cols.arrow(src, dst, str(pkt["number"])), ""
 
 
@@ -204,8 +205,8 @@ def render_ladder(
     :func:`lab.report.hops.link_ends_from`) draws each packet per hop; ``keep`` filters (default: all but
     the background, which is counted in one line).
     """
-    mac_nodes = mac_nodes or {}
-    ip_nodes = ip_nodes or {}
+    mac_nodes = mac_nodes if mac_nodes is not None else {}
+    ip_nodes = ip_nodes if ip_nodes is not None else {}
     notes = list(notes)
     keep = keep or LadderFilter()
     cols = _Columns(lanes)

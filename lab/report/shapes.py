@@ -124,16 +124,24 @@ def _compile(shape: Shape) -> Any:
         req = f"R{len(names)}"
         names[req] = sh.required
         lines.append(f"{indent}if {var}.__class__ is not dict or not {req} <= {var}.keys(): return False")
+        # the integers' classes, in two sets tested at once: must be int (a NotRequired key may be
+        # absent: read with an int default) and int or null (nullable keys)
+        ints, nullable_ints = [], []
         for key, nullable in sh.ints:
-            if key in sh.required and not nullable:
-                lines.append(f"{indent}if {var}[{key!r}].__class__ is not int: return False")
+            if nullable:
+                get = f"{var}[{key!r}]" if key in sh.required else f"{var}.get({key!r})"
+                nullable_ints.append(f"{get}.__class__")
+            else:
+                get = f"{var}[{key!r}]" if key in sh.required else f"{var}.get({key!r}, 0)"
+                ints.append(f"{get}.__class__")
+        for classes, allowed in ((ints, "INT"), (nullable_ints, "INT_OR_NULL")):
+            if len(classes) == 1:
+                test = f"{classes[0]} not in {allowed}"
+            elif classes:
+                test = f"not {{{', '.join(classes)}}} <= {allowed}"
+            else:
                 continue
-            tmp = f"v{len(lines)}"
-            get = f"{var}[{key!r}]" if key in sh.required else f"{var}.get({key!r})"
-            absent = "" if nullable else f" or {key!r} in {var}"  # NotRequired: absent, never null
-            lines.append(f"{indent}{tmp} = {get}")
-            lines.append(f"{indent}if {tmp}.__class__ is not int and ({tmp} is not None{absent}):")
-            lines.append(f"{indent}    return False")
+            lines.append(f"{indent}if {test}: return False")
         for key, sub, nullable, many in sh.blocks:
             tmp = f"v{len(lines)}"
             lines.append(f"{indent}{tmp} = {var}[{key!r}]" if key in sh.required else
@@ -152,7 +160,7 @@ def _compile(shape: Shape) -> Any:
 
     emit(shape, "value", "    ")
     source = "def ok(value):\n" + "\n".join(lines) + "\n    return True\n"
-    scope: dict[str, Any] = dict(names)
+    scope: dict[str, Any] = {**names, "INT": frozenset({int}), "INT_OR_NULL": frozenset({int, type(None)})}
     exec(compile(source, f"<check of {shape.name}>", "exec"), scope)  # noqa: S102 -- our own text
     return scope["ok"]
 

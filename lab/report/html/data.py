@@ -124,7 +124,7 @@ class Columns:
 def frame_refs(text: str) -> list[int]:
     """Frame numbers an observation's detail names ("frames 7, 8", "frame 9"), for evidence links."""
     out: list[int] = []
-    for match in FRAME_REF.finditer(text or ""):
+    for match in FRAME_REF.finditer(text):
         for part in re.split(r"\s*,\s*|\s+and\s+", match.group(1)):
             if "-" in part:
                 lo, _, hi = part.partition("-")
@@ -162,7 +162,8 @@ def packet_addresses(pkt: PacketRecord) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _address_lanes(addresses: dict[str, int], counts: list[int], pairs: array, cols: Columns) -> list[str]:
+def _address_lanes(addresses: dict[str, int], counts: Counter[int], pairs: array, cols: Columns
+                   ) -> list[str]:
     """Lanes of a ``lab analyze`` page, the busiest addresses (one lane each, the rest in one "other"
     lane), and each packet's arrow between them (columns ``s`` and ``d``). ``addresses``: each address's
     id, ``counts`` its packets, ``pairs`` each packet's source and destination ids (-1: none)."""
@@ -172,13 +173,11 @@ def _address_lanes(addresses: dict[str, int], counts: list[int], pairs: array, c
         names.append("other")
     index = {n: i for i, n in enumerate(names)}
     other = index.get("other", -1)
-    lane = [index.get(a, other) for a in addresses]  # by address id (ids are in insertion order)
-    s, d = cols.data["s"], cols.data["d"]
-    for i in range(len(pairs) // 2):
-        a, b = pairs[2 * i], pairs[2 * i + 1]
-        src = lane[a] if a >= 0 else -1
-        dst = lane[b] if b >= 0 else -1
-        s[i], d[i] = src, (-1 if dst == src else dst)
+    lane = [index.get(a, other) for a in addresses] + [-1]  # by address id; id -1 (none) is lane -1
+    src = array("i", map(lane.__getitem__, pairs[0::2]))
+    dst = map(lane.__getitem__, pairs[1::2])
+    cols.data["s"] = src
+    cols.data["d"] = array("i", [-1 if b == a else b for a, b in zip(src, dst, strict=True)])
     return names
 
 
@@ -281,7 +280,6 @@ class _PacketTable:
         # a lab analyze page has no nodes: its lanes are the busiest addresses, known once all are read
         self.by_address = not nodes_info
         self.addresses: dict[str, int] = {}  # address -> id, in order of first appearance
-        self.addr_counts: list[int] = []  # by id: packets from or to it
         self.addr_pairs = array("i")  # per packet: source id, destination id (-1: none)
         self.conns: dict[str, int] = {}
         self.conn_keys: dict[tuple[Any, ...], int] = {}  # (proto, src, sport, dst, dport) -> conn index
@@ -383,15 +381,13 @@ class _PacketTable:
 
     def _hop(self, pkt: PacketRecord) -> tuple[int, int, str | None]:
         """(sender lane, receiver lane or -1, group text): by the run's links, or by address."""
-        if self.by_address:
+        if self.by_address:  # addresses as ids, counted once all are in (finish)
             pairs = self.addr_pairs
             for address in packet_addresses(pkt):
                 if address:
                     i = self.addresses.get(address)
                     if i is None:
-                        i = self.addresses[address] = len(self.addr_counts)
-                        self.addr_counts.append(0)
-                    self.addr_counts[i] += 1
+                        i = self.addresses[address] = len(self.addresses)
                     pairs.append(i)
                 else:
                     pairs.append(-1)
@@ -450,7 +446,8 @@ class _PacketTable:
         """The lane names, once every packet is in (and every row in the columns)."""
         self.cols.flush()
         if self.by_address:
-            self.lanes.names = _address_lanes(self.addresses, self.addr_counts, self.addr_pairs, self.cols)
+            counts = Counter(self.addr_pairs)  # packets from or to each address id (counted in C)
+            self.lanes.names = _address_lanes(self.addresses, counts, self.addr_pairs, self.cols)
         return self.lanes.names
 
 

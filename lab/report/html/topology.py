@@ -40,10 +40,8 @@ def _address_graph(lanes: list[str], packets: Mapping[str, list[Any]]) -> nx.Gra
     g = nx.Graph()
     for lane in lanes:
         g.add_node(lane, kind="address", addresses=[])
-    pairs = set()
-    for s, d in zip(packets["s"], packets["d"], strict=True):
-        if s >= 0 and d >= 0 and s != d:
-            pairs.add((min(s, d), max(s, d)))
+    arrows = set(zip(packets["s"], packets["d"], strict=True))  # distinct (sender, receiver): few, found in C
+    pairs = {(min(s, d), max(s, d)) for s, d in arrows if s >= 0 and d >= 0 and s != d}
     for a, b in sorted(pairs):
         if a < len(lanes) and b < len(lanes):
             g.add_edge(lanes[a], lanes[b], ifaces={})
