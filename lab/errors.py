@@ -31,6 +31,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 
+def one_line(text: str) -> str:
+    """``text`` with every unprintable character escaped (a newline as ``\\n``, ESC as ``\\x1b``): a
+    message stays one line and cannot drive the terminal, whatever a file put in a key or a name."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def where_text(file: str | None, line: int | None = None, key: str | None = None,
                no_line: str | None = None) -> str:
     """``FILE:LINE: KEY`` (or ``FILE (NO_LINE): KEY``), the parts that are known; "" when none is."""
@@ -59,7 +67,7 @@ class LabError(Exception):
 
     def __str__(self) -> str:
         where = where_text(self.file, self.line, self.key, self.no_line)
-        return f"{where}: {self.problem}" if where else self.problem
+        return one_line(f"{where}: {self.problem}" if where else self.problem)
 
     def locate(self, *, file: str | None = None, lines: Callable[[str], int | None] | None = None,
                no_line: str | None = None) -> LabError:

@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from lab.errors import where_text
+from lab.errors import one_line, where_text
 
 MAX_FILE_BYTES = 4 << 20
 MAX_DEPTH = 64
@@ -172,7 +172,7 @@ class YamlFileError(ValueError):
 
     def __init__(self, source: str, problem: str, line: int | None = None) -> None:
         self.source, self.problem, self.line = source, problem, line
-        super().__init__(f"{where_text(source, line)}: {problem}")
+        super().__init__(one_line(f"{where_text(source, line)}: {problem}"))
 
 
 def read_yaml_file(path: Path | str, source: str | None = None) -> Any:

@@ -43,6 +43,12 @@ def test_locate_fills_in_only_what_is_missing() -> None:
     assert str(unknown) == "g.graphml (no lines): k: x"
 
 
+def test_a_newline_or_an_escape_in_a_key_or_a_name_stays_escaped_in_one_line() -> None:
+    err = UsageError("unknown key 'a\nb'", file="x\n.yaml", line=3, key="nodes.\x1b[31mh1")
+    assert str(err) == "x\\n.yaml:3: nodes.\\x1b[31mh1: unknown key 'a\\nb'"
+    assert str(err).isprintable()
+
+
 def test_topology_error_keeps_source_as_the_file() -> None:
     err = TopologyError("no hosts", source="t.yaml", key="nodes")
     assert err.source == err.file == "t.yaml" and str(err) == "t.yaml: nodes: no hosts"

@@ -18,7 +18,7 @@ import networkx as nx
 import pytest
 
 from lab.cli.main import main
-from lab.errors import TopologyError
+from lab.errors import TopologyError, one_line
 from lab.topology import load_topology
 from lab.topology.limits import MAX_BRIDGE_PORTS, MAX_LINKS, MAX_NODES
 from tests.helpers.yamlkeys import MARK, marked_line
@@ -50,6 +50,13 @@ CASES: list[tuple[str, str, str, str]] = [
         _block(*TWO, "  - [h1, h2]", f"colour: red  {MARK}"),
         "colour",
         "unknown top-level key(s): colour",
+    ),
+    # a key the file spells with a newline is shown escaped: the message stays one line
+    (
+        "unknown-key-with-newline",
+        _block(*TWO, "  - [h1, h2]", f'"col\\nour": red  {MARK}'),
+        "col\\nour",
+        "unknown top-level key(s): col\\nour",
     ),
     ("nodes-empty", _block(f"nodes: []  {MARK}", "links: []"), "nodes", "'nodes' must be a non-empty list"),
     ("nodes-missing", _block(f"name: x  {MARK}", "links: []"), "nodes", "'nodes' must be a non-empty list"),
@@ -510,7 +517,11 @@ def test_check_names_file_line_and_key(
     assert problem in line, line
     with pytest.raises(TopologyError) as err:  # the same facts as fields, for a program to read
         load_topology(path)
-    assert (err.value.file, err.value.line, err.value.key or "") == (str(path), marked_line(text), key)
+    assert (err.value.file, err.value.line, one_line(err.value.key or "")) == (
+        str(path),
+        marked_line(text),
+        key,
+    )
 
 
 @pytest.mark.parametrize(("text", "key", "problem"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
