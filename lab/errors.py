@@ -20,7 +20,7 @@ the format has lines: YAML marks give them) and ``key`` (the path to the value, 
 them render the same one line, the compiler's ``FILE:LINE: KEY: problem``::
 
     topologies/x.yaml:12: nodes.h2.kind: unknown kind 'swich' (expected one of host, router, switch)
-    topologies/x.graphml (graphml: no line numbers): nodes.h2.kind: unknown kind 'swich' (...)
+    topologies/x.graphml (graphml read by networkx: no line numbers): nodes.h2.kind: unknown kind ...
 
 ``no_line`` says why a file error has no line (a format that keeps none), so that its absence is stated,
 not silent. A caller that knows more (the file, the line of a key) fills the fields in with ``locate``.
@@ -62,8 +62,10 @@ class LabError(Exception):
                  key: str | None = None, no_line: str | None = None) -> None:
         super().__init__(problem)
         self.problem = problem
-        self.file, self.line, self.key, self.no_line = (str(file) if file is not None else None), line, key, \
-            no_line
+        self.file = str(file) if file is not None else None
+        self.line = line
+        self.key = key
+        self.no_line = no_line
 
     def __str__(self) -> str:
         where = where_text(self.file, self.line, self.key, self.no_line)
