@@ -104,18 +104,18 @@ def _answer_template(info: TcpInfo) -> tuple[bytes, str, str] | None:
 
 
 class _View:
-    """Everything constant for one direction of one IPv4 flow, prepared once."""
+    """Everything constant for one direction of one IPv4 flow, prepared once; what depends only on the
+    addresses (``FastPath._hosts``) is shared by every flow between them."""
 
     __slots__ = ("src", "dst", "sport", "dport", "arrow", "ip_prefix", "l4_prefix", "recent_key", "me",
                  "me_b", "mac", "ethip", "port_app")
 
-    def __init__(self, dec: Decoder, data: bytes, proto: int, iface: int) -> None:
-        self.src = src = dec._ip4s(data[26:30])
-        self.dst = dst = dec._ip4s(data[30:34])
+    def __init__(self, hosts: tuple[str, str, bytes], data: bytes, proto: int, iface: int) -> None:
+        src, dst, self.ip_prefix = hosts
+        self.src, self.dst = src, dst
         self.sport, self.dport = sport, dport = struct.unpack_from("!HH", data, 34)
         self.me = ep(src, sport)
         self.arrow = f"{self.me} -> {ep(dst, dport)}".encode()
-        self.ip_prefix = b'"ip":{"version":4,"src":"%b","dst":"%b","ttl":' % (src.encode(), dst.encode())
         name = b"tcp" if proto == 6 else b"udp"
         self.l4_prefix = b'"%b":{"sport":%d,"dport":%d,' % (name, sport, dport)
         self.recent_key = (iface, src, dst, proto, sport, dport)
@@ -138,6 +138,10 @@ class FastPath:
         self._views: dict[int, dict[bytes, _View]] = {}
         self._uviews: dict[int, dict[bytes, _View]] = {}
         self._eth: dict[bytes, bytes] = {}
+        # by address pair (data[26:34]): the address strings and the "ip" JSON head, shared by the views
+        self._hosts: dict[bytes, tuple[str, str, bytes]] = {}
+        # by (MAC addresses, "ip" JSON head): the "eth" and "ip" JSON, shared by the views
+        self._ethips: dict[tuple[bytes, bytes], bytes] = {}
         self._layers: dict[tuple, tuple[bytes, tuple[str, ...], str]] = {}
         # role key -> (cause JSON head, tail, text head, tail, source): the sender's endpoint goes between
         self._causes: dict[tuple, tuple[bytes, bytes, str, str, str] | None] = {}
@@ -154,8 +158,17 @@ class FastPath:
         if v is None:
             if len(views) > MAX_VIEWS:
                 views.clear()
-            v = views[key] = _View(self.dec, data, proto, iface)
+            v = views[key] = _View(self._hosts.get(data[26:34]) or self._host_pair(data), data, proto, iface)
         return v
+
+    def _host_pair(self, data: bytes) -> tuple[str, str, bytes]:
+        hosts = self._hosts
+        if len(hosts) > 50_000:
+            hosts.clear()
+        src, dst = self.dec._ip4s(data[26:30]), self.dec._ip4s(data[30:34])
+        got = hosts[data[26:34]] = (
+            src, dst, b'"ip":{"version":4,"src":"%b","dst":"%b","ttl":' % (src.encode(), dst.encode()))
+        return got
 
     def _eth_json(self, data: bytes) -> bytes:
         k = data[:12]
@@ -182,11 +195,19 @@ class FastPath:
         return got
 
     def _ethip(self, v: _View, data: bytes) -> bytes:
-        """``"eth":{...},"ip":{...,"ttl":`` for this view and these MAC addresses (cached per view)."""
+        """``"eth":{...},"ip":{...,"ttl":`` for this view and these MAC addresses (kept by the view, and
+        shared by every view of the same addresses)."""
         mac = data[:12]
         if v.mac != mac:
             v.mac = mac
-            v.ethip = b'"eth":%b,%b' % (self._eth.get(mac) or self._eth_json(data), v.ip_prefix)
+            key = (mac, v.ip_prefix)
+            got = self._ethips.get(key)
+            if got is None:
+                if len(self._ethips) > 50_000:
+                    self._ethips.clear()
+                got = self._ethips[key] = b'"eth":%b,%b' % (self._eth.get(mac) or self._eth_json(data),
+                                                            v.ip_prefix)
+            v.ethip = got
         return v.ethip
 
     def packet(self, item: Any, n: int) -> tuple | None:
@@ -335,7 +356,7 @@ class Renderer:
     analyzed by one process and its entries are rendered by another (``lab.analysis.renderproc``).
 
     An entry is a flat tuple (a tuple is the cheapest thing to build and to send); ``FastPath._tcp`` and
-    ``_udp`` build it and ``_tcp``/``_udp`` here unpack it, in this order:
+    ``_udp`` build it and ``tcp``/``udp`` here unpack it, in this order:
 
     TCP: 6, layers JSON, arrow, flags, rel seq, rel ack, win, its scale (shift; None: unknown), TCP length,
          app, eth+ip JSON head, ttl, IP id, tcp JSON head, seq, ack, mss JSON, stream, from client, role
@@ -353,14 +374,18 @@ class Renderer:
         self._iface: dict[int, bytes] = {}
         self._flags: dict[int, bytes] = {}
         self._wins: dict[tuple[int, int | None], bytes] = {}  # "64512 (63<<10)": few distinct per capture
+        self._texts: dict[str, bytes] = {}  # role texts as JSON: a capture repeats a few hundred
 
     def render(self, entry: tuple, item: Any, n: int, t0: int | None) -> tuple[bytes, str, tuple]:
         """(JSON line, comment, (layer names, role code, cause source, app)) of ``entry``, made by
         ``FastPath.packet`` for the record ``item``, packet number ``n`` of a file whose first timestamp
-        is ``t0`` (what the record itself says is not in the entry: less to send to a render process)."""
+        is ``t0`` (what the record itself says is not in the entry: less to send to a render process).
+
+        A loop over many entries calls ``tcp`` or ``udp`` itself (``entry[0]`` is 6 or 17): one call less
+        per packet."""
         if entry[0] == 6:
-            return self._tcp(entry, item, n, t0)
-        return self._udp(entry, item, n, t0)
+            return self.tcp(entry, item, n, t0)
+        return self.udp(entry, item, n, t0)
 
     def _iface_json(self, iface: Any) -> bytes:
         got = self._iface.get(iface.index)
@@ -374,7 +399,15 @@ class Renderer:
         text = self._wins[(win, shift)] = win_text(win, shift).encode()
         return text
 
-    def _tcp(self, entry: tuple, item: Any, n: int, t0: int | None) -> tuple[bytes, str, tuple]:
+    def _text(self, text: str) -> bytes:
+        texts = self._texts
+        if len(texts) > 4096:  # "duplicate ACK (#n)", "window update (win=n)": not every text repeats
+            texts.clear()
+        got = texts[text] = _dumps64(text)
+        return got
+
+    def tcp(self, entry: tuple, item: Any, n: int, t0: int | None) -> tuple[bytes, str, tuple]:
+        """``render`` of a TCP entry."""
         (_proto, layers, arrow, fl, rel_seq, rel_ack, win, wshift, tlen, app, ethip, ttl,
          ipid, l4_prefix, seq, ack, mss, stream, from_client, role, text, an, cause_j, names, names_s, source,
          cause_head, me, cause_tail) = entry
@@ -392,10 +425,12 @@ class Renderer:
             b" " + appb if app else b"", ethip, ttl, ipid,
             l4_prefix, flags, fl, seq, ack, rel_seq, rel_ack, tlen, win, mss, stream,
             b"true" if from_client else b"false", b'"%b"' % appb if app else b"null",
-            _ROLE_B[role], _dumps64(text), _dumps64(an) if an else b"[]", cause_j)
+            _ROLE_B[role], self._texts.get(text) or self._text(text), _dumps64(an) if an else b"[]",
+            cause_j)
         return line, f"{text} | {cause_head}{me}{cause_tail} | {names_s}", (names, role, source, app)
 
-    def _udp(self, entry: tuple, item: Any, n: int, t0: int | None) -> tuple[bytes, str, tuple]:
+    def udp(self, entry: tuple, item: Any, n: int, t0: int | None) -> tuple[bytes, str, tuple]:
+        """``render`` of a UDP entry."""
         (_proto, layers, arrow, ln, app, ethip, ttl, ipid, l4_prefix, ulen, conv,
          pend, answers, me_b, names, names_s, me) = entry
         appb = b" " + app.encode() if app else b""

@@ -180,7 +180,8 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
     fp = (FastPath(decoder, flows, recent, channels) if fast_path and attributor is None and not deep_rows
           else None)
     fast = fp.packet if fp is not None else None
-    render_entry = Renderer(iface_nodes).render
+    renderer = Renderer(iface_nodes)
+    render_tcp, render_udp = renderer.tcp, renderer.udp
     # the captured bytes go to an attributor that asks for them (a call log with raw-socket calls): packets
     # a program built itself are matched to its calls by their hash
     frames = bool(getattr(attributor, "wants_frames", False))
@@ -216,7 +217,7 @@ def _analyze(reader: CaptureReader, records: Any, pcap: Path, out_dir: Path,
             entry = fast(item, n) if fast is not None else None
             if entry is not None:
                 if not ship:
-                    line, comment, kind = render_entry(entry, item, n, t0)
+                    line, comment, kind = (render_tcp if entry[0] == 6 else render_udp)(entry, item, n, t0)
                     kinds[kind] = kinds.get(kind, 0) + 1
             else:
                 ts = item.ts_ns

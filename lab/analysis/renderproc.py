@@ -168,7 +168,8 @@ def _render(pcap: Path, out_dir: Path, iface_nodes: dict[str, str] | None, fd: i
     reader = CaptureReader(pcap)
     lines = Lines(RunPaths(out_dir).packets)
     writer: AnnotatedWriter | None = None
-    render = Renderer(iface_nodes).render
+    renderer = Renderer(iface_nodes)
+    render_tcp, render_udp = renderer.tcp, renderer.udp
     kinds: dict[tuple, int] = {}
     jl = lines.buf
     jsize = 0
@@ -198,7 +199,7 @@ def _render(pcap: Path, out_dir: Path, iface_nodes: dict[str, str] | None, fd: i
                 if type(e[0]) is bytes:  # the general path's (line, comment)
                     line, comment = e
                 else:
-                    line, comment, kind = render(e, item, n, t0)
+                    line, comment, kind = (render_tcp if e[0] == 6 else render_udp)(e, item, n, t0)
                     kinds[kind] = kinds.get(kind, 0) + 1
                 jl.append(line)
                 jsize += len(line)

@@ -168,7 +168,8 @@ def test_render_process_error_is_its_own_one_line(tmp_path: Path, corpus_dir: Pa
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(renderproc, "CHUNK_PACKETS", chunk)
-    monkeypatch.setattr(Renderer, "render", full)  # the render process is forked: it has the patch too
+    for method in ("tcp", "udp"):  # what the render process calls per entry; forked: it has the patch too
+        monkeypatch.setattr(Renderer, method, full)
     with pytest.raises(LabError, match=r"writing the outputs failed: \[Errno 28\] No space left on device"):
         analyze_capture(corpus_dir / "pcaps" / "zeek__smtp.pcap", tmp_path / "o", render_process=True)
 
@@ -326,7 +327,8 @@ def test_render_process_bug_keeps_its_traceback(tmp_path: Path, corpus_dir: Path
     def broken(*_args: Any) -> None:
         raise TypeError("an entry of the wrong shape")
 
-    monkeypatch.setattr(Renderer, "render", broken)
+    for method in ("tcp", "udp"):
+        monkeypatch.setattr(Renderer, method, broken)
     with pytest.raises(RuntimeError, match=r"(?s)render process failed:.*Traceback.*TypeError: an entry"):
         analyze_capture(corpus_dir / "pcaps" / "zeek__smtp.pcap", tmp_path / "o", render_process=True)
 
