@@ -30,7 +30,7 @@ import orjson
 from lab.errors import UsageError
 from lab.paths import RunPaths
 from lab.records import SCHEMA_VERSION, CallRecord, PacketRecord, ReportRecord, SummaryRecord
-from lab.report.shapes import Check
+from lab.report.shapes import Check, Problem
 from lab.yamlfile import YamlFileError, read_yaml_file
 
 KNOWN_VERSIONS = frozenset({SCHEMA_VERSION})
@@ -123,32 +123,37 @@ class RunRecords:
         return None
 
 
-def record_problem(obj: Any, check: Check) -> str | None:
+def record_problem(obj: Any, check: Check) -> Problem | None:
     """Why ``obj`` is not a record the renderers can read, or None (the fast test first)."""
     if obj.__class__ is dict and "schema_version" not in obj:
-        return ("no schema_version: written before the record schema (or not by lab); make it again with "
-                "this version (lab analyze, lab run)")
+        return Problem("", "no schema_version: written before the record schema (or not by lab); make it "
+                           "again with this version (lab analyze, lab run)")
     found = None if check.ok(obj) else check.problem(obj)
     if found:
         return found
     if obj["schema_version"] in KNOWN_VERSIONS:
         return None
     known = ", ".join(str(v) for v in sorted(KNOWN_VERSIONS))
-    return f"schema_version {obj['schema_version']}: this version of lab reads schema version {known}"
+    return Problem("schema_version", f"{obj['schema_version']} is not one this lab reads ({known})")
+
+
+def _error(path: Path, found: Problem, line: int | None = None) -> UsageError:
+    """The one-line error: ``FILE:LINE: KEY: problem`` (lab.errors renders the fields)."""
+    return UsageError(found.text, file=str(path), line=line, key=found.key or None)
 
 
 def iter_records(path: Path, check: Check) -> Iterator[Any]:
     """The records of a .jsonl file, each checked (a missing file has none).
 
     Raises:
-        UsageError: the file cannot be read, or a line is not such a record: ``FILE:LINE: problem``.
+        UsageError: the file cannot be read, or a line is not such a record: ``FILE:LINE: KEY: problem``.
     """
     try:
         fh = path.open("rb")  # bytes straight to orjson: decoding 300 MB of text first costs seconds
     except FileNotFoundError:
         return
     except OSError as err:
-        raise UsageError(f"{path}: cannot read: {err.strerror}") from None
+        raise UsageError(f"cannot read: {err.strerror}", file=str(path)) from None
     ok, known = check.ok, KNOWN_VERSIONS
     with fh:
         for lineno, line in enumerate(fh, 1):
@@ -157,13 +162,14 @@ def iter_records(path: Path, check: Check) -> Iterator[Any]:
             except orjson.JSONDecodeError as err:
                 if line.isspace():
                     continue
-                raise UsageError(f"{path}:{lineno}: not JSON ({err}): a damaged or foreign file") from None
+                raise UsageError(f"not JSON ({err}): a damaged or foreign file", file=str(path),
+                                 line=lineno) from None
             if ok(obj) and obj["schema_version"] in known:  # the common case, inline
                 yield obj
                 continue
             found = record_problem(obj, check)
             if found:
-                raise UsageError(f"{path}:{lineno}: {found}")
+                raise _error(path, found, lineno)
             yield obj
 
 
@@ -174,10 +180,10 @@ def _json_file(path: Path, check: Check) -> Any:
     except FileNotFoundError:
         return None
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UsageError(f"{path}: not a readable JSON file ({err})") from None
+        raise UsageError(f"not a readable JSON file ({err})", file=str(path)) from None
     found = record_problem(obj, check)
     if found:
-        raise UsageError(f"{path}: {found}")
+        raise _error(path, found)
     return obj
 
 
@@ -186,11 +192,11 @@ def _check_report(path: Path, report: ReportRecord) -> None:
     for name, info in report["nodes"].items():
         found = NODE.problem(info, f"nodes.{name}.") if not NODE.ok(info) else None
         if found:
-            raise UsageError(f"{path}: {found}")
+            raise _error(path, found)
     for i, obs in enumerate(report.get("observations", []), 1):  # NotRequired: a lab run's only
         found = OBSERVATION.problem(obs, f"observations.{i}.") if not OBSERVATION.ok(obs) else None
         if found:
-            raise UsageError(f"{path}: {found}")
+            raise _error(path, found)
 
 
 def _lab_text(path: Path) -> LabText:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import types
 import typing
 from dataclasses import dataclass
-from typing import Annotated, Any, NotRequired, Required, Union
+from typing import Annotated, Any, NamedTuple, NotRequired, Required, Union
 
 
 @dataclass(frozen=True)
@@ -67,30 +67,42 @@ def shape_of(record: type) -> Shape:
                  tuple(ints), tuple(blocks))
 
 
-def problem(value: Any, shape: Shape, at: str = "") -> str | None:
+class Problem(NamedTuple):
+    """What is wrong with a record: ``key`` the dotted path to it ("" for the record itself; list items
+    counted from 1) and ``text`` what is wrong there."""
+
+    key: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.text}" if self.key else self.text
+
+
+def problem(value: Any, shape: Shape, at: str = "") -> Problem | None:
     """What is wrong with ``value`` as a record of ``shape`` (``at``: the key path so far), or None.
 
     The common case, a good record, costs a subset test of its keys and one look at each leaf it names.
     """
-    where = f"{at.rstrip('.')}: " if at else ""
+    where = at.rstrip(".")
     if value.__class__ is not dict:
-        return f"{where}{_kind(value)}, not an object ({shape.name})"
+        return Problem(where, f"{_kind(value)}, not an object ({shape.name})")
     if not shape.required <= value.keys():
         missing = ", ".join(sorted(shape.required - value.keys()))
-        return f"{where}no {missing} ({shape.name} requires {'it' if ',' not in missing else 'them'})"
+        them = "it" if "," not in missing else "them"
+        return Problem(where, f"no {missing} ({shape.name} requires {them})")
     for key, nullable in shape.ints:
         v = value.get(key)  # a NotRequired key may be absent: absent and null are both "no value"
         if v.__class__ is not int and not (v is None and (nullable or key not in value)) and not _huge(v):
-            return f"{at}{key}: {_kind(v)}, not an integer"
+            return Problem(f"{at}{key}", f"{_kind(v)}, not an integer")
     for key, sub, nullable, many in shape.blocks:
         v = value.get(key)
         if v is None:
             if key in value and not nullable:
-                return f"{at}{key}: null, not an object ({sub.name})"
+                return Problem(f"{at}{key}", f"null, not an object ({sub.name})")
             continue
         if many:
             if v.__class__ is not list:
-                return f"{at}{key}: {_kind(v)}, not a list of {sub.name}"
+                return Problem(f"{at}{key}", f"{_kind(v)}, not a list of {sub.name}")
             for i, item in enumerate(v):
                 found = problem(item, sub, f"{at}{key}.{i + 1}.")
                 if found:
@@ -110,7 +122,7 @@ class Check:
         self.shape = shape_of(record)
         self.ok = _compile(self.shape)
 
-    def problem(self, value: Any, at: str = "") -> str | None:
+    def problem(self, value: Any, at: str = "") -> Problem | None:
         """What is wrong with ``value``, or None; ``at`` (``nodes.h1.``) is put before the key named."""
         return problem(value, self.shape, at)
 

@@ -171,7 +171,7 @@ BROKEN = [  # (what is done to the run directory, the file and line named, what 
     ("packets.jsonl", 1, lambda recs: recs[0]["layers"].append(7), "layers.5: an integer, not an object"),
     ("packets.jsonl", 4, lambda recs: recs[3].update(role=None), "role: null, not an object (Role)"),
     ("packets.jsonl", 2, lambda recs: recs[1].pop("schema_version"), "no schema_version: written before"),
-    ("packets.jsonl", 1, lambda recs: recs[0].update(schema_version=99), "schema_version 99: this version"),
+    ("packets.jsonl", 1, lambda recs: recs[0].update(schema_version=99), "schema_version: 99 is not one"),
     ("calls.jsonl", 1, lambda recs: recs[0].pop("t_start_ns"), "no t_start_ns (CallRecord requires it)"),
 ]
 

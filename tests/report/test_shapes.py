@@ -88,7 +88,7 @@ def test_the_check_refuses_what_the_schema_refuses(kind: str, packets: list[dict
             if found is not None:
                 refused += 1
                 assert schema_says is not None, (path, how, found)  # never stricter than the schema
-                assert str(path[-1]) in found, (path, found)  # says which key
+                assert found.key.split(".")[-1] == str(path[-1]) or str(path[-1]) in found.text, (path, found)
             elif schema_says is not None:  # the schema refuses, the check lets it through: a text leaf
                 assert how != "remove" and _text_leaf(check, path), (path, how, schema_says.message)
     assert tried > 50 and refused > 20
@@ -119,4 +119,4 @@ def test_an_integer_beyond_64_bits_is_the_schema_integer_it_was() -> None:
     calls = Check(CallRecord)
     assert not calls.ok(parsed) and calls.problem(parsed) is None
     parsed["t_start_ns"] = 1.5
-    assert calls.problem(parsed) == "t_start_ns: a number with a fraction, not an integer"
+    assert str(calls.problem(parsed)) == "t_start_ns: a number with a fraction, not an integer"
