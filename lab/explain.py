@@ -9,9 +9,14 @@ script, a lab, a teacher and a user exploring by hand get the same sentences abo
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lab.records import CallRecord, Coverage, PacketRecord
+    from lab.report.records import NodeInfo, NodeInterface
 
 from lab.analysis.attribution import Attributor, coverage
 from lab.analysis.attribution.loss import LossRule, find_lost
@@ -27,17 +32,17 @@ from lab.tracing import merge_traces
 class Explained:
     """What explaining a capture produced (the files are in the run directory already)."""
 
-    calls: list[dict[str, Any]]
+    calls: list[CallRecord]
     analysis: AnalysisResult
-    coverage: dict[str, Any]
+    coverage: Coverage
     ladder: str
 
 
-def nodes_info(net: Network) -> dict[str, dict[str, Any]]:
+def nodes_info(net: Network) -> dict[str, NodeInfo]:
     """Each node's kind, namespace and interfaces (name, addresses, MAC, peer), as report.json keeps them."""
-    info: dict[str, dict[str, Any]] = {}
+    info: dict[str, NodeInfo] = {}
     for node in net.nodes:
-        ifaces = [
+        ifaces: list[NodeInterface] = [
             {
                 "name": i.name,
                 "ipv4": getattr(i, "ipv4", None),
@@ -55,10 +60,10 @@ def analyze_evidence(
     capture: Path,
     traces_dir: Path,
     out_dir: Path,
-    nodes_info: dict[str, Any],
+    nodes_info: Mapping[str, NodeInfo],
     iface_nodes: dict[str, str],
     loss_rules: list[LossRule] | tuple[()] = (),
-) -> tuple[Any, list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[AnalysisResult, list[PacketRecord], list[CallRecord]]:
     """The analysis of a run's raw evidence (capture + call logs) into ``out_dir``: (result, packets, calls).
 
     One code path for the run itself and for grading, which recomputes the key from a run's raw evidence
@@ -88,12 +93,13 @@ def analyze_evidence(
     return result, packets, calls
 
 
-def _read_records(path: Path) -> list[dict[str, Any]]:
+def _read_records(path: Path) -> list[PacketRecord]:
+    """packets.jsonl as the analysis just wrote it (its writers are the schema's: no check needed here)."""
     with path.open("rb") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def explain_capture(paths: RunPaths, info: dict[str, dict[str, Any]], iface_nodes: dict[str, str], *,
+def explain_capture(paths: RunPaths, info: Mapping[str, NodeInfo], iface_nodes: dict[str, str], *,
                     title: str, ladder: bool = True,
                     loss_rules: list[LossRule] | tuple[()] = ()) -> Explained:
     """``analyze_evidence`` of ``paths.capture`` and ``paths.traces_dir`` into the same directory, and

@@ -175,7 +175,7 @@ class Packet:
 
         from lab.analysis.linktypes import RAW, RAW_12, RAW_14
 
-        cls = conf.l2types.get(self.linktype)
+        cls: Any = conf.l2types.get(self.linktype)
         if cls is None and self.linktype in (RAW, RAW_12, RAW_14):
             from scapy.layers.inet import IP as ScapyIP
 
@@ -432,7 +432,7 @@ class Run:
         return self._table_html()
 
     def _table_html(self) -> str:
-        rows = []
+        rows: list[str] = []
         for p in self.packets:
             if len(rows) == 200:
                 rows.append("<tr><td colspan=4>... (first 200 frames; see report.html)</td></tr>")

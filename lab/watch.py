@@ -24,10 +24,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.capture.dumpcap import complete_blocks
 from lab.live import LiveDir
+
+if TYPE_CHECKING:
+    from lab.records import PacketRecord
 
 SETTLE_S = 2.0
 EXPLAINED = ("call", "kernel", "lab")
@@ -47,7 +50,7 @@ class Watcher:
 
     live: LiveDir
     node: str | None = None
-    match: Callable[[dict[str, Any]], bool] | None = None
+    match: PacketTest | None = None
     seen: dict[tuple[Any, ...], _Seen] = field(default_factory=dict)
     last_calls: int = 0
     last_call_change: float = field(default_factory=time.monotonic)
@@ -85,7 +88,7 @@ class Watcher:
             explained = explain_capture(paths, session["nodes"], session["iface_nodes"], title="watch",
                                         ladder=False)
             with open(paths.packets, "rb") as fh:
-                records = [json.loads(line) for line in fh]
+                records: list[PacketRecord] = [json.loads(line) for line in fh]
         self.analysis_s = time.monotonic() - started
         if len(explained.calls) != self.last_calls:
             self.last_calls = len(explained.calls)
@@ -101,30 +104,30 @@ class Watcher:
         renumber = {rec["number"]: self.seen[_key(rec)].number for rec in shown}
         return [line for rec in shown for line in self._lines(rec, renumber)]
 
-    def _wanted(self, rec: dict[str, Any]) -> bool:
+    def _wanted(self, rec: PacketRecord) -> bool:
         if rec["role"]["code"] == "lab-probe":
             return False
         if self.node is not None and rec["node"] != self.node:
             return False
         return self.match is None or self.match(rec)
 
-    def _lines(self, rec: dict[str, Any], renumber: dict[int, int]) -> list[str]:
+    def _lines(self, rec: PacketRecord, renumber: dict[int, int]) -> list[str]:
         key = _key(rec)
         entry = self.seen[key]
         out = []
         if key in self._new:
             self._new.discard(key)
             out.append(self._packet_line(entry, rec))
-        cause = dict(rec["cause"], text=_renumbered(rec["cause"]["text"], renumber))
-        known = cause["source"] in EXPLAINED
+        source, text = rec["cause"]["source"], _renumbered(rec["cause"]["text"], renumber)
+        known = source in EXPLAINED
         settled = self.final or time.monotonic() - max(entry.first_seen, self.last_call_change) >= SETTLE_S
         if entry.cause is None and (known or settled):
-            entry.cause = cause["text"]
-            label = "" if known else f"({cause['source']}) "
-            out.append(f"{'':>10}   #{entry.number} <- {label}{cause['text']}")
-        elif entry.cause is not None and known and cause["text"] != entry.cause:
-            entry.cause = cause["text"]
-            out.append(f"{'':>10}   #{entry.number} now: {cause['text']}")
+            entry.cause = text
+            label = "" if known else f"({source}) "
+            out.append(f"{'':>10}   #{entry.number} <- {label}{text}")
+        elif entry.cause is not None and known and text != entry.cause:
+            entry.cause = text
+            out.append(f"{'':>10}   #{entry.number} now: {text}")
         return out
 
     @staticmethod
@@ -134,7 +137,7 @@ class Watcher:
         t = time.localtime(ts_ns // 10**9)
         return f"{time.strftime('%H:%M:%S', t)}.{ts_ns // 10**6 % 1000:03d}"
 
-    def _packet_line(self, entry: _Seen, rec: dict[str, Any]) -> str:
+    def _packet_line(self, entry: _Seen, rec: PacketRecord) -> str:
         layers = "/".join(layer["name"] for layer in rec["layers"])
         cause = rec["cause"]
         pending = "" if cause["source"] in EXPLAINED else "  <- cause pending"
@@ -142,7 +145,7 @@ class Watcher:
                 f"[{layers}]  {rec['role']['text']}{pending}")
 
 
-def _key(rec: dict[str, Any]) -> tuple[Any, ...]:
+def _key(rec: PacketRecord) -> tuple[Any, ...]:
     """What names one packet across ticks (its number in a snapshot can change as other files grow)."""
     return (rec["interface"], rec["ts_ns"], rec["len"])
 
@@ -159,30 +162,61 @@ def _renumbered(text: str, renumber: dict[int, int]) -> str:
     return _FRAMES.sub(one, text)
 
 
-def parse_filter(expr: str | None) -> Callable[[dict[str, Any]], bool] | None:
+PacketTest = Callable[["PacketRecord"], bool]
+
+
+def _port_is(port: int) -> PacketTest:
+    def test(r: PacketRecord) -> bool:
+        tcp, udp = r["tcp"], r["udp"]
+        return (tcp is not None and port in (tcp["sport"], tcp["dport"])) or (
+            udp is not None and port in (udp["sport"], udp["dport"]))
+    return test
+
+
+def _host_is(addr: str) -> PacketTest:
+    def test(r: PacketRecord) -> bool:
+        ip = r["ip"]
+        return ip is not None and addr in (ip["src"], ip["dst"])
+    return test
+
+
+def _role_is(code: str) -> PacketTest:
+    return lambda r: r["role"]["code"] == code
+
+
+def _mine(r: PacketRecord) -> bool:
+    return r["cause"]["source"] == "call"
+
+
+def _protocol_is(name: str) -> PacketTest:
+    def test(r: PacketRecord) -> bool:
+        app = r["app"]
+        return any(layer["name"].lower() == name for layer in r["layers"]) or (
+            app is not None and app.lower() == name)
+    return test
+
+
+def parse_filter(expr: str | None) -> PacketTest | None:
     """``--filter``: space-separated terms, all must hold: a protocol or layer name (``tcp``, ``arp``,
     ``dns``), ``port=N``, ``host=ADDR``, ``role=CODE``, ``mine`` (packets a traced call sent)."""
     if not expr:
         return None
     from lab.errors import UsageError
 
-    tests: list[Callable[[dict[str, Any]], bool]] = []
+    tests: list[PacketTest] = []
     for term in expr.split():
         name, _, value = term.partition("=")
         name = name.lower()
         if name == "port" and value.isdigit():
-            port = int(value)
-            tests.append(lambda r, p=port: any(r[k] is not None and r[k][d] == p for k in ("tcp", "udp")
-                                               for d in ("sport", "dport")))
+            tests.append(_port_is(int(value)))
         elif name == "host" and value:
-            tests.append(lambda r, a=value: r["ip"] is not None and a in (r["ip"]["src"], r["ip"]["dst"]))
+            tests.append(_host_is(value))
         elif name == "role" and value:
-            tests.append(lambda r, c=value: r["role"]["code"] == c)
+            tests.append(_role_is(value))
         elif name == "mine" and not value:
-            tests.append(lambda r: r["cause"]["source"] == "call")
+            tests.append(_mine)
         elif not value and name.isalnum():
-            tests.append(lambda r, n=name: any(layer["name"].lower() == n for layer in r["layers"])
-                         or (r["app"] is not None and r["app"].lower() == n))
+            tests.append(_protocol_is(name))
         else:
             raise UsageError(f"--filter: {term!r}: use a protocol (tcp, udp, arp, icmp, dns...), port=N, "
                              "host=ADDR, role=CODE or mine")

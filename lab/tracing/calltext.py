@@ -135,7 +135,7 @@ def _outcome(call: CallRecord) -> str:
         if call["nbytes"] == 0 and not args.get("preview"):
             data = "b'' (0 B: the peer closed its side)" if call["type"] == "SOCK_STREAM" else "b'' (0 B)"
         dgram = call["dgram"]
-        peer = dgram["peer"] if dgram is not None else None
+        source = dgram["peer"] if dgram is not None else None
         if name in ("recvfrom", "recvfrom_into") and isinstance(ret, list) and len(ret) == 2:
             first = str(ret[0]) if name.endswith("_into") else data
             return f" -> ({first}, {py_addr(ret[1])})"
@@ -144,7 +144,7 @@ def _outcome(call: CallRecord) -> str:
         if name.startswith("recvmsg") and isinstance(ret, list) and len(ret) == 4:
             return f" -> ({data}, ancdata {ret[1]}, flags {ret[2]}, {py_addr(ret[3])})"
         if name.endswith("_into"):
-            return f" -> {ret}" + (f" from {py_addr(peer)}" if peer else "")
+            return f" -> {ret}" + (f" from {py_addr(source)}" if source else "")
         return f" -> {data}"
     if name in ("getsockname", "getpeername") and ret is not None:
         return f" -> {py_addr(ret)}"

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lab.errors import TraceError
 from lab.records import SCHEMA_VERSION
 from lab.tracing.strace import parse_strace_file
+
+if TYPE_CHECKING:
+    from lab.records import CallRecord
 
 FIELDS = ("id", "tracer", "node", "pid", "tid", "sock", "fd", "call", "args", "ret", "error", "exception",
           "t_start_ns", "t_end_ns", "family", "type", "local", "peer", "nbytes", "sent_before", "sent_after",
@@ -97,7 +100,7 @@ def resolve_wildcard_locals(records: list[dict[str, Any]]) -> None:
             rec["local"] = [ip, local[1]]
 
 
-def merge_traces(trace_dir: Path, out: Path) -> list[dict[str, Any]]:
+def merge_traces(trace_dir: Path, out: Path) -> list[CallRecord]:
     """Merge every per-process log under ``trace_dir`` into ``out`` (calls.jsonl); return the records.
 
     Records are sorted by ``t_start_ns`` (ties keep each log's own order) and numbered ``id`` 1.., with the
@@ -119,4 +122,4 @@ def merge_traces(trace_dir: Path, out: Path) -> list[dict[str, Any]]:
         for rec in merged:
             f.write(json.dumps(rec, separators=(",", ":")) + "\n")
     tmp.replace(out)
-    return merged
+    return cast("list[CallRecord]", merged)  # every field filled above: complete records
