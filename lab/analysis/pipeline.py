@@ -47,7 +47,7 @@ from lab.analysis.routinghdr import describe as describe_routing
 from lab.analysis.writer import FLUSH_AT, AnnotatedWriter
 from lab.errors import PcapFormatError
 from lab.paths import RunPaths
-from lab.records import SCHEMA_VERSION
+from lab.records import SCHEMA_VERSION, CallRecord, PacketRecord
 
 PROGRESS_EVERY = 16384
 # The packet budget (``lab analyze --max-packets``): about three minutes of analysis and a few GB of
@@ -56,7 +56,10 @@ DEFAULT_MAX_PACKETS = 20_000_000
 
 
 class CauseSource(Protocol):
-    def cause(self, rec: dict[str, Any]) -> dict[str, Any]: ...
+    """What decides each packet's cause when a call log exists (``attribution.Attributor``): it reads the
+    packet record as built so far and, where the rules need them, the frame's bytes."""
+
+    def cause(self, rec: PacketRecord, frame: bytes | None = None) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -84,7 +87,7 @@ def _progress_printer(reader: CaptureReader) -> Callable[[int], None]:
     return show
 
 
-def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[dict] | None = None,
+def analyze_capture(pcap: Path, out_dir: Path, *, calls: list[CallRecord] | None = None,
                     iface_nodes: dict[str, str] | None = None, deep: bool = False,
                     progress: bool | None = None, attributor: CauseSource | None = None,
                     fast_path: bool = True, render_process: bool | None = None,
