@@ -45,7 +45,7 @@ TCP_LINE = _HEAD + (b'"number":%d,"ts_ns":%d,"t":%b,%b"len":%d,"caplen":%d,"laye
             b'"summary":"%b TCP [%b] seq=%d%b win=%b len=%d%b",%b%d,"id":%d,"proto":6,"frag":null},'
             b'%b"flags":"%b","flags_int":%d,"seq_raw":%d,"ack_raw":%d,"seq":%d,"ack":%d,"len":%d,"win":%d,'
             b'"mss":%b,"stream":%d,"from_client":%b},"udp":null,"icmp":null,"arp":null,"app":%b,'
-            b'"role":{"code":"%b","text":%b},"analysis":%b,"cause":%b}')
+            b'"role":{"code":"%b","text":%b},"analysis":%b,"cause":%b%b%b}')
 UDP_LINE = _HEAD + (b'"number":%d,"ts_ns":%d,"t":%b,%b"len":%d,"caplen":%d,"layers":%b,'
             b'"summary":"%b UDP len=%d%b",%b%d,"id":%d,"proto":17,"frag":null},"tcp":null,'
             b'%b"length":%d,"stream":%d,"sha1":"%b"},"icmp":null,"arp":null,"app":%b,'
@@ -289,7 +289,7 @@ class FastPath:
                 tmpl = self._causes[ckey] = _cause_template(info)
             if tmpl is not None:
                 jh, jt, th, tt, source = tmpl
-                cause_j = jh + v.me_b + jt
+                me_b = v.me_b  # the renderer puts it between (shared objects cost the pipe next to nothing)
                 me = v.me
         else:
             atmpl = self._answer_causes.get(ckey, False)
@@ -298,16 +298,17 @@ class FastPath:
             tmpl = atmpl
             if atmpl is not None:
                 jf, tf, source = atmpl
-                cause_j = jf % {b"me": v.me_b, b"ans": answers}
+                jh, me_b, jt = jf % {b"me": v.me_b, b"ans": answers}, b"", b""
                 th, me, tt = tf % {"me": v.me, "ans": answers}, "", ""
         if tmpl is None:  # no template: nothing to share
             cause = cause_tcp(v.src, sport, info)
-            cause_j, source, th, me, tt = _dumps(cause), cause["source"], cause["text"], "", ""
+            jh, me_b, jt = _dumps(cause), b"", b""
+            source, th, me, tt = cause["source"], cause["text"], "", ""
         ethip = v.ethip if v.mac == data[:12] else self._ethip(v, data)
         return (6, layers, v.arrow, fl, info.rel_seq, info.rel_ack, win, info.wshift, tlen, app, ethip, ttl,
                 ipid,
                 v.l4_prefix, seq, ack, mss, info.stream, info.from_client, info.role, info.text, an or None,
-                cause_j, names, names_s, source, th, me, tt)
+                jh, me_b, jt, names, names_s, source, th, me, tt)
 
     def _udp(self, iface: Any, data: bytes, n: int, ts: int, ipid: int, ttl: int, end: int) -> tuple | None:
         if end < 42:
@@ -360,8 +361,9 @@ class Renderer:
 
     TCP: 6, layers JSON, arrow, flags, rel seq, rel ack, win, its scale (shift; None: unknown), TCP length,
          app, eth+ip JSON head, ttl, IP id, tcp JSON head, seq, ack, mss JSON, stream, from client, role
-         code, role text, analysis flags or None, cause JSON, layer names, their "/" string, cause source,
-         cause text head, sender, tail
+         code, role text, analysis flags or None, cause JSON head, sender (bytes), tail (a segment's cause
+         is a shared template around its sender: the three cost the pipe little, their join would not),
+         layer names, their "/" string, cause source, cause text head, sender, tail
     UDP: 17, layers JSON, arrow, payload length, app, eth+ip JSON head, ttl, IP id, udp JSON head, UDP
          length, conversation, payload end, frame answered or None, sender (bytes), layer names, their
          "/" string, sender (str)
@@ -409,8 +411,8 @@ class Renderer:
     def tcp(self, entry: tuple, item: Any, n: int, t0: int | None) -> tuple[bytes, str, tuple]:
         """``render`` of a TCP entry."""
         (_proto, layers, arrow, fl, rel_seq, rel_ack, win, wshift, tlen, app, ethip, ttl,
-         ipid, l4_prefix, seq, ack, mss, stream, from_client, role, text, an, cause_j, names, names_s, source,
-         cause_head, me, cause_tail) = entry
+         ipid, l4_prefix, seq, ack, mss, stream, from_client, role, text, an, cause_jh, me_b, cause_jt, names,
+         names_s, source, cause_head, me, cause_tail) = entry
         flags = self._flags.get(fl)
         if flags is None:
             flags = self._flags[fl] = flag_str(fl).encode()
@@ -426,7 +428,7 @@ class Renderer:
             l4_prefix, flags, fl, seq, ack, rel_seq, rel_ack, tlen, win, mss, stream,
             b"true" if from_client else b"false", b'"%b"' % appb if app else b"null",
             _ROLE_B[role], self._texts.get(text) or self._text(text), _dumps64(an) if an else b"[]",
-            cause_j)
+            cause_jh, me_b, cause_jt)
         return line, f"{text} | {cause_head}{me}{cause_tail} | {names_s}", (names, role, source, app)
 
     def udp(self, entry: tuple, item: Any, n: int, t0: int | None) -> tuple[bytes, str, tuple]:
