@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -269,11 +268,13 @@ def test_cli_loopback_up_exec_tells_the_node_its_address():
 
 def test_cli_up_bad_input_creates_nothing(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("nodes: [h1, h2]\nlinks: [[h1, h1]]\n")
-    before = sorted(os.listdir(NETNS_DIR)) if NETNS_DIR.exists() else []
-    r = subprocess.run([LAB, "up", str(bad)], capture_output=True, text=True, timeout=30)
-    assert r.returncode == 3 and r.stderr.startswith("lab: ") and "self-loop" in r.stderr
+    text = "nodes: [h1, h2]\nlinks: [[h1, h1]]\n"
+    bad.write_text(text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "[h1, h1]" in row)
+    rid = run_id()  # other runs on this machine may create namespaces meanwhile: look for this one's only
+    r = subprocess.run([LAB, "up", str(bad), "--run-id", rid], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 3 and r.stderr.startswith(f"lab: {bad}:{line}: links.1.endpoints: self-loop")
     assert r.stderr.count("\n") == 1
     time.sleep(0.1)
-    after = sorted(os.listdir(NETNS_DIR)) if NETNS_DIR.exists() else []
-    assert not set(after) - set(before) - {x for x in after if not x.startswith("lab-")}
+    left = _ours(rid)
+    assert (left["netns"], left["etc"], left["state"]) == ([], [], [])  # root links: other runs make veths
