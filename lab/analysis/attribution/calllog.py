@@ -8,10 +8,11 @@ port, or by a UDP port; time only picks between sockets that reused the same por
 from __future__ import annotations
 
 import json
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -326,6 +327,12 @@ class Socket:
         self._recv_ends = [c["recv_after"] for c in self.recvs]
         self._reads = [c for c in self.calls if c["call"].startswith(READ_CALLS)]
         self._read_starts = [c["t_start_ns"] for c in self._reads]
+        # the latest end among the datagram reads up to each one (they are in start order, their ends not)
+        self._dgram_read_ends = list(accumulate((end_ns(c) for c in self.dgram_recvs), max))
+
+    def dgram_reads_from(self, earliest_end: int) -> int:
+        """The index in ``dgram_recvs`` before which every read returned before ``earliest_end``."""
+        return bisect_left(self._dgram_read_ends, earliest_end)
 
     def sending(self, start: int, end: int) -> list[Call]:
         """The send calls whose bytes overlap the stream range [start, end)."""

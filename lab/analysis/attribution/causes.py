@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from lab.analysis.cause import make_cause
-from lab.records import CallRecord, PacketRecord
+from lab.records import CallRecord, Cause, PacketRecord
 
 Call = CallRecord
 """A call record. A lab run's tracers write every key; a log given to ``lab analyze --calls`` is only sure to
@@ -51,16 +51,17 @@ def merge_causes(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def coverage(causes: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def coverage(causes: Iterable[Cause | dict[str, Any]]) -> dict[str, Any]:
     """Packets explained / total, and the count per rule and per source: the report's honesty figure."""
     total = explained = 0
     by_rule: dict[str, int] = defaultdict(int)
     by_source: dict[str, int] = defaultdict(int)
     for cause in causes:
         total += 1
-        explained += cause.get("source") in EXPLAINED
-        by_rule[cause.get("rule", "?")] += 1
-        by_source[cause.get("source", "?")] += 1
+        source = cause["source"]
+        explained += source in EXPLAINED
+        by_rule[cause["rule"]] += 1
+        by_source[source] += 1
     return {
         "explained": explained,
         "total": total,

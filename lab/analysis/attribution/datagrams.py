@@ -32,7 +32,7 @@ COPY_LIMIT_NS = 1_000_000_000  # with no consuming read, a peek within this time
 class DatagramRules:
     def __init__(self, log: CallLog) -> None:
         self.log = log
-        self._matched: set[tuple[str, int]] = set()  # (interface, call id) of matched datagram calls
+        self._matched = Claims()
         self._frag_cause: dict[tuple[str, str, int], dict[str, Any]] = {}
 
     def cause(self, rec: Rec) -> dict[str, Any]:
@@ -165,9 +165,34 @@ class DatagramRules:
         return earliest_fit(at, self._matched, iface, ts, fits, sending=sending)
 
 
+class Claims:
+    """The datagram calls already matched to a packet, as (capture interface, call id), and per socket
+    and interface the first call not yet matched: calls are matched in no fixed order, but one matched
+    stays matched, so the search for the next one need not walk the matched ones again."""
+
+    def __init__(self) -> None:
+        self.ids: set[tuple[str, int]] = set()
+        self._first: dict[tuple[str, str, bool], int] = {}
+
+    def __contains__(self, key: tuple[str, int]) -> bool:
+        return key in self.ids
+
+    def add(self, key: tuple[str, int]) -> None:
+        self.ids.add(key)
+
+    def first_open(self, sock: Socket, calls: list[Call], iface: str, sending: bool) -> int:
+        """The index in ``calls`` (the socket's datagram sends or reads) before which all are matched."""
+        key = (sock.sid, iface, sending)
+        i, n, ids = self._first.get(key, 0), len(calls), self.ids
+        while i < n and (iface, calls[i]["id"]) in ids:
+            i += 1
+        self._first[key] = i
+        return i
+
+
 def earliest_fit(
     socks: Iterable[Socket],
-    claimed: set[tuple[str, int]],
+    claimed: Claims,
     iface: str,
     ts: int,
     fits: Callable[[Call, Datagram, Socket], bool],
@@ -181,14 +206,20 @@ def earliest_fit(
     claimed: the same datagram seen on another link is matched again, on this one never twice.
 
     A socket's calls are in time order (``CallLog`` sorts them), so its first call that fits is its
-    earliest, and a send begun after the packet ends the search in that socket.
+    earliest, a send begun after the packet ends the search in that socket, and the calls matched already
+    and the reads that had all returned before it are skipped at once (``Claims.first_open``,
+    ``Socket.dgram_reads_from``).
     UDP datagrams, multicast datagrams (``igmp``) and ping echoes (``icmp``) differ only in ``fits``.
     """
     best: Call | None = None
     latest = ts + TOL_NS  # a send begun later did not send this packet
     earliest = ts - TOL_NS  # a read over before this did not read it
     for sock in socks:
-        for call in sock.dgram_sends if sending else sock.dgram_recvs:
+        calls = sock.dgram_sends if sending else sock.dgram_recvs
+        # calls all matched already, and reads that all returned before the packet, are skipped at once
+        first = claimed.first_open(sock, calls, iface, sending)
+        for i in range(first if sending else max(first, sock.dgram_reads_from(earliest)), len(calls)):
+            call = calls[i]
             start = call["t_start_ns"]
             if best is not None and start >= best["t_start_ns"]:
                 break  # no later call of this socket is earlier than the one found

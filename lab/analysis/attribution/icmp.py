@@ -33,7 +33,7 @@ from lab.analysis.attribution.calllog import (
     norm_ip,
 )
 from lab.analysis.attribution.causes import Call, call_label, make_cause, packet_time
-from lab.analysis.attribution.datagrams import earliest_fit
+from lab.analysis.attribution.datagrams import Claims, earliest_fit
 from lab.records import ICMP, IP, Datagram, ICMPQuoted, PacketRecord
 
 Rec = PacketRecord  # as the pipeline builds it: every key but ``cause``
@@ -86,7 +86,7 @@ class IcmpRules:
         # (src, dst, proto, ip id) -> sightings (frame, ts, ttl, ip length, cause)
         self._sightings: OrderedDict[tuple[Any, ...], list[Sighting]] = OrderedDict()
         self._echo: dict[tuple[Any, ...], int] = {}  # (src, dst, id, seq) -> frame of the echo request
-        self._claimed: set[tuple[str, int]] = set()  # (interface, call id) already matched
+        self._claimed = Claims()  # (interface, call id) already matched
 
     # -- memory --------------------------------------------------------------------------------------
     def remember(self, rec: Rec, cause: dict[str, Any]) -> None:

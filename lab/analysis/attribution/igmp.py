@@ -22,7 +22,7 @@ from typing import Any
 
 from lab.analysis.attribution.calllog import TOL_NS, CallLog, Socket, args_of, endpoint, norm_host
 from lab.analysis.attribution.causes import Call, call_label, make_cause, packet_time
-from lab.analysis.attribution.datagrams import earliest_fit
+from lab.analysis.attribution.datagrams import Claims, earliest_fit
 from lab.records import Datagram, PacketRecord
 
 Rec = PacketRecord  # as the pipeline builds it: every key but ``cause``
@@ -87,7 +87,7 @@ class IgmpRules:
                     joined = []
         for calls in (*self.joins.values(), *self.leaves.values()):
             calls.sort(key=lambda c: c["t_start_ns"])
-        self._claimed: set[tuple[str, int]] = set()
+        self._claimed = Claims()
         self._first: dict[tuple[str, str, str], int] = {}  # (node, group, join|leave) -> first report
 
     # -- IGMP ----------------------------------------------------------------------------------------

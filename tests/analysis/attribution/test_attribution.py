@@ -450,3 +450,22 @@ def test_no_time_or_a_cut_header_is_explained_not_a_crash(corpus_dir: Path, tmp_
         if name.startswith("tcpdump"):
             assert {(p["cause"]["source"], p["cause"]["text"]) for p in odd} == {
                 ("unexplained", "truncated or malformed TCP header")}  # as lab analyze says without calls
+
+
+def test_identical_datagrams_are_matched_in_order_on_every_link() -> None:
+    """Three sends of the same bytes, each datagram seen on two links: on each link the first datagram is
+    the first send, the second the second (a matched call is never matched again on that link, and the
+    matcher that skips the matched ones finds the same calls as a full search)."""
+    a, b = ("198.18.0.1", 33000), ("198.18.0.2", 9999)
+    dg = {"type": "SOCK_DGRAM", "local": list(a), "nbytes": 4}
+    calls = [call(i, "h1", "1:3:1", "sendto", 100 * i, sent_before=4 * (i - 1), sent_after=4 * i,
+                  dgram={"peer": list(b), "len": 4, "sha1": "same"}, **dg) for i in (1, 2, 3)]
+    att = Attributor(calls)
+    seen = []
+    for n, (t, link) in enumerate([(105, "h1-eth0"), (106, "r1-eth1"), (205, "h1-eth0"), (206, "r1-eth1"),
+                                   (305, "h1-eth0")], 1):
+        rec = _udp_rec(n, t, a, b, 4, "same")
+        rec["interface"] = link
+        rec["ip"]["id"] = 1000 + n  # not one packet forwarded: each sighting is matched on its own link
+        seen.append(att.cause(rec)["calls"])
+    assert seen == [[1], [1], [2], [2], [3]]
