@@ -128,8 +128,8 @@ def exec_(no_trace: bool, run_id: str, node: str, argv: tuple[str, ...]) -> None
         os.environ.update(trace_env)
     if st.mode == "netns":
         cmd = ["ip", "netns", "exec", st.namespaces[node], *cmd]
-    address = (st.addresses.get(node) or {}).get("ipv4") or ""
-    os.environ.update(LAB_RUN=st.run_id, LAB_NODE=node, LAB_IP=address)
+    address = st.addresses[node]["ipv4"] if node in st.addresses else None
+    os.environ.update(LAB_RUN=st.run_id, LAB_NODE=node, LAB_IP=address if address is not None else "")
     sys.stdout.flush()
     try:
         os.execvp(cmd[0], cmd)

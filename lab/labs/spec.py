@@ -568,7 +568,9 @@ def _feedback(raw: dict, key: str) -> tuple[str, tuple[tuple[Any, str], ...], st
     from lab.classroom.matching import TYPES
 
     hint = _opt_str(raw.get("hint"), f"{key}.hint")
-    mistakes = raw.get("mistakes") or {}
+    mistakes = raw.get("mistakes")
+    if mistakes is None:  # absent, or "mistakes:" with nothing under it
+        mistakes = {}
     if not isinstance(mistakes, dict) or not all(isinstance(v, str) and v.strip() for v in mistakes.values()):
         raise UsageError("maps a common wrong answer to the hint for it", key=f"{key}.mistakes")
     kind = raw.get("answer_type")

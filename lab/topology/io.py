@@ -189,7 +189,9 @@ def _from_yaml_data(data: Any, source: str, default_name: str, lines: dict[str, 
         originals = list(raw_nodes) if isinstance(raw_nodes, list) else []
     if not isinstance(raw_nodes, list) or not raw_nodes:
         raise TopologyError("'nodes' must be a non-empty list", key="nodes")
-    raw_links = data.get("links") or []
+    raw_links = data.get("links")
+    if raw_links is None:  # "links:" with nothing under it: a topology of unlinked nodes
+        raw_links = []
     if not isinstance(raw_links, list):
         raise TopologyError("'links' must be a list", key="links")
     nodes = []
@@ -225,7 +227,7 @@ def _from_yaml_data(data: Any, source: str, default_name: str, lines: dict[str, 
     if not isinstance(loopback, bool):
         raise TopologyError(f"must be true or false, not {loopback!r}", key="loopback")
     return build_topology(name=str(data.get("name") or default_name), source=source, nodes=nodes,
-                          links=links, loopback=loopback, description=str(data.get("description") or ""),
+                          links=links, loopback=loopback, description=_description(data.get("description")),
                           routing=_routing(data.get("routing", "static")), lines=lines)
 
 
@@ -267,7 +269,7 @@ def _from_graph(graph: nx.Graph, source: str, name: str | None) -> Topology:
     loopback = bool(graph.graph.get("loopback", False))
     topo_name = name or str(graph.graph.get("name") or "generated")
     return build_topology(name=topo_name, source=source, nodes=nodes, links=links, loopback=loopback,
-                          description=str(graph.graph.get("description") or ""),
+                          description=_description(graph.graph.get("description")),
                           routing=_routing(graph.graph.get("routing", "static")))
 
 
@@ -318,3 +320,8 @@ def _mtu(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float | str) or not str(value).isdigit():
         raise ValueError(f"{what} must be a whole number of bytes, not {value!r}")
     return int(value)
+
+
+def _description(value: Any) -> str:
+    """A topology's free-text description; absent or empty (``description:``) is no description."""
+    return "" if value is None else str(value)
