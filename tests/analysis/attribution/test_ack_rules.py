@@ -41,7 +41,7 @@ class Wire:
                 ts_ns=self.n * 1000 if t is None else t,
                 interface="h1-eth0",
                 role="ack",
-                analysis=analysis or [],
+                analysis=analysis if analysis is not None else [],
                 ip=ipv4(src[0], dst[0], 6),
                 tcp=tcp_header(src[1], dst[1], ",".join(names), seq, ack, length, win=win),
             )

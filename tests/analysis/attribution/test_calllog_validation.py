@@ -30,7 +30,8 @@ def _drop(key: str) -> Mutation:
 
 
 def _inner(outer: str, key: str, value: object) -> Mutation:
-    return lambda rec: {**rec, outer: {**(rec.get(outer) or {}), key: value}}
+    # a raw JSON object about to be broken, not a record: a null or absent ``outer`` becomes {key: value}
+    return lambda rec: {**rec, outer: {**(rec[outer] if rec.get(outer) is not None else {}), key: value}}
 
 
 # name -> (mutation of one record, what the message must say); a mutation may return raw bytes for the line

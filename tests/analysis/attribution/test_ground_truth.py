@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from lab.records import IP, TCP, CallRecord, PacketRecord
+
 pytestmark = pytest.mark.root
 DATA = Path(__file__).parent / "data"
 PORT = 5123
@@ -33,7 +35,6 @@ PY_IN = {"recv", "recv_into", "recvfrom", "recvfrom_into", "recvmsg", "recvmsg_i
 FIN_CALLS = {"close", "shutdown", "exit"}
 CLIENT_BYTES = 5 + 11 + 3 + 20 + 3000 + 5 * 7 + 40000 + 100 + 1800 + 2500 + 1460 + 3  # gt_client.py PLAN
 SERVER_BYTES = 5000 + 4 * 9 + 30000 + 3000 + 2900 + 1  # gt_server.py REPLY
-Rec = dict[str, Any]
 Endpoint = tuple[str, int]
 
 
@@ -110,18 +111,19 @@ def run(tmp_path_factory: pytest.TempPathFactory, require_tool: Callable[[str], 
 
 
 # -- segments and their byte ranges -----------------------------------------------------------------------
-def ends(p: Rec) -> tuple[Endpoint, Endpoint]:
-    return (p["ip"]["src"], p["tcp"]["sport"]), (p["ip"]["dst"], p["tcp"]["dport"])
+def ends(ip: IP, tcp: TCP) -> tuple[Endpoint, Endpoint]:
+    return (ip["src"], tcp["sport"]), (ip["dst"], tcp["dport"])
 
 
-def data_segments(packets: list[Rec]) -> Iterator[tuple[Rec, Endpoint, Endpoint, int, int]]:
+def data_segments(packets: list[PacketRecord]) -> Iterator[tuple[PacketRecord, Endpoint, Endpoint, int, int]]:
     """Every TCP segment with payload and its stream range ``[start, end)`` (seq_raw minus the SYN's ISN)."""
     isn: dict[tuple[Endpoint, Endpoint], int] = {}
     for p in packets:
-        tcp = p.get("tcp")
-        if not tcp:
+        ip, tcp = p["ip"], p["tcp"]
+        if tcp is None or ip is None:
             continue
-        src, dst = ends(p)
+        assert tcp["flags"] is not None and tcp["len"] is not None, f"frame {p['number']}: TCP header cut"
+        src, dst = ends(ip, tcp)
         if "SYN" in tcp["flags"].split(","):
             isn[(src, dst)] = tcp["seq_raw"]
         elif tcp["len"] > 0:
@@ -130,11 +132,14 @@ def data_segments(packets: list[Rec]) -> Iterator[tuple[Rec, Endpoint, Endpoint,
             yield p, src, dst, start, start + tcp["len"]
 
 
-def on(rec: Rec, local: Endpoint, peer: Endpoint) -> bool:
-    return tuple(rec.get("local") or ()) == local and tuple(rec.get("peer") or ()) == peer
+def on(rec: CallRecord, local: Endpoint, peer: Endpoint) -> bool:
+    """Whether the call (or strace's syscall, converted to the same record) is on that socket pair."""
+    here, there = rec["local"], rec["peer"]  # null: not known
+    return here is not None and there is not None and tuple(here) == local and tuple(there) == peer
 
 
-def witnessed(syscalls: list[Rec], names: set[str], local: Endpoint, peer: Endpoint) -> list[Rec]:
+def witnessed(syscalls: list[CallRecord], names: set[str], local: Endpoint,
+              peer: Endpoint) -> list[CallRecord]:
     return [s for s in syscalls if s["call"] in names and s["nbytes"] and on(s, local, peer)]
 
 
@@ -143,8 +148,8 @@ def check_side(
     label: str,
     start: int,
     end: int,
-    attributed: list[Rec],
-    syscalls: list[Rec],
+    attributed: list[CallRecord],
+    syscalls: list[CallRecord],
     local: Endpoint,
     peer: Endpoint,
     side: str,
@@ -159,7 +164,7 @@ def check_side(
         return [f"{label}: no {side} call attributed"]
     for c in attributed:
         if not on(c, local, peer):
-            problems.append(f"{label}: call #{c['id']} {c['call']} is on {c.get('local')}->{c.get('peer')}")
+            problems.append(f"{label}: call #{c['id']} {c['call']} is on {c['local']}->{c['peer']}")
         elif not (c[lo] is not None and c[lo] < end and c[hi] > start):
             problems.append(f"{label}: call #{c['id']} {c['call']} bytes [{c[lo]}, {c[hi]}) miss the segment")
     if problems:
@@ -195,14 +200,14 @@ def check_side(
     return problems
 
 
-def check_segment(p: Rec, src: Endpoint, dst: Endpoint, start: int, end: int, calls: dict[int, Rec],
-                  syscalls: list[Rec], *, sent_ids: list[int] | None = None,
-                  recv_ids: list[int] | None = None) -> list[str]:
+def check_segment(p: PacketRecord, src: Endpoint, dst: Endpoint, start: int, end: int,
+                  calls: dict[int, CallRecord], syscalls: list[CallRecord], *,
+                  sent_ids: list[int] | None = None, recv_ids: list[int] | None = None) -> list[str]:
     """Problems with one data segment's cause; ``sent_ids``/``recv_ids`` override the packet's (to test)."""
-    cause = p.get("cause") or {}
+    cause = p["cause"]
     label = f"frame {p['number']} {src[1]}->{dst[1]} bytes {start}-{end - 1}"
-    if cause.get("source") != "call":
-        return [f"{label}: cause source {cause.get('source')!r} ({cause.get('text')})"]
+    if cause["source"] != "call":
+        return [f"{label}: cause source {cause['source']!r} ({cause['text']})"]
     problems = []
     ids = cause.get("calls", []) if sent_ids is None else sent_ids
     sends = [calls[i] for i in ids if calls[i]["call"] not in FIN_CALLS]
