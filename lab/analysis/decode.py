@@ -701,7 +701,8 @@ def tcp_syn_options(data: bytes, o: int, end: int) -> tuple[int | None, int | No
     five options; any other layout is walked."""
     if (end - o == 20 and data[o] == 2 and data[o + 1] == 4 and data.startswith(_LINUX_SACK_TS, o + 4)
             and data.startswith(_LINUX_NOP_WS, o + 16)):
-        return _H(data, o + 2)[0], min(data[o + 19], 14)
+        shift = data[o + 19]
+        return _H(data, o + 2)[0], shift if shift < 14 else 14
     return tcp_mss(data, o, end), tcp_wscale(data, o, end)
 
 
