@@ -107,19 +107,21 @@ class _View:
     """Everything constant for one direction of one IPv4 flow, prepared once; what depends only on the
     addresses (``FastPath._hosts``) is shared by every flow between them."""
 
-    __slots__ = ("src", "dst", "sport", "dport", "arrow", "ip_prefix", "l4_prefix", "recent_key", "me",
-                 "me_b", "mac", "ethip", "port_app")
+    __slots__ = ("src", "dst", "sport", "dport", "ip_prefix", "recent_key", "me", "me_b", "mac", "ethip",
+                 "port_app", "consts")
 
     def __init__(self, hosts: tuple[str, str, bytes], data: bytes, proto: int, iface: int) -> None:
         src, dst, self.ip_prefix = hosts
         self.src, self.dst = src, dst
         self.sport, self.dport = sport, dport = struct.unpack_from("!HH", data, 34)
         self.me = ep(src, sport)
-        self.arrow = f"{self.me} -> {ep(dst, dport)}".encode()
+        arrow = f"{self.me} -> {ep(dst, dport)}".encode()
         name = b"tcp" if proto == 6 else b"udp"
-        self.l4_prefix = b'"%b":{"sport":%d,"dport":%d,' % (name, sport, dport)
+        l4_prefix = b'"%b":{"sport":%d,"dport":%d,' % (name, sport, dport)
         self.recent_key = (iface, src, dst, proto, sport, dport)
         self.me_b = self.me.encode()
+        # what the renderer reads of the view, in one tuple: an entry refers to it (see Renderer)
+        self.consts = (arrow, l4_prefix, self.me_b, self.me)
         self.mac = b""  # the MAC addresses ethip was made for
         self.ethip = b""
         self.port_app = udp_port_app(sport, dport) if proto == 17 else tcp_port_app(sport, dport)
@@ -279,36 +281,32 @@ class FastPath:
         if len(recent) > MAX_RECENT:
             recent.clear()
         lkey = (6, hl, plen, app)
-        layers, names, names_s = self._layers.get(lkey) or self._layer_json(lkey)
+        layer_t = self._layers.get(lkey) or self._layer_json(lkey)
         an = info.analysis
         answers = info.answers
         ckey = (info.role, info.first_data, info.from_client, tuple(an) if an else None)
-        if answers is None:
-            tmpl = self._causes.get(ckey, False)
-            if tmpl is False:
-                tmpl = self._causes[ckey] = _cause_template(info)
-            if tmpl is not None:
-                jh, jt, th, tt, source = tmpl
-                me_b = v.me_b  # the renderer puts it between (shared objects cost the pipe next to nothing)
-                me = v.me
+        around_sender = answers is None
+        if around_sender:
+            cause_t = self._causes.get(ckey, False)
+            if cause_t is False:
+                cause_t = self._causes[ckey] = _cause_template(info)
         else:
             atmpl = self._answer_causes.get(ckey, False)
             if atmpl is False:
                 atmpl = self._answer_causes[ckey] = _answer_template(info)
-            tmpl = atmpl
+            cause_t = None
             if atmpl is not None:
                 jf, tf, source = atmpl
-                jh, me_b, jt = jf % {b"me": v.me_b, b"ans": answers}, b"", b""
-                th, me, tt = tf % {"me": v.me, "ans": answers}, "", ""
-        if tmpl is None:  # no template: nothing to share
+                cause_t = (jf % {b"me": v.me_b, b"ans": answers}, b"", tf % {"me": v.me, "ans": answers}, "",
+                           source)
+        if cause_t is None:  # no template: nothing to share
             cause = cause_tcp(v.src, sport, info)
-            jh, me_b, jt = _dumps(cause), b"", b""
-            source, th, me, tt = cause["source"], cause["text"], "", ""
+            cause_t = (_dumps(cause), b"", cause["text"], "", cause["source"])
+            around_sender = False
         ethip = v.ethip if v.mac == data[:12] else self._ethip(v, data)
-        return (6, layers, v.arrow, fl, info.rel_seq, info.rel_ack, win, info.wshift, tlen, app, ethip, ttl,
-                ipid,
-                v.l4_prefix, seq, ack, mss, info.stream, info.from_client, info.role, info.text, an or None,
-                jh, me_b, jt, names, names_s, source, th, me, tt)
+        return (6, layer_t, v.consts, fl, info.rel_seq, info.rel_ack, win, info.wshift, tlen, app, ethip, ttl,
+                ipid, seq, ack, mss, info.stream, info.from_client, info.role, info.text, an or None, cause_t,
+                around_sender)
 
     def _udp(self, iface: Any, data: bytes, n: int, ts: int, ipid: int, ttl: int, end: int) -> tuple | None:
         if end < 42:
@@ -344,10 +342,9 @@ class FastPath:
         if len(recent) > MAX_RECENT:
             recent.clear()
         lkey = (17, 8, pend - 42, app)
-        layers, names, names_s = self._layers.get(lkey) or self._layer_json(lkey)
         ethip = v.ethip if v.mac == data[:12] else self._ethip(v, data)
-        return (17, layers, v.arrow, ulen - 8, app, ethip, ttl, ipid, v.l4_prefix, ulen, conv.id, pend,
-                answers, v.me_b, names, names_s, v.me)
+        return (17, self._layers.get(lkey) or self._layer_json(lkey), v.consts, app, ethip, ttl, ipid, ulen,
+                conv.id, pend, answers)
 
 
 class Renderer:
@@ -356,17 +353,20 @@ class Renderer:
     Apart from the analysis because formatting is the costliest part of a packet: a large capture is
     analyzed by one process and its entries are rendered by another (``lab.analysis.renderproc``).
 
-    An entry is a flat tuple (a tuple is the cheapest thing to build and to send); ``FastPath._tcp`` and
+    An entry is a tuple (a tuple is the cheapest thing to build and to send); ``FastPath._tcp`` and
     ``_udp`` build it and ``tcp``/``udp`` here unpack it, in this order:
 
-    TCP: 6, layers JSON, arrow, flags, rel seq, rel ack, win, its scale (shift; None: unknown), TCP length,
-         app, eth+ip JSON head, ttl, IP id, tcp JSON head, seq, ack, mss JSON, stream, from client, role
-         code, role text, analysis flags or None, cause JSON head, sender (bytes), tail (a segment's cause
-         is a shared template around its sender: the three cost the pipe little, their join would not),
-         layer names, their "/" string, cause source, cause text head, sender, tail
-    UDP: 17, layers JSON, arrow, payload length, app, eth+ip JSON head, ttl, IP id, udp JSON head, UDP
-         length, conversation, payload end, frame answered or None, sender (bytes), layer names, their
-         "/" string, sender (str)
+    TCP: 6, layers, view, flags, rel seq, rel ack, win, its scale (shift; None: unknown), TCP length, app,
+         eth+ip JSON head, ttl, IP id, seq, ack, mss JSON, stream, from client, role code, role text,
+         analysis flags or None, cause, whether the cause goes around the sender
+    UDP: 17, layers, view, app, eth+ip JSON head, ttl, IP id, UDP length, conversation, payload end, frame
+         answered or None
+
+    where *layers* is (layers JSON, layer names, their "/" string), *view* (arrow, l4 JSON head, sender as
+    bytes, as str) and *cause* (JSON head, tail, text head, tail, source): a template shared by every
+    segment of its kind, the sender going between head and tail -- or, when the cause does not go around
+    the sender, a cause made for this segment with empty tails. Those three are objects the analysis keeps
+    in its caches: the pipe to a render process carries each once per chunk, and a reference after.
 
     What the record itself says (number, time, lengths, interface) is not in the entry: the render
     process reads the capture too."""
@@ -410,9 +410,13 @@ class Renderer:
 
     def tcp(self, entry: tuple, item: Any, n: int, t0: int | None) -> tuple[bytes, str, tuple]:
         """``render`` of a TCP entry."""
-        (_proto, layers, arrow, fl, rel_seq, rel_ack, win, wshift, tlen, app, ethip, ttl,
-         ipid, l4_prefix, seq, ack, mss, stream, from_client, role, text, an, cause_jh, me_b, cause_jt, names,
-         names_s, source, cause_head, me, cause_tail) = entry
+        (_proto, layer_t, view_t, fl, rel_seq, rel_ack, win, wshift, tlen, app, ethip, ttl, ipid, seq, ack,
+         mss, stream, from_client, role, text, an, cause_t, around_sender) = entry
+        layers, names, names_s = layer_t
+        arrow, l4_prefix, me_b, me = view_t
+        cause_jh, cause_jt, cause_head, cause_tail, source = cause_t
+        if not around_sender:
+            me_b, me = b"", ""
         flags = self._flags.get(fl)
         if flags is None:
             flags = self._flags[fl] = flag_str(fl).encode()
@@ -433,8 +437,10 @@ class Renderer:
 
     def udp(self, entry: tuple, item: Any, n: int, t0: int | None) -> tuple[bytes, str, tuple]:
         """``render`` of a UDP entry."""
-        (_proto, layers, arrow, ln, app, ethip, ttl, ipid, l4_prefix, ulen, conv,
-         pend, answers, me_b, names, names_s, me) = entry
+        _proto, layer_t, view_t, app, ethip, ttl, ipid, ulen, conv, pend, answers = entry
+        layers, names, names_s = layer_t
+        arrow, l4_prefix, me_b, me = view_t
+        ln = ulen - 8
         appb = b" " + app.encode() if app else b""
         if answers is None:
             text = _UDP_TEXT % (appb, ln)
