@@ -211,8 +211,9 @@ class AnnotatedWriter:
         if clen > 65000:
             c = c[:65000]
             clen = 65000
-        dpad = (-len(data)) & 3
-        total = 12 + 20 + len(data) + dpad + len(opts) + 4 + clen + ((-clen) & 3) + 4
+        dpad = (-caplen) & 3  # caplen is len(data): the reader cuts each packet's data to it
+        # block head and tail (12), EPB fields (20), data, options, comment option head (4) and end (4)
+        total = 40 + caplen + dpad + len(opts) + clen + ((-clen) & 3)
         # a capture has few distinct block and comment lengths: their packed bytes are kept
         ends = self._ends.get(total)
         if ends is None:
