@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from lab.analysis.attribution import norm_ip
-from lab.records import CallRecord, PacketRecord
+from lab.records import CallRecord, Cause, PacketRecord
 
 if TYPE_CHECKING:  # lab.report.records imports the schema checks; this module is imported by the runner
     from lab.report.records import NodeInfo
@@ -208,10 +208,16 @@ def background_kind(pkt: PacketRecord) -> str | None:
     icmp = pkt["icmp"]
     if icmp is None or icmp["version"] != 6 or icmp["type"] not in BACKGROUND_ICMP6:
         return None
-    cause = pkt["cause"]
-    if cause.get("calls") or cause.get("related"):  # NotRequired lists: absent or empty, no call named
+    if names_calls(pkt["cause"]):
         return None
     return BACKGROUND_ICMP6[icmp["type"]]
+
+
+def names_calls(cause: Cause) -> bool:
+    """Whether a cause names a program's call: its own (``calls``) or those the kernel acted for
+    (``related``); both NotRequired, absent or empty when no call is named."""
+    calls, related = cause.get("calls"), cause.get("related")
+    return bool(calls) or bool(related)
 
 
 def is_probe(pkt: PacketRecord) -> bool:
@@ -222,7 +228,7 @@ def caused_by_program(pkt: PacketRecord, mine: set[int]) -> bool:
     """Whether a traced program caused this packet: named calls in its cause, or answering / copying a
     frame in ``mine`` (the frames found so far, in frame order)."""
     cause = pkt["cause"]
-    if cause.get("calls") or cause.get("related"):
+    if names_calls(cause):
         return True
     answers, copy_of = cause.get("answers"), cause.get("copy_of")
     return (answers is not None and answers in mine) or (copy_of is not None and copy_of in mine)
