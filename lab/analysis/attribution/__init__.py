@@ -38,7 +38,7 @@ from lab.analysis.attribution.neighbours import NeighbourRules
 from lab.analysis.attribution.rawip import RawIpRules
 from lab.analysis.attribution.tcp import TcpRules
 from lab.identity import packet_identity
-from lab.records import PacketRecord
+from lab.records import Lost, PacketRecord
 
 __all__ = ["EXPLAINED", "Attributor", "call_label", "coverage", "norm_ip"]
 
@@ -63,7 +63,7 @@ class Attributor:
         *,
         ip_nodes: dict[str, str] | None = None,
         mac_nodes: dict[str, str] | None = None,
-        lost: Mapping[int, dict[str, Any]] | None = None,
+        lost: Mapping[int, Lost] | None = None,
     ) -> None:
         """``ip_nodes``/``mac_nodes`` (from the topology, when known) name the node behind an address the
         call log never shows, such as an IPv6 link-local source of the kernel's own packets. ``lost``
@@ -96,7 +96,7 @@ class Attributor:
         lost = self.lost.get(rec["number"]) if self.lost else None
         if lost is None:
             return cause
-        rec["lost"] = dict(lost)  # a Lost record, as loss.find_lost built it
+        rec["lost"] = Lost(**lost)  # a copy: the record is written, the table stays as find_lost built it
         kept = [part for part in cause["text"].split("; ") if not part.startswith(READ_WORDS)]
         ip = rec["ip"]
         dst = self.log.node_of(ip["dst"] if ip is not None else None)

@@ -321,10 +321,11 @@ class Socket:
 
     def finish(self) -> None:
         """Sort what attribution searches, so that each packet costs a bisection, not a scan."""
-        self.sends.sort(key=lambda c: c["sent_after"])
-        self.recvs.sort(key=lambda c: c["recv_after"])
-        self._send_ends = [c["sent_after"] for c in self.sends]
-        self._recv_ends = [c["recv_after"] for c in self.recvs]
+        # a call is in sends (recvs) because its offsets moved: sent_after (recv_after) is a number
+        self.sends.sort(key=lambda c: offset(c, "sent_after"))
+        self.recvs.sort(key=lambda c: offset(c, "recv_after"))
+        self._send_ends = [offset(c, "sent_after") for c in self.sends]
+        self._recv_ends = [offset(c, "recv_after") for c in self.recvs]
         self._reads = [c for c in self.calls if c["call"].startswith(READ_CALLS)]
         self._read_starts = [c["t_start_ns"] for c in self._reads]
         # the latest end among the datagram reads up to each one (they are in start order, their ends not)
@@ -338,7 +339,7 @@ class Socket:
         """The send calls whose bytes overlap the stream range [start, end)."""
         i = bisect_right(self._send_ends, start)
         out = []
-        while i < len(self.sends) and self.sends[i]["sent_before"] < end:
+        while i < len(self.sends) and offset(self.sends[i], "sent_before") < end:
             out.append(self.sends[i])
             i += 1
         return out
@@ -347,7 +348,7 @@ class Socket:
         """The receive calls that consumed bytes of the stream range [start, end)."""
         i = bisect_right(self._recv_ends, start)
         out = []
-        while i < len(self.recvs) and self.recvs[i]["recv_before"] < end:
+        while i < len(self.recvs) and offset(self.recvs[i], "recv_before") < end:
             out.append(self.recvs[i])
             i += 1
         return out

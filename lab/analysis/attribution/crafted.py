@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from typing import Any
+from typing import Any, NamedTuple
 
 from lab.analysis.attribution.calllog import TOL_NS, CallLog, Endpoint, norm_host
 from lab.analysis.attribution.causes import Call, call_label, make_cause, packet_time
@@ -35,23 +35,32 @@ PACKET_OUTGOING = 4
 SYN, RST, ACK = 0x02, 0x04, 0x10
 
 
-def _raw_calls(log: CallLog) -> tuple[list[Call], list[Call]]:
+class RawCall(NamedTuple):
+    """A raw send or read with what its record says it hashed: the level, the hash and the length."""
+
+    call: Call
+    level: str
+    sha1: str
+    length: int
+
+
+def _raw_calls(log: CallLog) -> tuple[list[RawCall], list[RawCall]]:
     """Successful raw sends and reads whose record says what they hashed (a level this module knows)."""
-    sends: list[Call] = []
-    reads: list[Call] = []
+    sends: list[RawCall] = []
+    reads: list[RawCall] = []
     for call in log.calls:
-        dgram = call.get("dgram")
+        dgram = call.get("dgram")  # a log made elsewhere (lab analyze --calls) may leave it out
         if not isinstance(dgram, dict) or dgram.get("raw") is not True or call.get("error"):
             continue
-        if dgram.get("level") not in LEVELS or not isinstance(dgram.get("sha1"), str):
+        level, sha1, length = dgram.get("level"), dgram["sha1"], dgram["len"]
+        if level not in LEVELS or not isinstance(sha1, str) or type(length) is not int:
             continue
-        if not isinstance(dgram.get("len"), int) or isinstance(dgram.get("len"), bool):
-            continue
+        raw = RawCall(call, level, sha1, length)
         name = call["call"]
         if name.startswith(("send", "write")):
-            sends.append(call)
+            sends.append(raw)
         elif name.startswith(("recv", "read")) and dgram.get("pkttype") != PACKET_OUTGOING:
-            reads.append(call)
+            reads.append(raw)
     return sends, reads
 
 
@@ -117,11 +126,10 @@ class CraftedRules:
         self._sends: dict[tuple[str, str], list[Call]] = defaultdict(list)  # (level, sha1) -> calls, by time
         self._reads: dict[tuple[str, str], list[Call]] = defaultdict(list)
         self._lengths: dict[str, set[int]] = defaultdict(set)  # level -> lengths a raw call moved
-        for calls, index in ((sends, self._sends), (reads, self._reads)):
-            for call in calls:
-                dgram = call["dgram"]
-                index[(dgram["level"], dgram["sha1"])].append(call)
-                self._lengths[dgram["level"]].add(dgram["len"])
+        for raws, index in ((sends, self._sends), (reads, self._reads)):
+            for raw in raws:
+                index[(raw.level, raw.sha1)].append(raw.call)
+                self._lengths[raw.level].add(raw.length)
         for calls in (*self._sends.values(), *self._reads.values()):
             calls.sort(key=lambda c: c["t_start_ns"])
         self._matched: set[tuple[str, int]] = set()  # (capture interface, call id)
@@ -138,10 +146,11 @@ class CraftedRules:
         if not hashes:
             return self._no_socket_rst(rec, cause)
         iface, ts = rec["interface"], packet_time(rec)
-        send = self._send(hashes, iface, ts)
+        sent = self._send(hashes, iface, ts)
+        send = sent[0] if sent is not None else None
         reads = self._copies(hashes, iface, ts, send)
-        if send is not None:
-            return self._crafted(rec, send, reads)
+        if sent is not None:
+            return self._crafted(rec, *sent, reads)
         return self._read_too(self._no_socket_rst(rec, cause), reads)
 
     def _hashes(self, rec: Rec, frame: bytes) -> dict[str, str]:
@@ -152,7 +161,8 @@ class CraftedRules:
                 out[level] = hashlib.sha1(part).hexdigest()[:16]
         return out
 
-    def _send(self, hashes: dict[str, str], iface: str, ts: int) -> Call | None:
+    def _send(self, hashes: dict[str, str], iface: str, ts: int) -> tuple[Call, str] | None:
+        """The earliest unmatched raw send of this frame's bytes, and the level its hash matched at."""
         for level, digest in hashes.items():
             for call in self._sends.get((level, digest), ()):
                 if call["t_start_ns"] > ts + TOL_NS:
@@ -160,7 +170,7 @@ class CraftedRules:
                 if (iface, call["id"]) in self._matched or call["t_start_ns"] < ts - SEND_WINDOW_NS:
                     continue
                 self._matched.add((iface, call["id"]))
-                return call
+                return call, level
         return None
 
     def _copies(self, hashes: dict[str, str], iface: str, ts: int, send: Call | None) -> list[Call]:
@@ -182,11 +192,10 @@ class CraftedRules:
             self._matched.add((iface, call["id"]))
         return sorted(found.values(), key=lambda c: c["t_start_ns"])
 
-    def _crafted(self, rec: Rec, send: Call, reads: list[Call]) -> dict[str, Any]:
+    def _crafted(self, rec: Rec, send: Call, level: str, reads: list[Call]) -> dict[str, Any]:
         node = str(send.get("node") or "?")
         what = _what(rec)
         sock = f"{send.get('family')} {send.get('type')}"
-        level = send["dgram"]["level"]
         whole = {"link": "the whole frame", "network": "the IP packet", "ip-payload": "the IP payload"}[level]
         proto = what.split(" ", 1)[0] if what.startswith(("TCP", "UDP", "ARP")) else "IP"
         text = (f"{call_label(send)} on a raw socket ({sock}) wrote {what}: {whole}, built by the program "

@@ -33,7 +33,7 @@ class DatagramRules:
     def __init__(self, log: CallLog) -> None:
         self.log = log
         self._matched = Claims()
-        self._frag_cause: dict[tuple[str, str, int], dict[str, Any]] = {}
+        self._frag_cause: dict[tuple[str, str, int | None], dict[str, Any]] = {}
 
     def cause(self, rec: Rec) -> dict[str, Any]:
         """A datagram is one send call; its IP fragments (on every link they cross) share that cause.

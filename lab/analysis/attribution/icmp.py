@@ -215,7 +215,8 @@ class IcmpRules:
     @staticmethod
     def _reason(icmp: ICMP, q: ICMPQuoted, seen: Sighting | None, node: str) -> str:
         kind = (icmp["type"], icmp["code"])
-        proto = {6: "TCP", 17: "UDP"}.get(q["proto"], f"protocol {q['proto']}")
+        names = {6: "TCP", 17: "UDP"}
+        proto = names[q["proto"]] if q["proto"] in names else f"protocol {q['proto']}"
         if kind == (11, 0):
             came = f" (it arrived with TTL {seen[2]})" if seen and seen[2] is not None else ""
             return f"TTL reached 0{came}: a router drops a packet rather than forward it with TTL 0"

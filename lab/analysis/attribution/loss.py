@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lab.records import TCP, PacketRecord
+from lab.records import TCP, Lost, PacketRecord
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -110,7 +110,7 @@ def _covers(later: Record, lost: Record) -> bool:
 
 
 def find_lost(packets: Iterable[Record], nodes_info: Mapping[str, Mapping[str, Any]],
-              rules: Iterable[LossRule]) -> dict[int, dict[str, Any]]:
+              rules: Iterable[LossRule]) -> dict[int, Lost]:
     """Frame number of each lost copy's last sighting -> its ``lost`` record (see the module docstring)."""
     rules = list(rules)
     if not rules:
@@ -124,7 +124,7 @@ def find_lost(packets: Iterable[Record], nodes_info: Mapping[str, Mapping[str, A
         copy_of = p["cause"].get("copy_of")  # only a forwarded copy has it
         first = copy_of if copy_of is not None else p["number"]
         sightings.setdefault(int(first), []).append(p)
-    lost: dict[int, dict[str, Any]] = {}
+    lost: dict[int, Lost] = {}
     lost_frames: set[int] = set()
     for seen in sightings.values():
         last = seen[-1]
@@ -166,7 +166,7 @@ def rules_from(links: Iterable[Any], report: Iterable[str]) -> list[LossRule]:
     return out
 
 
-def lost_text(lost: Mapping[str, Any], node: str | None) -> str:
+def lost_text(lost: Lost, node: str | None) -> str:
     """What a lost copy's cause adds: where it was lost, by which rule, and what carried its bytes."""
     text = (f"this copy was lost on link {lost['link']}: dropped by the emulated {lost['rule']}, last seen "
             f"on {lost['seen_last_on']}")

@@ -38,11 +38,14 @@ class RawIpRules:
         self._sends: dict[str, list[Call]] = defaultdict(list)  # payload hash -> send calls, in time order
         self._recvs: dict[str, list[Call]] = defaultdict(list)
         for call in log.calls:
-            dgram = call.get("dgram")
-            if not dgram or not dgram.get("raw") or call.get("error") or not dgram.get("sha1"):
+            dgram = call["dgram"]
+            if dgram is None or not dgram.get("raw") or call["error"]:
+                continue
+            sha1 = dgram["sha1"]
+            if not sha1:  # the tracer saw only part of the bytes: nothing to match by
                 continue
             out = call["call"].startswith(("send", "write"))
-            (self._sends if out else self._recvs)[dgram["sha1"]].append(call)
+            (self._sends if out else self._recvs)[sha1].append(call)
         for calls in (*self._sends.values(), *self._recvs.values()):
             calls.sort(key=lambda c: c["t_start_ns"])
         self._matched: set[tuple[str, int]] = set()  # (capture interface, call id)
