@@ -313,7 +313,8 @@ def _explain(spec: LabSpec, executed: _Executed, paths: RunPaths, loopback: bool
     wire = [p for p in packets if p["role"]["code"] != "lab-probe"]
     stats = executed.capture or CaptureStats({})
     # coverage says what it is over: explained packets of a capture that lost some are not "everything"
-    cov = {**coverage(p["cause"] for p in wire), "capture_complete": stats.complete}
+    cov = coverage(p["cause"] for p in wire)
+    cov["capture_complete"] = stats.complete
     lost = stats.problem()
     if lost:
         failures.insert(0, Failure("capture", lost))  # first: every other verdict stands on this capture

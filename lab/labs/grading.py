@@ -224,7 +224,8 @@ def grade(
     flags += [f"capture and call logs disagree: {line}" for line in raw.inconsistencies(packets, calls)]
     flags += [f"capture: {e}" for e in errors]
     if manifest.lab != spec.name:  # another lab's capture holds no key to this lab's questions
-        expected, problems = {}, {}
+        expected: dict[str, Any] = {}
+        problems: dict[str, str] = {}
     else:
         expected, problems = compute_key(spec, packets, calls, run_dir=root)
     graded = grade_answers(

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from lab.analysis.cause import make_cause
-from lab.records import CallRecord, Cause, PacketRecord
+from lab.records import CallRecord, Cause, Coverage, PacketRecord
 
 Call = CallRecord
 """A call record. A lab run's tracers write every key; a log given to ``lab analyze --calls`` is only sure to
@@ -51,7 +51,7 @@ def merge_causes(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def coverage(causes: Iterable[Cause | dict[str, Any]]) -> dict[str, Any]:
+def coverage(causes: Iterable[Cause | dict[str, Any]]) -> Coverage:
     """Packets explained / total, and the count per rule and per source: the report's honesty figure."""
     total = explained = 0
     by_rule: dict[str, int] = defaultdict(int)
@@ -62,10 +62,10 @@ def coverage(causes: Iterable[Cause | dict[str, Any]]) -> dict[str, Any]:
         explained += source in EXPLAINED
         by_rule[cause["rule"]] += 1
         by_source[source] += 1
-    return {
-        "explained": explained,
-        "total": total,
-        "ratio": round(explained / total, 4) if total else 1.0,
-        "by_rule": dict(sorted(by_rule.items())),
-        "by_source": dict(sorted(by_source.items())),
-    }
+    return Coverage(
+        explained=explained,
+        total=total,
+        ratio=round(explained / total, 4) if total else 1.0,
+        by_rule=dict(sorted(by_rule.items())),
+        by_source=dict(sorted(by_source.items())),
+    )
