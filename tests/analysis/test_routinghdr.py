@@ -8,7 +8,8 @@ from lab.analysis.decode import Decoder
 from lab.analysis.routinghdr import decode_eigrp, decode_ospf, describe
 from tests.helpers.attribution import CheckedAttributor as Attributor
 from tests.helpers.attribution import call as call_record
-from tests.helpers.attribution import ipv4, packet_record
+from tests.helpers.attribution import packet_record
+from tests.helpers.builders import ip as ip_header
 
 
 def _ospf(mtype: int, body: bytes, rid: bytes = bytes([1, 1, 1, 1])) -> bytes:
@@ -68,7 +69,7 @@ def test_decoded_frame_is_attributed_to_the_daemons_sendmsg() -> None:
                         dgram={**dgram, "ip": {**dgram["ip"], "id": 1}}, **raw)
     att = Attributor([call, recv, other])
     rec = packet_record(number=1, ts_ns=2_500, interface="r1-eth1", routing=p.routing, role="ospf",
-                        ip=ipv4("198.18.1.254", "224.0.0.5", 89, ip_id=0x2E15, ttl=1))
+                        ip=ip_header("198.18.1.254", "224.0.0.5", 89, ip_id=0x2E15, ttl=1))
     cause = att.cause(rec)
     assert cause["source"] == "call" and cause["calls"] == [7] and cause["consumed_by"] == [8]
     assert cause["text"] == ("ospfd on r1 sendmsg() #7: OSPF Hello to 224.0.0.5; received by ospfd on r2 "
@@ -92,7 +93,7 @@ def test_a_hello_nobody_read_is_not_given_the_next_hellos_reading() -> None:
     def hello(n: int, ts: int) -> dict:
         return packet_record(number=n, ts_ns=ts, interface="r1-eth1", role="eigrp",
                              routing={"protocol": "EIGRP", "message": "Hello", "sha1": sha},
-                             ip=ipv4("198.18.1.254", "224.0.0.10", 88, ip_id=777, ttl=1))
+                             ip=ip_header("198.18.1.254", "224.0.0.10", 88, ip_id=777, ttl=1))
 
     first = att.cause(hello(1, 100_000))
     assert first["calls"] == [1] and "received by" not in first["text"]

@@ -3,11 +3,11 @@ never from another test module, so that each ``test_*.py`` file can be read, mov
 
 One module per concern, public names only, each module's docstring saying what it is for:
 
-- ``records``: reading a run's JSONL outputs and validating them against the shipped record schema;
-- ``labrecords``: complete synthetic packet and call records for the checks' and questions' unit tests;
-- ``attribution``: complete packet and call records for the attribution's unit tests, validated as built;
+- ``records``: the schema check (one validator per record kind), and reading a run's JSONL outputs with it;
+- ``builders``: complete packet and call records and their headers, checked against the schema as built;
+- ``labrecords``: the labs' synthetic runs (numbered captures, echo and routed runs) for checks and questions;
+- ``attribution``: packets as the attribution gets them (no cause yet) and an attributor that checks records;
 - ``renderrecords``: complete packet, call and report records for the renderers' tests (ladder, page);
-- ``calls``: complete call records for the call-text and step readers' unit tests, validated as built;
 - ``corpus``: where the public corpus is, and comparing an analysis output with its tshark truth;
 - ``frames``: pcap and pcapng files and Ethernet/IPv4 frames built byte by byte;
 - ``analysis``: analyzing one capture through both analysis paths and checking they agree;

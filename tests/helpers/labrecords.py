@@ -1,25 +1,22 @@
-"""Builders of small synthetic packets.jsonl / calls.jsonl records for unit tests of checks and questions.
+"""The labs' synthetic runs: numbered packets on one capture clock (``Capture``), calls timed in seconds on
+it, and whole runs (a TCP echo, a SYN routed over three links) for unit tests of checks and questions.
 
-Every record built here is complete: it has every key ``lab.records`` requires and validates against the
-shipped schema (``lab/schema``) when it is built, so a check is tested on the records a run really
-writes, never on a partial dict that would hide a missing key. Defaults describe h1 (198.18.0.1)
-talking to h2 (198.18.0.2) on one capture point; a test names only what it is about.
+Every record is a complete one from ``tests.helpers.builders`` (checked against the shipped schema as it
+is built), so a check is tested on the records a run really writes, never on a partial dict that would
+hide a missing key. Defaults describe h1 (198.18.0.1) talking to h2 (198.18.0.2) on one capture point; a
+test names only what it is about.
 """
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
-from typing import Any, Literal
-
-import jsonschema
+from typing import Any
 
 from lab.labs.spec import LabSpec, load_lab
 from lab.records import (
     ARP,
     ICMP,
     IP,
-    SCHEMA_VERSION,
     TCP,
     UDP,
     Address,
@@ -27,22 +24,17 @@ from lab.records import (
     Cause,
     Datagram,
     Ethernet,
-    IPFragment,
     Layer,
     PacketRecord,
-    shipped_schema,
 )
-from tests.helpers.calls import call_record
-from tests.helpers.records import check_record, load_jsonl
-
-Source = Literal["call", "kernel", "lab", "inferred", "unexplained"]  # Cause.source
-TcpIpLayer = Literal["link", "internet", "transport", "application"]  # Layer.tcpip
+from tests.helpers import builders
+from tests.helpers.builders import cause, eth, layer
+from tests.helpers.records import assert_valid, load_jsonl
 
 H1, H2 = "198.18.0.1", "198.18.0.2"
 T0 = 1_764_000_000_000_000_000
+"""The labs' capture clock starts here: ``Capture`` and ``call`` give times in seconds after it."""
 C, S = (H1, 40000), (H2, 5000)
-
-TCP_FLAG_BITS = {"FIN": 0x01, "SYN": 0x02, "RST": 0x04, "PSH": 0x08, "ACK": 0x10, "URG": 0x20}
 
 # the cause rule the attribution gives a packet of each role, when a test does not name one
 RULE_OF_ROLE = {
@@ -57,47 +49,6 @@ RULE_OF_ROLE = {
     "arp-request": "arp-request",
     "ip-fragment": "ip-fragment",
 }
-
-
-@cache
-def _validator(kind: str) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(shipped_schema(kind))
-
-
-def assert_valid(kind: str, record: object, where: str = "a fixture record") -> None:
-    """Fail when ``record`` does not validate against the shipped schema of ``kind`` (packet, call...)."""
-    check_record(_validator(kind), record, where)
-
-
-def cause(
-    source: Source = "kernel",
-    rule: str = "unknown",
-    text: str = "",
-    *,
-    calls: list[int] | None = None,
-    answers: int | None = None,
-    node: str | None = None,
-) -> Cause:
-    """A packet's cause; ``calls`` (the call ids it names) is always written, as the attribution does."""
-    out: Cause = {"source": source, "rule": rule, "text": text, "calls": list(calls) if calls else []}
-    if answers is not None:
-        out["answers"] = answers
-    if node is not None:
-        out["node"] = node
-    return out
-
-
-def datagram(peer: Address | None, n: int, sha1: str | None = None) -> Datagram:
-    """What one datagram call moved (``dgram`` of a call record)."""
-    return {"peer": peer, "len": n, "sha1": sha1}
-
-
-def _layer(name: str, tcpip: TcpIpLayer, osi: int, offset: int, length: int) -> Layer:
-    return {"name": name, "tcpip": tcpip, "osi": osi, "offset": offset, "length": length}
-
-
-def _ipv4(src: str, dst: str, *, ttl: int, ip_id: int, proto: int, frag: IPFragment | None) -> IP:
-    return {"version": 4, "src": src, "dst": dst, "ttl": ttl, "id": ip_id, "proto": proto, "frag": frag}
 
 
 class Capture:
@@ -132,31 +83,29 @@ class Capture:
     ) -> PacketRecord:
         n = self.first + len(self.packets)
         t = at if at is not None else n * 0.001
-        rec: PacketRecord = {
-            "schema_version": SCHEMA_VERSION,
-            "number": n,
-            "ts_ns": T0 + round(t * 1e9),
-            "t": t,
-            "interface": iface,
-            "node": node or iface.split("-")[0],
-            "len": size,
-            "caplen": size,
-            "layers": layers,
-            "summary": summary,
-            "eth": eth if eth is not None else {"src": "02:00:00:00:01:00", "dst": "02:00:00:00:02:00"},
-            "ip": ip,
-            "tcp": tcp,
-            "udp": udp,
-            "icmp": icmp,
-            "arp": arp,
-            "app": app,
-            "role": {"code": role, "text": role_text or role},
-            "analysis": list(analysis) if analysis is not None else [],
-            "cause": cause_ if cause_ is not None else cause(rule=RULE_OF_ROLE.get(role, "unknown")),
-        }
-        if routing is not None:
-            rec["routing"] = routing
-        assert_valid("packet", rec)
+        extra = {"routing": routing} if routing is not None else {}
+        rec = builders.packet(
+            n,
+            T0 + round(t * 1e9),
+            t=t,
+            interface=iface,
+            node=node or iface.split("-")[0],
+            len=size,
+            caplen=size,
+            layers=layers,
+            summary=summary,
+            eth=eth if eth is not None else builders.eth("02:00:00:00:01:00", "02:00:00:00:02:00"),
+            ip=ip,
+            tcp=tcp,
+            udp=udp,
+            icmp=icmp,
+            arp=arp,
+            app=app,
+            role={"code": role, "text": role_text or role},
+            analysis=list(analysis) if analysis is not None else [],
+            cause=cause_ if cause_ is not None else cause(rule=RULE_OF_ROLE.get(role, "unknown"), calls=[]),
+            **extra,
+        )
         self.packets.append(rec)
         return rec
 
@@ -187,27 +136,14 @@ class Capture:
         """One TCP segment of ``length`` payload bytes (an MSS option makes its header 24 bytes)."""
         header = 24 if mss is not None else 20
         layers = [
-            _layer("Ethernet", "link", 2, 0, 14),
-            _layer("IPv4", "internet", 3, 14, 20),
-            _layer("TCP", "transport", 4, 34, header),
+            layer("Ethernet", "link", 2, 0, 14),
+            layer("IPv4", "internet", 3, 14, 20),
+            layer("TCP", "transport", 4, 34, header),
         ]
         if length:
-            layers.append(_layer(app or "Data", "application", 7, 34 + header, length))
-        segment: TCP = {
-            "sport": src[1],
-            "dport": dst[1],
-            "flags": flags,
-            "flags_int": sum(TCP_FLAG_BITS[f] for f in flags.split(",")),
-            "seq_raw": seq_raw,
-            "ack_raw": ack_raw,
-            "seq": seq,
-            "ack": 0,
-            "len": length,
-            "win": win,
-            "mss": mss,
-            "stream": 0,
-            "from_client": from_client,
-        }
+            layers.append(layer(app or "Data", "application", 7, 34 + header, length))
+        segment = builders.tcp(src[1], dst[1], flags, seq_raw=seq_raw, ack_raw=ack_raw, seq=seq, ack=0,
+                               length=length, win=win, mss=mss, from_client=from_client)
         return self._add(
             at=at,
             iface=iface,
@@ -216,7 +152,7 @@ class Capture:
             layers=layers,
             summary=f"{src} -> {dst} [{flags}]",
             role=role,
-            ip=_ipv4(src[0], dst[0], ttl=ttl, ip_id=ip_id, proto=6, frag=None),
+            ip=builders.ip(src[0], dst[0], 6, ttl=ttl, ip_id=ip_id),
             tcp=segment,
             app=app,
             eth=eth,
@@ -238,12 +174,12 @@ class Capture:
     ) -> PacketRecord:
         """One UDP datagram of ``payload`` bytes."""
         layers = [
-            _layer("Ethernet", "link", 2, 0, 14),
-            _layer("IPv4", "internet", 3, 14, 20),
-            _layer("UDP", "transport", 4, 34, 8),
+            layer("Ethernet", "link", 2, 0, 14),
+            layer("IPv4", "internet", 3, 14, 20),
+            layer("UDP", "transport", 4, 34, 8),
         ]
         if payload:
-            layers.append(_layer(app or "Data", "application", 7, 42, payload))
+            layers.append(layer(app or "Data", "application", 7, 42, payload))
         return self._add(
             at=at,
             iface=iface,
@@ -252,8 +188,8 @@ class Capture:
             layers=layers,
             summary=f"{src} -> {dst} UDP",
             role="udp",
-            ip=_ipv4(src[0], dst[0], ttl=64, ip_id=ip_id, proto=17, frag=None),
-            udp={"sport": src[1], "dport": dst[1], "length": payload + 8, "stream": 0},
+            ip=builders.ip(src[0], dst[0], 17, ip_id=ip_id),
+            udp=builders.udp(src[1], dst[1], payload + 8),
             app=app,
         )
 
@@ -276,14 +212,14 @@ class Capture:
             node=node,
             size=14 + size,
             layers=[
-                _layer("Ethernet", "link", 2, 0, 14),
-                _layer("IPv4", "internet", 3, 14, 20),
-                _layer("Data", "internet", 3, 34, size - 20),
+                layer("Ethernet", "link", 2, 0, 14),
+                layer("IPv4", "internet", 3, 14, 20),
+                layer("Data", "internet", 3, 34, size - 20),
             ],
             summary="IPv4 fragment",
             role="ip-fragment",
             role_text="fragment",
-            ip=_ipv4(src, dst, ttl=64, ip_id=ip_id, proto=17, frag={"id": ip_id, "offset": offset, "mf": mf}),
+            ip=builders.ip(src, dst, 17, ip_id=ip_id, frag={"id": ip_id, "offset": offset, "mf": mf}),
         )
 
     def routing(
@@ -305,14 +241,14 @@ class Capture:
             node=None,
             size=34 + 44,
             layers=[
-                _layer("Ethernet", "link", 2, 0, 14),
-                _layer("IPv4", "internet", 3, 14, 20),
-                _layer(name, "internet", 3, 34, 44),
+                layer("Ethernet", "link", 2, 0, 14),
+                layer("IPv4", "internet", 3, 14, 20),
+                layer(name, "internet", 3, 34, 44),
             ],
             summary=f"{src} -> 224.0.0.5 {name} {message.get('message')}",
             role="other",
             role_text=f"{name} {message.get('message')}",
-            ip=_ipv4(src, "224.0.0.5", ttl=1, ip_id=1, proto=proto, frag=None),
+            ip=builders.ip(src, "224.0.0.5", proto, ttl=1, ip_id=1),
             cause_=cause,
             routing=message,
         )
@@ -325,27 +261,18 @@ class Capture:
             node=None,
             size=90,
             layers=[
-                _layer("Ethernet", "link", 2, 0, 14),
-                _layer("IPv6", "internet", 3, 14, 40),
-                _layer("IPv6 Hop-by-Hop", "internet", 3, 54, 8),
-                _layer("ICMPv6", "internet", 3, 62, 28),
+                layer("Ethernet", "link", 2, 0, 14),
+                layer("IPv6", "internet", 3, 14, 40),
+                layer("IPv6 Hop-by-Hop", "internet", 3, 54, 8),
+                layer("ICMPv6", "internet", 3, 62, 28),
             ],
             summary="fe80::ff:fe00:100 -> ff02::16 ICMPv6 multicast listener report v2",
             role="other",
             role_text="MLD: multicast listener report v2",
-            eth={"src": "02:00:00:00:01:00", "dst": "33:33:00:00:00:16"},
-            ip={
-                "version": 6,
-                "src": "fe80::ff:fe00:100",
-                "dst": "ff02::16",
-                "ttl": 1,
-                "id": None,
-                "proto": 58,
-                "frag": None,
-            },
-            icmp={"version": 6, "type": 143, "code": 0, "name": "multicast listener report v2",
-                  "quoted": None},
-            cause_=cause("kernel", "mld", text),
+            eth=builders.eth("02:00:00:00:01:00", "33:33:00:00:00:16"),
+            ip=builders.ip("fe80::ff:fe00:100", "ff02::16", 58, ttl=1, ip_id=None),
+            icmp=builders.icmp(6, 143, "multicast listener report v2", quoted=None),
+            cause_=cause("kernel", "mld", text, calls=[]),
         )
 
     def arp(self, sender: str, target: str, *, iface: str = "h1-eth0") -> PacketRecord:
@@ -355,18 +282,12 @@ class Capture:
             iface=iface,
             node=None,
             size=42,
-            layers=[_layer("Ethernet", "link", 2, 0, 14), _layer("ARP", "link", 2, 14, 28)],
+            layers=[layer("Ethernet", "link", 2, 0, 14), layer("ARP", "link", 2, 14, 28)],
             summary="ARP",
             role="arp-request",
             role_text="ARP",
-            eth={"src": "02:00:00:00:01:00", "dst": "ff:ff:ff:ff:ff:ff"},
-            arp={
-                "op": 1,
-                "sender_mac": "02:00:00:00:01:00",
-                "sender_ip": sender,
-                "target_mac": "00:00:00:00:00:00",
-                "target_ip": target,
-            },
+            eth=builders.eth("02:00:00:00:01:00", "ff:ff:ff:ff:ff:ff"),
+            arp=builders.arp(1, sender, target, sender_mac="02:00:00:00:01:00"),
         )
 
 
@@ -389,9 +310,9 @@ def call(
     sent_after: int = 0,
     dgram: Datagram | None = None,
 ) -> CallRecord:
-    """One calls.jsonl record (``tests.helpers.calls.call_record``, which checks it against the schema);
-    ``at`` and ``took`` in seconds on the capture's clock."""
-    return call_record(
+    """One calls.jsonl record (``builders.call``) of pid 1 on ``node``, its byte counters at 0 unless
+    ``sent_after`` says; ``at`` and ``took`` in seconds on the capture's clock."""
+    return builders.call(
         name,
         id=id,
         node=node,
@@ -468,7 +389,7 @@ def routed_syn() -> Capture:
     """One SYN seen on three links (TTL one lower and new MACs per hop), and an ARP request per link."""
     cap = Capture()
     for i, iface in enumerate(["h1-eth0", "r1-eth1", "r2-eth1"]):
-        macs: Ethernet = {"src": f"02:00:00:00:0{i}:01", "dst": f"02:00:00:00:0{i + 1}:02"}
+        macs = eth(f"02:00:00:00:0{i}:01", f"02:00:00:00:0{i + 1}:02")
         cap.tcp(C, S, "SYN", role="syn", iface=iface, ttl=64 - i, eth=macs)
     for a, b in [(H1, "198.18.0.254"), ("198.18.1.254", "198.18.1.253"), ("198.18.2.254", H2)]:
         cap.arp(a, b)

@@ -6,7 +6,8 @@ import pytest
 
 from lab.labs import checks
 from lab.labs.checks import CHECKS
-from tests.helpers.labrecords import H1, H2, Capture, call, cause, datagram, echo_session, routed_syn
+from tests.helpers.builders import cause, datagram
+from tests.helpers.labrecords import H1, H2, Capture, call, echo_session, routed_syn
 
 C, S = (H1, 40000), (H2, 5000)
 

@@ -11,19 +11,19 @@ from lab.labs import questions as q
 from lab.labs.evaluate import answers, evaluate
 from lab.labs.questions import QUESTIONS
 from lab.labs.spec import load_lab
+from tests.helpers.builders import datagram
 from tests.helpers.labrecords import (
     H1,
     H2,
     C,
     Capture,
     S,
-    assert_valid,
     call,
-    datagram,
     echo_session,
     load_run,
     routed_syn,
 )
+from tests.helpers.records import assert_valid
 
 DATA = Path(__file__).parent / "data"
 

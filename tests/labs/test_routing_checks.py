@@ -10,14 +10,15 @@ from lab.labs.routingchecks import (
     routing_messages,
 )
 from lab.records import PacketRecord
-from tests.helpers.labrecords import T0, C, Capture, S, call, cause
+from tests.helpers.builders import cause
+from tests.helpers.labrecords import T0, C, Capture, S, call
 
 CALLS = [call(1, "sendmsg", node="r1"), call(2, "sendmsg", node="r2"), call(3, "connect", node="h1")]
 
 
 def _ospf(n: int, message: str, by: int | None, **fields: object) -> PacketRecord:
     """OSPF message frame ``n`` (at n microseconds), sent by call ``by`` (None: not attributed)."""
-    why = cause("call", "ospf-send", calls=[by]) if by else cause("inferred", "ospf-send")
+    why = cause("call", "ospf-send", calls=[by]) if by else cause("inferred", "ospf-send", calls=[])
     header = {"protocol": "OSPF", "message": message, "router_id": f"r{by}", **fields}
     return Capture(first=n).routing(f"198.18.1.{n}", header, cause=why, at=n * 1e-6)
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from lab.labs import story
-from tests.helpers.labrecords import H1, H2, Capture, call, cause, echo_session, routed_syn
+from tests.helpers.builders import cause
+from tests.helpers.labrecords import H1, H2, Capture, call, echo_session, routed_syn
 
 C, S = (H1, 40000), (H2, 5000)
 
@@ -50,9 +51,9 @@ def test_accept_names_the_syn_that_was_answered_not_the_dropped_one() -> None:
     cap.tcp(C, S, "SYN", role="syn", seq_raw=9, at=0.0)
     cap.tcp(C, S, "SYN", role="syn", seq_raw=9, at=1.0)
     cap.tcp(S, C, "SYN,ACK", role="syn-ack", seq_raw=50, ack_raw=10, from_client=False, at=1.001,
-            cause=cause("kernel", "syn-ack", answers=2))
+            cause=cause("kernel", "syn-ack", calls=[], answers=2))
     cap.tcp(C, S, "ACK", role="handshake-ack", seq_raw=10, ack_raw=51, at=1.002,
-            cause=cause("kernel", "handshake-ack", answers=3))
+            cause=cause("kernel", "handshake-ack", calls=[], answers=3))
     calls = [call(5, "accept", node="h2", at=0.5, took=0.6, ret={"fd": 4, "sock": "2:4:1", "peer": list(C)})]
     (note,) = story.accept_after_handshake(cap.packets, calls)
     assert "SYN frame 2 " in note and "SYN frame 1 " not in note and "final ACK frame 4" in note
@@ -116,7 +117,8 @@ def test_segments_vs_calls_and_reset() -> None:
     sent = cause("call", "tcp-data-offset", calls=[8])
     for seq in (1, 1449):
         cap.tcp(C, S, "ACK", role="data", seq=seq, length=1448, cause=sent)
-    cap.tcp(S, C, "RST,ACK", role="rst", from_client=False, cause=cause("kernel", "rst", "h2 close()"))
+    cap.tcp(S, C, "RST,ACK", role="rst", from_client=False,
+            cause=cause("kernel", "rst", "h2 close()", calls=[]))
     calls = [call(8, "sendall", nbytes=2896)]
     assert "left as 2 segments" in story.segments_vs_calls(cap.packets, calls)[0]
     assert "is a RST, not the FIN" in story.reset_instead_of_fin(cap.packets, calls)[0]

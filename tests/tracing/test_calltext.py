@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-import jsonschema
-
-from lab.records import shipped_schema
 from lab.tracing.calltext import SendWaits, call_text, duration_text
-from tests.helpers.calls import call_record
+from tests.helpers.builders import call, cause, eth, ip, layer, packet, tcp
 
 if TYPE_CHECKING:
     from lab.records import CallRecord, PacketRecord
 
 
-PACKET_SCHEMA = jsonschema.Draft202012Validator(shipped_schema("packet"))
-rec = call_record
+rec = call
 
 
 def test_socket_shows_family_type_and_protocol() -> None:
@@ -61,24 +57,16 @@ def test_fileno_accept_and_binary_data() -> None:
 def _seg(ts: int, src: str, dst: str, sport: int, dport: int, *, length: int = 0, ack: int = 1,
          calls: list[int] | None = None) -> PacketRecord:
     """A complete packets.jsonl record of one TCP segment (valid against the shipped schema)."""
-    cause = ({"source": "call", "rule": "tcp-data-offset", "text": "sent by a call", "calls": calls} if calls
-             else {"source": "kernel", "rule": "ack", "text": "the kernel acknowledges", "related": []})
-    out = {
-        "schema_version": 1, "number": 1, "ts_ns": ts, "t": ts / 1e9, "interface": "h1-eth0", "node": "h1",
-        "len": 66 + length, "caplen": 66 + length, "summary": "TCP segment",
-        "layers": [{"name": "Ethernet", "tcpip": "link", "osi": 2, "offset": 0, "length": 14},
-                   {"name": "IPv4", "tcpip": "internet", "osi": 3, "offset": 14, "length": 20},
-                   {"name": "TCP", "tcpip": "transport", "osi": 4, "offset": 34, "length": 32}],
-        "eth": {"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02"},
-        "ip": {"version": 4, "src": src, "dst": dst, "ttl": 64, "id": 1, "proto": 6, "frag": None},
-        "tcp": {"sport": sport, "dport": dport, "flags": "PSH,ACK" if length else "ACK",
-                "flags_int": 24 if length else 16, "seq_raw": 1000, "ack_raw": 1000 + ack, "seq": 1,
-                "ack": ack, "len": length, "win": 502, "mss": None, "stream": 0,
-                "from_client": sport == 4000},
-        "udp": None, "icmp": None, "arp": None, "app": None, "role": {"code": "data", "text": "data"},
-        "analysis": [], "cause": cause}
-    PACKET_SCHEMA.validate(out)
-    return cast("PacketRecord", out)
+    why = (cause("call", "tcp-data-offset", "sent by a call", calls=calls) if calls
+           else cause("kernel", "ack", "the kernel acknowledges", related=[]))
+    return packet(
+        1, ts, t=ts / 1e9, len=66 + length, caplen=66 + length, summary="TCP segment",
+        layers=[layer("Ethernet", "link", 2, 0, 14), layer("IPv4", "internet", 3, 14, 20),
+                layer("TCP", "transport", 4, 34, 32)],
+        eth=eth("02:00:00:00:00:01", "02:00:00:00:00:02"), ip=ip(src, dst),
+        tcp=tcp(sport, dport, "PSH,ACK" if length else "ACK", seq_raw=1000, ack_raw=1000 + ack, seq=1,
+                ack=ack, length=length, win=502, from_client=sport == 4000),
+        role="data", cause=why)
 
 
 def test_a_send_that_only_took_long_did_not_block() -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lab.tracing.steps import STEPS, classic_steps
-from tests.helpers.calls import call_record
+from tests.helpers.builders import call
 
 if TYPE_CHECKING:
     from lab.records import CallRecord
 
 
 def c(cid: int, sock: str, name: str, **fields: Any) -> CallRecord:
-    return call_record(name, id=cid, sock=sock, t_start_ns=cid, t_end_ns=cid + 1, **fields)
+    return call(name, id=cid, sock=sock, t_start_ns=cid, t_end_ns=cid + 1, **fields)
 
 
 def test_the_table_is_twelve_numbered_steps_seven_server_five_client() -> None:

@@ -13,6 +13,7 @@ import pytest
 from lab.errors import ToolMissingError, TraceError, UsageError
 from lab.tracing import INJECT_DIR, is_python_command, load_calls, merge_traces, wrap_command
 from lab.tracing.merge import resolve_wildcard_locals
+from tests.helpers.builders import call
 
 
 def test_python_commands_get_the_injected_tracer(tmp_path: Path) -> None:
@@ -56,34 +57,13 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.Monke
         wrap_command(["curl"], tmp_path, "h1")
 
 
-def record(t: int, call: str = "send", **kw) -> dict:
-    base = {
-        "tracer": "python",
-        "node": "h1",
-        "pid": 1,
-        "tid": 1,
-        "sock": "1:3:1",
-        "fd": 3,
-        "call": call,
-        "args": {},
-        "ret": None,
-        "error": None,
-        "exception": None,
-        "t_start_ns": t,
-        "t_end_ns": t + 1,
-        "family": "AF_INET",
-        "type": "SOCK_STREAM",
-        "local": None,
-        "peer": None,
-        "nbytes": None,
-        "sent_before": 0,
-        "sent_after": 0,
-        "recv_before": 0,
-        "recv_after": 0,
-        "dgram": None,
-    }
-    base.update(kw)
-    return base
+def record(t: int, name: str = "send", **kw) -> dict:
+    """A line of one tracer's own log (calls-NODE-PID.jsonl): a whole call record (``builders.call``) before
+    the merge gives it its schema version and number."""
+    own = {"pid": 1, "tid": 1, "t_start_ns": t, "t_end_ns": t + 1, "sent_before": 0, "sent_after": 0,
+           "recv_before": 0, "recv_after": 0}
+    whole = call(name, **{**own, **kw})
+    return {k: v for k, v in whole.items() if k not in ("schema_version", "id")}
 
 
 def write_log(path: Path, records: list[dict], tail: str = "") -> None:

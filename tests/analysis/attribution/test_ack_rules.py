@@ -6,7 +6,8 @@ from typing import Any
 
 from lab.analysis.attribution.calllog import CallLog
 from lab.analysis.attribution.tcp import TcpRules
-from tests.helpers.attribution import TCP_FLAG_BITS, ipv4, packet_record, tcp_header
+from tests.helpers.attribution import packet_record
+from tests.helpers.builders import TCP_FLAG_BITS, ip, tcp
 
 C, S = ("198.18.0.1", 40000), ("198.18.0.2", 5000)
 ISN_C, ISN_S = 1000, 5000
@@ -42,8 +43,8 @@ class Wire:
                 interface="h1-eth0",
                 role="ack",
                 analysis=analysis if analysis is not None else [],
-                ip=ipv4(src[0], dst[0], 6),
-                tcp=tcp_header(src[1], dst[1], ",".join(names), seq, ack, length, win=win),
+                ip=ip(src[0], dst[0], 6),
+                tcp=tcp(src[1], dst[1], ",".join(names), seq_raw=seq, ack_raw=ack, length=length, win=win),
             )
         )
 

@@ -11,7 +11,11 @@ from lab.analysis.attribution import coverage
 from lab.analysis.pipeline import analyze_capture
 from lab.records import CallRecord, PacketRecord
 from tests.helpers.attribution import CheckedAttributor as Attributor
-from tests.helpers.attribution import call, ipv4, packet_record, tcp_header, udp_header
+from tests.helpers.attribution import call, packet_record
+from tests.helpers.builders import icmp as icmp_header
+from tests.helpers.builders import ip
+from tests.helpers.builders import tcp as tcp_header
+from tests.helpers.builders import udp as udp_header
 
 C, S = ("198.18.0.1", 40000), ("198.18.0.2", 5000)
 ISN_C, ISN_S = 1000, 5000
@@ -20,7 +24,8 @@ ISN_C, ISN_S = 1000, 5000
 def tcp(
     n: int, t: int, src, dst, flags: str, seq: int, ack: int, length: int = 0, **kw: Any
 ) -> PacketRecord:
-    header = tcp_header(src[1], dst[1], flags, seq, ack, length, win=kw.pop("win", 500))
+    header = tcp_header(src[1], dst[1], flags, seq_raw=seq, ack_raw=ack, length=length,
+                        win=kw.pop("win", 500))
     fi = header["flags_int"]
     code = {"SYN": "syn", "SYN,ACK": "syn-ack"}.get(flags, "data" if length else "ack")
     if fi & 1:
@@ -32,7 +37,7 @@ def tcp(
         ts_ns=t,
         role=code,
         analysis=kw.pop("analysis", []),
-        ip=ipv4(src[0], dst[0], 6),
+        ip=ip(src[0], dst[0], 6),
         tcp=header,
     )
 
@@ -233,8 +238,8 @@ def test_udp_datagrams_match_sendto_and_recvfrom_by_tuple_length_and_hash() -> N
     att = Attributor(calls)
 
     def udp(n: int, t: int, sha: str) -> PacketRecord:
-        return packet_record(number=n, ts_ns=t, role="udp", ip=ipv4(a[0], b[0], 17, ip_id=n),
-                             udp=udp_header(a[1], b[1], 13, sha))
+        return packet_record(number=n, ts_ns=t, role="udp", ip=ip(a[0], b[0], 17, ip_id=n),
+                             udp=udp_header(a[1], b[1], 13, sha1=sha))
 
     first, second = att.cause(udp(1, 105, "aaaa")), att.cause(udp(2, 115, "bbbb"))
     assert first["calls"] == [2] and "consumed_by" not in first  # hash differs from what recvfrom got
@@ -334,8 +339,8 @@ def test_a_forwarded_copy_keeps_the_cause_decided_where_it_was_first_seen() -> N
 
 def _udp_rec(n: int, t: int, src, dst, length: int, sha: str) -> PacketRecord:
     return packet_record(number=n, ts_ns=t, role="udp", interface="h1-eth0",
-                         ip=ipv4(src[0], dst[0], 17, ip_id=n),
-                         udp=udp_header(src[1], dst[1], length + 8, sha))
+                         ip=ip(src[0], dst[0], 17, ip_id=n),
+                         udp=udp_header(src[1], dst[1], length + 8, sha1=sha))
 
 
 def test_a_datagram_cut_by_a_small_receive_buffer_is_flagged() -> None:
@@ -381,14 +386,9 @@ def test_an_icmp_error_answers_the_packet_it_quotes() -> None:
         "number": 2,
         "ts_ns": 110,
         "role": "icmp-error",
-        "ip": ipv4(b[0], a[0], 1, ip_id=7),
-        "icmp": {
-            "version": 4,
-            "type": 3,
-            "code": 3,
-            "name": "port unreachable",
-            "quoted": {"src": a[0], "dst": b[0], "proto": 17, "sport": a[1], "dport": b[1]},
-        },
+        "ip": ip(b[0], a[0], 1, ip_id=7),
+        "icmp": icmp_header(4, 3, "port unreachable", code=3,
+                            quoted={"src": a[0], "dst": b[0], "proto": 17, "sport": a[1], "dport": b[1]}),
     })
     cause = att.cause(icmp)
     assert cause["source"] == "kernel" and cause["rule"] == "icmp-port-unreachable" and cause["answers"] == 1

@@ -9,7 +9,10 @@ from typing import Any
 from lab.records import CallRecord, PacketRecord
 from tests.helpers.attribution import CheckedAttributor as Attributor
 from tests.helpers.attribution import call as base_call
-from tests.helpers.attribution import ipv4, layer, packet_record, udp_header
+from tests.helpers.attribution import packet_record
+from tests.helpers.builders import eth, ip, layer
+from tests.helpers.builders import icmp as icmp_header
+from tests.helpers.builders import udp as udp_header
 
 H1, H2, R1 = "198.18.0.1", "198.18.3.1", "198.18.0.254"
 DG = {"type": "SOCK_DGRAM"}
@@ -30,8 +33,8 @@ def packet(n: int, t: int, src: str, dst: str, proto: int, ttl: int = 64, ip_id:
         "len": 14 + 20 + 8 + 32,
         "caplen": 14 + 20 + 8 + 32,
         "layers": layers,
-        "eth": {"src": "02:00:00:00:01:00", "dst": None},
-        "ip": ipv4(src, dst, proto, ttl=ttl, ip_id=ip_id),
+        "eth": eth("02:00:00:00:01:00", None),
+        "ip": ip(src, dst, proto, ttl=ttl, ip_id=ip_id),
         **kw,
     }
     return packet_record(**fields)
@@ -41,13 +44,13 @@ def icmp(n: int, t: int, src: str, dst: str, itype: int, code: int = 0, **fields
     layers = [layer("Ethernet", "link", 2, 0, 14), layer("IPv4", "internet", 3, 14, 20),
               layer("ICMP", "internet", 3, 34, 40)]
     return packet(n, t, src, dst, 1, ip_id=900 + n, layers=layers,
-                  icmp={"version": 4, "type": itype, "code": code, "name": f"type {itype}", **fields})
+                  icmp=icmp_header(4, itype, f"type {itype}", code=code, **fields))
 
 
 def udp(n: int, t: int, src: tuple, dst: tuple, ttl: int = 64, ip_id: int = 0,
         size: int = 11) -> PacketRecord:
     return packet(n, t, src[0], dst[0], 17, ttl=ttl, ip_id=ip_id, role="udp",
-                  udp=udp_header(src[1], dst[1], size + 8, "s"))
+                  udp=udp_header(src[1], dst[1], size + 8, sha1="s"))
 
 
 def test_an_echo_request_is_the_sendto_of_a_ping_socket_and_its_reply_the_kernels() -> None:

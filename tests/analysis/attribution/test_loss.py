@@ -7,8 +7,9 @@ from typing import Any
 from lab.analysis.attribution.loss import LossRule, find_lost
 from lab.records import PacketRecord
 from tests.helpers.attribution import CheckedAttributor as Attributor
-from tests.helpers.attribution import ipv4, packet_record, tcp_header
-from tests.helpers.labrecords import assert_valid
+from tests.helpers.attribution import packet_record
+from tests.helpers.builders import ip, tcp
+from tests.helpers.records import assert_valid
 
 H1, H2 = "198.18.0.1", "198.18.1.1"
 NODES = {
@@ -25,8 +26,8 @@ def packet(n: int, iface: str, seq: int, length: int, *, ipid: int, back: bool =
     src, dst = (H2, H1) if back else (H1, H2)
     ports = (5009, 40000) if back else (40000, 5009)
     return packet_record(number=n, ts_ns=n * 1000, interface=iface, role="data" if length else "ack",
-                         ip=ipv4(src, dst, 6, ip_id=ipid),
-                         tcp=tcp_header(*ports, "ACK", 1000 + seq, 1, length, seq=seq))
+                         ip=ip(src, dst, 6, ip_id=ipid),
+                         tcp=tcp(*ports, "ACK", seq_raw=1000 + seq, ack_raw=1, length=length, seq=seq))
 
 
 def seg(n: int, iface: str, seq: int, length: int, *, ipid: int, back: bool = False,

@@ -11,15 +11,17 @@ import pytest
 
 from lab.records import PacketRecord
 from tests.helpers.attribution import CheckedAttributor as Attributor
-from tests.helpers.attribution import call, ipv4, packet_record, udp_header
+from tests.helpers.attribution import call, packet_record
+from tests.helpers.builders import ip
+from tests.helpers.builders import udp as udp_header
 
 A, B = ("198.18.0.1", 33000), ("198.18.0.2", 5017)
 DG = {"type": "SOCK_DGRAM"}
 
 
 def udp(n: int, t: int, payload: int) -> PacketRecord:
-    return packet_record(number=n, ts_ns=t, interface="h1-eth0", role="udp", ip=ipv4(A[0], B[0], 17, ip_id=n),
-                         udp=udp_header(A[1], B[1], payload + 8, "aaaa"))
+    return packet_record(number=n, ts_ns=t, interface="h1-eth0", role="udp", ip=ip(A[0], B[0], 17, ip_id=n),
+                         udp=udp_header(A[1], B[1], payload + 8, sha1="aaaa"))
 
 
 def test_a_peek_is_named_but_the_read_after_it_consumed_the_datagram() -> None:
