@@ -281,6 +281,7 @@ class _PacketTable:
         self.by_address = not nodes_info
         self.addresses: dict[str, int] = {}  # address -> id, in order of first appearance
         self.addr_pairs = array("i")  # per packet: source id, destination id (-1: none)
+        self.address_hops: dict[tuple[Any, ...], tuple[int, int, str | None]] = {}
         self.conns: dict[str, int] = {}
         self.conn_keys: dict[tuple[Any, ...], int] = {}  # (proto, src, sport, dst, dport) -> conn index
         # a list of headers is one of the table's stacks by its names, offsets and lengths; the look-up per
@@ -301,7 +302,8 @@ class _PacketTable:
         if role["code"] == "lab-probe":
             pending.probes += 1
             return
-        if self.cols.size >= MAX_PACKETS:
+        cols = self.cols
+        if cols.size >= MAX_PACKETS:
             return
         index = strings.index.get  # a text seen before is one look-up; ``or strings(...)`` adds a new one
         number = pkt["number"]
@@ -314,17 +316,32 @@ class _PacketTable:
         caused = hops.caused_by_program(pkt, self.mine)
         if caused:
             self.mine.add(number)
-        src, dst, group = self._hop(pkt)
+        tcp, ip, eth = pkt["tcp"], pkt["ip"], pkt["eth"]
+        if self.by_address:  # the common case of a large page, inline
+            a, b = packet_addresses(pkt)
+            hop = self.address_hops.get((a, b, ip is None, eth["dst"] if eth is not None else None))
+            if hop is None:
+                hop = self._address_hop(pkt, a, b)
+            self.addr_pairs.extend(hop[:2])
+            src, dst, group = -1, -1, hop[2]  # lanes set in finish()
+        else:
+            src, dst, group = self._hop(pkt)
         bg = hops.background_kind(pkt) if pkt["icmp"] is not None else None
         if bg:
             pending.background[bg] += 1
         layers = pkt["layers"]
-        stack, protocol = self._stack(layers)
+        found = self.stacks.get(orjson.dumps(layers))  # the list of headers, seen before (most packets)
+        stack, protocol = found if found is not None else self._stack(layers)
         app = pkt["app"]
         if app:
             protocol = app.upper()
-        conn = self._connection(pkt)
-        tcp, ip, eth = pkt["tcp"], pkt["ip"], pkt["eth"]
+        l4 = tcp if tcp is not None else pkt["udp"]
+        if ip is None or l4 is None:
+            conn = -1
+        else:
+            conn = self.conn_keys.get((tcp is None, ip["src"], l4["sport"], ip["dst"], l4["dport"]), -2)
+            if conn == -2:
+                conn = self._connection(pkt)
         called = cause.get("calls")
         copy_of = cause.get("copy_of")
         analysis = pkt["analysis"]
@@ -363,7 +380,7 @@ class _PacketTable:
         flags_i = 0 if text is None else index(text) or strings(text)
         text = ",".join(analysis) if analysis else ""
         analysis_i = (index(text) or strings(text)) if text else 0
-        self.cols.add_row((  # in the order of Columns.names
+        cols.add_row((  # in the order of Columns.names
             number, round((ts - self.t0) / 1000, 3), src, dst, group_i, label, esrc, edst, role_i, code_i,
             cause_i, proto_i, conn, iface_i, 1 if bg else 0, 1 if caused else 0,
             0 if copy_of is None else copy_of, calls_i, stack, *tcp_cols, flags_i, analysis_i,
@@ -379,20 +396,28 @@ class _PacketTable:
         if len(pending.details) < DETAIL_PACKETS:
             pending.details[number] = _detail(pkt)
 
+    def _address_hop(self, pkt: PacketRecord, a: str | None, b: str | None) -> tuple[int, int, str | None]:
+        """A ``lab analyze`` page's arrow not seen before: (source address id, destination address id,
+        group text); ids in order of first appearance (-1: no address), counted once all are in
+        (``finish``). Kept by what decides it: both addresses, whether they are IP, the Ethernet
+        destination (the group of a non-IP frame)."""
+        ids = []
+        for address in (a, b):
+            if address:
+                i = self.addresses.get(address)
+                if i is None:
+                    i = self.addresses[address] = len(self.addresses)
+                ids.append(i)
+            else:
+                ids.append(-1)
+        group = hops.group_destination(pkt)
+        ip, eth = pkt["ip"], pkt["eth"]
+        hop = (ids[0], ids[1], f"{group[0]} {group[1]}" if group else None)
+        self.address_hops[(a, b, ip is None, eth["dst"] if eth is not None else None)] = hop
+        return hop
+
     def _hop(self, pkt: PacketRecord) -> tuple[int, int, str | None]:
-        """(sender lane, receiver lane or -1, group text): by the run's links, or by address."""
-        if self.by_address:  # addresses as ids, counted once all are in (finish)
-            pairs = self.addr_pairs
-            for address in packet_addresses(pkt):
-                if address:
-                    i = self.addresses.get(address)
-                    if i is None:
-                        i = self.addresses[address] = len(self.addresses)
-                    pairs.append(i)
-                else:
-                    pairs.append(-1)
-            group = hops.group_destination(pkt)
-            return -1, -1, f"{group[0]} {group[1]}" if group else None  # lanes set in finish()
+        """(sender lane, receiver lane or -1, group text) by the run's links."""
         hop = self.finder.hop(pkt)
         src, dst = self.lanes.of(hop.src), self.lanes.of(hop.dst)
         return src, (-1 if dst == src else dst), hop.group
