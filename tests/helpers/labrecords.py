@@ -136,8 +136,7 @@ class Capture:
         """One TCP segment of ``length`` payload bytes (an MSS option makes its header 24 bytes)."""
         header = 24 if mss is not None else 20
         layers = [
-            layer("Ethernet", "link", 2, 0, 14),
-            layer("IPv4", "internet", 3, 14, 20),
+            *builders.layers("Ethernet", "IPv4"),
             layer("TCP", "transport", 4, 34, header),
         ]
         if length:
@@ -173,11 +172,7 @@ class Capture:
         app: str | None = None,
     ) -> PacketRecord:
         """One UDP datagram of ``payload`` bytes."""
-        layers = [
-            layer("Ethernet", "link", 2, 0, 14),
-            layer("IPv4", "internet", 3, 14, 20),
-            layer("UDP", "transport", 4, 34, 8),
-        ]
+        layers = builders.layers("Ethernet", "IPv4", "UDP")
         if payload:
             layers.append(layer(app or "Data", "application", 7, 42, payload))
         return self._add(
@@ -212,8 +207,7 @@ class Capture:
             node=node,
             size=14 + size,
             layers=[
-                layer("Ethernet", "link", 2, 0, 14),
-                layer("IPv4", "internet", 3, 14, 20),
+                *builders.layers("Ethernet", "IPv4"),
                 layer("Data", "internet", 3, 34, size - 20),
             ],
             summary="IPv4 fragment",
@@ -241,8 +235,7 @@ class Capture:
             node=None,
             size=34 + 44,
             layers=[
-                layer("Ethernet", "link", 2, 0, 14),
-                layer("IPv4", "internet", 3, 14, 20),
+                *builders.layers("Ethernet", "IPv4"),
                 layer(name, "internet", 3, 34, 44),
             ],
             summary=f"{src} -> 224.0.0.5 {name} {message.get('message')}",
@@ -261,8 +254,7 @@ class Capture:
             node=None,
             size=90,
             layers=[
-                layer("Ethernet", "link", 2, 0, 14),
-                layer("IPv6", "internet", 3, 14, 40),
+                *builders.layers("Ethernet", "IPv6"),
                 layer("IPv6 Hop-by-Hop", "internet", 3, 54, 8),
                 layer("ICMPv6", "internet", 3, 62, 28),
             ],
@@ -282,7 +274,7 @@ class Capture:
             iface=iface,
             node=None,
             size=42,
-            layers=[layer("Ethernet", "link", 2, 0, 14), layer("ARP", "link", 2, 14, 28)],
+            layers=builders.layers("Ethernet", "ARP"),
             summary="ARP",
             role="arp-request",
             role_text="ARP",

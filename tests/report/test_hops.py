@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from lab.records import PacketRecord
 from lab.report import hops
+from tests.helpers.builders import cause, eth, icmp, ip, packet, tcp, udp
 from tests.helpers.renderrecords import ROUTED_NODES as NODES
-from tests.helpers.renderrecords import cause, eth, icmp, ip, packet, tcp, udp
+from tests.helpers.renderrecords import SEGMENT
 
 
 def finder() -> hops.HopFinder:
@@ -14,7 +15,8 @@ def finder() -> hops.HopFinder:
 
 
 def syn(iface: str, src_mac: str, dst_mac: str, **fields: object) -> PacketRecord:
-    blocks = {"ip": ip("198.18.0.1", "198.18.1.1"), "tcp": tcp(1, 2, "SYN"), **fields}
+    blocks = {"ip": ip("198.18.0.1", "198.18.1.1"), "tcp": tcp(1, 2, "SYN", seq=0, ack=0, **SEGMENT),
+              **fields}
     return packet(1, interface=iface, node=iface.split("-")[0], eth=eth(src_mac, dst_mac), **blocks)
 
 
@@ -38,9 +40,10 @@ def test_without_link_knowledge_addresses_decide() -> None:
 
 
 def test_background_is_only_the_kernels_own_ipv6_housekeeping() -> None:
-    mld = packet(1, icmp=icmp(6, 143, "MLDv2 report"), cause=cause(calls=[]))
-    ns_for_connect = packet(2, icmp=icmp(6, 135, "neighbour solicitation"), cause=cause(related=[7]))
-    echo = packet(3, icmp=icmp(6, 128, "echo request"), cause=cause("inferred"))
+    mld = packet(1, icmp=icmp(6, 143, "MLDv2 report"), cause=cause(text="kernel", calls=[]))
+    ns_for_connect = packet(2, icmp=icmp(6, 135, "neighbour solicitation"),
+                            cause=cause(text="kernel", related=[7]))
+    echo = packet(3, icmp=icmp(6, 128, "echo request"), cause=cause("inferred", text="kernel"))
     assert hops.background_kind(mld) == "MLD"
     assert hops.background_kind(ns_for_connect) is None
     assert hops.background_kind(echo) is None
@@ -48,18 +51,18 @@ def test_background_is_only_the_kernels_own_ipv6_housekeeping() -> None:
 
 def test_program_caused_follows_answers_and_copies() -> None:
     packets = [
-        packet(1, cause=cause("call", calls=[7])),
-        packet(2, cause=cause(answers=1)),
-        packet(3, cause=cause(copy_of=2)),
-        packet(4, cause=cause(rule="mld")),
-        packet(5, cause=cause(answers=4)),
+        packet(1, cause=cause("call", text="kernel", calls=[7])),
+        packet(2, cause=cause(text="kernel", answers=1)),
+        packet(3, cause=cause(text="kernel", copy_of=2)),
+        packet(4, cause=cause(rule="mld", text="kernel")),
+        packet(5, cause=cause(text="kernel", answers=4)),
     ]
     assert hops.program_caused(packets) == {1, 2, 3}
 
 
 def test_connection_key_is_the_same_both_ways() -> None:
-    a = packet(1, ip=ip("198.18.0.1", "198.18.0.2"), tcp=tcp(40000, 5000, "SYN"))
-    b = packet(2, ip=ip("198.18.0.2", "198.18.0.1"), tcp=tcp(5000, 40000, "SYN,ACK"))
+    a = packet(1, ip=ip("198.18.0.1", "198.18.0.2"), tcp=tcp(40000, 5000, "SYN", seq=0, ack=0, **SEGMENT))
+    b = packet(2, ip=ip("198.18.0.2", "198.18.0.1"), tcp=tcp(5000, 40000, "SYN,ACK", seq=0, ack=0, **SEGMENT))
     assert hops.connection_of(a) == hops.connection_of(b) == "TCP 198.18.0.1:40000 <-> 198.18.0.2:5000"
 
 

@@ -338,13 +338,13 @@ def test_corpus_capture_page(browser: Any, corpus_dir: Path, tmp_path: Path) -> 
 def test_a_large_page_draws_only_the_rows_in_view(browser: Any, tmp_path: Path) -> None:
     """30,000 packets (hand-made records, no capture file): the diagram holds a screenful of rows however
     far it is scrolled, the last packet is reachable, and the page says its bytes are not embedded."""
-    from tests.helpers.renderrecords import T0, cause, ip, layers, packet, udp
+    from tests.helpers.builders import T0, cause, ip, layers, packet, udp
 
     # one complete record (validated as it is built), then the same record with another number, time,
     # direction and cause text: 30,000 validations would take longer than the test
     first = packet(1, interface="eth0", node=None, layers=layers("Ethernet", "IPv4", "UDP"),
                    ip=ip("198.18.0.1", "198.18.0.2", proto=17), udp=udp(5003, 5003, 26),
-                   role={"code": "datagram", "text": "datagram"}, cause=cause("inferred", "datagram 1"))
+                   role={"code": "datagram", "text": "datagram"}, cause=cause("inferred", text="datagram 1"))
     with (tmp_path / "packets.jsonl").open("w") as fh:
         for n in range(1, 30_001):
             a, b = ("198.18.0.1", "198.18.0.2") if n % 2 else ("198.18.0.2", "198.18.0.1")

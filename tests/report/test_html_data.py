@@ -14,19 +14,8 @@ from lab.report.html.data import build_page_data, frame_refs
 from lab.report.html.markdown import to_html
 from lab.report.html.page import _script_json, render_page, write_report
 from lab.report.records import load_run
-from tests.helpers.renderrecords import (
-    ROUTED_NODES,
-    T0,
-    call,
-    cause,
-    eth,
-    icmp,
-    ip,
-    layers,
-    packet,
-    report,
-    tcp,
-)
+from tests.helpers.builders import T0, call, cause, eth, icmp, ip, layers, packet, tcp
+from tests.helpers.renderrecords import ROUTED_NODES, SEGMENT, report
 
 LAYERS = layers("Ethernet", "IPv4", "TCP", "Data")
 
@@ -34,9 +23,9 @@ LAYERS = layers("Ethernet", "IPv4", "TCP", "Data")
 def seg(number: int, iface: str, src: str, dst: str, ttl: int, **extra: Any) -> PacketRecord:
     return packet(number, interface=iface, node=iface.split("-")[0], len=59, caplen=59, layers=LAYERS,
                   eth=eth(src, dst), ip=ip("198.18.0.1", "198.18.1.1", ttl=ttl),
-                  tcp=tcp(40000, 5000, "PSH,ACK", seq=1, ack=1, length=5), role={"code": "data",
-                                                                                 "text": "data: 5 bytes"},
-                  cause=cause("call", "h1 send() #3 bytes 0-4", rule="tcp-data-offset", calls=[3]), **extra)
+                  tcp=tcp(40000, 5000, "PSH,ACK", seq_raw=1001, ack_raw=1, seq=1, ack=1, length=5, **SEGMENT),
+                  role={"code": "data", "text": "data: 5 bytes"},
+                  cause=cause("call", "tcp-data-offset", "h1 send() #3 bytes 0-4", calls=[3]), **extra)
 
 
 def write_jsonl(path: Path, records: list[Any]) -> None:
@@ -50,14 +39,14 @@ def run_dir(tmp_path: Path) -> Path:
                       "carried_by": 2})
     again = seg(2, "h1-eth0", "02:00:00:00:01:00", "02:00:00:00:02:00", 64, analysis=["retransmission"])
     copy = seg(3, "r1-eth1", "02:00:00:00:02:01", "02:00:00:00:03:00", 63)
-    copy["cause"] = cause("call", copy["cause"]["text"], rule="tcp-data-offset", calls=[3], copy_of=2)
+    copy["cause"] = cause("call", "tcp-data-offset", copy["cause"]["text"], calls=[3], copy_of=2)
     mld = packet(4, T0 + 9000, interface="h1-eth0", len=90, caplen=90, layers=layers("Ethernet", "IPv6"),
                  eth=eth("02:00:00:00:01:00", "33:33:00:00:00:16"),
                  ip=ip("fe80::1", "ff02::16", ttl=1, proto=58),
                  icmp=icmp(6, 143, "multicast listener report v2"), role={"code": "other", "text": "MLD"},
-                 cause=cause("kernel", "kernel MLD", rule="mld"))
+                 cause=cause("kernel", "mld", "kernel MLD"))
     write_jsonl(tmp_path / "packets.jsonl", [first, again, copy, mld])
-    send = call(3, "h1", "send", T0 + 500, T0 + 2500, args={"nbytes": 5}, ret=5, sock="1:3:1")
+    send = call("send", id=3, t_start_ns=T0 + 500, t_end_ns=T0 + 2500, args={"nbytes": 5}, ret=5)
     write_jsonl(tmp_path / "calls.jsonl", [send])
     observation = {"check": "payload", "params": {}, "label": "payload", "ok": True,
                    "detail": "bytes match; frames 1, 2 and 3"}

@@ -17,9 +17,10 @@ import pytest
 
 from lab.records import CallRecord, PacketRecord
 from lab.report.ladder import LANE_GAP, Lane, group_destination, render_ladder
-from tests.helpers.renderrecords import T0, arp, eth, icmp, ip, tcp, udp
-from tests.helpers.renderrecords import call as make_call
-from tests.helpers.renderrecords import packet as record
+from tests.helpers.builders import T0, arp, eth, icmp, ip, tcp, udp
+from tests.helpers.builders import call as make_call
+from tests.helpers.builders import packet as record
+from tests.helpers.renderrecords import SEGMENT
 
 US = 1_000
 MS = 1_000_000
@@ -44,13 +45,15 @@ def tcp_packet(number: int, ts_ns: int, src: int, dst: int, flags: str, *, lengt
         number, ts_ns,
         eth=eth(f"02:00:00:00:00:0{src}", f"02:00:00:00:00:0{dst}"),
         ip=ip(f"198.18.0.{src}", f"198.18.0.{dst}"),
-        tcp=tcp(sport, dport, flags, seq=1, ack=1, length=length),
+        tcp=tcp(sport, dport, flags, seq_raw=1001, ack_raw=1, seq=1, ack=1, length=length, **SEGMENT),
         role={"code": code, "text": code},
     )
 
 
 def call(cid: int, node: str, name: str, start: int, end: int, **fields: Any) -> CallRecord:
-    return make_call(cid, node, name, start, end, **fields)
+    """Call ``cid`` of ``node`` from ``start`` to ``end`` (ns) on socket 100:3:1, returning 0 unless told."""
+    own = {"id": cid, "node": node, "t_start_ns": start, "t_end_ns": end, "sock": "100:3:1", "ret": 0}
+    return make_call(name, **{**own, **fields})
 
 
 def rows(ladder: str) -> list[str]:

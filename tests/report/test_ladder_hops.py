@@ -10,23 +10,25 @@ from lab.errors import UsageError
 from lab.records import PacketRecord
 from lab.report import hops
 from lab.report.ladder import LANE_GAP, LadderFilter, Lane, cut_to_width, render_ladder
+from tests.helpers.builders import T0, cause, eth, icmp, ip, layers, packet, tcp
 from tests.helpers.renderrecords import ROUTED_NODES as NODES
-from tests.helpers.renderrecords import T0, cause, eth, icmp, ip, layers, packet, tcp
+from tests.helpers.renderrecords import SEGMENT
 
 LANES = [Lane("h1"), Lane("r1", "router"), Lane("h2")]
 
 
 def syn(number: int, iface: str, src: str, dst: str, ttl: int) -> PacketRecord:
     return packet(number, T0 + number, interface=iface, node=iface.split("-")[0], eth=eth(src, dst),
-                  ip=ip("198.18.0.1", "198.18.1.1", ttl=ttl), tcp=tcp(40000, 5000, "SYN"),
+                  ip=ip("198.18.0.1", "198.18.1.1", ttl=ttl),
+                  tcp=tcp(40000, 5000, "SYN", seq=0, ack=0, **SEGMENT),
                   layers=layers("Ethernet", "IPv4", "TCP"), role={"code": "syn", "text": "SYN"},
-                  cause=cause("call", "h1 connect() #1 sends the SYN", rule="syn-connect", calls=[1]))
+                  cause=cause("call", "syn-connect", "h1 connect() #1 sends the SYN", calls=[1]))
 
 
 MLD = packet(9, T0 + 9, interface="h1-eth0", eth=eth("02:00:00:00:01:00", "33:33:00:00:00:16"),
              ip=ip("fe80::1", "ff02::16", ttl=1, proto=58), icmp=icmp(6, 143, "MLDv2 report"),
              layers=layers("Ethernet", "IPv6", "ICMPv6"), role={"code": "other", "text": "MLD report"},
-             cause=cause("kernel", "kernel MLD", rule="mld"))
+             cause=cause("kernel", "mld", "kernel MLD"))
 PACKETS = [syn(1, "h1-eth0", "02:00:00:00:01:00", "02:00:00:00:02:00", 64),
            syn(2, "r1-eth1", "02:00:00:00:02:01", "02:00:00:00:03:00", 63), MLD]
 

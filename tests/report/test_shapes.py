@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from lab.analysis.pipeline import analyze_capture
-from lab.records import CallRecord, PacketRecord, shipped_schema
+from lab.records import CallRecord, PacketRecord
 from lab.report.shapes import Check
-from tests.helpers.renderrecords import call
+from tests.helpers.builders import call
+from tests.helpers.records import validator
 
 PACKET = Check(PacketRecord)
 
@@ -72,17 +72,18 @@ def test_the_check_refuses_what_the_schema_refuses(kind: str, packets: list[dict
     lets through is one the JSON Schema lets through too, or a string where a string-typed leaf or an
     open block was (text, drawn as text: the check's documented limit)."""
     check = PACKET if kind == "packet" else Check(CallRecord)
-    validator = jsonschema.Draft202012Validator(shipped_schema(kind))
+    schema = validator(kind)
     samples = ([next(p for p in packets if p["tcp"] and p["cause"].get("calls") is not None),
                 next(p for p in packets if p["ip"] and p["ip"]["frag"]),
                 next(p for p in packets if p["udp"])] if kind == "packet" else
-               [call(1, "h1", "recvfrom", 1, 2, dgram={"peer": ["198.18.0.2", 53], "len": 40, "sha1": None})])
+               [call("recvfrom", t_start_ns=1, t_end_ns=2, sock="100:3:1", ret=0,
+                     dgram={"peer": ["198.18.0.2", 53], "len": 40, "sha1": None})])
     tried = refused = 0
     for rec in samples:
         for path, how in _damages(rec):
             bad = _damaged(rec, path, how)
             tried += 1
-            schema_says = next(iter(validator.iter_errors(bad)), None)
+            schema_says = next(iter(schema.iter_errors(bad)), None)
             found = check.problem(bad)
             assert check.ok(bad) == (found is None), (path, how)  # the fast test and the walk agree
             if found is not None:
@@ -112,7 +113,7 @@ def test_an_integer_beyond_64_bits_is_the_schema_integer_it_was() -> None:
     """orjson reads an integer beyond 64 bits (a pcap's bogus time in ns) as a float: still an integer."""
     import orjson
 
-    rec = json.loads(json.dumps(call(1, "h1", "send", 1, 2)))
+    rec = json.loads(json.dumps(call("send", t_start_ns=1, t_end_ns=2, sock="100:3:1", ret=0)))
     rec["t_start_ns"] = 18446744073204126329000
     parsed = orjson.loads(json.dumps(rec))
     assert isinstance(parsed["t_start_ns"], float)
