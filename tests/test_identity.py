@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from lab.identity import norm_ip, packet_identity
+from lab.records import PacketRecord
+from tests.helpers.builders import arp, eth, ip, packet, tcp
 
 
-def _syn(ttl: int, mac: str, ip_id: int | None = 7, version: int = 4, seq: int = 1000) -> dict[str, Any]:
+def _syn(ttl: int, mac: str, ip_id: int | None = 7, version: int = 4, seq: int = 1000) -> PacketRecord:
+    """A whole record of a SYN from h1 to h2 (``seq`` its raw sequence number) as seen on one link."""
     src, dst = ("198.18.0.1", "198.18.1.2") if version == 4 else ("fd00::1", "fd00:1::2")
-    return {
-        "eth": {"src": mac, "dst": "02:00:00:00:00:99"},
-        "ip": {"version": version, "src": src, "dst": dst, "ttl": ttl, "id": ip_id, "proto": 6, "frag": None},
-        "tcp": {"sport": 40000, "dport": 5000, "seq_raw": seq, "ack_raw": 0, "flags_int": 2, "len": 0},
-    }
+    return packet(eth=eth(mac, "02:00:00:00:00:99"), ip=ip(src, dst, 6, ttl=ttl, ip_id=ip_id),
+                  tcp=tcp(40000, 5000, "SYN", seq_raw=seq), role="syn")
 
 
 def test_a_forwarded_copy_is_the_same_packet() -> None:
@@ -32,7 +30,7 @@ def test_ipv6_has_no_ip_id_to_tell_a_resend() -> None:
 
 
 def test_no_ip_header_no_identity() -> None:
-    assert packet_identity({"ip": None, "arp": {"op": 1}}) is None
+    assert packet_identity(packet(arp=arp(1, "198.18.0.1", "198.18.0.2"))) is None
 
 
 def test_a_v4_mapped_address_is_the_v4_host() -> None:

@@ -21,6 +21,7 @@ import pytest
 from lab.errors import UsageError
 from lab.live import parse_window
 from lab.watch import _renumbered, parse_filter
+from tests.helpers.builders import cause, ip, layers, packet, tcp
 from tests.helpers.records import validate_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -188,8 +189,8 @@ def test_windows_filters_and_renumbering_parse_as_documented() -> None:
     for since, last, says in refused:
         with pytest.raises(UsageError, match=re.escape(says)):
             parse_window(since, last, 0)
-    rec = {"role": {"code": "data"}, "layers": [{"name": "TCP"}], "app": None, "ip": {"src": "a", "dst": "b"},
-           "tcp": {"sport": 1, "dport": 80}, "udp": None, "cause": {"source": "call"}}
+    rec = packet(layers=layers("Ethernet", "IPv4", "TCP"), ip=ip("198.18.0.1", "198.18.0.2"),
+                 tcp=tcp(1, 80, "PSH,ACK"), role="data", cause=cause("call", "tcp-data", calls=[1]))
     assert parse_filter("tcp port=80 mine")(rec) and not parse_filter("udp")(rec)
     with pytest.raises(Exception, match="--filter"):
         parse_filter("port=http")

@@ -12,8 +12,9 @@ from lab.analysis.pipeline import analyze_capture
 from lab.records import CallRecord, PacketRecord
 from tests.helpers.attribution import CheckedAttributor as Attributor
 from tests.helpers.attribution import call, packet_record
+from tests.helpers.builders import arp as arp_header
+from tests.helpers.builders import eth, ip
 from tests.helpers.builders import icmp as icmp_header
-from tests.helpers.builders import ip
 from tests.helpers.builders import tcp as tcp_header
 from tests.helpers.builders import udp as udp_header
 
@@ -409,9 +410,8 @@ def test_arp_names_the_call_whose_packet_waits_for_it() -> None:
         number=1,
         ts_ns=150,
         role="arp-request",
-        eth={"src": "02:00:00:00:01:00", "dst": "ff:ff:ff:ff:ff:ff"},
-        arp={"op": 1, "sender_ip": C[0], "target_ip": S[0], "sender_mac": "02:00:00:00:01:00",
-             "target_mac": "00:00:00:00:00:00"},
+        eth=eth("02:00:00:00:01:00", "ff:ff:ff:ff:ff:ff"),
+        arp=arp_header(1, C[0], S[0], sender_mac="02:00:00:00:01:00"),
     )
     cause = att.cause(arp)
     assert cause["rule"] == "arp-request" and cause["related"] == [4] and "connect() #4" in cause["text"]
@@ -419,8 +419,7 @@ def test_arp_names_the_call_whose_packet_waits_for_it() -> None:
         number=2,
         ts_ns=160,
         role="arp-reply",
-        arp={"op": 2, "sender_ip": S[0], "target_ip": C[0], "sender_mac": "02:00:00:00:02:00",
-             "target_mac": "02:00:00:00:01:00"},
+        arp=arp_header(2, S[0], C[0], sender_mac="02:00:00:00:02:00", target_mac="02:00:00:00:01:00"),
     )
     assert att.cause(reply)["answers"] == 1
 
