@@ -52,7 +52,7 @@ def _raw_calls(log: CallLog) -> tuple[list[RawCall], list[RawCall]]:
         dgram = call.get("dgram")  # a log made elsewhere (lab analyze --calls) may leave it out
         if not isinstance(dgram, dict) or dgram.get("raw") is not True or call.get("error"):
             continue
-        level, sha1, length = dgram.get("level"), dgram["sha1"], dgram["len"]
+        level, sha1, length = dgram.get("level"), dgram.get("sha1"), dgram.get("len")  # may be left out
         if level not in LEVELS or not isinstance(sha1, str) or type(length) is not int:
             continue
         raw = RawCall(call, level, sha1, length)

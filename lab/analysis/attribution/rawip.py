@@ -38,11 +38,11 @@ class RawIpRules:
         self._sends: dict[str, list[Call]] = defaultdict(list)  # payload hash -> send calls, in time order
         self._recvs: dict[str, list[Call]] = defaultdict(list)
         for call in log.calls:
-            dgram = call["dgram"]
-            if dgram is None or not dgram.get("raw") or call["error"]:
+            dgram = call.get("dgram")  # a log given to lab analyze --calls may leave out any key but three
+            if not dgram or not dgram.get("raw") or call.get("error"):
                 continue
-            sha1 = dgram["sha1"]
-            if not sha1:  # the tracer saw only part of the bytes: nothing to match by
+            sha1 = dgram.get("sha1")
+            if not sha1:  # the tracer saw only part of the bytes (or did not say): nothing to match by
                 continue
             out = call["call"].startswith(("send", "write"))
             (self._sends if out else self._recvs)[sha1].append(call)

@@ -14,6 +14,7 @@ import pytest
 from lab.analysis.attribution.calllog import read_call_log
 from lab.cli.main import main
 from lab.errors import TraceError
+from tests.helpers.records import validate_dir
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 RUNS = ("tcp-echo-run", "udp-echo-run")
@@ -207,3 +208,33 @@ def test_schema_valid_but_odd_logs_never_crash_attribution(tmp_path: Path,
         assert "Traceback" not in err and (code == 0 or ("\n" not in err.strip() and code != 1)), err
         runs += code == 0
     assert runs >= 12  # most odd logs are still analyzable; the point is that none crashes
+
+
+def _keep(*keys: str) -> Mutation:
+    return lambda rec: {k: v for k, v in rec.items() if k in keys}
+
+
+# a log made elsewhere: any key but call and t_start_ns may be left out, a raw datagram may not say its hash
+SPARSE: dict[str, Mutation] = {
+    "call-and-start-only": _keep("call", "t_start_ns"),
+    "no-error-dgram-args-end": lambda rec: {k: v for k, v in rec.items()
+                                            if k not in ("error", "dgram", "args", "t_end_ns")},
+    "raw-datagram-without-hash": lambda rec: {**rec, "dgram": {"raw": True, "level": "link"}}
+    if rec.get("dgram") is not None or rec["call"].startswith(("send", "recv")) else rec,
+}
+
+
+@pytest.mark.parametrize("run", RUNS)
+@pytest.mark.parametrize("name", list(SPARSE))
+def test_a_sparse_call_log_is_analyzed(tmp_path: Path, capsys: pytest.CaptureFixture[str], run: str,
+                                       name: str) -> None:
+    """Records that leave out what read_call_log lets them leave out are attributed, never a traceback."""
+    recs = [SPARSE[name](json.loads(t)) for t in _lines(run)]
+    calls = tmp_path / "calls.jsonl"
+    calls.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    out = tmp_path / "o"
+    code = main(["analyze", str(DATA / run / "capture.pcapng"), "--calls", str(calls), "--out", str(out),
+                 "--no-html"])
+    err = capsys.readouterr().err
+    assert code == 0 and "Traceback" not in err, err
+    assert validate_dir(out)["packet"] > 10  # every packet attributed, in the schema
