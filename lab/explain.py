@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lab.records import CallRecord, Coverage, PacketRecord
-    from lab.report.records import NodeInfo, NodeInterface
+    from lab.records import CallRecord, Coverage, NodeInfo, NodeInterface, PacketRecord
 
 from lab.analysis.attribution import Attributor, coverage
 from lab.analysis.attribution.loss import LossRule, find_lost

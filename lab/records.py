@@ -493,6 +493,36 @@ class Coverage(TypedDict):
     capture_complete: NotRequired[bool]
 
 
+class NodeInterface(TypedDict):
+    """One interface of a node in report.json's ``nodes``."""
+
+    name: str
+    ipv4: str | None
+    ipv6: str | None
+    mac: str | None
+    peer: str | None
+
+
+class NodeInfo(TypedDict):
+    """One node of report.json's ``nodes``: its kind (host, router, switch), its network namespace (null in
+    a loopback run) and its interfaces."""
+
+    kind: str
+    namespace: str | None
+    interfaces: list[NodeInterface]
+
+
+class Observation(TypedDict):
+    """One expected observation of a lab run as report.json keeps it: the check, its parameters and label
+    from the lab file, whether it held, and the sentence that says what was seen."""
+
+    check: str
+    params: dict[str, Any]
+    label: str
+    ok: bool
+    detail: str
+
+
 class Question(TypedDict):
     """A lab's question as the report shows it: never its answer."""
 
@@ -505,7 +535,7 @@ class ReportRecord(TypedDict):
     ``live``, ``window_start_ns``) or a ``lab.network()`` capture. ``failures`` empty is ``ok``; a run cut
     short after writing it says so in ``partial``/``partial_reason``. Only a lab run has ``observations``,
     ``questions``, ``steps`` and the network's ``conditions``/``routes``/``kernel_counters``. The nested
-    blocks ``nodes`` and ``steps`` are still evolving and kept open here."""
+    ``steps`` are still evolving and kept open here."""
 
     schema_version: int
     lab: str | None
@@ -513,7 +543,7 @@ class ReportRecord(TypedDict):
     run_id: str
     out: str
     topology: str | None
-    nodes: dict[str, Any]
+    nodes: dict[str, NodeInfo]
     capture: CaptureCounts
     packets: int
     calls: int
@@ -527,7 +557,7 @@ class ReportRecord(TypedDict):
     kernel_counters: NotRequired[dict[str, dict[str, int]]]
     routes: NotRequired[list[dict[str, Any]]]  # routes.jsonl's events (dynamic routing)
     steps: NotRequired[list[dict[str, Any]]]
-    observations: NotRequired[list[dict[str, Any]]]
+    observations: NotRequired[list[Observation]]
     questions: NotRequired[list[Question]]
     partial: NotRequired[bool]
     partial_reason: NotRequired[str]

@@ -25,7 +25,7 @@ from lab.analysis.attribution import norm_ip
 from lab.records import CallRecord, Cause, PacketRecord
 
 if TYPE_CHECKING:  # lab.report.records imports the schema checks; this module is imported by the runner
-    from lab.report.records import NodeInfo
+    from lab.records import NodeInfo
 
 # ICMPv6 types the kernel sends on its own: MLD (130-132, 143), router solicitation/advertisement
 # (133, 134), neighbour solicitation/advertisement (135, 136), redirect (137)

@@ -8,9 +8,8 @@ this version knows. A record that fails is one line naming the file, the line an
 (``UsageError``: exit 2, no traceback, no page written). Everything after this module reads the records
 directly by subscript, as their types say; a key the schema marks NotRequired is read with one ``.get``.
 
-report.json's ``nodes`` and ``observations`` are kept open by the schema (still evolving); the renderers'
-view of them is ``NodeInfo``/``NodeInterface``/``Observation`` here (what ``lab.explain.nodes_info`` and
-``lab.labs.evaluate`` write), checked the same way.
+report.json's ``nodes`` and ``observations`` (``lab.records.NodeInfo``, ``Observation``) are checked the
+same way, node by node and observation by observation.
 
 A missing optional file is an empty value (a ``lab analyze`` directory has no calls.jsonl or
 report.json; a run cut short may lack some). What is never read into a rendering: the ``answers`` block a
@@ -23,45 +22,25 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import orjson
 
 from lab.errors import UsageError
 from lab.paths import RunPaths
-from lab.records import SCHEMA_VERSION, CallRecord, PacketRecord, ReportRecord, SummaryRecord
+from lab.records import (
+    SCHEMA_VERSION,
+    CallRecord,
+    NodeInfo,
+    Observation,
+    PacketRecord,
+    ReportRecord,
+    SummaryRecord,
+)
 from lab.report.shapes import Check, Problem
 from lab.yamlfile import YamlFileError, read_yaml_file
 
 KNOWN_VERSIONS = frozenset({SCHEMA_VERSION})
-
-
-class NodeInterface(TypedDict):
-    """One interface of report.json's ``nodes`` (``lab.explain.nodes_info``)."""
-
-    name: str
-    ipv4: str | None
-    ipv6: str | None
-    mac: str | None
-    peer: str | None
-
-
-class NodeInfo(TypedDict):
-    """One node of report.json's ``nodes``: its kind (host, router, switch) and interfaces (the writer also
-    keeps the node's namespace, which no rendering reads)."""
-
-    kind: str
-    interfaces: list[NodeInterface]
-
-
-class Observation(TypedDict):
-    """One expected observation of a lab run as report.json keeps it (``lab.labs.evaluate``)."""
-
-    check: str
-    params: dict[str, Any]
-    label: str
-    ok: bool
-    detail: str
 
 
 class LabText(TypedDict):
@@ -231,7 +210,8 @@ def load_run(root: Path) -> RunRecords:
     calls: list[CallRecord] = list(iter_records(paths.calls, CALL))
     report: ReportRecord | None = _json_file(paths.report, REPORT)
     if report is not None:
-        report.pop("answers", None)  # type: ignore[misc]  # never rendered: a student opens these pages
+        # an older run's report.json may carry the answers: never rendered, a student opens these pages
+        cast("dict[str, Any]", report).pop("answers", None)
         _check_report(paths.report, report)
     summary: SummaryRecord | None = _json_file(paths.summary, SUMMARY)
     if summary is None and report is not None:

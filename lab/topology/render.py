@@ -154,12 +154,12 @@ def graph_svg(
            f'<text x="10" y="18" font-size="14">{esc(title)}</text>']
     for a, b, attrs in g.edges(data=True):
         (x1, y1), (x2, y2) = place(a), place(b)
-        ifaces = attrs.get("ifaces") or {}
+        ifaces = attrs.get("ifaces", {})  # every attribute is optional
         out.append(f'<g class="link" data-a="{esc(a)}" data-b="{esc(b)}" '
                    f'data-ifaces="{esc(" ".join(sorted(ifaces.values())))}">')
         out.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="#555" '
                    f'stroke-width="2"/>')
-        label = attrs.get("label") or ""
+        label = attrs.get("label", "")
         if label:
             out.append(f'<text x="{(x1 + x2) / 2:.1f}" y="{(y1 + y2) / 2 - 4:.1f}" fill="#b00" '
                        f'text-anchor="middle">{esc(label)}</text>')
@@ -197,7 +197,7 @@ def graph_svg(
         out.append(f'<text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle" font-weight="bold">'
                    f'{esc(n)}</text>')
         dy = 36
-        for addr in g.nodes[n].get("addresses") or []:
+        for addr in g.nodes[n].get("addresses", []):
             out.append(f'<text x="{x:.1f}" y="{y + dy:.1f}" text-anchor="middle">{esc(addr)}</text>')
             dy += 12
         out.append("</g>")

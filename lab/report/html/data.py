@@ -26,20 +26,20 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
 from lab.analysis.decode import tcp_wscale
 from lab.analysis.reader import CaptureReader, Record
 from lab.errors import PcapFormatError
-from lab.records import CallRecord, Layer, Lost, PacketRecord, Question
+from lab.records import CallRecord, Layer, Lost, NodeInfo, PacketRecord, Question
 from lab.report import hops
 from lab.report.html import geometry
 from lab.report.html.markdown import to_html
 from lab.report.html.topology import topology_svg
 from lab.report.ladder import call_text
-from lab.report.records import NodeInfo, RunRecords
+from lab.report.records import RunRecords
 
 MAX_PACKETS = 250_000
 DETAIL_PACKETS = 5_000
@@ -359,8 +359,8 @@ class _PacketTable:
         if eth is not None:
             text = eth["src"]
             esrc = index(text) or strings(text)
-            text = eth["dst"]
-            edst = 0 if text is None else index(text) or strings(text)
+            mac_dst = eth["dst"]
+            edst = 0 if mac_dst is None else index(mac_dst) or strings(mac_dst)
         else:
             esrc = edst = 0
         text = role["text"]
@@ -376,8 +376,8 @@ class _PacketTable:
         calls_i = (index(text) or strings(text)) if text else 0
         if stack < 0:  # headers not seen before: their names go into the table here, as they always did
             stack = self._new_stack(layers)
-        text = tcp["flags"] if tcp is not None else None
-        flags_i = 0 if text is None else index(text) or strings(text)
+        flags = tcp["flags"] if tcp is not None else None
+        flags_i = 0 if flags is None else index(flags) or strings(flags)
         text = ",".join(analysis) if analysis else ""
         analysis_i = (index(text) or strings(text)) if text else 0
         cols.add_row((  # in the order of Columns.names
@@ -562,17 +562,18 @@ def _detail(pkt: PacketRecord) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for layer in pkt["layers"]:
         key = FIELD_BLOCKS.get(layer["name"])
-        block = pkt[key] if key is not None else None  # eth, ip, tcp...: required, null when absent
+        # eth, ip, tcp...: required keys, null when the frame has no such header
+        block = cast("Mapping[str, Any]", pkt)[key] if key is not None else None
         if block is not None:
             fields[layer["name"]] = {k: v for k, v in block.items() if v is not None}
-    cause = pkt["cause"]
+    shown: Mapping[str, Any] = pkt["cause"]
     return {
         "summary": pkt["summary"],
         "fields": fields,
         "app": pkt["app"],
         "analysis": pkt["analysis"],
         # the keys a cause has (several NotRequired): each shown when it says something
-        "cause": {k: cause[k] for k in CAUSE_KEYS if k in cause and cause[k] not in (None, [], "")},
+        "cause": {k: shown[k] for k in CAUSE_KEYS if k in shown and shown[k] not in (None, [], "")},
     }
 
 

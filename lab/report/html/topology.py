@@ -17,7 +17,7 @@ from lab.records import SummaryRecord
 from lab.topology.render import graph_svg
 
 if TYPE_CHECKING:
-    from lab.report.records import NodeInfo
+    from lab.records import NodeInfo
 
 
 def run_graph(nodes_info: Mapping[str, NodeInfo]) -> nx.Graph:
