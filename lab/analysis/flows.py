@@ -197,6 +197,17 @@ class TcpInfo:
 
     __slots__ = ("stream", "from_client", "rel_seq", "rel_ack", "analysis", "role", "text", "first_data",
                  "answers", "st", "wshift")
+    stream: int
+    from_client: bool
+    rel_seq: int
+    rel_ack: int
+    analysis: list[str]
+    role: str
+    text: str
+    first_data: bool
+    answers: int | None
+    st: TcpStream
+    wshift: int | None
 
     def __init__(self) -> None:
         self.analysis: list[str] = []
