@@ -14,17 +14,11 @@ from typing import Any
 
 from lab.labs.spec import LabSpec, load_lab
 from lab.records import (
-    ARP,
-    ICMP,
-    IP,
-    TCP,
-    UDP,
     Address,
     CallRecord,
     Cause,
     Datagram,
     Ethernet,
-    Layer,
     PacketRecord,
 )
 from tests.helpers import builders
@@ -66,24 +60,17 @@ class Capture:
         iface: str,
         node: str | None,
         size: int,
-        layers: list[Layer],
-        summary: str,
         role: str,
         role_text: str | None = None,
-        ip: IP | None = None,
-        tcp: TCP | None = None,
-        udp: UDP | None = None,
-        icmp: ICMP | None = None,
-        arp: ARP | None = None,
-        app: str | None = None,
         eth: Ethernet | None = None,
         analysis: list[str] | None = None,
         cause_: Cause | None = None,
-        routing: dict[str, Any] | None = None,
+        **fields: Any,
     ) -> PacketRecord:
+        """The next frame (``builders.packet``) of ``size`` bytes on ``iface``, between h1's and h2's MACs
+        and caused as ``RULE_OF_ROLE`` says unless told; ``fields``: layers, summary and the headers."""
         n = self.first + len(self.packets)
         t = at if at is not None else n * 0.001
-        extra = {"routing": routing} if routing is not None else {}
         rec = builders.packet(
             n,
             T0 + round(t * 1e9),
@@ -92,19 +79,11 @@ class Capture:
             node=node or iface.split("-")[0],
             len=size,
             caplen=size,
-            layers=layers,
-            summary=summary,
             eth=eth if eth is not None else builders.eth("02:00:00:00:01:00", "02:00:00:00:02:00"),
-            ip=ip,
-            tcp=tcp,
-            udp=udp,
-            icmp=icmp,
-            arp=arp,
-            app=app,
             role={"code": role, "text": role_text or role},
             analysis=list(analysis) if analysis is not None else [],
             cause=cause_ if cause_ is not None else cause(rule=RULE_OF_ROLE.get(role, "unknown"), calls=[]),
-            **extra,
+            **fields,
         )
         self.packets.append(rec)
         return rec
