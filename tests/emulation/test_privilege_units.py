@@ -14,6 +14,7 @@ from lab.emulation import privilege
 from lab.emulation.privilege import CONFINE, Confinement, RunAs
 from lab.errors import PrivilegeError
 from lab.tracing.wrap import strace_argv, wrap_command
+from tests.helpers.builders import tracer_line
 
 LAB = RunAs("lab", 999, 995)
 
@@ -100,8 +101,7 @@ def test_the_view_covers_the_topmost_directory_the_user_cannot_search(tmp_path: 
 def test_merge_reads_what_an_unprivileged_tracer_wrote_but_no_link_it_planted(tmp_path: Path) -> None:
     from lab.tracing.merge import collect
 
-    record = {"tracer": "python", "node": "h2", "pid": 7, "tid": 7, "call": "close", "args": {}, "ret": None,
-              "t_start_ns": 1, "t_end_ns": 2}
+    record = tracer_line("close", node="h2", pid=7, tid=7, t_start_ns=1, t_end_ns=2)
     (tmp_path / "py").mkdir()
     (tmp_path / "py" / "calls-h2-7.jsonl").write_text(json.dumps(record) + "\n")
     secret = tmp_path / "secret.jsonl"  # stands for a root-only file a program would like to see copied

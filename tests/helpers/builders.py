@@ -166,3 +166,10 @@ def call(name: str, **fields: Any) -> CallRecord:
     rec.update(fields)
     assert_valid("call", rec, f"builders.call({name!r})")
     return rec  # type: ignore[return-value]
+
+
+def tracer_line(name: str, **fields: Any) -> dict[str, Any]:
+    """One line of a tracer's own log (calls-NODE-PID.jsonl): a whole ``call`` (checked as one) without
+    the schema version and the number, which the merge into calls.jsonl gives it."""
+    whole = call(name, **fields)
+    return {k: v for k, v in whole.items() if k not in ("schema_version", "id")}

@@ -13,7 +13,7 @@ import pytest
 from lab.errors import ToolMissingError, TraceError, UsageError
 from lab.tracing import INJECT_DIR, is_python_command, load_calls, merge_traces, wrap_command
 from lab.tracing.merge import resolve_wildcard_locals
-from tests.helpers.builders import call
+from tests.helpers.builders import tracer_line
 
 
 def test_python_commands_get_the_injected_tracer(tmp_path: Path) -> None:
@@ -58,12 +58,10 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def record(t: int, name: str = "send", **kw) -> dict:
-    """A line of one tracer's own log (calls-NODE-PID.jsonl): a whole call record (``builders.call``) before
-    the merge gives it its schema version and number."""
+    """A tracer's log line of call ``name`` by pid 1 from ``t`` for 1 ns, its byte counters at 0."""
     own = {"pid": 1, "tid": 1, "t_start_ns": t, "t_end_ns": t + 1, "sent_before": 0, "sent_after": 0,
            "recv_before": 0, "recv_after": 0}
-    whole = call(name, **{**own, **kw})
-    return {k: v for k, v in whole.items() if k not in ("schema_version", "id")}
+    return tracer_line(name, **{**own, **kw})
 
 
 def write_log(path: Path, records: list[dict], tail: str = "") -> None:
