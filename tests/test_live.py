@@ -192,7 +192,7 @@ def test_windows_filters_and_renumbering_parse_as_documented() -> None:
     rec = packet(layers=layers("Ethernet", "IPv4", "TCP"), ip=ip("198.18.0.1", "198.18.0.2"),
                  tcp=tcp(1, 80, "PSH,ACK"), role="data", cause=cause("call", "tcp-data", calls=[1]))
     assert parse_filter("tcp port=80 mine")(rec) and not parse_filter("udp")(rec)
-    with pytest.raises(Exception, match="--filter"):
+    with pytest.raises(UsageError, match="--filter: .port=http."):
         parse_filter("port=http")
     assert _renumbered("answers frame 9; frames 3, 4 and 7", {9: 2, 3: 1, 4: 5}) == \
         "answers frame 2; frames 1, 5 and ?"
