@@ -31,7 +31,7 @@ from lab.analysis.flows import FlowTable, TcpInfo, flag_str
 from lab.analysis.jsonline import dumps as _dumps
 from lab.analysis.jsonline import dumps64 as _dumps64
 from lab.analysis.jsonline import dumps_kept as _dumps_kept
-from lab.analysis.roles import cause_tcp, ep
+from lab.analysis.roles import cause_tcp, ep, tcp_text
 from lab.records import SCHEMA_VERSION
 
 # Ethertype, then IPv4: vihl, tos, total length, id, flags+offset, ttl, proto
@@ -305,8 +305,8 @@ class FastPath:
             around_sender = False
         ethip = v.ethip if v.mac == data[:12] else self._ethip(v, data)
         return (6, layer_t, v.consts, fl, info.rel_seq, info.rel_ack, win, info.wshift, tlen, app, ethip, ttl,
-                ipid, seq, ack, mss, info.stream, info.from_client, info.role, info.text, an or None, cause_t,
-                around_sender)
+                ipid, seq, ack, mss, info.stream, info.from_client, info.role, tcp_text(info), an or None,
+                cause_t, around_sender)
 
     def _udp(self, iface: Any, data: bytes, n: int, ts: int, ipid: int, ttl: int, end: int) -> tuple | None:
         if end < 42:

@@ -3,8 +3,9 @@
 ``FlowTable.tcp(src, sport, dst, dport, flags, seq, ack, win, len, number, ts, iface, wscale)`` and
 ``FlowTable.udp(src, sport, dst, dport, number, ts, iface)`` are called once per packet in capture order,
 with the header fields the decoder (or the fast path) read. They return what the packet record needs
-(stream id, direction, relative seq/ack, analysis flags, role) and keep just enough per-stream state to
-answer that. Streams that are closed (FIN both ways or RST) and quiet
+(stream id, direction, relative seq/ack, analysis flags, role code) and facts, not sentences: a
+segment's role text is made in ``roles`` from the facts on its ``TcpInfo``. They keep just enough
+per-stream state to answer that. Streams that are closed (FIN both ways or RST) and quiet
 for a while, and any stream idle for long, are evicted and handed to ``on_done`` with their summary, so
 memory stays flat however many connections a capture holds.
 
@@ -46,8 +47,6 @@ FLAG_NAMES = ((FIN, "FIN"), (SYN, "SYN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK
               (ECE, "ECE"), (CWR, "CWR"), (0x100, "AE"))
 _FLAG_STR: dict[int, str] = {}
 SIDE = ("client", "server")
-ARROW = ("client -> server", "server -> client")
-PURE_ACK = ("pure ACK client -> server", "pure ACK server -> client")
 NO_SCALE = (None, None)  # a stream's window scales before its handshake told them (one shared tuple)
 _SCALES: dict[tuple, tuple] = {NO_SCALE: NO_SCALE}  # every distinct pair once, shared by the streams
 _new_info = object.__new__
@@ -193,26 +192,36 @@ class UdpConv:
 
 
 class TcpInfo:
-    """What one TCP segment's record needs from the flow table."""
+    """What one TCP segment's record needs from the flow table: facts, not sentences.
 
-    __slots__ = ("stream", "from_client", "rel_seq", "rel_ack", "analysis", "role", "text", "first_data",
-                 "answers", "st", "wshift")
+    ``role`` is the segment's role code (``syn``, ``syn-ack``, ``handshake-ack``, ``data``, ``ack``,
+    ``fin``, ``rst``); the facts after it are what ``roles`` needs to say it in words
+    (``roles.tcp_text``) and to infer its cause (``roles.cause_tcp``)."""
+
+    __slots__ = ("stream", "from_client", "rel_seq", "rel_ack", "analysis", "role", "first_data",
+                 "answers", "st", "wshift", "tlen", "win", "again", "closes_first", "dupacks")
     stream: int
     from_client: bool
     rel_seq: int
     rel_ack: int
-    analysis: list[str]
+    analysis: list[str]  # tshark's tcp.analysis flags, in the order they were found
     role: str
-    text: str
-    first_data: bool
-    answers: int | None
+    first_data: bool  # the first payload of this direction on this interface
+    answers: int | None  # the frame this segment answers (a SYN, SYN-ACK or FIN), on this interface
     st: TcpStream
     wshift: int | None
+    tlen: int  # payload bytes
+    win: int  # the window field as sent (unscaled)
+    again: bool  # a SYN or FIN: this side already sent one on this interface
+    closes_first: bool  # a FIN: the other side has sent none on this interface (this side closes first)
+    dupacks: int  # a duplicate ACK: how many in a row this side has sent on this interface (else 0)
 
     def __init__(self) -> None:
         self.analysis: list[str] = []
         self.first_data = False
         self.answers: int | None = None
+        self.tlen = self.win = self.dupacks = 0
+        self.again = self.closes_first = False
 
 
 class FlowTable:
@@ -235,7 +244,6 @@ class FlowTable:
         self.teardown_rst = 0
         self.udp_pairs = 0
         self._tick = 0
-        self._data_text: tuple[dict[int, str], dict[int, str]] = ({}, {})  # data texts by direction, length
 
     # -- TCP ------------------------------------------------------------------------------------------
     def tcp(self, src: str, sport: int, dst: str, dport: int, fl: int, seq: int, ack: int, win: int,
@@ -294,6 +302,10 @@ class FlowTable:
         info.answers = None
         info.first_data = False
         info.analysis = an = []
+        info.tlen = tlen
+        info.win = win
+        info.again = info.closes_first = False
+        info.dupacks = 0
         if fl & SYN:
             info.wshift = 0
             self._syn_scale(st, d, wscale)
@@ -302,7 +314,7 @@ class FlowTable:
 
         # handshake bookkeeping: the stream's first occurrence of each step (frame numbers, flag-derived as
         # in the corpus truth) and, for roles and "answers", this interface's own
-        role = None
+        role: str | None = None
         if syn_only:
             if st.isn[d] is None or st.syn_frame is None:
                 st.isn[d] = seq
@@ -315,9 +327,9 @@ class FlowTable:
                 lk.syn_frame = number
                 if lk.synack_frame is not None and lk.synack_ack != (seq + 1) & M32:
                     lk.synack_frame = None
-                role, text = "syn", "handshake 1/3: SYN"
             else:
-                role, text = "syn", "handshake 1/3: SYN (again)"
+                info.again = True
+            role = "syn"
         elif fl & (SYN | ACK) == SYN | ACK:
             st.isn[d] = seq
             if d == 1 and (st.syn_seq is None or ack == (st.syn_seq + 1) & M32):
@@ -327,7 +339,7 @@ class FlowTable:
                     lk.synack_frame, lk.synack_seq, lk.synack_ack = number, seq, ack
                     if lk.syn_frame is not None:
                         info.answers = lk.syn_frame
-            role, text = "syn-ack", "handshake 2/3: SYN-ACK"
+            role = "syn-ack"
         elif (lk.hsack_frame is None or st.hsack_frame is None) and d == 0 and fl & (SYN | RST | ACK) == ACK:
             if (st.hsack_frame is None and st.synack_frame is not None
                     and ack == (st.synack_seq + 1) & M32):
@@ -340,7 +352,7 @@ class FlowTable:
                 if lk.syn_ts is not None and ts is not None:
                     lk.first_rtt = ts - lk.syn_ts
                 if tlen == 0 and not fl & FIN:
-                    role, text = "handshake-ack", "handshake 3/3: ACK"
+                    role = "handshake-ack"
                     info.answers = lk.synack_frame
 
         # relative sequence numbers (ISN = SYN's seq; without a SYN, first seq - 1), one per stream
@@ -398,6 +410,7 @@ class FlowTable:
                         elif lk.nxt[o] is not None or lk.data_seen[o]:
                             an.append("duplicate_ack")
                             lk.dupacks[d] += 1
+                            info.dupacks = lk.dupacks[d]
                     else:
                         an.append("window_update")
                 elif la != ack:
@@ -412,9 +425,6 @@ class FlowTable:
         if an:
             for a in an:
                 st.analysis[a] = st.analysis.get(a, 0) + 1
-            retrans = "retransmission" in an or "fast_retransmission" in an
-        else:
-            retrans = False
 
         if fl & RST:
             side = SIDE[d]
@@ -426,13 +436,9 @@ class FlowTable:
             st.closed = True
             self._closed.append(st)
             if role is None:
+                role = "rst"
                 if lk.synack_frame is None and lk.syn_frame is not None and d == 1:
-                    role, text = "rst", "RST from server: connection refused (SYN answered by RST)"
-                    info.answers = lk.syn_frame
-                else:
-                    role, text = "rst", f"RST from {side}: connection aborted"
-                if tlen:
-                    text += f" (RST with data, {tlen} bytes)"
+                    info.answers = lk.syn_frame  # refused: the server's RST answers the client's SYN
         if fl & FIN:
             side = SIDE[d]
             if side not in st.fin_from:
@@ -441,23 +447,20 @@ class FlowTable:
                     self.teardown_fin += 1
             if side not in lk.fin_from:
                 lk.fin_from.append(side)
-                first = len(lk.fin_from) == 1
                 fw = lk.fin_wait
                 if fw is None:
                     fw = lk.fin_wait = [None, None]
                 fw[d] = (number, (seq + seglen) & M32)
+                first = len(lk.fin_from) == 1
             else:
                 first = None
             st.fin_frames.append(number)
             if role is None:
-                if first is None:
-                    why = "again"
-                else:
-                    why = "closes first" if first else "answers the other side's FIN"
-                text = f"FIN from {side} ({why})"
-                if tlen:
-                    text = f"FIN with data from {side}: {tlen} bytes ({why})"
                 role = "fin"
+                if first is None:
+                    info.again = True
+                else:
+                    info.closes_first = first
             if len(st.fin_from) >= 2 and not st.closed:
                 st.closed = True
                 self._closed.append(st)
@@ -467,46 +470,18 @@ class FlowTable:
                 if not lk.data_seen[d]:
                     lk.data_seen[d] = True
                     info.first_data = True
-                texts = self._data_text[d]
-                text = texts.get(tlen)
-                if text is None:
-                    if len(texts) > 4096:
-                        texts.clear()
-                    text = texts[tlen] = f"data: {tlen} bytes {ARROW[d]}"
-                if an and "zero_window_probe" in an:
-                    text = f"zero-window probe {ARROW[d]}: 1 byte while the receiver's window is 0"
             else:
                 role = "ack"
-                arrow = ARROW[d]
                 fw = lk.fin_wait
                 if fw is not None and fl & ACK:
                     fin = fw[o]
                     if fin is not None and ack == fin[1]:
                         info.answers = fin[0]  # the first ACK of the peer's FIN answers that FIN
                         fw[o] = None
-                if not an:  # most ACKs: nothing flagged
-                    text = PURE_ACK[d]
-                elif "window_update" in an:
-                    text = f"window update {arrow} (win={win})"
-                elif "zero_window" in an:
-                    text = f"zero-window ACK {arrow}: receiver buffer full"
-                elif "duplicate_ack" in an:
-                    text = f"duplicate ACK {arrow} (#{lk.dupacks[d]})"
-                elif "keep_alive" in an:
-                    text = f"keep-alive {arrow}"
-                elif "keep_alive_ack" in an:
-                    text = f"ACK of a keep-alive {arrow}"
-                elif "zero_window_probe_ack" in an:
-                    text = f"ACK of a zero-window probe {arrow}"
-                else:
-                    text = PURE_ACK[d]
         elif role in ("fin", "rst") and tlen and not lk.data_seen[d]:
             lk.data_seen[d] = True
             info.first_data = True
-        if retrans:
-            text += " (retransmission)"
         info.role = role
-        info.text = text
         return info
 
     @staticmethod

@@ -42,7 +42,7 @@ from lab.analysis.jsonline import dumps_kept as _dumps_kept
 from lab.analysis.lines import Lines
 from lab.analysis.reader import DEFAULT_MAX_RATIO, CaptureReader, check_capture_path, check_inflation
 from lab.analysis.renderproc import RenderProcess
-from lab.analysis.roles import cause_tcp, ep, role_other
+from lab.analysis.roles import cause_tcp, ep, role_other, tcp_text
 from lab.analysis.routinghdr import describe as describe_routing
 from lab.analysis.writer import FLUSH_AT, AnnotatedWriter
 from lab.errors import PcapFormatError
@@ -373,7 +373,7 @@ def _record(p: Pkt, n: int, ts: int | None, t0: int | None, iface: Any, item: An
         tcp = {"sport": p.sport, "dport": p.dport, "flags": flag_str(fl), "flags_int": fl, "seq_raw": p.seq,
                "ack_raw": p.ack, "seq": info.rel_seq, "ack": info.rel_ack, "len": p.tcplen, "win": p.win,
                "mss": p.mss, "stream": info.stream, "from_client": info.from_client}
-        role_code, role_text = info.role, info.text
+        role_code, role_text = info.role, tcp_text(info)
         cause = cause_tcp(src, p.sport, info)
         ack_s = f" ack={info.rel_ack}" if fl & 16 else ""
         summary = (f"{ep(src, p.sport)} -> {ep(dst, p.dport)} TCP [{tcp['flags']}] seq={info.rel_seq}{ack_s} "

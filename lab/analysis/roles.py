@@ -1,7 +1,9 @@
 """Roles and inferred causes: what a packet is for, and which socket call (or kernel) most likely sent it.
 
-TCP segments go through ``TCP_RULES``, an ordered table (first match wins) over the flow's view of the
-segment (``flows.TcpInfo``: role, analysis flags, the frame it answers); every other packet is dispatched
+A TCP segment's role code and the facts about it come from the flow table (``flows.TcpInfo``); its role
+text is made here, by ``TCP_TEXTS``, a table keyed by role code (``tcp_text``), and its inferred cause by
+``TCP_RULES``, an ordered table (first match wins) over the same facts (role, analysis flags, the frame
+it answers). Every other packet is dispatched
 on its protocol by ``role_other``, one branch per protocol because each reads different header fields.
 The rule names are ``lab.records.CAUSE_RULES``, the same as the call-log attribution's; the texts follow
 the packets.jsonl contract. When a call log exists the pipeline uses ``attribution.Attributor`` instead;
@@ -25,6 +27,94 @@ def ep(addr: str | None, port: int | None) -> str:
     if addr is not None and ":" in addr:
         return f"[{addr}]:{port}"
     return f"{addr}:{port}"
+
+
+ARROW = {True: "client -> server", False: "server -> client"}  # by TcpInfo.from_client
+SIDE = {True: "client", False: "server"}
+PURE_ACK = {True: "pure ACK client -> server", False: "pure ACK server -> client"}
+
+
+_DATA_TEXTS: dict[bool, dict[int, str]] = {True: {}, False: {}}  # by from_client, then payload length
+
+
+def _data_text(from_client: bool, tlen: int) -> str:
+    """``data: 100 bytes client -> server``, made once per direction and length (a capture has few
+    lengths; this runs for every data segment)."""
+    texts = _DATA_TEXTS[from_client]
+    if len(texts) > 4096:
+        texts.clear()
+    text = texts[tlen] = f"data: {tlen} bytes {ARROW[from_client]}"
+    return text
+
+
+def _syn(i: TcpInfo) -> str:
+    return "handshake 1/3: SYN (again)" if i.again else "handshake 1/3: SYN"
+
+
+def _data(i: TcpInfo) -> str:
+    if i.analysis and "zero_window_probe" in i.analysis:
+        return f"zero-window probe {ARROW[i.from_client]}: 1 byte while the receiver's window is 0"
+    return _DATA_TEXTS[i.from_client].get(i.tlen) or _data_text(i.from_client, i.tlen)
+
+
+def _ack(i: TcpInfo) -> str:
+    an = i.analysis
+    if not an:  # most ACKs: nothing flagged
+        return PURE_ACK[i.from_client]
+    arrow = ARROW[i.from_client]
+    if "window_update" in an:
+        return f"window update {arrow} (win={i.win})"
+    if "zero_window" in an:
+        return f"zero-window ACK {arrow}: receiver buffer full"
+    if "duplicate_ack" in an:
+        return f"duplicate ACK {arrow} (#{i.dupacks})"
+    if "keep_alive" in an:
+        return f"keep-alive {arrow}"
+    if "keep_alive_ack" in an:
+        return f"ACK of a keep-alive {arrow}"
+    if "zero_window_probe_ack" in an:
+        return f"ACK of a zero-window probe {arrow}"
+    return PURE_ACK[i.from_client]
+
+
+def _fin(i: TcpInfo) -> str:
+    side = SIDE[i.from_client]
+    why = "again" if i.again else "closes first" if i.closes_first else "answers the other side's FIN"
+    if i.tlen:
+        return f"FIN with data from {side}: {i.tlen} bytes ({why})"
+    return f"FIN from {side} ({why})"
+
+
+def _rst(i: TcpInfo) -> str:
+    if i.answers is not None:  # the flow table says a RST answers only the SYN it refuses
+        text = "RST from server: connection refused (SYN answered by RST)"
+    else:
+        text = f"RST from {SIDE[i.from_client]}: connection aborted"
+    if i.tlen:
+        text += f" (RST with data, {i.tlen} bytes)"
+    return text
+
+
+TCP_TEXTS: dict[str, Callable[[TcpInfo], str]] = {
+    "syn": _syn,
+    "syn-ack": lambda i: "handshake 2/3: SYN-ACK",
+    "handshake-ack": lambda i: "handshake 3/3: ACK",
+    "data": _data,
+    "ack": _ack,
+    "fin": _fin,
+    "rst": _rst,
+}
+"""The role text of a TCP segment, by its role code (``TcpInfo.role``), from the facts on its ``TcpInfo``."""
+
+
+def tcp_text(info: TcpInfo) -> str:
+    """The role text of a TCP segment: ``TCP_TEXTS`` for its role, and `` (retransmission)`` after it when
+    the flow's analysis says the segment resends data."""
+    text = TCP_TEXTS[info.role](info)
+    an = info.analysis
+    if an and ("retransmission" in an or "fast_retransmission" in an):
+        return text + " (retransmission)"
+    return text
 
 
 class _Segment(NamedTuple):

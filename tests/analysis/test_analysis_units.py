@@ -285,6 +285,7 @@ def test_zero_window_probe_and_keep_alives_like_tshark() -> None:
     window is 0 (it does not move that number); keep-alives of 0 and 1 byte one below it, which are not
     duplicate ACKs. (tests/analysis/test_tcp_flags_vs_tshark.py compares whole conversations with tshark.)"""
     from lab.analysis.flows import ACK, PSH, SYN, FlowTable
+    from lab.analysis.roles import tcp_text
 
     flows = FlowTable()
     c, s = ("198.18.0.1", 40000), ("198.18.0.2", 80)
@@ -299,7 +300,7 @@ def test_zero_window_probe_and_keep_alives_like_tshark() -> None:
     seg(c, s, ACK | PSH, 101, 501, 1000, 10, 4)
     assert seg(s, c, ACK, 501, 111, 0, 0, 5).analysis == ["zero_window"]
     probe = seg(c, s, ACK, 111, 501, 1000, 1, 6)
-    assert probe.analysis == ["zero_window_probe"] and "zero-window probe" in probe.text
+    assert probe.analysis == ["zero_window_probe"] and "zero-window probe" in tcp_text(probe)
     assert seg(s, c, ACK, 501, 111, 1000, 0, 7).analysis == ["window_update"]  # reopened, probe not acked
     # the probe did not move the next sequence number (111): keep-alives come one below it
     for n, tlen in ((8, 0), (9, 1)):
