@@ -31,7 +31,7 @@ from lab.analysis.flows import FlowTable, TcpInfo, flag_str
 from lab.analysis.jsonline import dumps as _dumps
 from lab.analysis.jsonline import dumps64 as _dumps64
 from lab.analysis.jsonline import dumps_kept as _dumps_kept
-from lab.analysis.roles import cause_tcp, ep, tcp_text
+from lab.analysis.roles import TCP_TEXTS, cause_tcp, ep
 from lab.records import SCHEMA_VERSION
 
 # Ethertype, then IPv4: vihl, tos, total length, id, flags+offset, ttl, proto
@@ -284,7 +284,8 @@ class FastPath:
         layer_t = self._layers.get(lkey) or self._layer_json(lkey)
         an = info.analysis
         answers = info.answers
-        ckey = (info.role, info.first_data, info.from_client, tuple(an) if an else None)
+        role = info.role
+        ckey = (role, info.first_data, info.from_client, tuple(an) if an else None)
         around_sender = answers is None
         if around_sender:
             cause_t = self._causes.get(ckey, False)
@@ -305,7 +306,7 @@ class FastPath:
             around_sender = False
         ethip = v.ethip if v.mac == data[:12] else self._ethip(v, data)
         return (6, layer_t, v.consts, fl, info.rel_seq, info.rel_ack, win, info.wshift, tlen, app, ethip, ttl,
-                ipid, seq, ack, mss, info.stream, info.from_client, info.role, tcp_text(info), an or None,
+                ipid, seq, ack, mss, info.stream, info.from_client, role, TCP_TEXTS[role](info), an or None,
                 cause_t, around_sender)
 
     def _udp(self, iface: Any, data: bytes, n: int, ts: int, ipid: int, ttl: int, end: int) -> tuple | None:
