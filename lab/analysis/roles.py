@@ -3,11 +3,11 @@
 A TCP segment's role code and the facts about it come from the flow table (``flows.TcpInfo``); its role
 text is made here, by ``TCP_TEXTS``, a table keyed by role code (``tcp_text``), and its inferred cause by
 ``TCP_RULES``, an ordered table (first match wins) over the same facts (role, analysis flags, the frame
-it answers). Every other packet is dispatched
-on its protocol by ``role_other``, one branch per protocol because each reads different header fields.
-The rule names are ``lab.records.CAUSE_RULES``, the same as the call-log attribution's; the texts follow
-the packets.jsonl contract. When a call log exists the pipeline uses ``attribution.Attributor`` instead;
-these are the fallback that marks its guesses ``"source": "inferred"`` (a user program's call implied by
+it answers). Every other packet is dispatched on its protocol by ``role_other``, one branch per protocol
+because each reads different header fields. The rule names are ``lab.records.CAUSE_RULES``, the same as
+the call-log attribution's; the texts follow the packets.jsonl contract. When a call log exists the
+pipeline takes causes from ``attribution.Attributor`` instead (role texts still come from here); these
+causes are the fallback that marks its guesses ``"source": "inferred"`` (a user program's call implied by
 the packet) or ``"kernel"`` (the kernel sends it on its own: SYN-ACK, ACKs, ARP, NDP, ICMP errors,
 retransmissions).
 """
