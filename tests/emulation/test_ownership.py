@@ -166,16 +166,37 @@ def test_sigkill_while_the_netem_probe_namespace_exists_then_clean_removes_it():
     assert _scratch_of(proc.pid) == []
 
 
+def _bring_up_seconds(topo: Path) -> float:
+    """How long bringing ``topo`` up takes on this machine now (from "starting" to "up"), torn down after."""
+    rid = run_id("m")
+    proc = subprocess.Popen([sys.executable, "-c", BRING_UP, str(topo), rid], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stdout.readline().strip() == "starting"
+        started = time.monotonic()
+        assert proc.stdout.readline().strip() == "up"
+        took = time.monotonic() - started
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert _left(rid) == []
+    return took
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_interrupt_at_random_moments_of_bring_up_leaves_nothing(tmp_path, seed):
     topo = tmp_path / "big.yaml"
     topo.write_text(BIG)
     rng = random.Random(seed)
+    bring_up_s = _bring_up_seconds(topo)  # measured here and now: a loaded or idle machine differs 2-3x
     outcomes = []
     for _ in range(10):
         rid = run_id("i")
         sig = rng.choice([signal.SIGINT, signal.SIGTERM])
-        delay = rng.uniform(0.0, 0.12)  # bring-up of this topology takes ~0.07 s here
+        delay = rng.uniform(0.0, 1.2 * bring_up_s)  # most land during bring-up, some just after it
         # its own process group, signalled as a whole: what Ctrl-C in a terminal (or `kill -- -PGID`) does,
         # so the helpers it starts (ip, nshelper) are interrupted too
         proc = subprocess.Popen([sys.executable, "-c", BRING_UP, str(topo), rid], stdout=subprocess.PIPE,
