@@ -163,8 +163,9 @@ def handshake_syn(packets: Packets, ack: PacketRecord) -> PacketRecord | None:
         return syn
     key, at, where = ev.conn_key(synack), ev.ts(synack), synack["interface"]
     last = None
-    for p in packets:  # the latest SYN of that connection before its SYN-ACK
-        if ev.is_syn(p) and ev.conn_key(p) == key and ev.ts(p) <= at and p["interface"] == where:
+    for p in packets:  # the latest SYN of that connection before its SYN-ACK that reached the server
+        if (ev.is_syn(p) and ev.conn_key(p) == key and ev.ts(p) <= at and p["interface"] == where
+                and p.get("lost") is None):  # a copy a lossy link dropped never reached it
             last = p
     return last
 

@@ -135,3 +135,19 @@ def test_lost_copies_are_told_with_their_rule_and_retransmission() -> None:
     assert note.startswith("2 packets never reached the next link (1 of them carried data)")
     assert rule in note and "retransmission frame 7" in note
     assert story.lost_copies(Capture().packets, []) == []
+
+
+def test_a_retransmitted_syn_lost_on_the_way_is_not_the_handshakes_syn() -> None:
+    """lossy-link as it happened once: the SYN-ACK to the first SYN was lost, the client's retransmitted
+    SYN was lost too, the server's retransmitted SYN-ACK (answering the first SYN's sequence number) got
+    through. The handshake's SYN is the first one: the retransmission never reached the server."""
+    cap = Capture()
+    rule = "loss 30% on link h1-r1 (nftables)"
+    first = cap.tcp(C, S, "SYN", role="syn", seq_raw=1000)
+    again = cap.tcp(C, S, "SYN", role="syn", seq_raw=1000, ip_id=2)
+    again["lost"] = {"link": "h1-r1", "seen_last_on": "h1-eth0", "rule": rule, "carried_by": None}
+    synack = cap.tcp(S, C, "SYN,ACK", role="syn-ack", seq_raw=5000, ack_raw=1001, from_client=False,
+                     cause=cause("kernel", "synack-retransmit", "the server's kernel resends", calls=[]))
+    ack = cap.tcp(C, S, "ACK", role="handshake-ack", seq_raw=1001, ack_raw=5001,
+                  cause=cause("kernel", "handshake-ack", "h1's kernel", answers=synack["number"], calls=[]))
+    assert story.handshake_syn(cap.packets, ack) is first
